@@ -1,0 +1,12 @@
+export interface ApiKeysTable {
+  id: string
+  tenant_id: string
+  name: string
+  prefix: string
+  key_hash: string
+  role: string
+  created_at: number
+  last_used_at: number | null
+  expires_at: number | null
+  revoked_at: number | null
+}

@@ -1,0 +1,7 @@
+import type { MigrationFactory } from '../platform/db/migrator.ts'
+import { foundation } from './0001-foundation.ts'
+
+// Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
+export const migrations: Record<string, MigrationFactory> = {
+  '0001-foundation': foundation,
+}

@@ -1,0 +1,105 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+// Every environment variable the server reads, parsed once. Services receive the slice they need.
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+const boolFrom = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes')
+
+const envSchema = z.object({
+  PORT: intFrom(0, 65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  OPENORCH_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must start with postgres:// or postgresql://')
+    .optional(),
+  OPENORCH_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  OPENORCH_MASTER_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  OPENORCH_CONCURRENCY: intFrom(1, 1000).default(3),
+  OPENORCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OPENORCH_SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  OPENORCH_LEASE_SECONDS: intFrom(2, 3600).default(30),
+  OPENORCH_POLL_INTERVAL_MS: intFrom(10, 60_000).default(1000),
+  OPENORCH_QUEUE_WARN_PENDING: intFrom(0, 10_000_000).default(10),
+  OPENORCH_QUEUE_DROP_PENDING: intFrom(0, 10_000_000).default(20),
+  OPENORCH_SHUTDOWN_GRACE_SECONDS: intFrom(0, 3600).default(25),
+  OPENORCH_BODY_LIMIT_BYTES: intFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  OPENORCH_ROLES: z
+    .string()
+    .default('api,scheduler,worker')
+    .transform((value) => value.split(',').map((role) => role.trim()))
+    .pipe(z.array(z.enum(['api', 'scheduler', 'worker'])).min(1)),
+  OPENORCH_PRETTY_LOGS: boolFrom.optional(),
+})
+
+export type Env = z.infer<typeof envSchema>
+
+export interface Config {
+  http: { port: number; host: string; bodyLimitBytes: number }
+  dataDir: string
+  database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
+  auth: { bootstrapApiKey: string | undefined }
+  masterKey: string | undefined
+  worker: {
+    concurrency: number
+    leaseMs: number
+    pollIntervalMs: number
+    shutdownGraceMs: number
+  }
+  backpressure: { warnPending: number; dropPending: number }
+  roles: ReadonlyArray<'api' | 'scheduler' | 'worker'>
+  log: { level: Env['OPENORCH_LOG_LEVEL']; pretty: boolean }
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
+  // Empty strings count as unset, so `PORT= npm start` behaves like no PORT at all.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
+  const parsed = envSchema.safeParse(cleaned)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment')
+      return `${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`
+    })
+    throw new ConfigError(problems)
+  }
+  const e = parsed.data
+  if (e.OPENORCH_QUEUE_DROP_PENDING < e.OPENORCH_QUEUE_WARN_PENDING) {
+    throw new ConfigError([
+      `OPENORCH_QUEUE_DROP_PENDING=${e.OPENORCH_QUEUE_DROP_PENDING}: must not be below OPENORCH_QUEUE_WARN_PENDING (${e.OPENORCH_QUEUE_WARN_PENDING})`,
+    ])
+  }
+  const dataDir = path.resolve(e.OPENORCH_DATA_DIR)
+  return {
+    http: { port: e.PORT, host: e.HOST, bodyLimitBytes: e.OPENORCH_BODY_LIMIT_BYTES },
+    dataDir,
+    database: {
+      url: e.DATABASE_URL,
+      sqlitePath: path.join(dataDir, 'openorch.db'),
+      sqliteSynchronous: e.OPENORCH_SQLITE_SYNCHRONOUS,
+    },
+    auth: { bootstrapApiKey: e.OPENORCH_API_KEY },
+    masterKey: e.OPENORCH_MASTER_KEY,
+    worker: {
+      concurrency: e.OPENORCH_CONCURRENCY,
+      leaseMs: e.OPENORCH_LEASE_SECONDS * 1000,
+      pollIntervalMs: e.OPENORCH_POLL_INTERVAL_MS,
+      shutdownGraceMs: e.OPENORCH_SHUTDOWN_GRACE_SECONDS * 1000,
+    },
+    backpressure: { warnPending: e.OPENORCH_QUEUE_WARN_PENDING, dropPending: e.OPENORCH_QUEUE_DROP_PENDING },
+    roles: e.OPENORCH_ROLES,
+    log: { level: e.OPENORCH_LOG_LEVEL, pretty: e.OPENORCH_PRETTY_LOGS ?? false },
+  }
+}

@@ -1,0 +1,103 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import pg from 'pg'
+
+export type DialectName = 'sqlite' | 'postgres'
+
+export interface DatabaseOptions {
+  /** postgres://… — unset means SQLite at `sqlitePath`. */
+  url?: string | undefined
+  sqlitePath?: string
+  /** NORMAL survives a process crash; FULL also survives a power cut (docs/decisions/0003). */
+  sqliteSynchronous?: 'NORMAL' | 'FULL'
+  /** PostgreSQL schema to live in (tests give each database its own). */
+  schema?: string
+  poolSize?: number
+}
+
+export interface Database<DB> {
+  db: Kysely<DB>
+  dialect: DialectName
+  /** Raw handle for the SQLite queue hot path; use only inside `withSqlite`. */
+  sqlite: SqliteDatabase.Database | undefined
+  pool: pg.Pool | undefined
+  /** Connection settings for extra PostgreSQL clients (LISTEN). */
+  pgClientConfig: pg.ClientConfig | undefined
+  schema: string | undefined
+  /** Runs `fn` while holding the single SQLite connection, so no Kysely transaction interleaves. */
+  withSqlite<T>(fn: (sqlite: SqliteDatabase.Database) => T): Promise<T>
+  close(): Promise<void>
+}
+
+const INT8_OID = 20
+const NUMERIC_OID = 1700
+
+// Counts and epoch milliseconds fit in a double; parse them as numbers, not strings.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value)
+    return pg.types.getTypeParser(oid, format)
+  },
+}
+
+export async function openDatabase<DB>(options: DatabaseOptions): Promise<Database<DB>> {
+  if (options.url) return openPostgres<DB>(options.url, options)
+  if (!options.sqlitePath) throw new Error('openDatabase needs a DATABASE_URL or a SQLite path')
+  return openSqlite<DB>(options.sqlitePath, options.sqliteSynchronous ?? 'NORMAL')
+}
+
+function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL'): Database<DB> {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
+  const sqlite = new SqliteDatabase(file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma(`synchronous = ${synchronous}`)
+  sqlite.pragma('foreign_keys = ON')
+  // Other processes (a CLI, a second server) may hold the write lock for a moment.
+  sqlite.pragma('busy_timeout = 5000')
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlite,
+    pool: undefined,
+    pgClientConfig: undefined,
+    schema: undefined,
+    withSqlite: (fn) => db.connection().execute(async () => fn(sqlite)),
+    close: () => db.destroy(),
+  }
+}
+
+async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<Database<DB>> {
+  const schema = options.schema
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`Invalid schema name ${schema}`)
+  const clientConfig: pg.ClientConfig = {
+    connectionString: url,
+    types: pgTypes,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  }
+  if (schema) {
+    const admin = new pg.Client({ connectionString: url })
+    await admin.connect()
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+    } finally {
+      await admin.end()
+    }
+  }
+  const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 })
+  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {})
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
+  return {
+    db,
+    dialect: 'postgres',
+    sqlite: undefined,
+    pool,
+    pgClientConfig: clientConfig,
+    schema,
+    withSqlite: () => Promise.reject(new Error('withSqlite called on PostgreSQL')),
+    close: () => db.destroy(),
+  }
+}

@@ -1,0 +1,60 @@
+import type { Logger } from '../platform/logger.ts'
+import type { CompletionResult } from './queue.ts'
+import type { ClaimedRun } from './run.types.ts'
+
+/** What an executor sees: its run, an abort signal (timeout, cancel, lost lease, shutdown) and its lease. */
+export interface RunContext {
+  run: ClaimedRun
+  signal: AbortSignal
+  log: Logger
+  /**
+   * Presents the fencing token before a side effect: resolves if this worker still holds the lease,
+   * throws LeaseLostError otherwise (another worker owns the run now).
+   */
+  assertLease(): Promise<void>
+}
+
+export type ExecutorResult =
+  | { output?: unknown; result?: CompletionResult }
+  /** Park the run in `waiting` (holds no worker slot) until someone resumes it. */
+  | { wait: string }
+
+export type Executor = (context: RunContext) => Promise<ExecutorResult>
+
+/** Executors register per run kind; the kernel knows nothing of bots, pipelines or agents. */
+export class ExecutorRegistry {
+  private readonly executors = new Map<string, Executor>()
+
+  register(kind: string, executor: Executor): this {
+    if (this.executors.has(kind)) throw new Error(`An executor for run kind "${kind}" is already registered`)
+    this.executors.set(kind, executor)
+    return this
+  }
+
+  get(kind: string): Executor | undefined {
+    return this.executors.get(kind)
+  }
+
+  kinds(): string[] {
+    return [...this.executors.keys()]
+  }
+}
+
+export class LeaseLostError extends Error {
+  constructor(runId: string) {
+    super(`Run ${runId}: this worker's lease was taken over (fencing token refused).`)
+    this.name = 'LeaseLostError'
+  }
+}
+
+/** Why a run's signal was aborted. */
+export type AbortCause = 'timeout' | 'cancelled' | 'lease_lost' | 'shutdown'
+
+export class RunAbort extends Error {
+  readonly reason: AbortCause
+  constructor(reason: AbortCause) {
+    super(`Run aborted: ${reason}`)
+    this.name = 'RunAbort'
+    this.reason = reason
+  }
+}

@@ -1,0 +1,108 @@
+import type { Db } from '../database.ts'
+import { OutboxRelay } from '../events/outbox-relay.ts'
+import type { Bus } from '../platform/bus.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Logger } from '../platform/logger.ts'
+import { ExecutorRegistry } from './executor.ts'
+import type { RunQueue } from './queue.ts'
+import { createPostgresQueue } from './queue.postgres.ts'
+import { createSqliteQueue } from './queue.sqlite.ts'
+import { createRunService, type RunService } from './run.service.ts'
+import { Worker, type WorkerOptions } from './worker.ts'
+
+export interface RunKernelOptions {
+  database: Db
+  bus: Bus
+  clock: Clock
+  log: Logger
+  worker: Omit<WorkerOptions, 'queue' | 'executors' | 'clock' | 'log'>
+  backpressure: { warnPending: number; dropPending: number }
+  relayIntervalMs?: number
+}
+
+export interface RunKernel {
+  queue: RunQueue
+  executors: ExecutorRegistry
+  runs: RunService
+  worker: Worker
+  relay: OutboxRelay
+  /** Starts claiming (worker role) and relaying events. */
+  start(options?: { worker?: boolean }): void
+  stop(graceMs: number): Promise<void>
+}
+
+export function createQueue(database: Db): RunQueue {
+  return database.dialect === 'postgres' ? createPostgresQueue(database) : createSqliteQueue(database)
+}
+
+/** Wires queue, worker, run service and outbox relay; the composition root registers executors. */
+export function createRunKernel(options: RunKernelOptions): RunKernel {
+  const queue = createQueue(options.database)
+  const executors = new ExecutorRegistry()
+  const relay = new OutboxRelay({
+    database: options.database,
+    bus: options.bus,
+    clock: options.clock,
+    log: options.log,
+    ...(options.relayIntervalMs !== undefined ? { intervalMs: options.relayIntervalMs } : {}),
+  })
+  let workerStarted = false
+  const worker = new Worker({
+    ...options.worker,
+    queue,
+    executors,
+    clock: options.clock,
+    log: options.log,
+    onSettled: (run, settlement, accepted) => {
+      relay.kick()
+      options.worker.onSettled?.(run, settlement, accepted)
+    },
+  })
+  const runs = createRunService({
+    database: options.database,
+    bus: options.bus,
+    clock: options.clock,
+    log: options.log,
+    backpressure: options.backpressure,
+    onRunsDue: () => {
+      relay.kick()
+      if (workerStarted) worker.nudge()
+    },
+    onCancelled: (run) => {
+      relay.kick()
+      worker.abort(run.id)
+    },
+  })
+  const unsubscribe: Array<() => void> = []
+
+  return {
+    queue,
+    executors,
+    runs,
+    worker,
+    relay,
+    start(startOptions = {}) {
+      relay.start()
+      unsubscribe.push(
+        options.bus.subscribe('control', (message) => {
+          try {
+            const parsed = JSON.parse(message) as { type?: string; runId?: string }
+            if (parsed.type === 'cancel' && parsed.runId) worker.abort(parsed.runId)
+          } catch {
+            options.log.warn({ message }, 'ignored a malformed control message')
+          }
+        }),
+      )
+      if (startOptions.worker ?? true) {
+        workerStarted = true
+        unsubscribe.push(options.bus.subscribe('wake', () => worker.nudge()))
+        worker.start()
+      }
+    },
+    async stop(graceMs) {
+      for (const off of unsubscribe.splice(0)) off()
+      if (workerStarted) await worker.stop(graceMs)
+      await relay.stop()
+    },
+  }
+}

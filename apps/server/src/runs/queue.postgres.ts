@@ -1,0 +1,235 @@
+import type pg from 'pg'
+import type { Db } from '../database.ts'
+import type { RunRow } from './run.table.ts'
+import {
+  type ClaimOptions,
+  claimWindowExtra,
+  type Lease,
+  leaseExpiredError,
+  type RunQueue,
+  type Settlement,
+  settlementColumns,
+} from './queue.ts'
+
+// The event payload of a changed row, built in the same statement that changes it (outbox).
+const eventPayloadSql = `json_build_object('runId', id, 'tenantId', tenant_id, 'kind', kind, 'botId', bot_id,
+  'status', status, 'attempt', attempt, 'error', CASE WHEN error_code IS NULL THEN NULL
+  ELSE json_build_object('code', error_code, 'message', error_message) END)::text`
+
+const insertEventsFrom = (source: string, now: string) =>
+  `INSERT INTO run_events (tenant_id, run_id, type, payload, created_at)
+   SELECT tenant_id, id, 'run.' || status, ${eventPayloadSql}, ${now} FROM ${source}`
+
+// Claims up to $2 due runs for worker $3 in one round trip. Uses runs_due_idx.
+// SKIP LOCKED lets many workers claim at once without waiting on each other.
+// When a run with a concurrency key is among the due runs this claims nothing and says so (`keyed`):
+// the caller then takes the slow path, which counts running runs per key under an advisory lock.
+const claimFastSql = `
+WITH due AS (
+  SELECT id, concurrency_key FROM runs
+  WHERE status = 'pending' AND run_at <= $1
+  ORDER BY priority DESC, run_at, id
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+), gate AS (
+  SELECT coalesce(bool_or(concurrency_key IS NOT NULL), false) AS keyed FROM due
+), claimed AS (
+  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
+    lease_owner = $3, lease_expires_at = $4, started_at = $1, updated_at = $1, wait_reason = NULL
+  FROM due, gate WHERE r.id = due.id AND NOT gate.keyed
+  RETURNING r.*
+), events AS (
+  ${insertEventsFrom('claimed', '$1')}
+)
+SELECT gate.keyed, claimed.* FROM gate LEFT JOIN claimed ON true`
+
+const dueWindowSql = `
+SELECT id, concurrency_key, concurrency_limit FROM runs
+WHERE status = 'pending' AND run_at <= $1
+ORDER BY priority DESC, run_at, id
+LIMIT $2
+FOR UPDATE SKIP LOCKED`
+
+// Same lock order (by hash) in every transaction, so claimers of overlapping keys cannot deadlock.
+const lockKeysSql = `
+SELECT count(pg_advisory_xact_lock(h)) FROM (
+  SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1
+) s`
+
+const runningPerKeySql = `
+SELECT concurrency_key AS key, count(*)::int AS n FROM runs
+WHERE status = 'running' AND concurrency_key = ANY($1::text[]) GROUP BY concurrency_key`
+
+const claimByIdsSql = `
+WITH claimed AS (
+  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
+    lease_owner = $2, lease_expires_at = $3, started_at = $4, updated_at = $4, wait_reason = NULL
+  WHERE r.id = ANY($1::text[]) AND r.status = 'pending'
+  RETURNING r.*
+), events AS (
+  ${insertEventsFrom('claimed', '$4')}
+)
+SELECT * FROM claimed ORDER BY priority DESC, run_at, id`
+
+const heartbeatSql = `
+UPDATE runs r SET lease_expires_at = $3
+FROM unnest($1::text[], $2::bigint[]) AS v(id, token)
+WHERE r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
+RETURNING r.id`
+
+// Fenced: a settlement whose token no longer holds the lease changes nothing and is reported refused.
+const settleSql = `
+WITH v AS (
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
+    $8::int[], $9::float8[], $10::int[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[],
+    $16::bigint[], $17::int[], $18::bigint[])
+  AS v(id, token, status, output, output_hash, is_new, tokens_in, tokens_out, cost_usd, duration_ms,
+    error_code, error_message, error_retryable, dead_lettered_at, wait_reason, run_at, refund, finished_at)
+), u AS (
+  UPDATE runs r SET status = v.status, output = v.output, output_hash = v.output_hash, is_new = v.is_new,
+    tokens_in = v.tokens_in, tokens_out = v.tokens_out, cost_usd = v.cost_usd, duration_ms = v.duration_ms,
+    error_code = v.error_code, error_message = v.error_message, error_retryable = v.error_retryable,
+    dead_lettered_at = v.dead_lettered_at, wait_reason = v.wait_reason, run_at = coalesce(v.run_at, r.run_at),
+    attempt = r.attempt - v.refund, finished_at = v.finished_at,
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = $19
+  FROM v WHERE r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
+  RETURNING r.*
+), events AS (
+  ${insertEventsFrom('u', '$19')}
+)
+SELECT id FROM u`
+
+// Takes back runs whose lease expired. Uses runs_lease_idx; bumping the token fences the lost worker out.
+const rescueSql = `
+WITH expired AS (
+  SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < $1
+  ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+), u AS (
+  UPDATE runs r SET
+    status = CASE WHEN r.attempt < r.max_attempts THEN 'pending' ELSE 'failed' END,
+    run_at = $1, lease_token = r.lease_token + 1, lease_owner = NULL, lease_expires_at = NULL,
+    error_code = $3, error_message = $4, error_retryable = 1,
+    dead_lettered_at = CASE WHEN r.attempt < r.max_attempts THEN NULL ELSE $1 END,
+    finished_at = CASE WHEN r.attempt < r.max_attempts THEN NULL ELSE $1 END, updated_at = $1
+  FROM expired WHERE r.id = expired.id
+  RETURNING r.*
+), events AS (
+  ${insertEventsFrom('u', '$1')}
+)
+SELECT * FROM u`
+
+export function createPostgresQueue(database: Db): RunQueue {
+  const pool = database.pool as pg.Pool
+
+  async function claimSlow(options: ClaimOptions): Promise<RunRow[]> {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const { rows: candidates } = await client.query<{
+        id: string
+        concurrency_key: string | null
+        concurrency_limit: number
+      }>(dueWindowSql, [options.now, options.limit + claimWindowExtra])
+      const keys = [...new Set(candidates.flatMap((c) => (c.concurrency_key === null ? [] : [c.concurrency_key])))]
+      const running = new Map<string, number>()
+      if (keys.length > 0) {
+        await client.query(lockKeysSql, [keys])
+        const { rows } = await client.query<{ key: string; n: number }>(runningPerKeySql, [keys])
+        for (const row of rows) running.set(row.key, row.n)
+      }
+      const chosen: string[] = []
+      for (const candidate of candidates) {
+        if (chosen.length >= options.limit) break
+        const key = candidate.concurrency_key
+        if (key !== null) {
+          const count = running.get(key) ?? 0
+          if (count >= candidate.concurrency_limit) continue
+          running.set(key, count + 1)
+        }
+        chosen.push(candidate.id)
+      }
+      const claimed =
+        chosen.length === 0
+          ? []
+          : (
+              await client.query<RunRow>(claimByIdsSql, [
+                chosen,
+                options.workerId,
+                options.now + options.leaseMs,
+                options.now,
+              ])
+            ).rows
+      await client.query('COMMIT')
+      return claimed
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  return {
+    async claim(options) {
+      const { rows } = await pool.query<RunRow & { keyed: boolean }>({
+        name: 'openorch_claim_fast',
+        text: claimFastSql,
+        values: [options.now, options.limit, options.workerId, options.now + options.leaseMs],
+      })
+      if (rows[0]?.keyed) return claimSlow(options)
+      return rows.filter((row) => row.id !== null).map(({ keyed: _keyed, ...row }) => row as RunRow)
+    },
+
+    async heartbeat(leases: Lease[], now: number, leaseMs: number) {
+      const { rows } = await pool.query<{ id: string }>({
+        name: 'openorch_heartbeat',
+        text: heartbeatSql,
+        values: [leases.map((l) => l.id), leases.map((l) => l.token), now + leaseMs],
+      })
+      const held = new Set(rows.map((row) => row.id))
+      return new Set(leases.filter((l) => !held.has(l.id)).map((l) => l.id))
+    },
+
+    async settle(settlements: Settlement[], now: number) {
+      const columns = settlements.map((s) => settlementColumns(s, now))
+      const pick = <K extends keyof (typeof columns)[number]>(key: K) => columns.map((c) => c[key])
+      const { rows } = await pool.query<{ id: string }>({
+        name: 'openorch_settle',
+        text: settleSql,
+        values: [
+          pick('id'),
+          pick('token'),
+          pick('status'),
+          pick('output'),
+          pick('output_hash'),
+          pick('is_new'),
+          pick('tokens_in'),
+          pick('tokens_out'),
+          pick('cost_usd'),
+          pick('duration_ms'),
+          pick('error_code'),
+          pick('error_message'),
+          pick('error_retryable'),
+          pick('dead_lettered_at'),
+          pick('wait_reason'),
+          pick('run_at'),
+          pick('refund'),
+          pick('finished_at'),
+          now,
+        ],
+      })
+      const accepted = new Set(rows.map((row) => row.id))
+      return settlements.map((s) => accepted.has(s.id))
+    },
+
+    async rescueExpired(now: number, limit: number) {
+      const { rows } = await pool.query<RunRow>(rescueSql, [
+        now,
+        limit,
+        leaseExpiredError.code,
+        leaseExpiredError.message,
+      ])
+      return rows
+    },
+  }
+}

@@ -1,0 +1,131 @@
+import type SqliteDatabase from 'better-sqlite3'
+import type { Db } from '../database.ts'
+import type { RunRow } from './run.table.ts'
+import { eventPayloadOf } from './run.mapper.ts'
+import {
+  type ClaimOptions,
+  claimWindowExtra,
+  type Lease,
+  leaseExpiredError,
+  type RunQueue,
+  type Settlement,
+  settlementColumns,
+} from './queue.ts'
+
+// SQLite has one writer: every write below runs in BEGIN IMMEDIATE, so a claim sees every
+// committed claim of any other process on the same file. Statements are prepared once.
+export function createSqliteQueue(database: Db): RunQueue {
+  let statements: ReturnType<typeof prepare> | undefined
+  const run = <T>(fn: (s: ReturnType<typeof prepare>, sqlite: SqliteDatabase.Database) => T): Promise<T> =>
+    database.withSqlite((sqlite) => {
+      statements ??= prepare(sqlite)
+      const s = statements
+      return sqlite.transaction(() => fn(s, sqlite)).immediate()
+    })
+
+  return {
+    claim: (options: ClaimOptions) =>
+      run((s) => {
+        // Uses runs_due_idx. The window is larger than `limit` so runs behind a busy key still get a turn.
+        const candidates = s.due.all(options.now, options.limit + claimWindowExtra) as Array<{
+          id: string
+          concurrency_key: string | null
+          concurrency_limit: number
+        }>
+        const running = new Map<string, number>()
+        const claimed: RunRow[] = []
+        for (const candidate of candidates) {
+          if (claimed.length >= options.limit) break
+          const key = candidate.concurrency_key
+          if (key !== null) {
+            const count = running.get(key) ?? (s.runningForKey.get(key) as { n: number }).n
+            if (count >= candidate.concurrency_limit) continue
+            running.set(key, count + 1)
+          }
+          const row = s.claimOne.get(
+            options.workerId,
+            options.now + options.leaseMs,
+            options.now,
+            options.now,
+            candidate.id,
+          ) as RunRow
+          s.insertEvent.run(row.tenant_id, row.id, 'run.running', JSON.stringify(eventPayloadOf(row)), options.now)
+          claimed.push(row)
+        }
+        return claimed
+      }),
+
+    heartbeat: (leases: Lease[], now: number, leaseMs: number) =>
+      run((s) => {
+        const refused = new Set<string>()
+        for (const lease of leases) {
+          if (s.extendLease.run(now + leaseMs, lease.id, lease.token).changes === 0) refused.add(lease.id)
+        }
+        return refused
+      }),
+
+    settle: (settlements: Settlement[], now: number) =>
+      run((s) =>
+        settlements.map((settlement) => {
+          const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as RunRow | undefined
+          if (!row) return false
+          s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
+          return true
+        }),
+      ),
+
+    rescueExpired: (now: number, limit: number) =>
+      run((s) => {
+        const expired = s.expired.all(now, limit) as Array<{ id: string }>
+        return expired.map(({ id }) => {
+          const row = s.rescueOne.get({ now, id, ...leaseExpiredError }) as RunRow
+          s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
+          return row
+        })
+      }),
+  }
+}
+
+function prepare(sqlite: SqliteDatabase.Database) {
+  return {
+    due: sqlite.prepare(
+      `SELECT id, concurrency_key, concurrency_limit FROM runs
+       WHERE status = 'pending' AND run_at <= ?
+       ORDER BY priority DESC, run_at, id LIMIT ?`,
+    ),
+    runningForKey: sqlite.prepare(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND concurrency_key = ?`),
+    claimOne: sqlite.prepare(
+      `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+         lease_owner = ?, lease_expires_at = ?, started_at = ?, updated_at = ?, wait_reason = NULL
+       WHERE id = ? RETURNING *`,
+    ),
+    insertEvent: sqlite.prepare(
+      'INSERT INTO run_events (tenant_id, run_id, type, payload, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    extendLease: sqlite.prepare(
+      `UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'`,
+    ),
+    settleOne: sqlite.prepare(
+      `UPDATE runs SET status = @status, output = @output, output_hash = @output_hash, is_new = @is_new,
+         tokens_in = @tokens_in, tokens_out = @tokens_out, cost_usd = @cost_usd, duration_ms = @duration_ms,
+         error_code = @error_code, error_message = @error_message, error_retryable = @error_retryable,
+         dead_lettered_at = @dead_lettered_at, wait_reason = @wait_reason, run_at = coalesce(@run_at, run_at),
+         attempt = attempt - @refund, finished_at = @finished_at,
+         lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+       WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`,
+    ),
+    expired: sqlite.prepare(
+      `SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
+    ),
+    // Bumping the token fences the lost worker out even before another worker claims the run.
+    rescueOne: sqlite.prepare(
+      `UPDATE runs SET
+         status = CASE WHEN attempt < max_attempts THEN 'pending' ELSE 'failed' END,
+         run_at = @now, lease_token = lease_token + 1, lease_owner = NULL, lease_expires_at = NULL,
+         error_code = @code, error_message = @message, error_retryable = 1,
+         dead_lettered_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @now END,
+         finished_at = CASE WHEN attempt < max_attempts THEN NULL ELSE @now END, updated_at = @now
+       WHERE id = @id RETURNING *`,
+    ),
+  }
+}

@@ -1,0 +1,134 @@
+import type { RunRow } from './run.table.ts'
+import type { RunError } from './run.types.ts'
+
+// The queue's hot path, implemented once per dialect (queue.sqlite.ts, queue.postgres.ts).
+// Everything above this line is the same code on both engines.
+
+export interface Lease {
+  id: string
+  token: number
+}
+
+export interface CompletionResult {
+  outputHash?: string | null
+  isNew?: boolean | null
+  tokensIn?: number | null
+  tokensOut?: number | null
+  costUsd?: number | null
+}
+
+/** How a worker ends its hold on a run. Each is fenced: refused unless `token` still holds the lease. */
+export type Settlement = Lease &
+  (
+    | { outcome: 'completed'; output: unknown; result?: CompletionResult; durationMs: number }
+    | { outcome: 'failed' | 'timeout'; error: RunError; durationMs: number; deadLetter: boolean }
+    | { outcome: 'retry'; error: RunError; runAt: number; durationMs: number }
+    | { outcome: 'waiting'; reason: string }
+    /** Give the run back untouched (shutdown): pending again, the attempt not counted. */
+    | { outcome: 'released' }
+  )
+
+export interface ClaimOptions {
+  workerId: string
+  limit: number
+  now: number
+  leaseMs: number
+}
+
+export interface RunQueue {
+  /** Leases up to `limit` due runs: priority, then FIFO; per-key concurrency respected. */
+  claim(options: ClaimOptions): Promise<RunRow[]>
+  /** Extends leases; returns the ids whose lease is no longer held (fenced out). */
+  heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<Set<string>>
+  /** Applies settlements with their outbox events in one transaction; returns which were accepted. */
+  settle(settlements: Settlement[], now: number): Promise<boolean[]>
+  /** Takes back runs whose lease expired: pending again if attempts remain, else failed `lease_expired`. */
+  rescueExpired(now: number, limit: number): Promise<RunRow[]>
+}
+
+export const claimWindowExtra = 100
+
+export const leaseExpiredError = {
+  code: 'lease_expired',
+  message: 'The worker running this run stopped heart-beating (process died or froze); its lease expired.',
+}
+
+/** The columns a settlement writes; the same on both dialects. */
+export interface SettlementColumns {
+  id: string
+  token: number
+  status: string
+  output: string | null
+  output_hash: string | null
+  is_new: number | null
+  tokens_in: number | null
+  tokens_out: number | null
+  cost_usd: number | null
+  duration_ms: number | null
+  error_code: string | null
+  error_message: string | null
+  error_retryable: number | null
+  dead_lettered_at: number | null
+  wait_reason: string | null
+  run_at: number | null
+  refund: number
+  finished_at: number | null
+}
+
+export function settlementColumns(s: Settlement, now: number): SettlementColumns {
+  const base: SettlementColumns = {
+    id: s.id,
+    token: s.token,
+    status: 'pending',
+    output: null,
+    output_hash: null,
+    is_new: null,
+    tokens_in: null,
+    tokens_out: null,
+    cost_usd: null,
+    duration_ms: null,
+    error_code: null,
+    error_message: null,
+    error_retryable: null,
+    dead_lettered_at: null,
+    wait_reason: null,
+    run_at: null,
+    refund: 0,
+    finished_at: null,
+  }
+  switch (s.outcome) {
+    case 'completed':
+      return {
+        ...base,
+        status: 'completed',
+        output: s.output === undefined || s.output === null ? null : JSON.stringify(s.output),
+        output_hash: s.result?.outputHash ?? null,
+        is_new: s.result?.isNew === undefined || s.result.isNew === null ? null : s.result.isNew ? 1 : 0,
+        tokens_in: s.result?.tokensIn ?? null,
+        tokens_out: s.result?.tokensOut ?? null,
+        cost_usd: s.result?.costUsd ?? null,
+        duration_ms: s.durationMs,
+        finished_at: now,
+      }
+    case 'failed':
+    case 'timeout':
+      return {
+        ...base,
+        status: s.outcome,
+        duration_ms: s.durationMs,
+        ...errorColumns(s.error),
+        dead_lettered_at: s.deadLetter ? now : null,
+        finished_at: now,
+      }
+    case 'retry':
+      return { ...base, status: 'pending', duration_ms: s.durationMs, ...errorColumns(s.error), run_at: s.runAt }
+    case 'waiting':
+      return { ...base, status: 'waiting', wait_reason: s.reason }
+    case 'released':
+      return { ...base, status: 'pending', run_at: now, refund: 1 }
+  }
+}
+
+function errorColumns(error: RunError) {
+  return { error_code: error.code, error_message: error.message, error_retryable: error.retryable ? 1 : 0 }
+}

@@ -1,0 +1,67 @@
+import type { RunRow } from './run.table.ts'
+import type { ClaimedRun, Run, RunError, RunEventPayload, RunStatus, RunTrigger } from './run.types.ts'
+
+export function parseJson(text: string | null): unknown {
+  if (text === null) return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+export function toJsonText(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value)
+}
+
+function errorOf(row: RunRow): RunError | null {
+  if (row.error_code === null) return null
+  return { code: row.error_code, message: row.error_message ?? '', retryable: row.error_retryable === 1 }
+}
+
+export function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind,
+    botId: row.bot_id,
+    parentRunId: row.parent_run_id,
+    status: row.status as RunStatus,
+    trigger: row.trigger as RunTrigger,
+    input: parseJson(row.input),
+    output: parseJson(row.output),
+    outputHash: row.output_hash,
+    isNew: row.is_new === null ? null : row.is_new === 1,
+    priority: row.priority,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    tokensIn: row.tokens_in,
+    tokensOut: row.tokens_out,
+    costUsd: row.cost_usd,
+    durationMs: row.duration_ms,
+    error: errorOf(row),
+    waitReason: row.wait_reason,
+    concurrencyKey: row.concurrency_key,
+    deadLettered: row.dead_lettered_at !== null,
+    runAt: Number(row.run_at),
+    createdAt: Number(row.created_at),
+    startedAt: row.started_at === null ? null : Number(row.started_at),
+    finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+  }
+}
+
+export function toClaimedRun(row: RunRow): ClaimedRun {
+  return { ...toRun(row), leaseToken: Number(row.lease_token), timeoutMs: row.timeout_ms, retryBaseMs: row.retry_base_ms }
+}
+
+export function eventPayloadOf(row: RunRow): RunEventPayload {
+  return {
+    runId: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind,
+    botId: row.bot_id,
+    status: row.status as RunStatus,
+    attempt: row.attempt,
+    error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
+  }
+}

@@ -1,0 +1,166 @@
+import { type Kysely, sql } from 'kysely'
+import type { Tables } from '../database.ts'
+import { eventPayloadOf } from './run.mapper.ts'
+import type { RunEventRow, RunRow } from './run.table.ts'
+import type { RunStatus } from './run.types.ts'
+
+// SQL for everything off the queue's hot path. Every query is scoped by tenant.
+type Q = Kysely<Tables>
+
+export const idempotencyWindowMs = 24 * 60 * 60 * 1000
+
+export async function insertRunRows(db: Q, rows: RunRow[], now: number): Promise<{ row: RunRow; created: boolean }[]> {
+  if (rows.length === 0) return []
+  // A key older than the idempotency window is released, so the same key may start a new run.
+  const keyed = rows.filter((r) => r.idempotency_key !== null)
+  for (const row of keyed) {
+    await db
+      .updateTable('runs')
+      .set({ idempotency_key: null })
+      .where('tenant_id', '=', row.tenant_id)
+      .where('idempotency_key', '=', row.idempotency_key)
+      .where('created_at', '<', now - idempotencyWindowMs)
+      .execute()
+  }
+  const inserted: RunRow[] = []
+  // Chunks keep each statement under SQLite's variable limit.
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500)
+    inserted.push(
+      ...(await db
+        .insertInto('runs')
+        .values(chunk)
+        .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_key']).doNothing())
+        .returningAll()
+        .execute()),
+    )
+  }
+  const createdIds = new Set(inserted.map((r) => r.id))
+  await insertEvents(db, inserted, now)
+  const results: { row: RunRow; created: boolean }[] = []
+  for (const row of rows) {
+    if (createdIds.has(row.id)) {
+      results.push({ row: inserted.find((r) => r.id === row.id) ?? row, created: true })
+      continue
+    }
+    const existing = await db
+      .selectFrom('runs')
+      .selectAll()
+      .where('tenant_id', '=', row.tenant_id)
+      .where('idempotency_key', '=', row.idempotency_key)
+      .executeTakeFirstOrThrow()
+    results.push({ row: existing, created: false })
+  }
+  return results
+}
+
+export async function insertEvents(db: Q, rows: RunRow[], now: number, type?: string): Promise<void> {
+  if (rows.length === 0) return
+  const events = rows.map((row) => ({
+    tenant_id: row.tenant_id,
+    run_id: row.id,
+    type: type ?? `run.${row.status}`,
+    payload: JSON.stringify(eventPayloadOf(row)),
+    created_at: now,
+  }))
+  for (let i = 0; i < events.length; i += 500) await db.insertInto('run_events').values(events.slice(i, i + 500)).execute()
+}
+
+export async function findRun(db: Q, tenantId: string, id: string): Promise<RunRow | undefined> {
+  return db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst()
+}
+
+export interface RunListFilter {
+  status?: RunStatus | undefined
+  botId?: string | undefined
+  deadLettered?: boolean | undefined
+  /** Newest first; the cursor is the last id of the previous page. */
+  before?: string | undefined
+  limit: number
+}
+
+export async function listRuns(db: Q, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
+  let query = db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
+  if (filter.status) query = query.where('status', '=', filter.status)
+  if (filter.botId) query = query.where('bot_id', '=', filter.botId)
+  if (filter.deadLettered) query = query.where('dead_lettered_at', 'is not', null)
+  if (filter.before) query = query.where('id', '<', filter.before)
+  return query.orderBy('id', 'desc').limit(filter.limit).execute()
+}
+
+/** Moves a run from one of `from` to a new state; returns the updated row, or undefined if it was not in `from`. */
+export async function transitionRun(
+  db: Q,
+  tenantId: string,
+  id: string,
+  from: RunStatus[],
+  set: Partial<RunRow>,
+): Promise<RunRow | undefined> {
+  return db
+    .updateTable('runs')
+    .set(set)
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('status', 'in', from)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+export async function countPendingRuns(db: Q, now: number): Promise<number> {
+  const row = await db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'pending')
+    .where('run_at', '<=', now)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
+export async function countRunsByStatus(db: Q): Promise<Array<{ status: string; n: number }>> {
+  const rows = await db
+    .selectFrom('runs')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute()
+  return rows.map((row) => ({ status: row.status, n: Number(row.n) }))
+}
+
+export async function listEventsAfter(db: Q, tenantId: string, afterId: number, limit: number) {
+  return db
+    .selectFrom('run_events')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+}
+
+/** Marks up to `limit` undispatched events as dispatched and returns them (one relay wins each event). */
+export async function claimUndispatchedEvents(db: Q, dialect: 'sqlite' | 'postgres', now: number, limit: number) {
+  if (dialect === 'postgres') {
+    const result = await sql<RunEventRow>`
+      UPDATE run_events SET dispatched_at = ${now}
+      WHERE id IN (SELECT id FROM run_events WHERE dispatched_at IS NULL ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING *`.execute(db)
+    return result.rows.sort((a, b) => a.id - b.id)
+  }
+  return db
+    .updateTable('run_events')
+    .set({ dispatched_at: now })
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('run_events').select('id').where('dispatched_at', 'is', null).orderBy('id').limit(limit),
+    )
+    .returningAll()
+    .execute()
+    .then((rows) => rows.sort((a, b) => a.id - b.id))
+}
+
+export async function deleteDispatchedEventsBefore(db: Q, before: number): Promise<number> {
+  const result = await db
+    .deleteFrom('run_events')
+    .where('dispatched_at', 'is not', null)
+    .where('created_at', '<', before)
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}

@@ -1,0 +1,55 @@
+// Kysely row types of the runs kernel (snake_case, as stored).
+export interface RunsTable {
+  id: string
+  tenant_id: string
+  kind: string
+  bot_id: string | null
+  parent_run_id: string | null
+  status: string
+  trigger: string
+  input: string | null
+  output: string | null
+  output_hash: string | null
+  is_new: number | null
+  priority: number
+  run_at: number
+  attempt: number
+  max_attempts: number
+  retry_base_ms: number
+  timeout_ms: number | null
+  lease_token: number
+  lease_owner: string | null
+  lease_expires_at: number | null
+  concurrency_key: string | null
+  concurrency_limit: number
+  idempotency_key: string | null
+  error_code: string | null
+  error_message: string | null
+  error_retryable: number | null
+  dead_lettered_at: number | null
+  wait_reason: string | null
+  tokens_in: number | null
+  tokens_out: number | null
+  cost_usd: number | null
+  duration_ms: number | null
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+  updated_at: number
+}
+
+import type { Generated, Selectable } from 'kysely'
+
+export interface RunEventsTable {
+  id: Generated<number>
+  tenant_id: string
+  run_id: string
+  type: string
+  payload: string
+  created_at: number
+  dispatched_at: number | null
+}
+
+export type RunEventRow = Selectable<RunEventsTable>
+
+export type RunRow = RunsTable

@@ -1,0 +1,107 @@
+// The run: everything that executes is one row of the runs table (docs/decisions/0002-run-kernel.md).
+
+export type RunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'timeout'
+export type RunTrigger = 'manual' | 'api' | 'schedule' | 'pipeline' | 'webhook' | 'channel'
+
+export const runStatuses: readonly RunStatus[] = [
+  'pending',
+  'running',
+  'waiting',
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+]
+export const runTriggers: readonly RunTrigger[] = ['manual', 'api', 'schedule', 'pipeline', 'webhook', 'channel']
+export const terminalStatuses: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'timeout']
+
+/** A failure as data: what went wrong and whether trying again can help. */
+export interface RunError {
+  code: string
+  message: string
+  retryable: boolean
+  retryAfterMs?: number
+}
+
+export interface Run {
+  id: string
+  tenantId: string
+  kind: string
+  botId: string | null
+  parentRunId: string | null
+  status: RunStatus
+  trigger: RunTrigger
+  input: unknown
+  output: unknown
+  outputHash: string | null
+  isNew: boolean | null
+  priority: number
+  attempt: number
+  maxAttempts: number
+  tokensIn: number | null
+  tokensOut: number | null
+  costUsd: number | null
+  durationMs: number | null
+  error: RunError | null
+  waitReason: string | null
+  concurrencyKey: string | null
+  deadLettered: boolean
+  runAt: number
+  createdAt: number
+  startedAt: number | null
+  finishedAt: number | null
+}
+
+/** A run held by a worker; `leaseToken` is the fencing token every heartbeat and completion presents. */
+export interface ClaimedRun extends Run {
+  leaseToken: number
+  timeoutMs: number | null
+  retryBaseMs: number
+}
+
+export interface EnqueueRequest {
+  tenantId: string
+  kind: string
+  trigger: RunTrigger
+  input?: unknown
+  botId?: string | null
+  parentRunId?: string | null
+  priority?: number
+  /** Epoch ms; default now. */
+  runAt?: number
+  /** Retries allowed after the first attempt (default 0). */
+  maxRetries?: number
+  /** First retry delay; doubles per attempt, with full jitter (default 1000). */
+  retryBaseMs?: number
+  timeoutMs?: number | null
+  concurrencyKey?: string | null
+  /** Parallel running runs allowed per concurrency key (default 1). */
+  concurrencyLimit?: number
+  idempotencyKey?: string | null
+}
+
+export type EnqueueResult =
+  | { status: 'created'; run: Run }
+  | { status: 'existing'; run: Run }
+  | { status: 'dropped'; reason: string; pending: number }
+
+/** The event every run state change writes to the outbox, and the live feed carries. */
+export interface RunEvent {
+  id: number
+  tenantId: string
+  runId: string
+  type: string
+  payload: RunEventPayload
+  createdAt: number
+}
+
+export interface RunEventPayload {
+  runId: string
+  tenantId: string
+  kind: string
+  botId: string | null
+  status: RunStatus
+  attempt: number
+  error: { code: string; message: string } | null
+  [extra: string]: unknown
+}

@@ -1,0 +1,354 @@
+import { randomUUID } from 'node:crypto'
+import type { Clock } from '../platform/clock.ts'
+import { toError } from '../platform/errors.ts'
+import type { Logger } from '../platform/logger.ts'
+import { type ExecutorRegistry, type ExecutorResult, LeaseLostError, RunAbort, type RunContext } from './executor.ts'
+import type { RunQueue, Settlement } from './queue.ts'
+import { toRunError } from './run.failure.ts'
+import { toClaimedRun } from './run.mapper.ts'
+import type { RunRow } from './run.table.ts'
+import type { ClaimedRun } from './run.types.ts'
+import { retryDelayMs } from './retry.ts'
+
+export interface WorkerOptions {
+  queue: RunQueue
+  executors: ExecutorRegistry
+  clock: Clock
+  log: Logger
+  workerId?: string
+  /** Parallel runs in this process. */
+  concurrency: number
+  leaseMs: number
+  /** Fallback when no wake-up arrives (LISTEN down, runs due later). */
+  pollIntervalMs: number
+  /** Runs per claim query (default: every free slot at once; 1 = one by one, like a classic worker pool). */
+  claimBatchSize?: number
+  /** Settlements per write (default 100: completions within one event-loop turn share a transaction). */
+  settleBatchSize?: number
+  heartbeatIntervalMs?: number
+  rescueIntervalMs?: number
+  random?: () => number
+  /** Called after each accepted or refused settlement (metrics, tests). */
+  onSettled?: (run: ClaimedRun, settlement: Settlement, accepted: boolean) => void
+}
+
+interface ActiveRun {
+  run: ClaimedRun
+  controller: AbortController
+  startedAt: number
+}
+
+/**
+ * Claims due runs under a lease and executes them. Owns three loops: claiming (woken by
+ * nudges, polling as a fallback), heart-beating the leases it holds, and rescuing expired leases.
+ */
+export class Worker {
+  readonly id: string
+  private readonly active = new Map<string, ActiveRun>()
+  private reserved = 0
+  private idle = false
+  private wakeGeneration = 0
+  private running = false
+  private stopping = false
+  private timers: NodeJS.Timeout[] = []
+  private retryTimers = new Set<NodeJS.Timeout>()
+  private settleBuffer: Array<{ settlement: Settlement; resolve: (accepted: boolean) => void }> = []
+  private settleScheduled = false
+  private drained: (() => void) | undefined
+  private readonly log: Logger
+
+  private readonly options: WorkerOptions
+
+  constructor(options: WorkerOptions) {
+    this.options = options
+    if (options.concurrency < 1) throw new Error('Worker concurrency must be at least 1')
+    if (options.leaseMs < 100) throw new Error('Worker leaseMs must be at least 100')
+    this.id = options.workerId ?? `worker-${process.pid}-${randomUUID().slice(0, 8)}`
+    this.log = options.log.child({ workerId: this.id })
+  }
+
+  get activeCount(): number {
+    return this.active.size
+  }
+
+  start(): void {
+    if (this.running) return
+    this.running = true
+    const heartbeatMs = this.options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.options.leaseMs / 3))
+    const rescueMs = this.options.rescueIntervalMs ?? Math.min(15_000, Math.max(100, this.options.leaseMs / 2))
+    this.timers.push(setInterval(() => this.nudge(), this.options.pollIntervalMs))
+    this.timers.push(setInterval(() => void this.heartbeat(), heartbeatMs))
+    this.timers.push(setInterval(() => void this.rescue(), rescueMs))
+    this.nudge()
+  }
+
+  /** Something may be due: claim if there are free slots. */
+  nudge(): void {
+    this.wakeGeneration++
+    this.idle = false
+    this.tick()
+  }
+
+  /** Aborts a run this process holds (cancel requested elsewhere); true if it was here. */
+  abort(runId: string, cause: 'cancelled' | 'timeout' = 'cancelled'): boolean {
+    const active = this.active.get(runId)
+    if (!active) return false
+    active.controller.abort(new RunAbort(cause))
+    return true
+  }
+
+  /**
+   * Graceful stop: claim nothing more, let running runs finish within `graceMs`,
+   * then abort the rest and give them back to the queue (pending, attempt not counted).
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.running) return
+    this.stopping = true
+    // Keep heart-beating during the grace period so no other worker rescues our runs meanwhile.
+    for (const timer of this.timers.splice(0, 2)) clearInterval(timer)
+    for (const timer of this.retryTimers) clearTimeout(timer)
+    await this.waitForDrain(graceMs)
+    if (this.active.size > 0) {
+      this.log.warn({ remaining: this.active.size }, 'grace period over; releasing unfinished runs')
+      for (const active of this.active.values()) active.controller.abort(new RunAbort('shutdown'))
+      await this.waitForDrain(Math.max(1000, this.options.leaseMs))
+    }
+    await this.flushSettlements()
+    for (const timer of this.timers.splice(0)) clearInterval(timer)
+    this.running = false
+  }
+
+  private waitForDrain(ms: number): Promise<void> {
+    if (this.active.size === 0 && this.reserved === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.drained = done
+    })
+  }
+
+  private tick(): void {
+    if (!this.running || this.stopping) return
+    const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
+    while (!this.idle) {
+      const free = this.options.concurrency - this.active.size - this.reserved
+      if (free <= 0) return
+      const limit = Math.min(free, batch)
+      this.reserved += limit
+      const generation = this.wakeGeneration
+      this.options.queue
+        .claim({ workerId: this.id, limit, now: this.options.clock.now(), leaseMs: this.options.leaseMs })
+        .then(
+          (rows) => {
+            this.reserved -= limit
+            for (const row of rows) this.execute(row)
+            // Only call the queue empty if no wake-up arrived while we were asking.
+            if (rows.length < limit && generation === this.wakeGeneration) this.idle = true
+            this.afterChange()
+          },
+          (error) => {
+            this.reserved -= limit
+            this.idle = true
+            this.log.error({ err: toError(error) }, 'claim failed; retrying at the next poll')
+            this.afterChange()
+          },
+        )
+    }
+  }
+
+  private afterChange(): void {
+    if (this.active.size === 0 && this.reserved === 0) this.drained?.()
+    this.tick()
+  }
+
+  private execute(row: RunRow): void {
+    const run = toClaimedRun(row)
+    const controller = new AbortController()
+    const active: ActiveRun = { run, controller, startedAt: this.options.clock.now() }
+    this.active.set(run.id, active)
+    const log = this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
+    const timeout =
+      run.timeoutMs !== null ? setTimeout(() => controller.abort(new RunAbort('timeout')), run.timeoutMs) : undefined
+    const context: RunContext = {
+      run,
+      signal: controller.signal,
+      log,
+      assertLease: async () => {
+        const refused = await this.options.queue.heartbeat(
+          [{ id: run.id, token: run.leaseToken }],
+          this.options.clock.now(),
+          this.options.leaseMs,
+        )
+        if (refused.size > 0) {
+          controller.abort(new RunAbort('lease_lost'))
+          throw new LeaseLostError(run.id)
+        }
+      },
+    }
+    void this.runExecutor(context)
+      .then(
+        (result) => this.settlementFor(active, result, undefined),
+        (error) => this.settlementFor(active, undefined, error),
+      )
+      .then(async (settlement) => {
+        clearTimeout(timeout)
+        if (settlement) {
+          const accepted = await this.settle(settlement)
+          if (!accepted) log.warn({ outcome: settlement.outcome }, 'settlement refused: lease no longer held')
+          this.options.onSettled?.(run, settlement, accepted)
+          if (accepted && settlement.outcome === 'retry') this.wakeAt(settlement.runAt)
+        }
+      })
+      .catch((error) => log.error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'))
+      .finally(() => {
+        this.active.delete(run.id)
+        this.afterChange()
+      })
+  }
+
+  /** Resolves with the executor's result, or rejects as soon as the run is aborted (a late result is discarded). */
+  private runExecutor(context: RunContext): Promise<ExecutorResult> {
+    const executor = this.options.executors.get(context.run.kind)
+    if (!executor) {
+      return Promise.reject(
+        Object.assign(new Error(`No executor is registered for run kind "${context.run.kind}".`), {
+          runError: { code: 'executor_missing', retryable: false },
+        }),
+      )
+    }
+    const signal = context.signal
+    return new Promise<ExecutorResult>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason)
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort, { once: true })
+      Promise.resolve()
+        .then(() => executor(context))
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  private settlementFor(active: ActiveRun, result: ExecutorResult | undefined, thrown: unknown): Settlement | undefined {
+    const { run, controller } = active
+    const lease = { id: run.id, token: run.leaseToken }
+    const durationMs = Math.max(0, this.options.clock.now() - active.startedAt)
+    const cause = controller.signal.aborted
+      ? controller.signal.reason instanceof RunAbort
+        ? controller.signal.reason.reason
+        : 'cancelled'
+      : undefined
+    switch (cause) {
+      case 'timeout':
+        return {
+          ...lease,
+          outcome: 'timeout',
+          durationMs,
+          deadLetter: false,
+          error: {
+            code: 'timeout',
+            message: `The run took longer than its limit of ${Math.round((run.timeoutMs ?? 0) / 1000)} s and was stopped.`,
+            retryable: false,
+          },
+        }
+      case 'cancelled':
+      case 'lease_lost':
+        // Someone else changed the run (cancel bumps the token); there is nothing for us to write.
+        return undefined
+      case 'shutdown':
+        return { ...lease, outcome: 'released' }
+    }
+    if (result !== undefined) {
+      if ('wait' in result) return { ...lease, outcome: 'waiting', reason: result.wait }
+      return { ...lease, outcome: 'completed', output: result.output ?? null, result: result.result, durationMs }
+    }
+    const marked = (thrown as { runError?: { code: string; retryable: boolean } })?.runError
+    const error = marked ? { ...marked, message: toError(thrown).message } : toRunError(thrown)
+    if (error.retryable && run.attempt < run.maxAttempts) {
+      const delay = retryDelayMs(run.attempt, run.retryBaseMs, error.retryAfterMs, this.options.random)
+      return { ...lease, outcome: 'retry', error, runAt: this.options.clock.now() + delay, durationMs }
+    }
+    // Out of attempts, or not worth retrying: a person has to look (dead letter, retriable by hand).
+    return { ...lease, outcome: 'failed', error, durationMs, deadLetter: true }
+  }
+
+  private settle(settlement: Settlement): Promise<boolean> {
+    const batch = this.options.settleBatchSize ?? 100
+    if (batch <= 1) return this.writeSettlements([settlement]).then((accepted) => accepted[0] ?? false)
+    return new Promise((resolve) => {
+      this.settleBuffer.push({ settlement, resolve })
+      if (this.settleBuffer.length >= batch) void this.flushSettlements()
+      else if (!this.settleScheduled) {
+        this.settleScheduled = true
+        setImmediate(() => void this.flushSettlements())
+      }
+    })
+  }
+
+  private async flushSettlements(): Promise<void> {
+    this.settleScheduled = false
+    const items = this.settleBuffer.splice(0)
+    if (items.length === 0) return
+    const accepted = await this.writeSettlements(items.map((item) => item.settlement)).catch(() => items.map(() => false))
+    items.forEach((item, i) => item.resolve(accepted[i] ?? false))
+  }
+
+  /** Writes settlements, retrying a failing database for up to one lease; after that the rescuer takes over. */
+  private async writeSettlements(settlements: Settlement[]): Promise<boolean[]> {
+    const deadline = Date.now() + this.options.leaseMs
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.options.queue.settle(settlements, this.options.clock.now())
+      } catch (error) {
+        if (Date.now() > deadline) throw error
+        this.log.warn({ err: toError(error), attempt }, 'writing run results failed; retrying')
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)))
+      }
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.active.size === 0) return
+    const leases = [...this.active.values()].map(({ run }) => ({ id: run.id, token: run.leaseToken }))
+    try {
+      const refused = await this.options.queue.heartbeat(leases, this.options.clock.now(), this.options.leaseMs)
+      for (const id of refused) {
+        const active = this.active.get(id)
+        if (!active || active.controller.signal.aborted) continue
+        this.log.warn({ runId: id }, 'heartbeat refused: lease taken over; aborting the run here')
+        active.controller.abort(new RunAbort('lease_lost'))
+      }
+    } catch (error) {
+      this.log.warn({ err: toError(error) }, 'heartbeat failed; will try again')
+    }
+  }
+
+  private async rescue(): Promise<void> {
+    try {
+      const rescued = await this.options.queue.rescueExpired(this.options.clock.now(), 100)
+      if (rescued.length === 0) return
+      for (const row of rescued) {
+        this.log.warn({ runId: row.id, status: row.status, attempt: row.attempt }, 'rescued a run whose lease expired')
+      }
+      this.nudge()
+    } catch (error) {
+      this.log.warn({ err: toError(error) }, 'rescue sweep failed; will try again')
+    }
+  }
+
+  /** Runs every rescue sweep now (tests and shutdown hooks). */
+  rescueNow(): Promise<void> {
+    return this.rescue()
+  }
+
+  private wakeAt(runAt: number): void {
+    const delay = Math.max(0, runAt - this.options.clock.now())
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      this.nudge()
+    }, delay + 1)
+    this.retryTimers.add(timer)
+  }
+}

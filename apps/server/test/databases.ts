@@ -1,0 +1,54 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import type { Db, Tables } from '../src/database.ts'
+import { migrations } from '../src/migrations/index.ts'
+import { openDatabase, type DialectName } from '../src/platform/db/database.ts'
+import { migrateToLatest } from '../src/platform/db/migrator.ts'
+
+// Every database test runs on SQLite and on PostgreSQL. scripts/test.mjs probes PostgreSQL and sets
+// OPENORCH_TEST_POSTGRES=1 when it answers; without it the PostgreSQL half is skipped (and said so).
+export const postgresUrl = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const dialects: DialectName[] = process.env.OPENORCH_TEST_POSTGRES === '1' ? ['sqlite', 'postgres'] : ['sqlite']
+
+export interface TestDatabase {
+  dialect: DialectName
+  /** What a second process needs to open the same database. */
+  location: { url?: string; sqlitePath?: string; schema?: string }
+  open(): Promise<Db>
+  cleanup(): Promise<void>
+}
+
+/** A fresh, migrated, empty database of the given dialect. */
+export async function createTestDatabase(dialect: DialectName): Promise<TestDatabase> {
+  if (dialect === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-test-'))
+    const sqlitePath = path.join(dir, 'test.db')
+    const first = await openDatabase<Tables>({ sqlitePath })
+    await migrateToLatest(first.db, 'sqlite', migrations)
+    await first.close()
+    return {
+      dialect,
+      location: { sqlitePath },
+      open: () => openDatabase<Tables>({ sqlitePath }),
+      cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }),
+    }
+  }
+  const schema = `t_${randomBytes(6).toString('hex')}`
+  const first = await openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 2 })
+  await migrateToLatest(first.db, 'postgres', migrations)
+  await first.close()
+  return {
+    dialect,
+    location: { url: postgresUrl, schema },
+    open: () => openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 20 }),
+    cleanup: async () => {
+      const client = new pg.Client({ connectionString: postgresUrl })
+      await client.connect()
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      await client.end()
+    },
+  }
+}
