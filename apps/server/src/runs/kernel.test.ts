@@ -1,0 +1,287 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
+import { createTestKernel, waitFor } from '../../test/kernel-harness.ts'
+import type { Db } from '../database.ts'
+import { ManualClock } from '../platform/clock.ts'
+import { RunFailure } from './run.failure.ts'
+import { listEventsAfter } from './run.store.ts'
+import type { Run } from './run.types.ts'
+
+const tenantId = 'default'
+
+describe.each(dialects)('run kernel on %s', (dialect) => {
+  let testDb: TestDatabase
+  let database: Db
+  const cleanups: Array<() => Promise<void>> = []
+
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect)
+    database = await testDb.open()
+  })
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+    await database.close()
+    await testDb.cleanup()
+  })
+
+  function kernel(options: Parameters<typeof createTestKernel>[1] = {}) {
+    const k = createTestKernel(database, options)
+    cleanups.push(async () => {
+      await k.stop(1000)
+      await k.bus.close()
+    })
+    return k
+  }
+
+  const finished = (k: ReturnType<typeof kernel>, id: string, status?: Run['status']) =>
+    waitFor(
+      async () => {
+        const run = await k.runs.get(tenantId, id)
+        if (status ? run.status === status : ['completed', 'failed', 'cancelled', 'timeout'].includes(run.status)) return run
+        return undefined
+      },
+      { what: `run ${id} to finish` },
+    )
+
+  it('runs an enqueued run and records pending, running and completed events in the outbox', async () => {
+    const k = kernel()
+    k.executors.register('echo', async ({ run }) => ({ output: { echoed: run.input }, result: { tokensIn: 3 } }))
+    k.start()
+    const result = await k.runs.enqueue({ tenantId, kind: 'echo', trigger: 'api', input: { hello: 'world' } })
+    if (result.status !== 'created') throw new Error('expected a created run')
+    const run = await finished(k, result.run.id)
+    expect(run).toMatchObject({ status: 'completed', attempt: 1, output: { echoed: { hello: 'world' } }, tokensIn: 3 })
+    expect(run.startedAt).not.toBeNull()
+    expect(run.finishedAt).not.toBeNull()
+    const events = await listEventsAfter(database.db, tenantId, 0, 100)
+    expect(events.map((e) => e.type)).toEqual(['run.pending', 'run.running', 'run.completed'])
+  })
+
+  it('retries transient failures with growing backoff, honours retryAfterMs and dead-letters when exhausted', async () => {
+    const starts: number[] = []
+    const k = kernel()
+    k.executors.register('flaky', async ({ run }) => {
+      starts.push(Date.now())
+      if (run.attempt === 1) throw new RunFailure('provider_rate_limited', 'slow down', true, 300)
+      throw new RunFailure('provider_unavailable', 'server error', true)
+    })
+    k.start()
+    const result = await k.runs.enqueue({ tenantId, kind: 'flaky', trigger: 'api', maxRetries: 2, retryBaseMs: 50 })
+    if (result.status !== 'created') throw new Error('expected a created run')
+    const run = await finished(k, result.run.id)
+    expect(run.status).toBe('failed')
+    expect(run.attempt).toBe(3)
+    expect(run.deadLettered).toBe(true)
+    expect(run.error).toMatchObject({ code: 'provider_unavailable', retryable: true })
+    // Retry-After of 300 ms is a floor for the first retry.
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(290)
+    const dead = await k.runs.list(tenantId, { deadLettered: true, limit: 10 })
+    expect(dead.items.map((r) => r.id)).toEqual([run.id])
+  })
+
+  it('does not retry a non-retryable failure and lets a person retry it by hand', async () => {
+    let calls = 0
+    const k = kernel()
+    k.executors.register('auth', async () => {
+      calls++
+      if (calls === 1) throw new RunFailure('provider_auth', 'invalid key', false)
+      return { output: 'ok now' }
+    })
+    k.start()
+    const result = await k.runs.enqueue({ tenantId, kind: 'auth', trigger: 'api', maxRetries: 3, retryBaseMs: 10 })
+    if (result.status !== 'created') throw new Error('expected a created run')
+    const failed = await finished(k, result.run.id)
+    expect(failed).toMatchObject({ status: 'failed', attempt: 1, deadLettered: true })
+    expect(failed.error?.code).toBe('provider_auth')
+    await k.runs.retry(tenantId, failed.id)
+    const retried = await finished(k, failed.id)
+    expect(retried).toMatchObject({ status: 'completed', attempt: 2, output: 'ok now', deadLettered: false, error: null })
+    expect(calls).toBe(2)
+    await expect(k.runs.retry(tenantId, failed.id)).rejects.toMatchObject({ code: 'run_not_retriable', status: 409 })
+  })
+
+  it('times out a run through its AbortSignal and discards the late result', async () => {
+    let sawAbort = false
+    const k = kernel()
+    k.executors.register('slow', ({ signal }) => {
+      signal.addEventListener('abort', () => {
+        sawAbort = true
+      })
+      return new Promise((resolve) => setTimeout(() => resolve({ output: 'too late' }), 600))
+    })
+    k.start()
+    const result = await k.runs.enqueue({ tenantId, kind: 'slow', trigger: 'api', timeoutMs: 100 })
+    if (result.status !== 'created') throw new Error('expected a created run')
+    const run = await finished(k, result.run.id)
+    expect(run.status).toBe('timeout')
+    expect(run.error?.code).toBe('timeout')
+    expect(sawAbort).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    expect((await k.runs.get(tenantId, run.id)).output).toBeNull()
+  })
+
+  it('cancels a pending run and a running run; the running executor is aborted', async () => {
+    let aborted = false
+    const k = kernel({ worker: { concurrency: 1 } })
+    k.executors.register('hold', ({ signal }) => {
+      return new Promise((_, reject) => {
+        signal.addEventListener('abort', () => {
+          aborted = true
+          reject(signal.reason)
+        })
+      })
+    })
+    k.start()
+    const first = await k.runs.enqueue({ tenantId, kind: 'hold', trigger: 'api' })
+    const second = await k.runs.enqueue({ tenantId, kind: 'hold', trigger: 'api' })
+    if (first.status !== 'created' || second.status !== 'created') throw new Error('expected created runs')
+    await waitFor(async () => (await k.runs.get(tenantId, first.run.id)).status === 'running')
+    const cancelledPending = await k.runs.cancel(tenantId, second.run.id)
+    expect(cancelledPending.status).toBe('cancelled')
+    const cancelledRunning = await k.runs.cancel(tenantId, first.run.id)
+    expect(cancelledRunning.status).toBe('cancelled')
+    await waitFor(() => aborted)
+    await expect(k.runs.cancel(tenantId, first.run.id)).rejects.toMatchObject({ code: 'run_not_cancellable' })
+    expect((await k.runs.get(tenantId, second.run.id)).attempt).toBe(0)
+  })
+
+  it('returns the original run for a repeated idempotency key within 24 h, and a new one after', async () => {
+    const clock = new ManualClock(Date.now())
+    const k = kernel({ clock })
+    const first = await k.runs.enqueue({ tenantId, kind: 'x', trigger: 'api', idempotencyKey: 'abc' })
+    const again = await k.runs.enqueue({ tenantId, kind: 'x', trigger: 'api', idempotencyKey: 'abc' })
+    expect(first.status).toBe('created')
+    expect(again.status).toBe('existing')
+    if (first.status === 'dropped' || again.status === 'dropped') throw new Error('unexpected drop')
+    expect(again.run.id).toBe(first.run.id)
+    const otherTenant = await database.db
+      .insertInto('tenants')
+      .values({ tenant_id: 'other', name: 'Other', created_at: 0 })
+      .execute()
+    expect(otherTenant).toBeDefined()
+    const elsewhere = await k.runs.enqueue({ tenantId: 'other', kind: 'x', trigger: 'api', idempotencyKey: 'abc' })
+    expect(elsewhere.status).toBe('created')
+    clock.advance(24 * 60 * 60 * 1000 + 1)
+    const later = await k.runs.enqueue({ tenantId, kind: 'x', trigger: 'api', idempotencyKey: 'abc' })
+    expect(later.status).toBe('created')
+    if (later.status === 'dropped') throw new Error('unexpected drop')
+    expect(later.run.id).not.toBe(first.run.id)
+  })
+
+  it('never runs more than the global concurrency, and one run per concurrency key', async () => {
+    let inFlight = 0
+    let maxInFlight = 0
+    const perKey = new Map<string, number>()
+    let maxPerKey = 0
+    const k = kernel({ worker: { concurrency: 3 } })
+    k.executors.register('work', async ({ run }) => {
+      const key = run.concurrencyKey ?? 'none'
+      inFlight++
+      perKey.set(key, (perKey.get(key) ?? 0) + 1)
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      if (run.concurrencyKey) maxPerKey = Math.max(maxPerKey, perKey.get(key)!)
+      await new Promise((resolve) => setTimeout(resolve, 15))
+      inFlight--
+      perKey.set(key, perKey.get(key)! - 1)
+      return { output: null }
+    })
+    const requests = Array.from({ length: 30 }, (_, i) => ({
+      tenantId,
+      kind: 'work',
+      trigger: 'api' as const,
+      concurrencyKey: i % 3 === 0 ? null : `bot-${i % 2}`,
+    }))
+    await k.runs.enqueueMany(requests)
+    k.start()
+    await waitFor(async () => (await k.runs.list(tenantId, { status: 'completed', limit: 200 })).items.length === 30)
+    expect(maxInFlight).toBe(3)
+    expect(maxPerKey).toBe(1)
+  })
+
+  it('claims by priority, then first in first out', async () => {
+    const order: string[] = []
+    const k = kernel({ worker: { concurrency: 1 } })
+    k.executors.register('p', async ({ run }) => {
+      order.push(String(run.input))
+      return {}
+    })
+    await k.runs.enqueue({ tenantId, kind: 'p', trigger: 'api', input: 'low-1' })
+    await k.runs.enqueue({ tenantId, kind: 'p', trigger: 'api', input: 'high-1', priority: 10 })
+    await k.runs.enqueue({ tenantId, kind: 'p', trigger: 'api', input: 'low-2' })
+    await k.runs.enqueue({ tenantId, kind: 'p', trigger: 'api', input: 'high-2', priority: 10 })
+    k.start()
+    await waitFor(() => order.length === 4)
+    expect(order).toEqual(['high-1', 'high-2', 'low-1', 'low-2'])
+  })
+
+  it('warns above the pending threshold and drops scheduled runs above the drop threshold, never manual ones', async () => {
+    const dropped: string[] = []
+    const k = kernel({ backpressure: { warnPending: 2, dropPending: 4 } })
+    const enqueue = (trigger: 'schedule' | 'manual') => k.runs.enqueue({ tenantId, kind: 'idle', trigger })
+    for (let i = 0; i < 5; i++) expect((await enqueue('schedule')).status).toBe('created')
+    const drop = await enqueue('schedule')
+    expect(drop).toMatchObject({ status: 'dropped', pending: 5 })
+    if (drop.status === 'dropped') dropped.push(drop.reason)
+    expect(dropped[0]).toMatch(/queue_full/)
+    expect((await enqueue('manual')).status).toBe('created')
+  })
+
+  it('parks a run in waiting without holding a slot and resumes it with new input', async () => {
+    const k = kernel({ worker: { concurrency: 1 } })
+    k.executors.register('approval', async ({ run }) =>
+      run.input === 'approved' ? { output: 'done' } : { wait: 'approval' },
+    )
+    k.executors.register('other', async () => ({ output: 'ran' }))
+    k.start()
+    const parked = await k.runs.enqueue({ tenantId, kind: 'approval', trigger: 'api' })
+    if (parked.status !== 'created') throw new Error('expected created')
+    const waiting = await finished(k, parked.run.id, 'waiting')
+    expect(waiting.waitReason).toBe('approval')
+    const other = await k.runs.enqueue({ tenantId, kind: 'other', trigger: 'api' })
+    if (other.status !== 'created') throw new Error('expected created')
+    expect((await finished(k, other.run.id)).status).toBe('completed')
+    await k.runs.resume(tenantId, parked.run.id, 'approved')
+    expect(await finished(k, parked.run.id, 'completed')).toMatchObject({ output: 'done', attempt: 2 })
+  })
+
+  it('stops gracefully: finishes runs within the grace period and releases the rest', async () => {
+    const k = kernel({ worker: { concurrency: 2 } })
+    k.executors.register('short', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      return { output: 'finished' }
+    })
+    k.executors.register('long', ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))))
+    k.start()
+    const short = await k.runs.enqueue({ tenantId, kind: 'short', trigger: 'api' })
+    const long = await k.runs.enqueue({ tenantId, kind: 'long', trigger: 'api' })
+    if (short.status !== 'created' || long.status !== 'created') throw new Error('expected created')
+    await waitFor(async () => (await k.runs.get(tenantId, long.run.id)).status === 'running')
+    await k.stop(400)
+    expect((await k.runs.get(tenantId, short.run.id)).status).toBe('completed')
+    expect(await k.runs.get(tenantId, long.run.id)).toMatchObject({ status: 'pending', attempt: 0 })
+  })
+
+  it('rescues an expired lease: pending again while attempts remain, failed lease_expired when none do', async () => {
+    const clock = new ManualClock(Date.now())
+    const k = kernel({ clock, worker: { concurrency: 2, leaseMs: 1000, heartbeatIntervalMs: 60_000, rescueIntervalMs: 60_000 } })
+    const retriable = await k.runs.enqueue({ tenantId, kind: 'gone', trigger: 'api', maxRetries: 1 })
+    const last = await k.runs.enqueue({ tenantId, kind: 'gone', trigger: 'api' })
+    if (retriable.status !== 'created' || last.status !== 'created') throw new Error('expected created')
+    const claimed = await k.queue.claim({ workerId: 'dead', limit: 2, now: clock.now(), leaseMs: 1000 })
+    expect(claimed).toHaveLength(2)
+    expect(await k.queue.rescueExpired(clock.now(), 10)).toHaveLength(0)
+    clock.advance(1001)
+    const rescued = await k.queue.rescueExpired(clock.now(), 10)
+    expect(rescued).toHaveLength(2)
+    expect(await k.runs.get(tenantId, retriable.run.id)).toMatchObject({ status: 'pending', attempt: 1 })
+    const failed = await k.runs.get(tenantId, last.run.id)
+    expect(failed).toMatchObject({ status: 'failed', deadLettered: true })
+    expect(failed.error?.code).toBe('lease_expired')
+    // The dead worker's completion is refused by the fencing token.
+    const accepted = await k.queue.settle(
+      claimed.map((row) => ({ id: row.id, token: Number(row.lease_token), outcome: 'completed' as const, output: 'late', durationMs: 1 })),
+      clock.now(),
+    )
+    expect(accepted).toEqual([false, false])
+  })
+})
