@@ -1,6 +1,6 @@
 import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { Database } from './platform/db/database.ts'
-import type { RunEventsTable, RunsTable } from './runs/run.table.ts'
+import type { EventCursorsTable, RunEventsTable, RunsTable } from './runs/run.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 
 /** Every table of the server, as Kysely sees it. */
@@ -9,6 +9,7 @@ export interface Tables {
   api_keys: ApiKeysTable
   runs: RunsTable
   run_events: RunEventsTable
+  event_cursors: EventCursorsTable
 }
 
 export type Db = Database<Tables>

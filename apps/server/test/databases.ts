@@ -43,7 +43,7 @@ export async function createTestDatabase(dialect: DialectName): Promise<TestData
   return {
     dialect,
     location: { url: postgresUrl, schema },
-    open: () => openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 20 }),
+    open: () => openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 8 }),
     cleanup: async () => {
       const client = new pg.Client({ connectionString: postgresUrl })
       await client.connect()

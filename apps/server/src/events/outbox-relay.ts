@@ -1,17 +1,20 @@
-import type { Db } from '../database.ts'
+import type { Kysely } from 'kysely'
+import type { Db, Tables } from '../database.ts'
 import { type Bus, maxNotifyPayload } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
 import { parseJson } from '../runs/run.mapper.ts'
-import { claimUndispatchedEvents } from '../runs/run.store.ts'
+import type { RunEventRow } from '../runs/run.table.ts'
+import { consumeOutbox } from './outbox.store.ts'
 import type { RunEvent, RunEventPayload } from '../runs/run.types.ts'
 
-export type EventHandler = (events: RunEvent[]) => Promise<void> | void
+/** Runs inside the relay's transaction; use `trx` for any database work (on SQLite it is the only connection). */
+export type EventHandler = (events: RunEvent[], trx: Kysely<Tables>) => Promise<void> | void
 
 /**
- * Moves outbox events to their consumers. Each event is claimed by exactly one relay in the
- * cluster, handed to the durable handlers, then broadcast to every process (live feed) on the bus.
+ * Moves outbox events to their consumers. One relay in the cluster at a time reads past the cursor,
+ * hands the events to the durable handlers, then broadcasts them to every process (live feed).
  */
 export class OutboxRelay {
   private readonly handlers: EventHandler[] = []
@@ -66,26 +69,24 @@ export class OutboxRelay {
   private async drain(): Promise<void> {
     const batch = this.deps.batch ?? 500
     for (;;) {
-      const rows = await claimUndispatchedEvents(this.deps.database.db, this.deps.database.dialect, this.deps.clock.now(), batch)
-      if (rows.length === 0) return
-      const events: RunEvent[] = rows.map((row) => ({
-        id: Number(row.id),
-        tenantId: row.tenant_id,
-        runId: row.run_id,
-        type: row.type,
-        payload: parseJson(row.payload) as RunEventPayload,
-        createdAt: Number(row.created_at),
-      }))
-      for (const handler of this.handlers) {
-        try {
-          await handler(events)
-        } catch (error) {
-          this.deps.log.error({ err: toError(error) }, 'event handler failed')
-        }
-      }
-      await this.broadcast(events)
+      const rows = await consumeOutbox(this.deps.database, 'relay', batch, (rows, trx) =>
+        this.handle(rows.map(toRunEvent), trx),
+      )
+      // undefined: another process holds the relay cursor right now; it will deliver these events.
+      if (rows === undefined || rows.length === 0) return
+      await this.broadcast(rows.map(toRunEvent))
       if (rows.length < batch) return
     }
+  }
+
+  /** Durable handlers run inside the cursor transaction: a failure rolls back and replays the batch. */
+  private async handle(events: RunEvent[], trx: Kysely<Tables>): Promise<void> {
+    for (const handler of this.handlers) await handler(events, trx)
+  }
+
+  /** Live-only events (a claim's `running`), not stored: straight to every process's live feed. */
+  async publishLive(events: RunEvent[]): Promise<void> {
+    await this.broadcast(events)
   }
 
   private async broadcast(events: RunEvent[]): Promise<void> {
@@ -105,5 +106,16 @@ export class OutboxRelay {
       size += text.length + 1
     }
     await flush()
+  }
+}
+
+function toRunEvent(row: RunEventRow): RunEvent {
+  return {
+    id: Number(row.id),
+    tenantId: row.tenant_id,
+    runId: row.run_id,
+    type: row.type,
+    payload: parseJson(row.payload) as RunEventPayload,
+    createdAt: Number(row.created_at),
   }
 }

@@ -78,18 +78,24 @@ export function foundation(dialect: DialectName) {
       // The rescuer finds expired leases here.
       await sql`CREATE INDEX runs_lease_idx ON runs (lease_expires_at) WHERE status = 'running'`.execute(db)
       // Per-key concurrency counts running runs of a key.
-      await sql`CREATE INDEX runs_running_key_idx ON runs (concurrency_key) WHERE status = 'running'`.execute(db)
+      await sql`CREATE INDEX runs_running_key_idx ON runs (concurrency_key) WHERE status = 'running' AND concurrency_key IS NOT NULL`.execute(
+        db,
+      )
       // NULL keys are distinct on both engines, so runs without a key never collide.
       await sql`CREATE UNIQUE INDEX runs_idempotency_idx ON runs (tenant_id, idempotency_key)`.execute(db)
+      // Listings walk (tenant, id) newest first. No (tenant, status) index: every state change would
+      // rewrite it, and status filters are served well enough by this walk (decision 0002).
       await sql`CREATE INDEX runs_tenant_idx ON runs (tenant_id, id)`.execute(db)
-      await sql`CREATE INDEX runs_tenant_status_idx ON runs (tenant_id, status, id)`.execute(db)
       await sql`CREATE INDEX runs_tenant_bot_idx ON runs (tenant_id, bot_id, id)`.execute(db)
       await sql`CREATE INDEX runs_dead_letter_idx ON runs (tenant_id, dead_lettered_at) WHERE dead_lettered_at IS NOT NULL`.execute(
         db,
       )
 
-      // Transactional outbox: written in the transaction that changes a run, dispatched afterwards.
-      await db.schema
+      // Transactional outbox: appended in the transaction that changes a run, never updated.
+      // Relays read it behind a cursor (event_cursors). On PostgreSQL ids are not committed in order,
+      // so each row also records its transaction id: a relay only reads rows of transactions older than
+      // every transaction still running, and so never skips one that commits late (decision 0004).
+      let events = db.schema
         .createTable('run_events')
         .addColumn('id', autoId, (c) => c.primaryKey().notNull())
         .addColumn('tenant_id', 'text', (c) => c.notNull())
@@ -97,13 +103,25 @@ export function foundation(dialect: DialectName) {
         .addColumn('type', 'text', (c) => c.notNull())
         .addColumn('payload', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
-        .addColumn('dispatched_at', 'bigint')
-        .execute()
-      await sql`CREATE INDEX run_events_undispatched_idx ON run_events (id) WHERE dispatched_at IS NULL`.execute(db)
+      if (dialect === 'postgres') {
+        events = events.addColumn('tx_id', sql`xid8`, (c) => c.notNull().defaultTo(sql`pg_current_xact_id()`))
+      }
+      await events.execute()
       await sql`CREATE INDEX run_events_tenant_idx ON run_events (tenant_id, id)`.execute(db)
+      if (dialect === 'postgres') await sql`CREATE INDEX run_events_tx_idx ON run_events (tx_id, id)`.execute(db)
+
+      // Where each relay stands in the outbox. System-wide rows: tenant_id is '*'.
+      let cursors = db.schema
+        .createTable('event_cursors')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().defaultTo('*'))
+        .addColumn('last_id', 'bigint', (c) => c.notNull().defaultTo(0))
+      if (dialect === 'postgres') cursors = cursors.addColumn('last_tx', sql`xid8`, (c) => c.notNull().defaultTo(sql`'0'::xid8`))
+      await cursors.execute()
+      await db.insertInto('event_cursors').values({ name: 'relay' }).execute()
     },
     async down(db: Kysely<any>) {
-      for (const table of ['run_events', 'runs', 'api_keys', 'tenants']) await db.schema.dropTable(table).execute()
+      for (const table of ['event_cursors', 'run_events', 'runs', 'api_keys', 'tenants']) await db.schema.dropTable(table).execute()
     },
   }
 }

@@ -43,9 +43,12 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       { what: `run ${id} to finish` },
     )
 
-  it('runs an enqueued run and records pending, running and completed events in the outbox', async () => {
+  it('runs an enqueued run, stores pending and completed in the outbox and announces all three live', async () => {
     const k = kernel()
     k.executors.register('echo', async ({ run }) => ({ output: { echoed: run.input }, result: { tokensIn: 3 } }))
+    const live: Array<{ type: string; runId: string; id: number }> = []
+    k.bus.subscribe('events', (message) => live.push(...JSON.parse(message)))
+    await k.bus.ready()
     k.start()
     const result = await k.runs.enqueue({ tenantId, kind: 'echo', trigger: 'api', input: { hello: 'world' } })
     if (result.status !== 'created') throw new Error('expected a created run')
@@ -54,7 +57,12 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(run.startedAt).not.toBeNull()
     expect(run.finishedAt).not.toBeNull()
     const events = await listEventsAfter(database.db, tenantId, 0, 100)
-    expect(events.map((e) => e.type)).toEqual(['run.pending', 'run.running', 'run.completed'])
+    expect(events.map((e) => e.type)).toEqual(['run.pending', 'run.completed'])
+    await waitFor(() => live.length >= 3, { what: 'three live events' })
+    const types = live.filter((e) => e.runId === run.id).map((e) => e.type)
+    expect(new Set(types)).toEqual(new Set(['run.pending', 'run.running', 'run.completed']))
+    expect(live.find((e) => e.type === 'run.running')?.id).toBe(0)
+    expect(live.find((e) => e.type === 'run.completed')?.id).toBe(Number(events[1]!.id))
   })
 
   it('retries transient failures with growing backoff, honours retryAfterMs and dead-letters when exhausted', async () => {

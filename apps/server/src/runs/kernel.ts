@@ -6,6 +6,7 @@ import type { Logger } from '../platform/logger.ts'
 import { ExecutorRegistry } from './executor.ts'
 import type { RunQueue } from './queue.ts'
 import { createPostgresQueue } from './queue.postgres.ts'
+import { eventPayloadOf } from './run.mapper.ts'
 import { createSqliteQueue } from './queue.sqlite.ts'
 import { createRunService, type RunService } from './run.service.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
@@ -53,6 +54,13 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     executors,
     clock: options.clock,
     log: options.log,
+    onClaimed: (rows) => {
+      const now = options.clock.now()
+      void relay
+        .publishLive(rows.map((row) => ({ id: 0, tenantId: row.tenant_id, runId: row.id, type: 'run.running', payload: eventPayloadOf(row), createdAt: now })))
+        .catch(() => {})
+      options.worker.onClaimed?.(rows)
+    },
     onSettled: (run, settlement, accepted) => {
       relay.kick()
       options.worker.onSettled?.(run, settlement, accepted)

@@ -38,8 +38,6 @@ WITH due AS (
     lease_owner = $3, lease_expires_at = $4, started_at = $1, updated_at = $1, wait_reason = NULL
   FROM due, gate WHERE r.id = due.id AND NOT gate.keyed
   RETURNING r.*
-), events AS (
-  ${insertEventsFrom('claimed', '$1')}
 )
 SELECT gate.keyed, claimed.* FROM gate LEFT JOIN claimed ON true`
 
@@ -66,8 +64,6 @@ WITH claimed AS (
     lease_owner = $2, lease_expires_at = $3, started_at = $4, updated_at = $4, wait_reason = NULL
   WHERE r.id = ANY($1::text[]) AND r.status = 'pending'
   RETURNING r.*
-), events AS (
-  ${insertEventsFrom('claimed', '$4')}
 )
 SELECT * FROM claimed ORDER BY priority DESC, run_at, id`
 

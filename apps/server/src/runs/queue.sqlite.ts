@@ -16,41 +16,59 @@ import {
 // committed claim of any other process on the same file. Statements are prepared once.
 export function createSqliteQueue(database: Db): RunQueue {
   let statements: ReturnType<typeof prepare> | undefined
-  const run = <T>(fn: (s: ReturnType<typeof prepare>, sqlite: SqliteDatabase.Database) => T): Promise<T> =>
+  const run = <T>(fn: (s: ReturnType<typeof prepare>) => T): Promise<T> =>
     database.withSqlite((sqlite) => {
       statements ??= prepare(sqlite)
       const s = statements
-      return sqlite.transaction(() => fn(s, sqlite)).immediate()
+      s.begin.run()
+      try {
+        const result = fn(s)
+        s.commit.run()
+        return result
+      } catch (error) {
+        if (sqlite.inTransaction) s.rollback.run()
+        throw error
+      }
     })
 
   return {
     claim: (options: ClaimOptions) =>
       run((s) => {
-        // Uses runs_due_idx. The window is larger than `limit` so runs behind a busy key still get a turn.
-        const candidates = s.due.all(options.now, options.limit + claimWindowExtra) as Array<{
-          id: string
-          concurrency_key: string | null
-          concurrency_limit: number
-        }>
+        // Uses runs_due_idx. Reads `limit` candidates; only when a busy concurrency key made us skip
+        // some does it read further (up to claimWindowExtra more), so runs behind a busy key get a turn.
         const running = new Map<string, number>()
         const claimed: RunRow[] = []
-        for (const candidate of candidates) {
-          if (claimed.length >= options.limit) break
-          const key = candidate.concurrency_key
-          if (key !== null) {
-            const count = running.get(key) ?? (s.runningForKey.get(key) as { n: number }).n
-            if (count >= candidate.concurrency_limit) continue
-            running.set(key, count + 1)
+        let offset = 0
+        while (claimed.length < options.limit && offset <= claimWindowExtra) {
+          const want = options.limit - claimed.length
+          const candidates = s.due.all(options.now, want, offset) as Array<{
+            id: string
+            concurrency_key: string | null
+            concurrency_limit: number
+          }>
+          let skipped = 0
+          for (const candidate of candidates) {
+            const key = candidate.concurrency_key
+            if (key !== null) {
+              const count = running.get(key) ?? (s.runningForKey.get(key) as { n: number }).n
+              if (count >= candidate.concurrency_limit) {
+                skipped++
+                continue
+              }
+              running.set(key, count + 1)
+            }
+            const row = s.claimOne.get(
+              options.workerId,
+              options.now + options.leaseMs,
+              options.now,
+              options.now,
+              candidate.id,
+            ) as RunRow
+            claimed.push(row)
           }
-          const row = s.claimOne.get(
-            options.workerId,
-            options.now + options.leaseMs,
-            options.now,
-            options.now,
-            candidate.id,
-          ) as RunRow
-          s.insertEvent.run(row.tenant_id, row.id, 'run.running', JSON.stringify(eventPayloadOf(row)), options.now)
-          claimed.push(row)
+          // Claimed rows left the pending set; only the skipped ones still sit in front of the next page.
+          if (candidates.length < want || skipped === 0) break
+          offset += skipped
         }
         return claimed
       }),
@@ -88,10 +106,13 @@ export function createSqliteQueue(database: Db): RunQueue {
 
 function prepare(sqlite: SqliteDatabase.Database) {
   return {
+    begin: sqlite.prepare('BEGIN IMMEDIATE'),
+    commit: sqlite.prepare('COMMIT'),
+    rollback: sqlite.prepare('ROLLBACK'),
     due: sqlite.prepare(
       `SELECT id, concurrency_key, concurrency_limit FROM runs
        WHERE status = 'pending' AND run_at <= ?
-       ORDER BY priority DESC, run_at, id LIMIT ?`,
+       ORDER BY priority DESC, run_at, id LIMIT ? OFFSET ?`,
     ),
     runningForKey: sqlite.prepare(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND concurrency_key = ?`),
     claimOne: sqlite.prepare(

@@ -36,7 +36,10 @@ export interface ClaimOptions {
 }
 
 export interface RunQueue {
-  /** Leases up to `limit` due runs: priority, then FIFO; per-key concurrency respected. */
+  /**
+   * Leases up to `limit` due runs: priority, then FIFO; per-key concurrency respected.
+   * A claim writes no outbox event: `running` is announced live only (decision 0004).
+   */
   claim(options: ClaimOptions): Promise<RunRow[]>
   /** Extends leases; returns the ids whose lease is no longer held (fenced out). */
   heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<Set<string>>

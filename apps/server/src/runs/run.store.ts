@@ -1,7 +1,7 @@
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { Tables } from '../database.ts'
 import { eventPayloadOf } from './run.mapper.ts'
-import type { RunEventRow, RunRow } from './run.table.ts'
+import type { RunRow } from './run.table.ts'
 import type { RunStatus } from './run.types.ts'
 
 // SQL for everything off the queue's hot path. Every query is scoped by tenant.
@@ -134,33 +134,4 @@ export async function listEventsAfter(db: Q, tenantId: string, afterId: number, 
     .orderBy('id')
     .limit(limit)
     .execute()
-}
-
-/** Marks up to `limit` undispatched events as dispatched and returns them (one relay wins each event). */
-export async function claimUndispatchedEvents(db: Q, dialect: 'sqlite' | 'postgres', now: number, limit: number) {
-  if (dialect === 'postgres') {
-    const result = await sql<RunEventRow>`
-      UPDATE run_events SET dispatched_at = ${now}
-      WHERE id IN (SELECT id FROM run_events WHERE dispatched_at IS NULL ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING *`.execute(db)
-    return result.rows.sort((a, b) => a.id - b.id)
-  }
-  return db
-    .updateTable('run_events')
-    .set({ dispatched_at: now })
-    .where('id', 'in', (eb) =>
-      eb.selectFrom('run_events').select('id').where('dispatched_at', 'is', null).orderBy('id').limit(limit),
-    )
-    .returningAll()
-    .execute()
-    .then((rows) => rows.sort((a, b) => a.id - b.id))
-}
-
-export async function deleteDispatchedEventsBefore(db: Q, before: number): Promise<number> {
-  const result = await db
-    .deleteFrom('run_events')
-    .where('dispatched_at', 'is not', null)
-    .where('created_at', '<', before)
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
 }

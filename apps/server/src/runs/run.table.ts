@@ -1,3 +1,5 @@
+import type { Generated, Selectable } from 'kysely'
+
 // Kysely row types of the runs kernel (snake_case, as stored).
 export interface RunsTable {
   id: string
@@ -38,7 +40,6 @@ export interface RunsTable {
   updated_at: number
 }
 
-import type { Generated, Selectable } from 'kysely'
 
 export interface RunEventsTable {
   id: Generated<number>
@@ -47,7 +48,12 @@ export interface RunEventsTable {
   type: string
   payload: string
   created_at: number
-  dispatched_at: number | null
+}
+
+export interface EventCursorsTable {
+  name: string
+  tenant_id: Generated<string>
+  last_id: Generated<number>
 }
 
 export type RunEventRow = Selectable<RunEventsTable>

@@ -85,7 +85,10 @@ export type EnqueueResult =
   | { status: 'existing'; run: Run }
   | { status: 'dropped'; reason: string; pending: number }
 
-/** The event every run state change writes to the outbox, and the live feed carries. */
+/**
+ * The event a run state change writes to the outbox, and the live feed carries.
+ * `id` 0 marks a live-only event (a claim's `run.running`), which is not stored and cannot be replayed.
+ */
 export interface RunEvent {
   id: number
   tenantId: string

@@ -28,6 +28,8 @@ export interface WorkerOptions {
   heartbeatIntervalMs?: number
   rescueIntervalMs?: number
   random?: () => number
+  /** Called with each batch of claimed runs (live feed, metrics). */
+  onClaimed?: (runs: RunRow[]) => void
   /** Called after each accepted or refused settlement (metrics, tests). */
   onSettled?: (run: ClaimedRun, settlement: Settlement, accepted: boolean) => void
 }
@@ -45,6 +47,8 @@ interface ActiveRun {
 export class Worker {
   readonly id: string
   private readonly active = new Map<string, ActiveRun>()
+  /** Runs whose executor has not returned yet; the concurrency limit counts these. */
+  private executing = 0
   private reserved = 0
   private idle = false
   private wakeGeneration = 0
@@ -134,7 +138,7 @@ export class Worker {
     if (!this.running || this.stopping) return
     const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
     while (!this.idle) {
-      const free = this.options.concurrency - this.active.size - this.reserved
+      const free = this.options.concurrency - this.executing - this.reserved
       if (free <= 0) return
       const limit = Math.min(free, batch)
       this.reserved += limit
@@ -144,6 +148,7 @@ export class Worker {
         .then(
           (rows) => {
             this.reserved -= limit
+            if (rows.length > 0) this.options.onClaimed?.(rows)
             for (const row of rows) this.execute(row)
             // Only call the queue empty if no wake-up arrived while we were asking.
             if (rows.length < limit && generation === this.wakeGeneration) this.idle = true
@@ -169,6 +174,14 @@ export class Worker {
     const controller = new AbortController()
     const active: ActiveRun = { run, controller, startedAt: this.options.clock.now() }
     this.active.set(run.id, active)
+    this.executing++
+    let slotFreed = false
+    const freeSlot = () => {
+      if (slotFreed) return
+      slotFreed = true
+      this.executing--
+      this.tick()
+    }
     const log = this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
     const timeout =
       run.timeoutMs !== null ? setTimeout(() => controller.abort(new RunAbort('timeout')), run.timeoutMs) : undefined
@@ -195,6 +208,8 @@ export class Worker {
       )
       .then(async (settlement) => {
         clearTimeout(timeout)
+        // The slot is free once the executor returned; the result is written (batched) while the next run starts.
+        freeSlot()
         if (settlement) {
           const accepted = await this.settle(settlement)
           if (!accepted) log.warn({ outcome: settlement.outcome }, 'settlement refused: lease no longer held')
@@ -204,6 +219,7 @@ export class Worker {
       })
       .catch((error) => log.error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'))
       .finally(() => {
+        freeSlot()
         this.active.delete(run.id)
         this.afterChange()
       })

@@ -1,0 +1,63 @@
+import { type Kysely, sql } from 'kysely'
+import type { Db, Tables } from '../database.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
+import type { RunEventRow } from '../runs/run.table.ts'
+
+/**
+ * Reads the next events after the relay cursor `name`, hands them to `consume` and moves the cursor,
+ * all in one transaction: a crash before the commit replays the batch (at-least-once), never skips it.
+ * Only one relay in the cluster holds the cursor at a time; the others get `undefined` and back off.
+ */
+export async function consumeOutbox(
+  database: Db,
+  name: string,
+  limit: number,
+  consume: (events: RunEventRow[], trx: Kysely<Tables>) => Promise<void>,
+): Promise<RunEventRow[] | undefined> {
+  if (database.dialect === 'sqlite') {
+    // One writer: ids are assigned and committed in order, so "after the last id" misses nothing.
+    return writeTransaction(database, async (trx) => {
+      const cursor = await trx.selectFrom('event_cursors').select('last_id').where('name', '=', name).executeTakeFirst()
+      const lastId = Number(cursor?.last_id ?? 0)
+      const rows = await trx.selectFrom('run_events').selectAll().where('id', '>', lastId).orderBy('id').limit(limit).execute()
+      if (rows.length === 0) return rows
+      await consume(rows, trx)
+      await trx
+        .updateTable('event_cursors')
+        .set({ last_id: rows[rows.length - 1]!.id })
+        .where('name', '=', name)
+        .execute()
+      return rows
+    })
+  }
+  return database.db.transaction().execute(async (trx) => {
+    // Taken before this transaction has an id of its own: every transaction below `xmin` has ended,
+    // so no row with a smaller tx_id can still appear.
+    const horizon = await sql<{ xmin: string }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`.execute(trx)
+    const cursor = await sql<{ last_id: number; last_tx: string }>`
+      SELECT last_id, last_tx::text AS last_tx FROM event_cursors WHERE name = ${name} FOR UPDATE SKIP LOCKED`.execute(trx)
+    const position = cursor.rows[0]
+    if (!position) return undefined
+    const xmin = horizon.rows[0]!.xmin
+    const { rows } = await sql<RunEventRow & { tx: string }>`
+      SELECT id, tenant_id, run_id, type, payload, created_at, tx_id::text AS tx FROM run_events
+      WHERE (tx_id, id) > (${position.last_tx}::xid8, ${position.last_id}) AND tx_id < ${xmin}::xid8
+      ORDER BY tx_id, id LIMIT ${limit}`.execute(trx)
+    if (rows.length === 0) return []
+    await consume(rows, trx)
+    const last = rows[rows.length - 1]!
+    await sql`UPDATE event_cursors SET last_id = ${last.id}, last_tx = ${last.tx}::xid8 WHERE name = ${name}`.execute(trx)
+    return rows.map(({ tx: _tx, ...row }) => row)
+  })
+}
+
+/** Deletes events older than `before` that every relay has passed. */
+export async function pruneOutbox(database: Db, before: number): Promise<number> {
+  const cursor = await database.db.selectFrom('event_cursors').select((eb) => eb.fn.min('last_id').as('id')).executeTakeFirst()
+  const result = await database.db
+    .deleteFrom('run_events')
+    .where('created_at', '<', before)
+    .where('id', '<=', Number(cursor?.id ?? 0))
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}

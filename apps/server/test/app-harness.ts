@@ -1,0 +1,95 @@
+import pino from 'pino'
+import type { App } from '../src/app.ts'
+import { buildApp } from '../src/app.ts'
+import { type ApiKeyService, createApiKeyService } from '../src/auth/api-key.service.ts'
+import type { Role } from '../src/auth/role.ts'
+import type { Db } from '../src/database.ts'
+import { migrations } from '../src/migrations/index.ts'
+import type { DialectName } from '../src/platform/db/database.ts'
+import type { Logger } from '../src/platform/logger.ts'
+import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
+import { createTestDatabase } from './databases.ts'
+import { createTestKernel, silentLog } from './kernel-harness.ts'
+
+export interface TestApp {
+  app: App
+  database: Db
+  kernel: ReturnType<typeof createTestKernel>
+  apiKeys: ApiKeyService
+  metrics: Metrics
+  /** Plain keys of the default tenant, one per role, and an owner key of a second tenant. */
+  keys: Record<Role, string> & { otherTenant: string }
+  /** Starts the kernel's worker and outbox relay (stopped again by close). */
+  startKernel(): void
+  close(): Promise<void>
+}
+
+export const otherTenantId = 'other'
+
+/** A fresh migrated database, a kernel on it and the app, with one API key per role. */
+export async function createTestApp(
+  dialect: DialectName,
+  options: { bodyLimitBytes?: number; sseHeartbeatMs?: number; defaultMetrics?: boolean; log?: Logger } = {},
+): Promise<TestApp> {
+  const testDatabase = await createTestDatabase(dialect)
+  const database = await testDatabase.open()
+  const kernel = createTestKernel(database, { relayIntervalMs: 50 })
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
+  const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: silentLog })
+  await database.db
+    .insertInto('tenants')
+    .values({ tenant_id: otherTenantId, name: 'Other workspace', created_at: Date.now() })
+    .execute()
+  const keyFor = async (role: Role, tenantId = 'default') =>
+    (await apiKeys.createApiKey({ tenantId, name: `${role} key`, role })).key
+  const keys = {
+    owner: await keyFor('owner'),
+    admin: await keyFor('admin'),
+    editor: await keyFor('editor'),
+    viewer: await keyFor('viewer'),
+    otherTenant: await keyFor('owner', otherTenantId),
+  }
+  const app = await buildApp({
+    database,
+    kernel,
+    bus: kernel.bus,
+    clock: kernel.clock,
+    log: options.log ?? silentLog,
+    config: {
+      bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+      ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
+    },
+    metrics,
+    migrations,
+    apiKeys,
+  })
+  let started = false
+  return {
+    app,
+    database,
+    kernel,
+    apiKeys,
+    metrics,
+    keys,
+    startKernel() {
+      started = true
+      kernel.start()
+    },
+    async close() {
+      await app.close()
+      if (started) await kernel.stop(1000)
+      await kernel.bus.close()
+      await database.close()
+      await testDatabase.cleanup()
+    },
+  }
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+
+/** A logger that keeps its JSON lines, for tests that check what was logged. */
+export function createCapturingLog(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
+  const raw: string[] = []
+  const log = pino({ level: 'info' }, { write: (line: string) => void raw.push(line) })
+  return { log, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) }
+}

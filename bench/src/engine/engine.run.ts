@@ -1,0 +1,180 @@
+// One engine measurement in its own process (so peak RSS is its own). Prints one JSON line.
+// Usage: node --import tsx bench/src/engine/engine.run.ts <sqlite|postgres> <json options>
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import pino from 'pino'
+import type { Tables } from '../../../apps/server/src/database.ts'
+import { migrations } from '../../../apps/server/src/migrations/index.ts'
+import { createLocalBus, createPostgresBus } from '../../../apps/server/src/platform/bus.ts'
+import { systemClock } from '../../../apps/server/src/platform/clock.ts'
+import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
+import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.ts'
+import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
+import type { EnqueueRequest } from '../../../apps/server/src/runs/run.types.ts'
+
+export interface EngineOptions {
+  jobs: number
+  batchSize: number
+  concurrency: number
+  latencySamples: number
+  mode: 'one-by-one' | 'batched'
+  synchronous?: 'NORMAL' | 'FULL'
+  databaseUrl: string
+}
+
+export interface EngineResult {
+  name: string
+  mode: string
+  jobs: number
+  enqueuePerSecond: number
+  seconds: number
+  jobsPerSecond: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+  crossProcessLatencyP50Ms: number | null
+  crossProcessLatencyP99Ms: number | null
+  peakRssMb: number
+}
+
+const dialect = process.argv[2] as 'sqlite' | 'postgres'
+const options = JSON.parse(process.argv[3] ?? '{}') as EngineOptions
+const log = pino({ level: 'silent' })
+const now = () => performance.timeOrigin + performance.now()
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+async function main(): Promise<EngineResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-bench-'))
+  const schema = `bench_oo_${randomBytes(4).toString('hex')}`
+  const location =
+    dialect === 'sqlite'
+      ? { sqlitePath: path.join(dir, 'bench.db'), sqliteSynchronous: options.synchronous ?? 'NORMAL' }
+      : { url: options.databaseUrl, schema }
+  const database = await openDatabase<Tables>({ ...location, poolSize: options.concurrency + 4 })
+  await migrateToLatest(database.db, dialect, migrations)
+  const makeBus = () =>
+    dialect === 'sqlite'
+      ? createLocalBus()
+      : createPostgresBus({ pool: database.pool!, clientConfig: database.pgClientConfig!, namespace: schema, log })
+  const bus = makeBus()
+  await bus.ready()
+  let completed = 0
+  let done: (() => void) | undefined
+  const starts = new Map<string, number>()
+  const oneByOne = options.mode === 'one-by-one'
+  const kernel = createRunKernel({
+    database,
+    bus,
+    clock: systemClock,
+    log,
+    backpressure: { warnPending: Number.MAX_SAFE_INTEGER, dropPending: Number.MAX_SAFE_INTEGER },
+    worker: {
+      concurrency: options.concurrency,
+      leaseMs: 30_000,
+      pollIntervalMs: 1000,
+      claimBatchSize: oneByOne ? 1 : 100,
+      settleBatchSize: oneByOne ? 1 : 100,
+      onSettled: () => {
+        completed++
+        if (completed === options.jobs) done?.()
+      },
+    },
+  })
+  kernel.executors.register('noop', async ({ run }) => {
+    const sentAt = (run.input as { sentAt?: number } | null)?.sentAt
+    if (sentAt !== undefined) starts.set(run.id, now() - sentAt)
+    return {}
+  })
+  const requests: EnqueueRequest[] = Array.from({ length: options.jobs }, () => ({
+    tenantId: 'default',
+    kind: 'noop',
+    trigger: 'api',
+  }))
+  const enqueueStart = now()
+  for (let i = 0; i < requests.length; i += options.batchSize) {
+    await kernel.runs.enqueueMany(requests.slice(i, i + options.batchSize))
+  }
+  const enqueueSeconds = (now() - enqueueStart) / 1000
+
+  // Throughput: drain the backlog.
+  const finished = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  const drainStart = now()
+  kernel.start()
+  await finished
+  const seconds = (now() - drainStart) / 1000
+
+  // Latency on an idle system, same process: enqueue one run, wait for it to start, repeat.
+  const latencies: number[] = []
+  for (let i = 0; i < options.latencySamples; i++) {
+    const result = await kernel.runs.enqueue({ tenantId: 'default', kind: 'noop', trigger: 'api', input: { sentAt: now() } })
+    if (result.status === 'dropped') throw new Error('dropped')
+    const id = result.run.id
+    while (!starts.has(id)) await new Promise((resolve) => setImmediate(resolve))
+    latencies.push(starts.get(id)!)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  latencies.sort((a, b) => a - b)
+
+  // Latency across processes (PostgreSQL): a producer with its own bus; the worker wakes by LISTEN/NOTIFY only.
+  let cross: number[] | null = null
+  if (dialect === 'postgres') {
+    const producerBus = makeBus()
+    await producerBus.ready()
+    const producer = createRunKernel({
+      database,
+      bus: producerBus,
+      clock: systemClock,
+      log,
+      backpressure: { warnPending: Number.MAX_SAFE_INTEGER, dropPending: Number.MAX_SAFE_INTEGER },
+      worker: { concurrency: 1, leaseMs: 30_000, pollIntervalMs: 1000 },
+    })
+    cross = []
+    for (let i = 0; i < options.latencySamples; i++) {
+      const result = await producer.runs.enqueue({ tenantId: 'default', kind: 'noop', trigger: 'api', input: { sentAt: now() } })
+      if (result.status === 'dropped') throw new Error('dropped')
+      const id = result.run.id
+      while (!starts.has(id)) await new Promise((resolve) => setTimeout(resolve, 0))
+      cross.push(starts.get(id)!)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    cross.sort((a, b) => a - b)
+    await producerBus.close()
+  }
+
+  await kernel.stop(5000)
+  await bus.close()
+  await database.close()
+  if (dialect === 'postgres') {
+    const client = new pg.Client({ connectionString: options.databaseUrl })
+    await client.connect()
+    await client.query(`DROP SCHEMA ${schema} CASCADE`)
+    await client.end()
+  }
+  fs.rmSync(dir, { recursive: true, force: true })
+  const name =
+    dialect === 'sqlite' ? `openOrchestrator SQLite (synchronous=${options.synchronous ?? 'NORMAL'})` : 'openOrchestrator PostgreSQL'
+  return {
+    name,
+    mode: options.mode,
+    jobs: options.jobs,
+    enqueuePerSecond: Math.round(options.jobs / enqueueSeconds),
+    seconds: Number(seconds.toFixed(3)),
+    jobsPerSecond: Math.round(options.jobs / seconds),
+    latencyP50Ms: Number(percentile(latencies, 50).toFixed(2)),
+    latencyP99Ms: Number(percentile(latencies, 99).toFixed(2)),
+    crossProcessLatencyP50Ms: cross ? Number(percentile(cross, 50).toFixed(2)) : null,
+    crossProcessLatencyP99Ms: cross ? Number(percentile(cross, 99).toFixed(2)) : null,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  }
+}
+
+const result = await main()
+process.stdout.write(`${JSON.stringify(result)}\n`)
+process.exit(0)

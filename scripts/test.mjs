@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// `npm test`: every database test runs on SQLite and, when PostgreSQL answers, on PostgreSQL too.
+// Without PostgreSQL the PostgreSQL half is skipped and we say so; under CI=true that is a failure.
+// Ends with the line `N passed, N failed`.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+
+const url = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const isCi = process.env.CI === 'true' || process.env.CI === '1'
+
+async function postgresAnswers() {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return true
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const probe = await postgresAnswers()
+const env = { ...process.env }
+if (probe === true) {
+  env.OPENORCH_TEST_POSTGRES = '1'
+  console.log(`PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} answers: database tests run on SQLite and PostgreSQL.`)
+} else if (isCi) {
+  console.error(`PostgreSQL is required under CI but does not answer at ${url}: ${probe}`)
+  console.log('0 passed, 1 failed')
+  process.exit(1)
+} else {
+  env.OPENORCH_TEST_POSTGRES = '0'
+  console.warn(
+    `\n*** PostgreSQL does not answer at ${url} (${probe}).\n*** The PostgreSQL half of the database tests is SKIPPED; only SQLite runs.\n` +
+      '*** Start PostgreSQL or set OPENORCH_TEST_PG_URL to run everything.\n',
+  )
+}
+
+const results = path.join(os.tmpdir(), `openorch-vitest-${process.pid}.json`)
+const vitest = spawn(
+  process.execPath,
+  [
+    path.resolve('node_modules/vitest/vitest.mjs'),
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${results}`,
+    ...process.argv.slice(2),
+  ],
+  { stdio: 'inherit', env },
+)
+const code = await new Promise((resolve) => vitest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+
+let passed = 0
+let failed = 0
+try {
+  const report = JSON.parse(fs.readFileSync(results, 'utf8'))
+  passed = report.numPassedTests
+  failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report)
+  fs.rmSync(results, { force: true })
+} catch {
+  failed = Math.max(1, failed)
+}
+if (code !== 0 && failed === 0) failed = 1
+if (probe !== true) console.log('PostgreSQL half SKIPPED (PostgreSQL not reachable).')
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(code === 0 && failed === 0 ? 0 : 1)
+
+// A file that fails to load counts once; a file whose tests failed is already counted by its tests.
+function countSuitesWithFailedTests(report) {
+  return (report.testResults ?? []).filter(
+    (suite) => suite.status === 'failed' && (suite.assertionResults ?? []).some((t) => t.status === 'failed'),
+  ).length
+}
