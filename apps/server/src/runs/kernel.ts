@@ -7,6 +7,7 @@ import { ExecutorRegistry } from './executor.ts'
 import type { RunQueue } from './queue.ts'
 import { createPostgresQueue } from './queue.postgres.ts'
 import { eventPayloadOf } from './run.mapper.ts'
+import type { EnqueueRequest } from './run.types.ts'
 import { createSqliteQueue } from './queue.sqlite.ts'
 import { createRunService, type RunService } from './run.service.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
@@ -19,6 +20,8 @@ export interface RunKernelOptions {
   worker: Omit<WorkerOptions, 'queue' | 'executors' | 'clock' | 'log'>
   backpressure: { warnPending: number; dropPending: number }
   relayIntervalMs?: number
+  /** A scheduled run was dropped by backpressure (metrics). */
+  onDropped?: (request: EnqueueRequest, reason: string) => void
 }
 
 export interface RunKernel {
@@ -72,6 +75,7 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     clock: options.clock,
     log: options.log,
     backpressure: options.backpressure,
+    ...(options.onDropped ? { onDropped: options.onDropped } : {}),
     onRunsDue: () => {
       relay.kick()
       if (workerStarted) worker.nudge()

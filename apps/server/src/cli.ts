@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util'
+import type { Tables } from './database.ts'
+import { migrations } from './migrations/index.ts'
+import { ConfigError, loadConfig } from './platform/config.ts'
+import { migrateToLatest } from './platform/db/migrator.ts'
+import { toError } from './platform/errors.ts'
+import { createLogger } from './platform/logger.ts'
+import { openServerDatabase, startServer } from './main.ts'
+
+// `openorch <command>`: errors print what to do, never a stack trace.
+const usage = `Usage: openorch <command>
+
+Commands:
+  start      Start the orchestrator (API, scheduler and workers) — the default
+  migrate    Apply pending database migrations and exit
+  help       Show this help
+
+Configuration comes from environment variables (see README.md): PORT, OPENORCH_DATA_DIR,
+DATABASE_URL, OPENORCH_API_KEY, OPENORCH_MASTER_KEY, OPENORCH_CONCURRENCY, …`
+
+function fail(message: string): never {
+  process.stderr.write(`openorch: ${message}\n`)
+  process.exit(1)
+}
+
+function config() {
+  try {
+    return loadConfig(process.env)
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`${error.message}\nFix these environment variables and start again.`)
+    throw error
+  }
+}
+
+function explain(error: unknown): string {
+  const e = toError(error) as Error & { code?: string }
+  if (e.code === 'ECONNREFUSED') return `cannot reach the database (${e.message}). Is PostgreSQL running, and is DATABASE_URL right?`
+  if (e.code === 'EADDRINUSE') return `${e.message}: another program uses this port. Set PORT to a free port.`
+  if (e.code === 'EACCES') return `${e.message}: permission denied. Check OPENORCH_DATA_DIR and PORT.`
+  if (e.code === '28P01' || e.code === '28000') return `the database refused the login (${e.message}). Check DATABASE_URL.`
+  if (e.code === '3D000') return `${e.message}. Create the database or fix DATABASE_URL.`
+  return e.message
+}
+
+async function start() {
+  const cfg = config()
+  const log = createLogger(cfg.log)
+  const server = await startServer(cfg, log).catch((error) => fail(`could not start: ${explain(error)}`))
+  const where = cfg.database.url ? 'PostgreSQL' : `SQLite at ${cfg.database.sqlitePath}`
+  process.stdout.write(`\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`)
+  if (server.url) process.stdout.write(`API docs: ${server.url}/docs\n`)
+  if (server.ownerKey && !cfg.auth.bootstrapApiKey) {
+    process.stdout.write(
+      `\nOwner API key (shown once, store it now):\n\n  ${server.ownerKey}\n\nSend it as "Authorization: Bearer <key>" or "X-API-Key: <key>".\n\n`,
+    )
+  }
+  let signals = 0
+  const stop = (signal: string) => {
+    signals++
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    log.info({ signal }, 'signal received')
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: toError(error) }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+async function migrate() {
+  const cfg = config()
+  const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
+  try {
+    const applied = await migrateToLatest(database.db, database.dialect, migrations)
+    process.stdout.write(applied.length > 0 ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n')
+  } catch (error) {
+    fail(`migration failed: ${explain(error)}`)
+  } finally {
+    await database.close()
+  }
+}
+
+const { positionals } = parseArgs({ allowPositionals: true, strict: false })
+const command = positionals[0] ?? 'start'
+switch (command) {
+  case 'start':
+    await start()
+    break
+  case 'migrate':
+    await migrate()
+    break
+  case 'help':
+  case '--help':
+    process.stdout.write(`${usage}\n`)
+    break
+  default:
+    fail(`unknown command "${command}".\n\n${usage}`)
+}

@@ -1,0 +1,127 @@
+import { Counter, Histogram } from 'prom-client'
+import { buildApp } from './app.ts'
+import { createApiKeyService } from './auth/api-key.service.ts'
+import type { Tables } from './database.ts'
+import { migrations } from './migrations/index.ts'
+import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
+import { systemClock } from './platform/clock.ts'
+import type { Config } from './platform/config.ts'
+import { openDatabase } from './platform/db/database.ts'
+import { migrateToLatest } from './platform/db/migrator.ts'
+import { createLogger, type Logger } from './platform/logger.ts'
+import { createMetrics } from './platform/metrics.ts'
+import { createRunKernel, type RunKernel } from './runs/kernel.ts'
+
+// The composition root: the only place that reads config and wires things together.
+
+export interface Server {
+  url: string
+  kernel: RunKernel
+  /** Generated (or bootstrapped) owner key when the database was new; undefined otherwise. */
+  ownerKey: string | undefined
+  /** Graceful stop: no new requests or claims, running runs finish within the grace period. */
+  close(): Promise<void>
+}
+
+export async function openServerDatabase(config: Config) {
+  return openDatabase<Tables>({
+    url: config.database.url,
+    sqlitePath: config.database.sqlitePath,
+    sqliteSynchronous: config.database.sqliteSynchronous,
+    poolSize: config.worker.concurrency + 10,
+  })
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.log)): Promise<Server> {
+  const database = await openServerDatabase(config)
+  const applied = await migrateToLatest(database.db, database.dialect, migrations)
+  if (applied.length > 0) log.info({ applied }, 'database migrated')
+
+  const bus: Bus =
+    database.dialect === 'postgres'
+      ? createPostgresBus({ pool: database.pool!, clientConfig: database.pgClientConfig!, namespace: undefined, log })
+      : createLocalBus()
+  await bus.ready()
+
+  const metrics = createMetrics()
+  const settled = new Counter({
+    name: 'openorch_runs_settled_total',
+    help: 'Runs a worker of this process finished, by kind and outcome (completed, failed, retry, timeout, waiting, released).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [metrics.registry],
+  })
+  const runDuration = new Histogram({
+    name: 'openorch_run_duration_seconds',
+    help: 'Execution time of runs finished by this process, by kind.',
+    labelNames: ['kind'] as const,
+    buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300],
+    registers: [metrics.registry],
+  })
+  const dropped = new Counter({
+    name: 'openorch_runs_dropped_total',
+    help: 'Scheduled runs dropped by backpressure, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [metrics.registry],
+  })
+
+  const kernel = createRunKernel({
+    database,
+    bus,
+    clock: systemClock,
+    log,
+    backpressure: config.backpressure,
+    onDropped: (request) => dropped.inc({ kind: request.kind }),
+    worker: {
+      concurrency: config.worker.concurrency,
+      leaseMs: config.worker.leaseMs,
+      pollIntervalMs: config.worker.pollIntervalMs,
+      onSettled: (run, settlement, accepted) => {
+        if (!accepted) return
+        settled.inc({ kind: run.kind, outcome: settlement.outcome })
+        if ('durationMs' in settlement) runDuration.observe({ kind: run.kind }, settlement.durationMs / 1000)
+      },
+    },
+  })
+
+  const apiKeys = createApiKeyService({ database, clock: systemClock, log })
+  const ownerKey = await apiKeys.bootstrapOwnerKey(config.auth.bootstrapApiKey)
+
+  const app = await buildApp({
+    database,
+    kernel,
+    bus,
+    clock: systemClock,
+    log,
+    config: { bodyLimitBytes: config.http.bodyLimitBytes },
+    metrics,
+    migrations,
+    apiKeys,
+  })
+  let url = ''
+  if (config.roles.includes('api')) {
+    await app.listen({ port: config.http.port, host: config.http.host })
+    const address = app.server.address()
+    const port = typeof address === 'object' && address ? address.port : config.http.port
+    const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::'
+    url = `http://${wildcard ? 'localhost' : config.http.host}:${port}`
+  }
+  kernel.start({ worker: config.roles.includes('worker') })
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    kernel,
+    ownerKey,
+    close() {
+      closing ??= (async () => {
+        log.info({ graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new work is claimed')
+        await app.close()
+        await kernel.stop(config.worker.shutdownGraceMs)
+        await bus.close()
+        await database.close()
+        log.info('stopped')
+      })()
+      return closing
+    },
+  }
+}
