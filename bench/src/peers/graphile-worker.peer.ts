@@ -16,6 +16,7 @@ import {
   type TaskList,
   type WorkerUtils,
 } from 'graphile-worker'
+import type { PeerOptions, PeerResult } from './peer.types.ts'
 import {
   dropSchema,
   LatencyTracker,
@@ -27,7 +28,6 @@ import {
   waitUntil,
   withTimeout,
 } from './peer-support.ts'
-import type { PeerOptions, PeerResult } from './peer.types.ts'
 
 const require = createRequire(import.meta.url)
 const { version } = require('graphile-worker/package.json') as { version: string }
@@ -78,7 +78,8 @@ export async function runPeerMode(options: PeerOptions, mode: GraphileWorkerMode
     const enqueueStartedAt = nowMs()
     for (let first = 0; first < jobs; first += batchSize) {
       const specs: AddJobsJobSpec[] = []
-      for (let i = first; i < Math.min(first + batchSize, jobs); i++) specs.push({ identifier: TASK, payload: { i } })
+      for (let i = first; i < Math.min(first + batchSize, jobs); i++)
+        specs.push({ identifier: TASK, payload: { i } })
       await workerUtils.addJobs(specs)
     }
     const enqueueSeconds = (nowMs() - enqueueStartedAt) / 1000

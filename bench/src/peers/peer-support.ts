@@ -142,17 +142,20 @@ export class LatencyTracker {
   async measure(
     count: number,
     enqueue: (sample: number, enqueuedAt: number) => Promise<unknown>,
-    timeoutMs = 30_000,
+    { timeoutMs = 30_000, jitterMs = 0 }: { timeoutMs?: number; jitterMs?: number } = {},
   ): Promise<void> {
     for (let sample = 0; sample < count; sample++) {
       const started = new Promise<void>((resolve) => {
         this.waiting.set(sample, resolve)
       })
+      // Optional random pause so enqueues are not phase-locked to a polling worker's loop.
+      if (jitterMs > 0) await sleep(Math.random() * jitterMs)
       await enqueue(sample, nowMs())
       await withTimeout(started, timeoutMs, `latency sample ${sample} to start`)
       this.waiting.delete(sample)
     }
-    if (this.duplicates !== 0) throw new Error(`verification failed: ${this.duplicates} latency jobs ran twice`)
+    if (this.duplicates !== 0)
+      throw new Error(`verification failed: ${this.duplicates} latency jobs ran twice`)
   }
 
   p50(): number | null {
@@ -168,7 +171,11 @@ export class LatencyTracker {
 export type BenchPayload = { i: number } | { sample: number; enqueuedAt: number }
 
 /** Routes one handler invocation to the right tracker. */
-export function recordPayload(payload: unknown, throughput: ThroughputTracker, latency: LatencyTracker): void {
+export function recordPayload(
+  payload: unknown,
+  throughput: ThroughputTracker,
+  latency: LatencyTracker,
+): void {
   const p = payload as Partial<{ i: number; sample: number; enqueuedAt: number }> | null
   if (p && typeof p.enqueuedAt === 'number' && typeof p.sample === 'number') {
     latency.record(p.sample, p.enqueuedAt)

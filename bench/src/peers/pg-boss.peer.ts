@@ -12,6 +12,7 @@
  */
 import { createRequire } from 'node:module'
 import PgBoss from 'pg-boss'
+import type { PeerOptions, PeerResult } from './peer.types.ts'
 import {
   dropSchema,
   LatencyTracker,
@@ -23,7 +24,6 @@ import {
   waitUntil,
   withTimeout,
 } from './peer-support.ts'
-import type { PeerOptions, PeerResult } from './peer.types.ts'
 
 const require = createRequire(import.meta.url)
 const { version } = require('pg-boss/package.json') as { version: string }
@@ -37,11 +37,19 @@ export const PG_BOSS_WORK_BATCH_SIZE = 100
 export interface PgBossPeerOptions extends PeerOptions {
   /** Jobs fetched per poll by each work() loop (default PG_BOSS_WORK_BATCH_SIZE). */
   workBatchSize?: number
+  /**
+   * Latency phase only: sleep a uniform random 0..latencyJitterMs before each send() (default 0, i.e. the
+   * shared protocol). With a polling peer the shared protocol sends each job right after a poll picked
+   * up the previous one, so the result depends on how the loops' poll phases happen to be spread
+   * (~pollingInterval if they are in lockstep); jitter measures a random arrival instead.
+   */
+  latencyJitterMs?: number
 }
 
 export async function runPeer(options: PgBossPeerOptions): Promise<PeerResult> {
   const { databaseUrl, jobs, batchSize, concurrency, latencySamples } = options
   const workBatchSize = options.workBatchSize ?? PG_BOSS_WORK_BATCH_SIZE
+  const latencyJitterMs = options.latencyJitterMs ?? 0
   const schema = `bench_pgboss_${randomSuffix()}`
   const errors: string[] = []
 
@@ -98,12 +106,17 @@ export async function runPeer(options: PgBossPeerOptions): Promise<PeerResult> {
     const finishedAt = await withTimeout(throughput.done, 600_000, 'all jobs to run')
     const seconds = (finishedAt - workerStartedAt) / 1000
     // pg-boss completes a fetched batch without awaiting it; wait until the database agrees.
-    await waitUntil(async () => (await countByState()).completed === jobs, 'all jobs to be completed in the database')
+    await waitUntil(
+      async () => (await countByState()).completed === jobs,
+      'all jobs to be completed in the database',
+    )
     const dbSeconds = (nowMs() - workerStartedAt) / 1000
     throughput.verify()
 
     // Phase 3: idle enqueue-to-start latency, one job at a time.
-    await latency.measure(latencySamples, (sample, enqueuedAt) => boss.send(QUEUE, { sample, enqueuedAt }))
+    await latency.measure(latencySamples, (sample, enqueuedAt) => boss.send(QUEUE, { sample, enqueuedAt }), {
+      jitterMs: latencyJitterMs,
+    })
     await waitUntil(
       async () => (await countByState()).completed === jobs + latencySamples,
       'latency jobs to be completed in the database',
@@ -114,7 +127,9 @@ export async function runPeer(options: PgBossPeerOptions): Promise<PeerResult> {
     return {
       name: 'pg-boss',
       version,
-      mode: `work x${concurrency}, batchSize ${workBatchSize}`,
+      mode:
+        `work x${concurrency}, batchSize ${workBatchSize}` +
+        (latencyJitterMs > 0 ? `, latency jitter ${latencyJitterMs} ms` : ''),
       jobs,
       seconds: round(seconds, 3),
       jobsPerSecond: round(jobs / seconds, 1),
@@ -126,7 +141,12 @@ export async function runPeer(options: PgBossPeerOptions): Promise<PeerResult> {
         `standard queue policy, pool max=10, schedule=false; ` +
         `enqueue ${jobs} via insert() x${Math.ceil(jobs / batchSize)} took ${round(enqueueSeconds, 2)} s; ` +
         `all rows completed in DB at ${round(dbSeconds, 3)} s; ` +
-        `latency n=${latency.samples.length} via send(); each job ran exactly once`,
+        `latency n=${latency.samples.length} via send()` +
+        (latencyJitterMs > 0
+          ? ` after a random 0..${latencyJitterMs} ms pause each`
+          : ` sent as soon as the previous one started (result depends on how the ${concurrency} loops' ` +
+            `${PG_BOSS_POLLING_INTERVAL_SECONDS} s poll phases are spread)`) +
+        '; each job ran exactly once',
     }
   } finally {
     try {

@@ -2,14 +2,15 @@
  * Runs the peer queues on the shared workload and prints a table.
  *
  *   node --import tsx bench/src/peers/run-peers.ts [--jobs 20000] [--batch-size 1000] [--concurrency 10]
- *     [--latency-samples 200] [--only graphile-worker|pg-boss] [--pgboss-work-batch-size 100] [--json]
+ *     [--latency-samples 200] [--only graphile-worker|pg-boss] [--pgboss-work-batch-size 100]
+ *     [--pgboss-latency-jitter-ms 500] [--json]
  *
  * Database: $BENCH_DATABASE_URL, else $DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test.
  */
 import { parseArgs } from 'node:util'
 import { runPeer as runGraphileWorker } from './graphile-worker.peer.ts'
-import { runPeer as runPgBoss } from './pg-boss.peer.ts'
 import type { PeerOptions, PeerResult } from './peer.types.ts'
+import { runPeer as runPgBoss } from './pg-boss.peer.ts'
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '10' },
     'latency-samples': { type: 'string', default: '200' },
     'pgboss-work-batch-size': { type: 'string' },
+    'pgboss-latency-jitter-ms': { type: 'string' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -54,8 +56,13 @@ async function main(): Promise<void> {
   if (!values.only || values.only === 'graphile-worker') results.push(...(await runGraphileWorker(options)))
   if (!values.only || values.only === 'pg-boss') {
     const workBatchSize = values['pgboss-work-batch-size']
+    const jitter = values['pgboss-latency-jitter-ms']
     results.push(
-      await runPgBoss(workBatchSize ? { ...options, workBatchSize: Number(workBatchSize) } : options),
+      await runPgBoss({
+        ...options,
+        ...(workBatchSize ? { workBatchSize: Number(workBatchSize) } : {}),
+        ...(jitter ? { latencyJitterMs: Number(jitter) } : {}),
+      }),
     )
   }
   if (values.json) {
