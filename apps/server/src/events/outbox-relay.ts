@@ -10,6 +10,9 @@ import { consumeOutbox } from './outbox.store.ts'
 import type { RunEvent, RunEventPayload } from '../runs/run.types.ts'
 
 /** Runs inside the relay's transaction; use `trx` for any database work (on SQLite it is the only connection). */
+/** How long events gather before the relay reads or broadcasts them. */
+const coalesceMs = 5
+
 export type EventHandler = (events: RunEvent[], trx: Kysely<Tables>) => Promise<void> | void
 
 /**
@@ -22,8 +25,17 @@ export class OutboxRelay {
   private busy = false
   private again = false
   private stopped = true
+  private live: RunEvent[] = []
+  private liveTimer: NodeJS.Timeout | undefined
 
-  private readonly deps: { database: Db; bus: Bus; clock: Clock; log: Logger; intervalMs?: number; batch?: number }
+  private readonly deps: {
+    database: Db
+    bus: Bus
+    clock: Clock
+    log: Logger
+    intervalMs?: number
+    batch?: number
+  }
 
   constructor(deps: OutboxRelay['deps']) {
     this.deps = deps
@@ -42,6 +54,9 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
+    clearTimeout(this.liveTimer)
+    this.liveTimer = undefined
+    await this.broadcast(this.live.splice(0)).catch(() => {})
     while (this.busy) await new Promise((resolve) => setTimeout(resolve, 5))
     await this.drain()
   }
@@ -53,16 +68,21 @@ export class OutboxRelay {
       return
     }
     this.busy = true
-    setImmediate(() =>
-      void this.drain()
-        .catch((error) => this.deps.log.warn({ err: toError(error) }, 'outbox relay failed; will try again'))
-        .finally(() => {
-          this.busy = false
-          if (this.again && !this.stopped) {
-            this.again = false
-            this.kick()
-          }
-        }),
+    // A short pause gathers the events of many settlements into one read and one broadcast.
+    setTimeout(
+      () =>
+        void this.drain()
+          .catch((error) =>
+            this.deps.log.warn({ err: toError(error) }, 'outbox relay failed; will try again'),
+          )
+          .finally(() => {
+            this.busy = false
+            if (this.again && !this.stopped) {
+              this.again = false
+              this.kick()
+            }
+          }),
+      coalesceMs,
     )
   }
 
@@ -84,9 +104,20 @@ export class OutboxRelay {
     for (const handler of this.handlers) await handler(events, trx)
   }
 
-  /** Live-only events (a claim's `running`), not stored: straight to every process's live feed. */
-  async publishLive(events: RunEvent[]): Promise<void> {
-    await this.broadcast(events)
+  /**
+   * Live-only events (a claim's `running`), not stored: to every process's live feed, gathered for
+   * a few milliseconds so a busy worker sends one message per batch, not one per run.
+   */
+  publishLive(event: RunEvent): void {
+    this.live.push(event)
+    if (this.liveTimer) return
+    this.liveTimer = setTimeout(() => {
+      this.liveTimer = undefined
+      const events = this.live.splice(0)
+      this.broadcast(events).catch((error) =>
+        this.deps.log.warn({ err: toError(error) }, 'live event broadcast failed'),
+      )
+    }, coalesceMs)
   }
 
   private async broadcast(events: RunEvent[]): Promise<void> {

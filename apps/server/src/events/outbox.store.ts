@@ -17,9 +17,19 @@ export async function consumeOutbox(
   if (database.dialect === 'sqlite') {
     // One writer: ids are assigned and committed in order, so "after the last id" misses nothing.
     return writeTransaction(database, async (trx) => {
-      const cursor = await trx.selectFrom('event_cursors').select('last_id').where('name', '=', name).executeTakeFirst()
+      const cursor = await trx
+        .selectFrom('event_cursors')
+        .select('last_id')
+        .where('name', '=', name)
+        .executeTakeFirst()
       const lastId = Number(cursor?.last_id ?? 0)
-      const rows = await trx.selectFrom('run_events').selectAll().where('id', '>', lastId).orderBy('id').limit(limit).execute()
+      const rows = await trx
+        .selectFrom('run_events')
+        .selectAll()
+        .where('id', '>', lastId)
+        .orderBy('id')
+        .limit(limit)
+        .execute()
       if (rows.length === 0) return rows
       await consume(rows, trx)
       await trx
@@ -33,9 +43,13 @@ export async function consumeOutbox(
   return database.db.transaction().execute(async (trx) => {
     // Taken before this transaction has an id of its own: every transaction below `xmin` has ended,
     // so no row with a smaller tx_id can still appear.
-    const horizon = await sql<{ xmin: string }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`.execute(trx)
+    const horizon = await sql<{
+      xmin: string
+    }>`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`.execute(trx)
     const cursor = await sql<{ last_id: number; last_tx: string }>`
-      SELECT last_id, last_tx::text AS last_tx FROM event_cursors WHERE name = ${name} FOR UPDATE SKIP LOCKED`.execute(trx)
+      SELECT last_id, last_tx::text AS last_tx FROM event_cursors WHERE name = ${name} FOR UPDATE SKIP LOCKED`.execute(
+      trx,
+    )
     const position = cursor.rows[0]
     if (!position) return undefined
     const xmin = horizon.rows[0]!.xmin
@@ -46,14 +60,19 @@ export async function consumeOutbox(
     if (rows.length === 0) return []
     await consume(rows, trx)
     const last = rows[rows.length - 1]!
-    await sql`UPDATE event_cursors SET last_id = ${last.id}, last_tx = ${last.tx}::xid8 WHERE name = ${name}`.execute(trx)
+    await sql`UPDATE event_cursors SET last_id = ${last.id}, last_tx = ${last.tx}::xid8 WHERE name = ${name}`.execute(
+      trx,
+    )
     return rows.map(({ tx: _tx, ...row }) => row)
   })
 }
 
 /** Deletes events older than `before` that every relay has passed. */
 export async function pruneOutbox(database: Db, before: number): Promise<number> {
-  const cursor = await database.db.selectFrom('event_cursors').select((eb) => eb.fn.min('last_id').as('id')).executeTakeFirst()
+  const cursor = await database.db
+    .selectFrom('event_cursors')
+    .select((eb) => eb.fn.min('last_id').as('id'))
+    .executeTakeFirst()
   const result = await database.db
     .deleteFrom('run_events')
     .where('created_at', '<', before)

@@ -29,7 +29,13 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
   })
 
   function child(config: Record<string, unknown>) {
-    const handle = spawnWorkerChild({ location: testDb.location, workers: 1, concurrency: 1, leaseMs: 1000, ...config })
+    const handle = spawnWorkerChild({
+      location: testDb.location,
+      workers: 1,
+      concurrency: 1,
+      leaseMs: 1000,
+      ...config,
+    })
     children.push(handle)
     return handle
   }
@@ -46,23 +52,40 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
   it('runs 10,000 runs exactly once across 4 workers in 2 processes', async () => {
     const k = kernel()
     const total = 10_000
-    const requests = Array.from({ length: total }, () => ({ tenantId, kind: 'noop', trigger: 'api' as const }))
+    const requests = Array.from({ length: total }, () => ({
+      tenantId,
+      kind: 'noop',
+      trigger: 'api' as const,
+    }))
     for (let i = 0; i < total; i += 1000) await k.runs.enqueueMany(requests.slice(i, i + 1000))
-    const workers = [child({ workers: 2, concurrency: 4, leaseMs: 10_000 }), child({ workers: 2, concurrency: 4, leaseMs: 10_000 })]
+    const workers = [
+      child({ workers: 2, concurrency: 4, leaseMs: 10_000 }),
+      child({ workers: 2, concurrency: 4, leaseMs: 10_000 }),
+    ]
     await waitFor(
-      async () => (await k.runs.list(tenantId, { status: 'completed', limit: 1 })).items.length === 1 &&
-        (await database.db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '!=', 'completed').executeTakeFirstOrThrow()).n == 0,
+      async () =>
+        (await k.runs.list(tenantId, { status: 'completed', limit: 1 })).items.length === 1 &&
+        (
+          await database.db
+            .selectFrom('runs')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('status', '!=', 'completed')
+            .executeTakeFirstOrThrow()
+        ).n == 0,
       { timeoutMs: 120_000, intervalMs: 250, what: 'all runs to complete' },
     )
     for (const worker of workers) {
       worker.process.kill('SIGTERM')
       await worker.exited
     }
-    const executed = workers.flatMap((w) => w.lines.filter((l) => l.event === 'executed').map((l) => String(l.runId)))
+    const executed = workers.flatMap((w) =>
+      w.lines.filter((l) => l.event === 'executed').map((l) => String(l.runId)),
+    )
     expect(executed).toHaveLength(total)
     expect(new Set(executed).size).toBe(total)
     // Both processes took part.
-    for (const worker of workers) expect(worker.lines.filter((l) => l.event === 'executed').length).toBeGreaterThan(0)
+    for (const worker of workers)
+      expect(worker.lines.filter((l) => l.event === 'executed').length).toBeGreaterThan(0)
     const attempts = await database.db.selectFrom('runs').select('attempt').distinct().execute()
     expect(attempts.map((a) => Number(a.attempt))).toEqual([1])
   })
@@ -124,10 +147,16 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
     expect(run).toMatchObject({ attempt: 2, output: 'finished by the survivor' })
     zombie.process.kill('SIGCONT')
     // Awake again, the zombie's heartbeat is refused and it aborts; it never writes its result.
-    await zombie.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('heartbeat refused'), 10_000)
+    await zombie.waitForLine(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('heartbeat refused'),
+      10_000,
+    )
     await new Promise((resolve) => setTimeout(resolve, 2000))
     expect(zombie.lines.filter((l) => l.event === 'settled' && l.accepted === true)).toHaveLength(0)
-    expect(await k.runs.get(tenantId, job.run.id)).toMatchObject({ status: 'completed', output: 'finished by the survivor' })
+    expect(await k.runs.get(tenantId, job.run.id)).toMatchObject({
+      status: 'completed',
+      output: 'finished by the survivor',
+    })
     const completions = await database.db
       .selectFrom('run_events')
       .select('id')
@@ -145,18 +174,33 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
     const [zombieClaim] = await k.queue.claim({ workerId: 'zombie', limit: 1, now, leaseMs: 1000 })
     // The zombie sleeps past its lease; the rescuer and a second worker take over.
     await k.queue.rescueExpired(now + 1001, 10)
-    const [survivorClaim] = await k.queue.claim({ workerId: 'survivor', limit: 1, now: now + 1002, leaseMs: 1000 })
+    const [survivorClaim] = await k.queue.claim({
+      workerId: 'survivor',
+      limit: 1,
+      now: now + 1002,
+      leaseMs: 1000,
+    })
     expect(Number(survivorClaim!.lease_token)).toBeGreaterThan(Number(zombieClaim!.lease_token))
     const zombieLease = { id: zombieClaim!.id, token: Number(zombieClaim!.lease_token) }
     expect(await k.queue.heartbeat([zombieLease], now + 1003, 1000)).toEqual(new Set([zombieClaim!.id]))
     expect(
-      await k.queue.settle([{ ...zombieLease, outcome: 'completed', output: 'zombie', durationMs: 1 }], now + 1004),
+      await k.queue.settle(
+        [{ ...zombieLease, outcome: 'completed', output: 'zombie', durationMs: 1 }],
+        now + 1004,
+      ),
     ).toEqual([false])
     const survivorLease = { id: survivorClaim!.id, token: Number(survivorClaim!.lease_token) }
     expect(await k.queue.heartbeat([survivorLease], now + 1005, 1000)).toEqual(new Set())
     expect(
-      await k.queue.settle([{ ...survivorLease, outcome: 'completed', output: 'survivor', durationMs: 1 }], now + 1006),
+      await k.queue.settle(
+        [{ ...survivorLease, outcome: 'completed', output: 'survivor', durationMs: 1 }],
+        now + 1006,
+      ),
     ).toEqual([true])
-    expect(await k.runs.get(tenantId, job.run.id)).toMatchObject({ status: 'completed', output: 'survivor', attempt: 2 })
+    expect(await k.runs.get(tenantId, job.run.id)).toMatchObject({
+      status: 'completed',
+      output: 'survivor',
+      attempt: 2,
+    })
   })
 })

@@ -37,7 +37,12 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     waitFor(
       async () => {
         const run = await k.runs.get(tenantId, id)
-        if (status ? run.status === status : ['completed', 'failed', 'cancelled', 'timeout'].includes(run.status)) return run
+        if (
+          status
+            ? run.status === status
+            : ['completed', 'failed', 'cancelled', 'timeout'].includes(run.status)
+        )
+          return run
         return undefined
       },
       { what: `run ${id} to finish` },
@@ -45,7 +50,10 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
 
   it('runs an enqueued run, stores pending and completed in the outbox and announces all three live', async () => {
     const k = kernel()
-    k.executors.register('echo', async ({ run }) => ({ output: { echoed: run.input }, result: { tokensIn: 3 } }))
+    k.executors.register('echo', async ({ run }) => ({
+      output: { echoed: run.input },
+      result: { tokensIn: 3 },
+    }))
     const live: Array<{ type: string; runId: string; id: number }> = []
     k.bus.subscribe('events', (message) => live.push(...JSON.parse(message)))
     await k.bus.ready()
@@ -53,7 +61,12 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     const result = await k.runs.enqueue({ tenantId, kind: 'echo', trigger: 'api', input: { hello: 'world' } })
     if (result.status !== 'created') throw new Error('expected a created run')
     const run = await finished(k, result.run.id)
-    expect(run).toMatchObject({ status: 'completed', attempt: 1, output: { echoed: { hello: 'world' } }, tokensIn: 3 })
+    expect(run).toMatchObject({
+      status: 'completed',
+      attempt: 1,
+      output: { echoed: { hello: 'world' } },
+      tokensIn: 3,
+    })
     expect(run.startedAt).not.toBeNull()
     expect(run.finishedAt).not.toBeNull()
     const events = await listEventsAfter(database.db, tenantId, 0, 100)
@@ -74,7 +87,13 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       throw new RunFailure('provider_unavailable', 'server error', true)
     })
     k.start()
-    const result = await k.runs.enqueue({ tenantId, kind: 'flaky', trigger: 'api', maxRetries: 2, retryBaseMs: 50 })
+    const result = await k.runs.enqueue({
+      tenantId,
+      kind: 'flaky',
+      trigger: 'api',
+      maxRetries: 2,
+      retryBaseMs: 50,
+    })
     if (result.status !== 'created') throw new Error('expected a created run')
     const run = await finished(k, result.run.id)
     expect(run.status).toBe('failed')
@@ -96,16 +115,31 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       return { output: 'ok now' }
     })
     k.start()
-    const result = await k.runs.enqueue({ tenantId, kind: 'auth', trigger: 'api', maxRetries: 3, retryBaseMs: 10 })
+    const result = await k.runs.enqueue({
+      tenantId,
+      kind: 'auth',
+      trigger: 'api',
+      maxRetries: 3,
+      retryBaseMs: 10,
+    })
     if (result.status !== 'created') throw new Error('expected a created run')
     const failed = await finished(k, result.run.id)
     expect(failed).toMatchObject({ status: 'failed', attempt: 1, deadLettered: true })
     expect(failed.error?.code).toBe('provider_auth')
     await k.runs.retry(tenantId, failed.id)
     const retried = await finished(k, failed.id)
-    expect(retried).toMatchObject({ status: 'completed', attempt: 2, output: 'ok now', deadLettered: false, error: null })
+    expect(retried).toMatchObject({
+      status: 'completed',
+      attempt: 2,
+      output: 'ok now',
+      deadLettered: false,
+      error: null,
+    })
     expect(calls).toBe(2)
-    await expect(k.runs.retry(tenantId, failed.id)).rejects.toMatchObject({ code: 'run_not_retriable', status: 409 })
+    await expect(k.runs.retry(tenantId, failed.id)).rejects.toMatchObject({
+      code: 'run_not_retriable',
+      status: 409,
+    })
   })
 
   it('times out a run through its AbortSignal and discards the late result', async () => {
@@ -167,7 +201,12 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       .values({ tenant_id: 'other', name: 'Other', created_at: 0 })
       .execute()
     expect(otherTenant).toBeDefined()
-    const elsewhere = await k.runs.enqueue({ tenantId: 'other', kind: 'x', trigger: 'api', idempotencyKey: 'abc' })
+    const elsewhere = await k.runs.enqueue({
+      tenantId: 'other',
+      kind: 'x',
+      trigger: 'api',
+      idempotencyKey: 'abc',
+    })
     expect(elsewhere.status).toBe('created')
     clock.advance(24 * 60 * 60 * 1000 + 1)
     const later = await k.runs.enqueue({ tenantId, kind: 'x', trigger: 'api', idempotencyKey: 'abc' })
@@ -201,7 +240,9 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     }))
     await k.runs.enqueueMany(requests)
     k.start()
-    await waitFor(async () => (await k.runs.list(tenantId, { status: 'completed', limit: 200 })).items.length === 30)
+    await waitFor(
+      async () => (await k.runs.list(tenantId, { status: 'completed', limit: 200 })).items.length === 30,
+    )
     expect(maxInFlight).toBe(3)
     expect(maxPerKey).toBe(1)
   })
@@ -258,7 +299,11 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       await new Promise((resolve) => setTimeout(resolve, 100))
       return { output: 'finished' }
     })
-    k.executors.register('long', ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))))
+    k.executors.register(
+      'long',
+      ({ signal }) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    )
     k.start()
     const short = await k.runs.enqueue({ tenantId, kind: 'short', trigger: 'api' })
     const long = await k.runs.enqueue({ tenantId, kind: 'long', trigger: 'api' })
@@ -271,7 +316,10 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
 
   it('rescues an expired lease: pending again while attempts remain, failed lease_expired when none do', async () => {
     const clock = new ManualClock(Date.now())
-    const k = kernel({ clock, worker: { concurrency: 2, leaseMs: 1000, heartbeatIntervalMs: 60_000, rescueIntervalMs: 60_000 } })
+    const k = kernel({
+      clock,
+      worker: { concurrency: 2, leaseMs: 1000, heartbeatIntervalMs: 60_000, rescueIntervalMs: 60_000 },
+    })
     const retriable = await k.runs.enqueue({ tenantId, kind: 'gone', trigger: 'api', maxRetries: 1 })
     const last = await k.runs.enqueue({ tenantId, kind: 'gone', trigger: 'api' })
     if (retriable.status !== 'created' || last.status !== 'created') throw new Error('expected created')
@@ -287,7 +335,13 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(failed.error?.code).toBe('lease_expired')
     // The dead worker's completion is refused by the fencing token.
     const accepted = await k.queue.settle(
-      claimed.map((row) => ({ id: row.id, token: Number(row.lease_token), outcome: 'completed' as const, output: 'late', durationMs: 1 })),
+      claimed.map((row) => ({
+        id: row.id,
+        token: Number(row.lease_token),
+        outcome: 'completed' as const,
+        output: 'late',
+        durationMs: 1,
+      })),
       clock.now(),
     )
     expect(accepted).toEqual([false, false])

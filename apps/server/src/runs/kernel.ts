@@ -59,9 +59,16 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     log: options.log,
     onClaimed: (rows) => {
       const now = options.clock.now()
-      void relay
-        .publishLive(rows.map((row) => ({ id: 0, tenantId: row.tenant_id, runId: row.id, type: 'run.running', payload: eventPayloadOf(row), createdAt: now })))
-        .catch(() => {})
+      for (const row of rows) {
+        relay.publishLive({
+          id: 0,
+          tenantId: row.tenant_id,
+          runId: row.id,
+          type: 'run.running',
+          payload: eventPayloadOf(row),
+          createdAt: now,
+        })
+      }
       options.worker.onClaimed?.(rows)
     },
     onSettled: (run, settlement, accepted) => {

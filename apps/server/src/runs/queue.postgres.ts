@@ -126,7 +126,9 @@ export function createPostgresQueue(database: Db): RunQueue {
         concurrency_key: string | null
         concurrency_limit: number
       }>(dueWindowSql, [options.now, options.limit + claimWindowExtra])
-      const keys = [...new Set(candidates.flatMap((c) => (c.concurrency_key === null ? [] : [c.concurrency_key])))]
+      const keys = [
+        ...new Set(candidates.flatMap((c) => (c.concurrency_key === null ? [] : [c.concurrency_key]))),
+      ]
       const running = new Map<string, number>()
       if (keys.length > 0) {
         await client.query(lockKeysSql, [keys])

@@ -87,7 +87,13 @@ export function createSqliteQueue(database: Db): RunQueue {
         settlements.map((settlement) => {
           const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as RunRow | undefined
           if (!row) return false
-          s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
+          s.insertEvent.run(
+            row.tenant_id,
+            row.id,
+            `run.${row.status}`,
+            JSON.stringify(eventPayloadOf(row)),
+            now,
+          )
           return true
         }),
       ),
@@ -97,7 +103,13 @@ export function createSqliteQueue(database: Db): RunQueue {
         const expired = s.expired.all(now, limit) as Array<{ id: string }>
         return expired.map(({ id }) => {
           const row = s.rescueOne.get({ now, id, ...leaseExpiredError }) as RunRow
-          s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
+          s.insertEvent.run(
+            row.tenant_id,
+            row.id,
+            `run.${row.status}`,
+            JSON.stringify(eventPayloadOf(row)),
+            now,
+          )
           return row
         })
       }),
@@ -114,7 +126,9 @@ function prepare(sqlite: SqliteDatabase.Database) {
        WHERE status = 'pending' AND run_at <= ?
        ORDER BY priority DESC, run_at, id LIMIT ? OFFSET ?`,
     ),
-    runningForKey: sqlite.prepare(`SELECT count(*) AS n FROM runs WHERE status = 'running' AND concurrency_key = ?`),
+    runningForKey: sqlite.prepare(
+      `SELECT count(*) AS n FROM runs WHERE status = 'running' AND concurrency_key = ?`,
+    ),
     claimOne: sqlite.prepare(
       `UPDATE runs SET status = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
          lease_owner = ?, lease_expires_at = ?, started_at = ?, updated_at = ?, wait_reason = NULL

@@ -124,7 +124,13 @@ export function settlementColumns(s: Settlement, now: number): SettlementColumns
         finished_at: now,
       }
     case 'retry':
-      return { ...base, status: 'pending', duration_ms: s.durationMs, ...errorColumns(s.error), run_at: s.runAt }
+      return {
+        ...base,
+        status: 'pending',
+        duration_ms: s.durationMs,
+        ...errorColumns(s.error),
+        run_at: s.runAt,
+      }
     case 'waiting':
       return { ...base, status: 'waiting', wait_reason: s.reason }
     case 'released':

@@ -10,10 +10,15 @@ describe('retry backoff', () => {
 
   it('keeps full jitter within [0, ceiling) for any attempt and random value', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 60_000 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, base, r) => {
-        const delay = retryDelayMs(attempt, base, undefined, () => r)
-        return delay >= 0 && delay < Math.max(1, backoffCeiling(attempt, base))
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (attempt, base, r) => {
+          const delay = retryDelayMs(attempt, base, undefined, () => r)
+          return delay >= 0 && delay < Math.max(1, backoffCeiling(attempt, base))
+        },
+      ),
     )
   })
 

@@ -51,7 +51,12 @@ export function toRun(row: RunRow): Run {
 }
 
 export function toClaimedRun(row: RunRow): ClaimedRun {
-  return { ...toRun(row), leaseToken: Number(row.lease_token), timeoutMs: row.timeout_ms, retryBaseMs: row.retry_base_ms }
+  return {
+    ...toRun(row),
+    leaseToken: Number(row.lease_token),
+    timeoutMs: row.timeout_ms,
+    retryBaseMs: row.retry_base_ms,
+  }
 }
 
 export function eventPayloadOf(row: RunRow): RunEventPayload {

@@ -25,7 +25,8 @@ describe.each(dialects)('runs API on %s', (dialect) => {
   }
 
   const get = (url: string, key = t.keys.viewer) => t.app.inject({ url, headers: bearer(key) })
-  const post = (url: string, key = t.keys.editor) => t.app.inject({ method: 'POST', url, headers: bearer(key) })
+  const post = (url: string, key = t.keys.editor) =>
+    t.app.inject({ method: 'POST', url, headers: bearer(key) })
 
   it('pages through runs newest first with limit and nextCursor, null on the last page', async () => {
     const ids: string[] = []
@@ -60,7 +61,10 @@ describe.each(dialects)('runs API on %s', (dialect) => {
     expect(byBot.items.map((run: { id: string }) => run.id)).toEqual([a.id])
     const byStatus = (await get('/api/v1/runs?status=cancelled')).json()
     expect(byStatus.items.map((run: { id: string }) => run.id)).toEqual([b.id])
-    expect((await get('/api/v1/runs?status=cancelled&botId=news')).json()).toEqual({ items: [], nextCursor: null })
+    expect((await get('/api/v1/runs?status=cancelled&botId=news')).json()).toEqual({
+      items: [],
+      nextCursor: null,
+    })
   })
 
   it('shows only the caller’s tenant', async () => {
@@ -112,7 +116,10 @@ describe.each(dialects)('runs API on %s', (dialect) => {
     const cancelled = await post(`/api/v1/runs/${run.id}/cancel`)
     expect(cancelled.statusCode).toBe(200)
     expect(cancelled.json()).toMatchObject({ id: run.id, status: 'cancelled', error: { code: 'cancelled' } })
-    expect((await post(`/api/v1/runs/${run.id}/cancel`)).json()).toMatchObject({ status: 409, code: 'run_not_cancellable' })
+    expect((await post(`/api/v1/runs/${run.id}/cancel`)).json()).toMatchObject({
+      status: 409,
+      code: 'run_not_cancellable',
+    })
 
     expect((await post(`/api/v1/runs/${run.id}/retry`, t.keys.viewer)).statusCode).toBe(403)
     const retried = await post(`/api/v1/runs/${run.id}/retry`, t.keys.admin)
@@ -132,7 +139,10 @@ describe.each(dialects)('runs API on %s', (dialect) => {
 
   it('accepts the key in X-API-Key as well', async () => {
     const run = await enqueue()
-    const response = await t.app.inject({ url: `/api/v1/runs/${run.id}`, headers: { 'x-api-key': t.keys.viewer } })
+    const response = await t.app.inject({
+      url: `/api/v1/runs/${run.id}`,
+      headers: { 'x-api-key': t.keys.viewer },
+    })
     expect(response.statusCode).toBe(200)
   })
 
@@ -162,10 +172,16 @@ describe.each(dialects)('runs API on %s', (dialect) => {
     })
     const page2 = (await get(`/api/v1/runs/dead-letters?limit=1&cursor=${page1.nextCursor}`)).json()
     expect(page2).toMatchObject({ items: [{ id: first.id }], nextCursor: null })
-    expect((await get('/api/v1/runs/dead-letters', t.keys.otherTenant)).json()).toEqual({ items: [], nextCursor: null })
+    expect((await get('/api/v1/runs/dead-letters', t.keys.otherTenant)).json()).toEqual({
+      items: [],
+      nextCursor: null,
+    })
 
     fixed = true
-    expect((await post(`/api/v1/runs/${first.id}/retry`)).json()).toMatchObject({ status: 'pending', deadLettered: false })
+    expect((await post(`/api/v1/runs/${first.id}/retry`)).json()).toMatchObject({
+      status: 'pending',
+      deadLettered: false,
+    })
     await waitFor(async () => (await t.kernel.runs.get(tenantId, first.id)).status === 'completed', {
       what: 'the retried run to complete',
     })

@@ -142,7 +142,10 @@ export function createRunService(deps: RunServiceDeps) {
     return toRun(row)
   }
 
-  async function list(tenantId: string, filter: RunListFilter): Promise<{ items: Run[]; nextCursor: string | null }> {
+  async function list(
+    tenantId: string,
+    filter: RunListFilter,
+  ): Promise<{ items: Run[]; nextCursor: string | null }> {
     const rows = await listRuns(database.db, tenantId, { ...filter, limit: filter.limit + 1 })
     const page = rows.slice(0, filter.limit)
     return {
@@ -191,7 +194,12 @@ export function createRunService(deps: RunServiceDeps) {
         error_message: 'The run was cancelled.',
         error_retryable: 0,
       },
-      (run) => new AppError('run_not_cancellable', `Run ${id} is ${run.status}; only pending, waiting or running runs can be cancelled.`, 409),
+      (run) =>
+        new AppError(
+          'run_not_cancellable',
+          `Run ${id} is ${run.status}; only pending, waiting or running runs can be cancelled.`,
+          409,
+        ),
     )
     if (before.status === 'running') {
       deps.onCancelled?.(after)
@@ -220,7 +228,11 @@ export function createRunService(deps: RunServiceDeps) {
         error_retryable: null,
       },
       (run) =>
-        new AppError('run_not_retriable', `Run ${id} is ${run.status}; only failed, timed-out or cancelled runs can be retried.`, 409),
+        new AppError(
+          'run_not_retriable',
+          `Run ${id} is ${run.status}; only failed, timed-out or cancelled runs can be retried.`,
+          409,
+        ),
     )
     deps.onRunsDue?.()
     return after
@@ -233,8 +245,14 @@ export function createRunService(deps: RunServiceDeps) {
       tenantId,
       id,
       ['waiting'],
-      { status: 'pending', run_at: now, wait_reason: null, ...(input !== undefined ? { input: toJsonText(input) } : {}) },
-      (run) => new AppError('run_not_waiting', `Run ${id} is ${run.status}; only waiting runs can be resumed.`, 409),
+      {
+        status: 'pending',
+        run_at: now,
+        wait_reason: null,
+        ...(input !== undefined ? { input: toJsonText(input) } : {}),
+      },
+      (run) =>
+        new AppError('run_not_waiting', `Run ${id} is ${run.status}; only waiting runs can be resumed.`, 409),
     )
     deps.onRunsDue?.()
     return after

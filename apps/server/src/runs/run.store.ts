@@ -9,7 +9,11 @@ type Q = Kysely<Tables>
 
 export const idempotencyWindowMs = 24 * 60 * 60 * 1000
 
-export async function insertRunRows(db: Q, rows: RunRow[], now: number): Promise<{ row: RunRow; created: boolean }[]> {
+export async function insertRunRows(
+  db: Q,
+  rows: RunRow[],
+  now: number,
+): Promise<{ row: RunRow; created: boolean }[]> {
   if (rows.length === 0) return []
   // A key older than the idempotency window is released, so the same key may start a new run.
   const keyed = rows.filter((r) => r.idempotency_key !== null)
@@ -63,11 +67,20 @@ export async function insertEvents(db: Q, rows: RunRow[], now: number, type?: st
     payload: JSON.stringify(eventPayloadOf(row)),
     created_at: now,
   }))
-  for (let i = 0; i < events.length; i += 500) await db.insertInto('run_events').values(events.slice(i, i + 500)).execute()
+  for (let i = 0; i < events.length; i += 500)
+    await db
+      .insertInto('run_events')
+      .values(events.slice(i, i + 500))
+      .execute()
 }
 
 export async function findRun(db: Q, tenantId: string, id: string): Promise<RunRow | undefined> {
-  return db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst()
+  return db
+    .selectFrom('runs')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst()
 }
 
 export interface RunListFilter {

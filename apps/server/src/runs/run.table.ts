@@ -40,7 +40,6 @@ export interface RunsTable {
   updated_at: number
 }
 
-
 export interface RunEventsTable {
   id: Generated<number>
   tenant_id: string

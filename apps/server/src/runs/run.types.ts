@@ -12,7 +12,14 @@ export const runStatuses: readonly RunStatus[] = [
   'cancelled',
   'timeout',
 ]
-export const runTriggers: readonly RunTrigger[] = ['manual', 'api', 'schedule', 'pipeline', 'webhook', 'channel']
+export const runTriggers: readonly RunTrigger[] = [
+  'manual',
+  'api',
+  'schedule',
+  'pipeline',
+  'webhook',
+  'channel',
+]
 export const terminalStatuses: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'timeout']
 
 /** A failure as data: what went wrong and whether trying again can help. */

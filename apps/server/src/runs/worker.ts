@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
-import { type ExecutorRegistry, type ExecutorResult, LeaseLostError, RunAbort, type RunContext } from './executor.ts'
+import {
+  type ExecutorRegistry,
+  type ExecutorResult,
+  LeaseLostError,
+  RunAbort,
+  type RunContext,
+} from './executor.ts'
 import type { RunQueue, Settlement } from './queue.ts'
 import { toRunError } from './run.failure.ts'
 import { toClaimedRun } from './run.mapper.ts'
@@ -79,7 +85,8 @@ export class Worker {
     if (this.running) return
     this.running = true
     const heartbeatMs = this.options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.options.leaseMs / 3))
-    const rescueMs = this.options.rescueIntervalMs ?? Math.min(15_000, Math.max(100, this.options.leaseMs / 2))
+    const rescueMs =
+      this.options.rescueIntervalMs ?? Math.min(15_000, Math.max(100, this.options.leaseMs / 2))
     this.timers.push(setInterval(() => this.nudge(), this.options.pollIntervalMs))
     this.timers.push(setInterval(() => void this.heartbeat(), heartbeatMs))
     this.timers.push(setInterval(() => void this.rescue(), rescueMs))
@@ -184,7 +191,9 @@ export class Worker {
     }
     const log = this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
     const timeout =
-      run.timeoutMs !== null ? setTimeout(() => controller.abort(new RunAbort('timeout')), run.timeoutMs) : undefined
+      run.timeoutMs !== null
+        ? setTimeout(() => controller.abort(new RunAbort('timeout')), run.timeoutMs)
+        : undefined
     const context: RunContext = {
       run,
       signal: controller.signal,
@@ -217,7 +226,9 @@ export class Worker {
           if (accepted && settlement.outcome === 'retry') this.wakeAt(settlement.runAt)
         }
       })
-      .catch((error) => log.error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'))
+      .catch((error) =>
+        log.error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'),
+      )
       .finally(() => {
         freeSlot()
         this.active.delete(run.id)
@@ -247,7 +258,11 @@ export class Worker {
     })
   }
 
-  private settlementFor(active: ActiveRun, result: ExecutorResult | undefined, thrown: unknown): Settlement | undefined {
+  private settlementFor(
+    active: ActiveRun,
+    result: ExecutorResult | undefined,
+    thrown: unknown,
+  ): Settlement | undefined {
     const { run, controller } = active
     const lease = { id: run.id, token: run.leaseToken }
     const durationMs = Math.max(0, this.options.clock.now() - active.startedAt)
@@ -278,7 +293,13 @@ export class Worker {
     }
     if (result !== undefined) {
       if ('wait' in result) return { ...lease, outcome: 'waiting', reason: result.wait }
-      return { ...lease, outcome: 'completed', output: result.output ?? null, result: result.result, durationMs }
+      return {
+        ...lease,
+        outcome: 'completed',
+        output: result.output ?? null,
+        result: result.result,
+        durationMs,
+      }
     }
     const marked = (thrown as { runError?: { code: string; retryable: boolean } })?.runError
     const error = marked ? { ...marked, message: toError(thrown).message } : toRunError(thrown)
@@ -307,7 +328,9 @@ export class Worker {
     this.settleScheduled = false
     const items = this.settleBuffer.splice(0)
     if (items.length === 0) return
-    const accepted = await this.writeSettlements(items.map((item) => item.settlement)).catch(() => items.map(() => false))
+    const accepted = await this.writeSettlements(items.map((item) => item.settlement)).catch(() =>
+      items.map(() => false),
+    )
     items.forEach((item, i) => item.resolve(accepted[i] ?? false))
   }
 
@@ -329,7 +352,11 @@ export class Worker {
     if (this.active.size === 0) return
     const leases = [...this.active.values()].map(({ run }) => ({ id: run.id, token: run.leaseToken }))
     try {
-      const refused = await this.options.queue.heartbeat(leases, this.options.clock.now(), this.options.leaseMs)
+      const refused = await this.options.queue.heartbeat(
+        leases,
+        this.options.clock.now(),
+        this.options.leaseMs,
+      )
       for (const id of refused) {
         const active = this.active.get(id)
         if (!active || active.controller.signal.aborted) continue
@@ -346,7 +373,10 @@ export class Worker {
       const rescued = await this.options.queue.rescueExpired(this.options.clock.now(), 100)
       if (rescued.length === 0) return
       for (const row of rescued) {
-        this.log.warn({ runId: row.id, status: row.status, attempt: row.attempt }, 'rescued a run whose lease expired')
+        this.log.warn(
+          { runId: row.id, status: row.status, attempt: row.attempt },
+          'rescued a run whose lease expired',
+        )
       }
       this.nudge()
     } catch (error) {

@@ -1,0 +1,126 @@
+import fs from 'node:fs'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import type { Kysely } from 'kysely'
+import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
+import { createAuthHook, decorateAuth } from './auth/auth.hook.ts'
+import type { Db } from './database.ts'
+import { eventRoutes } from './events/events.routes.ts'
+import type { Bus } from './platform/bus.ts'
+import type { Clock } from './platform/clock.ts'
+import type { MigrationFactory } from './platform/db/migrator.ts'
+import { registerJsonOnly } from './platform/http/body-parser.ts'
+import { registerShutdownRefusal } from './platform/http/shutdown.ts'
+import { registerErrorHandling } from './platform/http/error-handler.ts'
+import { registerHttpMetrics } from './platform/http/http-metrics.ts'
+import { openApiPath, registerOpenApi } from './platform/http/openapi.ts'
+import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
+import { systemRoutes } from './platform/http/system.routes.ts'
+import type { Logger } from './platform/logger.ts'
+import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
+import type { RunKernel } from './runs/kernel.ts'
+import { runRoutes } from './runs/run.routes.ts'
+import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
+import { runStatuses } from './runs/run.types.ts'
+
+// The HTTP application: error handling, request ids, metrics, OpenAPI, then the routes. It opens no
+// port and starts nothing; main.ts listens, tests call inject() or listen on port 0.
+
+export interface AppDeps {
+  database: Db
+  kernel: Pick<RunKernel, 'runs'>
+  bus: Bus
+  clock: Clock
+  log: Logger
+  config: {
+    bodyLimitBytes: number
+    /** Live-feed heartbeat interval (default 15 s). */
+    sseHeartbeatMs?: number
+  }
+  /** A per-app registry (createMetrics()); buildApp adds the run gauges to it. */
+  metrics: Metrics
+  /** The migrations the code expects, for /ready. */
+  migrations: Record<string, MigrationFactory>
+  /** Defaults to one on `database` and `clock`. */
+  apiKeys?: ApiKeyService
+}
+
+export type App = FastifyInstance
+
+const serverVersion = (
+  JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
+
+/** Run counts read from the database on each scrape (all tenants: metrics are operator data). */
+function registerRunGauges(deps: AppDeps): void {
+  const { database, clock, log, metrics } = deps
+  addCollectedGauge(metrics, {
+    name: 'openorch_runs',
+    help: 'Runs in the database by status (all tenants), counted on scrape.',
+    labelNames: ['status'] as const,
+    log,
+    read: async () => {
+      const counts = new Map((await countRunsByStatus(database.db)).map((row) => [row.status, row.n]))
+      return runStatuses.map((status) => ({ labels: { status }, value: counts.get(status) ?? 0 }))
+    },
+  })
+  addCollectedGauge(metrics, {
+    name: 'openorch_queue_depth',
+    help: 'Pending runs that are due now (waiting for a worker slot).',
+    log,
+    read: async () => [{ value: await countPendingRuns(database.db, clock.now()) }],
+  })
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
+    loggerInstance: deps.log as FastifyBaseLogger,
+    genReqId,
+    bodyLimit: deps.config.bodyLimitBytes,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Fastify's own closing 503 is plain JSON; ours below is problem+json like every other error.
+    return503OnClosing: false,
+  }).withTypeProvider<ZodTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  registerErrorHandling(app)
+  registerRequestIdEcho(app)
+  registerShutdownRefusal(app)
+  registerJsonOnly(app)
+  registerHttpMetrics(app, deps.metrics)
+  registerRunGauges(deps)
+  decorateAuth(app)
+  await registerOpenApi(app, { version: serverVersion })
+
+  const apiKeys =
+    deps.apiKeys ?? createApiKeyService({ database: deps.database, clock: deps.clock, log: deps.log })
+
+  await app.register(systemRoutes, {
+    database: { db: deps.database.db as unknown as Kysely<unknown>, dialect: deps.database.dialect },
+    migrations: deps.migrations,
+    metrics: deps.metrics,
+  })
+
+  await app.register(
+    async (api) => {
+      // The contract itself is public: clients and generators fetch it before they have a key.
+      api.get(openApiPath.slice('/api/v1'.length), { schema: { hide: true } }, async () => app.swagger())
+
+      await api.register(async (secured) => {
+        secured.addHook('onRequest', createAuthHook(apiKeys))
+        await secured.register(runRoutes, { runs: deps.kernel.runs })
+        await secured.register(eventRoutes, {
+          database: deps.database,
+          bus: deps.bus,
+          ...(deps.config.sseHeartbeatMs !== undefined ? { heartbeatMs: deps.config.sseHeartbeatMs } : {}),
+        })
+      })
+    },
+    { prefix: '/api/v1' },
+  )
+
+  return app
+}

@@ -1,0 +1,154 @@
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
+import { AppError, toError } from '../platform/errors.ts'
+import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
+import type { Logger } from '../platform/logger.ts'
+import { type ApiKeyRow, countApiKeys, findApiKeyByHash, insertApiKey, touchApiKey } from './api-key.store.ts'
+import { isRole, type Role, roles } from './role.ts'
+
+/** The workspace a new database starts with; `OPENORCH_API_KEY` becomes its owner key. */
+export const defaultTenantId = 'default'
+/** Shown in listings so a person can tell keys apart without seeing them. */
+export const apiKeyPrefixLength = 10
+const keyPrefix = 'oo_'
+/** last_used_at is written at most this often per key. */
+const touchIntervalMs = 60_000
+/** Longer than any key we issue or accept at bootstrap; longer input is refused before hashing. */
+const maxKeyLength = 512
+
+/** Who is calling: attached to every authenticated request as `request.auth`. */
+export interface AuthContext {
+  tenantId: string
+  role: Role
+  keyId: string
+}
+
+export interface ApiKey {
+  id: string
+  tenantId: string
+  name: string
+  prefix: string
+  role: Role
+  createdAt: number
+  lastUsedAt: number | null
+  expiresAt: number | null
+  revokedAt: number | null
+}
+
+export interface CreatedApiKey {
+  /** The plain key: returned once, never stored or logged. */
+  key: string
+  apiKey: ApiKey
+}
+
+export interface CreateApiKeyInput {
+  tenantId: string
+  name: string
+  role: Role
+  /** Epoch ms after which the key is refused; null or absent = never. */
+  expiresAt?: number | null
+}
+
+export interface ApiKeyServiceDeps {
+  database: Db
+  clock: Clock
+  log: Logger
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>
+
+function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    prefix: row.prefix,
+    role: row.role as Role,
+    createdAt: Number(row.created_at),
+    lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  }
+}
+
+/** `oo_` and 32 random bytes in base64url: 256 bits, so a plain SHA-256 (no salt, no KDF) is enough. */
+export function generateApiKey(): string {
+  return keyPrefix + randomToken(32)
+}
+
+export function createApiKeyService(deps: ApiKeyServiceDeps) {
+  const { database, clock, log } = deps
+
+  function rowOf(input: CreateApiKeyInput, key: string): ApiKeyRow {
+    const name = input.name.trim()
+    if (!name || name.length > 200)
+      throw new AppError('invalid_api_key_name', 'An API key needs a name of 1 to 200 characters.', 400)
+    if (!isRole(input.role))
+      throw new AppError('invalid_role', `Role must be one of ${roles.join(', ')}.`, 400)
+    return {
+      id: newId(),
+      tenant_id: input.tenantId,
+      name,
+      prefix: key.slice(0, apiKeyPrefixLength),
+      key_hash: sha256Hex(key),
+      role: input.role,
+      created_at: clock.now(),
+      last_used_at: null,
+      expires_at: input.expiresAt ?? null,
+      revoked_at: null,
+    }
+  }
+
+  /** Creates a key and returns it in plain text, this once. */
+  async function createApiKey(input: CreateApiKeyInput): Promise<CreatedApiKey> {
+    const key = generateApiKey()
+    const row = rowOf(input, key)
+    await insertApiKey(database.db, row)
+    return { key, apiKey: toApiKey(row) }
+  }
+
+  /** The caller behind `key`, or undefined when the key is unknown, revoked or expired. */
+  async function authenticate(key: string): Promise<AuthContext | undefined> {
+    if (!key || key.length > maxKeyLength) return undefined
+    const row = await findApiKeyByHash(database.db, sha256Hex(key))
+    if (!row || row.revoked_at !== null || !isRole(row.role)) return undefined
+    const now = clock.now()
+    if (row.expires_at !== null && Number(row.expires_at) <= now) return undefined
+    if (row.last_used_at === null || Number(row.last_used_at) <= now - touchIntervalMs) {
+      // Bookkeeping only: a failed write must not refuse a valid key.
+      await touchApiKey(database.db, row.id, now, touchIntervalMs).catch((error) =>
+        log.warn({ err: toError(error), keyId: row.id }, 'could not record API key use'),
+      )
+    }
+    return { tenantId: row.tenant_id, role: row.role, keyId: row.id }
+  }
+
+  /**
+   * At start-up: when the default workspace has no key yet, stores `plainKey` (OPENORCH_API_KEY) or
+   * a generated one as its owner key and returns it, so the caller can print it once. Returns
+   * undefined when keys exist already. Safe when several processes start at once.
+   */
+  async function bootstrapOwnerKey(plainKey: string | undefined): Promise<string | undefined> {
+    const key = plainKey ?? generateApiKey()
+    return writeTransaction(database, async (trx) => {
+      // SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs the tenant row locked.
+      if (database.dialect === 'postgres') {
+        await trx
+          .selectFrom('tenants')
+          .select('tenant_id')
+          .where('tenant_id', '=', defaultTenantId)
+          .forUpdate()
+          .execute()
+      }
+      if ((await countApiKeys(trx, defaultTenantId)) > 0) return undefined
+      await insertApiKey(
+        trx,
+        rowOf({ tenantId: defaultTenantId, name: 'Owner key (bootstrap)', role: 'owner' }, key),
+      )
+      return key
+    })
+  }
+
+  return { createApiKey, authenticate, bootstrapOwnerKey }
+}

@@ -1,0 +1,36 @@
+import type { Kysely } from 'kysely'
+import type { Tables } from '../database.ts'
+import type { ApiKeysTable } from './api-key.table.ts'
+
+// SQL of the api_keys table. Keys are stored as SHA-256 hashes; the plain key exists only in the
+// response that created it.
+type Q = Kysely<Tables>
+
+export type ApiKeyRow = ApiKeysTable
+
+export async function insertApiKey(db: Q, row: ApiKeyRow): Promise<void> {
+  await db.insertInto('api_keys').values(row).execute()
+}
+
+export async function findApiKeyByHash(db: Q, keyHash: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst()
+}
+
+export async function countApiKeys(db: Q, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
+}
+
+/** Records use, at most once per `minIntervalMs` per key: a busy key must not turn every read into a write. */
+export async function touchApiKey(db: Q, id: string, now: number, minIntervalMs: number): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set({ last_used_at: now })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - minIntervalMs)]))
+    .execute()
+}

@@ -1,0 +1,73 @@
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  preHandlerAsyncHookHandler,
+} from 'fastify'
+import { AppError } from '../platform/errors.ts'
+import type { ApiKeyService, AuthContext } from './api-key.service.ts'
+import { hasRole, type Role } from './role.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling. Set by the auth hook before any handler of an authenticated scope runs. */
+    auth: AuthContext
+  }
+}
+
+const howToSend = 'Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.'
+const challenge = { 'www-authenticate': 'Bearer realm="openorch"' }
+
+/** The key a request carries: `Authorization: Bearer <key>` first, then `X-API-Key`. */
+export function apiKeyOf(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+    if (match) return match[1]
+  }
+  const header = request.headers['x-api-key']
+  if (typeof header === 'string' && header.trim()) return header.trim()
+  return undefined
+}
+
+/** Declares `request.auth` on the instance; call once, at the root. */
+export function decorateAuth(app: FastifyInstance): void {
+  app.decorateRequest('auth', null as unknown as AuthContext)
+}
+
+/** An onRequest hook: runs before the body is read, so anonymous callers cost us no parsing. */
+export function createAuthHook(apiKeys: ApiKeyService): onRequestAsyncHookHandler {
+  return async (request) => {
+    const key = apiKeyOf(request)
+    if (!key) {
+      const detail = request.headers.authorization
+        ? `The Authorization header is not a Bearer token. ${howToSend}`
+        : `This endpoint needs an API key. ${howToSend}`
+      throw new AppError('unauthorized', detail, 401, { headers: challenge })
+    }
+    const auth = await apiKeys.authenticate(key)
+    if (!auth)
+      throw new AppError('unauthorized', `The API key is unknown, revoked or expired. ${howToSend}`, 401, {
+        headers: challenge,
+      })
+    request.auth = auth
+    request.log = request.log.child({ tenantId: auth.tenantId, keyId: auth.keyId })
+  }
+}
+
+/** A preHandler that refuses callers below `role` with 403 `forbidden`. */
+export function requireRole(role: Role): preHandlerAsyncHookHandler {
+  return async (request) => {
+    if (!request.auth)
+      throw new AppError('unauthorized', `This endpoint needs an API key. ${howToSend}`, 401, {
+        headers: challenge,
+      })
+    if (!hasRole(request.auth.role, role)) {
+      throw new AppError(
+        'forbidden',
+        `This needs the ${role} role or above; the API key has the ${request.auth.role} role.`,
+        403,
+      )
+    }
+  }
+}

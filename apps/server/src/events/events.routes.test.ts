@@ -1,0 +1,262 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { runEventPayloadSchema } from '@openorch/contracts'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { bearer, createTestApp, otherTenantId, type TestApp } from '../../test/app-harness.ts'
+import { dialects } from '../../test/databases.ts'
+import { waitFor } from '../../test/kernel-harness.ts'
+import { listEventsAfter } from '../runs/run.store.ts'
+import type { Run } from '../runs/run.types.ts'
+
+const tenantId = 'default'
+
+interface Frame {
+  id?: string
+  event?: string
+  data?: string
+  comment?: string
+}
+
+/** A minimal SSE client over fetch: parses frames and waits for the ones a test expects. */
+async function openFeed(url: string, headers: Record<string, string>) {
+  const controller = new AbortController()
+  const response = await fetch(url, { headers, signal: controller.signal })
+  const frames: Frame[] = []
+  if (!response.body) throw new Error('no body')
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ''
+  let ended = false
+
+  async function readMore(): Promise<void> {
+    const { value, done } = await reader.read()
+    if (done) {
+      ended = true
+      return
+    }
+    buffer += value
+    let end = buffer.indexOf('\n\n')
+    while (end >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      for (const frame of parseBlock(block)) frames.push(frame)
+      end = buffer.indexOf('\n\n')
+    }
+  }
+
+  function parseBlock(block: string): Frame[] {
+    const event: Frame = {}
+    const comments: Frame[] = []
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) comments.push({ comment: line.slice(1).trim() })
+      else {
+        const colon = line.indexOf(':')
+        const field = line.slice(0, colon)
+        const value = line.slice(colon + 1).replace(/^ /, '')
+        if (field === 'id' || field === 'event' || field === 'data') event[field] = value
+      }
+    }
+    return event.event || event.data ? [...comments, event] : comments
+  }
+
+  return {
+    response,
+    frames,
+    get ended() {
+      return ended
+    },
+    /** Reads until `done(frames)` holds; fails after `timeoutMs`. */
+    async until(done: (frames: Frame[]) => boolean, timeoutMs = 15_000): Promise<Frame[]> {
+      const deadline = Date.now() + timeoutMs
+      while (!done(frames)) {
+        if (ended) throw new Error(`stream ended; got ${JSON.stringify(frames)}`)
+        const remaining = deadline - Date.now()
+        if (remaining <= 0) throw new Error(`timed out; got ${JSON.stringify(frames)}`)
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          readMore(),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, remaining)
+          }),
+        ])
+        clearTimeout(timer)
+      }
+      return frames
+    },
+    close() {
+      controller.abort()
+    },
+  }
+}
+
+const eventsOf = (frames: Frame[], runId?: string) =>
+  frames.filter((frame) => frame.event).filter((frame) => !runId || JSON.parse(frame.data!).runId === runId)
+
+describe.each(dialects)('live feed on %s', (dialect) => {
+  let t: TestApp
+  let base: string
+  const feeds: Array<{ close(): void }> = []
+
+  beforeEach(async () => {
+    t = await createTestApp(dialect, { sseHeartbeatMs: 100 })
+    await t.kernel.bus.ready()
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`
+    t.kernel.executors.register('echo', async ({ run }) => ({ output: { echoed: run.input } }))
+  })
+  afterEach(async () => {
+    for (const feed of feeds.splice(0)) feed.close()
+    await t.close()
+  })
+
+  async function feed(key: string, headers: Record<string, string> = {}, path = '/api/v1/events') {
+    const opened = await openFeed(`${base}${path}`, { ...bearer(key), ...headers })
+    feeds.push(opened)
+    return opened
+  }
+
+  async function enqueueEcho(forTenant = tenantId): Promise<Run> {
+    const result = await t.kernel.runs.enqueue({
+      tenantId: forTenant,
+      kind: 'echo',
+      trigger: 'api',
+      input: 1,
+    })
+    if (result.status !== 'created') throw new Error('expected a created run')
+    return result.run
+  }
+
+  const completed = (runId: string) => (frames: Frame[]) =>
+    eventsOf(frames, runId).some((frame) => frame.event === 'run.completed')
+
+  it('streams the state changes of the caller’s tenant as SSE frames, and nothing of other tenants', async () => {
+    const live = await feed(t.keys.viewer)
+    expect(live.response.status).toBe(200)
+    expect(live.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(live.response.headers.get('cache-control')).toContain('no-cache')
+    expect(live.response.headers.get('x-request-id')).toBeTruthy()
+    await live.until((frames) => frames.some((frame) => frame.comment === 'connected'))
+
+    t.startKernel()
+    const foreign = await enqueueEcho(otherTenantId)
+    const ours = await enqueueEcho()
+    await live.until(completed(ours.id))
+    await waitFor(async () => (await t.kernel.runs.get(otherTenantId, foreign.id)).status === 'completed', {
+      what: 'the other tenant’s run',
+    })
+
+    const mine = eventsOf(live.frames, ours.id)
+    expect(mine.map((frame) => frame.event).sort()).toEqual(['run.completed', 'run.pending', 'run.running'])
+    // Stored events carry their id, in order; the claim's run.running is live-only and carries none.
+    const stored = mine.filter((frame) => frame.id !== undefined)
+    expect(stored.map((frame) => frame.event)).toEqual(['run.pending', 'run.completed'])
+    expect(Number(stored[1]!.id)).toBeGreaterThan(Number(stored[0]!.id))
+    expect(mine.find((frame) => frame.event === 'run.running')!.id).toBeUndefined()
+    for (const frame of mine) {
+      const payload = runEventPayloadSchema.parse(JSON.parse(frame.data!))
+      expect(payload).toMatchObject({ runId: ours.id, tenantId, kind: 'echo' })
+    }
+    expect(JSON.parse(stored[1]!.data!)).toMatchObject({ status: 'completed', attempt: 1, error: null })
+    expect(eventsOf(live.frames).every((frame) => JSON.parse(frame.data!).tenantId === tenantId)).toBe(true)
+    expect(eventsOf(live.frames, foreign.id)).toEqual([])
+  })
+
+  it('replays what came after Last-Event-ID, then goes live without duplicates', async () => {
+    t.startKernel()
+    const earlier = await enqueueEcho()
+    await waitFor(async () => (await t.kernel.runs.get(tenantId, earlier.id)).status === 'completed', {
+      what: 'the first run',
+    })
+    const stored = await listEventsAfter(t.database.db, tenantId, 0, 100)
+    expect(stored.map((row) => row.type)).toEqual(['run.pending', 'run.completed'])
+    const firstId = String(stored[0]!.id)
+
+    const resumed = await feed(t.keys.viewer, { 'last-event-id': firstId })
+    await resumed.until((frames) => eventsOf(frames).length >= 1)
+    expect(eventsOf(resumed.frames).map((frame) => [frame.id, frame.event])).toEqual([
+      [String(stored[1]!.id), 'run.completed'],
+    ])
+
+    const later = await enqueueEcho()
+    await resumed.until(completed(later.id))
+    const ids = eventsOf(resumed.frames)
+      .map((frame) => frame.id)
+      .filter((id) => id !== undefined)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(
+      eventsOf(resumed.frames, later.id)
+        .map((frame) => frame.event)
+        .sort(),
+    ).toEqual(['run.completed', 'run.pending', 'run.running'])
+
+    // The query parameter works the same, for clients that cannot set headers.
+    const byQuery = await feed(t.keys.viewer, {}, `/api/v1/events?lastEventId=${stored[0]!.id}`)
+    await byQuery.until((frames) => eventsOf(frames).length >= 1)
+    expect(eventsOf(byQuery.frames)[0]!.id).toBe(String(stored[1]!.id))
+  })
+
+  it('replays only the caller’s tenant', async () => {
+    t.startKernel()
+    const foreign = await enqueueEcho(otherTenantId)
+    const ours = await enqueueEcho()
+    for (const [tenant, run] of [
+      [otherTenantId, foreign],
+      [tenantId, ours],
+    ] as const) {
+      await waitFor(async () => (await t.kernel.runs.get(tenant, run.id)).status === 'completed', {
+        what: 'runs',
+      })
+    }
+    const replay = await feed(t.keys.otherTenant, { 'last-event-id': '0' })
+    await replay.until((frames) => eventsOf(frames).length >= 2)
+    // Give a stray frame of the other tenant the chance to arrive before we check.
+    await replay.until((frames) => frames.some((frame) => frame.comment === 'heartbeat'))
+    expect(eventsOf(replay.frames).map((frame) => [JSON.parse(frame.data!).runId, frame.event])).toEqual([
+      [foreign.id, 'run.pending'],
+      [foreign.id, 'run.completed'],
+    ])
+  })
+
+  it('sends a heartbeat comment while idle', async () => {
+    const idle = await feed(t.keys.viewer)
+    await idle.until((frames) => frames.filter((frame) => frame.comment === 'heartbeat').length >= 2)
+  })
+
+  it('refuses a caller without a key before opening the stream', async () => {
+    const response = await fetch(`${base}/api/v1/events`)
+    expect(response.status).toBe(401)
+    expect(response.headers.get('content-type')).toBe('application/problem+json')
+    expect(await response.json()).toMatchObject({ code: 'unauthorized' })
+  })
+
+  it('drops the bus subscription when the client disconnects', async () => {
+    const bus = t.kernel.bus
+    const subscribe = bus.subscribe.bind(bus)
+    let active = 0
+    bus.subscribe = (topic, handler) => {
+      const off = subscribe(topic, handler)
+      if (topic !== 'events') return off
+      active++
+      return () => {
+        active--
+        off()
+      }
+    }
+    // A raw socket, so the disconnect is immediate (fetch may linger on a kept-alive socket).
+    const request = http.get(`${base}/api/v1/events`, { headers: bearer(t.keys.viewer) })
+    const response = await new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve))
+    await new Promise((resolve) => response.once('data', resolve))
+    expect(active).toBe(1)
+    request.destroy()
+    await waitFor(() => active === 0, { what: 'the subscription to be dropped', timeoutMs: 1000 })
+  })
+
+  it('ends open streams when the app closes', async () => {
+    const client = await feed(t.keys.viewer)
+    await client.until((frames) => frames.some((frame) => frame.comment === 'connected'))
+    const started = Date.now()
+    await t.app.close()
+    expect(Date.now() - started).toBeLessThan(5000)
+    await client.until(() => client.ended).catch(() => {})
+    expect(client.ended).toBe(true)
+  })
+})
