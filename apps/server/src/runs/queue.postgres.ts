@@ -74,8 +74,8 @@ WHERE r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
 RETURNING r.id`
 
 // Fenced: a settlement whose token no longer holds the lease changes nothing and is reported refused.
-const settleSql = `
-WITH v AS (
+const settleCtes = `
+v AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
     $8::int[], $9::float8[], $10::int[], $11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[],
     $16::bigint[], $17::int[], $18::bigint[])
@@ -92,8 +92,29 @@ WITH v AS (
   RETURNING r.*
 ), events AS (
   ${insertEventsFrom('u', '$19')}
+)`
+
+const settleSql = `WITH ${settleCtes} SELECT id FROM u`
+
+// Settles, then claims like claimFastSql ($20 now, $21 limit, $22 worker, $23 lease expiry), in one
+// statement. The claim reads the statement's snapshot, so it never sees the runs settled here.
+const settleAndClaimSql = `
+WITH ${settleCtes}, due AS (
+  SELECT id, concurrency_key FROM runs
+  WHERE status = 'pending' AND run_at <= $20
+  ORDER BY priority DESC, run_at, id
+  LIMIT $21
+  FOR UPDATE SKIP LOCKED
+), gate AS (
+  SELECT coalesce(bool_or(concurrency_key IS NOT NULL), false) AS keyed FROM due
+), claimed AS (
+  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
+    lease_owner = $22, lease_expires_at = $23, started_at = $20, updated_at = $20, wait_reason = NULL
+  FROM due, gate WHERE r.id = due.id AND NOT gate.keyed
+  RETURNING r.*
 )
-SELECT id FROM u`
+SELECT (SELECT coalesce(array_agg(id), '{}') FROM u) AS settled_ids, gate.keyed, claimed.*
+FROM gate LEFT JOIN claimed ON true`
 
 // Takes back runs whose lease expired. Uses runs_lease_idx; bumping the token fences the lost worker out.
 const rescueSql = `
@@ -113,6 +134,32 @@ WITH expired AS (
   ${insertEventsFrom('u', '$1')}
 )
 SELECT * FROM u`
+
+function settlementParams(settlements: Settlement[], now: number): unknown[] {
+  const columns = settlements.map((s) => settlementColumns(s, now))
+  const pick = <K extends keyof (typeof columns)[number]>(key: K) => columns.map((c) => c[key])
+  return [
+    pick('id'),
+    pick('token'),
+    pick('status'),
+    pick('output'),
+    pick('output_hash'),
+    pick('is_new'),
+    pick('tokens_in'),
+    pick('tokens_out'),
+    pick('cost_usd'),
+    pick('duration_ms'),
+    pick('error_code'),
+    pick('error_message'),
+    pick('error_retryable'),
+    pick('dead_lettered_at'),
+    pick('wait_reason'),
+    pick('run_at'),
+    pick('refund'),
+    pick('finished_at'),
+    now,
+  ]
+}
 
 export function createPostgresQueue(database: Db): RunQueue {
   const pool = database.pool as pg.Pool
@@ -189,35 +236,26 @@ export function createPostgresQueue(database: Db): RunQueue {
     },
 
     async settle(settlements: Settlement[], now: number) {
-      const columns = settlements.map((s) => settlementColumns(s, now))
-      const pick = <K extends keyof (typeof columns)[number]>(key: K) => columns.map((c) => c[key])
       const { rows } = await pool.query<{ id: string }>({
         name: 'openorch_settle',
         text: settleSql,
-        values: [
-          pick('id'),
-          pick('token'),
-          pick('status'),
-          pick('output'),
-          pick('output_hash'),
-          pick('is_new'),
-          pick('tokens_in'),
-          pick('tokens_out'),
-          pick('cost_usd'),
-          pick('duration_ms'),
-          pick('error_code'),
-          pick('error_message'),
-          pick('error_retryable'),
-          pick('dead_lettered_at'),
-          pick('wait_reason'),
-          pick('run_at'),
-          pick('refund'),
-          pick('finished_at'),
-          now,
-        ],
+        values: settlementParams(settlements, now),
       })
       const accepted = new Set(rows.map((row) => row.id))
       return settlements.map((s) => accepted.has(s.id))
+    },
+
+    async settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions) {
+      const { rows } = await pool.query<RunRow & { keyed: boolean; settled_ids: string[] }>({
+        name: 'openorch_settle_claim',
+        text: settleAndClaimSql,
+        values: [...settlementParams(settlements, now), next.now, next.limit, next.workerId, next.now + next.leaseMs],
+      })
+      const accepted = new Set(rows[0]?.settled_ids ?? [])
+      const claimed = rows[0]?.keyed
+        ? await claimSlow(next)
+        : rows.filter((row) => row.id !== null).map(({ keyed: _k, settled_ids: _s, ...row }) => row as RunRow)
+      return { accepted: settlements.map((s) => accepted.has(s.id)), claimed }
     },
 
     async rescueExpired(now: number, limit: number) {

@@ -15,8 +15,8 @@ import {
 // SQLite has one writer: every write below runs in BEGIN IMMEDIATE, so a claim sees every
 // committed claim of any other process on the same file. Statements are prepared once.
 export function createSqliteQueue(database: Db): RunQueue {
-  let statements: ReturnType<typeof prepare> | undefined
-  const run = <T>(fn: (s: ReturnType<typeof prepare>) => T): Promise<T> =>
+  let statements: Statements | undefined
+  const run = <T>(fn: (s: Statements) => T): Promise<T> =>
     database.withSqlite((sqlite) => {
       statements ??= prepare(sqlite)
       const s = statements
@@ -32,46 +32,7 @@ export function createSqliteQueue(database: Db): RunQueue {
     })
 
   return {
-    claim: (options: ClaimOptions) =>
-      run((s) => {
-        // Uses runs_due_idx. Reads `limit` candidates; only when a busy concurrency key made us skip
-        // some does it read further (up to claimWindowExtra more), so runs behind a busy key get a turn.
-        const running = new Map<string, number>()
-        const claimed: RunRow[] = []
-        let offset = 0
-        while (claimed.length < options.limit && offset <= claimWindowExtra) {
-          const want = options.limit - claimed.length
-          const candidates = s.due.all(options.now, want, offset) as Array<{
-            id: string
-            concurrency_key: string | null
-            concurrency_limit: number
-          }>
-          let skipped = 0
-          for (const candidate of candidates) {
-            const key = candidate.concurrency_key
-            if (key !== null) {
-              const count = running.get(key) ?? (s.runningForKey.get(key) as { n: number }).n
-              if (count >= candidate.concurrency_limit) {
-                skipped++
-                continue
-              }
-              running.set(key, count + 1)
-            }
-            const row = s.claimOne.get(
-              options.workerId,
-              options.now + options.leaseMs,
-              options.now,
-              options.now,
-              candidate.id,
-            ) as RunRow
-            claimed.push(row)
-          }
-          // Claimed rows left the pending set; only the skipped ones still sit in front of the next page.
-          if (candidates.length < want || skipped === 0) break
-          offset += skipped
-        }
-        return claimed
-      }),
+    claim: (options: ClaimOptions) => run((s) => claimInTransaction(s, options)),
 
     heartbeat: (leases: Lease[], now: number, leaseMs: number) =>
       run((s) => {
@@ -82,21 +43,10 @@ export function createSqliteQueue(database: Db): RunQueue {
         return refused
       }),
 
-    settle: (settlements: Settlement[], now: number) =>
-      run((s) =>
-        settlements.map((settlement) => {
-          const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as RunRow | undefined
-          if (!row) return false
-          s.insertEvent.run(
-            row.tenant_id,
-            row.id,
-            `run.${row.status}`,
-            JSON.stringify(eventPayloadOf(row)),
-            now,
-          )
-          return true
-        }),
-      ),
+    settle: (settlements: Settlement[], now: number) => run((s) => settleInTransaction(s, settlements, now)),
+
+    settleAndClaim: (settlements: Settlement[], now: number, next: ClaimOptions) =>
+      run((s) => ({ accepted: settleInTransaction(s, settlements, now), claimed: claimInTransaction(s, next) })),
 
     rescueExpired: (now: number, limit: number) =>
       run((s) => {
@@ -114,6 +64,52 @@ export function createSqliteQueue(database: Db): RunQueue {
         })
       }),
   }
+}
+
+type Statements = ReturnType<typeof prepare>
+
+// Uses runs_due_idx. Reads `limit` candidates; only when a busy concurrency key made us skip some does
+// it read further (up to claimWindowExtra more), so runs behind a busy key still get a turn.
+function claimInTransaction(s: Statements, options: ClaimOptions): RunRow[] {
+  const running = new Map<string, number>()
+  const claimed: RunRow[] = []
+  let offset = 0
+  while (claimed.length < options.limit && offset <= claimWindowExtra) {
+    const want = options.limit - claimed.length
+    const candidates = s.due.all(options.now, want, offset) as Array<{
+      id: string
+      concurrency_key: string | null
+      concurrency_limit: number
+    }>
+    let skipped = 0
+    for (const candidate of candidates) {
+      const key = candidate.concurrency_key
+      if (key !== null) {
+        const count = running.get(key) ?? (s.runningForKey.get(key) as { n: number }).n
+        if (count >= candidate.concurrency_limit) {
+          skipped++
+          continue
+        }
+        running.set(key, count + 1)
+      }
+      claimed.push(
+        s.claimOne.get(options.workerId, options.now + options.leaseMs, options.now, options.now, candidate.id) as RunRow,
+      )
+    }
+    // Claimed rows left the pending set; only the skipped ones still sit in front of the next page.
+    if (candidates.length < want || skipped === 0) break
+    offset += skipped
+  }
+  return claimed
+}
+
+function settleInTransaction(s: Statements, settlements: Settlement[], now: number): boolean[] {
+  return settlements.map((settlement) => {
+    const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as RunRow | undefined
+    if (!row) return false
+    s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
+    return true
+  })
 }
 
 function prepare(sqlite: SqliteDatabase.Database) {

@@ -45,6 +45,11 @@ export interface RunQueue {
   heartbeat(leases: Lease[], now: number, leaseMs: number): Promise<Set<string>>
   /** Applies settlements with their outbox events in one transaction; returns which were accepted. */
   settle(settlements: Settlement[], now: number): Promise<boolean[]>
+  /**
+   * Settles and claims the next runs for the freed slots in one transaction (one round trip on
+   * PostgreSQL when no concurrency key is due): a busy worker pays one commit per run, not two.
+   */
+  settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions): Promise<{ accepted: boolean[]; claimed: RunRow[] }>
   /** Takes back runs whose lease expired: pending again if attempts remain, else failed `lease_expired`. */
   rescueExpired(now: number, limit: number): Promise<RunRow[]>
 }

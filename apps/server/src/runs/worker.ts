@@ -187,7 +187,6 @@ export class Worker {
       if (slotFreed) return
       slotFreed = true
       this.executing--
-      this.tick()
     }
     const log = this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
     const timeout =
@@ -217,8 +216,9 @@ export class Worker {
       )
       .then(async (settlement) => {
         clearTimeout(timeout)
-        // The slot is free once the executor returned; the result is written (batched) while the next run starts.
+        // The slot is free once the executor returned; writing the result claims the next run for it.
         freeSlot()
+        if (!settlement) this.tick()
         if (settlement) {
           const accepted = await this.settle(settlement)
           if (!accepted) log.warn({ outcome: settlement.outcome }, 'settlement refused: lease no longer held')
@@ -334,17 +334,43 @@ export class Worker {
     items.forEach((item, i) => item.resolve(accepted[i] ?? false))
   }
 
-  /** Writes settlements, retrying a failing database for up to one lease; after that the rescuer takes over. */
+  /**
+   * Writes settlements and, in the same transaction, claims runs for the slots that are free now.
+   * Retries a failing database for up to one lease; after that the rescuer takes over.
+   */
   private async writeSettlements(settlements: Settlement[]): Promise<boolean[]> {
     const deadline = Date.now() + this.options.leaseMs
     for (let attempt = 0; ; attempt++) {
+      const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
+      const free = this.options.concurrency - this.executing - this.reserved
+      const limit = this.running && !this.stopping && !this.idle && attempt === 0 ? Math.max(0, Math.min(free, batch)) : 0
+      const generation = this.wakeGeneration
+      let outcome: { accepted: boolean[]; claimed: RunRow[] }
+      this.reserved += limit
       try {
-        return await this.options.queue.settle(settlements, this.options.clock.now())
+        const now = this.options.clock.now()
+        outcome =
+          limit === 0
+            ? { accepted: await this.options.queue.settle(settlements, now), claimed: [] }
+            : await this.options.queue.settleAndClaim(settlements, now, {
+                workerId: this.id,
+                limit,
+                now,
+                leaseMs: this.options.leaseMs,
+              })
       } catch (error) {
+        this.reserved -= limit
         if (Date.now() > deadline) throw error
         this.log.warn({ err: toError(error), attempt }, 'writing run results failed; retrying')
         await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** attempt)))
+        continue
       }
+      this.reserved -= limit
+      const { accepted, claimed } = outcome
+      if (claimed.length > 0) this.options.onClaimed?.(claimed)
+      for (const row of claimed) this.execute(row)
+      if (claimed.length < limit && generation === this.wakeGeneration) this.idle = true
+      return accepted
     }
   }
 

@@ -1,0 +1,149 @@
+// `npm run bench -- engine`: openOrchestrator's run engine against graphile-worker and pg-boss on the
+// same PostgreSQL and the same workload, in one run. Each measurement runs in its own process.
+// Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import type { EngineResult } from './engine/engine.run.ts'
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    jobs: { type: 'string', default: '20000' },
+    'batch-size': { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '10' },
+    'latency-samples': { type: 'string', default: '200' },
+    'skip-peers': { type: 'boolean', default: false },
+  },
+})
+const suite = positionals[0] ?? 'engine'
+if (suite !== 'engine') {
+  process.stderr.write(`Unknown benchmark "${suite}". Available: engine\n`)
+  process.exit(1)
+}
+
+const databaseUrl =
+  process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const workload = {
+  jobs: Number(values.jobs),
+  batchSize: Number(values['batch-size']),
+  concurrency: Number(values.concurrency),
+  latencySamples: Number(values['latency-samples']),
+  databaseUrl,
+}
+const here = import.meta.dirname
+
+interface Row {
+  system: string
+  mode: string
+  jobsPerSecond: number
+  enqueuePerSecond: number | null
+  p50: number | null
+  p99: number | null
+  crossP50: number | null
+  crossP99: number | null
+  rssMb: number | null
+}
+
+function runChild(script: string, args: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+    })
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out.trim().split('\n').filter(Boolean)) : reject(new Error(`${script} exited ${code}`)),
+    )
+  })
+}
+
+async function engine(dialect: 'sqlite' | 'postgres', mode: 'one-by-one' | 'batched', synchronous?: 'NORMAL' | 'FULL') {
+  process.stderr.write(`… openOrchestrator ${dialect}${synchronous ? ` ${synchronous}` : ''} ${mode}\n`)
+  const [line] = await runChild('engine/engine.run.ts', [dialect, JSON.stringify({ ...workload, mode, synchronous })])
+  const r = JSON.parse(line!) as EngineResult
+  return {
+    system: r.name,
+    mode: r.mode,
+    jobsPerSecond: r.jobsPerSecond,
+    enqueuePerSecond: r.enqueuePerSecond,
+    p50: r.latencyP50Ms,
+    p99: r.latencyP99Ms,
+    crossP50: r.crossProcessLatencyP50Ms,
+    crossP99: r.crossProcessLatencyP99Ms,
+    rssMb: r.peakRssMb,
+  } satisfies Row
+}
+
+async function peer(name: 'graphile-worker' | 'pg-boss'): Promise<Row[]> {
+  process.stderr.write(`… ${name}\n`)
+  const lines = await runChild('peers/peer.child.ts', [name, JSON.stringify(workload)])
+  return lines.map((line) => {
+    const r = JSON.parse(line) as {
+      name: string
+      version: string
+      mode: string
+      jobs: number
+      jobsPerSecond: number
+      latencyP50Ms: number | null
+      latencyP99Ms: number | null
+      peakRssMb: number
+      notes: string
+    }
+    return {
+      system: `${r.name} ${r.version}`,
+      mode: r.mode,
+      jobsPerSecond: Math.round(r.jobsPerSecond),
+      enqueuePerSecond: null,
+      p50: null,
+      p99: null,
+      crossP50: r.latencyP50Ms,
+      crossP99: r.latencyP99Ms,
+      rssMb: r.peakRssMb,
+    }
+  })
+}
+
+const rows: Row[] = []
+rows.push(await engine('sqlite', 'one-by-one'))
+rows.push(await engine('sqlite', 'batched'))
+rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
+rows.push(await engine('postgres', 'one-by-one'))
+rows.push(await engine('postgres', 'batched'))
+if (!values['skip-peers']) {
+  rows.push(...(await peer('graphile-worker')))
+  rows.push(...(await peer('pg-boss')))
+}
+
+const fmt = (value: number | null, digits = 1) => (value === null ? '–' : value.toFixed(digits))
+const ours = (mode: string) => rows.find((r) => r.system.includes('PostgreSQL') && r.mode === mode)
+const gw = (mode: string) => rows.find((r) => r.system.startsWith('graphile-worker') && r.mode === mode)
+const boss = rows.find((r) => r.system.startsWith('pg-boss'))
+
+const lines = [
+  `Workload: ${workload.jobs} no-op runs enqueued in batches of ${workload.batchSize}, then drained with concurrency ${workload.concurrency}; latency: ${workload.latencySamples} single runs on an idle system.`,
+  '',
+  '| system | mode | runs/s (drain) | enqueue/s | latency p50 / p99 ms (same process) | latency p50 / p99 ms (other process, LISTEN/NOTIFY) | peak RSS MB |',
+  '|---|---|---:|---:|---:|---:|---:|',
+  ...rows.map(
+    (r) =>
+      `| ${r.system} | ${r.mode} | ${r.jobsPerSecond} | ${r.enqueuePerSecond ?? '–'} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.crossP50, 2)} / ${fmt(r.crossP99, 2)} | ${r.rssMb ?? '–'} |`,
+  ),
+  '',
+]
+const ratio = (a: Row | undefined, b: Row | undefined) =>
+  a && b ? `${(a.jobsPerSecond / b.jobsPerSecond).toFixed(2)}×` : 'n/a'
+if (!values['skip-peers']) {
+  lines.push(
+    'Ratios (openOrchestrator PostgreSQL ÷ peer, runs/s):',
+    '',
+    `- one by one ÷ graphile-worker defaults: ${ratio(ours('one-by-one'), gw('defaults'))}`,
+    `- batched ÷ graphile-worker batched (local queue): ${ratio(ours('batched'), gw('batched'))}`,
+    `- one by one ÷ pg-boss: ${ratio(ours('one-by-one'), boss)}`,
+    `- batched ÷ pg-boss: ${ratio(ours('batched'), boss)}`,
+    '',
+  )
+}
+process.stdout.write(`${lines.join('\n')}\n`)
