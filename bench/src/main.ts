@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { build } from 'esbuild'
 import type { EngineResult } from './engine/engine.run.ts'
 
 const { values, positionals } = parseArgs({
@@ -32,6 +33,32 @@ const workload = {
   databaseUrl,
 }
 const here = import.meta.dirname
+const dist = path.join(here, '..', 'dist')
+
+// Measurements run as bundled JavaScript on plain Node, like `npm start`: a TypeScript loader
+// would add its own thread and ~60 MB to every peak RSS.
+await build({
+  entryPoints: {
+    'engine.run': path.join(here, 'engine', 'engine.run.ts'),
+    'peer.child': path.join(here, 'peers', 'peer.child.ts'),
+  },
+  outdir: dist,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'external-dependencies',
+      setup(builder) {
+        builder.onResolve({ filter: /^[^./]/ }, (args) =>
+          args.path.startsWith('@openorch/') ? undefined : { path: args.path, external: true },
+        )
+      },
+    },
+  ],
+})
 
 interface Row {
   system: string
@@ -47,7 +74,7 @@ interface Row {
 
 function runChild(script: string, args: string[]): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], {
+    const child = spawn(process.execPath, [path.join(dist, script), ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
@@ -62,7 +89,7 @@ function runChild(script: string, args: string[]): Promise<string[]> {
 
 async function engine(dialect: 'sqlite' | 'postgres', mode: 'one-by-one' | 'batched', synchronous?: 'NORMAL' | 'FULL') {
   process.stderr.write(`… openOrchestrator ${dialect}${synchronous ? ` ${synchronous}` : ''} ${mode}\n`)
-  const [line] = await runChild('engine/engine.run.ts', [dialect, JSON.stringify({ ...workload, mode, synchronous })])
+  const [line] = await runChild('engine.run.js', [dialect, JSON.stringify({ ...workload, mode, synchronous })])
   const r = JSON.parse(line!) as EngineResult
   return {
     system: r.name,
@@ -79,7 +106,7 @@ async function engine(dialect: 'sqlite' | 'postgres', mode: 'one-by-one' | 'batc
 
 async function peer(name: 'graphile-worker' | 'pg-boss'): Promise<Row[]> {
   process.stderr.write(`… ${name}\n`)
-  const lines = await runChild('peers/peer.child.ts', [name, JSON.stringify(workload)])
+  const lines = await runChild('peer.child.js', [name, JSON.stringify(workload)])
   return lines.map((line) => {
     const r = JSON.parse(line) as {
       name: string

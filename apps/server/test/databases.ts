@@ -37,18 +37,36 @@ export async function createTestDatabase(dialect: DialectName): Promise<TestData
     }
   }
   const schema = `t_${randomBytes(6).toString('hex')}`
-  const first = await openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 2 })
-  await migrateToLatest(first.db, 'postgres', migrations)
-  await first.close()
+  // Kysely's migrator lists the tables of every schema; a schema dropped by a parallel test at that
+  // moment makes the listing fail. Migrations and drops of test schemas therefore take turns.
+  await withSchemaLock(async () => {
+    const first = await openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 2 })
+    try {
+      await migrateToLatest(first.db, 'postgres', migrations)
+    } finally {
+      await first.close()
+    }
+  })
   return {
     dialect,
     location: { url: postgresUrl, schema },
     open: () => openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 8 }),
-    cleanup: async () => {
-      const client = new pg.Client({ connectionString: postgresUrl })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await client.end()
-    },
+    cleanup: () =>
+      withSchemaLock(async (client) => {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+      }),
+  }
+}
+
+const schemaLockId = 7_042_001
+
+async function withSchemaLock<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresUrl })
+  await client.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [schemaLockId])
+    return await fn(client)
+  } finally {
+    await client.end()
   }
 }

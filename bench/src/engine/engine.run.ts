@@ -77,8 +77,9 @@ async function main(): Promise<EngineResult> {
       concurrency: options.concurrency,
       leaseMs: 30_000,
       pollIntervalMs: 1000,
-      claimBatchSize: oneByOne ? 1 : 100,
-      settleBatchSize: oneByOne ? 1 : 100,
+      claimBatchSize: oneByOne ? 1 : 500,
+      localQueueSize: oneByOne ? 0 : 500,
+      settleBatchSize: oneByOne ? 1 : 500,
       onSettled: () => {
         completed++
         if (completed === options.jobs) done?.()

@@ -247,6 +247,31 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(maxPerKey).toBe(1)
   })
 
+  it('holds prefetched runs in a local queue within the concurrency limit and releases them on stop', async () => {
+    let inFlight = 0
+    let maxInFlight = 0
+    const k = kernel({ worker: { concurrency: 2, localQueueSize: 6 } })
+    k.executors.register('slow', async () => {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 40))
+      inFlight--
+      return { output: 'ok' }
+    })
+    await k.runs.enqueueMany(Array.from({ length: 20 }, () => ({ tenantId, kind: 'slow', trigger: 'api' as const })))
+    k.start()
+    await waitFor(async () => (await k.runs.list(tenantId, { status: 'completed', limit: 200 })).items.length >= 4)
+    // Up to 2 executing plus 6 leased and waiting locally.
+    const running = await k.runs.list(tenantId, { status: 'running', limit: 200 })
+    expect(running.items.length).toBeLessThanOrEqual(8)
+    await k.stop(0)
+    expect(maxInFlight).toBe(2)
+    const afterStop = await k.runs.list(tenantId, { limit: 200 })
+    expect(afterStop.items.filter((r) => r.status === 'running')).toHaveLength(0)
+    for (const run of afterStop.items.filter((r) => r.status === 'pending')) expect(run.attempt).toBe(0)
+    expect(afterStop.items.filter((r) => r.status === 'completed').length).toBeGreaterThanOrEqual(4)
+  })
+
   it('claims by priority, then first in first out', async () => {
     const order: string[] = []
     const k = kernel({ worker: { concurrency: 1 } })

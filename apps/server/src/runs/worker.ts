@@ -29,6 +29,12 @@ export interface WorkerOptions {
   pollIntervalMs: number
   /** Runs per claim query (default: every free slot at once; 1 = one by one, like a classic worker pool). */
   claimBatchSize?: number
+  /**
+   * Runs claimed ahead of free slots and held here, leased and heart-beaten, until a slot frees
+   * (default 0). Like graphile-worker's local queue: fewer, larger claims under heavy load, at the
+   * price of a later start for a higher-priority run that arrives meanwhile.
+   */
+  localQueueSize?: number
   /** Settlements per write (default 100: completions within one event-loop turn share a transaction). */
   settleBatchSize?: number
   heartbeatIntervalMs?: number
@@ -56,6 +62,8 @@ export class Worker {
   /** Runs whose executor has not returned yet; the concurrency limit counts these. */
   private executing = 0
   private reserved = 0
+  /** Claimed runs waiting for a slot (only with localQueueSize > 0). */
+  private readonly queued: RunRow[] = []
   private idle = false
   private wakeGeneration = 0
   private running = false
@@ -102,6 +110,13 @@ export class Worker {
 
   /** Aborts a run this process holds (cancel requested elsewhere); true if it was here. */
   abort(runId: string, cause: 'cancelled' | 'timeout' = 'cancelled'): boolean {
+    const index = this.queued.findIndex((row) => row.id === runId)
+    if (index >= 0) {
+      // Not started yet: whoever aborted it (cancel) already changed its row; just forget it.
+      this.queued.splice(index, 1)
+      this.afterChange()
+      return true
+    }
     const active = this.active.get(runId)
     if (!active) return false
     active.controller.abort(new RunAbort(cause))
@@ -118,6 +133,7 @@ export class Worker {
     // Keep heart-beating during the grace period so no other worker rescues our runs meanwhile.
     for (const timer of this.timers.splice(0, 2)) clearInterval(timer)
     for (const timer of this.retryTimers) clearTimeout(timer)
+    await this.releaseQueued()
     await this.waitForDrain(graceMs)
     if (this.active.size > 0) {
       this.log.warn({ remaining: this.active.size }, 'grace period over; releasing unfinished runs')
@@ -130,7 +146,7 @@ export class Worker {
   }
 
   private waitForDrain(ms: number): Promise<void> {
-    if (this.active.size === 0 && this.reserved === 0) return Promise.resolve()
+    if (this.isDrained()) return Promise.resolve()
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms)
       function done() {
@@ -145,7 +161,7 @@ export class Worker {
     if (!this.running || this.stopping) return
     const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
     while (!this.idle) {
-      const free = this.options.concurrency - this.executing - this.reserved
+      const free = this.capacity()
       if (free <= 0) return
       const limit = Math.min(free, batch)
       this.reserved += limit
@@ -155,8 +171,7 @@ export class Worker {
         .then(
           (rows) => {
             this.reserved -= limit
-            if (rows.length > 0) this.options.onClaimed?.(rows)
-            for (const row of rows) this.execute(row)
+            this.accept(rows)
             // Only call the queue empty if no wake-up arrived while we were asking.
             if (rows.length < limit && generation === this.wakeGeneration) this.idle = true
             this.afterChange()
@@ -171,8 +186,45 @@ export class Worker {
     }
   }
 
+  /** Runs a claim may ask for now: free slots, plus room in the local queue. */
+  private capacity(): number {
+    const localQueue = this.options.localQueueSize ?? 0
+    return this.options.concurrency + localQueue - this.executing - this.queued.length - this.reserved
+  }
+
+  private isDrained(): boolean {
+    return this.active.size === 0 && this.reserved === 0 && this.queued.length === 0
+  }
+
+  /** Takes claimed runs: start what fits, queue the rest locally. */
+  private accept(rows: RunRow[]): void {
+    if (rows.length === 0) return
+    this.options.onClaimed?.(rows)
+    this.queued.push(...rows)
+    if (this.stopping) void this.releaseQueued().then(() => this.afterChange())
+    else this.pump()
+  }
+
+  private pump(): void {
+    while (this.executing < this.options.concurrency && this.queued.length > 0 && !this.stopping) {
+      this.execute(this.queued.shift()!)
+    }
+  }
+
+  /** On shutdown, runs that never started go straight back to the queue. */
+  private async releaseQueued(): Promise<void> {
+    const rows = this.queued.splice(0)
+    if (rows.length === 0) return
+    await this.options.queue
+      .settle(
+        rows.map((row) => ({ id: row.id, token: Number(row.lease_token), outcome: 'released' as const })),
+        this.options.clock.now(),
+      )
+      .catch((error) => this.log.warn({ err: toError(error) }, 'releasing queued runs failed; they return after their lease'))
+  }
+
   private afterChange(): void {
-    if (this.active.size === 0 && this.reserved === 0) this.drained?.()
+    if (this.isDrained()) this.drained?.()
     this.tick()
   }
 
@@ -187,6 +239,7 @@ export class Worker {
       if (slotFreed) return
       slotFreed = true
       this.executing--
+      this.pump()
     }
     const log = this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
     const timeout =
@@ -342,7 +395,7 @@ export class Worker {
     const deadline = Date.now() + this.options.leaseMs
     for (let attempt = 0; ; attempt++) {
       const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
-      const free = this.options.concurrency - this.executing - this.reserved
+      const free = this.capacity()
       const limit = this.running && !this.stopping && !this.idle && attempt === 0 ? Math.max(0, Math.min(free, batch)) : 0
       const generation = this.wakeGeneration
       let outcome: { accepted: boolean[]; claimed: RunRow[] }
@@ -367,16 +420,18 @@ export class Worker {
       }
       this.reserved -= limit
       const { accepted, claimed } = outcome
-      if (claimed.length > 0) this.options.onClaimed?.(claimed)
-      for (const row of claimed) this.execute(row)
+      this.accept(claimed)
       if (claimed.length < limit && generation === this.wakeGeneration) this.idle = true
       return accepted
     }
   }
 
   private async heartbeat(): Promise<void> {
-    if (this.active.size === 0) return
-    const leases = [...this.active.values()].map(({ run }) => ({ id: run.id, token: run.leaseToken }))
+    if (this.active.size === 0 && this.queued.length === 0) return
+    const leases = [
+      ...[...this.active.values()].map(({ run }) => ({ id: run.id, token: run.leaseToken })),
+      ...this.queued.map((row) => ({ id: row.id, token: Number(row.lease_token) })),
+    ]
     try {
       const refused = await this.options.queue.heartbeat(
         leases,
@@ -384,6 +439,8 @@ export class Worker {
         this.options.leaseMs,
       )
       for (const id of refused) {
+        const index = this.queued.findIndex((row) => row.id === id)
+        if (index >= 0) this.queued.splice(index, 1)
         const active = this.active.get(id)
         if (!active || active.controller.signal.aborted) continue
         this.log.warn({ runId: id }, 'heartbeat refused: lease taken over; aborting the run here')
