@@ -1,6 +1,13 @@
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearer, createCapturingLog, createTestApp, type TestApp } from '../test/app-harness.ts'
-import { createTestDatabase, dialects } from '../test/databases.ts'
+import {
+  bearer,
+  createCapturingLog,
+  createTestApp,
+  createTestDatabaseWithRetry,
+  type TestApp,
+} from '../test/app-harness.ts'
+import { dialects } from '../test/databases.ts'
 import { createTestKernel, silentLog } from '../test/kernel-harness.ts'
 import { buildApp } from './app.ts'
 import { migrations } from './migrations/index.ts'
@@ -131,7 +138,7 @@ describe.each(dialects)('app on %s', (dialect) => {
 
 describe.each(dialects)('readiness on %s', (dialect) => {
   it('answers 503 not_ready when a migration is pending, and when the database is gone', async () => {
-    const testDb = await createTestDatabase(dialect)
+    const testDb = await createTestDatabaseWithRetry(dialect)
     const database = await testDb.open()
     const kernel = createTestKernel(database)
     const app = await buildApp({
@@ -145,7 +152,11 @@ describe.each(dialects)('readiness on %s', (dialect) => {
       migrations: { ...migrations, '9999-from-the-future': migrations['0001-foundation']! },
     })
     try {
-      const pending = await app.inject({ url: '/ready' })
+      // Reading the migration state can trip over another test file dropping its schema (see the harness).
+      let pending = await app.inject({ url: '/ready' })
+      for (let i = 0; i < 3 && pending.json().detail === 'Could not read the migration state.'; i++) {
+        pending = await app.inject({ url: '/ready' })
+      }
       expect(pending.statusCode).toBe(503)
       expect(pending.headers['content-type']).toBe('application/problem+json')
       expect(pending.json()).toMatchObject({ code: 'not_ready', status: 503 })
@@ -164,6 +175,42 @@ describe.each(dialects)('readiness on %s', (dialect) => {
     } finally {
       await app.close()
       await testDb.cleanup()
+    }
+  })
+})
+
+describe.each(dialects)('shutdown on %s', (dialect) => {
+  it('answers requests that arrive while the app closes with 503 shutting_down problem+json', async () => {
+    const t = await createTestApp(dialect)
+    let release!: () => void
+    let holding!: () => void
+    const held = new Promise<void>((resolve) => {
+      holding = resolve
+    })
+    // Holds the close in its pre-close phase, where the server still accepts connections.
+    t.app.addHook(
+      'preClose',
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve
+          holding()
+        }),
+    )
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const port = (t.app.server.address() as AddressInfo).port
+    const closing = t.app.close()
+    try {
+      await held
+      const response = await fetch(`http://127.0.0.1:${port}/health`)
+      expect(response.status).toBe(503)
+      expect(response.headers.get('content-type')).toBe('application/problem+json')
+      expect(response.headers.get('connection')).toBe('close')
+      expect(response.headers.get('retry-after')).toBe('1')
+      expect(await response.json()).toMatchObject({ code: 'shutting_down', status: 503 })
+    } finally {
+      release()
+      await closing
+      await t.close()
     }
   })
 })

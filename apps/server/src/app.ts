@@ -11,11 +11,11 @@ import type { Bus } from './platform/bus.ts'
 import type { Clock } from './platform/clock.ts'
 import type { MigrationFactory } from './platform/db/migrator.ts'
 import { registerJsonOnly } from './platform/http/body-parser.ts'
-import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerHttpMetrics } from './platform/http/http-metrics.ts'
-import { openApiPath, registerOpenApi } from './platform/http/openapi.ts'
+import { apiPrefix, openApiPath, registerOpenApi } from './platform/http/openapi.ts'
 import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
+import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
 import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
@@ -107,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(
     async (api) => {
       // The contract itself is public: clients and generators fetch it before they have a key.
-      api.get(openApiPath.slice('/api/v1'.length), { schema: { hide: true } }, async () => app.swagger())
+      api.get(openApiPath.slice(apiPrefix.length), { schema: { hide: true } }, async () => app.swagger())
 
       await api.register(async (secured) => {
         secured.addHook('onRequest', createAuthHook(apiKeys))
@@ -119,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         })
       })
     },
-    { prefix: '/api/v1' },
+    { prefix: apiPrefix },
   )
 
   return app

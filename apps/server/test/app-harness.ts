@@ -31,7 +31,7 @@ export async function createTestApp(
   dialect: DialectName,
   options: { bodyLimitBytes?: number; sseHeartbeatMs?: number; defaultMetrics?: boolean; log?: Logger } = {},
 ): Promise<TestApp> {
-  const testDatabase = await createTestDatabase(dialect)
+  const testDatabase = await createTestDatabaseWithRetry(dialect)
   const database = await testDatabase.open()
   const kernel = createTestKernel(database, { relayIntervalMs: 50 })
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
@@ -64,6 +64,7 @@ export async function createTestApp(
     apiKeys,
   })
   let started = false
+  let closed = false
   return {
     app,
     database,
@@ -76,12 +77,31 @@ export async function createTestApp(
       kernel.start()
     },
     async close() {
+      // Idempotent: a failed beforeEach leaves the previous test's app in place for afterEach.
+      if (closed) return
+      closed = true
       await app.close()
       if (started) await kernel.stop(1000)
       await kernel.bus.close()
       await database.close()
       await testDatabase.cleanup()
     },
+  }
+}
+
+/**
+ * Kysely's PostgreSQL migrator introspects every schema of the database; when another test file
+ * drops its schema at that moment, PostgreSQL reports `schema "t_…" does not exist`. Only that
+ * error is retried (the race belongs to test/databases.ts, shared with the kernel tests).
+ */
+export async function createTestDatabaseWithRetry(dialect: DialectName) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createTestDatabase(dialect)
+    } catch (error) {
+      const raced = error instanceof Error && /^schema "t_[0-9a-f]+" does not exist$/.test(error.message)
+      if (!raced || attempt >= 5) throw error
+    }
   }
 }
 

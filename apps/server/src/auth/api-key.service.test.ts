@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
+import { createTestDatabaseWithRetry } from '../../test/app-harness.ts'
+import { dialects, type TestDatabase } from '../../test/databases.ts'
 import { silentLog } from '../../test/kernel-harness.ts'
 import type { Db } from '../database.ts'
 import { ManualClock } from '../platform/clock.ts'
@@ -12,7 +13,7 @@ describe.each(dialects)('API keys on %s', (dialect) => {
   let clock: ManualClock
 
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect)
+    testDb = await createTestDatabaseWithRetry(dialect)
     database = await testDb.open()
     clock = new ManualClock()
   })

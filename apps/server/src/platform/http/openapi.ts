@@ -6,7 +6,8 @@ import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-pro
 // OpenAPI 3.1 generated from the zod schemas of the routes (packages/contracts). Must be registered
 // before any route, since it collects them as they are added.
 
-export const openApiPath = '/api/v1/openapi.json'
+export const apiPrefix = '/api/v1'
+export const openApiPath = `${apiPrefix}/openapi.json`
 export const docsPath = '/docs'
 
 /** Put on routes that need no API key, so the document does not inherit the global requirement. */
