@@ -28,7 +28,9 @@ const probe = await postgresAnswers()
 const env = { ...process.env }
 if (probe === true) {
   env.OPENORCH_TEST_POSTGRES = '1'
-  console.log(`PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} answers: database tests run on SQLite and PostgreSQL.`)
+  console.log(
+    `PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} answers: database tests run on SQLite and PostgreSQL.`,
+  )
 } else if (isCi) {
   console.error(`PostgreSQL is required under CI but does not answer at ${url}: ${probe}`)
   console.log('0 passed, 1 failed')

@@ -82,14 +82,23 @@ function runChild(script: string, args: string[]): Promise<string[]> {
       out += chunk
     })
     child.on('exit', (code) =>
-      code === 0 ? resolve(out.trim().split('\n').filter(Boolean)) : reject(new Error(`${script} exited ${code}`)),
+      code === 0
+        ? resolve(out.trim().split('\n').filter(Boolean))
+        : reject(new Error(`${script} exited ${code}`)),
     )
   })
 }
 
-async function engine(dialect: 'sqlite' | 'postgres', mode: 'one-by-one' | 'batched', synchronous?: 'NORMAL' | 'FULL') {
+async function engine(
+  dialect: 'sqlite' | 'postgres',
+  mode: 'one-by-one' | 'batched',
+  synchronous?: 'NORMAL' | 'FULL',
+) {
   process.stderr.write(`… openOrchestrator ${dialect}${synchronous ? ` ${synchronous}` : ''} ${mode}\n`)
-  const [line] = await runChild('engine.run.js', [dialect, JSON.stringify({ ...workload, mode, synchronous })])
+  const [line] = await runChild('engine.run.js', [
+    dialect,
+    JSON.stringify({ ...workload, mode, synchronous }),
+  ])
   const r = JSON.parse(line!) as EngineResult
   return {
     system: r.name,

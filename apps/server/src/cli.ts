@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util'
-import type { Tables } from './database.ts'
+import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
 import { ConfigError, loadConfig } from './platform/config.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { toError } from './platform/errors.ts'
 import { createLogger } from './platform/logger.ts'
-import { openServerDatabase, startServer } from './main.ts'
 
 // `openorch <command>`: errors print what to do, never a stack trace.
 const usage = `Usage: openorch <command>
@@ -27,17 +26,20 @@ function config() {
   try {
     return loadConfig(process.env)
   } catch (error) {
-    if (error instanceof ConfigError) fail(`${error.message}\nFix these environment variables and start again.`)
+    if (error instanceof ConfigError)
+      fail(`${error.message}\nFix these environment variables and start again.`)
     throw error
   }
 }
 
 function explain(error: unknown): string {
   const e = toError(error) as Error & { code?: string }
-  if (e.code === 'ECONNREFUSED') return `cannot reach the database (${e.message}). Is PostgreSQL running, and is DATABASE_URL right?`
+  if (e.code === 'ECONNREFUSED')
+    return `cannot reach the database (${e.message}). Is PostgreSQL running, and is DATABASE_URL right?`
   if (e.code === 'EADDRINUSE') return `${e.message}: another program uses this port. Set PORT to a free port.`
   if (e.code === 'EACCES') return `${e.message}: permission denied. Check OPENORCH_DATA_DIR and PORT.`
-  if (e.code === '28P01' || e.code === '28000') return `the database refused the login (${e.message}). Check DATABASE_URL.`
+  if (e.code === '28P01' || e.code === '28000')
+    return `the database refused the login (${e.message}). Check DATABASE_URL.`
   if (e.code === '3D000') return `${e.message}. Create the database or fix DATABASE_URL.`
   return e.message
 }
@@ -47,7 +49,9 @@ async function start() {
   const log = createLogger(cfg.log)
   const server = await startServer(cfg, log).catch((error) => fail(`could not start: ${explain(error)}`))
   const where = cfg.database.url ? 'PostgreSQL' : `SQLite at ${cfg.database.sqlitePath}`
-  process.stdout.write(`\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`)
+  process.stdout.write(
+    `\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`,
+  )
   if (server.url) process.stdout.write(`API docs: ${server.url}/docs\n`)
   if (server.ownerKey && !cfg.auth.bootstrapApiKey) {
     process.stdout.write(
@@ -79,7 +83,9 @@ async function migrate() {
   const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
   try {
     const applied = await migrateToLatest(database.db, database.dialect, migrations)
-    process.stdout.write(applied.length > 0 ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n')
+    process.stdout.write(
+      applied.length > 0 ? `Applied: ${applied.join(', ')}\n` : 'The database is up to date.\n',
+    )
   } catch (error) {
     fail(`migration failed: ${explain(error)}`)
   } finally {

@@ -39,7 +39,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   const bus: Bus =
     database.dialect === 'postgres'
-      ? createPostgresBus({ pool: database.pool!, clientConfig: database.pgClientConfig!, namespace: undefined, log })
+      ? createPostgresBus({
+          pool: database.pool!,
+          clientConfig: database.pgClientConfig!,
+          namespace: undefined,
+          log,
+        })
       : createLocalBus()
   await bus.ready()
 

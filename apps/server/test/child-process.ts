@@ -8,7 +8,10 @@ export interface ChildHandle {
   process: ChildProcess
   lines: Array<Record<string, unknown>>
   /** Resolves with the first line matching `predicate` (already seen or yet to come). */
-  waitForLine(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>
+  waitForLine(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>
   exited: Promise<number | null>
 }
 
@@ -18,7 +21,10 @@ export function spawnWorkerChild(config: Record<string, unknown>): ChildHandle {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines: Array<Record<string, unknown>> = []
-  const waiters: Array<{ predicate: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = []
+  const waiters: Array<{
+    predicate: (line: Record<string, unknown>) => boolean
+    resolve: (line: Record<string, unknown>) => void
+  }> = []
   readline.createInterface({ input: child.stdout! }).on('line', (text) => {
     let line: Record<string, unknown>
     try {
@@ -43,7 +49,10 @@ export function spawnWorkerChild(config: Record<string, unknown>): ChildHandle {
       const seen = lines.find(predicate)
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child ${child.pid}: no matching line within ${timeoutMs} ms`)), timeoutMs)
+        const timer = setTimeout(
+          () => reject(new Error(`child ${child.pid}: no matching line within ${timeoutMs} ms`)),
+          timeoutMs,
+        )
         waiters.push({
           predicate,
           resolve: (line) => {

@@ -39,7 +39,10 @@ describe('openorch CLI', () => {
   it('starts on SQLite, prints the URL and a generated owner key once, and stops gracefully on SIGTERM', async () => {
     const dir = dataDir()
     const first = run(['start'], { OPENORCH_DATA_DIR: dir, PORT: '0' })
-    await waitFor(() => first.out().includes('Owner API key'), { what: 'the start banner', timeoutMs: 30_000 })
+    await waitFor(() => first.out().includes('Owner API key'), {
+      what: 'the start banner',
+      timeoutMs: 30_000,
+    })
     const url = /running at (http:\/\/\S+)/.exec(first.out())?.[1]
     const key = /\n {2}(oo_\S+)\n/.exec(first.out())?.[1]
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
@@ -88,7 +91,10 @@ describe('openorch CLI', () => {
   })
 
   it('explains an unreachable PostgreSQL instead of printing a stack trace', async () => {
-    const down = run(['migrate'], { OPENORCH_DATA_DIR: dataDir(), DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })
+    const down = run(['migrate'], {
+      OPENORCH_DATA_DIR: dataDir(),
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    })
     expect(await down.exited).toBe(1)
     expect(down.err()).toMatch(/cannot reach the database/)
     expect(down.err()).not.toMatch(/\n\s+at /)

@@ -1,17 +1,18 @@
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { Db, Tables } from '../src/database.ts'
 import { migrations } from '../src/migrations/index.ts'
-import { openDatabase, type DialectName } from '../src/platform/db/database.ts'
+import { type DialectName, openDatabase } from '../src/platform/db/database.ts'
 import { migrateToLatest } from '../src/platform/db/migrator.ts'
 
 // Every database test runs on SQLite and on PostgreSQL. scripts/test.mjs probes PostgreSQL and sets
 // OPENORCH_TEST_POSTGRES=1 when it answers; without it the PostgreSQL half is skipped (and said so).
 export const postgresUrl = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-export const dialects: DialectName[] = process.env.OPENORCH_TEST_POSTGRES === '1' ? ['sqlite', 'postgres'] : ['sqlite']
+export const dialects: DialectName[] =
+  process.env.OPENORCH_TEST_POSTGRES === '1' ? ['sqlite', 'postgres'] : ['sqlite']
 
 export interface TestDatabase {
   dialect: DialectName

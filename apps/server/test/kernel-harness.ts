@@ -19,7 +19,9 @@ export function createBus(database: Db): Bus {
 /** A kernel on `database` with test-friendly defaults (short lease, fast polling). */
 export function createTestKernel(
   database: Db,
-  overrides: Partial<Omit<RunKernelOptions, 'worker'>> & { worker?: Partial<RunKernelOptions['worker']> } = {},
+  overrides: Partial<Omit<RunKernelOptions, 'worker'>> & {
+    worker?: Partial<RunKernelOptions['worker']>
+  } = {},
 ): RunKernel & { bus: Bus; clock: Clock } {
   const bus = overrides.bus ?? createBus(database)
   const clock = overrides.clock ?? systemClock

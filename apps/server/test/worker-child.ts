@@ -19,7 +19,10 @@ const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stri
 // Warnings (heartbeat refused, settlement refused) go to stdout as JSON so the parent can read them.
 const log = pino({ level: 'warn' })
 
-const database = await openDatabase<Tables>({ ...config.location, poolSize: config.workers * config.concurrency + 4 })
+const database = await openDatabase<Tables>({
+  ...config.location,
+  poolSize: config.workers * config.concurrency + 4,
+})
 const kernels = Array.from({ length: config.workers }, () => {
   const kernel = createTestKernel(database, {
     log,

@@ -1,9 +1,10 @@
 // One engine measurement in its own process (so peak RSS is its own). Prints one JSON line.
 // Usage: node --import tsx bench/src/engine/engine.run.ts <sqlite|postgres> <json options>
+
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import pino from 'pino'
 import type { Tables } from '../../../apps/server/src/database.ts'
@@ -60,7 +61,12 @@ async function main(): Promise<EngineResult> {
   const makeBus = () =>
     dialect === 'sqlite'
       ? createLocalBus()
-      : createPostgresBus({ pool: database.pool!, clientConfig: database.pgClientConfig!, namespace: schema, log })
+      : createPostgresBus({
+          pool: database.pool!,
+          clientConfig: database.pgClientConfig!,
+          namespace: schema,
+          log,
+        })
   const bus = makeBus()
   await bus.ready()
   let completed = 0
@@ -114,7 +120,12 @@ async function main(): Promise<EngineResult> {
   // Latency on an idle system, same process: enqueue one run, wait for it to start, repeat.
   const latencies: number[] = []
   for (let i = 0; i < options.latencySamples; i++) {
-    const result = await kernel.runs.enqueue({ tenantId: 'default', kind: 'noop', trigger: 'api', input: { sentAt: now() } })
+    const result = await kernel.runs.enqueue({
+      tenantId: 'default',
+      kind: 'noop',
+      trigger: 'api',
+      input: { sentAt: now() },
+    })
     if (result.status === 'dropped') throw new Error('dropped')
     const id = result.run.id
     while (!starts.has(id)) await new Promise((resolve) => setImmediate(resolve))
@@ -138,7 +149,12 @@ async function main(): Promise<EngineResult> {
     })
     cross = []
     for (let i = 0; i < options.latencySamples; i++) {
-      const result = await producer.runs.enqueue({ tenantId: 'default', kind: 'noop', trigger: 'api', input: { sentAt: now() } })
+      const result = await producer.runs.enqueue({
+        tenantId: 'default',
+        kind: 'noop',
+        trigger: 'api',
+        input: { sentAt: now() },
+      })
       if (result.status === 'dropped') throw new Error('dropped')
       const id = result.run.id
       while (!starts.has(id)) await new Promise((resolve) => setTimeout(resolve, 0))
@@ -160,7 +176,9 @@ async function main(): Promise<EngineResult> {
   }
   fs.rmSync(dir, { recursive: true, force: true })
   const name =
-    dialect === 'sqlite' ? `openOrchestrator SQLite (synchronous=${options.synchronous ?? 'NORMAL'})` : 'openOrchestrator PostgreSQL'
+    dialect === 'sqlite'
+      ? `openOrchestrator SQLite (synchronous=${options.synchronous ?? 'NORMAL'})`
+      : 'openOrchestrator PostgreSQL'
   return {
     name,
     mode: options.mode,

@@ -7,7 +7,11 @@ import { runPeer as runPgBoss } from './pg-boss.peer.ts'
 const which = process.argv[2]
 const options = JSON.parse(process.argv[3] ?? '{}') as PeerOptions
 const results: PeerResult[] =
-  which === 'graphile-worker' ? await runGraphileWorker(options) : which === 'pg-boss' ? [await runPgBoss(options)] : []
+  which === 'graphile-worker'
+    ? await runGraphileWorker(options)
+    : which === 'pg-boss'
+      ? [await runPgBoss(options)]
+      : []
 if (results.length === 0) throw new Error(`unknown peer ${which}`)
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024)
 for (const result of results) process.stdout.write(`${JSON.stringify({ ...result, peakRssMb })}\n`)

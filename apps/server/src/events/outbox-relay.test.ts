@@ -27,7 +27,14 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
 
   function relayOn(db: Db) {
     const bus = createBus(db)
-    const relay = new OutboxRelay({ database: db, bus, clock: systemClock, log: silentLog, intervalMs: 20, batch: 7 })
+    const relay = new OutboxRelay({
+      database: db,
+      bus,
+      clock: systemClock,
+      log: silentLog,
+      intervalMs: 20,
+      batch: 7,
+    })
     cleanups.push(async () => {
       await relay.stop()
       await bus.close()
@@ -55,7 +62,9 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
     }
     const runs = service(database)
     for (let i = 0; i < 10; i++) {
-      await runs.enqueueMany(Array.from({ length: 10 }, () => ({ tenantId: 'default', kind: 'x', trigger: 'api' as const })))
+      await runs.enqueueMany(
+        Array.from({ length: 10 }, () => ({ tenantId: 'default', kind: 'x', trigger: 'api' as const })),
+      )
     }
     await waitFor(() => seen.size === 100, { what: '100 events' })
     await new Promise((resolve) => setTimeout(resolve, 200))
@@ -86,7 +95,10 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
         delivered.push(...events.map((e) => e.runId))
       })
       relay.start()
-      const slow = new pg.Client({ connectionString: testDb.location.url, options: `-c search_path=${testDb.location.schema}` })
+      const slow = new pg.Client({
+        connectionString: testDb.location.url,
+        options: `-c search_path=${testDb.location.schema}`,
+      })
       await slow.connect()
       try {
         await slow.query('BEGIN')

@@ -6,8 +6,8 @@ import { toError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEventRow } from '../runs/run.table.ts'
-import { consumeOutbox } from './outbox.store.ts'
 import type { RunEvent, RunEventPayload } from '../runs/run.types.ts'
+import { consumeOutbox } from './outbox.store.ts'
 
 /** Runs inside the relay's transaction; use `trx` for any database work (on SQLite it is the only connection). */
 /** How long events gather before the relay reads or broadcasts them. */

@@ -7,6 +7,7 @@ export function foundation(dialect: DialectName) {
   const autoId = dialect === 'postgres' ? 'bigserial' : 'integer'
   const double = 'double precision'
   return {
+    // biome-ignore lint/suspicious/noExplicitAny: a migration runs against the schema as it was, not today's types
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('tenants')
@@ -74,7 +75,9 @@ export function foundation(dialect: DialectName) {
         .execute()
 
       // The claim query walks this index: due pending runs by priority, then FIFO.
-      await sql`CREATE INDEX runs_due_idx ON runs (priority DESC, run_at, id) WHERE status = 'pending'`.execute(db)
+      await sql`CREATE INDEX runs_due_idx ON runs (priority DESC, run_at, id) WHERE status = 'pending'`.execute(
+        db,
+      )
       // The rescuer finds expired leases here.
       await sql`CREATE INDEX runs_lease_idx ON runs (lease_expires_at) WHERE status = 'running'`.execute(db)
       // Per-key concurrency counts running runs of a key.
@@ -108,7 +111,8 @@ export function foundation(dialect: DialectName) {
       }
       await events.execute()
       await sql`CREATE INDEX run_events_tenant_idx ON run_events (tenant_id, id)`.execute(db)
-      if (dialect === 'postgres') await sql`CREATE INDEX run_events_tx_idx ON run_events (tx_id, id)`.execute(db)
+      if (dialect === 'postgres')
+        await sql`CREATE INDEX run_events_tx_idx ON run_events (tx_id, id)`.execute(db)
 
       // Where each relay stands in the outbox. System-wide rows: tenant_id is '*'.
       let cursors = db.schema
@@ -116,12 +120,15 @@ export function foundation(dialect: DialectName) {
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('tenant_id', 'text', (c) => c.notNull().defaultTo('*'))
         .addColumn('last_id', 'bigint', (c) => c.notNull().defaultTo(0))
-      if (dialect === 'postgres') cursors = cursors.addColumn('last_tx', sql`xid8`, (c) => c.notNull().defaultTo(sql`'0'::xid8`))
+      if (dialect === 'postgres')
+        cursors = cursors.addColumn('last_tx', sql`xid8`, (c) => c.notNull().defaultTo(sql`'0'::xid8`))
       await cursors.execute()
       await db.insertInto('event_cursors').values({ name: 'relay' }).execute()
     },
+    // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {
-      for (const table of ['event_cursors', 'run_events', 'runs', 'api_keys', 'tenants']) await db.schema.dropTable(table).execute()
+      for (const table of ['event_cursors', 'run_events', 'runs', 'api_keys', 'tenants'])
+        await db.schema.dropTable(table).execute()
     },
   }
 }

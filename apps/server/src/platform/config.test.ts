@@ -14,20 +14,26 @@ describe('loadConfig', () => {
 
   it('names every bad variable at once', () => {
     try {
-      loadConfig({ PORT: 'eighty', OPENORCH_CONCURRENCY: '0', DATABASE_URL: 'mysql://x', OPENORCH_API_KEY: 'short' })
+      loadConfig({
+        PORT: 'eighty',
+        OPENORCH_CONCURRENCY: '0',
+        DATABASE_URL: 'mysql://x',
+        OPENORCH_API_KEY: 'short',
+      })
       expect.unreachable('loadConfig accepted bad values')
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError)
       const message = (error as ConfigError).message
-      for (const name of ['PORT', 'OPENORCH_CONCURRENCY', 'DATABASE_URL', 'OPENORCH_API_KEY']) expect(message).toContain(name)
+      for (const name of ['PORT', 'OPENORCH_CONCURRENCY', 'DATABASE_URL', 'OPENORCH_API_KEY'])
+        expect(message).toContain(name)
       expect((error as ConfigError).problems).toHaveLength(4)
     }
   })
 
   it('rejects a drop threshold below the warning threshold', () => {
-    expect(() => loadConfig({ OPENORCH_QUEUE_WARN_PENDING: '50', OPENORCH_QUEUE_DROP_PENDING: '20' })).toThrow(
-      /OPENORCH_QUEUE_DROP_PENDING/,
-    )
+    expect(() =>
+      loadConfig({ OPENORCH_QUEUE_WARN_PENDING: '50', OPENORCH_QUEUE_DROP_PENDING: '20' }),
+    ).toThrow(/OPENORCH_QUEUE_DROP_PENDING/)
   })
 
   it('treats empty strings as unset and parses roles', () => {

@@ -66,7 +66,9 @@ export class ConfigError extends Error {
 /** Parses the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Config {
   // Empty strings count as unset, so `PORT= npm start` behaves like no PORT at all.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  )
   const parsed = envSchema.safeParse(cleaned)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {

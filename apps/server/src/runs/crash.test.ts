@@ -71,7 +71,7 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
             .select((eb) => eb.fn.countAll<number>().as('n'))
             .where('status', '!=', 'completed')
             .executeTakeFirstOrThrow()
-        ).n == 0,
+        ).n === 0,
       { timeoutMs: 120_000, intervalMs: 250, what: 'all runs to complete' },
     )
     for (const worker of workers) {

@@ -258,9 +258,13 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       inFlight--
       return { output: 'ok' }
     })
-    await k.runs.enqueueMany(Array.from({ length: 20 }, () => ({ tenantId, kind: 'slow', trigger: 'api' as const })))
+    await k.runs.enqueueMany(
+      Array.from({ length: 20 }, () => ({ tenantId, kind: 'slow', trigger: 'api' as const })),
+    )
     k.start()
-    await waitFor(async () => (await k.runs.list(tenantId, { status: 'completed', limit: 200 })).items.length >= 4)
+    await waitFor(
+      async () => (await k.runs.list(tenantId, { status: 'completed', limit: 200 })).items.length >= 4,
+    )
     // Up to 2 executing plus 6 leased and waiting locally.
     const running = await k.runs.list(tenantId, { status: 'running', limit: 200 })
     expect(running.items.length).toBeLessThanOrEqual(8)

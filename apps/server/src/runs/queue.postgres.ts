@@ -1,6 +1,5 @@
 import type pg from 'pg'
 import type { Db } from '../database.ts'
-import type { RunRow } from './run.table.ts'
 import {
   type ClaimOptions,
   claimWindowExtra,
@@ -10,6 +9,7 @@ import {
   type Settlement,
   settlementColumns,
 } from './queue.ts'
+import type { RunRow } from './run.table.ts'
 
 // The event payload of a changed row, built in the same statement that changes it (outbox).
 const eventPayloadSql = `json_build_object('runId', id, 'tenantId', tenant_id, 'kind', kind, 'botId', bot_id,
@@ -249,7 +249,13 @@ export function createPostgresQueue(database: Db): RunQueue {
       const { rows } = await pool.query<RunRow & { keyed: boolean; settled_ids: string[] }>({
         name: 'openorch_settle_claim',
         text: settleAndClaimSql,
-        values: [...settlementParams(settlements, now), next.now, next.limit, next.workerId, next.now + next.leaseMs],
+        values: [
+          ...settlementParams(settlements, now),
+          next.now,
+          next.limit,
+          next.workerId,
+          next.now + next.leaseMs,
+        ],
       })
       const accepted = new Set(rows[0]?.settled_ids ?? [])
       const claimed = rows[0]?.keyed

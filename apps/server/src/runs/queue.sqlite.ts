@@ -1,7 +1,5 @@
 import type SqliteDatabase from 'better-sqlite3'
 import type { Db } from '../database.ts'
-import type { RunRow } from './run.table.ts'
-import { eventPayloadOf } from './run.mapper.ts'
 import {
   type ClaimOptions,
   claimWindowExtra,
@@ -11,6 +9,8 @@ import {
   type Settlement,
   settlementColumns,
 } from './queue.ts'
+import { eventPayloadOf } from './run.mapper.ts'
+import type { RunRow } from './run.table.ts'
 
 // SQLite has one writer: every write below runs in BEGIN IMMEDIATE, so a claim sees every
 // committed claim of any other process on the same file. Statements are prepared once.
@@ -46,7 +46,10 @@ export function createSqliteQueue(database: Db): RunQueue {
     settle: (settlements: Settlement[], now: number) => run((s) => settleInTransaction(s, settlements, now)),
 
     settleAndClaim: (settlements: Settlement[], now: number, next: ClaimOptions) =>
-      run((s) => ({ accepted: settleInTransaction(s, settlements, now), claimed: claimInTransaction(s, next) })),
+      run((s) => ({
+        accepted: settleInTransaction(s, settlements, now),
+        claimed: claimInTransaction(s, next),
+      })),
 
     rescueExpired: (now: number, limit: number) =>
       run((s) => {
@@ -93,7 +96,13 @@ function claimInTransaction(s: Statements, options: ClaimOptions): RunRow[] {
         running.set(key, count + 1)
       }
       claimed.push(
-        s.claimOne.get(options.workerId, options.now + options.leaseMs, options.now, options.now, candidate.id) as RunRow,
+        s.claimOne.get(
+          options.workerId,
+          options.now + options.leaseMs,
+          options.now,
+          options.now,
+          candidate.id,
+        ) as RunRow,
       )
     }
     // Claimed rows left the pending set; only the skipped ones still sit in front of the next page.

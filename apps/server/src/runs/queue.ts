@@ -49,7 +49,11 @@ export interface RunQueue {
    * Settles and claims the next runs for the freed slots in one transaction (one round trip on
    * PostgreSQL when no concurrency key is due): a busy worker pays one commit per run, not two.
    */
-  settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions): Promise<{ accepted: boolean[]; claimed: RunRow[] }>
+  settleAndClaim(
+    settlements: Settlement[],
+    now: number,
+    next: ClaimOptions,
+  ): Promise<{ accepted: boolean[]; claimed: RunRow[] }>
   /** Takes back runs whose lease expired: pending again if attempts remain, else failed `lease_expired`. */
   rescueExpired(now: number, limit: number): Promise<RunRow[]>
 }

@@ -2,10 +2,10 @@ import { sql } from 'kysely'
 import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
-import { writeTransaction } from '../platform/db/transaction.ts'
 import { toJsonText, toRun } from './run.mapper.ts'
 import {
   countPendingRuns,

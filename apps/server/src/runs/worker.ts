@@ -10,11 +10,11 @@ import {
   type RunContext,
 } from './executor.ts'
 import type { RunQueue, Settlement } from './queue.ts'
+import { retryDelayMs } from './retry.ts'
 import { toRunError } from './run.failure.ts'
 import { toClaimedRun } from './run.mapper.ts'
 import type { RunRow } from './run.table.ts'
 import type { ClaimedRun } from './run.types.ts'
-import { retryDelayMs } from './retry.ts'
 
 export interface WorkerOptions {
   queue: RunQueue
@@ -220,7 +220,9 @@ export class Worker {
         rows.map((row) => ({ id: row.id, token: Number(row.lease_token), outcome: 'released' as const })),
         this.options.clock.now(),
       )
-      .catch((error) => this.log.warn({ err: toError(error) }, 'releasing queued runs failed; they return after their lease'))
+      .catch((error) =>
+        this.log.warn({ err: toError(error) }, 'releasing queued runs failed; they return after their lease'),
+      )
   }
 
   private afterChange(): void {
@@ -384,7 +386,7 @@ export class Worker {
     const accepted = await this.writeSettlements(items.map((item) => item.settlement)).catch(() =>
       items.map(() => false),
     )
-    items.forEach((item, i) => item.resolve(accepted[i] ?? false))
+    for (const [i, item] of items.entries()) item.resolve(accepted[i] ?? false)
   }
 
   /**
@@ -396,7 +398,8 @@ export class Worker {
     for (let attempt = 0; ; attempt++) {
       const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
       const free = this.capacity()
-      const limit = this.running && !this.stopping && !this.idle && attempt === 0 ? Math.max(0, Math.min(free, batch)) : 0
+      const limit =
+        this.running && !this.stopping && !this.idle && attempt === 0 ? Math.max(0, Math.min(free, batch)) : 0
       const generation = this.wakeGeneration
       let outcome: { accepted: boolean[]; claimed: RunRow[] }
       this.reserved += limit

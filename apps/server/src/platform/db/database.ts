@@ -71,7 +71,8 @@ function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL'): Database<
 
 async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<Database<DB>> {
   const schema = options.schema
-  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`Invalid schema name ${schema}`)
+  if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema))
+    throw new Error(`Invalid schema name ${schema}`)
   const clientConfig: pg.ClientConfig = {
     connectionString: url,
     types: pgTypes,

@@ -1,0 +1,125 @@
+import { z } from 'zod'
+import { pageQuerySchema, pageSchemaOf } from './pagination.ts'
+
+// The run as the API shows it: DESIGN.md "Run JSON". Times are ISO-8601 strings (UTC).
+
+export const runStatuses = [
+  'pending',
+  'running',
+  'waiting',
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+] as const
+export const runTriggers = ['manual', 'api', 'schedule', 'pipeline', 'webhook', 'channel'] as const
+
+export const runStatusSchema = z.enum(runStatuses).meta({
+  id: 'RunStatus',
+  description:
+    '`pending → running → completed | failed | cancelled | timeout`, plus `waiting` (parked outside a worker).',
+})
+export const runTriggerSchema = z
+  .enum(runTriggers)
+  .meta({ id: 'RunTrigger', description: 'What created the run.' })
+
+/**
+ * A run's lifecycle state.
+ *
+ * @example
+ * const status: RunStatus = 'completed'
+ */
+export type RunStatus = z.infer<typeof runStatusSchema>
+
+/**
+ * What created a run.
+ *
+ * @example
+ * const trigger: RunTrigger = 'schedule'
+ */
+export type RunTrigger = z.infer<typeof runTriggerSchema>
+
+const isoTime = z.iso.datetime().describe('ISO-8601 UTC timestamp.')
+
+export const runErrorSchema = z.object({ code: z.string(), message: z.string() }).meta({
+  id: 'RunError',
+  description: 'Why the run failed (null unless it failed, timed out or was cancelled).',
+})
+
+export const runSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string().describe('Which executor runs it: `bot`, `pipeline`, `agent.task`, …'),
+    botId: z.string().nullable(),
+    status: runStatusSchema,
+    trigger: runTriggerSchema,
+    input: z.unknown().describe('Any JSON; null when the run has none.'),
+    output: z.unknown().describe('Any JSON; null until the run completes.'),
+    outputHash: z
+      .string()
+      .nullable()
+      .describe('Hash of the output; equal hashes mean nothing new was found.'),
+    isNew: z
+      .boolean()
+      .nullable()
+      .describe('Whether the output differs from the previous run of the same bot.'),
+    attempt: z.number().int().min(0).describe('1 for the first try; 0 while the run was never claimed.'),
+    maxAttempts: z.number().int().min(1),
+    priority: z.number().int(),
+    tokensIn: z.number().int().nullable(),
+    tokensOut: z.number().int().nullable(),
+    costUsd: z.number().nullable(),
+    durationMs: z.number().int().nullable(),
+    error: runErrorSchema.nullable(),
+    waitReason: z.string().nullable().describe('What a `waiting` run waits for.'),
+    deadLettered: z
+      .boolean()
+      .describe('True when the run failed for good after its retries; retriable by hand.'),
+    createdAt: isoTime,
+    startedAt: isoTime.nullable(),
+    finishedAt: isoTime.nullable(),
+  })
+  .meta({ id: 'Run', description: 'One execution: of a bot, a pipeline step, an agent task, …' })
+
+/**
+ * A run, as returned by `GET /api/v1/runs/{id}`.
+ *
+ * @example
+ * const run: Run = {
+ *   id: '0190d7c1-5f7e-7cc2-9a43-6f1b2c3d4e5f', kind: 'bot', botId: 'news', status: 'completed',
+ *   trigger: 'schedule', input: null, output: { text: '…' }, outputHash: 'ab12…', isNew: true,
+ *   attempt: 1, maxAttempts: 3, priority: 0, tokensIn: 812, tokensOut: 240, costUsd: 0.0031,
+ *   durationMs: 4120, error: null, waitReason: null, deadLettered: false,
+ *   createdAt: '2026-01-01T08:00:00.000Z', startedAt: '2026-01-01T08:00:00.120Z',
+ *   finishedAt: '2026-01-01T08:00:04.240Z',
+ * }
+ */
+export type Run = z.infer<typeof runSchema>
+
+export const runPageSchema = pageSchemaOf(runSchema).meta({
+  id: 'RunPage',
+  description: 'A page of runs, newest first.',
+})
+
+/**
+ * A page of runs.
+ *
+ * @example
+ * const page: RunPage = { items: [], nextCursor: null }
+ */
+export type RunPage = z.infer<typeof runPageSchema>
+
+export const runListQuerySchema = pageQuerySchema.extend({
+  status: runStatusSchema.optional().describe('Only runs in this state.'),
+  botId: z.string().min(1).max(200).optional().describe('Only runs of this bot.'),
+})
+
+/**
+ * The query of `GET /api/v1/runs`.
+ *
+ * @example
+ * const query: RunListQuery = { status: 'failed', limit: 20 }
+ */
+export type RunListQuery = z.input<typeof runListQuerySchema>
+
+export const runIdParamsSchema = z.object({ id: z.string().min(1).max(200).describe('The run id.') })
