@@ -168,7 +168,7 @@ describe.each(dialects)('live feed on %s', (dialect) => {
     await waitFor(async () => (await t.kernel.runs.get(tenantId, earlier.id)).status === 'completed', {
       what: 'the first run',
     })
-    const stored = await listEventsAfter(t.database.db, tenantId, 0, 100)
+    const stored = await listEventsAfter(t.database, tenantId, 0, 100)
     expect(stored.map((row) => row.type)).toEqual(['run.pending', 'run.completed'])
     const firstId = String(stored[0]!.id)
 

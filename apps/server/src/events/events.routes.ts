@@ -138,7 +138,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
         try {
           let cursor = after
           while (!closed) {
-            const rows = await listEventsAfter(database.db, tenantId, cursor, replayPage)
+            const rows = await listEventsAfter(database, tenantId, cursor, replayPage)
             for (const row of rows) {
               const event: RunEvent = {
                 id: Number(row.id),

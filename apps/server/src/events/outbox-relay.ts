@@ -54,9 +54,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.timer)
-    clearTimeout(this.liveTimer)
-    this.liveTimer = undefined
-    await this.broadcast(this.live.splice(0)).catch(() => {})
+    await this.flushLive()
     while (this.busy) await new Promise((resolve) => setTimeout(resolve, 5))
     await this.drain()
   }
@@ -87,6 +85,8 @@ export class OutboxRelay {
   }
 
   private async drain(): Promise<void> {
+    // Live events of this process go out first: a claim's `running` never trails its own completion.
+    await this.flushLive()
     const batch = this.deps.batch ?? 500
     for (;;) {
       const rows = await consumeOutbox(this.deps.database, 'relay', batch, (rows, trx) =>
@@ -111,13 +111,17 @@ export class OutboxRelay {
   publishLive(event: RunEvent): void {
     this.live.push(event)
     if (this.liveTimer) return
-    this.liveTimer = setTimeout(() => {
-      this.liveTimer = undefined
-      const events = this.live.splice(0)
-      this.broadcast(events).catch((error) =>
-        this.deps.log.warn({ err: toError(error) }, 'live event broadcast failed'),
-      )
-    }, coalesceMs)
+    this.liveTimer = setTimeout(() => void this.flushLive(), coalesceMs)
+  }
+
+  private async flushLive(): Promise<void> {
+    clearTimeout(this.liveTimer)
+    this.liveTimer = undefined
+    const events = this.live.splice(0)
+    if (events.length === 0) return
+    await this.broadcast(events).catch((error) =>
+      this.deps.log.warn({ err: toError(error) }, 'live event broadcast failed'),
+    )
   }
 
   private async broadcast(events: RunEvent[]): Promise<void> {

@@ -69,7 +69,7 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     })
     expect(run.startedAt).not.toBeNull()
     expect(run.finishedAt).not.toBeNull()
-    const events = await listEventsAfter(database.db, tenantId, 0, 100)
+    const events = await listEventsAfter(database, tenantId, 0, 100)
     expect(events.map((e) => e.type)).toEqual(['run.pending', 'run.completed'])
     await waitFor(() => live.length >= 3, { what: 'three live events' })
     const types = live.filter((e) => e.runId === run.id).map((e) => e.type)

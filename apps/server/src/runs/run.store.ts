@@ -1,7 +1,7 @@
-import type { Kysely } from 'kysely'
-import type { Tables } from '../database.ts'
+import { type Kysely, sql } from 'kysely'
+import type { Db, Tables } from '../database.ts'
 import { eventPayloadOf } from './run.mapper.ts'
-import type { RunRow } from './run.table.ts'
+import type { RunEventRow, RunRow } from './run.table.ts'
 import type { RunStatus } from './run.types.ts'
 
 // SQL for everything off the queue's hot path. Every query is scoped by tenant.
@@ -138,13 +138,30 @@ export async function countRunsByStatus(db: Q): Promise<Array<{ status: string; 
   return rows.map((row) => ({ status: row.status, n: Number(row.n) }))
 }
 
-export async function listEventsAfter(db: Q, tenantId: string, afterId: number, limit: number) {
-  return db
-    .selectFrom('run_events')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('id', '>', afterId)
-    .orderBy('id')
-    .limit(limit)
-    .execute()
+/**
+ * Stored events of a tenant after event `afterId`, in the order the relay broadcast them. On PostgreSQL
+ * that is (transaction id, id) below the running-transactions horizon, not plain id order: ids commit
+ * out of order, so "id > afterId" could skip an event that committed late (decision 0004).
+ */
+export async function listEventsAfter(database: Db, tenantId: string, afterId: number, limit: number) {
+  if (database.dialect === 'sqlite') {
+    return database.db
+      .selectFrom('run_events')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+  }
+  const anchor = await sql<{
+    tx: string
+  }>`SELECT tx_id::text AS tx FROM run_events WHERE id = ${afterId}`.execute(database.db)
+  const tx = anchor.rows[0]?.tx ?? '0'
+  const { rows } = await sql<RunEventRow>`
+    SELECT id, tenant_id, run_id, type, payload, created_at FROM run_events
+    WHERE tenant_id = ${tenantId} AND (tx_id, id) > (${tx}::xid8, ${afterId})
+      AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY tx_id, id LIMIT ${limit}`.execute(database.db)
+  return rows
 }

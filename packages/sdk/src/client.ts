@@ -1,0 +1,164 @@
+import type { Page, Problem, RunEventPayload, RunStatus } from '@openorch/contracts'
+
+/** A run as the API returns it (see `@openorch/contracts` runSchema). */
+export interface ApiRun {
+  id: string
+  kind: string
+  botId: string | null
+  status: RunStatus
+  trigger: string
+  input: unknown
+  output: unknown
+  outputHash: string | null
+  isNew: boolean | null
+  attempt: number
+  maxAttempts: number
+  priority: number
+  tokensIn: number | null
+  tokensOut: number | null
+  costUsd: number | null
+  durationMs: number | null
+  error: { code: string; message: string } | null
+  waitReason: string | null
+  deadLettered: boolean
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+}
+
+/** One message of the live feed (`GET /api/v1/events`). `id` is null for live-only events. */
+export interface LiveEvent {
+  id: number | null
+  type: string
+  payload: RunEventPayload
+}
+
+/**
+ * An error answer of the API, carrying its RFC 9457 problem.
+ *
+ * @example
+ * try { await client.runs.get('nope') } catch (e) { if (e instanceof ApiError && e.code === 'run_not_found') … }
+ */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly problem: Problem | undefined
+
+  constructor(status: number, problem: Problem | undefined, fallback: string) {
+    super(problem?.detail ?? fallback)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = problem?.code ?? 'http_error'
+    this.problem = problem
+  }
+}
+
+export interface ClientOptions {
+  /** Server root, e.g. `http://localhost:8080`. */
+  baseUrl: string
+  apiKey: string
+  fetch?: typeof fetch
+}
+
+export interface RunListQuery {
+  status?: RunStatus
+  botId?: string
+  limit?: number
+  cursor?: string
+}
+
+/**
+ * Typed client of the openOrchestrator HTTP API.
+ *
+ * @example
+ * const client = createClient({ baseUrl: 'http://localhost:8080', apiKey: process.env.OPENORCH_API_KEY! })
+ * const { items } = await client.runs.list({ status: 'failed' })
+ * for await (const event of client.events({ signal })) console.log(event.type, event.payload.runId)
+ */
+export function createClient(options: ClientOptions) {
+  const base = options.baseUrl.replace(/\/+$/, '')
+  const doFetch = options.fetch ?? fetch
+  const headers = { authorization: `Bearer ${options.apiKey}` }
+
+  async function request<T>(method: string, path: string, query?: Record<string, unknown>): Promise<T> {
+    const url = new URL(`${base}/api/v1${path}`)
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value))
+    }
+    const response = await doFetch(url, { method, headers })
+    const text = await response.text()
+    const body = text ? (JSON.parse(text) as unknown) : undefined
+    if (!response.ok)
+      throw new ApiError(
+        response.status,
+        body as Problem | undefined,
+        `${method} ${path}: HTTP ${response.status}`,
+      )
+    return body as T
+  }
+
+  const runs = {
+    list: (query: RunListQuery = {}) => request<Page<ApiRun>>('GET', '/runs', { ...query }),
+    get: (id: string) => request<ApiRun>('GET', `/runs/${encodeURIComponent(id)}`),
+    cancel: (id: string) => request<ApiRun>('POST', `/runs/${encodeURIComponent(id)}/cancel`),
+    retry: (id: string) => request<ApiRun>('POST', `/runs/${encodeURIComponent(id)}/retry`),
+    deadLetters: (query: Omit<RunListQuery, 'status'> = {}) =>
+      request<Page<ApiRun>>('GET', '/runs/dead-letters', { ...query }),
+  }
+
+  /** The live feed as an async iterator; pass `lastEventId` to replay what was missed. */
+  async function* events(
+    opts: { signal?: AbortSignal; lastEventId?: number } = {},
+  ): AsyncGenerator<LiveEvent> {
+    const response = await doFetch(`${base}/api/v1/events`, {
+      headers: {
+        ...headers,
+        accept: 'text/event-stream',
+        ...(opts.lastEventId !== undefined ? { 'last-event-id': String(opts.lastEventId) } : {}),
+      },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    })
+    if (!response.ok || !response.body) {
+      const text = await response.text()
+      throw new ApiError(
+        response.status,
+        text ? (JSON.parse(text) as Problem) : undefined,
+        'event stream refused',
+      )
+    }
+    const decoder = new TextDecoder()
+    let buffer = ''
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let end = buffer.indexOf('\n\n')
+      while (end >= 0) {
+        const message = parseSseMessage(buffer.slice(0, end))
+        buffer = buffer.slice(end + 2)
+        if (message) yield message
+        end = buffer.indexOf('\n\n')
+      }
+    }
+  }
+
+  return { runs, events }
+}
+
+export type Client = ReturnType<typeof createClient>
+
+/** Parses one SSE message block; comments (heartbeats) and messages without data give undefined. */
+export function parseSseMessage(block: string): LiveEvent | undefined {
+  let id: number | null = null
+  let type = 'message'
+  const data: string[] = []
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':') || line === '') continue
+    const colon = line.indexOf(':')
+    const field = colon < 0 ? line : line.slice(0, colon)
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+    if (field === 'id') id = Number(value)
+    else if (field === 'event') type = value
+    else if (field === 'data') data.push(value)
+  }
+  if (data.length === 0) return undefined
+  return { id, type, payload: JSON.parse(data.join('\n')) as RunEventPayload }
+}
