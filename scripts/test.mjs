@@ -63,7 +63,7 @@ let failed = 0
 try {
   const report = JSON.parse(fs.readFileSync(results, 'utf8'))
   passed = report.numPassedTests
-  failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report)
+  failed = report.numFailedTests + countFilesFailedWithoutTests(report)
   fs.rmSync(results, { force: true })
 } catch {
   failed = Math.max(1, failed)
@@ -73,9 +73,10 @@ if (probe !== true) console.log('PostgreSQL half SKIPPED (PostgreSQL not reachab
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(code === 0 && failed === 0 ? 0 : 1)
 
-// A file that fails to load counts once; a file whose tests failed is already counted by its tests.
-function countSuitesWithFailedTests(report) {
+// A file that fails to load (syntax error, failing hook) counts once; a file whose tests failed is
+// already counted by its tests.
+function countFilesFailedWithoutTests(report) {
   return (report.testResults ?? []).filter(
-    (suite) => suite.status === 'failed' && (suite.assertionResults ?? []).some((t) => t.status === 'failed'),
+    (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed'),
   ).length
 }

@@ -168,7 +168,12 @@ describe.each(dialects)('live feed on %s', (dialect) => {
     await waitFor(async () => (await t.kernel.runs.get(tenantId, earlier.id)).status === 'completed', {
       what: 'the first run',
     })
-    const stored = await listEventsAfter(t.database, tenantId, 0, 100)
+    // On PostgreSQL events become readable once every older transaction of the cluster has ended
+    // (the relay's horizon); parallel test files keep some open for a moment.
+    const stored = await waitFor(async () => {
+      const rows = await listEventsAfter(t.database, tenantId, 0, 100)
+      return rows.length >= 2 ? rows : undefined
+    })
     expect(stored.map((row) => row.type)).toEqual(['run.pending', 'run.completed'])
     const firstId = String(stored[0]!.id)
 

@@ -6,6 +6,7 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
+import { insertRunsWithoutKeys } from './enqueue.postgres.ts'
 import { toJsonText, toRun } from './run.mapper.ts'
 import {
   countPendingRuns,
@@ -110,18 +111,28 @@ export function createRunService(deps: RunServiceDeps) {
       } else accepted.push({ index, row: newRow(request, now) })
     })
     if (accepted.length > 0) {
-      const inserted = await writeTransaction(database, async (trx) => {
-        const outcome = await insertRunRows(
-          trx,
-          accepted.map((a) => a.row),
-          now,
-        )
-        // NOTIFY inside the transaction is delivered at commit: no worker wakes for a row it cannot see.
-        if (database.dialect === 'postgres' && outcome.some((o) => o.created)) {
-          await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
-        }
-        return outcome
-      })
+      const fast = database.dialect === 'postgres' && accepted.every((a) => a.row.idempotency_key === null)
+      const inserted = fast
+        ? (
+            await insertRunsWithoutKeys(
+              database,
+              accepted.map((a) => a.row),
+              now,
+              deps.bus.channel('wake'),
+            )
+          ).map((row) => ({ row, created: true }))
+        : await writeTransaction(database, async (trx) => {
+            const outcome = await insertRunRows(
+              trx,
+              accepted.map((a) => a.row),
+              now,
+            )
+            // NOTIFY inside the transaction is delivered at commit: no worker wakes for a row it cannot see.
+            if (database.dialect === 'postgres' && outcome.some((o) => o.created)) {
+              await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
+            }
+            return outcome
+          })
       inserted.forEach((outcome, i) => {
         const index = accepted[i]!.index
         results[index] = { status: outcome.created ? 'created' : 'existing', run: toRun(outcome.row) }

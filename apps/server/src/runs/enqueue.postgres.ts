@@ -1,0 +1,35 @@
+import type pg from 'pg'
+import type { Db } from '../database.ts'
+import type { RunRow } from './run.table.ts'
+
+// Inserts new runs (without idempotency keys), their `run.pending` outbox events and the worker
+// wake-up in one statement: one round trip instead of a five-statement transaction. The NOTIFY is
+// part of the statement's transaction, so it is delivered at commit (identical payloads collapse).
+const insertRunsSql = `
+WITH input AS (
+  SELECT * FROM json_populate_recordset(NULL::runs, $1::json)
+), ins AS (
+  INSERT INTO runs SELECT * FROM input RETURNING *
+), events AS (
+  INSERT INTO run_events (tenant_id, run_id, type, payload, created_at)
+  SELECT tenant_id, id, 'run.pending', json_build_object('runId', id, 'tenantId', tenant_id, 'kind', kind,
+    'botId', bot_id, 'status', status, 'attempt', attempt, 'error', NULL)::text, $2 FROM ins
+)
+SELECT ins.*, pg_notify($3, '') IS NULL AS woke FROM ins`
+
+export async function insertRunsWithoutKeys(
+  database: Db,
+  rows: RunRow[],
+  now: number,
+  wakeChannel: string,
+): Promise<RunRow[]> {
+  const pool = database.pool as pg.Pool
+  const { rows: inserted } = await pool.query<RunRow & { woke: boolean }>({
+    name: 'openorch_insert_runs',
+    text: insertRunsSql,
+    values: [JSON.stringify(rows), now, wakeChannel],
+  })
+  // RETURNING promises no order: give the rows back in the order they were asked for.
+  const byId = new Map(inserted.map(({ woke: _woke, ...row }) => [row.id, row as RunRow]))
+  return rows.map((row) => byId.get(row.id) ?? row)
+}
