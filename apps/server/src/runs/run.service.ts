@@ -7,6 +7,7 @@ import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import { insertRunsWithoutKeys } from './enqueue.postgres.ts'
+import { insertRunsWithoutKeysSqlite } from './enqueue.sqlite.ts'
 import { toJsonText, toRun } from './run.mapper.ts'
 import {
   countPendingRuns,
@@ -111,15 +112,12 @@ export function createRunService(deps: RunServiceDeps) {
       } else accepted.push({ index, row: newRow(request, now) })
     })
     if (accepted.length > 0) {
-      const fast = database.dialect === 'postgres' && accepted.every((a) => a.row.idempotency_key === null)
-      const inserted = fast
-        ? (
-            await insertRunsWithoutKeys(
-              database,
-              accepted.map((a) => a.row),
-              now,
-              deps.bus.channel('wake'),
-            )
+      const withoutKeys = accepted.every((a) => a.row.idempotency_key === null)
+      const rows = accepted.map((a) => a.row)
+      const inserted = withoutKeys
+        ? (database.dialect === 'postgres'
+            ? await insertRunsWithoutKeys(database, rows, now, deps.bus.channel('wake'))
+            : await insertRunsWithoutKeysSqlite(database, rows, now)
           ).map((row) => ({ row, created: true }))
         : await writeTransaction(database, async (trx) => {
             const outcome = await insertRunRows(

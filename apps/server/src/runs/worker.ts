@@ -243,7 +243,12 @@ export class Worker {
       this.executing--
       this.pump()
     }
-    const log = this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
+    // Created on first use: most runs never log, and a child logger per run is measurable garbage.
+    let runLog: Logger | undefined
+    const log = () => {
+      runLog ??= this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
+      return runLog
+    }
     const timeout =
       run.timeoutMs !== null
         ? setTimeout(() => controller.abort(new RunAbort('timeout')), run.timeoutMs)
@@ -251,7 +256,9 @@ export class Worker {
     const context: RunContext = {
       run,
       signal: controller.signal,
-      log,
+      get log() {
+        return log()
+      },
       assertLease: async () => {
         const refused = await this.options.queue.heartbeat(
           [{ id: run.id, token: run.leaseToken }],
@@ -276,13 +283,14 @@ export class Worker {
         if (!settlement) this.tick()
         if (settlement) {
           const accepted = await this.settle(settlement)
-          if (!accepted) log.warn({ outcome: settlement.outcome }, 'settlement refused: lease no longer held')
+          if (!accepted)
+            log().warn({ outcome: settlement.outcome }, 'settlement refused: lease no longer held')
           this.options.onSettled?.(run, settlement, accepted)
           if (accepted && settlement.outcome === 'retry') this.wakeAt(settlement.runAt)
         }
       })
       .catch((error) =>
-        log.error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'),
+        log().error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'),
       )
       .finally(() => {
         freeSlot()
