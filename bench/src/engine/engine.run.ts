@@ -45,6 +45,16 @@ const options = JSON.parse(process.argv[3] ?? '{}') as EngineOptions
 const log = pino({ level: 'silent' })
 const now = () => performance.timeOrigin + performance.now()
 
+/** BENCH_TRACE_MEMORY=1 prints memory at each phase to stderr. */
+function traceMemory(phase: string): void {
+  if (process.env.BENCH_TRACE_MEMORY !== '1') return
+  const m = process.memoryUsage()
+  const mb = (n: number) => Math.round(n / 1048576)
+  process.stderr.write(
+    `${phase}: rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB\n`,
+  )
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
@@ -56,6 +66,7 @@ async function main(): Promise<EngineResult> {
     dialect === 'sqlite'
       ? { sqlitePath: path.join(dir, 'bench.db'), sqliteSynchronous: options.synchronous ?? 'NORMAL' }
       : { url: options.databaseUrl, schema }
+  traceMemory('start')
   const database = await openDatabase<Tables>({ ...location, poolSize: options.concurrency + 4 })
   await migrateToLatest(database.db, dialect, migrations)
   const makeBus = () =>
@@ -107,6 +118,7 @@ async function main(): Promise<EngineResult> {
     await kernel.runs.enqueueMany(requests.slice(i, i + options.batchSize))
   }
   const enqueueSeconds = (now() - enqueueStart) / 1000
+  traceMemory('after enqueue')
 
   // Throughput: drain the backlog.
   const finished = new Promise<void>((resolve) => {
@@ -116,6 +128,7 @@ async function main(): Promise<EngineResult> {
   kernel.start()
   await finished
   const seconds = (now() - drainStart) / 1000
+  traceMemory('after drain')
 
   // Latency on an idle system, same process: enqueue one run, wait for it to start, repeat.
   const latencies: number[] = []

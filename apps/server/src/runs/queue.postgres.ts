@@ -113,7 +113,8 @@ WITH ${settleCtes}, due AS (
   FROM due, gate WHERE r.id = due.id AND NOT gate.keyed
   RETURNING r.*
 )
-SELECT (SELECT coalesce(array_agg(id), '{}') FROM u) AS settled_ids, gate.keyed, claimed.*
+SELECT CASE WHEN row_number() OVER () = 1 THEN (SELECT coalesce(string_agg(id, ','), '') FROM u) END AS settled_ids,
+  gate.keyed, claimed.*
 FROM gate LEFT JOIN claimed ON true`
 
 // Takes back runs whose lease expired. Uses runs_lease_idx; bumping the token fences the lost worker out.
@@ -246,7 +247,8 @@ export function createPostgresQueue(database: Db): RunQueue {
     },
 
     async settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions) {
-      const { rows } = await pool.query<RunRow & { keyed: boolean; settled_ids: string[] }>({
+      // The settled ids come once, on the first row, as one string (not an array on every row).
+      const { rows } = await pool.query<RunRow & { keyed: boolean; settled_ids: string | null }>({
         name: 'openorch_settle_claim',
         text: settleAndClaimSql,
         values: [
@@ -257,7 +259,7 @@ export function createPostgresQueue(database: Db): RunQueue {
           next.now + next.leaseMs,
         ],
       })
-      const accepted = new Set(rows[0]?.settled_ids ?? [])
+      const accepted = new Set((rows[0]?.settled_ids ?? '').split(',').filter(Boolean))
       const claimed = rows[0]?.keyed
         ? await claimSlow(next)
         : rows.filter((row) => row.id !== null).map(({ keyed: _k, settled_ids: _s, ...row }) => row as RunRow)
