@@ -72,6 +72,34 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
     expect([...seen.values()].every((count) => count === 1)).toBe(true)
   })
 
+  it.runIf(dialect === 'postgres')(
+    'broadcasts every event exactly once across two relays without handlers (one-statement path)',
+    async () => {
+      const first = relayOn(database)
+      const second = relayOn(other)
+      const seen = new Map<number, number>()
+      first.bus.subscribe('events', (message) => {
+        for (const event of JSON.parse(message) as Array<{ id: number }>)
+          seen.set(event.id, (seen.get(event.id) ?? 0) + 1)
+      })
+      await Promise.all([first.bus.ready(), second.bus.ready()])
+      first.relay.start()
+      second.relay.start()
+      const runs = service(database)
+      for (let i = 0; i < 10; i++) {
+        await runs.enqueueMany(
+          Array.from({ length: 10 }, () => ({ tenantId: 'default', kind: 'x', trigger: 'api' as const })),
+        )
+        first.relay.kick()
+        second.relay.kick()
+      }
+      await waitFor(() => seen.size === 100, { what: '100 broadcast events' })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(seen.size).toBe(100)
+      expect([...seen.values()].every((count) => count === 1)).toBe(true)
+    },
+  )
+
   it('replays a batch whose handler failed, so nothing is lost', async () => {
     const { relay } = relayOn(database)
     let failures = 1
@@ -86,14 +114,21 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
     expect(failures).toBeLessThan(0)
   })
 
-  it.runIf(dialect === 'postgres')(
-    'does not skip an event whose transaction commits after a later one (xid horizon)',
-    async () => {
-      const { relay } = relayOn(database)
+  it.runIf(dialect === 'postgres').each(['durable handlers', 'no handlers (one-statement path)'])(
+    'does not skip an event whose transaction commits after a later one (xid horizon), with %s',
+    async (variant) => {
+      const { relay, bus } = relayOn(database)
       const delivered: string[] = []
-      relay.onEvents((events) => {
-        delivered.push(...events.map((e) => e.runId))
-      })
+      if (variant === 'durable handlers') {
+        relay.onEvents((events) => {
+          delivered.push(...events.map((e) => e.runId))
+        })
+      } else {
+        bus.subscribe('events', (message) => {
+          delivered.push(...(JSON.parse(message) as Array<{ runId: string }>).map((e) => e.runId))
+        })
+        await bus.ready()
+      }
       relay.start()
       const slow = new pg.Client({
         connectionString: testDb.location.url,

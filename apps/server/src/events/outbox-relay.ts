@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEventRow } from '../runs/run.table.ts'
 import type { RunEvent, RunEventPayload } from '../runs/run.types.ts'
-import { consumeOutbox } from './outbox.store.ts'
+import { advanceOutbox, consumeOutbox } from './outbox.store.ts'
 
 /** Runs inside the relay's transaction; use `trx` for any database work (on SQLite it is the only connection). */
 /** How long events gather before the relay reads or broadcasts them. */
@@ -89,9 +89,12 @@ export class OutboxRelay {
     await this.flushLive()
     const batch = this.deps.batch ?? 500
     for (;;) {
-      const rows = await consumeOutbox(this.deps.database, 'relay', batch, (rows, trx) =>
-        this.handle(rows.map(toRunEvent), trx),
-      )
+      const rows =
+        this.handlers.length === 0
+          ? await advanceOutbox(this.deps.database, 'relay', batch)
+          : await consumeOutbox(this.deps.database, 'relay', batch, (rows, trx) =>
+              this.handle(rows.map(toRunEvent), trx),
+            )
       // undefined: another process holds the relay cursor right now; it will deliver these events.
       if (rows === undefined || rows.length === 0) return
       await this.broadcast(rows.map(toRunEvent))

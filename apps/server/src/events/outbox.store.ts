@@ -67,6 +67,44 @@ export async function consumeOutbox(
   })
 }
 
+// Reads past the cursor and moves it, in one statement, for a relay without durable handlers (nothing
+// to run inside the transaction). The horizon comes from the statement's snapshot, taken before the
+// FOR UPDATE gives this transaction an id. `held` is false when another relay holds the cursor.
+const advanceSql = `
+WITH horizon AS (
+  SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
+), position AS (
+  SELECT last_id, last_tx FROM event_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED
+), batch AS (
+  SELECT e.id, e.tenant_id, e.run_id, e.type, e.payload, e.created_at, e.tx_id
+  FROM run_events e, position p, horizon h
+  WHERE (e.tx_id, e.id) > (p.last_tx, p.last_id) AND e.tx_id < h.xmin
+  ORDER BY e.tx_id, e.id LIMIT $2
+), last AS (
+  SELECT id, tx_id FROM batch ORDER BY tx_id DESC, id DESC LIMIT 1
+), moved AS (
+  UPDATE event_cursors c SET last_id = last.id, last_tx = last.tx_id FROM last WHERE c.name = $1
+)
+SELECT (SELECT count(*) FROM position)::int AS held, b.id, b.tenant_id, b.run_id, b.type, b.payload, b.created_at
+FROM (SELECT 1) one LEFT JOIN batch b ON true ORDER BY b.tx_id, b.id`
+
+/** consumeOutbox without handlers on PostgreSQL: one round trip instead of six. */
+export async function advanceOutbox(
+  database: Db,
+  name: string,
+  limit: number,
+): Promise<RunEventRow[] | undefined> {
+  if (database.dialect === 'sqlite') return consumeOutbox(database, name, limit, async () => {})
+  const pool = database.pool!
+  const { rows } = await pool.query<RunEventRow & { held: number }>({
+    name: 'openorch_outbox_advance',
+    text: advanceSql,
+    values: [name, limit],
+  })
+  if (!rows[0] || rows[0].held === 0) return undefined
+  return rows.filter((row) => row.id !== null).map(({ held: _held, ...row }) => row as RunEventRow)
+}
+
 /** Deletes events older than `before` that every relay has passed. */
 export async function pruneOutbox(database: Db, before: number): Promise<number> {
   const cursor = await database.db
