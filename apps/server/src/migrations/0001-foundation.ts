@@ -84,8 +84,10 @@ export function foundation(dialect: DialectName) {
       await sql`CREATE INDEX runs_running_key_idx ON runs (concurrency_key) WHERE status = 'running' AND concurrency_key IS NOT NULL`.execute(
         db,
       )
-      // NULL keys are distinct on both engines, so runs without a key never collide.
-      await sql`CREATE UNIQUE INDEX runs_idempotency_idx ON runs (tenant_id, idempotency_key)`.execute(db)
+      // Partial: most runs have no key, and a non-HOT update of a run writes to every index it is in.
+      await sql`CREATE UNIQUE INDEX runs_idempotency_idx ON runs (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL`.execute(
+        db,
+      )
       // Listings walk (tenant, id) newest first. No (tenant, status) index: every state change would
       // rewrite it, and status filters are served well enough by this walk (decision 0002).
       await sql`CREATE INDEX runs_tenant_idx ON runs (tenant_id, id)`.execute(db)

@@ -34,7 +34,9 @@ export async function insertRunRows(
       ...(await db
         .insertInto('runs')
         .values(chunk)
-        .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_key']).doNothing())
+        .onConflict((oc) =>
+          oc.columns(['tenant_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
+        )
         .returningAll()
         .execute()),
     )
