@@ -276,6 +276,30 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(afterStop.items.filter((r) => r.status === 'completed').length).toBeGreaterThanOrEqual(4)
   })
 
+  it.runIf(dialect === 'postgres')(
+    'wakes a worker of another process through LISTEN/NOTIFY, without waiting for its poll',
+    async () => {
+      const other = await testDb.open()
+      cleanups.push(() => other.close())
+      const worker = kernel({ worker: { pollIntervalMs: 60_000 } })
+      const started: number[] = []
+      worker.executors.register('ping', async () => {
+        started.push(Date.now())
+        return {}
+      })
+      await worker.bus.ready()
+      worker.start()
+      // The producer has its own pool and bus, like a second process: only NOTIFY can wake the worker.
+      const producer = createTestKernel(other)
+      cleanups.push(() => producer.bus.close())
+      await new Promise((resolve) => setTimeout(resolve, 300)) // past the worker's first claim
+      const sent = Date.now()
+      await producer.runs.enqueue({ tenantId, kind: 'ping', trigger: 'api' })
+      await waitFor(() => started.length === 1, { timeoutMs: 5000, what: 'the worker to wake' })
+      expect(started[0]! - sent).toBeLessThan(1000)
+    },
+  )
+
   it('claims by priority, then first in first out', async () => {
     const order: string[] = []
     const k = kernel({ worker: { concurrency: 1 } })
