@@ -21,6 +21,8 @@ const insertEventsFrom = (source: string, now: string) =>
    SELECT tenant_id, id, 'run.' || status, ${eventPayloadSql}, ${now} FROM ${source}`
 
 // Claims up to $2 due runs for worker $3 in one round trip. Uses runs_due_idx.
+// Every UPDATE names its rows with `id = ANY(…)`: joined to a CTE or unnest instead, a prepared
+// statement's generic plan hash-joins against a sequential scan of the whole runs table.
 // SKIP LOCKED lets many workers claim at once without waiting on each other.
 // When a run with a concurrency key is among the due runs this claims nothing and says so (`keyed`):
 // the caller then takes the slow path, which counts running runs per key under an advisory lock.
@@ -36,7 +38,7 @@ WITH due AS (
 ), claimed AS (
   UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
     lease_owner = $3, lease_expires_at = $4, started_at = $1, updated_at = $1, wait_reason = NULL
-  FROM due, gate WHERE r.id = due.id AND NOT gate.keyed
+  FROM gate WHERE r.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
   RETURNING r.*
 )
 SELECT gate.keyed, claimed.* FROM gate LEFT JOIN claimed ON true`
@@ -70,7 +72,7 @@ SELECT * FROM claimed ORDER BY priority DESC, run_at, id`
 const heartbeatSql = `
 UPDATE runs r SET lease_expires_at = $3
 FROM unnest($1::text[], $2::bigint[]) AS v(id, token)
-WHERE r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
+WHERE r.id = ANY($1::text[]) AND r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
 RETURNING r.id`
 
 // Fenced: a settlement whose token no longer holds the lease changes nothing and is reported refused.
@@ -88,7 +90,7 @@ v AS (
     dead_lettered_at = v.dead_lettered_at, wait_reason = v.wait_reason, run_at = coalesce(v.run_at, r.run_at),
     attempt = r.attempt - v.refund, finished_at = v.finished_at,
     lease_owner = NULL, lease_expires_at = NULL, updated_at = $19
-  FROM v WHERE r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
+  FROM v WHERE r.id = ANY($1::text[]) AND r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
   RETURNING r.*
 ), events AS (
   ${insertEventsFrom('u', '$19')}
@@ -110,7 +112,7 @@ WITH ${settleCtes}, due AS (
 ), claimed AS (
   UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
     lease_owner = $22, lease_expires_at = $23, started_at = $20, updated_at = $20, wait_reason = NULL
-  FROM due, gate WHERE r.id = due.id AND NOT gate.keyed
+  FROM gate WHERE r.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
   RETURNING r.*
 )
 SELECT CASE WHEN row_number() OVER () = 1 THEN (SELECT coalesce(string_agg(id, ','), '') FROM u) END AS settled_ids,
@@ -129,7 +131,7 @@ WITH expired AS (
     error_code = $3, error_message = $4, error_retryable = 1,
     dead_lettered_at = CASE WHEN r.attempt < r.max_attempts THEN NULL ELSE $1 END,
     finished_at = CASE WHEN r.attempt < r.max_attempts THEN NULL ELSE $1 END, updated_at = $1
-  FROM expired WHERE r.id = expired.id
+  WHERE r.id = ANY(ARRAY(SELECT id FROM expired))
   RETURNING r.*
 ), events AS (
   ${insertEventsFrom('u', '$1')}

@@ -14,8 +14,11 @@ export function toJsonText(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value)
 }
 
+// The API shows an error only on runs that ended badly; a pending retry keeps its last error for the log.
+const endedBadly = new Set(['failed', 'timeout', 'cancelled'])
+
 function errorOf(row: RunRow): RunError | null {
-  if (row.error_code === null) return null
+  if (row.error_code === null || !endedBadly.has(row.status)) return null
   return { code: row.error_code, message: row.error_message ?? '', retryable: row.error_retryable === 1 }
 }
 
