@@ -14,6 +14,7 @@ import { systemClock } from '../../../apps/server/src/platform/clock.ts'
 import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
 import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.ts'
 import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
+import type { RunService } from '../../../apps/server/src/runs/run.service.ts'
 import type { EnqueueRequest } from '../../../apps/server/src/runs/run.types.ts'
 
 export interface EngineOptions {
@@ -130,39 +131,11 @@ async function main(): Promise<EngineResult> {
   const seconds = (now() - drainStart) / 1000
   traceMemory('after drain')
 
-  // Latency on an idle system, same process: enqueue one run, wait for it to start, repeat.
-  const latencies: number[] = []
-  for (let i = 0; i < options.latencySamples; i++) {
-    const result = await kernel.runs.enqueue({
-      tenantId: 'default',
-      kind: 'noop',
-      trigger: 'api',
-      input: { sentAt: now() },
-    })
-    if (result.status === 'dropped') throw new Error('dropped')
-    const id = result.run.id
-    while (!starts.has(id)) await new Promise((resolve) => setImmediate(resolve))
-    latencies.push(starts.get(id)!)
-    await new Promise((resolve) => setTimeout(resolve, 2))
-  }
-  latencies.sort((a, b) => a - b)
-
-  // Latency across processes (PostgreSQL): a producer with its own bus; the worker wakes by LISTEN/NOTIFY only.
-  let cross: number[] | null = null
-  if (dialect === 'postgres') {
-    const producerBus = makeBus()
-    await producerBus.ready()
-    const producer = createRunKernel({
-      database,
-      bus: producerBus,
-      clock: systemClock,
-      log,
-      backpressure: { warnPending: Number.MAX_SAFE_INTEGER, dropPending: Number.MAX_SAFE_INTEGER },
-      worker: { concurrency: 1, leaseMs: 30_000, pollIntervalMs: 1000 },
-    })
-    cross = []
+  // Latency on an idle system: enqueue one run, wait for it to start, repeat.
+  async function measureLatency(runs: RunService): Promise<number[]> {
+    const samples: number[] = []
     for (let i = 0; i < options.latencySamples; i++) {
-      const result = await producer.runs.enqueue({
+      const result = await runs.enqueue({
         tenantId: 'default',
         kind: 'noop',
         trigger: 'api',
@@ -170,12 +143,38 @@ async function main(): Promise<EngineResult> {
       })
       if (result.status === 'dropped') throw new Error('dropped')
       const id = result.run.id
-      while (!starts.has(id)) await new Promise((resolve) => setTimeout(resolve, 0))
-      cross.push(starts.get(id)!)
+      while (!starts.has(id)) await new Promise((resolve) => setImmediate(resolve))
+      samples.push(starts.get(id)!)
       await new Promise((resolve) => setTimeout(resolve, 2))
     }
-    cross.sort((a, b) => a - b)
+    return samples.sort((a, b) => a - b)
+  }
+  // Same process: the enqueue wakes the worker directly.
+  const latencies = await measureLatency(kernel.runs)
+
+  // PostgreSQL: a producer with its own connection pool and bus, as another process would have;
+  // only LISTEN/NOTIFY can wake the worker.
+  let cross: number[] | null = null
+  if (dialect === 'postgres') {
+    const producerDatabase = await openDatabase<Tables>({ ...location, poolSize: 2 })
+    const producerBus = createPostgresBus({
+      pool: producerDatabase.pool!,
+      clientConfig: producerDatabase.pgClientConfig!,
+      namespace: schema,
+      log,
+    })
+    await producerBus.ready()
+    const producer = createRunKernel({
+      database: producerDatabase,
+      bus: producerBus,
+      clock: systemClock,
+      log,
+      backpressure: { warnPending: Number.MAX_SAFE_INTEGER, dropPending: Number.MAX_SAFE_INTEGER },
+      worker: { concurrency: 1, leaseMs: 30_000, pollIntervalMs: 1000 },
+    })
+    cross = await measureLatency(producer.runs)
     await producerBus.close()
+    await producerDatabase.close()
   }
 
   await kernel.stop(5000)

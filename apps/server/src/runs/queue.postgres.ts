@@ -26,21 +26,27 @@ const insertEventsFrom = (source: string, now: string) =>
 // SKIP LOCKED lets many workers claim at once without waiting on each other.
 // When a run with a concurrency key is among the due runs this claims nothing and says so (`keyed`):
 // the caller then takes the slow path, which counts running runs per key under an advisory lock.
-const claimFastSql = `
-WITH due AS (
+// The claim as CTEs `due`, `gate` and `claimed`, with its parameters numbered from `first`:
+// now, limit, worker id, lease expiry.
+const claimCtes = (first: number) => {
+  const [now, limit, worker, expiry] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`)
+  return `due AS (
   SELECT id, concurrency_key FROM runs
-  WHERE status = 'pending' AND run_at <= $1
+  WHERE status = 'pending' AND run_at <= ${now}
   ORDER BY priority DESC, run_at, id
-  LIMIT $2
+  LIMIT ${limit}
   FOR UPDATE SKIP LOCKED
 ), gate AS (
   SELECT coalesce(bool_or(concurrency_key IS NOT NULL), false) AS keyed FROM due
 ), claimed AS (
   UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
-    lease_owner = $3, lease_expires_at = $4, started_at = $1, updated_at = $1, wait_reason = NULL
+    lease_owner = ${worker}, lease_expires_at = ${expiry}, started_at = ${now}, updated_at = ${now}, wait_reason = NULL
   FROM gate WHERE r.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
   RETURNING r.*
-)
+)`
+}
+
+const claimFastSql = `WITH ${claimCtes(1)}
 SELECT gate.keyed, claimed.* FROM gate LEFT JOIN claimed ON true`
 
 const dueWindowSql = `
@@ -101,20 +107,7 @@ const settleSql = `WITH ${settleCtes} SELECT id FROM u`
 // Settles, then claims like claimFastSql ($20 now, $21 limit, $22 worker, $23 lease expiry), in one
 // statement. The claim reads the statement's snapshot, so it never sees the runs settled here.
 const settleAndClaimSql = `
-WITH ${settleCtes}, due AS (
-  SELECT id, concurrency_key FROM runs
-  WHERE status = 'pending' AND run_at <= $20
-  ORDER BY priority DESC, run_at, id
-  LIMIT $21
-  FOR UPDATE SKIP LOCKED
-), gate AS (
-  SELECT coalesce(bool_or(concurrency_key IS NOT NULL), false) AS keyed FROM due
-), claimed AS (
-  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
-    lease_owner = $22, lease_expires_at = $23, started_at = $20, updated_at = $20, wait_reason = NULL
-  FROM gate WHERE r.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
-  RETURNING r.*
-)
+WITH ${settleCtes}, ${claimCtes(20)}
 SELECT CASE WHEN row_number() OVER () = 1 THEN (SELECT coalesce(string_agg(id, ','), '') FROM u) END AS settled_ids,
   gate.keyed, claimed.*
 FROM gate LEFT JOIN claimed ON true`

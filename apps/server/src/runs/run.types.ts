@@ -1,25 +1,9 @@
 // The run: everything that executes is one row of the runs table (docs/decisions/0002-run-kernel.md).
 
-export type RunStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled' | 'timeout'
-export type RunTrigger = 'manual' | 'api' | 'schedule' | 'pipeline' | 'webhook' | 'channel'
+// Status and trigger names are part of the public contract; they live in @openorch/contracts.
+import type { RunStatus, RunTrigger } from '@openorch/contracts'
 
-export const runStatuses: readonly RunStatus[] = [
-  'pending',
-  'running',
-  'waiting',
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-]
-export const runTriggers: readonly RunTrigger[] = [
-  'manual',
-  'api',
-  'schedule',
-  'pipeline',
-  'webhook',
-  'channel',
-]
+export { type RunStatus, type RunTrigger, runStatuses, runTriggers } from '@openorch/contracts'
 export const terminalStatuses: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'timeout']
 
 /** A failure as data: what went wrong and whether trying again can help. */
