@@ -300,6 +300,42 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     },
   )
 
+  it('settles and claims from 10 concurrent loops without a deadlock or a run claimed twice', async () => {
+    const k = kernel()
+    await k.runs.enqueueMany(
+      Array.from({ length: 2000 }, () => ({ tenantId, kind: 'noop', trigger: 'api' as const })),
+    )
+    const seen = new Set<string>()
+    let duplicates = 0
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, loop) => {
+        const workerId = `loop-${loop}`
+        let current = (await k.queue.claim({ workerId, limit: 1, now: Date.now(), leaseMs: 30_000 }))[0]
+        while (current) {
+          if (seen.has(current.id)) duplicates++
+          seen.add(current.id)
+          const { accepted, claimed } = await k.queue.settleAndClaim(
+            [
+              {
+                id: current.id,
+                token: Number(current.lease_token),
+                outcome: 'completed',
+                output: null,
+                durationMs: 0,
+              },
+            ],
+            Date.now(),
+            { workerId, limit: 1, now: Date.now(), leaseMs: 30_000 },
+          )
+          expect(accepted).toEqual([true])
+          current = claimed[0]
+        }
+      }),
+    )
+    expect(duplicates).toBe(0)
+    expect(seen.size).toBe(2000)
+  })
+
   it('claims by priority, then first in first out', async () => {
     const order: string[] = []
     const k = kernel({ worker: { concurrency: 1 } })

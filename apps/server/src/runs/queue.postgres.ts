@@ -104,14 +104,6 @@ v AS (
 
 const settleSql = `WITH ${settleCtes} SELECT id FROM u`
 
-// Settles, then claims like claimFastSql ($20 now, $21 limit, $22 worker, $23 lease expiry), in one
-// statement. The claim reads the statement's snapshot, so it never sees the runs settled here.
-const settleAndClaimSql = `
-WITH ${settleCtes}, ${claimCtes(20)}
-SELECT CASE WHEN row_number() OVER () = 1 THEN (SELECT coalesce(string_agg(id, ','), '') FROM u) END AS settled_ids,
-  gate.keyed, claimed.*
-FROM gate LEFT JOIN claimed ON true`
-
 // Takes back runs whose lease expired. Uses runs_lease_idx; bumping the token fences the lost worker out.
 const rescueSql = `
 WITH expired AS (
@@ -210,7 +202,7 @@ export function createPostgresQueue(database: Db): RunQueue {
     }
   }
 
-  return {
+  const queue: RunQueue = {
     async claim(options) {
       const { rows } = await pool.query<RunRow & { keyed: boolean }>({
         name: 'openorch_claim_fast',
@@ -241,24 +233,14 @@ export function createPostgresQueue(database: Db): RunQueue {
       return settlements.map((s) => accepted.has(s.id))
     },
 
+    // Two statements, deliberately not one transaction. Settling and claiming in one statement saved a
+    // round trip, but deadlocked under load: each transaction's claim, reading an old snapshot, waited
+    // on a run the other one was settling (docs/decisions/0002). Apart, a claim may wait on a settle,
+    // never the other way round.
     async settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions) {
-      // The settled ids come once, on the first row, as one string (not an array on every row).
-      const { rows } = await pool.query<RunRow & { keyed: boolean; settled_ids: string | null }>({
-        name: 'openorch_settle_claim',
-        text: settleAndClaimSql,
-        values: [
-          ...settlementParams(settlements, now),
-          next.now,
-          next.limit,
-          next.workerId,
-          next.now + next.leaseMs,
-        ],
-      })
-      const accepted = new Set((rows[0]?.settled_ids ?? '').split(',').filter(Boolean))
-      const claimed = rows[0]?.keyed
-        ? await claimSlow(next)
-        : rows.filter((row) => row.id !== null).map(({ keyed: _k, settled_ids: _s, ...row }) => row as RunRow)
-      return { accepted: settlements.map((s) => accepted.has(s.id)), claimed }
+      const accepted = await queue.settle(settlements, now)
+      const claimed = await queue.claim(next)
+      return { accepted, claimed }
     },
 
     async rescueExpired(now: number, limit: number) {
@@ -271,4 +253,5 @@ export function createPostgresQueue(database: Db): RunQueue {
       return rows
     },
   }
+  return queue
 }

@@ -46,8 +46,9 @@ export interface RunQueue {
   /** Applies settlements with their outbox events in one transaction; returns which were accepted. */
   settle(settlements: Settlement[], now: number): Promise<boolean[]>
   /**
-   * Settles and claims the next runs for the freed slots in one transaction (one round trip on
-   * PostgreSQL when no concurrency key is due): a busy worker pays one commit per run, not two.
+   * Settles, then claims the next runs for the freed slots. SQLite does both in one transaction (one
+   * commit per run for a busy worker); PostgreSQL in two statements, because one transaction doing
+   * both can deadlock with another doing the same (decision 0002).
    */
   settleAndClaim(
     settlements: Settlement[],
