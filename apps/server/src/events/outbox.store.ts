@@ -70,16 +70,19 @@ export async function consumeOutbox(
 // Reads past the cursor and moves it, in one statement, for a relay without durable handlers (nothing
 // to run inside the transaction). The horizon comes from the statement's snapshot, taken before the
 // FOR UPDATE gives this transaction an id. `held` is false when another relay holds the cursor.
-const advanceSql = `
+const advanceSql = (limit: number) => `
 WITH horizon AS (
   SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
 ), position AS (
   SELECT last_id, last_tx FROM event_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED
 ), batch AS (
-  SELECT e.id, e.tenant_id, e.run_id, e.type, e.payload, e.created_at, e.tx_id
-  FROM run_events e, position p, horizon h
-  WHERE (e.tx_id, e.id) > (p.last_tx, p.last_id) AND e.tx_id < h.xmin
-  ORDER BY e.tx_id, e.id LIMIT $2
+  -- LATERAL makes the cursor a bound of the index scan on (tx_id, id); as a plain join it would be
+  -- a filter, and every read would walk the outbox from its start.
+  SELECT e.* FROM position p CROSS JOIN horizon h CROSS JOIN LATERAL (
+    SELECT id, tenant_id, run_id, type, payload, created_at, tx_id FROM run_events
+    WHERE (tx_id, id) > (p.last_tx, p.last_id) AND tx_id < h.xmin
+    ORDER BY tx_id, id LIMIT ${limit}
+  ) e
 ), last AS (
   SELECT id, tx_id FROM batch ORDER BY tx_id DESC, id DESC LIMIT 1
 ), moved AS (
@@ -97,9 +100,10 @@ export async function advanceOutbox(
   if (database.dialect === 'sqlite') return consumeOutbox(database, name, limit, async () => {})
   const pool = database.pool!
   const { rows } = await pool.query<RunEventRow & { held: number }>({
-    name: 'openorch_outbox_advance',
-    text: advanceSql,
-    values: [name, limit],
+    // The limit is part of the statement (see claimFastSql): its generic plan is then the right one.
+    name: `openorch_outbox_advance_${limit}`,
+    text: advanceSql(Math.max(1, Math.floor(limit))),
+    values: [name],
   })
   if (!rows[0] || rows[0].held === 0) return undefined
   return rows.filter((row) => row.id !== null).map(({ held: _held, ...row }) => row as RunEventRow)

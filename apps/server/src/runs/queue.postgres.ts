@@ -26,13 +26,13 @@ const insertEventsFrom = (source: string, now: string) =>
 // SKIP LOCKED lets many workers claim at once without waiting on each other.
 // When a run with a concurrency key is among the due runs this claims nothing and says so (`keyed`):
 // the caller then takes the slow path, which counts running runs per key under an advisory lock.
-// The claim as CTEs `due`, `gate` and `claimed`, with its parameters numbered from `first`:
-// now, limit, worker id, lease expiry.
-const claimCtes = (first: number) => {
-  const [now, limit, worker, expiry] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`)
-  return `due AS (
+// Parameters: $1 now, $2 worker id, $3 lease expiry. The limit is written into the statement, one
+// prepared statement per limit: with `LIMIT $n` PostgreSQL cannot trust a generic plan and re-plans
+// the statement on every call, which costs more than running it.
+const claimFastSql = (limit: number) => `
+WITH due AS (
   SELECT id, concurrency_key FROM runs
-  WHERE status = 'pending' AND run_at <= ${now}
+  WHERE status = 'pending' AND run_at <= $1
   ORDER BY priority DESC, run_at, id
   LIMIT ${limit}
   FOR UPDATE SKIP LOCKED
@@ -40,13 +40,10 @@ const claimCtes = (first: number) => {
   SELECT coalesce(bool_or(concurrency_key IS NOT NULL), false) AS keyed FROM due
 ), claimed AS (
   UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
-    lease_owner = ${worker}, lease_expires_at = ${expiry}, started_at = ${now}, updated_at = ${now}, wait_reason = NULL
+    lease_owner = $2, lease_expires_at = $3, started_at = $1, updated_at = $1, wait_reason = NULL
   FROM gate WHERE r.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
   RETURNING r.*
-)`
-}
-
-const claimFastSql = `WITH ${claimCtes(1)}
+)
 SELECT gate.keyed, claimed.* FROM gate LEFT JOIN claimed ON true`
 
 const dueWindowSql = `
@@ -204,13 +201,24 @@ export function createPostgresQueue(database: Db): RunQueue {
 
   const queue: RunQueue = {
     async claim(options) {
-      const { rows } = await pool.query<RunRow & { keyed: boolean }>({
-        name: 'openorch_claim_fast',
-        text: claimFastSql,
-        values: [options.now, options.limit, options.workerId, options.now + options.leaseMs],
-      })
-      if (rows[0]?.keyed) return claimSlow(options)
-      return rows.filter((row) => row.id !== null).map(({ keyed: _keyed, ...row }) => row as RunRow)
+      // Limits are rounded down to powers of two (at most ten prepared claim statements per
+      // connection); a larger claim is made of a few of them.
+      const claimed: RunRow[] = []
+      let remaining = Math.max(0, Math.floor(options.limit))
+      while (remaining > 0) {
+        const limit = 2 ** Math.floor(Math.log2(remaining))
+        const { rows } = await pool.query<RunRow & { keyed: boolean }>({
+          name: `openorch_claim_fast_${limit}`,
+          text: claimFastSql(limit),
+          values: [options.now, options.workerId, options.now + options.leaseMs],
+        })
+        if (rows[0]?.keyed) return [...claimed, ...(await claimSlow({ ...options, limit: remaining }))]
+        const got = rows.filter((row) => row.id !== null).map(({ keyed: _keyed, ...row }) => row as RunRow)
+        claimed.push(...got)
+        if (got.length < limit) break
+        remaining -= got.length
+      }
+      return claimed
     },
 
     async heartbeat(leases: Lease[], now: number, leaseMs: number) {
