@@ -1,3 +1,4 @@
+import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
 import { createTestKernel, waitFor } from '../../test/kernel-harness.ts'
@@ -354,7 +355,13 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
 
   it('warns above the pending threshold and drops scheduled runs above the drop threshold, never manual ones', async () => {
     const dropped: string[] = []
-    const k = kernel({ backpressure: { warnPending: 2, dropPending: 4 } })
+    const warnings: string[] = []
+    const log = pino(
+      { level: 'warn' },
+      { write: (line: string) => warnings.push(JSON.parse(line).msg as string) },
+    )
+    const k = kernel({ backpressure: { warnPending: 2, dropPending: 4 }, log })
+    expect(await k.runs.checkQueue()).toEqual({ pending: 0, level: 'ok' })
     const enqueue = (trigger: 'schedule' | 'manual') => k.runs.enqueue({ tenantId, kind: 'idle', trigger })
     for (let i = 0; i < 5; i++) expect((await enqueue('schedule')).status).toBe('created')
     const drop = await enqueue('schedule')
@@ -362,6 +369,10 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     if (drop.status === 'dropped') dropped.push(drop.reason)
     expect(dropped[0]).toMatch(/queue_full/)
     expect((await enqueue('manual')).status).toBe('created')
+    expect(await k.runs.checkQueue()).toEqual({ pending: 6, level: 'drop' })
+    // Warned once when the queue crossed the threshold, not on every enqueue.
+    expect(warnings.filter((m) => m === 'run queue is backing up')).toHaveLength(1)
+    expect(warnings.filter((m) => m === 'scheduled run dropped')).toHaveLength(1)
   })
 
   it('parks a run in waiting without holding a slot and resumes it with new input', async () => {

@@ -20,6 +20,8 @@ export interface RunKernelOptions {
   worker: Omit<WorkerOptions, 'queue' | 'executors' | 'clock' | 'log'>
   backpressure: { warnPending: number; dropPending: number }
   relayIntervalMs?: number
+  /** How often the queue depth is checked for the backpressure warning (default 5 s). */
+  queueCheckIntervalMs?: number
   /** A scheduled run was dropped by backpressure (metrics). */
   onDropped?: (request: EnqueueRequest, reason: string) => void
 }
@@ -102,6 +104,12 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     relay,
     start(startOptions = {}) {
       relay.start()
+      // Backpressure warnings for queues filled by manual and API runs, which do not count on enqueue.
+      const queueCheck = setInterval(() => {
+        runs.checkQueue().catch((error) => options.log.warn({ err: error }, 'queue check failed'))
+      }, options.queueCheckIntervalMs ?? 5000)
+      queueCheck.unref()
+      unsubscribe.push(() => clearInterval(queueCheck))
       unsubscribe.push(
         options.bus.subscribe('control', (message) => {
           try {

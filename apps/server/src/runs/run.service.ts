@@ -83,18 +83,29 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /**
-   * Backpressure: above `warnPending` due runs we warn once; above `dropPending` new *scheduled*
-   * runs are dropped with a logged reason (a manual or API run is never dropped).
+   * Backpressure: above `warnPending` due runs we warn (once per crossing); above `dropPending` new
+   * *scheduled* runs are dropped with a logged reason. A manual or API run is never dropped, so its
+   * enqueue does not count the queue (one round trip less); `checkQueue` runs on a timer instead.
    */
-  async function admit(requests: EnqueueRequest[]): Promise<{ pending: number; drop: boolean }> {
-    const scheduled = requests.some((r) => r.trigger === 'schedule')
-    if (!scheduled && warned) return { pending: -1, drop: false }
+  async function checkQueue(): Promise<{ pending: number; level: 'ok' | 'warn' | 'drop' }> {
     const pending = await countPendingRuns(database.db, clock.now())
     if (pending > deps.backpressure.warnPending) {
       if (!warned) log.warn({ pending, threshold: deps.backpressure.warnPending }, 'run queue is backing up')
       warned = true
     } else warned = false
-    return { pending, drop: scheduled && pending > deps.backpressure.dropPending }
+    const level =
+      pending > deps.backpressure.dropPending
+        ? 'drop'
+        : pending > deps.backpressure.warnPending
+          ? 'warn'
+          : 'ok'
+    return { pending, level }
+  }
+
+  async function admit(requests: EnqueueRequest[]): Promise<{ pending: number; drop: boolean }> {
+    if (!requests.some((r) => r.trigger === 'schedule')) return { pending: -1, drop: false }
+    const { pending, level } = await checkQueue()
+    return { pending, drop: level === 'drop' }
   }
 
   async function enqueueMany(requests: EnqueueRequest[]): Promise<EnqueueResult[]> {
@@ -267,5 +278,5 @@ export function createRunService(deps: RunServiceDeps) {
     return after
   }
 
-  return { enqueue, enqueueMany, get, list, cancel, retry, resume }
+  return { enqueue, enqueueMany, get, list, cancel, retry, resume, checkQueue }
 }
