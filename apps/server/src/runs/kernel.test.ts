@@ -414,6 +414,35 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(await k.runs.get(tenantId, long.run.id)).toMatchObject({ status: 'pending', attempt: 0 })
   })
 
+  it('keeps heart-beating during the grace period, so no other worker takes over a run that is finishing', async () => {
+    const leaving = kernel({ worker: { concurrency: 1, leaseMs: 300, heartbeatIntervalMs: 100 } })
+    const staying = kernel({
+      worker: { concurrency: 1, leaseMs: 300, heartbeatIntervalMs: 100, rescueIntervalMs: 50 },
+    })
+    const ranBy: string[] = []
+    leaving.executors.register('slow', async () => {
+      ranBy.push('leaving')
+      await new Promise((resolve) => setTimeout(resolve, 900))
+      return { output: 'leaving' }
+    })
+    staying.executors.register('slow', async () => {
+      ranBy.push('staying')
+      return { output: 'staying' }
+    })
+    leaving.start()
+    const job = await leaving.runs.enqueue({ tenantId, kind: 'slow', trigger: 'api', maxRetries: 2 })
+    if (job.status !== 'created') throw new Error('expected created')
+    await waitFor(() => ranBy.length === 1)
+    staying.start()
+    await leaving.stop(3000)
+    expect(await leaving.runs.get(tenantId, job.run.id)).toMatchObject({
+      status: 'completed',
+      output: 'leaving',
+      attempt: 1,
+    })
+    expect(ranBy).toEqual(['leaving'])
+  })
+
   it('rescues an expired lease: pending again while attempts remain, failed lease_expired when none do', async () => {
     const clock = new ManualClock(Date.now())
     const k = kernel({

@@ -68,7 +68,9 @@ export class Worker {
   private wakeGeneration = 0
   private running = false
   private stopping = false
-  private timers: NodeJS.Timeout[] = []
+  private pollTimer: NodeJS.Timeout | undefined
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private rescueTimer: NodeJS.Timeout | undefined
   private retryTimers = new Set<NodeJS.Timeout>()
   private settleBuffer: Array<{ settlement: Settlement; resolve: (accepted: boolean) => void }> = []
   private settleScheduled = false
@@ -95,9 +97,9 @@ export class Worker {
     const heartbeatMs = this.options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.options.leaseMs / 3))
     const rescueMs =
       this.options.rescueIntervalMs ?? Math.min(15_000, Math.max(100, this.options.leaseMs / 2))
-    this.timers.push(setInterval(() => this.nudge(), this.options.pollIntervalMs))
-    this.timers.push(setInterval(() => void this.heartbeat(), heartbeatMs))
-    this.timers.push(setInterval(() => void this.rescue(), rescueMs))
+    this.pollTimer = setInterval(() => this.nudge(), this.options.pollIntervalMs)
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), heartbeatMs)
+    this.rescueTimer = setInterval(() => void this.rescue(), rescueMs)
     this.nudge()
   }
 
@@ -131,7 +133,8 @@ export class Worker {
     if (!this.running) return
     this.stopping = true
     // Keep heart-beating during the grace period so no other worker rescues our runs meanwhile.
-    for (const timer of this.timers.splice(0, 2)) clearInterval(timer)
+    clearInterval(this.pollTimer)
+    clearInterval(this.rescueTimer)
     for (const timer of this.retryTimers) clearTimeout(timer)
     await this.releaseQueued()
     await this.waitForDrain(graceMs)
@@ -141,7 +144,7 @@ export class Worker {
       await this.waitForDrain(Math.max(1000, this.options.leaseMs))
     }
     await this.flushSettlements()
-    for (const timer of this.timers.splice(0)) clearInterval(timer)
+    clearInterval(this.heartbeatTimer)
     this.running = false
   }
 
