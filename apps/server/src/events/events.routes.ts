@@ -90,7 +90,8 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
       let closed = false
       let live = false
       const waiting: RunEvent[] = []
-      const replayed = new Set<number>()
+      // The client has the event it names in Last-Event-ID; the relay may still be broadcasting it.
+      const replayed = new Set<number>(after !== undefined ? [after] : [])
 
       const write = (chunk: string) => {
         if (closed) return
