@@ -79,6 +79,8 @@ WHERE r.id = ANY($1::text[]) AND r.id = v.id AND r.lease_token = v.token AND r.s
 RETURNING r.id`
 
 // Fenced: a settlement whose token no longer holds the lease changes nothing and is reported refused.
+// Rows are named by `id = ANY(ARRAY(SELECT id FROM v))`, not `ANY($1)`: with the ids as a parameter
+// every custom plan looked cheaper than the generic one, and PostgreSQL re-planned on every call.
 const settleCtes = `
 v AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[],
@@ -93,7 +95,7 @@ v AS (
     dead_lettered_at = v.dead_lettered_at, wait_reason = v.wait_reason, run_at = coalesce(v.run_at, r.run_at),
     attempt = r.attempt - v.refund, finished_at = v.finished_at,
     lease_owner = NULL, lease_expires_at = NULL, updated_at = $19
-  FROM v WHERE r.id = ANY($1::text[]) AND r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
+  FROM v WHERE r.id = ANY(ARRAY(SELECT id FROM v)) AND r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
   RETURNING r.*
 ), events AS (
   ${insertEventsFrom('u', '$19')}
