@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
+// @ts-expect-error: a plain JavaScript module without type declarations
+import { externalDependencies } from '../../apps/server/scripts/external-dependencies.mjs'
 import type { EngineResult } from './engine/engine.run.ts'
 
 const { values, positionals } = parseArgs({
@@ -48,16 +50,7 @@ await build({
   format: 'esm',
   target: 'node20',
   logLevel: 'warning',
-  plugins: [
-    {
-      name: 'external-dependencies',
-      setup(builder) {
-        builder.onResolve({ filter: /^[^./]/ }, (args) =>
-          args.path.startsWith('@openorch/') ? undefined : { path: args.path, external: true },
-        )
-      },
-    },
-  ],
+  plugins: [externalDependencies],
 })
 
 interface Row {
