@@ -48,16 +48,7 @@ async function start() {
   const cfg = config()
   const log = createLogger(cfg.log)
   const server = await startServer(cfg, log).catch((error) => fail(`could not start: ${explain(error)}`))
-  const where = cfg.database.url ? 'PostgreSQL' : `SQLite at ${cfg.database.sqlitePath}`
-  process.stdout.write(
-    `\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`,
-  )
-  if (server.url) process.stdout.write(`API docs: ${server.url}/docs\n`)
-  if (server.ownerKey && !cfg.auth.bootstrapApiKey) {
-    process.stdout.write(
-      `\nOwner API key (shown once, store it now):\n\n  ${server.ownerKey}\n\nSend it as "Authorization: Bearer <key>" or "X-API-Key: <key>".\n\n`,
-    )
-  }
+  // Handlers first: whoever reads the banner may send SIGTERM at once.
   let signals = 0
   const stop = (signal: string) => {
     signals++
@@ -76,6 +67,16 @@ async function start() {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  const where = cfg.database.url ? 'PostgreSQL' : `SQLite at ${cfg.database.sqlitePath}`
+  process.stdout.write(
+    `\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`,
+  )
+  if (server.url) process.stdout.write(`API docs: ${server.url}/docs\n`)
+  if (server.ownerKey && !cfg.auth.bootstrapApiKey) {
+    process.stdout.write(
+      `\nOwner API key (shown once, store it now):\n\n  ${server.ownerKey}\n\nSend it as "Authorization: Bearer <key>" or "X-API-Key: <key>".\n\n`,
+    )
+  }
 }
 
 async function migrate() {

@@ -108,17 +108,3 @@ export async function advanceOutbox(
   if (!rows[0] || rows[0].held === 0) return undefined
   return rows.filter((row) => row.id !== null).map(({ held: _held, ...row }) => row as RunEventRow)
 }
-
-/** Deletes events older than `before` that every relay has passed. */
-export async function pruneOutbox(database: Db, before: number): Promise<number> {
-  const cursor = await database.db
-    .selectFrom('event_cursors')
-    .select((eb) => eb.fn.min('last_id').as('id'))
-    .executeTakeFirst()
-  const result = await database.db
-    .deleteFrom('run_events')
-    .where('created_at', '<', before)
-    .where('id', '<=', Number(cursor?.id ?? 0))
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
-}

@@ -24,10 +24,6 @@ export function notFound(code: string, message: string): AppError {
   return new AppError(code, message, 404)
 }
 
-export function conflict(code: string, message: string): AppError {
-  return new AppError(code, message, 409)
-}
-
 /** Normalises anything thrown into an Error, once, at the edge where it is caught. */
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value

@@ -34,10 +34,6 @@ export class ExecutorRegistry {
   get(kind: string): Executor | undefined {
     return this.executors.get(kind)
   }
-
-  kinds(): string[] {
-    return [...this.executors.keys()]
-  }
 }
 
 export class LeaseLostError extends Error {

@@ -41,12 +41,13 @@ export async function insertRunRows(
         .execute()),
     )
   }
-  const createdIds = new Set(inserted.map((r) => r.id))
+  const created = new Map(inserted.map((r) => [r.id, r]))
   await insertEvents(db, inserted, now)
   const results: { row: RunRow; created: boolean }[] = []
   for (const row of rows) {
-    if (createdIds.has(row.id)) {
-      results.push({ row: inserted.find((r) => r.id === row.id) ?? row, created: true })
+    const fresh = created.get(row.id)
+    if (fresh) {
+      results.push({ row: fresh, created: true })
       continue
     }
     const existing = await db

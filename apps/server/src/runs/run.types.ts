@@ -4,7 +4,6 @@
 import type { RunStatus, RunTrigger } from '@openorch/contracts'
 
 export { type RunStatus, type RunTrigger, runStatuses, runTriggers } from '@openorch/contracts'
-export const terminalStatuses: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'timeout']
 
 /** A failure as data: what went wrong and whether trying again can help. */
 export interface RunError {

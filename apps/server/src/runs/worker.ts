@@ -87,10 +87,6 @@ export class Worker {
     this.log = options.log.child({ workerId: this.id })
   }
 
-  get activeCount(): number {
-    return this.active.size
-  }
-
   start(): void {
     if (this.running) return
     this.running = true
@@ -479,11 +475,6 @@ export class Worker {
     } catch (error) {
       this.log.warn({ err: toError(error) }, 'rescue sweep failed; will try again')
     }
-  }
-
-  /** Runs every rescue sweep now (tests and shutdown hooks). */
-  rescueNow(): Promise<void> {
-    return this.rescue()
   }
 
   private wakeAt(runAt: number): void {
