@@ -1,7 +1,11 @@
 import type { ApiKeysTable } from './auth/api-key.table.ts'
+import type { BotsTable } from './bots/bot.table.ts'
 import type { Database } from './platform/db/database.ts'
+import type { ProvidersTable } from './providers/provider.table.ts'
+import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { EventCursorsTable, RunEventsTable, RunsTable } from './runs/run.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
+import type { UsageRecordsTable } from './usage/usage.table.ts'
 
 /** Every table of the server, as Kysely sees it. */
 export interface Tables {
@@ -10,6 +14,10 @@ export interface Tables {
   runs: RunsTable
   run_events: RunEventsTable
   event_cursors: EventCursorsTable
+  providers: ProvidersTable
+  bots: BotsTable
+  run_logs: RunLogsTable
+  usage_records: UsageRecordsTable
 }
 
 export type Db = Database<Tables>

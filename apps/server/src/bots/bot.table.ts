@@ -1,0 +1,35 @@
+import type { Selectable } from 'kysely'
+
+// Kysely row type of a bot (snake_case, as stored).
+export interface BotsTable {
+  id: string
+  tenant_id: string
+  name: string
+  description: string
+  emoji: string | null
+  prompt: string
+  provider: string
+  model: string
+  schedule: string | null
+  timezone: string
+  enabled: number
+  max_runtime_seconds: number
+  max_retries: number
+  retry_delay_seconds: number
+  missed_run_policy: string
+  overlap_policy: string
+  pause_after_failures: number | null
+  jitter_seconds: number
+  max_cost_per_run_usd: number | null
+  daily_budget_usd: number | null
+  max_output_tokens: number | null
+  consecutive_failures: number
+  next_fire_at: number | null
+  next_slot_at: number | null
+  paused_reason: string | null
+  budget_warned_day: string | null
+  created_at: number
+  updated_at: number
+}
+
+export type BotRow = Selectable<BotsTable>

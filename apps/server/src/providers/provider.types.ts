@@ -1,0 +1,45 @@
+// The provider layer's contract: what bots (and later pipelines and the planner) may call.
+// Implemented in providers/ on top of the Vercel AI SDK (ai@6, @ai-sdk/*@3).
+
+export const providerNames = ['openai', 'anthropic', 'google', 'mistral', 'ollama'] as const
+export type ProviderName = (typeof providerNames)[number]
+
+/** Stable error codes of provider calls (problem+json `code`, run `error.code`). */
+export type ProviderErrorCode =
+  | 'provider_auth' // 401/403: key invalid or lacks access — not retried
+  | 'provider_quota' // no credit / billing — not retried
+  | 'provider_rate_limited' // 429 — retried, honouring Retry-After
+  | 'provider_unavailable' // 5xx, network error during a run — retried
+  | 'provider_unreachable' // validation could not reach the server (wrong base URL, DNS, refused)
+  | 'provider_timeout' // no answer in time — retried
+  | 'provider_bad_request' // 400 (unknown model, content rejected) — not retried
+  | 'provider_not_configured' // the tenant has not set up this provider
+
+/** A provider as a call needs it: decrypted key (null for Ollama), base URL, default model. */
+export interface ProviderCredentials {
+  name: ProviderName
+  apiKey: string | null
+  /** API root with its version path (`https://api.openai.com/v1`, `http://localhost:11434`); null: the provider's default. */
+  baseUrl: string | null
+  defaultModel: string | null
+}
+
+export interface GenerateRequest {
+  model: string
+  system: string
+  prompt: string
+  /** The run's abort signal: timeout, cancel, lost lease, shutdown. */
+  signal: AbortSignal
+  maxOutputTokens?: number
+  /** Streamed text as it arrives (partial output to the live feed). */
+  onDelta?: (text: string) => void
+}
+
+export interface GenerateResult {
+  text: string
+  tokensIn: number
+  tokensOut: number
+  /** The model that answered (the provider may resolve an alias). */
+  model: string
+  finishReason: string
+}
