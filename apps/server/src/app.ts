@@ -5,6 +5,8 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Kysely } from 'kysely'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
 import { createAuthHook, decorateAuth } from './auth/auth.hook.ts'
+import { botRoutes } from './bots/bot.routes.ts'
+import type { Bots } from './bots/bots.ts'
 import type { Db } from './database.ts'
 import { eventRoutes } from './events/events.routes.ts'
 import type { Bus } from './platform/bus.ts'
@@ -23,6 +25,8 @@ import type { RunKernel } from './runs/kernel.ts'
 import { runRoutes } from './runs/run.routes.ts'
 import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
+import { usageRoutes } from './usage/usage.routes.ts'
+import type { UsageService } from './usage/usage.service.ts'
 
 // The HTTP application: error handling, request ids, metrics, OpenAPI, then the routes. It opens no
 // port and starts nothing; main.ts listens, tests call inject() or listen on port 0.
@@ -44,6 +48,9 @@ export interface AppDeps {
   migrations: Record<string, MigrationFactory>
   /** Defaults to one on `database` and `clock`. */
   apiKeys?: ApiKeyService
+  /** The bots domain; its routes are registered when given (main.ts always gives it). */
+  bots?: Pick<Bots, 'service' | 'notes'>
+  usage?: UsageService
 }
 
 export type App = FastifyInstance
@@ -111,7 +118,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
       await api.register(async (secured) => {
         secured.addHook('onRequest', createAuthHook(apiKeys))
-        await secured.register(runRoutes, { runs: deps.kernel.runs })
+        await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
+        if (deps.bots)
+          await secured.register(botRoutes, {
+            bots: deps.bots.service,
+            runs: deps.kernel.runs,
+            notes: deps.bots.notes,
+          })
+        if (deps.usage) await secured.register(usageRoutes, { usage: deps.usage })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

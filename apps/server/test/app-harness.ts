@@ -1,13 +1,20 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import pino from 'pino'
 import type { App } from '../src/app.ts'
 import { buildApp } from '../src/app.ts'
 import { type ApiKeyService, createApiKeyService } from '../src/auth/api-key.service.ts'
 import type { Role } from '../src/auth/role.ts'
+import type { BotProviderAccess } from '../src/bots/bot.executor.ts'
+import type { ProviderDirectory } from '../src/bots/bot.service.ts'
+import { type Bots, createBots } from '../src/bots/bots.ts'
 import type { Db } from '../src/database.ts'
 import { migrations } from '../src/migrations/index.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
 import type { Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
+import { createUsageService } from '../src/usage/usage.service.ts'
 import { createTestDatabase } from './databases.ts'
 import { createTestKernel, silentLog } from './kernel-harness.ts'
 
@@ -17,6 +24,9 @@ export interface TestApp {
   kernel: ReturnType<typeof createTestKernel>
   apiKeys: ApiKeyService
   metrics: Metrics
+  bots: Bots
+  /** The data directory (notes), a fresh temporary folder. */
+  dataDir: string
   /** Plain keys of the default tenant, one per role, and an owner key of a second tenant. */
   keys: Record<Role, string> & { otherTenant: string }
   /** Starts the kernel's worker and outbox relay (stopped again by close). */
@@ -29,11 +39,18 @@ export const otherTenantId = 'other'
 /** A fresh migrated database, a kernel on it and the app, with one API key per role. */
 export async function createTestApp(
   dialect: DialectName,
-  options: { bodyLimitBytes?: number; sseHeartbeatMs?: number; defaultMetrics?: boolean; log?: Logger } = {},
+  options: {
+    bodyLimitBytes?: number
+    sseHeartbeatMs?: number
+    defaultMetrics?: boolean
+    log?: Logger
+    providers?: ProviderDirectory & BotProviderAccess
+    kernel?: Parameters<typeof createTestKernel>[1]
+  } = {},
 ): Promise<TestApp> {
   const testDatabase = await createTestDatabaseWithRetry(dialect)
   const database = await testDatabase.open()
-  const kernel = createTestKernel(database, { relayIntervalMs: 50 })
+  const kernel = createTestKernel(database, { relayIntervalMs: 50, ...options.kernel })
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
   const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: silentLog })
   await database.db
@@ -49,6 +66,17 @@ export async function createTestApp(
     viewer: await keyFor('viewer'),
     otherTenant: await keyFor('owner', otherTenantId),
   }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-test-'))
+  const bots = createBots({
+    database,
+    bus: kernel.bus,
+    clock: kernel.clock,
+    log: options.log ?? silentLog,
+    kernel,
+    providers: options.providers ?? tableProviders(database),
+    dataDir,
+    streamFlushMs: 20,
+  })
   const app = await buildApp({
     database,
     kernel,
@@ -62,6 +90,8 @@ export async function createTestApp(
     metrics,
     migrations,
     apiKeys,
+    bots,
+    usage: createUsageService({ database, clock: kernel.clock }),
   })
   let started = false
   let closed = false
@@ -71,6 +101,8 @@ export async function createTestApp(
     kernel,
     apiKeys,
     metrics,
+    bots,
+    dataDir,
     keys,
     startKernel() {
       started = true
@@ -81,10 +113,12 @@ export async function createTestApp(
       if (closed) return
       closed = true
       await app.close()
+      await bots.stop()
       if (started) await kernel.stop(1000)
       await kernel.bus.close()
       await database.close()
       await testDatabase.cleanup()
+      fs.rmSync(dataDir, { recursive: true, force: true })
     },
   }
 }
@@ -112,4 +146,54 @@ export function createCapturingLog(): { log: Logger; lines: () => Array<Record<s
   const raw: string[] = []
   const log = pino({ level: 'info' }, { write: (line: string) => void raw.push(line) })
   return { log, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) }
+}
+
+/**
+ * Providers as the bots see them, read straight from the providers table: enough for tests of bot
+ * settings and schedules. Tests that call a model pass the real provider service instead.
+ */
+export function tableProviders(database: Db): ProviderDirectory & BotProviderAccess {
+  return {
+    async list(tenantId) {
+      const rows = await database.db
+        .selectFrom('providers')
+        .select(['name', 'default_model'])
+        .where('tenant_id', '=', tenantId)
+        .execute()
+      return rows.map((r) => ({ name: r.name, defaultModel: r.default_model }))
+    },
+    async credentials() {
+      throw new Error('tableProviders cannot call a model; pass the provider service to createTestApp')
+    },
+    async generate() {
+      throw new Error('tableProviders cannot call a model; pass the provider service to createTestApp')
+    },
+    costUsd: () => null,
+  }
+}
+
+/** Marks a provider as configured for a tenant (a row as the provider service writes it, no key). */
+export async function insertProviderRow(
+  database: Db,
+  name: string,
+  options: { tenantId?: string; defaultModel?: string | null } = {},
+): Promise<void> {
+  const now = Date.now()
+  await database.db
+    .insertInto('providers')
+    .values({
+      tenant_id: options.tenantId ?? 'default',
+      name,
+      api_key_encrypted: null,
+      key_hint: null,
+      base_url: null,
+      default_model: options.defaultModel ?? null,
+      models: '[]',
+      status: 'valid',
+      last_error_code: null,
+      last_checked_at: now,
+      created_at: now,
+      updated_at: now,
+    })
+    .execute()
 }

@@ -123,3 +123,26 @@ export const runListQuerySchema = pageQuerySchema.extend({
 export type RunListQuery = z.input<typeof runListQuerySchema>
 
 export const runIdParamsSchema = z.object({ id: z.string().min(1).max(200).describe('The run id.') })
+
+export const runLogEntrySchema = z
+  .object({
+    at: isoTime,
+    attempt: z.number().int(),
+    level: z.enum(['debug', 'info', 'warn', 'error']),
+    message: z.string(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'RunLogEntry', description: 'One line of a run’s log.' })
+
+export const runLogSchema = z.object({ items: z.array(runLogEntrySchema) }).meta({
+  id: 'RunLog',
+  description: 'What a run did: context size, truncations, provider, model, attempts, errors.',
+})
+
+/**
+ * The log of a run, as `GET /api/v1/runs/{id}/log` returns it.
+ *
+ * @example
+ * const log: RunLog = { items: [{ at: '2026-01-01T08:00:00.000Z', attempt: 1, level: 'info', message: 'context built', data: { tokens: 812 } }] }
+ */
+export type RunLog = z.infer<typeof runLogSchema>

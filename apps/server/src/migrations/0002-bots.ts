@@ -97,7 +97,9 @@ export function bots(dialect: DialectName) {
         .execute()
       await sql`CREATE UNIQUE INDEX usage_records_run_idx ON usage_records (run_id, attempt)`.execute(db)
       await sql`CREATE INDEX usage_records_tenant_idx ON usage_records (tenant_id, created_at)`.execute(db)
-      await sql`CREATE INDEX usage_records_bot_idx ON usage_records (tenant_id, bot_id, created_at)`.execute(db)
+      await sql`CREATE INDEX usage_records_bot_idx ON usage_records (tenant_id, bot_id, created_at)`.execute(
+        db,
+      )
     },
     // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {

@@ -4,18 +4,23 @@ import {
   type Run as RunJson,
   runIdParamsSchema,
   runListQuerySchema,
+  runLogSchema,
   runPageSchema,
   runSchema,
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { requireRole } from '../auth/auth.hook.ts'
+import type { Db } from '../database.ts'
+import { parseJson } from './run.mapper.ts'
 import type { RunService } from './run.service.ts'
 import type { Run } from './run.types.ts'
+import { listRunLog } from './run-log.store.ts'
 
 // /api/v1/runs: validate (contracts) → run service → reply. Every query is scoped by the caller's tenant.
 
 export interface RunRoutesOptions {
   runs: RunService
+  database: Db
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
@@ -62,7 +67,7 @@ const changeErrors = {
   409: problemResponse('The run is not in a state that allows this.'),
 }
 
-export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { runs }) => {
+export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { runs, database }) => {
   app.get(
     '/runs',
     {
@@ -110,6 +115,33 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
       },
     },
     async (request) => toRunJson(await runs.get(request.auth.tenantId, request.params.id)),
+  )
+
+  app.get(
+    '/runs/:id/log',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Get a run’s log',
+        description:
+          'What the run did, attempt by attempt: context size, truncations, provider, model, errors.',
+        params: runIdParamsSchema,
+        response: { 200: runLogSchema, ...oneErrors },
+      },
+    },
+    async (request) => {
+      const run = await runs.get(request.auth.tenantId, request.params.id)
+      const rows = await listRunLog(database.db, request.auth.tenantId, run.id)
+      return {
+        items: rows.map((row) => ({
+          at: new Date(Number(row.created_at)).toISOString(),
+          attempt: row.attempt,
+          level: row.level as 'debug' | 'info' | 'warn' | 'error',
+          message: row.message,
+          data: (parseJson(row.data) as Record<string, unknown> | null) ?? null,
+        })),
+      }
+    },
   )
 
   app.post(

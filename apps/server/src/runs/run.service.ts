@@ -258,6 +258,29 @@ export function createRunService(deps: RunServiceDeps) {
     return after
   }
 
+  /**
+   * Records a run that was never started, such as a scheduled slot skipped by an overlap policy or
+   * dropped by backpressure: `cancelled` at once, with the reason as its error, so it shows on the
+   * run list. Its idempotency key (the slot's) keeps every other process from firing that slot.
+   */
+  async function recordSkipped(
+    request: EnqueueRequest,
+    error: { code: string; message: string },
+  ): Promise<EnqueueResult> {
+    const now = clock.now()
+    const row: RunRow = {
+      ...newRow(request, now),
+      status: 'cancelled',
+      finished_at: now,
+      error_code: error.code,
+      error_message: error.message,
+      error_retryable: 0,
+    }
+    const [outcome] = await writeTransaction(database, (trx) => insertRunRows(trx, [row], now))
+    if (outcome!.created) deps.onRunsDue?.()
+    return { status: outcome!.created ? 'created' : 'existing', run: toRun(outcome!.row) }
+  }
+
   /** Resumes a waiting run (approval given, child finished): pending again, with its input replaced if given. */
   async function resume(tenantId: string, id: string, input?: unknown): Promise<Run> {
     const now = clock.now()
@@ -278,5 +301,5 @@ export function createRunService(deps: RunServiceDeps) {
     return after
   }
 
-  return { enqueue, enqueueMany, get, list, cancel, retry, resume, checkQueue }
+  return { enqueue, enqueueMany, get, list, cancel, retry, resume, checkQueue, recordSkipped }
 }

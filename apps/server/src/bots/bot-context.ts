@@ -1,0 +1,106 @@
+import { outputText } from './bot.mapper.ts'
+import type { NoteFile } from './bot-notes.ts'
+
+// The context of a bot run (DESIGN.md): system = the bot's name and description, its last output
+// (first 2,000 characters) with its time, its notes newest first within a token budget; user = the
+// input, then the bot's prompt.
+
+export const lastOutputChars = 2000
+export const notesTokenBudget = 4000
+
+/** About four characters per token for English text: close enough for budgets, no tokenizer download. */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4)
+}
+
+export interface ContextInput {
+  bot: { name: string; description: string; prompt: string }
+  lastRun: { output: unknown; finishedAt: number } | undefined
+  notes: NoteFile[]
+  input: unknown
+}
+
+export interface Truncation {
+  what: string
+  keptChars: number
+  droppedChars: number
+}
+
+export interface BotContext {
+  system: string
+  prompt: string
+  estimatedTokens: number
+  notesIncluded: string[]
+  notesLeftOut: string[]
+  truncations: Truncation[]
+}
+
+export function buildBotContext({ bot, lastRun, notes, input }: ContextInput): BotContext {
+  const truncations: Truncation[] = []
+  const parts = [`You are "${bot.name}", a bot run on a schedule by openOrchestrator.`]
+  if (bot.description.trim()) parts.push(`Your purpose: ${bot.description.trim()}`)
+
+  if (lastRun) {
+    const text = outputText(lastRun.output)
+    const kept = text.slice(0, lastOutputChars)
+    if (text.length > kept.length)
+      truncations.push({
+        what: 'last output',
+        keptChars: kept.length,
+        droppedChars: text.length - kept.length,
+      })
+    parts.push(
+      `Your last output (${new Date(lastRun.finishedAt).toISOString()})${text.length > kept.length ? ', shortened' : ''}:\n<last_output>\n${kept}\n</last_output>\n` +
+        'Say clearly what is new compared with it.',
+    )
+  }
+
+  const notesIncluded: string[] = []
+  const notesLeftOut: string[] = []
+  let budget = notesTokenBudget
+  const noteTexts: string[] = []
+  for (const note of notes) {
+    const header = `## ${note.name} (updated ${new Date(note.updatedAt).toISOString()})\n`
+    const cost = estimateTokens(header + note.content)
+    if (cost <= budget) {
+      noteTexts.push(header + note.content)
+      notesIncluded.push(note.name)
+      budget -= cost
+      continue
+    }
+    // The newest note that does not fit is cut to what is left; older ones are left out.
+    const room = (budget - estimateTokens(header)) * 4
+    if (room >= 200) {
+      noteTexts.push(`${header + note.content.slice(0, room)}\n[…shortened]`)
+      notesIncluded.push(note.name)
+      truncations.push({
+        what: `note ${note.name}`,
+        keptChars: room,
+        droppedChars: note.content.length - room,
+      })
+      budget = 0
+    } else {
+      notesLeftOut.push(note.name)
+      truncations.push({ what: `note ${note.name}`, keptChars: 0, droppedChars: note.content.length })
+    }
+  }
+  if (noteTexts.length > 0)
+    parts.push(`Your notes (newest first):\n<notes>\n${noteTexts.join('\n\n')}\n</notes>`)
+
+  const system = parts.join('\n\n')
+  const inputText =
+    input === null || input === undefined
+      ? ''
+      : typeof input === 'string'
+        ? input
+        : JSON.stringify(input, null, 2)
+  const prompt = inputText ? `Input:\n${inputText}\n\n${bot.prompt}` : bot.prompt
+  return {
+    system,
+    prompt,
+    estimatedTokens: estimateTokens(system) + estimateTokens(prompt),
+    notesIncluded,
+    notesLeftOut,
+    truncations,
+  }
+}

@@ -1,0 +1,124 @@
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { noteNamePattern } from '@openorch/contracts'
+import { AppError, notFound } from '../platform/errors.ts'
+
+// A bot's notes: files in `<data>/bots/<id>/`, part of every run's context. Names are checked twice:
+// by pattern (no separators, no leading dot, no `..`), and by resolving the path inside the folder.
+
+export interface NoteFile {
+  name: string
+  content: string
+  size: number
+  updatedAt: number
+}
+
+export interface BotNotes {
+  list(botId: string): Promise<Omit<NoteFile, 'content'>[]>
+  /** Newest first, with content: the run context reads them in this order. */
+  readAll(botId: string): Promise<NoteFile[]>
+  get(botId: string, name: string): Promise<NoteFile>
+  put(botId: string, name: string, content: string): Promise<NoteFile>
+  remove(botId: string, name: string): Promise<void>
+  removeAll(botId: string): Promise<void>
+  copy(fromBotId: string, toBotId: string): Promise<void>
+}
+
+export function createBotNotes(dataDir: string): BotNotes {
+  const root = path.resolve(dataDir, 'bots')
+
+  function folderOf(botId: string): string {
+    const folder = path.resolve(root, botId)
+    if (path.dirname(folder) !== root) throw notFound('bot_not_found', `Bot ${botId} does not exist.`)
+    return folder
+  }
+
+  function fileOf(botId: string, name: string): string {
+    if (!noteNamePattern.test(name) || name.includes('..'))
+      throw new AppError(
+        'invalid_note_name',
+        `"${name}" is not a valid note name: use letters, digits, spaces, ".", "_" and "-" (at most 100, no path).`,
+        400,
+        { errors: [{ field: 'name', message: 'letters, digits, space, ".", "_", "-"; no path' }] },
+      )
+    const folder = folderOf(botId)
+    const file = path.resolve(folder, name)
+    if (path.dirname(file) !== folder)
+      throw new AppError('invalid_note_name', `"${name}" leaves the bot's folder.`, 400)
+    return file
+  }
+
+  async function stat(file: string) {
+    try {
+      return await fs.lstat(file)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw error
+    }
+  }
+
+  async function list(botId: string): Promise<Omit<NoteFile, 'content'>[]> {
+    const folder = folderOf(botId)
+    let names: string[]
+    try {
+      names = await fs.readdir(folder)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw error
+    }
+    const notes: Omit<NoteFile, 'content'>[] = []
+    for (const name of names) {
+      if (!noteNamePattern.test(name) || name.includes('..')) continue
+      const info = await stat(path.join(folder, name))
+      // Only regular files: a symlink planted in the folder must not lead a run's context elsewhere.
+      if (!info?.isFile()) continue
+      notes.push({ name, size: info.size, updatedAt: Math.round(info.mtimeMs) })
+    }
+    return notes.sort((a, b) => b.updatedAt - a.updatedAt || a.name.localeCompare(b.name))
+  }
+
+  async function get(botId: string, name: string): Promise<NoteFile> {
+    const file = fileOf(botId, name)
+    const info = await stat(file)
+    if (!info?.isFile()) throw notFound('note_not_found', `The bot has no note "${name}".`)
+    const content = await fs.readFile(file, 'utf8')
+    return { name, content, size: info.size, updatedAt: Math.round(info.mtimeMs) }
+  }
+
+  return {
+    list,
+    async readAll(botId) {
+      const notes: NoteFile[] = []
+      for (const note of await list(botId)) notes.push(await get(botId, note.name))
+      return notes
+    },
+    get,
+    async put(botId, name, content) {
+      const file = fileOf(botId, name)
+      await fs.mkdir(path.dirname(file), { recursive: true })
+      const existing = await stat(file)
+      if (existing && !existing.isFile())
+        throw new AppError('invalid_note_name', `"${name}" is not a regular file.`, 400)
+      // Write then rename: a reader never sees half a note.
+      const temporary = `${file}.${process.pid}.tmp`
+      await fs.writeFile(temporary, content, { encoding: 'utf8', mode: 0o600 })
+      await fs.rename(temporary, file)
+      return get(botId, name)
+    },
+    async remove(botId, name) {
+      const file = fileOf(botId, name)
+      const info = await stat(file)
+      if (!info?.isFile()) throw notFound('note_not_found', `The bot has no note "${name}".`)
+      await fs.rm(file)
+    },
+    async removeAll(botId) {
+      await fs.rm(folderOf(botId), { recursive: true, force: true })
+    },
+    async copy(fromBotId, toBotId) {
+      for (const note of await list(fromBotId)) {
+        const { content } = await get(fromBotId, note.name)
+        await this.put(toBotId, note.name, content)
+      }
+    },
+  }
+}

@@ -1,0 +1,82 @@
+import type { Kysely } from 'kysely'
+import type { Tables } from '../database.ts'
+import type { EventHandler } from '../events/outbox-relay.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Logger } from '../platform/logger.ts'
+
+// Bots react to their runs' events (never the other way round): failures in a row are counted and,
+// at the bot's `pauseAfterFailures`, its schedule is disabled with a `bot.paused` event. Runs inside
+// the outbox relay's transaction, so each event is counted exactly once.
+
+const failed = new Set(['run.failed', 'run.timeout'])
+
+export function createBotEventHandler(deps: { clock: Clock; log: Logger }): EventHandler {
+  return async (events, trx) => {
+    for (const event of events) {
+      const botId = event.payload.botId
+      if (event.payload.kind !== 'bot' || !botId) continue
+      if (event.type === 'run.completed') await resetFailures(trx, event.tenantId, botId)
+      else if (failed.has(event.type))
+        await countFailure(trx, deps, event.tenantId, botId, event.runId, event.payload)
+    }
+  }
+}
+
+async function resetFailures(trx: Kysely<Tables>, tenantId: string, botId: string): Promise<void> {
+  await trx
+    .updateTable('bots')
+    .set({ consecutive_failures: 0 })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', botId)
+    .where('consecutive_failures', '>', 0)
+    .execute()
+}
+
+async function countFailure(
+  trx: Kysely<Tables>,
+  deps: { clock: Clock; log: Logger },
+  tenantId: string,
+  botId: string,
+  runId: string,
+  payload: { error: { code: string; message: string } | null },
+): Promise<void> {
+  const bot = await trx
+    .updateTable('bots')
+    .set((eb) => ({ consecutive_failures: eb('consecutive_failures', '+', 1) }))
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', botId)
+    .returning(['consecutive_failures', 'pause_after_failures', 'enabled', 'name'])
+    .executeTakeFirst()
+  if (!bot || bot.pause_after_failures === null || bot.enabled !== 1) return
+  if (bot.consecutive_failures < bot.pause_after_failures) return
+  const now = deps.clock.now()
+  const reason = `${bot.consecutive_failures} runs failed in a row (last: ${payload.error?.code ?? 'failed'}); the schedule was paused. Fix the cause, then enable the bot again.`
+  await trx
+    .updateTable('bots')
+    .set({ enabled: 0, next_fire_at: null, next_slot_at: null, paused_reason: reason, updated_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', botId)
+    .execute()
+  await trx
+    .insertInto('run_events')
+    .values({
+      tenant_id: tenantId,
+      run_id: runId,
+      type: 'bot.paused',
+      payload: JSON.stringify({
+        runId,
+        tenantId,
+        kind: 'bot',
+        botId,
+        botName: bot.name,
+        consecutiveFailures: bot.consecutive_failures,
+        reason,
+      }),
+      created_at: now,
+    })
+    .execute()
+  deps.log.warn(
+    { botId, tenantId, failures: bot.consecutive_failures },
+    'bot schedule paused after failures in a row',
+  )
+}

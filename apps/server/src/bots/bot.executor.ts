@@ -1,0 +1,290 @@
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
+import { AppError } from '../platform/errors.ts'
+import { sha256Hex } from '../platform/ids.ts'
+import type { GenerateRequest, GenerateResult, ProviderCredentials } from '../providers/provider.types.ts'
+import type { Executor, RunContext } from '../runs/executor.ts'
+import { RunFailure, toRunError } from '../runs/run.failure.ts'
+import { parseJson } from '../runs/run.mapper.ts'
+import type { RunEvent } from '../runs/run.types.ts'
+import { appendRunLog, type RunLogLevel } from '../runs/run-log.store.ts'
+import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
+import { botSpendSince, recordUsage } from '../usage/usage.store.ts'
+import { findBot, lastCompletedRun } from './bot.store.ts'
+import type { BotRow } from './bot.table.ts'
+import { decideBudget } from './bot-budget.ts'
+import { buildBotContext } from './bot-context.ts'
+import type { BotNotes } from './bot-notes.ts'
+
+/** What a bot run needs of the provider layer. */
+export interface BotProviderAccess {
+  credentials(tenantId: string, name: string): Promise<ProviderCredentials>
+  generate(credentials: ProviderCredentials, request: GenerateRequest): Promise<GenerateResult>
+  costUsd(provider: string, model: string, tokensIn: number, tokensOut: number): number | null
+}
+
+export interface BotExecutorDeps {
+  database: Db
+  clock: Clock
+  notes: BotNotes
+  providers: BotProviderAccess
+  /** Live-only events (streamed output) to every process's live feed. */
+  publishLive: (event: RunEvent) => void
+  /** How often streamed text is sent to the live feed (default 100 ms). */
+  streamFlushMs?: number
+}
+
+/** Share of the daily budget at which a `bot.budget_warning` event is emitted (once per day). */
+export const budgetWarningShare = 0.8
+const maxDeltaChars = 4000
+
+/** Runs a bot: builds its context, checks its budget, calls its model, stores output, usage and log. */
+export function createBotExecutor(deps: BotExecutorDeps): Executor {
+  const db = deps.database.db
+
+  return async function executeBot(context: RunContext) {
+    const { run } = context
+    const log = (level: RunLogLevel, message: string, data?: Record<string, unknown>) =>
+      appendRunLog(db, {
+        tenantId: run.tenantId,
+        runId: run.id,
+        attempt: run.attempt,
+        level,
+        message,
+        data: data ?? null,
+        at: deps.clock.now(),
+      })
+
+    const bot = run.botId ? await findBot(db, run.tenantId, run.botId) : undefined
+    if (!bot) throw new RunFailure('bot_not_found', `Bot ${run.botId} does not exist any more.`)
+    await log('info', `attempt ${run.attempt} of ${run.maxAttempts} started`, {
+      trigger: run.trigger,
+      provider: bot.provider,
+      model: bot.model,
+    })
+
+    try {
+      return await execute(context, bot, log)
+    } catch (error) {
+      const reason = context.signal.aborted
+        ? (context.signal.reason as { reason?: string })?.reason
+        : undefined
+      const failure = toRunError(error)
+      await log(
+        'error',
+        reason ? `aborted: ${reason}` : `${failure.code}: ${failure.message}`,
+        reason
+          ? { reason }
+          : {
+              code: failure.code,
+              retryable: failure.retryable,
+              ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+              willRetry: failure.retryable && run.attempt < run.maxAttempts,
+            },
+      ).catch(() => {})
+      throw error
+    }
+  }
+
+  async function execute(
+    context: RunContext,
+    bot: BotRow,
+    log: (level: RunLogLevel, message: string, data?: Record<string, unknown>) => Promise<void>,
+  ) {
+    const { run } = context
+    let credentials: ProviderCredentials
+    try {
+      credentials = await deps.providers.credentials(run.tenantId, bot.provider)
+    } catch (error) {
+      if (error instanceof AppError) throw new RunFailure(error.code, error.message, false)
+      throw error
+    }
+
+    const previous = await lastCompletedRun(db, run.tenantId, bot.id, run.id)
+    const built = buildBotContext({
+      bot,
+      lastRun:
+        previous && previous.finished_at !== null
+          ? { output: parseJson(previous.output), finishedAt: Number(previous.finished_at) }
+          : undefined,
+      notes: await deps.notes.readAll(bot.id),
+      input: run.input,
+    })
+    await log('info', 'context built', {
+      systemChars: built.system.length,
+      promptChars: built.prompt.length,
+      estimatedTokens: built.estimatedTokens,
+      notes: built.notesIncluded,
+      hasLastOutput: previous !== undefined,
+    })
+    for (const cut of built.truncations)
+      await log('warn', `${cut.what} shortened to fit the context`, { ...cut })
+
+    const now = deps.clock.now()
+    const dayStart = startOfDay(now, bot.timezone)
+    const spentToday =
+      bot.daily_budget_usd !== null ? await botSpendSince(db, run.tenantId, bot.id, dayStart) : 0
+    const perMillionIn = deps.providers.costUsd(bot.provider, bot.model, 1_000_000, 0)
+    const perMillionOut = deps.providers.costUsd(bot.provider, bot.model, 0, 1_000_000)
+    const budget = decideBudget({
+      maxCostPerRunUsd: bot.max_cost_per_run_usd,
+      dailyBudgetUsd: bot.daily_budget_usd,
+      spentTodayUsd: spentToday,
+      estimatedInputTokens: built.estimatedTokens,
+      price:
+        perMillionIn === null || perMillionOut === null
+          ? null
+          : { input: perMillionIn / 1_000_000, output: perMillionOut / 1_000_000 },
+      maxOutputTokens: bot.max_output_tokens,
+    })
+    if (!budget.enforced && budget.reason) await log('warn', `budget not enforced: ${budget.reason}`)
+    if (budget.enforced)
+      await log('info', 'budget checked', {
+        remainingUsd: budget.remainingUsd,
+        estimatedInputCostUsd: budget.inputCostUsd,
+        maxOutputTokens: budget.maxOutputTokens,
+      })
+
+    // The call spends money: present the fencing token first, so a worker that lost its lease stops here.
+    await context.assertLease()
+    await log('info', `calling ${bot.provider} ${bot.model}`, {
+      provider: bot.provider,
+      model: bot.model,
+      baseUrl: credentials.baseUrl,
+      ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
+    })
+    const stream = createStreamForwarder(deps, run, deps.streamFlushMs ?? 100)
+    const started = deps.clock.now()
+    let result: GenerateResult
+    try {
+      result = await deps.providers.generate(credentials, {
+        model: bot.model,
+        system: built.system,
+        prompt: built.prompt,
+        signal: context.signal,
+        ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
+        onDelta: stream.push,
+      })
+    } finally {
+      stream.close()
+    }
+    const costUsd = deps.providers.costUsd(
+      bot.provider,
+      result.model || bot.model,
+      result.tokensIn,
+      result.tokensOut,
+    )
+    await recordUsage(db, {
+      tenantId: run.tenantId,
+      runId: run.id,
+      attempt: run.attempt,
+      botId: bot.id,
+      provider: bot.provider,
+      model: result.model || bot.model,
+      tokensIn: result.tokensIn,
+      tokensOut: result.tokensOut,
+      costUsd,
+      at: deps.clock.now(),
+    })
+    const outputHash = sha256Hex(result.text)
+    const isNew = previous?.output_hash !== outputHash
+    await log('info', 'answer received', {
+      model: result.model,
+      finishReason: result.finishReason,
+      tokensIn: result.tokensIn,
+      tokensOut: result.tokensOut,
+      costUsd,
+      callMs: deps.clock.now() - started,
+      isNew,
+    })
+    if (costUsd === null)
+      await log('warn', `no price known for ${bot.provider} ${result.model || bot.model}: cost not counted`)
+    if (bot.daily_budget_usd !== null && costUsd !== null)
+      await warnNearBudget(bot, run.id, dayOf(now, bot.timezone), spentToday + costUsd)
+
+    return {
+      output: { text: result.text },
+      result: { outputHash, isNew, tokensIn: result.tokensIn, tokensOut: result.tokensOut, costUsd },
+    }
+  }
+
+  /** At 80 % of the daily budget: one `bot.budget_warning` event per bot and day (the channels deliver it). */
+  async function warnNearBudget(bot: BotRow, runId: string, day: string, spent: number): Promise<void> {
+    const budget = bot.daily_budget_usd!
+    if (spent < budget * budgetWarningShare) return
+    await writeTransaction(deps.database, async (trx) => {
+      const claimed = await trx
+        .updateTable('bots')
+        .set({ budget_warned_day: day })
+        .where('tenant_id', '=', bot.tenant_id)
+        .where('id', '=', bot.id)
+        .where((eb) => eb.or([eb('budget_warned_day', 'is', null), eb('budget_warned_day', '!=', day)]))
+        .executeTakeFirst()
+      if (Number(claimed.numUpdatedRows) === 0) return
+      await trx
+        .insertInto('run_events')
+        .values({
+          tenant_id: bot.tenant_id,
+          run_id: runId,
+          type: 'bot.budget_warning',
+          payload: JSON.stringify({
+            runId,
+            tenantId: bot.tenant_id,
+            kind: 'bot',
+            botId: bot.id,
+            botName: bot.name,
+            day,
+            spentUsd: Math.round(spent * 1e6) / 1e6,
+            dailyBudgetUsd: budget,
+            share: Math.round((spent / budget) * 100) / 100,
+          }),
+          created_at: deps.clock.now(),
+        })
+        .execute()
+    })
+  }
+}
+
+/** Gathers streamed text and sends it to the live feed every `flushMs`, in events of bounded size. */
+function createStreamForwarder(deps: BotExecutorDeps, run: RunContext['run'], flushMs: number) {
+  let pending = ''
+  let sent = 0
+  let timer: NodeJS.Timeout | undefined
+  const flush = () => {
+    timer = undefined
+    while (pending.length > 0) {
+      const delta = pending.slice(0, maxDeltaChars)
+      pending = pending.slice(delta.length)
+      deps.publishLive({
+        id: 0,
+        tenantId: run.tenantId,
+        runId: run.id,
+        type: 'run.output',
+        payload: {
+          runId: run.id,
+          tenantId: run.tenantId,
+          kind: run.kind,
+          botId: run.botId,
+          status: 'running',
+          attempt: run.attempt,
+          error: null,
+          offset: sent,
+          delta,
+        },
+        createdAt: deps.clock.now(),
+      })
+      sent += delta.length
+    }
+  }
+  return {
+    push(text: string) {
+      pending += text
+      timer ??= setTimeout(flush, flushMs)
+    },
+    close() {
+      clearTimeout(timer)
+      flush()
+    },
+  }
+}

@@ -1,0 +1,106 @@
+import type { Bot, BotExportDocument, RunStatus } from '@openorch/contracts'
+import { parseJson } from '../runs/run.mapper.ts'
+import type { BotRow } from './bot.table.ts'
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString())
+
+export interface LastRunRow {
+  id: string
+  status: string
+  is_new: number | null
+  output: string | null
+  error_message: string | null
+  cost_usd: number | null
+  created_at: number
+  finished_at: number | null
+}
+
+/** The text of a bot run's output (`{ text }`), or the JSON of anything else. */
+export function outputText(output: unknown): string {
+  if (output === null || output === undefined) return ''
+  if (typeof output === 'string') return output
+  if (typeof output === 'object' && typeof (output as { text?: unknown }).text === 'string')
+    return (output as { text: string }).text
+  return JSON.stringify(output)
+}
+
+/** One line for a card: the first non-empty line of the output, or the error. */
+export function summaryOf(run: LastRunRow): string | null {
+  const text = run.status === 'completed' ? outputText(parseJson(run.output)) : (run.error_message ?? '')
+  const line = text
+    .split('\n')
+    .map((l) => l.replace(/^[#>*\-\s]+/, '').trim())
+    .find((l) => l.length > 0)
+  if (!line) return null
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
+
+export function toBotJson(row: BotRow, lastRun: LastRunRow | undefined): Bot {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    emoji: row.emoji,
+    prompt: row.prompt,
+    provider: row.provider as Bot['provider'],
+    model: row.model,
+    schedule: row.schedule,
+    timezone: row.timezone,
+    enabled: row.enabled === 1,
+    maxRuntimeSeconds: row.max_runtime_seconds,
+    maxRetries: row.max_retries,
+    retryDelaySeconds: row.retry_delay_seconds,
+    missedRunPolicy: row.missed_run_policy as Bot['missedRunPolicy'],
+    overlapPolicy: row.overlap_policy as Bot['overlapPolicy'],
+    pauseAfterFailures: row.pause_after_failures,
+    jitterSeconds: row.jitter_seconds,
+    maxCostPerRunUsd: row.max_cost_per_run_usd,
+    dailyBudgetUsd: row.daily_budget_usd,
+    maxOutputTokens: row.max_output_tokens,
+    nextRunAt: iso(row.next_fire_at),
+    pausedReason: row.paused_reason,
+    consecutiveFailures: row.consecutive_failures,
+    lastRun: lastRun
+      ? {
+          id: lastRun.id,
+          status: lastRun.status as RunStatus,
+          isNew: lastRun.is_new === null ? null : lastRun.is_new === 1,
+          summary: summaryOf(lastRun),
+          costUsd: lastRun.cost_usd,
+          createdAt: iso(lastRun.created_at)!,
+          finishedAt: iso(lastRun.finished_at),
+        }
+      : null,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+  }
+}
+
+/** A bot as a portable document: settings only; no id, state or secrets. */
+export function toBotExport(row: BotRow): BotExportDocument {
+  return {
+    format: 'openorch.bot',
+    version: 1,
+    bot: {
+      name: row.name,
+      description: row.description,
+      emoji: row.emoji,
+      prompt: row.prompt,
+      provider: row.provider as Bot['provider'],
+      model: row.model,
+      schedule: row.schedule,
+      timezone: row.timezone,
+      enabled: row.enabled === 1,
+      maxRuntimeSeconds: row.max_runtime_seconds,
+      maxRetries: row.max_retries,
+      retryDelaySeconds: row.retry_delay_seconds,
+      missedRunPolicy: row.missed_run_policy as Bot['missedRunPolicy'],
+      overlapPolicy: row.overlap_policy as Bot['overlapPolicy'],
+      pauseAfterFailures: row.pause_after_failures,
+      jitterSeconds: row.jitter_seconds,
+      maxCostPerRunUsd: row.max_cost_per_run_usd,
+      dailyBudgetUsd: row.daily_budget_usd,
+      maxOutputTokens: row.max_output_tokens,
+    },
+  }
+}

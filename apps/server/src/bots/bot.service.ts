@@ -1,0 +1,345 @@
+import type { Bot, BotCreate, BotExport, BotExportDocument, BotUpdate } from '@openorch/contracts'
+import { botCreateSchema } from '@openorch/contracts'
+import type { Db } from '../database.ts'
+import type { Bus } from '../platform/bus.ts'
+import type { Clock } from '../platform/clock.ts'
+import { AppError, type FieldError, notFound } from '../platform/errors.ts'
+import { newId } from '../platform/ids.ts'
+import type { Logger } from '../platform/logger.ts'
+import type { RunService } from '../runs/run.service.ts'
+import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.types.ts'
+import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
+import { toBotExport, toBotJson } from './bot.mapper.ts'
+import {
+  botNamesLike,
+  deleteBot,
+  findBot,
+  findBotByName,
+  insertBot,
+  latestRunsOf,
+  listBots,
+  updateBot,
+} from './bot.store.ts'
+import type { BotRow } from './bot.table.ts'
+import type { BotNotes } from './bot-notes.ts'
+import { nextFireOf } from './bot-schedule.ts'
+
+/** What the bots need to know of providers: which are configured, and their default model. */
+export interface ProviderDirectory {
+  list(tenantId: string): Promise<Array<{ name: string; defaultModel: string | null }>>
+}
+
+export interface BotServiceDeps {
+  database: Db
+  bus: Bus
+  clock: Clock
+  log: Logger
+  runs: Pick<RunService, 'enqueue'>
+  providers: ProviderDirectory
+  notes: BotNotes
+  /** Tells the scheduler (of every process) that schedules changed. */
+  onSchedulesChanged?: () => void
+}
+
+export const botRunKind = 'bot'
+
+export type BotService = ReturnType<typeof createBotService>
+
+type BotSettings = Omit<BotRow, 'id' | 'tenant_id' | 'created_at' | 'updated_at'>
+
+/** Columns a person sets, from the API's camelCase fields. */
+const columnOf = {
+  name: 'name',
+  description: 'description',
+  emoji: 'emoji',
+  prompt: 'prompt',
+  provider: 'provider',
+  model: 'model',
+  schedule: 'schedule',
+  timezone: 'timezone',
+  enabled: 'enabled',
+  maxRuntimeSeconds: 'max_runtime_seconds',
+  maxRetries: 'max_retries',
+  retryDelaySeconds: 'retry_delay_seconds',
+  missedRunPolicy: 'missed_run_policy',
+  overlapPolicy: 'overlap_policy',
+  pauseAfterFailures: 'pause_after_failures',
+  jitterSeconds: 'jitter_seconds',
+  maxCostPerRunUsd: 'max_cost_per_run_usd',
+  dailyBudgetUsd: 'daily_budget_usd',
+  maxOutputTokens: 'max_output_tokens',
+} as const satisfies Record<keyof BotUpdate, keyof BotRow>
+
+/** The enqueue request of a bot run: retries, timeout and per-bot concurrency come from the bot. */
+export function botRunRequest(
+  bot: BotRow,
+  trigger: RunTrigger,
+  input: unknown,
+  idempotencyKey: string | null,
+): EnqueueRequest {
+  return {
+    tenantId: bot.tenant_id,
+    kind: botRunKind,
+    trigger,
+    input,
+    botId: bot.id,
+    maxRetries: bot.max_retries,
+    retryBaseMs: bot.retry_delay_seconds * 1000,
+    timeoutMs: bot.max_runtime_seconds * 1000,
+    // A bot never overlaps itself, unless its overlap policy allows it.
+    concurrencyKey: bot.overlap_policy === 'allow_all' ? null : `bot:${bot.id}`,
+    concurrencyLimit: 1,
+    idempotencyKey,
+  }
+}
+
+export function createBotService(deps: BotServiceDeps) {
+  const { database, clock, log } = deps
+  const db = database.db
+
+  async function load(tenantId: string, id: string): Promise<BotRow> {
+    const row = await findBot(db, tenantId, id)
+    if (!row) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
+    return row
+  }
+
+  async function withLastRuns(rows: BotRow[], tenantId: string): Promise<Bot[]> {
+    const latest = await latestRunsOf(
+      db,
+      tenantId,
+      rows.map((r) => r.id),
+    )
+    const byBot = new Map(latest.map((r) => [r.bot_id, r]))
+    return rows.map((row) => toBotJson(row, byBot.get(row.id)))
+  }
+
+  /** Checks what zod cannot: schedule, time zone, provider set up, a model to use. Every bad field at once. */
+  async function check(tenantId: string, settings: BotSettings): Promise<void> {
+    const errors: FieldError[] = []
+    if (!isValidTimeZone(settings.timezone))
+      errors.push({
+        field: 'timezone',
+        message: `"${settings.timezone}" is not an IANA time zone (e.g. Europe/Berlin).`,
+      })
+    else if (settings.schedule) {
+      try {
+        parseSchedule(settings.schedule, settings.timezone)
+      } catch (error) {
+        if (!(error instanceof ScheduleError)) throw error
+        errors.push({ field: 'schedule', message: error.message })
+      }
+    }
+    const providers = await deps.providers.list(tenantId)
+    if (!providers.some((p) => p.name === settings.provider))
+      errors.push({
+        field: 'provider',
+        message: `The provider "${settings.provider}" is not set up in this workspace: configure it first with PUT /api/v1/providers/${settings.provider}.`,
+      })
+    if (!settings.model)
+      errors.push({ field: 'model', message: 'Choose a model (the provider has no default model).' })
+    if (errors.length > 0) {
+      const providerOnly = errors.every((e) => e.field === 'provider')
+      throw new AppError(
+        providerOnly ? 'provider_not_configured' : 'validation_failed',
+        `The bot has ${errors.length} invalid field${errors.length === 1 ? '' : 's'}: ${errors
+          .map((e) => `${e.field}: ${e.message}`)
+          .join('; ')}`,
+        400,
+        { errors },
+      )
+    }
+  }
+
+  async function nameTaken(tenantId: string, name: string, exceptId?: string): Promise<void> {
+    const other = await findBotByName(db, tenantId, name)
+    if (other && other.id !== exceptId)
+      throw new AppError(
+        'bot_name_taken',
+        `A bot named "${name}" exists already; choose another name.`,
+        409,
+        {
+          errors: [{ field: 'name', message: 'taken' }],
+        },
+      )
+  }
+
+  /** A free name: "Scout", else "Scout (copy)", "Scout (copy 2)", … */
+  async function freeName(tenantId: string, name: string, suffix: string): Promise<string> {
+    const base = name.slice(0, 80)
+    const taken = await botNamesLike(db, tenantId, base)
+    if (!taken.has(name)) return name
+    for (let n = 1; ; n++) {
+      const candidate = `${base} (${suffix}${n === 1 ? '' : ` ${n}`})`
+      if (!taken.has(candidate)) return candidate
+    }
+  }
+
+  async function settingsOf(
+    tenantId: string,
+    input: ReturnType<typeof botCreateSchema.parse>,
+  ): Promise<BotSettings> {
+    const model =
+      input.model ??
+      (await deps.providers.list(tenantId)).find((p) => p.name === input.provider)?.defaultModel ??
+      ''
+    return {
+      name: input.name,
+      description: input.description,
+      emoji: input.emoji,
+      prompt: input.prompt,
+      provider: input.provider,
+      model,
+      schedule: input.schedule,
+      timezone: input.timezone ?? serverTimeZone(),
+      enabled: input.enabled ? 1 : 0,
+      max_runtime_seconds: input.maxRuntimeSeconds,
+      max_retries: input.maxRetries,
+      retry_delay_seconds: input.retryDelaySeconds,
+      missed_run_policy: input.missedRunPolicy,
+      overlap_policy: input.overlapPolicy,
+      pause_after_failures: input.pauseAfterFailures,
+      jitter_seconds: input.jitterSeconds,
+      max_cost_per_run_usd: input.maxCostPerRunUsd,
+      daily_budget_usd: input.dailyBudgetUsd,
+      max_output_tokens: input.maxOutputTokens,
+      consecutive_failures: 0,
+      next_fire_at: null,
+      next_slot_at: null,
+      paused_reason: null,
+      budget_warned_day: null,
+    }
+  }
+
+  function changed(): void {
+    deps.onSchedulesChanged?.()
+  }
+
+  async function insert(tenantId: string, settings: BotSettings): Promise<BotRow> {
+    const now = clock.now()
+    const id = newId()
+    const row: BotRow = { ...settings, id, tenant_id: tenantId, created_at: now, updated_at: now }
+    Object.assign(row, nextFireOf(row, now))
+    try {
+      await insertBot(db, row)
+    } catch (error) {
+      // Two creates racing for one name: the unique index decides.
+      if (await findBotByName(db, tenantId, row.name)) await nameTaken(tenantId, row.name)
+      throw error
+    }
+    log.info({ botId: id, tenantId, schedule: row.schedule, enabled: row.enabled === 1 }, 'bot created')
+    if (row.next_fire_at !== null) changed()
+    return row
+  }
+
+  async function create(tenantId: string, body: BotCreate): Promise<Bot> {
+    const settings = await settingsOf(tenantId, botCreateSchema.parse(body))
+    await check(tenantId, settings)
+    await nameTaken(tenantId, settings.name)
+    const row = await insert(tenantId, settings)
+    return toBotJson(row, undefined)
+  }
+
+  async function get(tenantId: string, id: string): Promise<Bot> {
+    const [bot] = await withLastRuns([await load(tenantId, id)], tenantId)
+    return bot!
+  }
+
+  async function list(
+    tenantId: string,
+    page: { limit: number; cursor?: string | undefined },
+  ): Promise<{ items: Bot[]; nextCursor: string | null }> {
+    const rows = await listBots(db, tenantId, { after: page.cursor, limit: page.limit + 1 })
+    const items = rows.slice(0, page.limit)
+    return {
+      items: await withLastRuns(items, tenantId),
+      nextCursor: rows.length > page.limit ? (items[items.length - 1]?.id ?? null) : null,
+    }
+  }
+
+  async function update(tenantId: string, id: string, patch: BotUpdate): Promise<Bot> {
+    const current = await load(tenantId, id)
+    const set: Partial<BotRow> = {}
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === undefined) continue
+      const column = columnOf[field as keyof BotUpdate]
+      ;(set as Record<string, unknown>)[column] = typeof value === 'boolean' ? (value ? 1 : 0) : value
+    }
+    const next: BotRow = { ...current, ...set }
+    await check(tenantId, next)
+    if (set.name !== undefined) await nameTaken(tenantId, next.name, id)
+    const now = clock.now()
+    const scheduleChanged =
+      next.schedule !== current.schedule ||
+      next.timezone !== current.timezone ||
+      next.enabled !== current.enabled ||
+      next.jitter_seconds !== current.jitter_seconds
+    if (scheduleChanged) Object.assign(set, nextFireOf(next, now))
+    // Enabling again clears a pause and starts the failure count afresh.
+    if (set.enabled === 1 && current.enabled === 0)
+      Object.assign(set, { paused_reason: null, consecutive_failures: 0 })
+    const row = await updateBot(db, tenantId, id, { ...set, updated_at: now })
+    if (!row) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
+    if (scheduleChanged) changed()
+    return get(tenantId, row.id)
+  }
+
+  async function remove(tenantId: string, id: string): Promise<void> {
+    await load(tenantId, id)
+    if (!(await deleteBot(db, tenantId, id))) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
+    await deps.notes.removeAll(id)
+    log.info({ botId: id, tenantId }, 'bot deleted (its runs are kept for history and usage)')
+    changed()
+  }
+
+  async function duplicate(tenantId: string, id: string): Promise<Bot> {
+    const source = await load(tenantId, id)
+    const { id: _id, tenant_id: _tenant, created_at: _created, updated_at: _updated, ...settings } = source
+    const row = await insert(tenantId, {
+      ...settings,
+      name: await freeName(tenantId, source.name, 'copy'),
+      consecutive_failures: 0,
+      paused_reason: null,
+      budget_warned_day: null,
+    })
+    await deps.notes.copy(source.id, row.id)
+    return toBotJson(row, undefined)
+  }
+
+  async function exportBot(tenantId: string, id: string): Promise<BotExportDocument> {
+    return toBotExport(await load(tenantId, id))
+  }
+
+  /**
+   * Creates a bot from an export. Nothing runs at import: the bot arrives disabled, so a person
+   * looks at it before its schedule fires (an import is untrusted input).
+   */
+  async function importBot(tenantId: string, document: BotExport): Promise<Bot> {
+    const settings = await settingsOf(tenantId, botCreateSchema.parse(document.bot))
+    settings.enabled = 0
+    await check(tenantId, settings)
+    settings.name = await freeName(tenantId, settings.name, 'imported')
+    const row = await insert(tenantId, settings)
+    return toBotJson(row, undefined)
+  }
+
+  /** Starts a run now. The same Idempotency-Key within 24 h returns the first run instead of a second. */
+  async function runNow(
+    tenantId: string,
+    id: string,
+    options: { input?: unknown; trigger: RunTrigger; idempotencyKey?: string | undefined },
+  ): Promise<EnqueueResult> {
+    const bot = await load(tenantId, id)
+    const key = options.idempotencyKey ? `user:${bot.id}:${options.idempotencyKey}` : null
+    return deps.runs.enqueue(botRunRequest(bot, options.trigger, options.input ?? null, key))
+  }
+
+  /** Finds a bot by id or by exact name (the CLI accepts either). */
+  async function resolve(tenantId: string, idOrName: string): Promise<Bot> {
+    const row = (await findBot(db, tenantId, idOrName)) ?? (await findBotByName(db, tenantId, idOrName))
+    if (!row) throw notFound('bot_not_found', `No bot with id or name "${idOrName}".`)
+    const [bot] = await withLastRuns([row], tenantId)
+    return bot!
+  }
+
+  return { create, get, list, update, remove, duplicate, exportBot, importBot, runNow, resolve, load }
+}

@@ -1,0 +1,132 @@
+import type { Kysely, Updateable } from 'kysely'
+import type { Tables } from '../database.ts'
+import type { BotRow, BotsTable } from './bot.table.ts'
+
+// SQL of bots. Every query is scoped by tenant, except the scheduler's walk over all due schedules.
+type Q = Kysely<Tables>
+
+export async function insertBot(db: Q, row: BotRow): Promise<void> {
+  await db.insertInto('bots').values(row).execute()
+}
+
+export async function findBot(db: Q, tenantId: string, id: string): Promise<BotRow | undefined> {
+  return db
+    .selectFrom('bots')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst()
+}
+
+export async function findBotByName(db: Q, tenantId: string, name: string): Promise<BotRow | undefined> {
+  return db
+    .selectFrom('bots')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('name', '=', name)
+    .executeTakeFirst()
+}
+
+/** Names of the tenant's bots that start with `prefix` (to find a free "name (copy n)"). */
+export async function botNamesLike(db: Q, tenantId: string, prefix: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('bots')
+    .select('name')
+    .where('tenant_id', '=', tenantId)
+    .where('name', '>=', prefix)
+    .where('name', '<', `${prefix}\uffff`)
+    .execute()
+  return new Set(rows.map((r) => r.name))
+}
+
+/** Oldest first: a list people build up over time reads in the order they made it. Cursor: last id. */
+export async function listBots(
+  db: Q,
+  tenantId: string,
+  options: { after?: string | undefined; limit: number },
+): Promise<BotRow[]> {
+  let query = db.selectFrom('bots').selectAll().where('tenant_id', '=', tenantId)
+  if (options.after) query = query.where('id', '>', options.after)
+  return query.orderBy('id').limit(options.limit).execute()
+}
+
+export async function updateBot(
+  db: Q,
+  tenantId: string,
+  id: string,
+  set: Updateable<BotsTable>,
+): Promise<BotRow | undefined> {
+  return db
+    .updateTable('bots')
+    .set(set)
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+export async function deleteBot(db: Q, tenantId: string, id: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('bots')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
+}
+
+/** The latest run of each bot in `botIds` (one query, for list pages). */
+export async function latestRunsOf(db: Q, tenantId: string, botIds: string[]) {
+  if (botIds.length === 0) return []
+  return db
+    .selectFrom('runs as r')
+    .select([
+      'r.id',
+      'r.bot_id',
+      'r.status',
+      'r.is_new',
+      'r.output',
+      'r.error_message',
+      'r.cost_usd',
+      'r.created_at',
+      'r.finished_at',
+    ])
+    .where('r.tenant_id', '=', tenantId)
+    .where('r.bot_id', 'in', botIds)
+    .where((eb) =>
+      eb(
+        'r.id',
+        '=',
+        eb
+          .selectFrom('runs as l')
+          .select((e) => e.fn.max('l.id').as('id'))
+          .where('l.tenant_id', '=', tenantId)
+          .whereRef('l.bot_id', '=', 'r.bot_id'),
+      ),
+    )
+    .execute()
+}
+
+/** The last completed run of a bot: its output is the bot's memory, its hash decides `isNew`. */
+export async function lastCompletedRun(db: Q, tenantId: string, botId: string, excludeRunId: string) {
+  return db
+    .selectFrom('runs')
+    .select(['id', 'output', 'output_hash', 'finished_at'])
+    .where('tenant_id', '=', tenantId)
+    .where('bot_id', '=', botId)
+    .where('status', '=', 'completed')
+    .where('id', '!=', excludeRunId)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+}
+
+/** Runs of a bot that hold or wait for a slot (the overlap policy looks at them). */
+export async function activeRunsOf(db: Q, tenantId: string, botId: string) {
+  return db
+    .selectFrom('runs')
+    .select(['id', 'status'])
+    .where('tenant_id', '=', tenantId)
+    .where('bot_id', '=', botId)
+    .where('status', 'in', ['pending', 'running', 'waiting'])
+    .execute()
+}

@@ -1,0 +1,84 @@
+import type { Db } from '../database.ts'
+import type { Bus } from '../platform/bus.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Logger } from '../platform/logger.ts'
+import type { RunKernel } from '../runs/kernel.ts'
+import { createBotEventHandler } from './bot.events.ts'
+import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
+import { BotScheduler, type BotSchedulerDeps } from './bot.scheduler.ts'
+import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
+import { createBotNotes } from './bot-notes.ts'
+
+// The bots domain wired onto a run kernel: service, notes, executor (run kind `bot`), scheduler and
+// the run-event handler. The kernel knows nothing of bots: they register with it here.
+
+export interface BotsDeps {
+  database: Db
+  bus: Bus
+  clock: Clock
+  log: Logger
+  kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay'>
+  providers: ProviderDirectory & BotProviderAccess
+  dataDir: string
+  scheduler?: Partial<Pick<BotSchedulerDeps, 'batchSize' | 'maxSleepMs' | 'missedGraceMs'>>
+  streamFlushMs?: number
+}
+
+export type Bots = ReturnType<typeof createBots>
+
+const schedulesChanged = JSON.stringify({ type: 'schedules_changed' })
+
+export function createBots(deps: BotsDeps) {
+  const notes = createBotNotes(deps.dataDir)
+  const scheduler = new BotScheduler({
+    database: deps.database,
+    clock: deps.clock,
+    log: deps.log.child({ component: 'scheduler' }),
+    runs: deps.kernel.runs,
+    ...deps.scheduler,
+  })
+  const service = createBotService({
+    database: deps.database,
+    bus: deps.bus,
+    clock: deps.clock,
+    log: deps.log,
+    runs: deps.kernel.runs,
+    providers: deps.providers,
+    notes,
+    onSchedulesChanged: () => {
+      scheduler.nudge()
+      // Other processes' schedulers sleep until their earliest slot: tell them the table changed.
+      deps.bus.publish('control', schedulesChanged).catch(() => {})
+    },
+  })
+  deps.kernel.executors.register(
+    botRunKind,
+    createBotExecutor({
+      database: deps.database,
+      clock: deps.clock,
+      notes,
+      providers: deps.providers,
+      publishLive: (event) => deps.kernel.relay.publishLive(event),
+      ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
+    }),
+  )
+  deps.kernel.relay.onEvents(createBotEventHandler({ clock: deps.clock, log: deps.log }))
+
+  let unsubscribe: (() => void) | undefined
+  return {
+    service,
+    notes,
+    scheduler,
+    /** Starts firing schedules (the scheduler role). */
+    startScheduler(): void {
+      unsubscribe = deps.bus.subscribe('control', (message) => {
+        if (message === schedulesChanged) scheduler.nudge()
+      })
+      scheduler.start()
+    },
+    async stop(): Promise<void> {
+      unsubscribe?.()
+      await scheduler.stop()
+    },
+  }
+}

@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely'
+import type { Tables } from '../database.ts'
+import type { RunLogRow } from './run-log.table.ts'
+
+// A run's own log, for people: what its executor did, attempt by attempt (GET /api/v1/runs/{id}/log).
+type Q = Kysely<Tables>
+
+export type RunLogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+export interface RunLogEntry {
+  tenantId: string
+  runId: string
+  attempt: number
+  level: RunLogLevel
+  message: string
+  data?: Record<string, unknown> | null
+  at: number
+}
+
+export async function appendRunLog(db: Q, entry: RunLogEntry): Promise<void> {
+  await db
+    .insertInto('run_logs')
+    .values({
+      tenant_id: entry.tenantId,
+      run_id: entry.runId,
+      attempt: entry.attempt,
+      level: entry.level,
+      message: entry.message,
+      data: entry.data ? JSON.stringify(entry.data) : null,
+      created_at: entry.at,
+    })
+    .execute()
+}
+
+/** At most `limit` lines, oldest first. */
+export async function listRunLog(db: Q, tenantId: string, runId: string, limit = 1000): Promise<RunLogRow[]> {
+  return db
+    .selectFrom('run_logs')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('run_id', '=', runId)
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+}
