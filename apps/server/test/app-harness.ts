@@ -27,6 +27,8 @@ export interface TestApp {
   bots: Bots
   /** The data directory (notes), a fresh temporary folder. */
   dataDir: string
+  /** Another connection (pool) to the same database, as a second process would have; closed with the app. */
+  openSecond(): Promise<Db>
   /** Plain keys of the default tenant, one per role, and an owner key of a second tenant. */
   keys: Record<Role, string> & { otherTenant: string }
   /** Starts the kernel's worker and outbox relay (stopped again by close). */
@@ -95,6 +97,7 @@ export async function createTestApp(
   })
   let started = false
   let closed = false
+  const seconds: Db[] = []
   return {
     app,
     database,
@@ -104,6 +107,11 @@ export async function createTestApp(
     bots,
     dataDir,
     keys,
+    async openSecond() {
+      const second = await testDatabase.open()
+      seconds.push(second)
+      return second
+    },
     startKernel() {
       started = true
       kernel.start()
@@ -115,6 +123,7 @@ export async function createTestApp(
       await app.close()
       await bots.stop()
       if (started) await kernel.stop(1000)
+      for (const second of seconds) await second.close()
       await kernel.bus.close()
       await database.close()
       await testDatabase.cleanup()
