@@ -1,4 +1,18 @@
-import type { Page, Problem, RunEventPayload, RunStatus } from '@openorch/contracts'
+import type {
+  Bot,
+  BotCreate,
+  BotExport,
+  BotExportDocument,
+  BotUpdate,
+  Note,
+  NoteSummary,
+  Page,
+  Problem,
+  RunEventPayload,
+  RunLog,
+  RunStatus,
+  Usage,
+} from '@openorch/contracts'
 
 /** A run as the API returns it (see `@openorch/contracts` runSchema). */
 export interface ApiRun {
@@ -80,21 +94,35 @@ export function createClient(options: ClientOptions) {
   const doFetch = options.fetch ?? fetch
   const headers = { authorization: `Bearer ${options.apiKey}` }
 
-  async function request<T>(method: string, path: string, query?: Record<string, unknown>): Promise<T> {
+  async function request<T>(
+    method: string,
+    path: string,
+    query?: Record<string, unknown>,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
     const url = new URL(`${base}/api/v1${path}`)
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value))
     }
-    const response = await doFetch(url, { method, headers })
+    const response = await doFetch(url, {
+      method,
+      headers: {
+        ...headers,
+        ...extraHeaders,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
     const text = await response.text()
-    const body = text ? (JSON.parse(text) as unknown) : undefined
+    const answer = text ? (JSON.parse(text) as unknown) : undefined
     if (!response.ok)
       throw new ApiError(
         response.status,
-        body as Problem | undefined,
+        answer as Problem | undefined,
         `${method} ${path}: HTTP ${response.status}`,
       )
-    return body as T
+    return answer as T
   }
 
   const runs = {
@@ -104,7 +132,54 @@ export function createClient(options: ClientOptions) {
     retry: (id: string) => request<ApiRun>('POST', `/runs/${encodeURIComponent(id)}/retry`),
     deadLetters: (query: Omit<RunListQuery, 'status'> = {}) =>
       request<Page<ApiRun>>('GET', '/runs/dead-letters', { ...query }),
+    log: (id: string) => request<RunLog>('GET', `/runs/${encodeURIComponent(id)}/log`),
   }
+
+  const bot = (id: string) => `/bots/${encodeURIComponent(id)}`
+  const bots = {
+    list: (query: { limit?: number; cursor?: string } = {}) =>
+      request<Page<Bot>>('GET', '/bots', { ...query }),
+    get: (id: string) => request<Bot>('GET', bot(id)),
+    create: (body: BotCreate) => request<Bot>('POST', '/bots', undefined, body),
+    update: (id: string, patch: BotUpdate) => request<Bot>('PATCH', bot(id), undefined, patch),
+    remove: (id: string) => request<void>('DELETE', bot(id)),
+    duplicate: (id: string) => request<Bot>('POST', `${bot(id)}/duplicate`),
+    export: (id: string) => request<BotExportDocument>('GET', `${bot(id)}/export`),
+    import: (document: BotExport) => request<Bot>('POST', '/bots/import', undefined, document),
+    /** Starts a run now; the same `idempotencyKey` within 24 h returns the first run. */
+    run: (
+      id: string,
+      body: { input?: unknown; trigger?: 'manual' | 'api' } = {},
+      opts: { idempotencyKey?: string } = {},
+    ) =>
+      request<ApiRun>(
+        'POST',
+        `${bot(id)}/runs`,
+        undefined,
+        body,
+        opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {},
+      ),
+    runs: (id: string, query: { limit?: number; cursor?: string } = {}) =>
+      request<Page<ApiRun>>('GET', `${bot(id)}/runs`, { ...query }),
+    notes: {
+      list: (id: string) => request<{ items: NoteSummary[] }>('GET', `${bot(id)}/notes`),
+      get: (id: string, name: string) => request<Note>('GET', `${bot(id)}/notes/${encodeURIComponent(name)}`),
+      put: (id: string, name: string, content: string) =>
+        request<Note>('PUT', `${bot(id)}/notes/${encodeURIComponent(name)}`, undefined, { content }),
+      remove: (id: string, name: string) =>
+        request<void>('DELETE', `${bot(id)}/notes/${encodeURIComponent(name)}`),
+    },
+  }
+
+  const usage = (
+    query: {
+      from?: string
+      to?: string
+      groupBy?: 'bot' | 'provider' | 'model' | 'day'
+      timezone?: string
+      botId?: string
+    } = {},
+  ) => request<Usage>('GET', '/usage', { ...query })
 
   /** The live feed as an async iterator; pass `lastEventId` to replay what was missed. */
   async function* events(
@@ -140,7 +215,7 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { runs, events }
+  return { runs, bots, usage, events }
 }
 
 export type Client = ReturnType<typeof createClient>
