@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
 import { ConfigError, loadConfig } from './platform/config.ts'
@@ -12,6 +13,7 @@ const usage = `Usage: openorch <command>
 Commands:
   start      Start the orchestrator (API, scheduler and workers) — the default
   migrate    Apply pending database migrations and exit
+  bots       List, run, export and import bots of a running orchestrator (openorch bots help)
   help       Show this help
 
 Configuration comes from environment variables (see README.md): PORT, OPENORCH_DATA_DIR,
@@ -94,9 +96,30 @@ async function migrate() {
   }
 }
 
+async function bots(argv: string[]) {
+  try {
+    const code = await runBotsCommand(argv, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      env: process.env,
+      readStdin: async () => {
+        const chunks: Buffer[] = []
+        for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+        return Buffer.concat(chunks).toString('utf8')
+      },
+    })
+    process.exitCode = code
+  } catch (error) {
+    fail(error instanceof CliFailure ? error.message : `${toError(error).message}\n\n${botsUsage}`)
+  }
+}
+
 const { positionals } = parseArgs({ allowPositionals: true, strict: false })
 const command = positionals[0] ?? 'start'
 switch (command) {
+  case 'bots':
+    await bots(process.argv.slice(process.argv.indexOf('bots') + 1))
+    break
   case 'start':
     await start()
     break

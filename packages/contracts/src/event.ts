@@ -4,17 +4,25 @@ import { runStatusSchema } from './run.ts'
 // The live feed (`GET /api/v1/events`, server-sent events): one event per run state change.
 // Each SSE message is `id: <event id>`, `event: run.<status>`, `data: <RunEventPayload as JSON>`.
 
+// Besides `run.<status>`: `run.output` (live only, id 0: streamed text, `delta` from `offset`),
+// `bot.budget_warning` and `bot.paused` (stored, with the bot's details as extra fields).
 export const runEventPayloadSchema = z
-  .object({
+  .looseObject({
     runId: z.string(),
     tenantId: z.string(),
     kind: z.string(),
     botId: z.string().nullable(),
-    status: runStatusSchema,
-    attempt: z.number().int(),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    status: runStatusSchema.optional(),
+    attempt: z.number().int().optional(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable().optional(),
+    delta: z.string().optional().describe('`run.output`: the next piece of streamed text.'),
+    offset: z.number().int().optional().describe('`run.output`: where `delta` starts in the output text.'),
   })
-  .meta({ id: 'RunEventPayload', description: 'The `data` of a live-feed event: the run after its change.' })
+  .meta({
+    id: 'RunEventPayload',
+    description:
+      'The `data` of a live-feed event: the run after its change (`run.<status>`), streamed text (`run.output`) or a bot event.',
+  })
 
 /**
  * The data of a live-feed event (`event: run.completed`, …).
