@@ -206,7 +206,6 @@ async function run(
   const bot = await resolve(client, target)
   // Listen before starting, so no streamed text is missed.
   const stream = new AbortController()
-  const deltas: string[] = []
   let runId: string | undefined
   let streamed = 0
   const listening = (async () => {
