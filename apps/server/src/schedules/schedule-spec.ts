@@ -3,7 +3,7 @@ import { Cron } from 'croner'
 // A bot's schedule: cron (5 or 6 fields, seconds optional), a nickname (@hourly …) or `@every <n><unit>`.
 // Cron follows the wall clock of its time zone (croner): on a spring-forward day a slot inside the
 // skipped hour runs at the first valid time after it; on a fall-back day a slot in the repeated hour
-// runs once, at its first occurrence (docs/decisions/0005-scheduler.md).
+// runs once, at its first occurrence (docs/decisions/0006-bots-and-scheduler.md).
 
 export interface ScheduleSpec {
   /** The next slot strictly after `after` (epoch ms), or null when there is none. */
