@@ -2,5 +2,6 @@
 export * from './event.ts'
 export * from './pagination.ts'
 export * from './problem.ts'
+export * from './provider.ts'
 export * from './run.ts'
 export * from './system.ts'
