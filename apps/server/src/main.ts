@@ -6,10 +6,12 @@ import { migrations } from './migrations/index.ts'
 import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
 import { systemClock } from './platform/clock.ts'
 import type { Config } from './platform/config.ts'
+import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
+import { createProviderService } from './providers/provider.service.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 
 // The composition root: the only place that reads config and wires things together.
@@ -90,6 +92,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   const apiKeys = createApiKeyService({ database, clock: systemClock, log })
   const ownerKey = await apiKeys.bootstrapOwnerKey(config.auth.bootstrapApiKey)
+  // Without OPENORCH_MASTER_KEY the vault generates one into <data>/master.key (0600) on first start.
+  const vault = createVault({ masterKey: config.masterKey, dataDir: config.dataDir })
+  const providers = createProviderService({ database, clock: systemClock, log, vault })
 
   const app = await buildApp({
     database,
@@ -101,6 +106,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     metrics,
     migrations,
     apiKeys,
+    providers,
   })
   let url = ''
   if (config.roles.includes('api')) {

@@ -1,3 +1,6 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import pino from 'pino'
 import type { App } from '../src/app.ts'
 import { buildApp } from '../src/app.ts'
@@ -5,9 +8,16 @@ import { type ApiKeyService, createApiKeyService } from '../src/auth/api-key.ser
 import type { Role } from '../src/auth/role.ts'
 import type { Db } from '../src/database.ts'
 import { migrations } from '../src/migrations/index.ts'
+import type { Clock } from '../src/platform/clock.ts'
+import { createVault, type Vault } from '../src/platform/crypto.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
 import type { Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
+import {
+  createProviderService,
+  type ProviderService,
+  type ProviderServiceDeps,
+} from '../src/providers/provider.service.ts'
 import { createTestDatabase } from './databases.ts'
 import { createTestKernel, silentLog } from './kernel-harness.ts'
 
@@ -16,6 +26,9 @@ export interface TestApp {
   database: Db
   kernel: ReturnType<typeof createTestKernel>
   apiKeys: ApiKeyService
+  providers: ProviderService
+  /** The vault the providers' keys are encrypted with (its master key lives in a temp dir). */
+  vault: Vault
   metrics: Metrics
   /** Plain keys of the default tenant, one per role, and an owner key of a second tenant. */
   keys: Record<Role, string> & { otherTenant: string }
@@ -29,13 +42,26 @@ export const otherTenantId = 'other'
 /** A fresh migrated database, a kernel on it and the app, with one API key per role. */
 export async function createTestApp(
   dialect: DialectName,
-  options: { bodyLimitBytes?: number; sseHeartbeatMs?: number; defaultMetrics?: boolean; log?: Logger } = {},
+  options: {
+    bodyLimitBytes?: number
+    sseHeartbeatMs?: number
+    defaultMetrics?: boolean
+    log?: Logger
+    /** Overrides of the provider service (timeouts, fetch). */
+    providers?: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>>
+  } = {},
 ): Promise<TestApp> {
   const testDatabase = await createTestDatabaseWithRetry(dialect)
   const database = await testDatabase.open()
   const kernel = createTestKernel(database, { relayIntervalMs: 50 })
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
   const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: silentLog })
+  const vaulted = createTestProviderService(
+    database,
+    kernel.clock,
+    options.log ?? silentLog,
+    options.providers,
+  )
   await database.db
     .insertInto('tenants')
     .values({ tenant_id: otherTenantId, name: 'Other workspace', created_at: Date.now() })
@@ -62,6 +88,7 @@ export async function createTestApp(
     metrics,
     migrations,
     apiKeys,
+    providers: vaulted.providers,
   })
   let started = false
   let closed = false
@@ -70,6 +97,8 @@ export async function createTestApp(
     database,
     kernel,
     apiKeys,
+    providers: vaulted.providers,
+    vault: vaulted.vault,
     metrics,
     keys,
     startKernel() {
@@ -85,8 +114,22 @@ export async function createTestApp(
       await kernel.bus.close()
       await database.close()
       await testDatabase.cleanup()
+      vaulted.cleanup()
     },
   }
+}
+
+/** A provider service whose vault keeps its generated master key in a temp dir (removed by cleanup). */
+export function createTestProviderService(
+  database: Db,
+  clock: Clock,
+  log: Logger = silentLog,
+  overrides: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>> = {},
+): { providers: ProviderService; vault: Vault; cleanup(): void } {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-vault-'))
+  const vault = createVault({ dataDir })
+  const providers = createProviderService({ database, clock, log, vault, ...overrides })
+  return { providers, vault, cleanup: () => fs.rmSync(dataDir, { recursive: true, force: true }) }
 }
 
 /**
