@@ -48,7 +48,8 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   if (value === null || value === undefined) return undefined
   const text = value.trim()
   if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000)
-  const at = Date.parse(text)
+  // An HTTP date names its month (`Wed, 21 Oct 2026 07:28:00 GMT`); Date.parse alone would take `-5` as a year.
+  const at = /[a-z]{3}/i.test(text) ? Date.parse(text) : Number.NaN
   if (Number.isNaN(at)) return undefined
   return Math.max(0, at - now)
 }
