@@ -3,7 +3,7 @@ import type { Logger } from '../platform/logger.ts'
 import { type FetchFunction, languageModelOf } from './language-model.ts'
 import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
 import { providerErrorOf } from './provider.classify.ts'
-import { ProviderError } from './provider.error.ts'
+import { durationText, ProviderError } from './provider.error.ts'
 import type { GenerateRequest, GenerateResult, ProviderCredentials } from './provider.types.ts'
 
 // One streamed LLM call through the AI SDK. The SDK does not retry (maxRetries: 0): the run kernel
@@ -55,7 +55,7 @@ export async function generate(
   const timeoutError = () =>
     new ProviderError(
       'provider_timeout',
-      `${label} sent nothing for ${Math.round(options.idleTimeoutMs / 1000)} s. The run is retried.`,
+      `${label} sent nothing for ${durationText(options.idleTimeoutMs)}. The run is retried.`,
       { provider },
     )
   // Rejects the moment the signal fires, whatever the SDK is waiting on.

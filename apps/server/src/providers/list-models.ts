@@ -1,7 +1,7 @@
 import type { FetchFunction } from './language-model.ts'
 import { baseUrlOf } from './provider.catalog.ts'
 import { classifyHttpAnswer, classifyNetworkError, wrongBaseUrl } from './provider.classify.ts'
-import { ProviderError } from './provider.error.ts'
+import { durationText, ProviderError } from './provider.error.ts'
 import type { ProviderCredentials, ProviderName } from './provider.types.ts'
 
 // Key validation: the smallest real call each provider has, listing its models. Plain fetch (the
@@ -101,7 +101,7 @@ export async function listModels(
     body = await response.text()
   } catch (error) {
     const timedOut = error instanceof Error && error.name === 'TimeoutError'
-    const what = timedOut ? `no answer within ${Math.round(options.timeoutMs / 1000)} s` : undefined
+    const what = timedOut ? `no answer within ${durationText(options.timeoutMs)}` : undefined
     if (what) throw new ProviderError('provider_unreachable', wrongBaseUrl(provider, url, what), { provider })
     throw classifyNetworkError(provider, error, url, 'validate')
   }

@@ -35,7 +35,7 @@ const asRecord = (value: unknown): Record<string, unknown> | undefined =>
 const asString = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
 
 /** Reads the error bodies of all five providers (and OpenAI-compatible servers) into one shape. */
-export function readErrorBody(value: unknown): ErrorBody {
+function readErrorBody(value: unknown): ErrorBody {
   // Gemini's streaming endpoints wrap the error in an array.
   const root = asRecord(Array.isArray(value) ? value[0] : value) ?? {}
   const error = asRecord(root.error)

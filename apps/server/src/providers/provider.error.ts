@@ -53,3 +53,8 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
   if (Number.isNaN(at)) return undefined
   return Math.max(0, at - now)
 }
+
+/** `750 ms`, `15 s`: a duration in the unit people read. */
+export function durationText(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`
+}

@@ -107,6 +107,25 @@ describe.each(dialects)('provider service on %s', (dialect) => {
     expect(second.updatedAt).toBeGreaterThan(first.updatedAt)
   })
 
+  it('gives up a key check that gets no answer, as provider_unreachable', async () => {
+    const impatient = createTestProviderService(t.database, t.kernel.clock, undefined, {
+      validationTimeoutMs: 200,
+    })
+    server.setBehaviour({ type: 'slow', delayMs: 10_000 })
+    try {
+      const started = Date.now()
+      const error = await appErrorOf(
+        impatient.providers.configure(tenantId, 'anthropic', { apiKey: key, baseUrl: server.baseUrl }),
+      )
+      expect(Date.now() - started).toBeLessThan(2000)
+      expect(error.code).toBe('provider_unreachable')
+      expect(error.message).toContain('no answer within')
+      expect(await t.providers.isConfigured(tenantId, 'anthropic')).toBe(false)
+    } finally {
+      impatient.cleanup()
+    }
+  })
+
   it('stores Ollama without a key', async () => {
     const ollama = await startProviderServer('ollama')
     try {
