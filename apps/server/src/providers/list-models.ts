@@ -89,6 +89,7 @@ export async function listModels(
   const provider = credentials.name
   const call = listCalls[provider]
   const url = `${baseUrlOf(provider, credentials.baseUrl)}${call.path}`
+  const shownUrl = url.split('?')[0]!
   const fetch = options.fetch ?? globalThis.fetch
   let response: Response
   let body: string
@@ -100,18 +101,15 @@ export async function listModels(
     })
     body = await response.text()
   } catch (error) {
-    const timedOut = error instanceof Error && error.name === 'TimeoutError'
-    const what = timedOut ? `no answer within ${durationText(options.timeoutMs)}` : undefined
-    if (what) throw new ProviderError('provider_unreachable', wrongBaseUrl(provider, url, what), { provider })
-    throw classifyNetworkError(provider, error, url, 'validate')
+    if (error instanceof Error && error.name === 'TimeoutError') {
+      const what = `no answer within ${durationText(options.timeoutMs)}`
+      throw new ProviderError('provider_unreachable', wrongBaseUrl(provider, shownUrl, what), { provider })
+    }
+    throw classifyNetworkError(provider, error, shownUrl, 'validate')
   }
-  const shownUrl = url.split('?')[0]!
   if (!response.ok) {
-    throw classifyHttpAnswer(
-      provider,
-      { status: response.status, headers: response.headers, body, url: shownUrl },
-      'validate',
-    )
+    const answer = { status: response.status, headers: response.headers, body, url: shownUrl }
+    throw classifyHttpAnswer(provider, answer, 'validate')
   }
   let ids: string[] | undefined
   try {

@@ -292,16 +292,7 @@ export function providerErrorOf(provider: ProviderName, error: unknown, baseUrl:
       },
     )
   }
-  // A provider may report a failure inside an open stream (Anthropic `event: error`, OpenAI `{ error }`).
-  const streamed = readErrorBody({ error })
-  if (streamed.markers.some((marker) => /rate_limit/i.test(marker))) {
-    return new ProviderError(
-      'provider_rate_limited',
-      `${label} is rate-limiting this key (${quote(streamed.message) || 'during the answer'}). The run is retried.`,
-      { provider, cause: error },
-    )
-  }
-  if (error instanceof Error && !streamed.markers.length) {
+  if (error instanceof Error) {
     if (error.name === 'TypeError' || (error as NodeJS.ErrnoException).code)
       return classifyNetworkError(provider, error, baseUrl, 'call')
     return new ProviderError(
@@ -310,9 +301,15 @@ export function providerErrorOf(provider: ProviderName, error: unknown, baseUrl:
       { provider, cause: error },
     )
   }
+  // A provider may report a failure inside an open stream (Anthropic `event: error`, OpenAI `{ error }`):
+  // the SDK passes that error object on as it is.
+  const streamed = readErrorBody({ error })
+  const rateLimited = streamed.markers.some((marker) => /rate_limit/i.test(marker))
   return new ProviderError(
-    'provider_unavailable',
-    `${label} reported an error during the answer (${quote(streamed.message) || 'no details'}). The run is retried.`,
+    rateLimited ? 'provider_rate_limited' : 'provider_unavailable',
+    `${label} reported ${rateLimited ? 'a rate limit' : 'an error'} during the answer (${
+      quote(streamed.message) || 'no details'
+    }). The run is retried.`,
     { provider, cause: error },
   )
 }
