@@ -5,6 +5,7 @@ import {
   createCapturingLog,
   createTestApp,
   createTestDatabaseWithRetry,
+  createTestProviderService,
   type TestApp,
 } from '../test/app-harness.ts'
 import { dialects } from '../test/databases.ts'
@@ -141,6 +142,7 @@ describe.each(dialects)('readiness on %s', (dialect) => {
     const testDb = await createTestDatabaseWithRetry(dialect)
     const database = await testDb.open()
     const kernel = createTestKernel(database)
+    const vaulted = createTestProviderService(database, kernel.clock)
     const app = await buildApp({
       database,
       kernel,
@@ -150,6 +152,7 @@ describe.each(dialects)('readiness on %s', (dialect) => {
       config: { bodyLimitBytes: 1024 },
       metrics: createMetrics({ defaultMetrics: false }),
       migrations: { ...migrations, '9999-from-the-future': migrations['0001-foundation']! },
+      providers: vaulted.providers,
     })
     try {
       // Reading the migration state can trip over another test file dropping its schema (see the harness).
@@ -175,6 +178,7 @@ describe.each(dialects)('readiness on %s', (dialect) => {
     } finally {
       await app.close()
       await testDb.cleanup()
+      vaulted.cleanup()
     }
   })
 })

@@ -21,6 +21,8 @@ import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
 import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
+import { providerRoutes } from './providers/provider.routes.ts'
+import type { ProviderService } from './providers/provider.service.ts'
 import type { RunKernel } from './runs/kernel.ts'
 import { runRoutes } from './runs/run.routes.ts'
 import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
@@ -48,6 +50,8 @@ export interface AppDeps {
   migrations: Record<string, MigrationFactory>
   /** Defaults to one on `database` and `clock`. */
   apiKeys?: ApiKeyService
+  /** LLM providers of each workspace (keys encrypted with the process's vault). */
+  providers: ProviderService
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
   bots?: Pick<Bots, 'service' | 'notes'>
   usage?: UsageService
@@ -119,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(async (secured) => {
         secured.addHook('onRequest', createAuthHook(apiKeys))
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
+        await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)
           await secured.register(botRoutes, {
             bots: deps.bots.service,

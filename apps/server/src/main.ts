@@ -1,16 +1,21 @@
 import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
+import { botProvidersOf } from './bots/bot-providers.ts'
+import { createBots } from './bots/bots.ts'
 import type { Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
 import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
 import { systemClock } from './platform/clock.ts'
 import type { Config } from './platform/config.ts'
+import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
+import { createProviderService } from './providers/provider.service.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
+import { createUsageService } from './usage/usage.service.ts'
 
 // The composition root: the only place that reads config and wires things together.
 
@@ -90,6 +95,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
 
   const apiKeys = createApiKeyService({ database, clock: systemClock, log })
   const ownerKey = await apiKeys.bootstrapOwnerKey(config.auth.bootstrapApiKey)
+  // Without OPENORCH_MASTER_KEY the vault generates one into <data>/master.key (0600) on first start.
+  const vault = createVault({ masterKey: config.masterKey, dataDir: config.dataDir })
+  const providers = createProviderService({ database, clock: systemClock, log, vault })
+  const bots = createBots({
+    database,
+    bus,
+    clock: systemClock,
+    log,
+    kernel,
+    providers: botProvidersOf(providers),
+    dataDir: config.dataDir,
+  })
 
   const app = await buildApp({
     database,
@@ -101,6 +118,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     metrics,
     migrations,
     apiKeys,
+    providers,
+    bots,
+    usage: createUsageService({ database, clock: systemClock }),
   })
   let url = ''
   if (config.roles.includes('api')) {
@@ -111,6 +131,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     url = `http://${wildcard ? 'localhost' : config.http.host}:${port}`
   }
   kernel.start({ worker: config.roles.includes('worker') })
+  if (config.roles.includes('scheduler')) bots.startScheduler()
 
   let closing: Promise<void> | undefined
   return {
@@ -121,6 +142,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       closing ??= (async () => {
         log.info({ graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new work is claimed')
         await app.close()
+        await bots.stop()
         await kernel.stop(config.worker.shutdownGraceMs)
         await bus.close()
         await database.close()

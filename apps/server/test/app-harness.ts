@@ -8,12 +8,20 @@ import { type ApiKeyService, createApiKeyService } from '../src/auth/api-key.ser
 import type { Role } from '../src/auth/role.ts'
 import type { BotProviderAccess } from '../src/bots/bot.executor.ts'
 import type { ProviderDirectory } from '../src/bots/bot.service.ts'
+import { botProvidersOf } from '../src/bots/bot-providers.ts'
 import { type Bots, createBots } from '../src/bots/bots.ts'
 import type { Db } from '../src/database.ts'
 import { migrations } from '../src/migrations/index.ts'
+import type { Clock } from '../src/platform/clock.ts'
+import { createVault, type Vault } from '../src/platform/crypto.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
 import type { Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
+import {
+  createProviderService,
+  type ProviderService,
+  type ProviderServiceDeps,
+} from '../src/providers/provider.service.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createTestDatabase } from './databases.ts'
 import { createTestKernel, silentLog } from './kernel-harness.ts'
@@ -23,6 +31,9 @@ export interface TestApp {
   database: Db
   kernel: ReturnType<typeof createTestKernel>
   apiKeys: ApiKeyService
+  providers: ProviderService
+  /** The vault the providers' keys are encrypted with (its master key lives in a temp dir). */
+  vault: Vault
   metrics: Metrics
   bots: Bots
   /** The data directory (notes), a fresh temporary folder. */
@@ -46,7 +57,10 @@ export async function createTestApp(
     sseHeartbeatMs?: number
     defaultMetrics?: boolean
     log?: Logger
-    providers?: ProviderDirectory & BotProviderAccess
+    /** Overrides of the provider service (timeouts, fetch). */
+    providers?: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>>
+    /** What the bots use to reach providers (default: the provider service above). */
+    botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
   } = {},
 ): Promise<TestApp> {
@@ -55,6 +69,12 @@ export async function createTestApp(
   const kernel = createTestKernel(database, { relayIntervalMs: 50, ...options.kernel })
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
   const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: silentLog })
+  const vaulted = createTestProviderService(
+    database,
+    kernel.clock,
+    options.log ?? silentLog,
+    options.providers,
+  )
   await database.db
     .insertInto('tenants')
     .values({ tenant_id: otherTenantId, name: 'Other workspace', created_at: Date.now() })
@@ -75,7 +95,7 @@ export async function createTestApp(
     clock: kernel.clock,
     log: options.log ?? silentLog,
     kernel,
-    providers: options.providers ?? tableProviders(database),
+    providers: options.botProviders?.(database) ?? botProvidersOf(vaulted.providers),
     dataDir,
     streamFlushMs: 20,
   })
@@ -92,6 +112,7 @@ export async function createTestApp(
     metrics,
     migrations,
     apiKeys,
+    providers: vaulted.providers,
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
   })
@@ -103,6 +124,8 @@ export async function createTestApp(
     database,
     kernel,
     apiKeys,
+    providers: vaulted.providers,
+    vault: vaulted.vault,
     metrics,
     bots,
     dataDir,
@@ -128,8 +151,22 @@ export async function createTestApp(
       await database.close()
       await testDatabase.cleanup()
       fs.rmSync(dataDir, { recursive: true, force: true })
+      vaulted.cleanup()
     },
   }
+}
+
+/** A provider service whose vault keeps its generated master key in a temp dir (removed by cleanup). */
+export function createTestProviderService(
+  database: Db,
+  clock: Clock,
+  log: Logger = silentLog,
+  overrides: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>> = {},
+): { providers: ProviderService; vault: Vault; cleanup(): void } {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-vault-'))
+  const vault = createVault({ dataDir })
+  const providers = createProviderService({ database, clock, log, vault, ...overrides })
+  return { providers, vault, cleanup: () => fs.rmSync(dataDir, { recursive: true, force: true }) }
 }
 
 /**

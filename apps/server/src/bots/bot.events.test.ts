@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
+import { createTestApp, insertProviderRow, type TestApp, tableProviders } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 
@@ -7,7 +7,7 @@ describe.each(dialects)('bot reactions to run events on %s', (dialect) => {
   let t: TestApp
 
   beforeEach(async () => {
-    t = await createTestApp(dialect)
+    t = await createTestApp(dialect, { botProviders: tableProviders })
     await insertProviderRow(t.database, 'openai', { defaultModel: 'gpt-4o-mini' })
   })
   afterEach(async () => {

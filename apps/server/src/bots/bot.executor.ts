@@ -22,6 +22,8 @@ export interface BotProviderAccess {
   credentials(tenantId: string, name: string): Promise<ProviderCredentials>
   generate(credentials: ProviderCredentials, request: GenerateRequest): Promise<GenerateResult>
   costUsd(provider: string, model: string, tokensIn: number, tokensOut: number): number | null
+  /** Tells the provider layer how a call with the saved key went (a refused key marks it failing). */
+  recordCall?(tenantId: string, name: string, error?: unknown): Promise<void>
 }
 
 export interface BotExecutorDeps {
@@ -166,9 +168,13 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
         onDelta: stream.push,
       })
+    } catch (error) {
+      await deps.providers.recordCall?.(run.tenantId, bot.provider, error).catch(() => {})
+      throw error
     } finally {
       stream.close()
     }
+    await deps.providers.recordCall?.(run.tenantId, bot.provider).catch(() => {})
     const costUsd = deps.providers.costUsd(
       bot.provider,
       result.model || bot.model,

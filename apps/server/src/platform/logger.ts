@@ -6,6 +6,7 @@ export type { Logger }
 export const redactedPaths = [
   'apiKey',
   '*.apiKey',
+  '*.*.apiKey',
   'password',
   '*.password',
   'secret',

@@ -43,3 +43,34 @@ export interface GenerateResult {
   model: string
   finishReason: string
 }
+
+/** `valid`: the key passed its last check. `failing`: a call with the saved key was refused for good. */
+export type ProviderStatus = 'valid' | 'failing'
+
+/** What PUT /providers/{name} accepts. An omitted apiKey keeps the saved one. */
+export interface ProviderConfigInput {
+  apiKey?: string | null | undefined
+  /** null or omitted: the provider's default. */
+  baseUrl?: string | null | undefined
+  defaultModel?: string | null | undefined
+}
+
+/** A configured provider as people may see it: the key only masked. Times are epoch ms. */
+export interface ProviderView {
+  name: ProviderName
+  label: string
+  status: ProviderStatus
+  /** `sk-…3456`; null when no key is saved (Ollama). */
+  keyHint: string | null
+  baseUrl: string | null
+  defaultModel: string | null
+  models: string[]
+  lastCheckedAt: number | null
+  lastErrorCode: string | null
+  createdAt: number
+  updatedAt: number
+}
+
+export function isProviderName(value: string): value is ProviderName {
+  return (providerNames as readonly string[]).includes(value)
+}

@@ -1,0 +1,132 @@
+import { streamText } from 'ai'
+import type { Logger } from '../platform/logger.ts'
+import { type FetchFunction, languageModelOf } from './language-model.ts'
+import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
+import { providerErrorOf } from './provider.classify.ts'
+import { durationText, ProviderError } from './provider.error.ts'
+import type { GenerateRequest, GenerateResult, ProviderCredentials } from './provider.types.ts'
+
+// One streamed LLM call through the AI SDK. The SDK does not retry (maxRetries: 0): the run kernel
+// does, with backoff, from the ProviderError's `retryable` and `retryAfterMs`.
+
+export interface GenerateOptions {
+  fetch?: FetchFunction | undefined
+  /** Nothing from the provider for this long (before or between chunks) → provider_timeout. */
+  idleTimeoutMs: number
+  /** Receives the SDK's warnings (unsupported settings and the like) at debug level. */
+  log?: Logger | undefined
+}
+
+/** A throw of the caller's onDelta: passed on as it is, not mistaken for a provider failure. */
+class DeltaCallbackError {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+export async function generate(
+  credentials: ProviderCredentials,
+  request: GenerateRequest,
+  options: GenerateOptions,
+): Promise<GenerateResult> {
+  request.signal.throwIfAborted()
+  const provider = credentials.name
+  const label = providerCatalog[provider].label
+  const model = request.model || credentials.defaultModel
+  if (!model) {
+    throw new ProviderError(
+      'provider_bad_request',
+      `No model was given for ${label}, and the provider has no default model. Set the bot's model, or a defaultModel with PUT /api/v1/providers/${provider}.`,
+      { provider },
+    )
+  }
+  const baseUrl = baseUrlOf(provider, credentials.baseUrl)
+
+  // Our own idle timer, next to the run's signal: a provider that stalls fails the attempt as a
+  // retryable timeout instead of holding a worker slot until the run's deadline.
+  const idle = new AbortController()
+  const signal = AbortSignal.any([request.signal, idle.signal])
+  let timer: NodeJS.Timeout | undefined
+  const touch = () => {
+    clearTimeout(timer)
+    timer = setTimeout(() => idle.abort(), options.idleTimeoutMs)
+  }
+  const timeoutError = () =>
+    new ProviderError(
+      'provider_timeout',
+      `${label} sent nothing for ${durationText(options.idleTimeoutMs)}. The run is retried.`,
+      { provider },
+    )
+  // Rejects the moment the signal fires, whatever the SDK is waiting on.
+  let onAbort = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(request.signal.aborted ? request.signal.reason : timeoutError())
+  })
+  signal.addEventListener('abort', onAbort, { once: true })
+
+  async function consume(): Promise<GenerateResult> {
+    touch()
+    const result = streamText({
+      model: languageModelOf(credentials, model!, options.fetch),
+      system: request.system,
+      prompt: request.prompt,
+      ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
+      abortSignal: signal,
+      maxRetries: 0,
+      // Errors arrive as `error` parts below; the SDK's default would print them to the console.
+      onError: () => {},
+    })
+    let text = ''
+    let answeredBy = model!
+    let finishReason = 'other'
+    let tokensIn = 0
+    let tokensOut = 0
+    for await (const part of result.fullStream) {
+      touch()
+      switch (part.type) {
+        case 'text-delta':
+          text += part.text
+          if (request.onDelta && !signal.aborted) {
+            try {
+              request.onDelta(part.text)
+            } catch (error) {
+              throw new DeltaCallbackError(error)
+            }
+          }
+          break
+        case 'start-step':
+          if (part.warnings.length > 0)
+            options.log?.debug({ provider, model, warnings: part.warnings }, 'provider call warnings')
+          break
+        case 'finish-step':
+          answeredBy = part.response.modelId || answeredBy
+          break
+        case 'finish':
+          finishReason = part.finishReason
+          tokensIn = part.totalUsage.inputTokens ?? 0
+          tokensOut = part.totalUsage.outputTokens ?? 0
+          break
+        case 'error':
+          throw part.error
+        case 'abort':
+          throw request.signal.aborted ? request.signal.reason : timeoutError()
+      }
+    }
+    return { text, tokensIn, tokensOut, model: answeredBy, finishReason }
+  }
+
+  const running = consume()
+  running.catch(() => {}) // settled by the race below; a late rejection after an abort is expected
+  try {
+    return await Promise.race([running, aborted])
+  } catch (error) {
+    if (request.signal.aborted) throw request.signal.reason
+    if (error instanceof DeltaCallbackError) throw error.error
+    if (idle.signal.aborted) throw timeoutError()
+    throw providerErrorOf(provider, error, baseUrl)
+  } finally {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,228 @@
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Vault } from '../platform/crypto.ts'
+import { AppError, type FieldError } from '../platform/errors.ts'
+import type { Logger } from '../platform/logger.ts'
+import { generate } from './generate.ts'
+import { maskApiKey } from './key-hint.ts'
+import type { FetchFunction } from './language-model.ts'
+import { listModels } from './list-models.ts'
+import { providerCatalog } from './provider.catalog.ts'
+import { ProviderError } from './provider.error.ts'
+import {
+  deleteProvider,
+  findProvider,
+  listProviders,
+  type ProviderRow,
+  setProviderStatus,
+  upsertProvider,
+} from './provider.store.ts'
+import {
+  type GenerateRequest,
+  type GenerateResult,
+  isProviderName,
+  type ProviderConfigInput,
+  type ProviderCredentials,
+  type ProviderName,
+  type ProviderStatus,
+  type ProviderView,
+} from './provider.types.ts'
+
+// A workspace's LLM providers: keys checked with a real call before they are saved, kept
+// encrypted, handed out decrypted only to the code that makes calls, never shown or logged.
+
+export interface ProviderServiceDeps {
+  database: Db
+  clock: Clock
+  log: Logger
+  vault: Vault
+  /** For every provider call (key checks and generation); globalThis.fetch by default. */
+  fetch?: FetchFunction
+  /** A key check gives up after this long (default 15 s). */
+  validationTimeoutMs?: number
+  /** A generation that receives nothing for this long fails as provider_timeout (default 120 s). */
+  idleTimeoutMs?: number
+}
+
+export interface ProviderService {
+  /** Checks the key with the provider's model list and saves it; throws a 422/429 AppError with the provider code when refused. */
+  configure(
+    tenantId: string,
+    name: ProviderName,
+    input: ProviderConfigInput,
+  ): Promise<{ valid: true; models: string[] }>
+  list(tenantId: string): Promise<ProviderView[]>
+  /** Throws 404 `provider_not_configured`. */
+  get(tenantId: string, name: ProviderName): Promise<ProviderView>
+  /** Throws 404 `provider_not_configured`. */
+  remove(tenantId: string, name: ProviderName): Promise<void>
+  /** The decrypted key and settings a call needs. Throws 422 `provider_not_configured` when absent. */
+  credentials(tenantId: string, name: string): Promise<ProviderCredentials>
+  /** One streamed call; rejects with ProviderError, or with `request.signal.reason` once aborted. */
+  generate(credentials: ProviderCredentials, request: GenerateRequest): Promise<GenerateResult>
+  isConfigured(tenantId: string, name: string): Promise<boolean>
+  /**
+   * Tells the provider what a call with its saved key found: an error of a run (a refused key or no
+   * credit marks it `failing`), or none (it is `valid` again). Transient failures change nothing.
+   */
+  recordCall(tenantId: string, name: ProviderName, error?: unknown): Promise<void>
+}
+
+const permanentCodes = new Set(['provider_auth', 'provider_quota'])
+
+function viewOf(row: ProviderRow): ProviderView {
+  const name = row.name as ProviderName
+  return {
+    name,
+    label: providerCatalog[name]?.label ?? row.name,
+    status: row.status as ProviderStatus,
+    keyHint: row.key_hint,
+    baseUrl: row.base_url,
+    defaultModel: row.default_model,
+    models: JSON.parse(row.models) as string[],
+    lastCheckedAt: row.last_checked_at,
+    lastErrorCode: row.last_error_code,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+function notConfigured(name: string, status: number): AppError {
+  const info = isProviderName(name) ? providerCatalog[name] : undefined
+  if (!info) return new AppError('provider_not_configured', `There is no provider named "${name}".`, status)
+  const how = info.needsKey
+    ? `An admin saves a key with PUT /api/v1/providers/${name}`
+    : `An admin sets it up with PUT /api/v1/providers/${name} (it needs no key, only its base URL)`
+  return new AppError(
+    'provider_not_configured',
+    `${info.label} is not set up in this workspace. ${how}, or choose another provider.`,
+    status,
+  )
+}
+
+const validationFailed = (field: string, detail: string): AppError => {
+  const errors: FieldError[] = [{ field, message: detail }]
+  return new AppError('validation_failed', detail, 400, { errors })
+}
+
+export function createProviderService(deps: ProviderServiceDeps): ProviderService {
+  const { database, clock, log, vault } = deps
+  const validationTimeoutMs = deps.validationTimeoutMs ?? 15_000
+  const idleTimeoutMs = deps.idleTimeoutMs ?? 120_000
+  // The SDK would print its warnings to the console; generate() logs them through pino instead.
+  globalThis.AI_SDK_LOG_WARNINGS = false
+
+  function decryptKey(row: ProviderRow): string | null {
+    return row.api_key_encrypted === null ? null : vault.decrypt(row.api_key_encrypted)
+  }
+
+  async function savedKey(row: ProviderRow | undefined, name: ProviderName): Promise<string | null> {
+    if (!row) return null
+    try {
+      return decryptKey(row)
+    } catch (error) {
+      log.warn({ provider: name, err: error }, 'saved provider key cannot be decrypted')
+      return null
+    }
+  }
+
+  return {
+    async configure(tenantId, name, input) {
+      const info = providerCatalog[name]
+      const existing = await findProvider(database.db, tenantId, name)
+      const apiKey = input.apiKey?.trim() || (await savedKey(existing, name))
+      if (info.needsKey && !apiKey) {
+        throw validationFailed(
+          'apiKey',
+          `${info.label} needs an API key: create one at ${info.keysUrl} and send it as apiKey.`,
+        )
+      }
+      const baseUrl = input.baseUrl ? input.baseUrl.replace(/\/+$/, '') : null
+      const defaultModel = input.defaultModel?.trim() || null
+      const credentials: ProviderCredentials = { name, apiKey: apiKey ?? null, baseUrl, defaultModel }
+      const providerLog = log.child({ tenantId, provider: name })
+
+      let models: string[]
+      try {
+        models = await listModels(credentials, { fetch: deps.fetch, timeoutMs: validationTimeoutMs })
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error
+        providerLog.info({ code: error.code, status: error.status }, 'provider key check failed')
+        throw new AppError(error.code, error.message, error.code === 'provider_rate_limited' ? 429 : 422, {
+          ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
+        })
+      }
+
+      const now = clock.now()
+      await upsertProvider(database.db, {
+        tenant_id: tenantId,
+        name,
+        api_key_encrypted: apiKey ? vault.encrypt(apiKey) : null,
+        key_hint: apiKey ? maskApiKey(apiKey) : null,
+        base_url: baseUrl,
+        default_model: defaultModel,
+        models: JSON.stringify(models),
+        status: 'valid',
+        last_error_code: null,
+        last_checked_at: now,
+        created_at: existing?.created_at ?? now,
+        updated_at: now,
+      })
+      providerLog.info({ models: models.length, customBaseUrl: baseUrl !== null }, 'provider configured')
+      return { valid: true, models }
+    },
+
+    async list(tenantId) {
+      return (await listProviders(database.db, tenantId)).map(viewOf)
+    },
+
+    async get(tenantId, name) {
+      const row = await findProvider(database.db, tenantId, name)
+      if (!row) throw notConfigured(name, 404)
+      return viewOf(row)
+    },
+
+    async remove(tenantId, name) {
+      if (!(await deleteProvider(database.db, tenantId, name))) throw notConfigured(name, 404)
+      log.info({ tenantId, provider: name }, 'provider removed')
+    },
+
+    async credentials(tenantId, name) {
+      const row = isProviderName(name) ? await findProvider(database.db, tenantId, name) : undefined
+      if (!row) throw notConfigured(name, 422)
+      const provider = name as ProviderName
+      let apiKey: string | null
+      try {
+        apiKey = decryptKey(row)
+      } catch (error) {
+        throw new AppError(
+          'provider_key_unreadable',
+          `The saved ${providerCatalog[provider].label} key cannot be decrypted: ${(error as Error).message}`,
+          500,
+        )
+      }
+      return { name: provider, apiKey, baseUrl: row.base_url, defaultModel: row.default_model }
+    },
+
+    generate(credentials, request) {
+      return generate(credentials, request, { fetch: deps.fetch, idleTimeoutMs, log })
+    },
+
+    async isConfigured(tenantId, name) {
+      return isProviderName(name) && (await findProvider(database.db, tenantId, name)) !== undefined
+    },
+
+    async recordCall(tenantId, name, error) {
+      const now = clock.now()
+      if (error === undefined) {
+        await setProviderStatus(database.db, tenantId, name, { status: 'valid', lastErrorCode: null, now })
+      } else if (error instanceof ProviderError && permanentCodes.has(error.code)) {
+        await setProviderStatus(database.db, tenantId, name, {
+          status: 'failing',
+          lastErrorCode: error.code,
+          now,
+        })
+      }
+    },
+  }
+}
