@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from './kernel-harness.ts'
+import { startProviderServer } from './provider-servers/index.ts'
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'openorch.mjs')
 const dirs: string[] = []
@@ -98,5 +99,90 @@ describe('openorch CLI', () => {
     expect(await down.exited).toBe(1)
     expect(down.err()).toMatch(/cannot reach the database/)
     expect(down.err()).not.toMatch(/\n\s+at /)
+  })
+
+  it('lists, runs (streamed output, tokens and cost), exports and imports bots of a running server', async () => {
+    const dir = dataDir()
+    const key = 'cli-owner-key-1234567890abcd'
+    const provider = await startProviderServer('openai', { apiKey: 'sk-cli-1234', models: ['gpt-4o-mini'] })
+    provider.setBehaviour({
+      type: 'success',
+      text: 'Two new offers:\n- A 35 €\n- B 38 €',
+      usage: { inputTokens: 300, outputTokens: 20 },
+    })
+    const server = run(['start'], { OPENORCH_DATA_DIR: dir, PORT: '0', OPENORCH_API_KEY: key })
+    try {
+      await waitFor(() => server.out().includes('running at'), {
+        what: 'the start banner',
+        timeoutMs: 30_000,
+      })
+      const url = /running at (http:\/\/\S+)/.exec(server.out())![1]!
+      const api = (method: string, path: string, body?: unknown) =>
+        fetch(`${url}/api/v1${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      expect(
+        (
+          await api('PUT', '/providers/openai', {
+            apiKey: 'sk-cli-1234',
+            baseUrl: provider.baseUrl,
+            defaultModel: 'gpt-4o-mini',
+          })
+        ).status,
+      ).toBe(200)
+      expect(
+        (
+          await api('POST', '/bots', {
+            name: 'Sneaker scout',
+            emoji: '👟',
+            prompt: 'Find offers.',
+            provider: 'openai',
+            schedule: '@hourly',
+          })
+        ).status,
+      ).toBe(201)
+      const env = { OPENORCH_URL: url, OPENORCH_API_KEY: key }
+
+      const list = run(['bots', 'list'], env)
+      expect(await list.exited).toBe(0)
+      expect(list.out()).toMatch(/👟 Sneaker scout\s+@hourly/)
+
+      const once = run(['bots', 'run', 'Sneaker scout', '--input', '{"maxPrice":40}'], env)
+      expect(await once.exited, once.err()).toBe(0)
+      expect(once.out()).toBe('Two new offers:\n- A 35 €\n- B 38 €\n')
+      expect(once.err()).toMatch(/queued/)
+      expect(once.err()).toMatch(/completed in .* tokens 300 in \/ 20 out · cost \$0\.0000[0-9]+/)
+
+      const file = path.join(dir, 'scout.json')
+      const exported = run(['bots', 'export', 'Sneaker scout', '--out', file], env)
+      expect(await exported.exited).toBe(0)
+      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toMatchObject({
+        format: 'openorch.bot',
+        bot: { name: 'Sneaker scout' },
+      })
+      const imported = run(['bots', 'import', file], env)
+      expect(await imported.exited, imported.err()).toBe(0)
+      expect(imported.out()).toContain('Imported "Sneaker scout (imported)"')
+
+      const missing = run(['bots', 'run', 'No such bot'], env)
+      expect(await missing.exited).toBe(1)
+      expect(missing.err()).toContain('no bot with id or name "No such bot"')
+      const noKey = run(['bots', 'list'], { OPENORCH_URL: url, OPENORCH_API_KEY: '' })
+      expect(await noKey.exited).toBe(1)
+      expect(noKey.err()).toContain('OPENORCH_API_KEY')
+      const wrongKey = run(['bots', 'list'], { OPENORCH_URL: url, OPENORCH_API_KEY: 'oo_wrong' })
+      expect(await wrongKey.exited).toBe(1)
+      expect(wrongKey.err()).toMatch(/Check OPENORCH_API_KEY/)
+      expect(wrongKey.err()).not.toMatch(/\n\s+at /)
+    } finally {
+      server.child.kill('SIGTERM')
+      await server.exited
+      await provider.close()
+    }
+    const down = run(['bots', 'list'], { OPENORCH_URL: 'http://127.0.0.1:1', OPENORCH_API_KEY: key })
+    expect(await down.exited).toBe(1)
+    expect(down.err()).toContain('cannot reach the orchestrator')
   })
 })

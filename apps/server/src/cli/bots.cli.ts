@@ -124,11 +124,14 @@ function explainApiError(error: unknown, baseUrl: string): Error {
           : ''
     return new CliFailure(`${error.message}${fields ? `\n${fields}` : ''}${hint}`)
   }
-  const cause = (error as { cause?: { code?: string } }).cause
-  if (cause?.code === 'ECONNREFUSED')
+  // fetch() fails with "fetch failed" and the network error as its cause (refused, DNS, reset…).
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause
     return new CliFailure(
-      `cannot reach the orchestrator at ${baseUrl}. Start it with "npm start" (or "openorch start"), or set OPENORCH_URL.`,
+      `cannot reach the orchestrator at ${baseUrl} (${cause?.code ?? cause?.message ?? 'network error'}). ` +
+        'Start it with "npm start" (or "openorch start"), or set OPENORCH_URL.',
     )
+  }
   return new CliFailure((error as Error).message)
 }
 
