@@ -196,6 +196,7 @@ describe.each(dialects)('bot runs end to end on %s', (dialect) => {
 
   it('times out a slow provider after maxRuntimeSeconds; the late answer is discarded', async () => {
     await setUp()
+    // biome-ignore lint/suspicious/noThenProperty: `then` is the fake server's next behaviour, not a thenable
     server.setBehaviour({ type: 'slow', delayMs: 5000, then: { type: 'success', text: 'too late' } })
     const bot = await createBot({ maxRuntimeSeconds: 1, maxRetries: 0 })
     const run = await settled((await runBot(bot.id)).id)
