@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { createProviderService } from './providers/provider.service.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
+import { RetentionJob } from './runs/retention.ts'
 import { createUsageService } from './usage/usage.service.ts'
 
 // The composition root: the only place that reads config and wires things together.
@@ -131,7 +132,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     url = `http://${wildcard ? 'localhost' : config.http.host}:${port}`
   }
   kernel.start({ worker: config.roles.includes('worker') })
-  if (config.roles.includes('scheduler')) bots.startScheduler()
+  const retention = new RetentionJob({
+    database,
+    clock: systemClock,
+    log,
+    retentionMs: config.retention.runsMs,
+  })
+  if (config.roles.includes('scheduler')) {
+    bots.startScheduler()
+    retention.start()
+  }
 
   let closing: Promise<void> | undefined
   return {
@@ -143,6 +153,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         log.info({ graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new work is claimed')
         await app.close()
         await bots.stop()
+        await retention.stop()
         await kernel.stop(config.worker.shutdownGraceMs)
         await bus.close()
         await database.close()

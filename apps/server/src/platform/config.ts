@@ -27,6 +27,7 @@ const envSchema = z.object({
   OPENORCH_QUEUE_DROP_PENDING: intFrom(0, 10_000_000).default(20),
   OPENORCH_SHUTDOWN_GRACE_SECONDS: intFrom(0, 3600).default(25),
   OPENORCH_BODY_LIMIT_BYTES: intFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
+  OPENORCH_RUN_RETENTION_DAYS: intFrom(1, 36500).default(90),
   OPENORCH_ROLES: z
     .string()
     .default('api,scheduler,worker')
@@ -50,6 +51,8 @@ export interface Config {
     shutdownGraceMs: number
   }
   backpressure: { warnPending: number; dropPending: number }
+  /** Finished runs older than this are pruned (the last run of each bot is kept). */
+  retention: { runsMs: number }
   roles: ReadonlyArray<'api' | 'scheduler' | 'worker'>
   log: { level: Env['OPENORCH_LOG_LEVEL']; pretty: boolean }
 }
@@ -101,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       shutdownGraceMs: e.OPENORCH_SHUTDOWN_GRACE_SECONDS * 1000,
     },
     backpressure: { warnPending: e.OPENORCH_QUEUE_WARN_PENDING, dropPending: e.OPENORCH_QUEUE_DROP_PENDING },
+    retention: { runsMs: e.OPENORCH_RUN_RETENTION_DAYS * 86_400_000 },
     roles: e.OPENORCH_ROLES,
     log: { level: e.OPENORCH_LOG_LEVEL, pretty: e.OPENORCH_PRETTY_LOGS ?? false },
   }

@@ -1,0 +1,155 @@
+import { sql } from 'kysely'
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
+import { toError } from '../platform/errors.ts'
+import type { Logger } from '../platform/logger.ts'
+
+// Retention: finished runs older than the retention period are deleted with their log lines, in
+// batches. The newest run of each bot, and its newest completed run (the bot's memory), are always
+// kept. Outbox events past every relay cursor and older than the period go too. Idempotent, so every
+// scheduler process may run it.
+
+const finished = ['completed', 'failed', 'cancelled', 'timeout']
+
+export interface PruneResult {
+  runs: number
+  events: number
+}
+
+/** Deletes at most `batch` runs finished before `before` (and their log lines); returns how many. */
+export async function pruneRunsOnce(database: Db, before: number, batch: number): Promise<number> {
+  return writeTransaction(database, async (trx) => {
+    const newestPerBot = trx
+      .selectFrom('runs')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .where('bot_id', 'is not', null)
+      .groupBy(['tenant_id', 'bot_id'])
+    const newestCompletedPerBot = newestPerBot.where('status', '=', 'completed')
+    const victims = await trx
+      .selectFrom('runs')
+      .select(['tenant_id', 'id'])
+      .where('finished_at', '<', before)
+      .where('status', 'in', finished)
+      .where((eb) =>
+        eb.and([
+          eb(
+            'id',
+            'not in',
+            eb.selectFrom(newestPerBot.as('k')).select('k.id').where('k.id', 'is not', null),
+          ),
+          eb(
+            'id',
+            'not in',
+            eb.selectFrom(newestCompletedPerBot.as('c')).select('c.id').where('c.id', 'is not', null),
+          ),
+        ]),
+      )
+      .limit(batch)
+      .execute()
+    if (victims.length === 0) return 0
+    const byTenant = new Map<string, string[]>()
+    for (const v of victims) byTenant.set(v.tenant_id, [...(byTenant.get(v.tenant_id) ?? []), v.id])
+    for (const [tenantId, ids] of byTenant) {
+      await trx.deleteFrom('run_logs').where('tenant_id', '=', tenantId).where('run_id', 'in', ids).execute()
+      await trx.deleteFrom('runs').where('tenant_id', '=', tenantId).where('id', 'in', ids).execute()
+    }
+    return victims.length
+  })
+}
+
+/**
+ * Deletes outbox events older than `before` that every relay has passed. On PostgreSQL the relay's
+ * order is (transaction, id), so "passed" compares that pair, not the id alone (decision 0004).
+ */
+export async function pruneEventsOnce(database: Db, before: number, batch: number): Promise<number> {
+  if (database.dialect === 'postgres') {
+    const result = await sql`
+      DELETE FROM run_events WHERE id IN (
+        SELECT e.id FROM run_events e
+        WHERE e.created_at < ${before}
+          AND NOT EXISTS (SELECT 1 FROM event_cursors c WHERE (e.tx_id, e.id) > (c.last_tx, c.last_id))
+        ORDER BY e.id LIMIT ${batch})
+      RETURNING id`.execute(database.db)
+    return result.rows.length
+  }
+  return writeTransaction(database, async (trx) => {
+    const cursor = await trx
+      .selectFrom('event_cursors')
+      .select((eb) => eb.fn.min('last_id').as('id'))
+      .executeTakeFirst()
+    const passed = Number(cursor?.id ?? 0)
+    const ids = await trx
+      .selectFrom('run_events')
+      .select('id')
+      .where('id', '<=', passed)
+      .where('created_at', '<', before)
+      .orderBy('id')
+      .limit(batch)
+      .execute()
+    if (ids.length === 0) return 0
+    await trx
+      .deleteFrom('run_events')
+      .where(
+        'id',
+        'in',
+        ids.map((r) => r.id),
+      )
+      .execute()
+    return ids.length
+  })
+}
+
+export async function pruneExpired(database: Db, before: number, batch = 1000): Promise<PruneResult> {
+  const result = { runs: 0, events: 0 }
+  for (;;) {
+    const n = await pruneRunsOnce(database, before, batch)
+    result.runs += n
+    if (n < batch) break
+  }
+  for (;;) {
+    const n = await pruneEventsOnce(database, before, batch)
+    result.events += n
+    if (n < batch) break
+  }
+  return result
+}
+
+/** Prunes on a timer (the scheduler role): first a minute after start, then every `intervalMs`. */
+export class RetentionJob {
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<unknown> | undefined
+  private readonly deps: { database: Db; clock: Clock; log: Logger; retentionMs: number; intervalMs?: number }
+
+  constructor(deps: RetentionJob['deps']) {
+    this.deps = deps
+  }
+
+  start(): void {
+    const schedule = (delay: number) => {
+      this.timer = setTimeout(() => {
+        this.running = this.runOnce().finally(() => schedule(this.deps.intervalMs ?? 3_600_000))
+      }, delay)
+      this.timer.unref()
+    }
+    schedule(60_000)
+  }
+
+  async runOnce(): Promise<PruneResult | undefined> {
+    const before = this.deps.clock.now() - this.deps.retentionMs
+    try {
+      const result = await pruneExpired(this.deps.database, before)
+      if (result.runs + result.events > 0)
+        this.deps.log.info({ ...result, before: new Date(before).toISOString() }, 'old runs pruned')
+      return result
+    } catch (error) {
+      this.deps.log.warn({ err: toError(error) }, 'pruning old runs failed; will try again')
+      return undefined
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer)
+    await this.running
+  }
+}
