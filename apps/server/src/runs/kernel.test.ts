@@ -70,7 +70,15 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     })
     expect(run.startedAt).not.toBeNull()
     expect(run.finishedAt).not.toBeNull()
-    const events = await listEventsAfter(database, tenantId, 0, 100)
+    // On PostgreSQL events become readable once every older transaction of the cluster has ended
+    // (the relay's horizon, decision 0004): another test's open transaction can hold them back briefly.
+    const events = await waitFor(
+      async () => {
+        const found = await listEventsAfter(database, tenantId, 0, 100)
+        return found.length >= 2 ? found : undefined
+      },
+      { what: 'both events behind the horizon' },
+    )
     expect(events.map((e) => e.type)).toEqual(['run.pending', 'run.completed'])
     await waitFor(() => live.length >= 3, { what: 'three live events' })
     const types = live.filter((e) => e.runId === run.id).map((e) => e.type)
