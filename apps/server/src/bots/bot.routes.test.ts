@@ -292,7 +292,12 @@ describe.each(dialects)('bots API on %s', (dialect) => {
     expect((await get(`/api/v1/bots/${bot.id}/notes/missing.md`)).json().code).toBe('note_not_found')
     expect((await send('DELETE', `/api/v1/bots/${bot.id}/notes/prices%202026.md`)).statusCode).toBe(204)
     await send('PUT', `/api/v1/bots/${bot.id}/notes/a.md`, { content: 'x' })
+    const queued = (await send('POST', `/api/v1/bots/${bot.id}/runs`, {})).json()
     expect((await send('DELETE', `/api/v1/bots/${bot.id}`)).statusCode).toBe(204)
+    expect((await get(`/api/v1/runs/${queued.id}`)).json()).toMatchObject({
+      status: 'cancelled',
+      botId: bot.id,
+    })
     expect(fs.existsSync(path.join(t.dataDir, 'bots', bot.id))).toBe(false)
     expect((await get(`/api/v1/bots/${bot.id}`)).statusCode).toBe(404)
   })

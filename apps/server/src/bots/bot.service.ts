@@ -11,6 +11,7 @@ import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.type
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
 import { toBotExport, toBotJson } from './bot.mapper.ts'
 import {
+  activeRunsOf,
   botNamesLike,
   deleteBot,
   findBot,
@@ -34,7 +35,7 @@ export interface BotServiceDeps {
   bus: Bus
   clock: Clock
   log: Logger
-  runs: Pick<RunService, 'enqueue'>
+  runs: Pick<RunService, 'enqueue' | 'cancel'>
   providers: ProviderDirectory
   notes: BotNotes
   /** Tells the scheduler (of every process) that schedules changed. */
@@ -286,6 +287,9 @@ export function createBotService(deps: BotServiceDeps) {
   async function remove(tenantId: string, id: string): Promise<void> {
     await load(tenantId, id)
     if (!(await deleteBot(db, tenantId, id))) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
+    // Its queued and running runs would only fail with bot_not_found: cancel them now.
+    for (const run of await activeRunsOf(db, tenantId, id))
+      await deps.runs.cancel(tenantId, run.id).catch(() => undefined)
     await deps.notes.removeAll(id)
     log.info({ botId: id, tenantId }, 'bot deleted (its runs are kept for history and usage)')
     changed()
