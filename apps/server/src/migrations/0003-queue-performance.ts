@@ -16,9 +16,18 @@ export function queuePerformance(_dialect: DialectName) {
       await sql`CREATE INDEX runs_lease_idx ON runs (lease_expires_at) WHERE lease_expires_at IS NOT NULL`.execute(
         db,
       )
+      // A non-HOT update (every claim and settlement) adds an entry to each index the new row belongs
+      // to. Runs without a bot (pipeline steps, agent tasks, API runs) are never listed by bot, so they
+      // stay out of the by-bot index; `bot_id = ?` implies the predicate on both engines.
+      await sql`DROP INDEX runs_tenant_bot_idx`.execute(db)
+      await sql`CREATE INDEX runs_tenant_bot_idx ON runs (tenant_id, bot_id, id) WHERE bot_id IS NOT NULL`.execute(
+        db,
+      )
     },
     // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {
+      await sql`DROP INDEX runs_tenant_bot_idx`.execute(db)
+      await sql`CREATE INDEX runs_tenant_bot_idx ON runs (tenant_id, bot_id, id)`.execute(db)
       await sql`DROP INDEX runs_lease_idx`.execute(db)
       await sql`CREATE INDEX runs_lease_idx ON runs (lease_expires_at) WHERE status = 'running'`.execute(db)
     },

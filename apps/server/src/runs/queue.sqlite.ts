@@ -114,7 +114,9 @@ function claimInTransaction(s: Statements, options: ClaimOptions): RunRow[] {
 
 function settleInTransaction(s: Statements, settlements: Settlement[], now: number): boolean[] {
   return settlements.map((settlement) => {
-    const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as EventPayloadColumns | undefined
+    const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as
+      | EventPayloadColumns
+      | undefined
     if (!row) return false
     s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
     return true
