@@ -97,7 +97,7 @@ export class OutboxRelay {
             )
       // undefined: another process holds the relay cursor right now; it will deliver these events.
       if (rows === undefined || rows.length === 0) return
-      await this.broadcast(rows.map(toRunEvent))
+      if (this.deps.bus.isHeard('events')) await this.broadcast(rows.map(toRunEvent))
       if (rows.length < batch) return
     }
   }
@@ -112,9 +112,15 @@ export class OutboxRelay {
    * a few milliseconds so a busy worker sends one message per batch, not one per run.
    */
   publishLive(event: RunEvent): void {
+    if (!this.hasAudience()) return
     this.live.push(event)
     if (this.liveTimer) return
     this.liveTimer = setTimeout(() => void this.flushLive(), coalesceMs)
+  }
+
+  /** False while no one can hear a broadcast (SQLite with no live feed open): events need not be built. */
+  hasAudience(): boolean {
+    return this.deps.bus.isHeard('events')
   }
 
   private async flushLive(): Promise<void> {

@@ -11,6 +11,12 @@ export interface Bus {
   subscribe(topic: Topic, handler: (message: string) => void): () => void
   /** The NOTIFY channel for a topic, for `pg_notify` inside a transaction (PostgreSQL only). */
   channel(topic: Topic): string
+  /**
+   * Whether a publish on `topic` can reach anyone: false on the in-process bus while nothing is
+   * subscribed (so the relay need not encode events nobody reads); always true on PostgreSQL, where
+   * another process may listen.
+   */
+  isHeard(topic: Topic): boolean
   /** Resolves once this process listens (PostgreSQL); publishes before that may be missed. */
   ready(): Promise<void>
   close(): Promise<void>
@@ -31,6 +37,7 @@ export function createLocalBus(): Bus {
       return () => emitter.off(topic, handler)
     },
     channel: (topic) => `openorch_${topic}`,
+    isHeard: (topic) => emitter.listenerCount(topic) > 0,
     ready: async () => {},
     async close() {
       emitter.removeAllListeners()
@@ -101,6 +108,7 @@ export function createPostgresBus(options: {
       return () => local.off(topic, handler)
     },
     channel,
+    isHeard: () => true,
     ready: () => ready,
     async close() {
       closed = true

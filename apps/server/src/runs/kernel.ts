@@ -60,16 +60,19 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     clock: options.clock,
     log: options.log,
     onClaimed: (rows) => {
-      const now = options.clock.now()
-      for (const row of rows) {
-        relay.publishLive({
-          id: 0,
-          tenantId: row.tenant_id,
-          runId: row.id,
-          type: 'run.running',
-          payload: eventPayloadOf(row),
-          createdAt: now,
-        })
+      // Live only (decision 0004); not even built while no one can hear it.
+      if (relay.hasAudience()) {
+        const now = options.clock.now()
+        for (const row of rows) {
+          relay.publishLive({
+            id: 0,
+            tenantId: row.tenant_id,
+            runId: row.id,
+            type: 'run.running',
+            payload: eventPayloadOf(row),
+            createdAt: now,
+          })
+        }
       }
       options.worker.onClaimed?.(rows)
     },

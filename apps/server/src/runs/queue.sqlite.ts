@@ -9,7 +9,7 @@ import {
   type Settlement,
   settlementColumns,
 } from './queue.ts'
-import { eventPayloadOf } from './run.mapper.ts'
+import { type EventPayloadColumns, eventPayloadOf } from './run.mapper.ts'
 import type { RunRow } from './run.table.ts'
 
 // SQLite has one writer: every write below runs in BEGIN IMMEDIATE, so a claim sees every
@@ -114,7 +114,9 @@ function claimInTransaction(s: Statements, options: ClaimOptions): RunRow[] {
 
 function settleInTransaction(s: Statements, settlements: Settlement[], now: number): boolean[] {
   return settlements.map((settlement) => {
-    const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as RunRow | undefined
+    const row = s.settleOne.get({ ...settlementColumns(settlement, now), now }) as
+      | EventPayloadColumns
+      | undefined
     if (!row) return false
     s.insertEvent.run(row.tenant_id, row.id, `run.${row.status}`, JSON.stringify(eventPayloadOf(row)), now)
     return true
@@ -152,7 +154,8 @@ function prepare(sqlite: SqliteDatabase.Database) {
          dead_lettered_at = @dead_lettered_at, wait_reason = @wait_reason, run_at = coalesce(@run_at, run_at),
          attempt = attempt - @refund, finished_at = @finished_at,
          lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
-       WHERE id = @id AND lease_token = @token AND status = 'running' RETURNING *`,
+       WHERE id = @id AND lease_token = @token AND status = 'running'
+       RETURNING id, tenant_id, kind, bot_id, status, attempt, error_code, error_message`,
     ),
     expired: sqlite.prepare(
       `SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,

@@ -62,7 +62,13 @@ export function toClaimedRun(row: RunRow): ClaimedRun {
   }
 }
 
-export function eventPayloadOf(row: RunRow): RunEventPayload {
+/** The columns an event payload is built from. */
+export type EventPayloadColumns = Pick<
+  RunRow,
+  'id' | 'tenant_id' | 'kind' | 'bot_id' | 'status' | 'attempt' | 'error_code' | 'error_message'
+>
+
+export function eventPayloadOf(row: EventPayloadColumns): RunEventPayload {
   return {
     runId: row.id,
     tenantId: row.tenant_id,
