@@ -3,6 +3,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Kysely } from 'kysely'
+import { registerAuditTrail } from './audit/audit.hook.ts'
+import { auditRoutes } from './audit/audit.routes.ts'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
 import { createAuthHook, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
@@ -122,6 +124,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
       await api.register(async (secured) => {
         secured.addHook('onRequest', createAuthHook(apiKeys))
+        registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
+        await secured.register(auditRoutes, { database: deps.database })
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
         await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)

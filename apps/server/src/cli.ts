@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { verifyAudit } from './audit/audit.store.ts'
 import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
@@ -14,6 +15,7 @@ Commands:
   start      Start the orchestrator (API, scheduler and workers) — the default
   migrate    Apply pending database migrations and exit
   bots       List, run, export and import bots of a running orchestrator (openorch bots help)
+  audit verify   Check the audit trail's hash chain: exit 1 naming the first changed or missing entry
   help       Show this help
 
 Configuration comes from environment variables (see README.md): PORT, OPENORCH_DATA_DIR,
@@ -96,6 +98,30 @@ async function migrate() {
   }
 }
 
+async function auditCommand(sub: string | undefined) {
+  if (sub !== 'verify') fail(`unknown command "audit ${sub ?? ''}". Use: openorch audit verify`)
+  const cfg = config()
+  const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
+  try {
+    const result = await verifyAudit(database)
+    if (result.ok) {
+      process.stdout.write(
+        `The audit trail is intact: ${result.entries} entries, head ${result.head.slice(0, 16)}….\n`,
+      )
+    } else {
+      process.stderr.write(
+        `openorch: the audit trail is broken at entry ${result.id} (${result.problem}): ${result.detail}\n` +
+          `${result.entries} entries before it are intact. Restore the audit_log table from a backup and investigate who had write access to the database.\n`,
+      )
+      process.exitCode = 1
+    }
+  } catch (error) {
+    fail(`could not read the audit trail: ${explain(error)}`)
+  } finally {
+    await database.close()
+  }
+}
+
 async function bots(argv: string[]) {
   try {
     const code = await runBotsCommand(argv, {
@@ -117,6 +143,9 @@ async function bots(argv: string[]) {
 const { positionals } = parseArgs({ allowPositionals: true, strict: false })
 const command = positionals[0] ?? 'start'
 switch (command) {
+  case 'audit':
+    await auditCommand(positionals[1])
+    break
   case 'bots':
     await bots(process.argv.slice(process.argv.indexOf('bots') + 1))
     break

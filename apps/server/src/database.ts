@@ -1,3 +1,4 @@
+import type { AuditLogTable } from './audit/audit.table.ts'
 import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
 import type { Database } from './platform/db/database.ts'
@@ -18,6 +19,7 @@ export interface Tables {
   bots: BotsTable
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable
+  audit_log: AuditLogTable
 }
 
 export type Db = Database<Tables>

@@ -3,6 +3,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { appendAudit } from '../src/audit/audit.store.ts'
+import type { Tables } from '../src/database.ts'
+import { openDatabase } from '../src/platform/db/database.ts'
 import { waitFor } from './kernel-harness.ts'
 import { startProviderServer } from './provider-servers/index.ts'
 
@@ -184,5 +187,35 @@ describe('openorch CLI', () => {
     const down = run(['bots', 'list'], { OPENORCH_URL: 'http://127.0.0.1:1', OPENORCH_API_KEY: key })
     expect(await down.exited).toBe(1)
     expect(down.err()).toContain('cannot reach the orchestrator')
+  })
+
+  it('verifies the audit chain and names the first changed entry, exit 1', async () => {
+    const dir = dataDir()
+    expect(await run(['migrate'], { OPENORCH_DATA_DIR: dir }).exited).toBe(0)
+    const database = await openDatabase<Tables>({ sqlitePath: path.join(dir, 'openorch.db') })
+    const entry = (action: string) => ({
+      tenant_id: 'default',
+      at: 1,
+      actor_type: 'system',
+      actor_id: null,
+      actor_role: null,
+      action,
+      target_type: null,
+      target_id: null,
+      ip: null,
+      request_id: null,
+      status: null,
+      details: null,
+    })
+    await appendAudit(database, [entry('a'), entry('b'), entry('c')])
+    const ok = run(['audit', 'verify'], { OPENORCH_DATA_DIR: dir })
+    expect(await ok.exited).toBe(0)
+    expect(ok.out()).toContain('intact: 3 entries')
+    await database.db.updateTable('audit_log').set({ action: 'forged' }).where('action', '=', 'b').execute()
+    await database.close()
+    const broken = run(['audit', 'verify'], { OPENORCH_DATA_DIR: dir })
+    expect(await broken.exited).toBe(1)
+    expect(broken.err()).toMatch(/broken at entry 2 \(changed\)/)
+    expect(broken.err()).not.toMatch(/\n\s+at /)
   })
 })

@@ -2,10 +2,12 @@ import type { MigrationFactory } from '../platform/db/migrator.ts'
 import { foundation } from './0001-foundation.ts'
 import { bots } from './0002-bots.ts'
 import { queuePerformance } from './0003-queue-performance.ts'
+import { audit } from './0004-audit.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
   '0001-foundation': foundation,
   '0002-bots': bots,
   '0003-queue-performance': queuePerformance,
+  '0004-audit': audit,
 }
