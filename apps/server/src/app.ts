@@ -18,6 +18,7 @@ import { registerJsonOnly } from './platform/http/body-parser.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerHttpMetrics } from './platform/http/http-metrics.ts'
 import { apiPrefix, openApiPath, registerOpenApi } from './platform/http/openapi.ts'
+import { type RateLimits, registerRateLimits } from './platform/http/rate-limit.ts'
 import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
 import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
@@ -45,6 +46,8 @@ export interface AppDeps {
     bodyLimitBytes: number
     /** Live-feed heartbeat interval (default 15 s). */
     sseHeartbeatMs?: number
+    /** Requests per minute per API key and per workspace (default 600 and 3,000). */
+    rateLimits?: RateLimits
   }
   /** A per-app registry (createMetrics()); buildApp adds the run gauges to it. */
   metrics: Metrics
@@ -107,6 +110,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerRunGauges(deps)
   decorateAuth(app)
   await registerOpenApi(app, { version: serverVersion })
+  const checkRateLimits = await registerRateLimits(
+    app,
+    deps.config.rateLimits ?? { perKeyPerMinute: 600, perTenantPerMinute: 3000 },
+  )
 
   const apiKeys =
     deps.apiKeys ?? createApiKeyService({ database: deps.database, clock: deps.clock, log: deps.log })
@@ -124,6 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
       await api.register(async (secured) => {
         secured.addHook('onRequest', createAuthHook(apiKeys))
+        secured.addHook('onRequest', checkRateLimits)
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })

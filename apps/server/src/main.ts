@@ -115,7 +115,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     bus,
     clock: systemClock,
     log,
-    config: { bodyLimitBytes: config.http.bodyLimitBytes },
+    config: { bodyLimitBytes: config.http.bodyLimitBytes, rateLimits: config.http.rateLimits },
     metrics,
     migrations,
     apiKeys,

@@ -62,6 +62,7 @@ export async function createTestApp(
     /** What the bots use to reach providers (default: the provider service above). */
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
+    rateLimits?: { perKeyPerMinute: number; perTenantPerMinute: number }
   } = {},
 ): Promise<TestApp> {
   const testDatabase = await createTestDatabaseWithRetry(dialect)
@@ -108,6 +109,7 @@ export async function createTestApp(
     config: {
       bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
       ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
+      ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     },
     metrics,
     migrations,

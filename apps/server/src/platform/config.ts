@@ -28,6 +28,8 @@ const envSchema = z.object({
   OPENORCH_SHUTDOWN_GRACE_SECONDS: intFrom(0, 3600).default(25),
   OPENORCH_BODY_LIMIT_BYTES: intFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
   OPENORCH_RUN_RETENTION_DAYS: intFrom(1, 36500).default(90),
+  OPENORCH_RATE_LIMIT_PER_KEY: intFrom(1, 10_000_000).default(600),
+  OPENORCH_RATE_LIMIT_PER_TENANT: intFrom(1, 10_000_000).default(3000),
   OPENORCH_ROLES: z
     .string()
     .default('api,scheduler,worker')
@@ -39,7 +41,13 @@ const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>
 
 export interface Config {
-  http: { port: number; host: string; bodyLimitBytes: number }
+  http: {
+    port: number
+    host: string
+    bodyLimitBytes: number
+    /** Requests per minute, per process. */
+    rateLimits: { perKeyPerMinute: number; perTenantPerMinute: number }
+  }
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
@@ -88,7 +96,15 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   }
   const dataDir = path.resolve(e.OPENORCH_DATA_DIR)
   return {
-    http: { port: e.PORT, host: e.HOST, bodyLimitBytes: e.OPENORCH_BODY_LIMIT_BYTES },
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      bodyLimitBytes: e.OPENORCH_BODY_LIMIT_BYTES,
+      rateLimits: {
+        perKeyPerMinute: e.OPENORCH_RATE_LIMIT_PER_KEY,
+        perTenantPerMinute: e.OPENORCH_RATE_LIMIT_PER_TENANT,
+      },
+    },
     dataDir,
     database: {
       url: e.DATABASE_URL,
