@@ -64,6 +64,19 @@ export interface AppDeps {
 
 export type App = FastifyInstance
 
+/** A route as registered, for the inventory test (every route of the API is in the OpenAPI document). */
+export interface RouteEntry {
+  method: string
+  url: string
+  hidden: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeInventory: RouteEntry[]
+  }
+}
+
 const serverVersion = (
   JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
@@ -109,6 +122,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerHttpMetrics(app, deps.metrics)
   registerRunGauges(deps)
   decorateAuth(app)
+  const inventory: RouteEntry[] = []
+  app.decorate('routeInventory', inventory)
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat())
+      inventory.push({
+        method,
+        url: route.url,
+        hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true,
+      })
+  })
   await registerOpenApi(app, { version: serverVersion })
   const checkRateLimits = await registerRateLimits(
     app,
