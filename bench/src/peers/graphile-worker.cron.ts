@@ -9,7 +9,12 @@
 import { createRequire } from 'node:module'
 import { Logger, parseCronItems, type Runner, run } from 'graphile-worker'
 import { summarise } from '../scheduler/lateness.ts'
-import { CRON_DRAIN_GRACE_MS, type CronPeerOptions, type CronPeerResult, minuteSlotsIn } from './cron.types.ts'
+import {
+  CRON_DRAIN_GRACE_MS,
+  type CronPeerOptions,
+  type CronPeerResult,
+  minuteSlotsIn,
+} from './cron.types.ts'
 import { dropSchema, nowMs, randomSuffix } from './peer-support.ts'
 
 const require = createRequire(import.meta.url)

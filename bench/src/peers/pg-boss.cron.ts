@@ -14,7 +14,12 @@
 import { createRequire } from 'node:module'
 import PgBoss from 'pg-boss'
 import { summarise } from '../scheduler/lateness.ts'
-import { CRON_DRAIN_GRACE_MS, type CronPeerOptions, type CronPeerResult, minuteSlotsIn } from './cron.types.ts'
+import {
+  CRON_DRAIN_GRACE_MS,
+  type CronPeerOptions,
+  type CronPeerResult,
+  minuteSlotsIn,
+} from './cron.types.ts'
 import { dropSchema, nowMs, randomSuffix } from './peer-support.ts'
 
 const require = createRequire(import.meta.url)
@@ -68,9 +73,11 @@ export async function runCronPeer(options: CronPeerOptions): Promise<Omit<CronPe
       const sent = await db.executeSql(
         `SELECT data->>'name' AS name, extract(epoch FROM created_on) * 1000 AS created
            FROM ${schema}.job WHERE name = '__pgboss__send-it' ORDER BY created_on`,
+        [],
       )
       const made = await db.executeSql(
         `SELECT id, name FROM ${schema}.job WHERE name LIKE 'bench_cron_%' ORDER BY created_on`,
+        [],
       )
       const slotsOf = new Map<string, number[]>()
       for (const row of sent.rows as Array<{ name: string; created: string }>) {

@@ -127,7 +127,12 @@ async function main(): Promise<SchedulerResult> {
   const bus =
     dialect === 'sqlite'
       ? createLocalBus()
-      : createPostgresBus({ pool: database.pool!, clientConfig: database.pgClientConfig!, namespace: schema, log })
+      : createPostgresBus({
+          pool: database.pool!,
+          clientConfig: database.pgClientConfig!,
+          namespace: schema,
+          log,
+        })
   await bus.ready()
   const starts = new Map<string, number>()
   const kernel = createRunKernel({

@@ -82,7 +82,8 @@ export async function runSchedulerSuite(options: SchedulerSuiteOptions): Promise
 }
 
 function formatTable(rows: Row[], options: SchedulerSuiteOptions, skippedPeers: string[]): string {
-  const ms = (value: number | null) => (value === null ? '–' : value < 100 ? value.toFixed(1) : value.toFixed(0))
+  const ms = (value: number | null) =>
+    value === null ? '–' : value < 100 ? value.toFixed(1) : value.toFixed(0)
   const met = (r: Row) =>
     r.system.startsWith('openOrchestrator')
       ? r.p99Ms !== null && r.p99Ms < targetMs(r.schedules) && r.missed === 0
@@ -103,7 +104,9 @@ function formatTable(rows: Row[], options: SchedulerSuiteOptions, skippedPeers: 
   const ratios: string[] = []
   for (const schedules of options.schedules) {
     const pg = rows.find((r) => r.schedules === schedules && r.system === 'openOrchestrator PostgreSQL')
-    for (const peer of rows.filter((r) => r.schedules === schedules && !r.system.startsWith('openOrchestrator'))) {
+    for (const peer of rows.filter(
+      (r) => r.schedules === schedules && !r.system.startsWith('openOrchestrator'),
+    )) {
       if (!pg?.p99Ms || !peer.p99Ms) continue
       ratios.push(
         `- ${schedules} schedules, ${peer.system}: p99 ${ms(pg.p99Ms)} ms vs ${ms(peer.p99Ms)} ms = ${(pg.p99Ms / peer.p99Ms).toFixed(2)}× (p50 ${(pg.p50Ms! / peer.p50Ms!).toFixed(2)}×)`,
@@ -111,7 +114,12 @@ function formatTable(rows: Row[], options: SchedulerSuiteOptions, skippedPeers: 
     }
   }
   if (ratios.length > 0)
-    lines.push('Ratios (openOrchestrator PostgreSQL lateness ÷ peer lateness; below 1 is better):', '', ...ratios, '')
+    lines.push(
+      'Ratios (openOrchestrator PostgreSQL lateness ÷ peer lateness; below 1 is better):',
+      '',
+      ...ratios,
+      '',
+    )
   if (skippedPeers.length > 0) lines.push('Not run:', '', ...skippedPeers.map((s) => `- ${s}`), '')
   for (const r of rows) lines.push(`- ${r.system}, ${r.schedules}: ${r.notes}`)
   return lines.join('\n')
