@@ -142,7 +142,16 @@ async function main(): Promise<SchedulerResult> {
     log,
     // Far above anything this workload queues: the bench measures the scheduler, not load shedding.
     backpressure: { warnPending: Number.MAX_SAFE_INTEGER, dropPending: Number.MAX_SAFE_INTEGER },
-    worker: { concurrency: options.concurrency, leaseMs: 30_000, pollIntervalMs: 1000 },
+    // The engine suite's "batched" worker: claims and completions of up to 500 at a time, so that
+    // 100,000 schedules (1,667 runs a second) do not queue behind one claim per free slot.
+    worker: {
+      concurrency: options.concurrency,
+      leaseMs: 30_000,
+      pollIntervalMs: 1000,
+      claimBatchSize: 500,
+      localQueueSize: 500,
+      settleBatchSize: 500,
+    },
   })
   kernel.executors.register(botRunKind, async ({ run }) => {
     starts.set(run.id, now())
@@ -159,25 +168,34 @@ async function main(): Promise<SchedulerResult> {
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
   await sleep(windowEnd - now())
-  await scheduler.stop()
-  // Slots fired in the window may still be queued: give them a grace to start.
+  // Slots of the window may still be firing or queued: give them a grace to start (the scheduler
+  // keeps firing; later slots do not count).
   const expected = countExpected(database, windowStart, windowEnd)
   const deadline = now() + DRAIN_GRACE_MS
   let runs = await firedRuns(database, windowStart, windowEnd)
-  while (now() < deadline && runs.some((r) => r.status === 'pending' || r.status === 'running')) {
-    await sleep(200)
+  while (
+    now() < deadline &&
+    runs.filter((r) => r.status !== 'pending' && r.status !== 'running').length < (await expected)
+  ) {
+    await sleep(500)
     runs = await firedRuns(database, windowStart, windowEnd)
   }
+  await scheduler.stop()
   await kernel.stop(5000)
   await bus.close()
 
   const lateness: number[] = []
+  // Where the lateness comes from: the scheduler (fire time → run row created) or the worker (→ start).
+  const enqueueLag: number[] = []
   let skipped = 0
   for (const run of runs) {
     const started = starts.get(run.id)
-    if (started !== undefined) lateness.push(started - run.fireAt)
-    else if (run.status === 'cancelled') skipped++
+    if (started !== undefined) {
+      lateness.push(started - run.fireAt)
+      enqueueLag.push(run.createdAt - run.fireAt)
+    } else if (run.status === 'cancelled') skipped++
   }
+  const lag = summarise(enqueueLag, 0, 0)
   const expectedSlots = await expected
   await database.close()
   if (dialect === 'postgres') {
@@ -194,7 +212,9 @@ async function main(): Promise<SchedulerResult> {
     insertSeconds: Number(insertSeconds.toFixed(2)),
     ...summarise(lateness, expectedSlots, skipped),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-    notes: `${SCHEDULE}, jitterSeconds ${JITTER_SECONDS}, overlapPolicy skip; kernel concurrency ${options.concurrency}`,
+    notes:
+      `${SCHEDULE}, jitterSeconds ${JITTER_SECONDS}, overlapPolicy skip; kernel concurrency ${options.concurrency}, batched claims/local queue/settles of 500; ` +
+      `fire time → run enqueued p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms`,
   }
 }
 
@@ -220,17 +240,18 @@ async function firedRuns(
   database: Awaited<ReturnType<typeof openDatabase<Tables>>>,
   from: number,
   to: number,
-): Promise<Array<{ id: string; status: string; fireAt: number }>> {
+): Promise<Array<{ id: string; status: string; fireAt: number; createdAt: number }>> {
   const rows = await database.db
     .selectFrom('runs')
-    .select(['id', 'status', 'bot_id', 'idempotency_key'])
+    .select(['id', 'status', 'bot_id', 'idempotency_key', 'created_at'])
     .where('kind', '=', botRunKind)
     .execute()
   const result = []
   for (const row of rows) {
     const slot = Number(row.idempotency_key!.slice(row.idempotency_key!.lastIndexOf(':') + 1))
     const fireAt = slot + jitterOf(row.bot_id!, slot, JITTER_SECONDS * 1000)
-    if (fireAt >= from && fireAt < to) result.push({ id: row.id, status: row.status, fireAt })
+    if (fireAt >= from && fireAt < to)
+      result.push({ id: row.id, status: row.status, fireAt, createdAt: Number(row.created_at) })
   }
   return result
 }

@@ -43,6 +43,7 @@ export class BotScheduler {
   private running = false
   private busy: Promise<void> | undefined
   private again = false
+  private readonly specs = new Map<string, ScheduleSpec>()
 
   constructor(deps: BotSchedulerDeps) {
     this.deps = deps
@@ -141,7 +142,7 @@ export class BotScheduler {
       const fireAt = Number(bot.next_fire_at)
       let spec: ScheduleSpec
       try {
-        spec = parseSchedule(bot.schedule ?? '', bot.timezone)
+        spec = this.specOf(bot)
       } catch (error) {
         // A schedule valid when saved can only break if the time zone database changed under it.
         log.error({ botId: bot.id, err: toError(error) }, 'schedule no longer valid; disabled')
@@ -235,6 +236,18 @@ export class BotScheduler {
     }
     await advanceBots(db, advances, now)
     return plans.map((p) => ({ botId: p.bot.id, slot: p.slot, outcome: p.outcome! }))
+  }
+
+  /** Parsed schedules by text and time zone: parsing checks the time zone, which costs more than firing. */
+  private specOf(bot: BotRow): ScheduleSpec {
+    const key = `${bot.timezone}\n${bot.schedule ?? ''}`
+    let spec = this.specs.get(key)
+    if (!spec) {
+      spec = parseSchedule(bot.schedule ?? '', bot.timezone)
+      if (this.specs.size >= 10_000) this.specs.clear()
+      this.specs.set(key, spec)
+    }
+    return spec
   }
 
   /** Overlap policies of the slots about to fire, with one query for the active runs of all their bots. */
