@@ -9,7 +9,7 @@
  * the real job, which a `work()` loop picks up (every 2 s).
  *
  * Lateness = handler start − the slot, the minute in which the monitor sent the schedule's send-it job
- * (read back from the send-it queue: the k-th job of a schedule belongs to its k-th send-it).
+ * (read back from the send-it queue: the k-th job of a schedule, by creation, belongs to its k-th send-it).
  */
 import { createRequire } from 'node:module'
 import PgBoss from 'pg-boss'
@@ -20,7 +20,7 @@ import {
   type CronPeerResult,
   minuteSlotsIn,
 } from './cron.types.ts'
-import { dropSchema, nowMs, randomSuffix } from './peer-support.ts'
+import { dropSchema, nowMs, randomSuffix, withClient } from './peer-support.ts'
 
 const require = createRequire(import.meta.url)
 const { version } = require('pg-boss/package.json') as { version: string }
@@ -46,7 +46,8 @@ export async function runCronPeer(options: CronPeerOptions): Promise<Omit<CronPe
   boss.on('error', (error) => {
     errors.push(error.message)
   })
-  const starts = new Map<string, number>()
+  // Jobs started, per schedule: when created (by the send-it worker) and when started.
+  const made = new Map<string, Array<{ createdOn: number; startedAt: number }>>()
   let started = false
   try {
     await boss.start()
@@ -59,8 +60,11 @@ export async function runCronPeer(options: CronPeerOptions): Promise<Omit<CronPe
     }
     const setupSeconds = (nowMs() - setupStart) / 1000
     for (const name of names)
-      await boss.work(name, async ([job]) => {
-        starts.set(job!.id, nowMs())
+      await boss.work(name, { includeMetadata: true }, async ([job]) => {
+        const startedAt = nowMs()
+        const list = made.get(name) ?? []
+        list.push({ createdOn: job!.createdOn.getTime(), startedAt })
+        made.set(name, list)
       })
     const windowStart = nowMs()
     const windowEnd = windowStart + seconds * 1000
@@ -69,14 +73,11 @@ export async function runCronPeer(options: CronPeerOptions): Promise<Omit<CronPe
 
     const db = boss.getDb()
     const measure = async () => {
-      // Send-it jobs and the jobs they made, each in creation order per schedule.
+      // The send-it jobs, in creation order per schedule (one partition: a literal name prunes the rest;
+      // a query over all queues' partitions at once runs out of lock slots).
       const sent = await db.executeSql(
         `SELECT data->>'name' AS name, extract(epoch FROM created_on) * 1000 AS created
            FROM ${schema}.job WHERE name = '__pgboss__send-it' ORDER BY created_on`,
-        [],
-      )
-      const made = await db.executeSql(
-        `SELECT id, name FROM ${schema}.job WHERE name LIKE 'bench_cron_%' ORDER BY created_on`,
         [],
       )
       const slotsOf = new Map<string, number[]>()
@@ -86,14 +87,14 @@ export async function runCronPeer(options: CronPeerOptions): Promise<Omit<CronPe
         slotsOf.set(row.name, list)
       }
       const lateness: number[] = []
-      const seen = new Map<string, number>()
-      for (const row of made.rows as Array<{ id: string; name: string }>) {
-        const k = seen.get(row.name) ?? 0
-        seen.set(row.name, k + 1)
-        const slot = slotsOf.get(row.name)?.[k]
-        const startedAt = starts.get(row.id)
-        if (slot === undefined || startedAt === undefined) continue
-        if (slot >= windowStart && slot < windowEnd) lateness.push(startedAt - slot)
+      for (const [name, jobs] of made) {
+        const slots = slotsOf.get(name) ?? []
+        const ordered = [...jobs].sort((a, b) => a.createdOn - b.createdOn)
+        ordered.forEach((job, k) => {
+          const slot = slots[k]
+          if (slot !== undefined && slot >= windowStart && slot < windowEnd)
+            lateness.push(job.startedAt - slot)
+        })
       }
       return lateness
     }
@@ -116,7 +117,21 @@ export async function runCronPeer(options: CronPeerOptions): Promise<Omit<CronPe
     try {
       if (started) await boss.stop({ graceful: false, wait: true, close: true, timeout: 10_000 })
     } finally {
+      await dropQueueTables(databaseUrl, schema)
       await dropSchema(databaseUrl, schema)
     }
   }
+}
+
+/** One DROP per queue table first: dropping a thousand partitions at once runs out of lock slots. */
+async function dropQueueTables(databaseUrl: string, schema: string): Promise<void> {
+  await withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relispartition`,
+      [schema],
+    )
+    for (const { name } of rows)
+      await client.query(`DROP TABLE ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`)
+  })
 }
