@@ -42,18 +42,24 @@ export async function runSchedulerSuite(options: SchedulerSuiteOptions): Promise
     for (const dialect of ['sqlite', 'postgres'] as const) {
       if (!wanted(dialect)) continue
       process.stderr.write(`… openOrchestrator ${dialect}, ${schedules} schedules\n`)
-      const [line] = await runChild('scheduler.run.js', [
-        dialect,
-        JSON.stringify({
-          schedules,
-          seconds: options.seconds,
-          concurrency: options.concurrency,
-          databaseUrl: options.databaseUrl,
-        }),
-      ])
-      const r = JSON.parse(line!) as SchedulerResult
-      process.stderr.write(`${line}\n`)
-      rows.push({ ...r, notes: `${r.notes}; ${schedules} rows inserted in ${r.insertSeconds} s` })
+      try {
+        const [line] = await runChild('scheduler.run.js', [
+          dialect,
+          JSON.stringify({
+            schedules,
+            seconds: options.seconds,
+            concurrency: options.concurrency,
+            databaseUrl: options.databaseUrl,
+          }),
+        ])
+        const r = JSON.parse(line!) as SchedulerResult
+        process.stderr.write(`${line}\n`)
+        rows.push({ ...r, notes: `${r.notes}; ${schedules} rows inserted in ${r.insertSeconds} s` })
+      } catch (error) {
+        skippedPeers.push(
+          `openOrchestrator ${dialect}, ${schedules} schedules: failed (${(error as Error).message})`,
+        )
+      }
     }
     if (options.skipPeers) continue
     for (const peer of ['graphile-worker', 'pg-boss'] as const) {
@@ -120,7 +126,7 @@ function formatTable(rows: Row[], options: SchedulerSuiteOptions, skippedPeers: 
       ...ratios,
       '',
     )
-  if (skippedPeers.length > 0) lines.push('Not run:', '', ...skippedPeers.map((s) => `- ${s}`), '')
+  if (skippedPeers.length > 0) lines.push('Not run or failed:', '', ...skippedPeers.map((s) => `- ${s}`), '')
   for (const r of rows) lines.push(`- ${r.system}, ${r.schedules}: ${r.notes}`)
   return lines.join('\n')
 }
