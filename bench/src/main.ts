@@ -1,56 +1,57 @@
 // `npm run bench -- engine`: openOrchestrator's run engine against graphile-worker and pg-boss on the
-// same PostgreSQL and the same workload, in one run. Each measurement runs in its own process.
-// Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
-import { spawn } from 'node:child_process'
+// same PostgreSQL and the same workload, in one run. `npm run bench -- scheduler`: how late schedules
+// fire (bench/src/scheduler). Each measurement runs in its own process. Prints a Markdown table with
+// ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { build } from 'esbuild'
-// @ts-expect-error: a plain JavaScript module without type declarations
-import { externalDependencies } from '../../apps/server/scripts/external-dependencies.mjs'
+import { bundle, runChild } from './child.ts'
 import type { EngineResult } from './engine/engine.run.ts'
+import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     jobs: { type: 'string', default: '20000' },
     'batch-size': { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '10' },
+    concurrency: { type: 'string' },
     'latency-samples': { type: 'string', default: '200' },
     'skip-peers': { type: 'boolean', default: false },
+    // scheduler
+    schedules: { type: 'string', default: '1000,100000' },
+    seconds: { type: 'string', default: '90' },
+    only: { type: 'string' },
   },
 })
 const suite = positionals[0] ?? 'engine'
-if (suite !== 'engine') {
-  process.stderr.write(`Unknown benchmark "${suite}". Available: engine\n`)
+if (suite !== 'engine' && suite !== 'scheduler') {
+  process.stderr.write(`Unknown benchmark "${suite}". Available: engine, scheduler\n`)
   process.exit(1)
 }
 
 const databaseUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+if (suite === 'scheduler') {
+  await runSchedulerSuite({
+    databaseUrl,
+    schedules: values.schedules.split(',').map(Number),
+    seconds: Number(values.seconds),
+    concurrency: Number(values.concurrency ?? '50'),
+    skipPeers: values['skip-peers'],
+    only: values.only?.split(',') ?? null,
+  })
+  process.exit(0)
+}
 const workload = {
   jobs: Number(values.jobs),
   batchSize: Number(values['batch-size']),
-  concurrency: Number(values.concurrency),
+  concurrency: Number(values.concurrency ?? '10'),
   latencySamples: Number(values['latency-samples']),
   databaseUrl,
 }
 const here = import.meta.dirname
-const dist = path.join(here, '..', 'dist')
-
-// Measurements run as bundled JavaScript on plain Node, like `npm start`: a TypeScript loader
-// would add its own thread and ~60 MB to every peak RSS.
-await build({
-  entryPoints: {
-    'engine.run': path.join(here, 'engine', 'engine.run.ts'),
-    'peer.child': path.join(here, 'peers', 'peer.child.ts'),
-  },
-  outdir: dist,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  logLevel: 'warning',
-  plugins: [externalDependencies],
+await bundle({
+  'engine.run': path.join(here, 'engine', 'engine.run.ts'),
+  'peer.child': path.join(here, 'peers', 'peer.child.ts'),
 })
 
 interface Row {
@@ -63,23 +64,6 @@ interface Row {
   crossP50: number | null
   crossP99: number | null
   rssMb: number | null
-}
-
-function runChild(script: string, args: string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(dist, script), ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let out = ''
-    child.stdout.on('data', (chunk) => {
-      out += chunk
-    })
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(out.trim().split('\n').filter(Boolean))
-        : reject(new Error(`${script} exited ${code}`)),
-    )
-  })
 }
 
 async function engine(

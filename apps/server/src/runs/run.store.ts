@@ -16,16 +16,20 @@ export async function insertRunRows(
 ): Promise<{ row: RunRow; created: boolean }[]> {
   if (rows.length === 0) return []
   // A key older than the idempotency window is released, so the same key may start a new run.
-  const keyed = rows.filter((r) => r.idempotency_key !== null)
-  for (const row of keyed) {
-    await db
-      .updateTable('runs')
-      .set({ idempotency_key: null })
-      .where('tenant_id', '=', row.tenant_id)
-      .where('idempotency_key', '=', row.idempotency_key)
-      .where('created_at', '<', now - idempotencyWindowMs)
-      .execute()
-  }
+  // One statement per tenant and chunk, not per row: the scheduler enqueues hundreds of keyed runs at once.
+  const keysByTenant = new Map<string, string[]>()
+  for (const row of rows)
+    if (row.idempotency_key !== null)
+      keysByTenant.set(row.tenant_id, [...(keysByTenant.get(row.tenant_id) ?? []), row.idempotency_key])
+  for (const [tenantId, keys] of keysByTenant)
+    for (let i = 0; i < keys.length; i += 500)
+      await db
+        .updateTable('runs')
+        .set({ idempotency_key: null })
+        .where('tenant_id', '=', tenantId)
+        .where('idempotency_key', 'in', keys.slice(i, i + 500))
+        .where('created_at', '<', now - idempotencyWindowMs)
+        .execute()
   const inserted: RunRow[] = []
   // Chunks keep each statement under SQLite's variable limit.
   for (let i = 0; i < rows.length; i += 500) {
