@@ -11,7 +11,7 @@ import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.type
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
 import { toBotExport, toBotJson } from './bot.mapper.ts'
 import {
-  activeRunsOf,
+  activeRunsOfBots,
   botNamesLike,
   deleteBot,
   findBot,
@@ -288,8 +288,8 @@ export function createBotService(deps: BotServiceDeps) {
     await load(tenantId, id)
     if (!(await deleteBot(db, tenantId, id))) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
     // Its queued and running runs would only fail with bot_not_found: cancel them now.
-    for (const run of await activeRunsOf(db, tenantId, id))
-      await deps.runs.cancel(tenantId, run.id).catch(() => undefined)
+    const active = await activeRunsOfBots(db, [{ tenantId, botId: id }])
+    for (const run of active.get(id) ?? []) await deps.runs.cancel(tenantId, run.id).catch(() => undefined)
     await deps.notes.removeAll(id)
     log.info({ botId: id, tenantId }, 'bot deleted (its runs are kept for history and usage)')
     changed()
