@@ -62,6 +62,8 @@ export async function createTestApp(
     /** What the bots use to reach providers (default: the provider service above). */
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
+    /** A dashboard build to serve at `/`. */
+    webRoot?: string
   } = {},
 ): Promise<TestApp> {
   const testDatabase = await createTestDatabaseWithRetry(dialect)
@@ -115,6 +117,7 @@ export async function createTestApp(
     providers: vaulted.providers,
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
+    ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
   let started = false
   let closed = false
