@@ -32,7 +32,7 @@ export function Dashboard() {
         actions={
           <Link
             href="/bots/new"
-            className="rounded-md bg-indigo-700 px-3 py-2 text-sm font-medium text-white no-underline hover:bg-indigo-800 dark:bg-indigo-500 dark:text-slate-950"
+            className="rounded-md bg-indigo-700 px-3 py-2 text-sm font-medium text-white no-underline hover:bg-indigo-800 dark:bg-indigo-400 dark:text-slate-950"
           >
             {t('dashboard.newBot')}
           </Link>

@@ -35,7 +35,7 @@ export default function Onboarding() {
             className={cx(
               'rounded-full px-3 py-1 text-sm',
               s.n === step
-                ? 'bg-indigo-700 text-white dark:bg-indigo-500 dark:text-slate-950'
+                ? 'bg-indigo-700 text-white dark:bg-indigo-400 dark:text-slate-950'
                 : 'bg-slate-200 text-slate-800 dark:bg-slate-800 dark:text-slate-200',
             )}
           >

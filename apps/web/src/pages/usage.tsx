@@ -55,7 +55,7 @@ export default function UsagePage() {
               className={cx(
                 'rounded-md border px-3 py-1.5 text-sm',
                 groupBy === g
-                  ? 'border-indigo-700 bg-indigo-700 text-white dark:border-indigo-400 dark:bg-indigo-500 dark:text-slate-950'
+                  ? 'border-indigo-700 bg-indigo-700 text-white dark:border-indigo-300 dark:bg-indigo-400 dark:text-slate-950'
                   : 'border-slate-300 bg-white dark:border-slate-600 dark:bg-slate-800',
               )}
             >
