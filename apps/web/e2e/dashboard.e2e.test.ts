@@ -115,7 +115,9 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     })
     if (options.signedIn)
       await context.addInitScript((key) => {
-        sessionStorage.setItem('openorch.session', JSON.stringify({ kind: 'apiKey', apiKey: key }))
+        // Also runs in about:blank, which has no storage.
+        if (location.protocol === 'http:')
+          sessionStorage.setItem('openorch.session', JSON.stringify({ kind: 'apiKey', apiKey: key }))
       }, apiKey)
     context.on('page', watch)
     return context
