@@ -142,7 +142,12 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     const violations = await page.evaluate(async () => {
       const axe = (window as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe
       const result = await axe.run()
-      return result.violations as { id: string; impact: string; help: string; nodes: { target: string[] }[] }[]
+      return result.violations as {
+        id: string
+        impact: string
+        help: string
+        nodes: { target: string[] }[]
+      }[]
     })
     const bad = violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
@@ -224,7 +229,9 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     // Then the final output, rendered from Markdown, and the status flips to completed.
     await page.getByRole('heading', { name: 'Three new road bikes' }).waitFor({ timeout: 20_000 })
     await page.getByRole('status').getByText('completed').waitFor()
-    expect((await page.getByTestId('run-output').locator('strong').first().innerText()).trim()).toBe('Canyon Endurace')
+    expect((await page.getByTestId('run-output').locator('strong').first().innerText()).trim()).toBe(
+      'Canyon Endurace',
+    )
     await checkA11y(page, 'run')
 
     // Edit the schedule: the helper shows it in words and the next five fire times.
@@ -234,9 +241,12 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     await hasText(page.locator('p').filter({ hasText: 'Runs:' }), 'weekdays at 08:00')
     const nextRuns = page.getByTestId('next-runs').locator('li')
     // The preview follows the new expression: five weekday mornings at 8:00 in Europe/Berlin.
-    await waitFor(async () => (await nextRuns.count()) === 5 && /\b8:00/.test(await nextRuns.first().innerText()), {
-      what: 'five next runs at 8:00',
-    })
+    await waitFor(
+      async () => (await nextRuns.count()) === 5 && /\b8:00/.test(await nextRuns.first().innerText()),
+      {
+        what: 'five next runs at 8:00',
+      },
+    )
     for (const item of await nextRuns.all()) expect(await item.innerText()).toMatch(/\b8:00/)
     await checkA11y(page, 'edit bot')
     await page.getByRole('button', { name: 'Save changes' }).click()
@@ -293,10 +303,16 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
             await page.goto(target)
             await page.getByRole('heading', { name: p.ready }).first().waitFor()
             // The live feed keeps a request open, so there is no network idle: wait for loaders instead.
-            await page.getByText('Loading…').waitFor({ state: 'detached' }).catch(() => {})
+            await page
+              .getByText('Loading…')
+              .waitFor({ state: 'detached' })
+              .catch(() => {})
             if (dark && !phone) await checkA11y(page, `${p.name} (dark)`)
             await page.screenshot({
-              path: path.join(screenshots, `${p.name}-${dark ? 'dark' : 'light'}-${phone ? 'phone' : 'desktop'}.png`),
+              path: path.join(
+                screenshots,
+                `${p.name}-${dark ? 'dark' : 'light'}-${phone ? 'phone' : 'desktop'}.png`,
+              ),
               fullPage: !phone,
             })
           }

@@ -4,7 +4,9 @@
 const shell = 'openorch-shell-v1'
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(shell).then((cache) => cache.addAll(['/', '/manifest.webmanifest', '/icon.svg'])))
+  event.waitUntil(
+    caches.open(shell).then((cache) => cache.addAll(['/', '/manifest.webmanifest', '/icon.svg'])),
+  )
   self.skipWaiting()
 })
 

@@ -57,20 +57,28 @@ export function App() {
   )
 }
 
+const routes: { pattern: string; render: (params: Record<string, string>) => ReactNode }[] = [
+  { pattern: '/', render: () => <Dashboard /> },
+  { pattern: '/onboarding', render: () => <Onboarding /> },
+  { pattern: '/providers', render: () => <Providers /> },
+  { pattern: '/bots/new', render: () => <NewBot /> },
+  { pattern: '/bots/:id/edit', render: (p) => <EditBot id={p.id!} /> },
+  { pattern: '/bots/:id', render: (p) => <BotDetail id={p.id!} /> },
+  { pattern: '/runs/:id', render: (p) => <RunDetail id={p.id!} /> },
+  { pattern: '/usage', render: () => <UsagePage /> },
+  { pattern: '/search', render: () => <Search /> },
+]
+
 function Routes() {
   const { path } = useLocation()
-  let params: Record<string, string> | undefined
-  let page: ReactNode
-  if (path === '/') page = <Dashboard />
-  else if (path === '/onboarding') page = <Onboarding />
-  else if (path === '/providers') page = <Providers />
-  else if (path === '/bots/new') page = <NewBot />
-  else if ((params = match('/bots/:id/edit', path))) page = <EditBot id={params.id!} />
-  else if ((params = match('/bots/:id', path))) page = <BotDetail id={params.id!} />
-  else if ((params = match('/runs/:id', path))) page = <RunDetail id={params.id!} />
-  else if (path === '/usage') page = <UsagePage />
-  else if (path === '/search') page = <Search />
-  else page = <NotFound />
+  let page: ReactNode = <NotFound />
+  for (const route of routes) {
+    const params = match(route.pattern, path)
+    if (params) {
+      page = route.render(params)
+      break
+    }
+  }
   return <Suspense fallback={<Loading />}>{page}</Suspense>
 }
 
@@ -133,7 +141,8 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
     { href: '/usage', label: t('nav.usage') },
     { href: '/providers', label: t('nav.providers') },
   ]
-  const current = (href: string) => (href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href))
+  const current = (href: string) =>
+    href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href)
 
   return (
     <div className="min-h-screen">
@@ -145,7 +154,10 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
       </a>
       <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
         <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-4 gap-y-2 px-4 py-3">
-          <Link href="/" className="flex items-center gap-2 font-semibold text-slate-900 no-underline dark:text-white">
+          <Link
+            href="/"
+            className="flex items-center gap-2 font-semibold text-slate-900 no-underline dark:text-white"
+          >
             <img src="/icon.svg" alt="" width={28} height={28} />
             openOrchestrator
           </Link>
@@ -209,34 +221,39 @@ function SearchBox() {
     if (text.trim().length >= 2) navigate(`/search?q=${encodeURIComponent(text.trim())}`)
   }
   return (
-    <form role="search" onSubmit={submit} className="flex items-center">
-      <label htmlFor="global-search" className="sr-only">
-        {t('search.label')}
-      </label>
-      <TextInput
-        id="global-search"
-        ref={input}
-        type="search"
-        value={text}
-        onChange={(event) => setText(event.target.value)}
-        placeholder={t('search.placeholder')}
-        aria-keyshortcuts="/ Control+K"
-        className="w-44 py-1.5"
-      />
-    </form>
+    <search>
+      <form onSubmit={submit} className="flex items-center">
+        <label htmlFor="global-search" className="sr-only">
+          {t('search.label')}
+        </label>
+        <TextInput
+          id="global-search"
+          ref={input}
+          type="search"
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          placeholder={t('search.placeholder')}
+          aria-keyshortcuts="/ Control+K"
+          className="w-44 py-1.5"
+        />
+      </form>
+    </search>
   )
 }
 
 function FeedIndicator() {
   const { t } = useI18n()
   const state: FeedState = useFeedState()
-  const dot = { live: 'bg-emerald-500', connecting: 'bg-amber-400', reconnecting: 'bg-amber-500', refused: 'bg-red-600' }[
-    state
-  ]
+  const dot = {
+    live: 'bg-emerald-500',
+    connecting: 'bg-amber-400',
+    reconnecting: 'bg-amber-500',
+    refused: 'bg-red-600',
+  }[state]
   return (
-    <span className="flex items-center gap-1 text-xs text-slate-600 dark:text-slate-300" role="status">
+    <output className="flex items-center gap-1 text-xs text-slate-600 dark:text-slate-300">
       <span aria-hidden="true" className={`inline-block h-2 w-2 rounded-full ${dot}`} />
       {t(`feed.${state}`)}
-    </span>
+    </output>
   )
 }

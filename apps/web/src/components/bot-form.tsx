@@ -99,23 +99,45 @@ export function BotForm({
         <div className="grid gap-4 sm:grid-cols-[6rem_1fr]">
           <Field label={t('bot.emoji')}>
             {(props) => (
-              <TextInput {...props} value={values.emoji ?? ''} maxLength={16} onChange={(e) => set('emoji', e.target.value || null)} />
+              <TextInput
+                {...props}
+                value={values.emoji ?? ''}
+                maxLength={16}
+                onChange={(e) => set('emoji', e.target.value || null)}
+              />
             )}
           </Field>
           <Field label={t('bot.name')} error={fieldError('name')}>
             {(props) => (
-              <TextInput {...props} name="name" required value={values.name} onChange={(e) => set('name', e.target.value)} />
+              <TextInput
+                {...props}
+                name="name"
+                required
+                value={values.name}
+                onChange={(e) => set('name', e.target.value)}
+              />
             )}
           </Field>
         </div>
         <Field label={t('bot.description')} hint={t('bot.descriptionHint')}>
           {(props) => (
-            <TextInput {...props} value={values.description} onChange={(e) => set('description', e.target.value)} />
+            <TextInput
+              {...props}
+              value={values.description}
+              onChange={(e) => set('description', e.target.value)}
+            />
           )}
         </Field>
         <Field label={t('bot.prompt')} hint={t('bot.promptHint')} error={fieldError('prompt')}>
           {(props) => (
-            <TextArea {...props} name="prompt" rows={6} required value={values.prompt} onChange={(e) => set('prompt', e.target.value)} />
+            <TextArea
+              {...props}
+              name="prompt"
+              rows={6}
+              required
+              value={values.prompt}
+              onChange={(e) => set('prompt', e.target.value)}
+            />
           )}
         </Field>
       </Card>
@@ -153,7 +175,12 @@ export function BotForm({
           <Field label={t('bot.model')} error={fieldError('model')}>
             {(props) => (
               <>
-                <TextInput {...props} list="bot-models" value={values.model} onChange={(e) => set('model', e.target.value)} />
+                <TextInput
+                  {...props}
+                  list="bot-models"
+                  value={values.model}
+                  onChange={(e) => set('model', e.target.value)}
+                />
                 <datalist id="bot-models">
                   {(provider?.models ?? []).map((m) => (
                     <option key={m} value={m} />
@@ -171,7 +198,12 @@ export function BotForm({
           error={fieldError('schedule') ?? fieldError('timezone')}
         />
         <label className="flex items-center gap-2 text-sm">
-          <input type="checkbox" checked={values.enabled} onChange={(e) => set('enabled', e.target.checked)} className="h-4 w-4" />
+          <input
+            type="checkbox"
+            checked={values.enabled}
+            onChange={(e) => set('enabled', e.target.checked)}
+            className="h-4 w-4"
+          />
           {t('bot.enabled')}
         </label>
         <details>
@@ -179,22 +211,53 @@ export function BotForm({
           <div className="mt-3 grid gap-4 sm:grid-cols-2">
             <Field label={t('bot.maxRuntime')} error={fieldError('maxRuntimeSeconds')}>
               {(props) => (
-                <TextInput {...props} type="number" min={1} value={values.maxRuntimeSeconds} onChange={(e) => set('maxRuntimeSeconds', Number(e.target.value))} />
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={1}
+                  value={values.maxRuntimeSeconds}
+                  onChange={(e) => set('maxRuntimeSeconds', Number(e.target.value))}
+                />
               )}
             </Field>
             <Field label={t('bot.maxRetries')} error={fieldError('maxRetries')}>
               {(props) => (
-                <TextInput {...props} type="number" min={0} max={10} value={values.maxRetries} onChange={(e) => set('maxRetries', Number(e.target.value))} />
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={0}
+                  max={10}
+                  value={values.maxRetries}
+                  onChange={(e) => set('maxRetries', Number(e.target.value))}
+                />
               )}
             </Field>
-            <Field label={t('bot.dailyBudget')} hint={t('bot.dailyBudgetHint')} error={fieldError('dailyBudgetUsd')}>
+            <Field
+              label={t('bot.dailyBudget')}
+              hint={t('bot.dailyBudgetHint')}
+              error={fieldError('dailyBudgetUsd')}
+            >
               {(props) => (
-                <TextInput {...props} type="number" min={0} step="0.01" value={values.dailyBudgetUsd ?? ''} onChange={(e) => set('dailyBudgetUsd', numberOrNull(e.target.value))} />
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={0}
+                  step="0.01"
+                  value={values.dailyBudgetUsd ?? ''}
+                  onChange={(e) => set('dailyBudgetUsd', numberOrNull(e.target.value))}
+                />
               )}
             </Field>
             <Field label={t('bot.maxCostPerRun')} error={fieldError('maxCostPerRunUsd')}>
               {(props) => (
-                <TextInput {...props} type="number" min={0} step="0.01" value={values.maxCostPerRunUsd ?? ''} onChange={(e) => set('maxCostPerRunUsd', numberOrNull(e.target.value))} />
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={0}
+                  step="0.01"
+                  value={values.maxCostPerRunUsd ?? ''}
+                  onChange={(e) => set('maxCostPerRunUsd', numberOrNull(e.target.value))}
+                />
               )}
             </Field>
           </div>

@@ -41,11 +41,22 @@ export function BarChart({
           const x = i * slot + (slot - barWidth) / 2
           return (
             <g key={bar.label}>
-              <rect x={x} y={height - h} width={barWidth} height={Math.max(h, bar.value > 0 ? 1 : 0)} className={color}>
+              <rect
+                x={x}
+                y={height - h}
+                width={barWidth}
+                height={Math.max(h, bar.value > 0 ? 1 : 0)}
+                className={color}
+              >
                 <title>{`${bar.label}: ${bar.display}`}</title>
               </rect>
               {(bars.length <= 14 || i % Math.ceil(bars.length / 10) === 0) && (
-                <text x={i * slot + slot / 2} y={height + 14} textAnchor="middle" className="fill-slate-600 text-[10px] dark:fill-slate-400">
+                <text
+                  x={i * slot + slot / 2}
+                  y={height + 14}
+                  textAnchor="middle"
+                  className="fill-slate-600 text-[10px] dark:fill-slate-400"
+                >
                   {bar.label.length > 10 ? `${bar.label.slice(0, 9)}…` : bar.label}
                 </text>
               )}

@@ -44,7 +44,11 @@ export function NotesEditor({ botId }: { botId: string }) {
             {notes.data && notes.data.items.length > 0 && (
               <Field label={t('notes.existing')}>
                 {(props) => (
-                  <Select {...props} value={existing ? name : ''} onChange={(e) => e.target.value && setName(e.target.value)}>
+                  <Select
+                    {...props}
+                    value={existing ? name : ''}
+                    onChange={(e) => e.target.value && setName(e.target.value)}
+                  >
                     <option value="">{t('notes.choose')}</option>
                     {notes.data.items.map((n) => (
                       <option key={n.name} value={n.name}>
@@ -60,10 +64,16 @@ export function NotesEditor({ botId }: { botId: string }) {
             </Field>
           </div>
           <Field label={t('notes.content')}>
-            {(props) => <TextArea {...props} rows={6} value={content} onChange={(e) => setContent(e.target.value)} />}
+            {(props) => (
+              <TextArea {...props} rows={6} value={content} onChange={(e) => setContent(e.target.value)} />
+            )}
           </Field>
           <ErrorNote error={save.error} />
-          {save.isSuccess && <p role="status" className="text-sm text-emerald-800 dark:text-emerald-300">{t('notes.saved')}</p>}
+          {save.isSuccess && (
+            <p role="status" className="text-sm text-emerald-800 dark:text-emerald-300">
+              {t('notes.saved')}
+            </p>
+          )}
           <Button type="submit" busy={save.isPending} disabled={!name.trim()}>
             {t('notes.save')}
           </Button>

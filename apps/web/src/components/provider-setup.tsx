@@ -81,7 +81,9 @@ export function ProviderSetup({
         {info.needsKey && (
           <Field
             label={t('provider.key', { name: info.label })}
-            hint={existing?.keyHint ? t('provider.keySaved', { hint: existing.keyHint }) : t('provider.keyHint')}
+            hint={
+              existing?.keyHint ? t('provider.keySaved', { hint: existing.keyHint }) : t('provider.keyHint')
+            }
           >
             {(props) => (
               <TextInput
@@ -97,7 +99,9 @@ export function ProviderSetup({
           </Field>
         )}
         <details className="text-sm" open={!info.needsKey || undefined}>
-          <summary className="cursor-pointer text-slate-700 dark:text-slate-300">{t('provider.advanced')}</summary>
+          <summary className="cursor-pointer text-slate-700 dark:text-slate-300">
+            {t('provider.advanced')}
+          </summary>
           <div className="mt-2">
             <Field label={t('provider.baseUrl')} hint={t('provider.baseUrlHint')}>
               {(props) => (
@@ -124,7 +128,10 @@ export function ProviderSetup({
         </Button>
       </form>
       {save.isSuccess && models && (
-        <div role="status" className="rounded-md border border-emerald-300 bg-emerald-50 p-3 text-sm dark:border-emerald-700 dark:bg-emerald-950">
+        <div
+          role="status"
+          className="rounded-md border border-emerald-300 bg-emerald-50 p-3 text-sm dark:border-emerald-700 dark:bg-emerald-950"
+        >
           <p className="font-medium text-emerald-900 dark:text-emerald-100">
             {t('provider.saved', { count: models.length })}
           </p>

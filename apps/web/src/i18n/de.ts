@@ -103,15 +103,18 @@ export const de: Record<MessageKey, string> = {
   'template.summariser.prompt':
     'Fasse die Eingabe in höchstens fünf Stichpunkten zusammen, dann ein Satz, was als Nächstes zu tun ist. Namen, Zahlen und Daten bleiben exakt.',
   'template.translator.name': 'Übersetzer',
-  'template.translator.description': 'Übersetzt die Eingabe in eine andere Sprache, Ton und Formatierung bleiben.',
+  'template.translator.description':
+    'Übersetzt die Eingabe in eine andere Sprache, Ton und Formatierung bleiben.',
   'template.translator.prompt':
     'Übersetze die Eingabe ins Englische. Ton, Markdown-Formatierung und Namen bleiben unverändert. Antworte nur mit der Übersetzung.',
   'template.mail.name': 'Mail-Antwortentwurf',
-  'template.mail.description': 'Entwirft eine höfliche, klare Antwort auf eine E-Mail, die du als Eingabe einfügst.',
+  'template.mail.description':
+    'Entwirft eine höfliche, klare Antwort auf eine E-Mail, die du als Eingabe einfügst.',
   'template.mail.prompt':
     'Schreibe eine Antwort auf die E-Mail in der Eingabe. Sei freundlich und knapp, beantworte jede Frage darin und markiere Unsicheres mit [prüfen]. Beginne mit einer Betreffzeile.',
   'template.research.name': 'Recherche',
-  'template.research.description': 'Sammelt Fakten zu einer Frage und schreibt einen kurzen Bericht mit Quellen.',
+  'template.research.description':
+    'Sammelt Fakten zu einer Frage und schreibt einen kurzen Bericht mit Quellen.',
   'template.research.prompt':
     'Recherchiere diese Frage: Was hat sich diese Woche an den EU-Regeln für KI geändert? Schreibe einen kurzen Bericht: Zusammenfassung, die wichtigsten Fakten als Stichpunkte, offene Fragen und die Quellen, auf die du dich stützt.',
 
@@ -207,7 +210,8 @@ export const de: Record<MessageKey, string> = {
   'run.attemptOf': '{n} von {max}',
   'run.error': 'Was schiefging',
   'run.whatToDo': 'Was tun:',
-  'run.deadLettered': 'Alle Wiederholungen sind aufgebraucht. Behebe die Ursache und klicke dann auf „Erneut versuchen“.',
+  'run.deadLettered':
+    'Alle Wiederholungen sind aufgebraucht. Behebe die Ursache und klicke dann auf „Erneut versuchen“.',
   'run.output': 'Ergebnis',
   'run.streaming': 'Schreibt…',
   'run.waitingForOutput': 'Warte auf die ersten Worte…',
@@ -277,7 +281,8 @@ export const de: Record<MessageKey, string> = {
   'error.provider_timeout': 'Der Anbieter hat zu lange gebraucht. Versuche es erneut.',
   'error.provider_bad_request':
     'Der Anbieter hat die Anfrage abgelehnt, zum Beispiel ein unbekanntes Modell. Prüfe das Modell.',
-  'error.provider_not_configured': 'Dieser Anbieter ist noch nicht eingerichtet. Richte ihn unter Anbieter ein.',
+  'error.provider_not_configured':
+    'Dieser Anbieter ist noch nicht eingerichtet. Richte ihn unter Anbieter ein.',
   'error.provider_key_unreadable':
     'Der gespeicherte Schlüssel lässt sich nicht entschlüsseln (der Master-Schlüssel hat sich geändert). Speichere ihn erneut.',
   'error.bot_not_found': 'Diesen Bot gibt es (nicht mehr).',
@@ -291,12 +296,14 @@ export const de: Record<MessageKey, string> = {
   'error.quota_exceeded': 'Ein Limit dieses Arbeitsbereichs ist erreicht.',
   'error.queue_full':
     'Die Warteschlange war voll, daher wurde dieser geplante Lauf verworfen. Erhöhe die Parallelität oder verteile Zeitpläne.',
-  'error.timeout': 'Der Lauf hat länger als sein Zeitlimit gedauert. Erhöhe das Limit oder verlange weniger Arbeit.',
+  'error.timeout':
+    'Der Lauf hat länger als sein Zeitlimit gedauert. Erhöhe das Limit oder verlange weniger Arbeit.',
   'error.cancelled': 'Der Lauf wurde abgebrochen. Mit „Erneut versuchen“ startest du ihn wieder.',
   'error.lease_expired':
     'Der ausführende Worker hat aufgehört (zum Beispiel durch einen Neustart). Klicke auf „Erneut versuchen“.',
   'error.internal_error':
     'Der Orchestrator hatte einen unerwarteten Fehler. Er ist protokolliert; versuche es erneut.',
   'error.shutting_down': 'Der Orchestrator startet gerade neu. Versuche es gleich noch einmal.',
-  'error.run_generic': 'Sieh im Protokoll unten nach Details, behebe die Ursache und klicke dann auf „Erneut versuchen“.',
+  'error.run_generic':
+    'Sieh im Protokoll unten nach Details, behebe die Ursache und klicke dann auf „Erneut versuchen“.',
 }

@@ -34,7 +34,8 @@ export const en = {
     'The key stays in this browser tab only (session storage) and is forgotten when you close the tab.',
 
   'onboarding.title': 'Welcome! Let’s set up your first bot',
-  'onboarding.intro': 'Bots need a language model. Choose a provider, paste its key, and pick a ready-made bot.',
+  'onboarding.intro':
+    'Bots need a language model. Choose a provider, paste its key, and pick a ready-made bot.',
   'onboarding.progress': 'Progress',
   'onboarding.step.provider': 'Provider',
   'onboarding.step.key': 'Key',
@@ -74,7 +75,8 @@ export const en = {
     'Free tier with daily limits; paid Gemini Flash costs about $0.10 per million input tokens.',
   'provider.google.step1': 'Sign in to Google AI Studio with a Google account.',
   'provider.google.step2': 'Press “Create API key” and copy it.',
-  'provider.mistral.cost': 'Free “Experiment” plan with limits; Mistral Small costs about $0.10 per million tokens.',
+  'provider.mistral.cost':
+    'Free “Experiment” plan with limits; Mistral Small costs about $0.10 per million tokens.',
   'provider.mistral.step1': 'Sign in at console.mistral.ai.',
   'provider.mistral.step2': 'Choose a plan under Billing (Experiment is free).',
   'provider.mistral.step3': 'Create a key under API keys and copy it.',
@@ -96,7 +98,8 @@ export const en = {
   'template.summariser.prompt':
     'Summarise the input in at most five bullet points, then one sentence on what to do next. Keep names, numbers and dates exact.',
   'template.translator.name': 'Translator',
-  'template.translator.description': 'Translates the input into another language, keeping tone and formatting.',
+  'template.translator.description':
+    'Translates the input into another language, keeping tone and formatting.',
   'template.translator.prompt':
     'Translate the input into German. Keep the tone, the Markdown formatting and any names unchanged. Answer with the translation only.',
   'template.mail.name': 'Mail reply draft',
@@ -255,15 +258,20 @@ export const en = {
   'error.validation_failed': 'Some fields need a change:',
   'error.unauthorized': 'This API key is not valid (any more). Check it, or ask the owner for a new one.',
   'error.forbidden': 'Your API key may not do this. Ask an admin or owner.',
-  'error.provider_auth': 'The provider refused the key. Check that you copied it completely, or create a new one.',
-  'error.provider_quota': 'The provider account has no credit left. Add credit or change the plan, then try again.',
+  'error.provider_auth':
+    'The provider refused the key. Check that you copied it completely, or create a new one.',
+  'error.provider_quota':
+    'The provider account has no credit left. Add credit or change the plan, then try again.',
   'error.provider_rate_limited': 'The provider is limiting requests right now. Wait a minute and try again.',
-  'error.provider_unreachable': 'The provider cannot be reached. Check the address (base URL) and the network.',
+  'error.provider_unreachable':
+    'The provider cannot be reached. Check the address (base URL) and the network.',
   'error.provider_unavailable': 'The provider has an outage. Try again later.',
   'error.provider_timeout': 'The provider took too long to answer. Try again.',
-  'error.provider_bad_request': 'The provider rejected the request, for example an unknown model. Check the model.',
+  'error.provider_bad_request':
+    'The provider rejected the request, for example an unknown model. Check the model.',
   'error.provider_not_configured': 'This provider is not set up yet. Set it up under Providers.',
-  'error.provider_key_unreadable': 'The saved key cannot be decrypted (the master key changed). Save the key again.',
+  'error.provider_key_unreadable':
+    'The saved key cannot be decrypted (the master key changed). Save the key again.',
   'error.bot_not_found': 'This bot does not exist (any more).',
   'error.run_not_found': 'This run does not exist (any more).',
   'error.bot_name_taken': 'Another bot already has this name. Choose another.',
@@ -272,7 +280,8 @@ export const en = {
   'error.run_not_retriable': 'Only failed, cancelled or timed-out runs can be retried.',
   'error.budget_exceeded': 'The bot’s budget is used up. Raise the budget or wait until tomorrow.',
   'error.quota_exceeded': 'A limit of this workspace is reached.',
-  'error.queue_full': 'The queue was full, so this scheduled run was dropped. Raise the concurrency or spread schedules.',
+  'error.queue_full':
+    'The queue was full, so this scheduled run was dropped. Raise the concurrency or spread schedules.',
   'error.timeout': 'The run took longer than its time limit. Raise the limit or ask for less work.',
   'error.cancelled': 'The run was cancelled. Press Retry to run it again.',
   'error.lease_expired': 'The worker running it stopped (for example a restart). Press Retry.',

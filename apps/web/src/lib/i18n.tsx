@@ -7,6 +7,7 @@ import type { Lang } from './schedule-words.ts'
 // type checker says so). The language follows the browser until the person picks one.
 
 export type { Lang, MessageKey }
+
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { en, de }
 const storageKey = 'openorch.lang'
 

@@ -152,7 +152,7 @@ export function scheduleInWords(schedule: string | null, lang: Lang): string {
     if (dow === '1-5' || dow === 'MON-FRI' || dow === 'mon-fri') return p.weekdaysAt(times)
     if (dow === '0,6' || dow === '6,0' || dow === '6,7' || dow === 'SAT,SUN') return p.weekendsAt(times)
     const days = numbersOf(dow)
-    if (days && days.every((d) => d <= 7))
+    if (days?.every((d) => d <= 7))
       return p.daysAt(
         list(
           days.map((d) => weekday(d, lang)),

@@ -3,10 +3,28 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useMemo, useRef, useState } from 'react'
 import { type Bar, BarChart } from '../components/charts.tsx'
 import { NotesEditor } from '../components/notes-editor.tsx'
-import { Button, Card, Empty, ErrorNote, Field, Loading, PageTitle, StatusBadge, TextArea } from '../components/ui.tsx'
+import {
+  Button,
+  Card,
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  PageTitle,
+  StatusBadge,
+  TextArea,
+} from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
 import { download } from '../lib/csv.ts'
-import { firstLine, formatDateTime, formatDuration, formatNumber, formatRelative, formatUsd, outputText } from '../lib/format.ts'
+import {
+  firstLine,
+  formatDateTime,
+  formatDuration,
+  formatNumber,
+  formatRelative,
+  formatUsd,
+  outputText,
+} from '../lib/format.ts'
 import { useI18n } from '../lib/i18n.tsx'
 import { Link, navigate } from '../lib/router.tsx'
 import { scheduleInWords } from '../lib/schedule-words.ts'
@@ -23,7 +41,8 @@ export default function BotDetail({ id }: { id: string }) {
   const bot = useQuery({ queryKey: ['bot', id], queryFn: () => client.bots.get(id) })
   const runs = useInfiniteQuery({
     queryKey: ['bot-runs', id],
-    queryFn: ({ pageParam }) => client.bots.runs(id, { limit: pageSize, ...(pageParam ? { cursor: pageParam } : {}) }),
+    queryFn: ({ pageParam }) =>
+      client.bots.runs(id, { limit: pageSize, ...(pageParam ? { cursor: pageParam } : {}) }),
     initialPageParam: '',
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   })
@@ -56,7 +75,11 @@ export default function BotDetail({ id }: { id: string }) {
   const exportBot = useMutation({
     mutationFn: () => client.bots.export(id),
     onSuccess: (doc) =>
-      download(`${(bot.data?.name ?? 'bot').replace(/[^\w.-]+/g, '-')}.bot.json`, JSON.stringify(doc, null, 2), 'application/json'),
+      download(
+        `${(bot.data?.name ?? 'bot').replace(/[^\w.-]+/g, '-')}.bot.json`,
+        JSON.stringify(doc, null, 2),
+        'application/json',
+      ),
   })
   const remove = useMutation({
     mutationFn: () => client.bots.remove(id),
@@ -131,7 +154,13 @@ export default function BotDetail({ id }: { id: string }) {
           </div>
           <div>
             <dt className="text-slate-600 dark:text-slate-400">{t('dashboard.nextRun')}</dt>
-            <dd>{b.nextRunAt ? `${formatDateTime(b.nextRunAt, lang, b.timezone)} (${b.timezone})` : b.enabled ? '–' : t('dashboard.disabled')}</dd>
+            <dd>
+              {b.nextRunAt
+                ? `${formatDateTime(b.nextRunAt, lang, b.timezone)} (${b.timezone})`
+                : b.enabled
+                  ? '–'
+                  : t('dashboard.disabled')}
+            </dd>
           </div>
           <div>
             <dt className="text-slate-600 dark:text-slate-400">{t('bot.model')}</dt>
@@ -144,7 +173,11 @@ export default function BotDetail({ id }: { id: string }) {
             <dd>{successRate(items, lang)}</dd>
           </div>
         </dl>
-        {b.pausedReason && <p role="alert" className="mt-3 text-sm text-amber-800 dark:text-amber-300">{t('botDetail.paused', { reason: b.pausedReason })}</p>}
+        {b.pausedReason && (
+          <p role="alert" className="mt-3 text-sm text-amber-800 dark:text-amber-300">
+            {t('botDetail.paused', { reason: b.pausedReason })}
+          </p>
+        )}
         <form
           className="mt-4 space-y-2"
           onSubmit={(event) => {
@@ -154,7 +187,9 @@ export default function BotDetail({ id }: { id: string }) {
           }}
         >
           <Field label={t('botDetail.input')} hint={t('botDetail.inputHint')} error={inputError ?? undefined}>
-            {(props) => <TextArea {...props} rows={2} value={input} onChange={(e) => setInput(e.target.value)} />}
+            {(props) => (
+              <TextArea {...props} rows={2} value={input} onChange={(e) => setInput(e.target.value)} />
+            )}
           </Field>
           <ErrorNote error={runNow.error} />
           <Button type="submit" variant="primary" busy={runNow.isPending}>
@@ -170,13 +205,17 @@ export default function BotDetail({ id }: { id: string }) {
               title={t('botDetail.chartSuccess')}
               max={100}
               color="fill-emerald-600 dark:fill-emerald-400"
-              bars={perDay.map((d): Bar => ({ label: d.day.slice(5), value: d.rate, display: `${d.rate} %` }))}
+              bars={perDay.map(
+                (d): Bar => ({ label: d.day.slice(5), value: d.rate, display: `${d.rate} %` }),
+              )}
             />
           </Card>
           <Card>
             <BarChart
               title={t('botDetail.chartCost')}
-              bars={perDay.map((d): Bar => ({ label: d.day.slice(5), value: d.cost, display: formatUsd(d.cost, lang) }))}
+              bars={perDay.map(
+                (d): Bar => ({ label: d.day.slice(5), value: d.cost, display: formatUsd(d.cost, lang) }),
+              )}
             />
           </Card>
         </div>
@@ -187,7 +226,9 @@ export default function BotDetail({ id }: { id: string }) {
           {t('botDetail.history')}
         </h2>
         <ErrorNote error={runs.error} />
-        {runs.isSuccess && items.length === 0 && <Empty title={t('botDetail.noRuns')}>{t('botDetail.noRunsHint')}</Empty>}
+        {runs.isSuccess && items.length === 0 && (
+          <Empty title={t('botDetail.noRuns')}>{t('botDetail.noRunsHint')}</Empty>
+        )}
         <ol className="space-y-2 border-l-2 border-slate-200 pl-4 dark:border-slate-700">
           {items.map((run) => (
             <TimelineItem key={run.id} run={run} />
@@ -212,15 +253,27 @@ function TimelineItem({ run }: { run: ApiRun }) {
   const summary = run.error ? run.error.message : firstLine(outputText(run.output))
   return (
     <li className="cv-auto rounded-md bg-white p-3 shadow-sm dark:bg-slate-800">
-      <Link href={`/runs/${encodeURIComponent(run.id)}`} className="block text-slate-900 no-underline dark:text-slate-100">
+      <Link
+        href={`/runs/${encodeURIComponent(run.id)}`}
+        className="block text-slate-900 no-underline dark:text-slate-100"
+      >
         <div className="flex flex-wrap items-center gap-2 text-sm">
-          <time dateTime={run.createdAt} title={formatDateTime(run.createdAt, lang)} className="text-slate-600 dark:text-slate-400">
+          <time
+            dateTime={run.createdAt}
+            title={formatDateTime(run.createdAt, lang)}
+            className="text-slate-600 dark:text-slate-400"
+          >
             {formatRelative(run.createdAt, lang)}
           </time>
           <StatusBadge status={run.status} />
-          {run.isNew && <span className="rounded bg-indigo-100 px-1 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">{t('run.new')}</span>}
+          {run.isNew && (
+            <span className="rounded bg-indigo-100 px-1 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">
+              {t('run.new')}
+            </span>
+          )}
           <span className="ml-auto text-xs text-slate-600 dark:text-slate-400">
-            {run.tokensIn !== null && `${formatNumber((run.tokensIn ?? 0) + (run.tokensOut ?? 0), lang)} ${t('run.tokensShort')} · `}
+            {run.tokensIn !== null &&
+              `${formatNumber((run.tokensIn ?? 0) + (run.tokensOut ?? 0), lang)} ${t('run.tokensShort')} · `}
             {formatUsd(run.costUsd, lang)} · {formatDuration(run.durationMs, lang)}
           </span>
         </div>
@@ -231,7 +284,9 @@ function TimelineItem({ run }: { run: ApiRun }) {
 }
 
 function successRate(runs: ApiRun[], lang: 'en' | 'de'): string {
-  const ended = runs.filter((r) => r.status === 'completed' || r.status === 'failed' || r.status === 'timeout')
+  const ended = runs.filter(
+    (r) => r.status === 'completed' || r.status === 'failed' || r.status === 'timeout',
+  )
   if (ended.length === 0) return '–'
   const ok = ended.filter((r) => r.status === 'completed').length
   return `${new Intl.NumberFormat(lang, { maximumFractionDigits: 0 }).format((ok / ended.length) * 100)} % (${ok}/${ended.length})`

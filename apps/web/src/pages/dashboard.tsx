@@ -20,7 +20,8 @@ export function Dashboard() {
   const client = useClient()
   const bots = useInfiniteQuery({
     queryKey: ['bots'],
-    queryFn: ({ pageParam }) => client.bots.list({ limit: pageSize, ...(pageParam ? { cursor: pageParam } : {}) }),
+    queryFn: ({ pageParam }) =>
+      client.bots.list({ limit: pageSize, ...(pageParam ? { cursor: pageParam } : {}) }),
     initialPageParam: '',
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   })
@@ -79,7 +80,10 @@ function QueueBanner() {
   })
   if (!pending.data || pending.data.items.length <= backedUpAt) return null
   return (
-    <div role="status" className="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-950 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100">
+    <div
+      role="status"
+      className="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-950 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100"
+    >
       <p className="font-medium">{t('dashboard.queueBackedUp', { count: `${backedUpAt}+` })}</p>
       <p>{t('dashboard.queueBackedUpHint')}</p>
     </div>
@@ -125,7 +129,10 @@ function BotCard({ bot }: { bot: Bot }) {
         >
           <span
             aria-hidden="true"
-            className={cx('inline-block h-5 w-5 rounded-full bg-white shadow transition-transform', bot.enabled ? 'translate-x-5' : 'translate-x-0.5')}
+            className={cx(
+              'inline-block h-5 w-5 rounded-full bg-white shadow transition-transform',
+              bot.enabled ? 'translate-x-5' : 'translate-x-0.5',
+            )}
           />
         </button>
       </div>
@@ -145,12 +152,21 @@ function BotCard({ bot }: { bot: Bot }) {
       </dl>
       <div className="min-h-10 text-sm">
         {last ? (
-          <Link href={`/runs/${encodeURIComponent(last.id)}`} className="block text-slate-800 no-underline hover:underline dark:text-slate-200">
+          <Link
+            href={`/runs/${encodeURIComponent(last.id)}`}
+            className="block text-slate-800 no-underline hover:underline dark:text-slate-200"
+          >
             <span aria-hidden="true">{statusIcon[last.status]}</span>{' '}
             <span className="sr-only">{t(`status.${last.status}`)}: </span>
-            {last.isNew && <span className="mr-1 rounded bg-indigo-100 px-1 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">{t('run.new')}</span>}
+            {last.isNew && (
+              <span className="mr-1 rounded bg-indigo-100 px-1 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">
+                {t('run.new')}
+              </span>
+            )}
             {last.summary ?? t(`status.${last.status}`)}
-            <span className="block text-xs text-slate-600 dark:text-slate-400">{formatRelative(last.finishedAt ?? last.createdAt, lang)}</span>
+            <span className="block text-xs text-slate-600 dark:text-slate-400">
+              {formatRelative(last.finishedAt ?? last.createdAt, lang)}
+            </span>
           </Link>
         ) : (
           <p className="text-slate-600 dark:text-slate-400">{t('dashboard.noRuns')}</p>
@@ -158,7 +174,12 @@ function BotCard({ bot }: { bot: Bot }) {
       </div>
       <ErrorNote error={error} />
       <div className="mt-auto flex gap-2">
-        <Button variant="primary" busy={runNow.isPending} onClick={() => runNow.mutate()} aria-describedby={headingId}>
+        <Button
+          variant="primary"
+          busy={runNow.isPending}
+          onClick={() => runNow.mutate()}
+          aria-describedby={headingId}
+        >
           {t('dashboard.runNow')}
         </Button>
       </div>

@@ -83,7 +83,11 @@ export default function RunDetail({ id }: { id: string }) {
       <Card>
         <div className="flex flex-wrap items-center gap-3" role="status" aria-live="polite">
           <StatusBadge status={data.status} />
-          {data.isNew && <span className="rounded bg-indigo-100 px-2 py-0.5 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">{t('run.new')}</span>}
+          {data.isNew && (
+            <span className="rounded bg-indigo-100 px-2 py-0.5 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">
+              {t('run.new')}
+            </span>
+          )}
           <span className="text-sm text-slate-700 dark:text-slate-300">
             {t('run.trigger')}: {t(`trigger.${data.trigger}` as 'trigger.manual')}
           </span>
@@ -93,15 +97,25 @@ export default function RunDetail({ id }: { id: string }) {
           <Stat label={t('run.duration')} value={formatDuration(data.durationMs, lang)} />
           <Stat
             label={t('run.tokens')}
-            value={data.tokensIn === null ? '–' : `${formatNumber(data.tokensIn, lang)} / ${formatNumber(data.tokensOut, lang)}`}
+            value={
+              data.tokensIn === null
+                ? '–'
+                : `${formatNumber(data.tokensIn, lang)} / ${formatNumber(data.tokensOut, lang)}`
+            }
           />
           <Stat label={t('run.cost')} value={formatUsd(data.costUsd, lang)} />
-          <Stat label={t('run.attempt')} value={t('run.attemptOf', { n: data.attempt, max: data.maxAttempts })} />
+          <Stat
+            label={t('run.attempt')}
+            value={t('run.attemptOf', { n: data.attempt, max: data.maxAttempts })}
+          />
         </dl>
       </Card>
 
       {data.error && (
-        <section aria-labelledby="run-error" className="rounded-lg border border-red-300 bg-red-50 p-4 text-red-950 dark:border-red-700 dark:bg-red-950 dark:text-red-50">
+        <section
+          aria-labelledby="run-error"
+          className="rounded-lg border border-red-300 bg-red-50 p-4 text-red-950 dark:border-red-700 dark:bg-red-950 dark:text-red-50"
+        >
           <h2 id="run-error" className="font-semibold">
             {t('run.error')} <span className="font-mono text-sm">{data.error.code}</span>
           </h2>
@@ -128,7 +142,9 @@ export default function RunDetail({ id }: { id: string }) {
               <pre className="whitespace-pre-wrap font-sans">{live}</pre>
             </div>
           ) : (
-            <p className="text-slate-600 dark:text-slate-400">{isActive ? t('run.waitingForOutput') : t('run.noOutput')}</p>
+            <p className="text-slate-600 dark:text-slate-400">
+              {isActive ? t('run.waitingForOutput') : t('run.noOutput')}
+            </p>
           )}
         </Card>
       </section>
@@ -139,7 +155,9 @@ export default function RunDetail({ id }: { id: string }) {
             {t('run.input')}
           </h2>
           <Card>
-            <pre className="overflow-x-auto text-sm whitespace-pre-wrap">{JSON.stringify(data.input, null, 2)}</pre>
+            <pre className="overflow-x-auto text-sm whitespace-pre-wrap">
+              {JSON.stringify(data.input, null, 2)}
+            </pre>
           </Card>
         </section>
       )}
@@ -150,13 +168,27 @@ export default function RunDetail({ id }: { id: string }) {
         </h2>
         <Card>
           <ErrorNote error={log.error} />
-          {log.data && log.data.items.length === 0 && <p className="text-slate-600 dark:text-slate-400">{t('run.logEmpty')}</p>}
+          {log.data && log.data.items.length === 0 && (
+            <p className="text-slate-600 dark:text-slate-400">{t('run.logEmpty')}</p>
+          )}
           <ol className="space-y-1 font-mono text-xs">
             {log.data?.items.map((entry, i) => (
-              <li key={`${entry.at}-${i}`} className={entry.level === 'error' ? 'text-red-700 dark:text-red-300' : entry.level === 'warn' ? 'text-amber-800 dark:text-amber-300' : ''}>
-                <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString(lang)}</time> #{entry.attempt} {entry.level}{' '}
-                {entry.message}
-                {entry.data && <span className="text-slate-600 dark:text-slate-400"> {JSON.stringify(entry.data)}</span>}
+              <li
+                // biome-ignore lint/suspicious/noArrayIndexKey: the log only grows at its end
+                key={`${entry.at}-${i}`}
+                className={
+                  entry.level === 'error'
+                    ? 'text-red-700 dark:text-red-300'
+                    : entry.level === 'warn'
+                      ? 'text-amber-800 dark:text-amber-300'
+                      : ''
+                }
+              >
+                <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString(lang)}</time> #
+                {entry.attempt} {entry.level} {entry.message}
+                {entry.data && (
+                  <span className="text-slate-600 dark:text-slate-400"> {JSON.stringify(entry.data)}</span>
+                )}
               </li>
             ))}
           </ol>

@@ -25,7 +25,8 @@ export default function Search() {
   const q = (query.get('q') ?? '').trim()
   const results = useInfiniteQuery({
     queryKey: ['runs', 'search', q],
-    queryFn: ({ pageParam }) => client.runs.list({ q, limit: 50, ...(pageParam ? { cursor: pageParam } : {}) }),
+    queryFn: ({ pageParam }) =>
+      client.runs.list({ q, limit: 50, ...(pageParam ? { cursor: pageParam } : {}) }),
     initialPageParam: '',
     getNextPageParam: (last) => last.nextCursor ?? undefined,
     enabled: q.length >= 2,
@@ -37,13 +38,18 @@ export default function Search() {
       {q.length < 2 && <p>{t('search.hint')}</p>}
       <ErrorNote error={results.error} />
       {results.isLoading && <Loading />}
-      {results.isSuccess && items.length === 0 && <Empty title={t('search.none')}>{t('search.noneHint')}</Empty>}
+      {results.isSuccess && items.length === 0 && (
+        <Empty title={t('search.none')}>{t('search.noneHint')}</Empty>
+      )}
       <ol className="space-y-2">
         {items.map((run) => {
           const s = snippet(outputText(run.output), q)
           return (
             <li key={run.id} className="rounded-md bg-white p-3 shadow-sm dark:bg-slate-800">
-              <Link href={`/runs/${encodeURIComponent(run.id)}`} className="block text-slate-900 no-underline dark:text-slate-100">
+              <Link
+                href={`/runs/${encodeURIComponent(run.id)}`}
+                className="block text-slate-900 no-underline dark:text-slate-100"
+              >
                 <div className="flex flex-wrap items-center gap-2 text-sm">
                   <StatusBadge status={run.status} />
                   <time dateTime={run.createdAt} className="text-slate-600 dark:text-slate-400">
@@ -52,7 +58,9 @@ export default function Search() {
                 </div>
                 <p className="mt-1 text-sm">
                   {s.before}
-                  {s.match && <mark className="bg-yellow-200 text-slate-950 dark:bg-yellow-600">{s.match}</mark>}
+                  {s.match && (
+                    <mark className="bg-yellow-200 text-slate-950 dark:bg-yellow-600">{s.match}</mark>
+                  )}
                   {s.after}
                 </p>
               </Link>
@@ -61,7 +69,11 @@ export default function Search() {
         })}
       </ol>
       {results.hasNextPage && (
-        <Button className="mt-4" busy={results.isFetchingNextPage} onClick={() => void results.fetchNextPage()}>
+        <Button
+          className="mt-4"
+          busy={results.isFetchingNextPage}
+          onClick={() => void results.fetchNextPage()}
+        >
           {t('common.loadMore')}
         </Button>
       )}

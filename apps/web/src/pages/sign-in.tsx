@@ -54,7 +54,13 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
             )}
           </Field>
           <ErrorNote error={error} />
-          <Button type="submit" variant="primary" busy={busy} disabled={apiKey.trim() === ''} className="w-full">
+          <Button
+            type="submit"
+            variant="primary"
+            busy={busy}
+            disabled={apiKey.trim() === ''}
+            className="w-full"
+          >
             {t('signIn.submit')}
           </Button>
         </form>

@@ -1,8 +1,8 @@
 import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
+import { browserTimeZone } from '../components/bot-form.tsx'
 import { BarChart } from '../components/charts.tsx'
 import { Button, Card, cx, Empty, ErrorNote, Field, Loading, PageTitle, Select } from '../components/ui.tsx'
-import { browserTimeZone } from '../components/bot-form.tsx'
 import { useClient } from '../lib/api.tsx'
 import { download, toCsv } from '../lib/csv.ts'
 import { formatNumber, formatUsd } from '../lib/format.ts'
@@ -29,7 +29,9 @@ export default function UsagePage() {
   const rows = usage.data?.items ?? []
   const value = (r: (typeof rows)[number]) => (metric === 'cost' ? r.costUsd : r.tokensIn + r.tokensOut)
   const show = (r: (typeof rows)[number]) =>
-    metric === 'cost' ? formatUsd(r.costUsd, lang) : `${formatNumber(r.tokensIn + r.tokensOut, lang)} ${t('run.tokensShort')}`
+    metric === 'cost'
+      ? formatUsd(r.costUsd, lang)
+      : `${formatNumber(r.tokensIn + r.tokensOut, lang)} ${t('run.tokensShort')}`
 
   const exportCsv = () =>
     download(
@@ -43,9 +45,18 @@ export default function UsagePage() {
 
   return (
     <div className="space-y-4">
-      <PageTitle actions={<Button onClick={exportCsv} disabled={rows.length === 0}>{t('usage.csv')}</Button>}>{t('usage.title')}</PageTitle>
+      <PageTitle
+        actions={
+          <Button onClick={exportCsv} disabled={rows.length === 0}>
+            {t('usage.csv')}
+          </Button>
+        }
+      >
+        {t('usage.title')}
+      </PageTitle>
       <div className="flex flex-wrap items-end gap-4">
-        <div role="group" aria-label={t('usage.groupBy')} className="flex flex-wrap gap-1">
+        <fieldset className="flex flex-wrap gap-1">
+          <legend className="sr-only">{t('usage.groupBy')}</legend>
           {groupings.map((g) => (
             <button
               key={g}
@@ -62,10 +73,15 @@ export default function UsagePage() {
               {t(`usage.by.${g}`)}
             </button>
           ))}
-        </div>
+        </fieldset>
         <Field label={t('usage.period')}>
           {(props) => (
-            <Select {...props} value={days} onChange={(e) => setDays(Number(e.target.value))} className="w-40">
+            <Select
+              {...props}
+              value={days}
+              onChange={(e) => setDays(Number(e.target.value))}
+              className="w-40"
+            >
               {[7, 30, 90].map((d) => (
                 <option key={d} value={d}>
                   {t('usage.lastDays', { n: d })}
@@ -76,7 +92,12 @@ export default function UsagePage() {
         </Field>
         <Field label={t('usage.metric')}>
           {(props) => (
-            <Select {...props} value={metric} onChange={(e) => setMetric(e.target.value as 'cost' | 'tokens')} className="w-40">
+            <Select
+              {...props}
+              value={metric}
+              onChange={(e) => setMetric(e.target.value as 'cost' | 'tokens')}
+              className="w-40"
+            >
               <option value="tokens">{t('usage.tokens')}</option>
               <option value="cost">{t('usage.cost')}</option>
             </Select>
@@ -108,17 +129,29 @@ export default function UsagePage() {
               <caption className="sr-only">{t('usage.tableCaption')}</caption>
               <thead>
                 <tr className="text-left">
-                  <th scope="col" className="py-1 pr-2">{t(`usage.by.${groupBy}`)}</th>
-                  <th scope="col" className="py-1 pr-2 text-right">{t('usage.calls')}</th>
-                  <th scope="col" className="py-1 pr-2 text-right">{t('usage.tokensIn')}</th>
-                  <th scope="col" className="py-1 pr-2 text-right">{t('usage.tokensOut')}</th>
-                  <th scope="col" className="py-1 text-right">{t('usage.cost')}</th>
+                  <th scope="col" className="py-1 pr-2">
+                    {t(`usage.by.${groupBy}`)}
+                  </th>
+                  <th scope="col" className="py-1 pr-2 text-right">
+                    {t('usage.calls')}
+                  </th>
+                  <th scope="col" className="py-1 pr-2 text-right">
+                    {t('usage.tokensIn')}
+                  </th>
+                  <th scope="col" className="py-1 pr-2 text-right">
+                    {t('usage.tokensOut')}
+                  </th>
+                  <th scope="col" className="py-1 text-right">
+                    {t('usage.cost')}
+                  </th>
                 </tr>
               </thead>
               <tbody>
                 {rows.map((r) => (
                   <tr key={r.key} className="border-t border-slate-200 dark:border-slate-700">
-                    <th scope="row" className="py-1 pr-2 text-left font-normal">{r.label}</th>
+                    <th scope="row" className="py-1 pr-2 text-left font-normal">
+                      {r.label}
+                    </th>
                     <td className="py-1 pr-2 text-right">{formatNumber(r.calls, lang)}</td>
                     <td className="py-1 pr-2 text-right">{formatNumber(r.tokensIn, lang)}</td>
                     <td className="py-1 pr-2 text-right">{formatNumber(r.tokensOut, lang)}</td>
