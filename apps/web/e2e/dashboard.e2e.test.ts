@@ -23,6 +23,22 @@ const providerKey = 'sk-e2e-1234567890'
 const answer =
   '## Three new road bikes\n\n- **Canyon Endurace** — 650 €, Kreuzberg\n- **Cube Attain** — 520 €, Pankow\n- **Rose Pro SL** — 780 €, Mitte\n\nChecked 42 listings.'
 
+describe('dashboard bundle', () => {
+  it('keeps the first load under 300 KB of gzip-compressed JavaScript', () => {
+    const build = spawnSync(process.execPath, [path.join(repo, 'apps/web/scripts/build.mjs'), '--if-stale'], {
+      encoding: 'utf8',
+    })
+    expect(build.status, build.stderr).toBe(0)
+    const size = spawnSync(process.execPath, [path.join(repo, 'apps/web/scripts/size.mjs')], {
+      encoding: 'utf8',
+    })
+    expect(size.status, size.stdout).toBe(0)
+    const firstKb = Number(/First load JavaScript: ([\d.]+) KB/.exec(size.stdout)?.[1])
+    expect(firstKb).toBeGreaterThan(10)
+    expect(firstKb).toBeLessThan(300)
+  }, 120_000)
+})
+
 if (!hasChromium) {
   const message = `Chromium not found at ${chromiumPath}: the dashboard e2e tests are SKIPPED. Install it with \`apt-get install -y chromium\`.`
   if (isCi) {
