@@ -225,7 +225,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     await page.getByTestId('next-runs').locator('li').nth(4).waitFor()
     await checkA11y(page, 'new bot')
     await page.getByRole('button', { name: 'Create bot' }).click()
-    await page.getByRole('heading', { name: 'Web scout' }).waitFor()
+    await page.getByRole('heading', { name: 'Web scout', exact: true }).waitFor()
     botPath = new URL(page.url()).pathname
     expect(botPath).toMatch(/^\/bots\/.+/)
 
@@ -266,8 +266,9 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     for (const item of await nextRuns.all()) expect(await item.innerText()).toMatch(/\b8:00/)
     await checkA11y(page, 'edit bot')
     await page.getByRole('button', { name: 'Save changes' }).click()
-    await page.getByRole('heading', { name: 'Web scout' }).waitFor()
-    await page.getByText('weekdays at 08:00').waitFor()
+    await page.waitForURL(`${url}${botPath}`)
+    await page.getByRole('heading', { name: 'Web scout', exact: true }).waitFor()
+    await page.getByText('weekdays at 08:00', { exact: true }).waitFor()
     // The timeline shows the run with its tokens.
     await page.getByRole('heading', { name: 'Run history' }).waitFor()
     await hasText(page.locator('#timeline + ol li').first(), '320 tokens')
