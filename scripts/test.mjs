@@ -43,32 +43,45 @@ if (probe === true) {
   )
 }
 
-const results = path.join(os.tmpdir(), `openorch-vitest-${process.pid}.json`)
-const vitest = spawn(
-  process.execPath,
-  [
-    path.resolve('node_modules/vitest/vitest.mjs'),
-    'run',
-    '--reporter=default',
-    '--reporter=json',
-    `--outputFile.json=${results}`,
-    ...process.argv.slice(2),
-  ],
-  { stdio: 'inherit', env },
-)
-const code = await new Promise((resolve) => vitest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+// The browser tests run after the rest, on their own: Chromium and a server process take both cores,
+// and timing-sensitive kernel tests should not share the machine with them. Arguments (file filters,
+// -t) run one pass over whatever they select.
+const extra = process.argv.slice(2)
+const passes = extra.length > 0 ? [extra] : [['--exclude', 'apps/*/e2e/**'], ['apps/web/e2e']]
 
 let passed = 0
 let failed = 0
-try {
-  const report = JSON.parse(fs.readFileSync(results, 'utf8'))
-  passed = report.numPassedTests
-  failed = report.numFailedTests + countFilesFailedWithoutTests(report)
-  fs.rmSync(results, { force: true })
-} catch {
-  failed = Math.max(1, failed)
+let code = 0
+for (const [index, args] of passes.entries()) {
+  const results = path.join(os.tmpdir(), `openorch-vitest-${process.pid}-${index}.json`)
+  const vitest = spawn(
+    process.execPath,
+    [
+      path.resolve('node_modules/vitest/vitest.mjs'),
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${results}`,
+      ...args,
+    ],
+    { stdio: 'inherit', env },
+  )
+  const exit = await new Promise((resolve) =>
+    vitest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))),
+  )
+  let passFailed = 0
+  try {
+    const report = JSON.parse(fs.readFileSync(results, 'utf8'))
+    passed += report.numPassedTests
+    passFailed = report.numFailedTests + countFilesFailedWithoutTests(report)
+    fs.rmSync(results, { force: true })
+  } catch {
+    passFailed = 1
+  }
+  if (exit !== 0 && passFailed === 0) passFailed = 1
+  failed += passFailed
+  if (exit !== 0) code = exit
 }
-if (code !== 0 && failed === 0) failed = 1
 if (probe !== true) console.log('PostgreSQL half SKIPPED (PostgreSQL not reachable).')
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(code === 0 && failed === 0 ? 0 : 1)

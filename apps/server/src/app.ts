@@ -22,6 +22,7 @@ import { type RateLimits, registerRateLimits } from './platform/http/rate-limit.
 import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
 import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
+import { registerWebApp, type WebApp } from './platform/http/web-app.ts'
 import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
 import { providerRoutes } from './providers/provider.routes.ts'
@@ -30,6 +31,7 @@ import type { RunKernel } from './runs/kernel.ts'
 import { runRoutes } from './runs/run.routes.ts'
 import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
+import { scheduleRoutes } from './schedules/schedule.routes.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
 
@@ -60,6 +62,8 @@ export interface AppDeps {
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
   bots?: Pick<Bots, 'service' | 'notes'>
   usage?: UsageService
+  /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
+  webRoot?: string
 }
 
 export type App = FastifyInstance
@@ -115,7 +119,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
-  registerErrorHandling(app)
+  // The dashboard's files are found at start; its SPA fallback answers before the 404 problem.
+  let webApp: WebApp | undefined
+  registerErrorHandling(app, { notFound: (request, reply) => webApp?.fallback(request, reply) ?? false })
   registerRequestIdEcho(app)
   registerShutdownRefusal(app)
   registerJsonOnly(app)
@@ -137,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     app,
     deps.config.rateLimits ?? { perKeyPerMinute: 600, perTenantPerMinute: 3000 },
   )
+  if (deps.webRoot) webApp = await registerWebApp(app, deps.webRoot)
 
   const apiKeys =
     deps.apiKeys ?? createApiKeyService({ database: deps.database, clock: deps.clock, log: deps.log })
@@ -166,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             notes: deps.bots.notes,
           })
         if (deps.usage) await secured.register(usageRoutes, { usage: deps.usage })
+        await secured.register(scheduleRoutes, { clock: deps.clock })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

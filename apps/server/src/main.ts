@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
@@ -122,6 +123,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     providers,
     bots,
     usage: createUsageService({ database, clock: systemClock }),
+    // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
+    webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
   })
   let url = ''
   if (config.roles.includes('api')) {

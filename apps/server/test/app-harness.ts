@@ -63,6 +63,8 @@ export async function createTestApp(
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
     rateLimits?: { perKeyPerMinute: number; perTenantPerMinute: number }
+    /** A dashboard build to serve at `/`. */
+    webRoot?: string
   } = {},
 ): Promise<TestApp> {
   const testDatabase = await createTestDatabaseWithRetry(dialect)
@@ -117,6 +119,7 @@ export async function createTestApp(
     providers: vaulted.providers,
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
+    ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
   let started = false
   let closed = false

@@ -112,6 +112,13 @@ export type RunPage = z.infer<typeof runPageSchema>
 export const runListQuerySchema = pageQuerySchema.extend({
   status: runStatusSchema.optional().describe('Only runs in this state.'),
   botId: z.string().min(1).max(200).optional().describe('Only runs of this bot.'),
+  q: z
+    .string()
+    .trim()
+    .min(2)
+    .max(200)
+    .optional()
+    .describe('Only runs whose output contains this text (case-insensitive for ASCII letters).'),
 })
 
 /**

@@ -11,6 +11,38 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
     t = undefined
   })
 
+  it('sets up a provider (with the exact refusal code), previews a schedule and searches outputs', async () => {
+    const { startProviderServer } = await import('../../../apps/server/test/provider-servers/index.ts')
+    const provider = await startProviderServer('openai', { apiKey: 'sk-sdk-1234', models: ['gpt-4o-mini'] })
+    try {
+      t = await createTestApp(dialect)
+      const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+      const client = createClient({ baseUrl: address, apiKey: t.keys.owner })
+      const refused = await client.providers
+        .configure('openai', { apiKey: 'sk-wrong', baseUrl: provider.baseUrl })
+        .catch((error: unknown) => error)
+      expect(refused).toBeInstanceOf(ApiError)
+      expect((refused as ApiError).code).toBe('provider_auth')
+      const saved = await client.providers.configure('openai', {
+        apiKey: 'sk-sdk-1234',
+        baseUrl: provider.baseUrl,
+        defaultModel: 'gpt-4o-mini',
+      })
+      expect(saved).toEqual({ valid: true, models: ['gpt-4o-mini'] })
+      const listed = await client.providers.list()
+      expect(listed.items.map((p) => [p.name, p.status])).toEqual([['openai', 'valid']])
+
+      const preview = await client.schedules.preview({ schedule: '@hourly', timezone: 'UTC', count: 3 })
+      expect(preview.nextRuns).toHaveLength(3)
+      const bad = await client.schedules.preview({ schedule: 'nope' }).catch((error: unknown) => error)
+      expect((bad as ApiError).code).toBe('invalid_schedule')
+
+      expect((await client.runs.list({ q: 'nothing like this' })).items).toEqual([])
+    } finally {
+      await provider.close()
+    }
+  })
+
   it('lists, reads, cancels and retries runs, and follows the live feed', async () => {
     t = await createTestApp(dialect)
     const server = t

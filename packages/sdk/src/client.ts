@@ -8,9 +8,14 @@ import type {
   NoteSummary,
   Page,
   Problem,
+  Provider,
+  ProviderConfig,
+  ProviderName,
+  ProviderValidation,
   RunEventPayload,
   RunLog,
   RunStatus,
+  SchedulePreview,
   Usage,
 } from '@openorch/contracts'
 
@@ -77,6 +82,8 @@ export interface ClientOptions {
 export interface RunListQuery {
   status?: RunStatus
   botId?: string
+  /** Only runs whose output contains this text (at least 2 characters). */
+  q?: string
   limit?: number
   cursor?: string
 }
@@ -181,9 +188,28 @@ export function createClient(options: ClientOptions) {
     } = {},
   ) => request<Usage>('GET', '/usage', { ...query })
 
-  /** The live feed as an async iterator; pass `lastEventId` to replay what was missed. */
+  const provider = (name: ProviderName) => `/providers/${encodeURIComponent(name)}`
+  const providers = {
+    list: () => request<Page<Provider>>('GET', '/providers'),
+    get: (name: ProviderName) => request<Provider>('GET', provider(name)),
+    /** Checks the key with a real call and saves it; a refusal throws ApiError with `provider_auth`, … */
+    configure: (name: ProviderName, config: ProviderConfig) =>
+      request<ProviderValidation>('PUT', provider(name), undefined, config),
+    remove: (name: ProviderName) => request<void>('DELETE', provider(name)),
+  }
+
+  const schedules = {
+    /** The next fire times of a schedule in a time zone (the dashboard's cron helper). */
+    preview: (query: { schedule: string; timezone?: string; count?: number }) =>
+      request<SchedulePreview>('GET', '/schedules/preview', { ...query }),
+  }
+
+  /**
+   * The live feed as an async iterator; pass `lastEventId` to replay what was missed. `onOpen` is
+   * called once the server accepted the stream (before any event).
+   */
   async function* events(
-    opts: { signal?: AbortSignal; lastEventId?: number } = {},
+    opts: { signal?: AbortSignal; lastEventId?: number; onOpen?: () => void } = {},
   ): AsyncGenerator<LiveEvent> {
     const response = await doFetch(`${base}/api/v1/events`, {
       headers: {
@@ -201,21 +227,31 @@ export function createClient(options: ClientOptions) {
         'event stream refused',
       )
     }
+    opts.onOpen?.()
     const decoder = new TextDecoder()
     let buffer = ''
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true })
-      let end = buffer.indexOf('\n\n')
-      while (end >= 0) {
-        const message = parseSseMessage(buffer.slice(0, end))
-        buffer = buffer.slice(end + 2)
-        if (message) yield message
-        end = buffer.indexOf('\n\n')
+    // A reader rather than `for await` over the body: browsers without async-iterable streams work too.
+    const reader = response.body.getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        buffer += decoder.decode(value, { stream: true })
+        let end = buffer.indexOf('\n\n')
+        while (end >= 0) {
+          const message = parseSseMessage(buffer.slice(0, end))
+          buffer = buffer.slice(end + 2)
+          if (message) yield message
+          end = buffer.indexOf('\n\n')
+        }
       }
+    } finally {
+      // A consumer that stops iterating closes the stream, so the server lets go of it too.
+      await reader.cancel().catch(() => {})
     }
   }
 
-  return { runs, bots, usage, events }
+  return { runs, bots, providers, schedules, usage, events }
 }
 
 export type Client = ReturnType<typeof createClient>

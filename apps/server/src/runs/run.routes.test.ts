@@ -67,6 +67,45 @@ describe.each(dialects)('runs API on %s', (dialect) => {
     })
   })
 
+  it('finds runs by text in their output (?q=), case-insensitive, with LIKE wildcards and quotes taken literally', async () => {
+    const outputs = [
+      'Two new offers: Nike Air Max 90 for 35 €',
+      'nothing new on nike.com today',
+      'Price dropped 50% — "Air Max" at 40_EUR',
+      'Adidas only',
+    ]
+    const ids: string[] = []
+    for (const text of outputs) {
+      const run = await enqueue()
+      await t.database.db
+        .updateTable('runs')
+        .set({ output: JSON.stringify({ text }) })
+        .where('id', '=', run.id)
+        .execute()
+      ids.push(run.id)
+    }
+    await enqueue() // no output at all
+    const search = async (q: string) => {
+      const response = await get(`/api/v1/runs?q=${encodeURIComponent(q)}`)
+      expect(response.statusCode).toBe(200)
+      return runPageSchema.parse(response.json()).items.map((run) => run.id)
+    }
+    expect(await search('NIKE')).toEqual([ids[1], ids[0]])
+    expect(await search('50%')).toEqual([ids[2]])
+    expect(await search('0%')).toEqual([ids[2]])
+    expect(await search('40_EUR')).toEqual([ids[2]])
+    expect(await search('4_0')).toEqual([])
+    expect(await search('"Air Max"')).toEqual([ids[2]])
+    expect(await search('%%')).toEqual([])
+    expect(await search('zebra')).toEqual([])
+    const short = await get('/api/v1/runs?q=a')
+    expect(short.statusCode).toBe(400)
+    expect(short.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'q' }] })
+    // Another tenant's runs never match.
+    const other = await t.app.inject({ url: '/api/v1/runs?q=nike', headers: bearer(t.keys.otherTenant) })
+    expect(runPageSchema.parse(other.json()).items).toEqual([])
+  })
+
   it('shows only the caller’s tenant', async () => {
     await enqueue()
     const other = (await get('/api/v1/runs', t.keys.otherTenant)).json()

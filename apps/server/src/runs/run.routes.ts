@@ -74,14 +74,14 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
       schema: {
         tags: ['runs'],
         summary: 'List runs',
-        description: 'Newest first, filtered by status and bot. Cursor pagination.',
+        description: 'Newest first, filtered by status, bot and text in the output (`q`). Cursor pagination.',
         querystring: runListQuerySchema,
         response: { 200: runPageSchema, ...listErrors },
       },
     },
     async (request) => {
-      const { status, botId, limit, cursor } = request.query
-      const page = await runs.list(request.auth.tenantId, { status, botId, limit, before: cursor })
+      const { status, botId, q, limit, cursor } = request.query
+      const page = await runs.list(request.auth.tenantId, { status, botId, q, limit, before: cursor })
       return { items: page.items.map(toRunJson), nextCursor: page.nextCursor }
     },
   )

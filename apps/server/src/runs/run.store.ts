@@ -96,7 +96,20 @@ export interface RunListFilter {
   deadLettered?: boolean | undefined
   /** Newest first; the cursor is the last id of the previous page. */
   before?: string | undefined
+  /** Only runs whose stored output (JSON text) contains this text, ignoring case. */
+  q?: string | undefined
   limit: number
+}
+
+/**
+ * A LIKE pattern that finds `text` inside stored JSON output. The text is JSON-encoded first (a quote
+ * or a line break is stored escaped), then `!`, `%` and `_` are escaped with `!`, so they match
+ * themselves. Both dialects accept `lower(…) LIKE … ESCAPE '!'`; lower() folds ASCII on SQLite and
+ * every letter on PostgreSQL.
+ */
+export function outputSearchPattern(text: string): string {
+  const encoded = JSON.stringify(text.toLowerCase()).slice(1, -1)
+  return `%${encoded.replace(/[!%_]/g, (c) => `!${c}`)}%`
 }
 
 export async function listRuns(db: Q, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
@@ -105,6 +118,10 @@ export async function listRuns(db: Q, tenantId: string, filter: RunListFilter): 
   if (filter.botId) query = query.where('bot_id', '=', filter.botId)
   if (filter.deadLettered) query = query.where('dead_lettered_at', 'is not', null)
   if (filter.before) query = query.where('id', '<', filter.before)
+  // A scan of the tenant's runs, newest first, stopped by the limit: fine for thousands of runs a
+  // day; a real full-text index is a later decision (docs/decisions/0008-dashboard.md).
+  if (filter.q)
+    query = query.where(sql<boolean>`lower(output) like ${outputSearchPattern(filter.q)} escape '!'`)
   return query.orderBy('id', 'desc').limit(filter.limit).execute()
 }
 

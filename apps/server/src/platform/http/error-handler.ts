@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FieldError, Problem } from '@openorch/contracts'
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { AppError, toError } from '../errors.ts'
 import { problemOf, sendProblem } from './problem.ts'
@@ -83,7 +83,12 @@ export function renderError(raw: unknown, request: FastifyRequest): Rendered {
   }
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+export interface ErrorHandlingOptions {
+  /** Tried before the 404 problem (the dashboard's SPA fallback); returns false to pass. */
+  notFound?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | false
+}
+
+export function registerErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
   app.setErrorHandler((raw, request, reply) => {
     const { problem, headers, unexpected } = renderError(raw, request)
     if (unexpected) request.log.error({ err: toError(raw) }, 'request failed')
@@ -92,6 +97,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   })
 
   app.setNotFoundHandler((request, reply) => {
+    const answered = options.notFound?.(request, reply)
+    if (answered) return answered
     const path = request.url.split('?')[0]
     return sendProblem(
       reply,

@@ -1,0 +1,259 @@
+import { ApiError } from '@openorch/sdk'
+import { QueryClient, QueryClientProvider, useQuery, useQueryClient } from '@tanstack/react-query'
+import { type FormEvent, lazy, type ReactNode, Suspense, useEffect, useRef, useState } from 'react'
+import { Preferences } from './components/preferences.tsx'
+import { Loading, TextInput } from './components/ui.tsx'
+import { ClientProvider, useClient } from './lib/api.tsx'
+import { I18nProvider, useI18n } from './lib/i18n.tsx'
+import { type FeedState, LiveFeedProvider, useFeedState } from './lib/live.tsx'
+import { Link, match, navigate, useLocation } from './lib/router.tsx'
+import { loadSession, type Session, saveSession } from './lib/session.ts'
+import { Dashboard } from './pages/dashboard.tsx'
+import { SignIn } from './pages/sign-in.tsx'
+
+// Pages past the dashboard load on demand, so the first load stays small.
+const Onboarding = lazy(() => import('./pages/onboarding.tsx'))
+const Providers = lazy(() => import('./pages/providers.tsx'))
+const NewBot = lazy(() => import('./pages/new-bot.tsx'))
+const EditBot = lazy(() => import('./pages/edit-bot.tsx'))
+const BotDetail = lazy(() => import('./pages/bot-detail.tsx'))
+const RunDetail = lazy(() => import('./pages/run-detail.tsx'))
+const UsagePage = lazy(() => import('./pages/usage.tsx'))
+const Search = lazy(() => import('./pages/search.tsx'))
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(loadSession)
+  const [queryClient] = useState(
+    () =>
+      new QueryClient({
+        defaultOptions: {
+          queries: {
+            staleTime: 10_000,
+            refetchOnWindowFocus: false,
+            retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,
+          },
+        },
+      }),
+  )
+  const signIn = (next: Session | null) => {
+    saveSession(next)
+    queryClient.clear()
+    setSession(next)
+  }
+  return (
+    <I18nProvider>
+      <QueryClientProvider client={queryClient}>
+        {session ? (
+          <ClientProvider session={session}>
+            <LiveFeedProvider>
+              <Shell onSignOut={() => signIn(null)} />
+            </LiveFeedProvider>
+          </ClientProvider>
+        ) : (
+          <SignIn onSignedIn={signIn} />
+        )}
+      </QueryClientProvider>
+    </I18nProvider>
+  )
+}
+
+const routes: { pattern: string; render: (params: Record<string, string>) => ReactNode }[] = [
+  { pattern: '/', render: () => <Dashboard /> },
+  { pattern: '/onboarding', render: () => <Onboarding /> },
+  { pattern: '/providers', render: () => <Providers /> },
+  { pattern: '/bots/new', render: () => <NewBot /> },
+  { pattern: '/bots/:id/edit', render: (p) => <EditBot id={p.id!} /> },
+  { pattern: '/bots/:id', render: (p) => <BotDetail id={p.id!} /> },
+  { pattern: '/runs/:id', render: (p) => <RunDetail id={p.id!} /> },
+  { pattern: '/usage', render: () => <UsagePage /> },
+  { pattern: '/search', render: () => <Search /> },
+]
+
+function Routes() {
+  const { path } = useLocation()
+  let page: ReactNode = <NotFound />
+  for (const route of routes) {
+    const params = match(route.pattern, path)
+    if (params) {
+      page = route.render(params)
+      break
+    }
+  }
+  return <Suspense fallback={<Loading />}>{page}</Suspense>
+}
+
+function NotFound() {
+  const { t } = useI18n()
+  return (
+    <div>
+      <h1 className="text-2xl font-semibold">{t('notFound.title')}</h1>
+      <p className="mt-2">
+        <Link href="/">{t('notFound.back')}</Link>
+      </p>
+    </div>
+  )
+}
+
+/** First visit with no provider: the onboarding wizard, unless the person skipped it in this tab. */
+function useOnboardingRedirect() {
+  const client = useClient()
+  const { path } = useLocation()
+  const providers = useQuery({ queryKey: ['providers'], queryFn: () => client.providers.list() })
+  useEffect(() => {
+    if (!providers.data || providers.data.items.length > 0) return
+    if (path === '/onboarding' || path === '/providers') return
+    if (sessionStorage.getItem('openorch.onboarding.skipped')) return
+    navigate('/onboarding', { replace: true })
+  }, [providers.data, path])
+  return providers
+}
+
+function Shell({ onSignOut }: { onSignOut: () => void }) {
+  const { t } = useI18n()
+  const { path } = useLocation()
+  const main = useRef<HTMLElement>(null)
+  const providers = useOnboardingRedirect()
+  const first = useRef(true)
+  const queryClient = useQueryClient()
+
+  // A revoked key shows the sign-in again instead of a page of errors.
+  useEffect(
+    () =>
+      queryClient.getQueryCache().subscribe((event) => {
+        const error = event.query.state.error
+        if (error instanceof ApiError && error.status === 401) onSignOut()
+      }),
+    [queryClient, onSignOut],
+  )
+
+  // After a navigation, focus goes to the page so a screen reader starts at its content.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each new path
+  useEffect(() => {
+    if (first.current) {
+      first.current = false
+      return
+    }
+    main.current?.focus()
+  }, [path])
+
+  const nav = [
+    { href: '/', label: t('nav.bots') },
+    { href: '/usage', label: t('nav.usage') },
+    { href: '/providers', label: t('nav.providers') },
+  ]
+  const current = (href: string) =>
+    href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href)
+
+  return (
+    <div className="min-h-screen">
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:top-2 focus:left-2 focus:z-50 focus:rounded focus:bg-white focus:p-2 dark:focus:bg-slate-900"
+      >
+        {t('nav.skip')}
+      </a>
+      <header className="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-x-4 gap-y-2 px-4 py-3">
+          <Link
+            href="/"
+            className="flex items-center gap-2 font-semibold text-slate-900 no-underline dark:text-white"
+          >
+            <img src="/icon.svg" alt="" width={28} height={28} />
+            openOrchestrator
+          </Link>
+          <nav aria-label={t('nav.main')} className="order-3 w-full sm:order-none sm:w-auto">
+            <ul className="flex gap-1">
+              {nav.map((item) => (
+                <li key={item.href}>
+                  <Link
+                    href={item.href}
+                    aria-current={current(item.href) ? 'page' : undefined}
+                    className="rounded-md px-3 py-2 text-sm font-medium text-slate-700 no-underline hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800 dark:text-slate-200 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-200"
+                  >
+                    {item.label}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <div className="ml-auto flex flex-wrap items-center gap-2">
+            <SearchBox />
+            <FeedIndicator />
+            <Preferences />
+            <button
+              type="button"
+              onClick={onSignOut}
+              className="rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800"
+            >
+              {t('nav.signOut')}
+            </button>
+          </div>
+        </div>
+      </header>
+      <main id="main" ref={main} tabIndex={-1} className="mx-auto max-w-6xl px-4 py-6 outline-none">
+        {providers.isLoading ? <Loading /> : <Routes />}
+      </main>
+    </div>
+  )
+}
+
+function SearchBox() {
+  const { t } = useI18n()
+  const { path, query } = useLocation()
+  const [text, setText] = useState(path === '/search' ? (query.get('q') ?? '') : '')
+  const input = useRef<HTMLInputElement>(null)
+  useEffect(() => {
+    // "/" or Ctrl/⌘+K jumps to the search box from anywhere but a text field.
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement
+      const typing = target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)
+      if ((event.key === '/' && !typing) || (event.key === 'k' && (event.ctrlKey || event.metaKey))) {
+        event.preventDefault()
+        input.current?.focus()
+        input.current?.select()
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
+  const submit = (event: FormEvent) => {
+    event.preventDefault()
+    if (text.trim().length >= 2) navigate(`/search?q=${encodeURIComponent(text.trim())}`)
+  }
+  return (
+    <search>
+      <form onSubmit={submit} className="flex items-center">
+        <label htmlFor="global-search" className="sr-only">
+          {t('search.label')}
+        </label>
+        <TextInput
+          id="global-search"
+          ref={input}
+          type="search"
+          value={text}
+          onChange={(event) => setText(event.target.value)}
+          placeholder={t('search.placeholder')}
+          aria-keyshortcuts="/ Control+K"
+          className="w-44 py-1.5"
+        />
+      </form>
+    </search>
+  )
+}
+
+function FeedIndicator() {
+  const { t } = useI18n()
+  const state: FeedState = useFeedState()
+  const dot = {
+    live: 'bg-emerald-500',
+    connecting: 'bg-amber-400',
+    reconnecting: 'bg-amber-500',
+    refused: 'bg-red-600',
+  }[state]
+  return (
+    <output className="flex items-center gap-1 text-xs text-slate-600 dark:text-slate-300">
+      <span aria-hidden="true" className={`inline-block h-2 w-2 rounded-full ${dot}`} />
+      {t(`feed.${state}`)}
+    </output>
+  )
+}

@@ -1,0 +1,272 @@
+import type { Bot, BotCreate, ProviderName } from '@openorch/contracts'
+import { ApiError } from '@openorch/sdk'
+import { useQuery } from '@tanstack/react-query'
+import { type FormEvent, useState } from 'react'
+import { useClient } from '../lib/api.tsx'
+import { providerCatalog } from '../lib/catalog.ts'
+import { useI18n } from '../lib/i18n.tsx'
+import { Link } from '../lib/router.tsx'
+import { ScheduleHelper } from './schedule-helper.tsx'
+import { Button, Card, ErrorNote, Field, Select, TextArea, TextInput } from './ui.tsx'
+
+// Create and edit a bot: the settings people change, with sensible defaults. Field errors from the
+// server (validation_failed, invalid schedule, provider not set up) appear under their field.
+
+export type BotFormValues = Required<
+  Pick<
+    BotCreate,
+    | 'name'
+    | 'emoji'
+    | 'description'
+    | 'prompt'
+    | 'provider'
+    | 'model'
+    | 'schedule'
+    | 'timezone'
+    | 'enabled'
+    | 'maxRuntimeSeconds'
+    | 'maxRetries'
+    | 'dailyBudgetUsd'
+    | 'maxCostPerRunUsd'
+  >
+>
+
+export function valuesOfBot(bot: Bot): BotFormValues {
+  return {
+    name: bot.name,
+    emoji: bot.emoji,
+    description: bot.description,
+    prompt: bot.prompt,
+    provider: bot.provider,
+    model: bot.model,
+    schedule: bot.schedule,
+    timezone: bot.timezone,
+    enabled: bot.enabled,
+    maxRuntimeSeconds: bot.maxRuntimeSeconds,
+    maxRetries: bot.maxRetries,
+    dailyBudgetUsd: bot.dailyBudgetUsd,
+    maxCostPerRunUsd: bot.maxCostPerRunUsd,
+  }
+}
+
+export function browserTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
+}
+
+export function BotForm({
+  initial,
+  submitLabel,
+  onSubmit,
+}: {
+  initial: BotFormValues
+  submitLabel: string
+  onSubmit: (values: BotFormValues) => Promise<unknown>
+}) {
+  const { t } = useI18n()
+  const client = useClient()
+  const providers = useQuery({ queryKey: ['providers'], queryFn: () => client.providers.list() })
+  const [values, setValues] = useState<BotFormValues>(initial)
+  const [error, setError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  const set = <K extends keyof BotFormValues>(key: K, value: BotFormValues[K]) =>
+    setValues((v) => ({ ...v, [key]: value }))
+
+  const configured = providers.data?.items ?? []
+  const provider = configured.find((p) => p.name === values.provider)
+  const fieldErrors = new Map<string, string>()
+  if (error instanceof ApiError)
+    for (const e of error.problem?.errors ?? []) fieldErrors.set(e.field.replace(/^body\./, ''), e.message)
+  const fieldError = (name: string) => fieldErrors.get(name)
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      await onSubmit({ ...values, schedule: values.schedule?.trim() ? values.schedule.trim() : null })
+    } catch (caught) {
+      setError(caught)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const numberOrNull = (text: string) => (text.trim() === '' ? null : Number(text))
+
+  return (
+    <form onSubmit={submit} className="space-y-6" noValidate>
+      <Card className="space-y-4">
+        <div className="grid gap-4 sm:grid-cols-[6rem_1fr]">
+          <Field label={t('bot.emoji')}>
+            {(props) => (
+              <TextInput
+                {...props}
+                value={values.emoji ?? ''}
+                maxLength={16}
+                onChange={(e) => set('emoji', e.target.value || null)}
+              />
+            )}
+          </Field>
+          <Field label={t('bot.name')} error={fieldError('name')}>
+            {(props) => (
+              <TextInput
+                {...props}
+                name="name"
+                required
+                value={values.name}
+                onChange={(e) => set('name', e.target.value)}
+              />
+            )}
+          </Field>
+        </div>
+        <Field label={t('bot.description')} hint={t('bot.descriptionHint')}>
+          {(props) => (
+            <TextInput
+              {...props}
+              value={values.description}
+              onChange={(e) => set('description', e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label={t('bot.prompt')} hint={t('bot.promptHint')} error={fieldError('prompt')}>
+          {(props) => (
+            <TextArea
+              {...props}
+              name="prompt"
+              rows={6}
+              required
+              value={values.prompt}
+              onChange={(e) => set('prompt', e.target.value)}
+            />
+          )}
+        </Field>
+      </Card>
+
+      <Card className="space-y-4">
+        {providers.isSuccess && configured.length === 0 && (
+          <p role="alert" className="text-sm">
+            {t('bot.noProvider')} <Link href="/providers">{t('bot.setUpProvider')}</Link>
+          </p>
+        )}
+        <div className="grid gap-4 sm:grid-cols-2">
+          <Field label={t('bot.provider')} error={fieldError('provider')}>
+            {(props) => (
+              <Select
+                {...props}
+                value={values.provider}
+                onChange={(e) => {
+                  const next = configured.find((p) => p.name === e.target.value)
+                  setValues((v) => ({
+                    ...v,
+                    provider: e.target.value as ProviderName,
+                    model: next?.defaultModel ?? next?.models[0] ?? v.model,
+                  }))
+                }}
+              >
+                {providerCatalog.map((p) => (
+                  <option key={p.name} value={p.name} disabled={!configured.some((c) => c.name === p.name)}>
+                    {p.label}
+                    {configured.some((c) => c.name === p.name) ? '' : ` (${t('bot.notSetUp')})`}
+                  </option>
+                ))}
+              </Select>
+            )}
+          </Field>
+          <Field label={t('bot.model')} error={fieldError('model')}>
+            {(props) => (
+              <>
+                <TextInput
+                  {...props}
+                  list="bot-models"
+                  value={values.model}
+                  onChange={(e) => set('model', e.target.value)}
+                />
+                <datalist id="bot-models">
+                  {(provider?.models ?? []).map((m) => (
+                    <option key={m} value={m} />
+                  ))}
+                </datalist>
+              </>
+            )}
+          </Field>
+        </div>
+        <ScheduleHelper
+          schedule={values.schedule ?? ''}
+          timezone={values.timezone}
+          onSchedule={(s) => set('schedule', s)}
+          onTimezone={(z) => set('timezone', z)}
+          error={fieldError('schedule') ?? fieldError('timezone')}
+        />
+        <label className="flex items-center gap-2 text-sm">
+          <input
+            type="checkbox"
+            checked={values.enabled}
+            onChange={(e) => set('enabled', e.target.checked)}
+            className="h-4 w-4"
+          />
+          {t('bot.enabled')}
+        </label>
+        <details>
+          <summary className="cursor-pointer text-sm font-medium">{t('bot.limits')}</summary>
+          <div className="mt-3 grid gap-4 sm:grid-cols-2">
+            <Field label={t('bot.maxRuntime')} error={fieldError('maxRuntimeSeconds')}>
+              {(props) => (
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={1}
+                  value={values.maxRuntimeSeconds}
+                  onChange={(e) => set('maxRuntimeSeconds', Number(e.target.value))}
+                />
+              )}
+            </Field>
+            <Field label={t('bot.maxRetries')} error={fieldError('maxRetries')}>
+              {(props) => (
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={0}
+                  max={10}
+                  value={values.maxRetries}
+                  onChange={(e) => set('maxRetries', Number(e.target.value))}
+                />
+              )}
+            </Field>
+            <Field
+              label={t('bot.dailyBudget')}
+              hint={t('bot.dailyBudgetHint')}
+              error={fieldError('dailyBudgetUsd')}
+            >
+              {(props) => (
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={0}
+                  step="0.01"
+                  value={values.dailyBudgetUsd ?? ''}
+                  onChange={(e) => set('dailyBudgetUsd', numberOrNull(e.target.value))}
+                />
+              )}
+            </Field>
+            <Field label={t('bot.maxCostPerRun')} error={fieldError('maxCostPerRunUsd')}>
+              {(props) => (
+                <TextInput
+                  {...props}
+                  type="number"
+                  min={0}
+                  step="0.01"
+                  value={values.maxCostPerRunUsd ?? ''}
+                  onChange={(e) => set('maxCostPerRunUsd', numberOrNull(e.target.value))}
+                />
+              )}
+            </Field>
+          </div>
+        </details>
+      </Card>
+      <ErrorNote error={error} />
+      <Button type="submit" variant="primary" busy={busy}>
+        {submitLabel}
+      </Button>
+    </form>
+  )
+}

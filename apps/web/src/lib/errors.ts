@@ -1,0 +1,60 @@
+import { ApiError } from '@openorch/sdk'
+import type { MessageKey, Translate } from './i18n.tsx'
+
+// Every API error in words a person understands: known codes have their own sentence (and what to
+// do); other problems show the server's `detail`, which is written for people too.
+
+const known: Record<string, MessageKey> = {
+  unauthorized: 'error.unauthorized',
+  forbidden: 'error.forbidden',
+  provider_auth: 'error.provider_auth',
+  provider_quota: 'error.provider_quota',
+  provider_rate_limited: 'error.provider_rate_limited',
+  provider_unreachable: 'error.provider_unreachable',
+  provider_unavailable: 'error.provider_unavailable',
+  provider_timeout: 'error.provider_timeout',
+  provider_bad_request: 'error.provider_bad_request',
+  provider_not_configured: 'error.provider_not_configured',
+  provider_key_unreadable: 'error.provider_key_unreadable',
+  bot_not_found: 'error.bot_not_found',
+  run_not_found: 'error.run_not_found',
+  bot_name_taken: 'error.bot_name_taken',
+  invalid_schedule: 'error.invalid_schedule',
+  run_not_cancellable: 'error.run_not_cancellable',
+  run_not_retriable: 'error.run_not_retriable',
+  budget_exceeded: 'error.budget_exceeded',
+  quota_exceeded: 'error.quota_exceeded',
+  queue_full: 'error.queue_full',
+  timeout: 'error.timeout',
+  cancelled: 'error.cancelled',
+  lease_expired: 'error.lease_expired',
+  internal_error: 'error.internal_error',
+  shutting_down: 'error.shutting_down',
+}
+
+export interface Described {
+  message: string
+  /** The server's own words, when they add something (shown smaller). */
+  detail?: string
+  fields: { field: string; message: string }[]
+  code?: string
+}
+
+export function describeError(error: unknown, t: Translate): Described {
+  if (error instanceof ApiError) {
+    const key = known[error.code]
+    const fields = error.problem?.errors ?? []
+    if (key) return { message: t(key), detail: error.message, fields, code: error.code }
+    if (error.code === 'validation_failed')
+      return { message: t('error.validation_failed'), fields, code: error.code }
+    return { message: error.message || t('error.unknown'), fields, code: error.code }
+  }
+  if (error instanceof TypeError) return { message: t('error.network'), fields: [] }
+  return { message: error instanceof Error ? error.message : t('error.unknown'), fields: [] }
+}
+
+/** What a failed run's error code means and what to do about it. */
+export function runErrorAdvice(code: string, t: Translate): string {
+  const key = known[code]
+  return key ? t(key) : t('error.run_generic')
+}

@@ -1,0 +1,208 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useMemo } from 'react'
+import { Button, Card, ErrorNote, Loading, PageTitle, StatusBadge } from '../components/ui.tsx'
+import { useClient } from '../lib/api.tsx'
+import { runErrorAdvice } from '../lib/errors.ts'
+import { formatDateTime, formatDuration, formatNumber, formatUsd, outputText } from '../lib/format.ts'
+import { useI18n } from '../lib/i18n.tsx'
+import { useLiveOutput } from '../lib/live.tsx'
+import { renderMarkdown } from '../lib/markdown.ts'
+import { Link, navigate } from '../lib/router.tsx'
+
+// One run: its output (Markdown, sanitised), streamed live while it runs, its log, input, attempts
+// and error with what to do; cancel while it may still run, retry once it has ended.
+
+const active = new Set(['pending', 'running', 'waiting'])
+const retriable = new Set(['failed', 'cancelled', 'timeout'])
+
+export default function RunDetail({ id }: { id: string }) {
+  const { t, lang } = useI18n()
+  const client = useClient()
+  const queryClient = useQueryClient()
+  const run = useQuery({ queryKey: ['run', id], queryFn: () => client.runs.get(id) })
+  const log = useQuery({
+    queryKey: ['run', id, 'log'],
+    queryFn: () => client.runs.log(id),
+    enabled: run.isSuccess,
+  })
+  const bot = useQuery({
+    queryKey: ['bot', run.data?.botId],
+    queryFn: () => client.bots.get(run.data!.botId!),
+    enabled: !!run.data?.botId,
+  })
+  const live = useLiveOutput(id)
+  const cancel = useMutation({
+    mutationFn: () => client.runs.cancel(id),
+    onSuccess: (updated) => queryClient.setQueryData(['run', id], updated),
+  })
+  const retry = useMutation({
+    mutationFn: () => client.runs.retry(id),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(['run', updated.id], updated)
+      if (updated.id !== id) navigate(`/runs/${encodeURIComponent(updated.id)}`)
+    },
+  })
+
+  const data = run.data
+  const isActive = data ? active.has(data.status) : false
+  const finalText = data ? outputText(data.output) : ''
+  const html = useMemo(() => (finalText ? renderMarkdown(finalText) : ''), [finalText])
+
+  if (run.isLoading) return <Loading />
+  if (!data) return <ErrorNote error={run.error} />
+
+  return (
+    <div className="space-y-6">
+      {data.botId && (
+        <p className="text-sm">
+          <Link href={`/bots/${encodeURIComponent(data.botId)}`}>
+            ← {bot.data ? `${bot.data.emoji ?? '🤖'} ${bot.data.name}` : t('run.backToBot')}
+          </Link>
+        </p>
+      )}
+      <PageTitle
+        actions={
+          <>
+            {isActive && (
+              <Button variant="danger" busy={cancel.isPending} onClick={() => cancel.mutate()}>
+                {t('run.cancel')}
+              </Button>
+            )}
+            {retriable.has(data.status) && (
+              <Button variant="primary" busy={retry.isPending} onClick={() => retry.mutate()}>
+                {t('run.retry')}
+              </Button>
+            )}
+          </>
+        }
+      >
+        {t('run.title')}
+      </PageTitle>
+      <ErrorNote error={cancel.error ?? retry.error} />
+
+      <Card>
+        <div className="flex flex-wrap items-center gap-3" role="status" aria-live="polite">
+          <StatusBadge status={data.status} />
+          {data.isNew && (
+            <span className="rounded bg-indigo-100 px-2 py-0.5 text-xs text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100">
+              {t('run.new')}
+            </span>
+          )}
+          <span className="text-sm text-slate-700 dark:text-slate-300">
+            {t('run.trigger')}: {t(`trigger.${data.trigger}` as 'trigger.manual')}
+          </span>
+        </div>
+        <dl className="mt-4 grid grid-cols-2 gap-3 text-sm sm:grid-cols-4">
+          <Stat label={t('run.created')} value={formatDateTime(data.createdAt, lang)} />
+          <Stat label={t('run.duration')} value={formatDuration(data.durationMs, lang)} />
+          <Stat
+            label={t('run.tokens')}
+            value={
+              data.tokensIn === null
+                ? '–'
+                : `${formatNumber(data.tokensIn, lang)} / ${formatNumber(data.tokensOut, lang)}`
+            }
+          />
+          <Stat label={t('run.cost')} value={formatUsd(data.costUsd, lang)} />
+          <Stat
+            label={t('run.attempt')}
+            value={t('run.attemptOf', { n: data.attempt, max: data.maxAttempts })}
+          />
+        </dl>
+      </Card>
+
+      {data.error && (
+        <section
+          aria-labelledby="run-error"
+          className="rounded-lg border border-red-300 bg-red-50 p-4 text-red-950 dark:border-red-700 dark:bg-red-950 dark:text-red-50"
+        >
+          <h2 id="run-error" className="font-semibold">
+            {t('run.error')} <span className="font-mono text-sm">{data.error.code}</span>
+          </h2>
+          <p className="mt-1">{data.error.message}</p>
+          <p className="mt-2 text-sm">
+            <span className="font-medium">{t('run.whatToDo')}</span> {runErrorAdvice(data.error.code, t)}
+          </p>
+          {data.deadLettered && <p className="mt-2 text-sm">{t('run.deadLettered')}</p>}
+        </section>
+      )}
+
+      <section aria-labelledby="run-output">
+        <h2 id="run-output" className="mb-2 text-lg font-semibold">
+          {t('run.output')}
+        </h2>
+        <Card>
+          {finalText ? (
+            // Sanitised by DOMPurify in renderMarkdown.
+            // biome-ignore lint/security/noDangerouslySetInnerHtml: the HTML is sanitised (lib/markdown.ts)
+            <div className="markdown" data-testid="run-output" dangerouslySetInnerHTML={{ __html: html }} />
+          ) : live ? (
+            <div aria-busy={isActive} data-testid="run-output">
+              <p className="mb-2 text-xs text-slate-600 dark:text-slate-400">{t('run.streaming')}</p>
+              <pre className="whitespace-pre-wrap font-sans">{live}</pre>
+            </div>
+          ) : (
+            <p className="text-slate-600 dark:text-slate-400">
+              {isActive ? t('run.waitingForOutput') : t('run.noOutput')}
+            </p>
+          )}
+        </Card>
+      </section>
+
+      {data.input !== null && data.input !== undefined && (
+        <section aria-labelledby="run-input">
+          <h2 id="run-input" className="mb-2 text-lg font-semibold">
+            {t('run.input')}
+          </h2>
+          <Card>
+            <pre className="overflow-x-auto text-sm whitespace-pre-wrap">
+              {JSON.stringify(data.input, null, 2)}
+            </pre>
+          </Card>
+        </section>
+      )}
+
+      <section aria-labelledby="run-log">
+        <h2 id="run-log" className="mb-2 text-lg font-semibold">
+          {t('run.log')}
+        </h2>
+        <Card>
+          <ErrorNote error={log.error} />
+          {log.data && log.data.items.length === 0 && (
+            <p className="text-slate-600 dark:text-slate-400">{t('run.logEmpty')}</p>
+          )}
+          <ol className="space-y-1 font-mono text-xs">
+            {log.data?.items.map((entry, i) => (
+              <li
+                // biome-ignore lint/suspicious/noArrayIndexKey: the log only grows at its end
+                key={`${entry.at}-${i}`}
+                className={
+                  entry.level === 'error'
+                    ? 'text-red-700 dark:text-red-300'
+                    : entry.level === 'warn'
+                      ? 'text-amber-800 dark:text-amber-300'
+                      : ''
+                }
+              >
+                <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString(lang)}</time> #
+                {entry.attempt} {entry.level} {entry.message}
+                {entry.data && (
+                  <span className="text-slate-600 dark:text-slate-400"> {JSON.stringify(entry.data)}</span>
+                )}
+              </li>
+            ))}
+          </ol>
+        </Card>
+      </section>
+    </div>
+  )
+}
+
+function Stat({ label, value }: { label: string; value: string }) {
+  return (
+    <div>
+      <dt className="text-slate-600 dark:text-slate-400">{label}</dt>
+      <dd className="font-medium">{value}</dd>
+    </div>
+  )
+}
