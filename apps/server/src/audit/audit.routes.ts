@@ -10,7 +10,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ database: Db }> = async (app, 
   app.get(
     '/audit',
     {
-      preHandler: requireRole('admin'),
+      preValidation: requireRole('admin'),
       schema: {
         tags: ['audit'],
         summary: 'The audit trail',

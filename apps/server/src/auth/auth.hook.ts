@@ -55,7 +55,10 @@ export function createAuthHook(apiKeys: ApiKeyService): onRequestAsyncHookHandle
   }
 }
 
-/** A preHandler that refuses callers below `role` with 403 `forbidden`. */
+/**
+ * Refuses callers below `role` with 403 `forbidden`. Used as a preValidation hook: the role is checked
+ * before the body is validated, so a caller without the role learns nothing from validation errors.
+ */
 export function requireRole(role: Role): preHandlerAsyncHookHandler {
   return async (request) => {
     if (!request.auth)

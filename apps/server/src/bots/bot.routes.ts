@@ -69,7 +69,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.post(
     '/bots',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Create a bot',
@@ -83,7 +83,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.post(
     '/bots/import',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Import a bot',
@@ -112,7 +112,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.patch(
     '/bots/:id',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Change a bot',
@@ -128,7 +128,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.delete(
     '/bots/:id',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Delete a bot',
@@ -146,7 +146,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.post(
     '/bots/:id/duplicate',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Duplicate a bot',
@@ -176,7 +176,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.post(
     '/bots/:id/runs',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Run a bot now',
@@ -262,7 +262,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.put(
     '/bots/:id/notes/:name',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Write a note',
@@ -288,7 +288,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
   app.delete(
     '/bots/:id/notes/:name',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['bots'],
         summary: 'Delete a note',

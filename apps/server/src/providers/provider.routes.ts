@@ -83,7 +83,7 @@ export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = asyn
   app.put(
     '/providers/:name',
     {
-      preHandler: requireRole('admin'),
+      preValidation: requireRole('admin'),
       schema: {
         tags: ['providers'],
         summary: 'Set up a provider',
@@ -109,7 +109,7 @@ export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = asyn
   app.delete(
     '/providers/:name',
     {
-      preHandler: requireRole('admin'),
+      preValidation: requireRole('admin'),
       schema: {
         tags: ['providers'],
         summary: 'Remove a provider',

@@ -147,7 +147,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
   app.post(
     '/runs/:id/cancel',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['runs'],
         summary: 'Cancel a run',
@@ -163,7 +163,7 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
   app.post(
     '/runs/:id/retry',
     {
-      preHandler: requireRole('editor'),
+      preValidation: requireRole('editor'),
       schema: {
         tags: ['runs'],
         summary: 'Retry a run',

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bearer, createTestApp, type TestApp } from '../../test/app-harness.ts'
+import { hasRole, type Role } from './role.ts'
+
+// Issue 5: every route of the OpenAPI document, called with every role — allowed, or 403 problem+json.
+// The table below is the policy; a new route without a row fails the test until someone decides.
+
+const roles: Role[] = ['viewer', 'editor', 'admin', 'owner']
+const someId = '01900000-0000-7000-8000-000000000000'
+
+function requiredRole(method: string, path: string): Role {
+  if (path === '/api/v1/audit') return 'admin'
+  if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
+  if (method === 'GET') return 'viewer'
+  if (/^\/api\/v1\/(bots|runs)/.test(path)) return 'editor'
+  throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)
+}
+
+describe('roles on every route', () => {
+  let t: TestApp
+  let operations: Array<{ method: string; path: string }>
+
+  beforeAll(async () => {
+    t = await createTestApp('sqlite')
+    const document = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { security?: unknown[] }>>
+    }
+    operations = Object.entries(document.paths)
+      .filter(([path]) => path.startsWith('/api/v1/'))
+      .flatMap(([path, methods]) =>
+        Object.entries(methods)
+          // Public routes (no security) and the live feed (a stream that never ends) are not role-checked here.
+          .filter(([, operation]) => !(Array.isArray(operation.security) && operation.security.length === 0))
+          .map(([method]) => ({ method: method.toUpperCase(), path })),
+      )
+      .filter((op) => op.path !== '/api/v1/events')
+  })
+  afterAll(async () => {
+    await t.close()
+  })
+
+  it('answers 403 problem+json below the route’s role, and never 403 or 5xx at or above it', async () => {
+    expect(operations.length).toBeGreaterThan(20)
+    const wrong: string[] = []
+    for (const { method, path } of operations) {
+      const url = path
+        .replace('{id}', someId)
+        .replace('{name}', path.includes('/providers/') ? 'openai' : 'a.md')
+      const needed = requiredRole(method, path)
+      for (const role of roles) {
+        const response = await t.app.inject({
+          method: method as 'GET',
+          url,
+          headers: bearer(t.keys[role]),
+          ...(['POST', 'PUT', 'PATCH'].includes(method) ? { payload: {} } : {}),
+        })
+        const allowed = hasRole(role, needed)
+        const ok = allowed
+          ? response.statusCode !== 403 && response.statusCode < 500
+          : response.statusCode === 403 &&
+            response.headers['content-type']?.includes('application/problem+json') &&
+            response.json().code === 'forbidden'
+        if (!ok) wrong.push(`${role} ${method} ${path} → ${response.statusCode} (needs ${needed})`)
+      }
+    }
+    expect(wrong).toEqual([])
+  })
+})
