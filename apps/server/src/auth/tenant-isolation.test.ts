@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
+import { dialects } from '../../test/databases.ts'
+
+// Issue 5 (API1): every route, called by another workspace with this workspace's ids, answers 404 —
+// never this workspace's data, not even in lists, counts, search or usage.
+
+describe.each(dialects)('tenant isolation on %s', (dialect) => {
+  let t: TestApp
+  let secrets: string[]
+  let operations: Array<{ method: string; path: string }>
+  let ids: { bot: string; run: string }
+
+  beforeAll(async () => {
+    t = await createTestApp(dialect)
+    await insertProviderRow(t.database, 'openai', { defaultModel: 'gpt-4o-mini' })
+    const bot = await t.bots.service.create('default', {
+      name: 'Tenant A secret bot',
+      prompt: 'tenant-a-secret-prompt',
+      provider: 'openai',
+      schedule: '@hourly',
+    })
+    await t.bots.notes.put(bot.id, 'a.md', 'tenant-a-secret-note')
+    const run = await t.bots.service.runNow('default', bot.id, {
+      trigger: 'api',
+      input: 'tenant-a-secret-input',
+    })
+    if (run.status === 'dropped') throw new Error('dropped')
+    ids = { bot: bot.id, run: run.run.id }
+    secrets = [bot.id, run.run.id, 'Tenant A secret bot', 'tenant-a-secret']
+    const document = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as {
+      paths: Record<string, Record<string, unknown>>
+    }
+    operations = Object.entries(document.paths)
+      .filter(
+        ([path]) =>
+          path.startsWith('/api/v1/') && path !== '/api/v1/events' && path !== '/api/v1/openapi.json',
+      )
+      .flatMap(([path, methods]) =>
+        Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path })),
+      )
+  })
+  afterAll(async () => {
+    await t.close()
+  })
+
+  const payloadFor = (method: string, path: string) => {
+    if (path.endsWith('/notes/{name}') && method === 'PUT') return { content: 'x' }
+    if (method === 'PATCH') return { enabled: false }
+    if (['POST', 'PUT'].includes(method)) return {}
+    return undefined
+  }
+
+  it('answers 404 for this workspace’s ids and shows none of its data anywhere', async () => {
+    const wrong: string[] = []
+    for (const { method, path } of operations) {
+      if (path.startsWith('/api/v1/providers/')) continue // named per workspace: the other workspace's own
+      const url = path
+        .replace('{id}', path.startsWith('/api/v1/runs') ? ids.run : ids.bot)
+        .replace('{name}', 'a.md')
+      const payload = payloadFor(method, path)
+      const response = await t.app.inject({
+        method: method as 'GET',
+        url,
+        headers: bearer(t.keys.otherTenant),
+        ...(payload !== undefined ? { payload } : {}),
+      })
+      // The id the caller sent may come back in the 404's detail; anything else of ours may not.
+      const leaked = secrets.filter((s) => !url.includes(s) && response.body.includes(s))
+      if (leaked.length > 0) wrong.push(`${method} ${path} leaks ${leaked.join(', ')}`)
+      const targetsAnId = path.includes('{id}')
+      if (targetsAnId && response.statusCode !== 404)
+        wrong.push(`${method} ${path} → ${response.statusCode}, expected 404`)
+      if (!targetsAnId && response.statusCode >= 500) wrong.push(`${method} ${path} → ${response.statusCode}`)
+    }
+    expect(wrong).toEqual([])
+    // Still there for its own workspace.
+    const own = await t.app.inject({ url: `/api/v1/bots/${ids.bot}`, headers: bearer(t.keys.viewer) })
+    expect(own.statusCode).toBe(200)
+    const note = await t.app.inject({
+      url: `/api/v1/bots/${ids.bot}/notes/a.md`,
+      headers: bearer(t.keys.viewer),
+    })
+    expect(note.json().content).toBe('tenant-a-secret-note')
+  })
+})
