@@ -58,7 +58,7 @@ describe('roles on every route', () => {
         const ok = allowed
           ? response.statusCode !== 403 && response.statusCode < 500
           : response.statusCode === 403 &&
-            response.headers['content-type']?.includes('application/problem+json') &&
+            String(response.headers['content-type']).includes('application/problem+json') &&
             response.json().code === 'forbidden'
         if (!ok) wrong.push(`${role} ${method} ${path} → ${response.statusCode} (needs ${needed})`)
       }
