@@ -87,6 +87,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       concurrency: config.worker.concurrency,
       leaseMs: config.worker.leaseMs,
       pollIntervalMs: config.worker.pollIntervalMs,
+      ...(config.worker.claimBatchSize !== undefined ? { claimBatchSize: config.worker.claimBatchSize } : {}),
+      localQueueSize: config.worker.localQueueSize,
+      settleBatchSize: config.worker.settleBatchSize,
       onSettled: (run, settlement, accepted) => {
         if (!accepted) return
         settled.inc({ kind: run.kind, outcome: settlement.outcome })

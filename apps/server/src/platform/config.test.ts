@@ -30,6 +30,22 @@ describe('loadConfig', () => {
     }
   })
 
+  it('reads retention, rate limits and the worker batch settings', () => {
+    const config = loadConfig({
+      OPENORCH_RUN_RETENTION_DAYS: '30',
+      OPENORCH_RATE_LIMIT_PER_KEY: '60',
+      OPENORCH_CLAIM_BATCH_SIZE: '500',
+      OPENORCH_LOCAL_QUEUE_SIZE: '500',
+    })
+    expect(config.retention.runsMs).toBe(30 * 86_400_000)
+    expect(config.http.rateLimits).toEqual({ perKeyPerMinute: 60, perTenantPerMinute: 3000 })
+    expect(config.worker).toMatchObject({ claimBatchSize: 500, localQueueSize: 500, settleBatchSize: 100 })
+    expect(loadConfig({}).worker.claimBatchSize).toBeUndefined()
+    expect(() => loadConfig({ OPENORCH_LOCAL_QUEUE_SIZE: '-1', OPENORCH_RUN_RETENTION_DAYS: '0' })).toThrow(
+      /OPENORCH_LOCAL_QUEUE_SIZE[\s\S]*OPENORCH_RUN_RETENTION_DAYS|OPENORCH_RUN_RETENTION_DAYS[\s\S]*OPENORCH_LOCAL_QUEUE_SIZE/,
+    )
+  })
+
   it('rejects a drop threshold below the warning threshold', () => {
     expect(() =>
       loadConfig({ OPENORCH_QUEUE_WARN_PENDING: '50', OPENORCH_QUEUE_DROP_PENDING: '20' }),

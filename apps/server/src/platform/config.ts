@@ -28,6 +28,9 @@ const envSchema = z.object({
   OPENORCH_SHUTDOWN_GRACE_SECONDS: intFrom(0, 3600).default(25),
   OPENORCH_BODY_LIMIT_BYTES: intFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
   OPENORCH_RUN_RETENTION_DAYS: intFrom(1, 36500).default(90),
+  OPENORCH_CLAIM_BATCH_SIZE: intFrom(1, 10_000).optional(),
+  OPENORCH_LOCAL_QUEUE_SIZE: intFrom(0, 100_000).default(0),
+  OPENORCH_SETTLE_BATCH_SIZE: intFrom(1, 10_000).default(100),
   OPENORCH_RATE_LIMIT_PER_KEY: intFrom(1, 10_000_000).default(600),
   OPENORCH_RATE_LIMIT_PER_TENANT: intFrom(1, 10_000_000).default(3000),
   OPENORCH_ROLES: z
@@ -57,6 +60,10 @@ export interface Config {
     leaseMs: number
     pollIntervalMs: number
     shutdownGraceMs: number
+    /** Runs per claim (default: every free slot); leased runs held ahead of free slots; completions per write. */
+    claimBatchSize: number | undefined
+    localQueueSize: number
+    settleBatchSize: number
   }
   backpressure: { warnPending: number; dropPending: number }
   /** Finished runs older than this are pruned (the last run of each bot is kept). */
@@ -118,6 +125,9 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       leaseMs: e.OPENORCH_LEASE_SECONDS * 1000,
       pollIntervalMs: e.OPENORCH_POLL_INTERVAL_MS,
       shutdownGraceMs: e.OPENORCH_SHUTDOWN_GRACE_SECONDS * 1000,
+      claimBatchSize: e.OPENORCH_CLAIM_BATCH_SIZE,
+      localQueueSize: e.OPENORCH_LOCAL_QUEUE_SIZE,
+      settleBatchSize: e.OPENORCH_SETTLE_BATCH_SIZE,
     },
     backpressure: { warnPending: e.OPENORCH_QUEUE_WARN_PENDING, dropPending: e.OPENORCH_QUEUE_DROP_PENDING },
     retention: { runsMs: e.OPENORCH_RUN_RETENTION_DAYS * 86_400_000 },
