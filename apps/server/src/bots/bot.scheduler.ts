@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
 import { toError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { RunService } from '../runs/run.service.ts'
@@ -234,7 +235,11 @@ export class BotScheduler {
       skip.plan.outcome =
         skip.outcome === 'skipped_overlap' && recorded.status !== 'created' ? 'already_fired' : skip.outcome
     }
-    await advanceBots(db, advances, now)
+    const { database } = this.deps
+    // On SQLite one transaction for the pass's updates: one commit instead of one per bot.
+    if (database.dialect === 'sqlite')
+      await writeTransaction(database, (trx) => advanceBots(trx, advances, now, 'sqlite'))
+    else await advanceBots(db, advances, now, 'postgres')
     return plans.map((p) => ({ botId: p.bot.id, slot: p.slot, outcome: p.outcome! }))
   }
 
