@@ -185,6 +185,9 @@ export const botSchema = z
       .describe('Why the schedule was disabled by the orchestrator (failures in a row); null otherwise.'),
     consecutiveFailures: z.number().int(),
     lastRun: botLastRunSchema.nullable(),
+    recentRuns: z
+      .array(z.object({ id: z.string(), status: runStatusSchema, isNew: z.boolean().nullable() }))
+      .describe('The latest runs (up to 5), newest first: the card’s row of ✅/❌.'),
     createdAt: isoTime,
     updatedAt: isoTime,
   })

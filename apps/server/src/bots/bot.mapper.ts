@@ -35,7 +35,11 @@ export function summaryOf(run: LastRunRow): string | null {
   return line.length > 200 ? `${line.slice(0, 199)}…` : line
 }
 
-export function toBotJson(row: BotRow, lastRun: LastRunRow | undefined): Bot {
+export function toBotJson(
+  row: BotRow,
+  lastRun: LastRunRow | undefined,
+  recent: Array<{ id: string; status: string; is_new: number | null }> = [],
+): Bot {
   return {
     id: row.id,
     name: row.name,
@@ -71,6 +75,11 @@ export function toBotJson(row: BotRow, lastRun: LastRunRow | undefined): Bot {
           finishedAt: iso(lastRun.finished_at),
         }
       : null,
+    recentRuns: recent.map((r) => ({
+      id: r.id,
+      status: r.status as RunStatus,
+      isNew: r.is_new === null ? null : r.is_new === 1,
+    })),
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
   }

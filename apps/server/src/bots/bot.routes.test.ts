@@ -67,6 +67,7 @@ describe.each(dialects)('bots API on %s', (dialect) => {
       maxCostPerRunUsd: null,
       dailyBudgetUsd: null,
       lastRun: null,
+      recentRuns: [],
       consecutiveFailures: 0,
     })
     const next = Date.parse(bot.nextRunAt!)
@@ -154,6 +155,13 @@ describe.each(dialects)('bots API on %s', (dialect) => {
     const run = await send('POST', `/api/v1/bots/${ids[0]}/runs`, { input: 'go' })
     const first = botSchema.parse((await get(`/api/v1/bots/${ids[0]}`)).json())
     expect(first.lastRun).toMatchObject({ id: run.json().id, status: 'pending', summary: null })
+    const second = await send('POST', `/api/v1/bots/${ids[0]}/runs`, {})
+    const page = botPageSchema.parse((await get('/api/v1/bots?limit=2')).json())
+    expect(page.items[0]!.recentRuns).toEqual([
+      { id: second.json().id, status: 'pending', isNew: null },
+      { id: run.json().id, status: 'pending', isNew: null },
+    ])
+    expect(page.items[1]!.recentRuns).toEqual([])
   })
 
   it('changes a schedule at once: new nextRunAt, disabling clears it, enabling sets it again', async () => {

@@ -19,6 +19,7 @@ import {
   insertBot,
   latestRunsOf,
   listBots,
+  recentRunsOf,
   updateBot,
 } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
@@ -111,7 +112,14 @@ export function createBotService(deps: BotServiceDeps) {
       rows.map((r) => r.id),
     )
     const byBot = new Map(latest.map((r) => [r.bot_id, r]))
-    return rows.map((row) => toBotJson(row, byBot.get(row.id)))
+    const recent = new Map<string, Array<{ id: string; status: string; is_new: number | null }>>()
+    for (const run of await recentRunsOf(
+      db,
+      tenantId,
+      rows.map((r) => r.id),
+    ))
+      recent.set(run.bot_id!, [...(recent.get(run.bot_id!) ?? []), run])
+    return rows.map((row) => toBotJson(row, byBot.get(row.id), recent.get(row.id)))
   }
 
   /** Checks what zod cannot: schedule, time zone, provider set up, a model to use. Every bad field at once. */

@@ -106,6 +106,30 @@ export async function latestRunsOf(db: Q, tenantId: string, botIds: string[]) {
     .execute()
 }
 
+/** The newest `perBot` runs of each bot in `botIds`, newest first (one query, window function). */
+export async function recentRunsOf(db: Q, tenantId: string, botIds: string[], perBot = 5) {
+  if (botIds.length === 0) return []
+  const ranked = db
+    .selectFrom('runs')
+    .select([
+      'id',
+      'bot_id',
+      'status',
+      'is_new',
+      sql<number>`row_number() over (partition by bot_id order by id desc)`.as('n'),
+    ])
+    .where('tenant_id', '=', tenantId)
+    .where('bot_id', 'in', botIds)
+    .as('ranked')
+  return db
+    .selectFrom(ranked)
+    .select(['ranked.id', 'ranked.bot_id', 'ranked.status', 'ranked.is_new'])
+    .where('ranked.n', '<=', perBot)
+    .orderBy('ranked.bot_id')
+    .orderBy('ranked.id', 'desc')
+    .execute()
+}
+
 /** The last completed run of a bot: its output is the bot's memory, its hash decides `isNew`. */
 export async function lastCompletedRun(db: Q, tenantId: string, botId: string, excludeRunId: string) {
   return db

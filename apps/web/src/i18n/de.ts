@@ -161,6 +161,7 @@ export const de: Record<MessageKey, string> = {
   'dashboard.paused': 'Nach Fehlern pausiert',
   'dashboard.disabled': 'Zeitplan aus',
   'dashboard.noRuns': 'Noch nicht gelaufen.',
+  'dashboard.recentRuns': 'Letzte Ergebnisse, neueste zuerst',
   'dashboard.runNow': 'Jetzt ausführen',
   'dashboard.enabledLabel': 'Zeitplan von {name}',
   'dashboard.queueBackedUp': 'Die Warteschlange staut sich: {count} Läufe warten auf einen freien Worker.',

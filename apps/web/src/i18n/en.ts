@@ -154,6 +154,7 @@ export const en = {
   'dashboard.paused': 'Paused after failures',
   'dashboard.disabled': 'Schedule off',
   'dashboard.noRuns': 'Not run yet.',
+  'dashboard.recentRuns': 'Last results, newest first',
   'dashboard.runNow': 'Run now',
   'dashboard.enabledLabel': 'Schedule of {name}',
   'dashboard.queueBackedUp': 'The queue is backed up: {count} runs are waiting for a free worker.',

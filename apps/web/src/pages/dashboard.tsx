@@ -150,6 +150,22 @@ function BotCard({ bot }: { bot: Bot }) {
                 : t('dashboard.disabled')}
         </dd>
       </dl>
+      {bot.recentRuns.length > 1 && (
+        <ol aria-label={t('dashboard.recentRuns')} className="flex gap-1 text-sm">
+          {bot.recentRuns.map((run) => (
+            <li key={run.id}>
+              <Link
+                href={`/runs/${encodeURIComponent(run.id)}`}
+                className="no-underline"
+                title={t(`status.${run.status}`)}
+              >
+                <span aria-hidden="true">{statusIcon[run.status]}</span>
+                <span className="sr-only">{t(`status.${run.status}`)}</span>
+              </Link>
+            </li>
+          ))}
+        </ol>
+      )}
       <div className="min-h-10 text-sm">
         {last ? (
           <Link
