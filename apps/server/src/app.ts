@@ -5,6 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Kysely } from 'kysely'
 import { registerAuditTrail } from './audit/audit.hook.ts'
 import { auditRoutes } from './audit/audit.routes.ts'
+import { apiKeyRoutes } from './auth/api-key.routes.ts'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
 import { createAuthHook, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
@@ -164,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         secured.addHook('onRequest', checkRateLimits)
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
+        await secured.register(apiKeyRoutes, { apiKeys })
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
         await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)

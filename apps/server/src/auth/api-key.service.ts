@@ -4,8 +4,17 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, toError } from '../platform/errors.ts'
 import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
-import { type ApiKeyRow, countApiKeys, findApiKeyByHash, insertApiKey, touchApiKey } from './api-key.store.ts'
-import { isRole, type Role, roles } from './role.ts'
+import {
+  type ApiKeyRow,
+  countApiKeys,
+  findApiKey,
+  findApiKeyByHash,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  touchApiKey,
+} from './api-key.store.ts'
+import { hasRole, isRole, type Role, roles } from './role.ts'
 
 /** The workspace a new database starts with; `OPENORCH_API_KEY` becomes its owner key. */
 export const defaultTenantId = 'default'
@@ -150,5 +159,49 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     })
   }
 
-  return { createApiKey, authenticate, bootstrapOwnerKey }
+  /** A key made by a caller: never with a role above the caller's own, never already expired. */
+  async function issue(
+    caller: AuthContext,
+    input: Omit<CreateApiKeyInput, 'tenantId'>,
+  ): Promise<CreatedApiKey> {
+    if (!hasRole(caller.role, input.role))
+      throw new AppError(
+        'forbidden',
+        `A key with the ${caller.role} role cannot create a key with the ${input.role} role (a higher role).`,
+        403,
+      )
+    if (input.expiresAt != null && input.expiresAt <= clock.now())
+      throw new AppError('validation_failed', 'expiresAt must be in the future.', 400, {
+        errors: [{ field: 'expiresAt', message: 'must be in the future' }],
+      })
+    const created = await createApiKey({ ...input, tenantId: caller.tenantId })
+    log.info({ keyId: created.apiKey.id, role: input.role, by: caller.keyId }, 'API key created')
+    return created
+  }
+
+  async function list(
+    tenantId: string,
+    page: { limit: number; cursor?: string | undefined },
+  ): Promise<{ items: ApiKey[]; nextCursor: string | null }> {
+    const rows = await listApiKeys(database.db, tenantId, { before: page.cursor, limit: page.limit + 1 })
+    const items = rows.slice(0, page.limit).map(toApiKey)
+    return { items, nextCursor: rows.length > page.limit ? (items[items.length - 1]?.id ?? null) : null }
+  }
+
+  /** Revokes a key at once: its next request is refused. A key above the caller's role stays. */
+  async function revoke(caller: AuthContext, id: string): Promise<ApiKey> {
+    const row = await findApiKey(database.db, caller.tenantId, id)
+    if (!row) throw new AppError('api_key_not_found', `API key ${id} does not exist.`, 404)
+    if (isRole(row.role) && !hasRole(caller.role, row.role))
+      throw new AppError(
+        'forbidden',
+        `A key with the ${caller.role} role cannot revoke a ${row.role} key.`,
+        403,
+      )
+    await revokeApiKey(database.db, caller.tenantId, id, clock.now())
+    log.info({ keyId: id, by: caller.keyId }, 'API key revoked')
+    return toApiKey((await findApiKey(database.db, caller.tenantId, id))!)
+  }
+
+  return { createApiKey, authenticate, bootstrapOwnerKey, issue, list, revoke }
 }

@@ -34,3 +34,34 @@ export async function touchApiKey(db: Q, id: string, now: number, minIntervalMs:
     .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<=', now - minIntervalMs)]))
     .execute()
 }
+
+/** Newest first; cursor: the last id of the previous page. */
+export async function listApiKeys(
+  db: Q,
+  tenantId: string,
+  options: { before?: string | undefined; limit: number },
+): Promise<ApiKeyRow[]> {
+  let query = db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId)
+  if (options.before) query = query.where('id', '<', options.before)
+  return query.orderBy('id', 'desc').limit(options.limit).execute()
+}
+
+export async function findApiKey(db: Q, tenantId: string, id: string): Promise<ApiKeyRow | undefined> {
+  return db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst()
+}
+
+export async function revokeApiKey(db: Q, tenantId: string, id: string, now: number): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
+}
