@@ -21,6 +21,7 @@ import { registerHttpMetrics } from './platform/http/http-metrics.ts'
 import { apiPrefix, openApiPath, registerOpenApi } from './platform/http/openapi.ts'
 import { type RateLimits, registerRateLimits } from './platform/http/rate-limit.ts'
 import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
+import { registerSecurityHeaders } from './platform/http/security-headers.ts'
 import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
 import { registerWebApp, type WebApp } from './platform/http/web-app.ts'
@@ -51,6 +52,8 @@ export interface AppDeps {
     sseHeartbeatMs?: number
     /** Requests per minute per API key and per workspace (default 600 and 3,000). */
     rateLimits?: RateLimits
+    /** Browser origins allowed to call the API (CORS); default none. */
+    corsOrigins?: readonly string[]
   }
   /** A per-app registry (createMetrics()); buildApp adds the run gauges to it. */
   metrics: Metrics
@@ -124,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let webApp: WebApp | undefined
   registerErrorHandling(app, { notFound: (request, reply) => webApp?.fallback(request, reply) ?? false })
   registerRequestIdEcho(app)
+  await registerSecurityHeaders(app, { corsOrigins: deps.config.corsOrigins ?? [] })
   registerShutdownRefusal(app)
   registerJsonOnly(app)
   registerHttpMetrics(app, deps.metrics)

@@ -119,7 +119,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     bus,
     clock: systemClock,
     log,
-    config: { bodyLimitBytes: config.http.bodyLimitBytes, rateLimits: config.http.rateLimits },
+    config: {
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      rateLimits: config.http.rateLimits,
+      corsOrigins: config.http.corsOrigins,
+    },
     metrics,
     migrations,
     apiKeys,

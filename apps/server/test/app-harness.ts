@@ -63,6 +63,7 @@ export async function createTestApp(
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
     rateLimits?: { perKeyPerMinute: number; perTenantPerMinute: number }
+    corsOrigins?: string[]
     /** A dashboard build to serve at `/`. */
     webRoot?: string
   } = {},
@@ -112,6 +113,7 @@ export async function createTestApp(
       bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
       ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     },
     metrics,
     migrations,

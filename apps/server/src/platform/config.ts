@@ -31,6 +31,25 @@ const envSchema = z.object({
   OPENORCH_CLAIM_BATCH_SIZE: intFrom(1, 10_000).optional(),
   OPENORCH_LOCAL_QUEUE_SIZE: intFrom(0, 100_000).default(0),
   OPENORCH_SETTLE_BATCH_SIZE: intFrom(1, 10_000).default(100),
+  OPENORCH_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .url({ protocol: /^https?$/ })
+          .refine(
+            (o) => URL.canParse(o) && new URL(o).origin === o,
+            'must be an origin such as https://app.example.com (no path)',
+          ),
+      ),
+    ),
   OPENORCH_RATE_LIMIT_PER_KEY: intFrom(1, 10_000_000).default(600),
   OPENORCH_RATE_LIMIT_PER_TENANT: intFrom(1, 10_000_000).default(3000),
   OPENORCH_ROLES: z
@@ -50,6 +69,8 @@ export interface Config {
     bodyLimitBytes: number
     /** Requests per minute, per process. */
     rateLimits: { perKeyPerMinute: number; perTenantPerMinute: number }
+    /** Origins allowed to call the API from a browser (CORS); empty = closed. */
+    corsOrigins: string[]
   }
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
@@ -111,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
         perKeyPerMinute: e.OPENORCH_RATE_LIMIT_PER_KEY,
         perTenantPerMinute: e.OPENORCH_RATE_LIMIT_PER_TENANT,
       },
+      corsOrigins: e.OPENORCH_CORS_ORIGINS,
     },
     dataDir,
     database: {

@@ -1,0 +1,43 @@
+import cors from '@fastify/cors'
+import type { FastifyInstance } from 'fastify'
+
+// Browser safety for the API (issue 5). The dashboard's own files carry their CSP (web-app.ts) and
+// the docs UI its own; every API and probe answer gets a CSP that loads nothing and may not be framed,
+// nosniff, no referrer, and no caching of what may be personal data.
+
+const apiCsp = "default-src 'none'; frame-ancestors 'none'"
+const apiPaths = ['/api/', '/health', '/ready', '/metrics']
+
+export async function registerSecurityHeaders(
+  app: FastifyInstance,
+  options: { corsOrigins: readonly string[] },
+): Promise<void> {
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff')
+    if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer')
+    if (apiPaths.some((p) => request.url.startsWith(p))) {
+      reply.header('content-security-policy', apiCsp)
+      reply.header('x-frame-options', 'DENY')
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+    }
+    return payload
+  })
+  // Closed by default: no CORS headers, so browsers keep other origins out. Listed origins may call the
+  // API with a key in the Authorization header (no cookies: credentials stay off).
+  if (options.corsOrigins.length > 0)
+    await app.register(cors, {
+      origin: [...options.corsOrigins],
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: [
+        'authorization',
+        'x-api-key',
+        'content-type',
+        'idempotency-key',
+        'last-event-id',
+        'x-request-id',
+      ],
+      exposedHeaders: ['retry-after', 'x-request-id', 'idempotent-replayed'],
+      credentials: false,
+      maxAge: 600,
+    })
+}
