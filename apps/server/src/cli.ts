@@ -4,9 +4,11 @@ import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
 import { ConfigError, loadConfig } from './platform/config.ts'
+import { createVault } from './platform/crypto.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { toError } from './platform/errors.ts'
 import { createLogger } from './platform/logger.ts'
+import { rotateSecrets } from './secrets/rotate-secrets.ts'
 
 // `openorch <command>`: errors print what to do, never a stack trace.
 const usage = `Usage: openorch <command>
@@ -16,6 +18,7 @@ Commands:
   migrate    Apply pending database migrations and exit
   bots       List, run, export and import bots of a running orchestrator (openorch bots help)
   audit verify   Check the audit trail's hash chain: exit 1 naming the first changed or missing entry
+  secrets rotate Encrypt every stored secret again with OPENORCH_MASTER_KEY (old keys in OPENORCH_EXTRA_MASTER_KEYS)
   help       Show this help
 
 Configuration comes from environment variables (see README.md): PORT, OPENORCH_DATA_DIR,
@@ -122,6 +125,42 @@ async function auditCommand(sub: string | undefined) {
   }
 }
 
+async function secretsCommand(sub: string | undefined) {
+  if (sub !== 'rotate') fail(`unknown command "secrets ${sub ?? ''}". Use: openorch secrets rotate`)
+  const cfg = config()
+  let vault: ReturnType<typeof createVault>
+  try {
+    vault = createVault({ masterKey: cfg.masterKey, dataDir: cfg.dataDir, extraKeys: cfg.extraMasterKeys })
+  } catch (error) {
+    fail(`${toError(error).message}`)
+  }
+  const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
+  try {
+    const result = await rotateSecrets(database, vault)
+    process.stdout.write(
+      `Secrets under master key ${vault.keyId}: ${result.rotated} re-encrypted, ${result.current} already current` +
+        `${result.raced > 0 ? `, ${result.raced} changed meanwhile (left as saved)` : ''}.\n`,
+    )
+    if (result.failed.length > 0) {
+      process.stderr.write(
+        `openorch: ${result.failed.length} secret(s) could not be read:\n${result.failed
+          .map((f) => `  ${f.where}: ${f.error}`)
+          .join(
+            '\n',
+          )}\nAdd the key they were saved with to OPENORCH_EXTRA_MASTER_KEYS and run this again, or save them again.\n`,
+      )
+      process.exitCode = 1
+    } else if (result.rotated + result.current > 0)
+      process.stdout.write(
+        'Every secret is readable with OPENORCH_MASTER_KEY alone now; OPENORCH_EXTRA_MASTER_KEYS can go.\n',
+      )
+  } catch (error) {
+    fail(`rotation failed: ${explain(error)}`)
+  } finally {
+    await database.close()
+  }
+}
+
 async function bots(argv: string[]) {
   try {
     const code = await runBotsCommand(argv, {
@@ -143,6 +182,9 @@ async function bots(argv: string[]) {
 const { positionals } = parseArgs({ allowPositionals: true, strict: false })
 const command = positionals[0] ?? 'start'
 switch (command) {
+  case 'secrets':
+    await secretsCommand(positionals[1])
+    break
   case 'audit':
     await auditCommand(positionals[1])
     break

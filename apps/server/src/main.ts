@@ -101,7 +101,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const apiKeys = createApiKeyService({ database, clock: systemClock, log })
   const ownerKey = await apiKeys.bootstrapOwnerKey(config.auth.bootstrapApiKey)
   // Without OPENORCH_MASTER_KEY the vault generates one into <data>/master.key (0600) on first start.
-  const vault = createVault({ masterKey: config.masterKey, dataDir: config.dataDir })
+  const vault = createVault({
+    masterKey: config.masterKey,
+    dataDir: config.dataDir,
+    extraKeys: config.extraMasterKeys,
+  })
   const providers = createProviderService({ database, clock: systemClock, log, vault })
   const bots = createBots({
     database,

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { appendAudit } from '../src/audit/audit.store.ts'
 import type { Tables } from '../src/database.ts'
+import { createVault } from '../src/platform/crypto.ts'
 import { openDatabase } from '../src/platform/db/database.ts'
 import { waitFor } from './kernel-harness.ts'
 import { startProviderServer } from './provider-servers/index.ts'
@@ -217,5 +218,51 @@ describe('openorch CLI', () => {
     expect(await broken.exited).toBe(1)
     expect(broken.err()).toMatch(/broken at entry 2 \(changed\)/)
     expect(broken.err()).not.toMatch(/\n\s+at /)
+  })
+
+  it('rotates secrets to a new master key and says when a secret cannot be read', async () => {
+    const dir = dataDir()
+    const oldKey = 'cli-old-master-key-0123456789abcdefghij'
+    const newKey = 'cli-new-master-key-0123456789abcdefghij'
+    expect(await run(['migrate'], { OPENORCH_DATA_DIR: dir }).exited).toBe(0)
+    const database = await openDatabase<Tables>({ sqlitePath: path.join(dir, 'openorch.db') })
+    const stored = createVault({ masterKey: oldKey, dataDir: dir }).encrypt('sk-cli-secret')
+    await database.db
+      .insertInto('providers')
+      .values({
+        tenant_id: 'default',
+        name: 'openai',
+        api_key_encrypted: stored,
+        key_hint: 'sk-…cret',
+        base_url: null,
+        default_model: null,
+        models: '[]',
+        status: 'valid',
+        last_error_code: null,
+        last_checked_at: null,
+        created_at: 1,
+        updated_at: 1,
+      })
+      .execute()
+    const withoutOld = run(['secrets', 'rotate'], { OPENORCH_DATA_DIR: dir, OPENORCH_MASTER_KEY: newKey })
+    expect(await withoutOld.exited).toBe(1)
+    expect(withoutOld.err()).toContain('could not be read')
+    expect(withoutOld.err()).toContain('OPENORCH_EXTRA_MASTER_KEYS')
+    const rotate = run(['secrets', 'rotate'], {
+      OPENORCH_DATA_DIR: dir,
+      OPENORCH_MASTER_KEY: newKey,
+      OPENORCH_EXTRA_MASTER_KEYS: oldKey,
+    })
+    expect(await rotate.exited, rotate.err()).toBe(0)
+    expect(rotate.out()).toContain('1 re-encrypted')
+    const row = await database.db
+      .selectFrom('providers')
+      .select('api_key_encrypted')
+      .executeTakeFirstOrThrow()
+    expect(createVault({ masterKey: newKey, dataDir: dir }).decrypt(row.api_key_encrypted!)).toBe(
+      'sk-cli-secret',
+    )
+    expect(rotate.out() + rotate.err()).not.toContain('sk-cli-secret')
+    await database.close()
   })
 })

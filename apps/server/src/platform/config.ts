@@ -18,6 +18,16 @@ const envSchema = z.object({
     .optional(),
   OPENORCH_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   OPENORCH_MASTER_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  OPENORCH_EXTRA_MASTER_KEYS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().min(32, 'every key must be at least 32 characters'))),
   OPENORCH_CONCURRENCY: intFrom(1, 1000).default(3),
   OPENORCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   OPENORCH_SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
@@ -76,6 +86,8 @@ export interface Config {
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
   masterKey: string | undefined
+  /** Keys secrets may also be decrypted with (rotation). */
+  extraMasterKeys: string[]
   worker: {
     concurrency: number
     leaseMs: number
@@ -142,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     },
     auth: { bootstrapApiKey: e.OPENORCH_API_KEY },
     masterKey: e.OPENORCH_MASTER_KEY,
+    extraMasterKeys: e.OPENORCH_EXTRA_MASTER_KEYS,
     worker: {
       concurrency: e.OPENORCH_CONCURRENCY,
       leaseMs: e.OPENORCH_LEASE_SECONDS * 1000,

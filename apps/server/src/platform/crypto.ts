@@ -13,12 +13,19 @@ export interface Vault {
   encrypt(plain: string): string
   /** Throws VaultError when the value is not ours, was made with another master key, or was altered. */
   decrypt(stored: string): string
+  /** Whether a stored value was made with another (extra) key and should be encrypted again. */
+  needsRotation(stored: string): boolean
 }
 
 export interface VaultOptions {
   /** OPENORCH_MASTER_KEY; unset: a key generated once into `<dataDir>/master.key` (mode 0600). */
   masterKey?: string | undefined
   dataDir: string
+  /**
+   * OPENORCH_EXTRA_MASTER_KEYS: more keys this process can decrypt with (never encrypts with), so
+   * master keys can be rotated without downtime (`openorch secrets rotate`, decision 0010).
+   */
+  extraKeys?: readonly string[]
 }
 
 export type VaultErrorCode = 'vault_malformed' | 'vault_key_mismatch' | 'vault_tampered'
@@ -75,9 +82,19 @@ export function createVault(options: VaultOptions): Vault {
   if (masterKey.length < minMasterKeyChars)
     throw new Error(`The master key must be at least ${minMasterKeyChars} characters long.`)
   const { key, keyId } = deriveKeys(masterKey)
+  const keyring = new Map<string, Buffer>([[keyId, key]])
+  for (const extra of options.extraKeys ?? []) {
+    if (extra.length < minMasterKeyChars)
+      throw new Error(`Every extra master key must be at least ${minMasterKeyChars} characters long.`)
+    const derived = deriveKeys(extra)
+    if (!keyring.has(derived.keyId)) keyring.set(derived.keyId, derived.key)
+  }
 
   return {
     keyId,
+    needsRotation(stored) {
+      return stored.split('.')[1] !== keyId
+    },
     encrypt(plain) {
       const iv = randomBytes(ivBytes)
       const cipher = createCipheriv('aes-256-gcm', key, iv)
@@ -104,10 +121,11 @@ export function createVault(options: VaultOptions): Vault {
         string,
         string,
       ]
-      if (storedKeyId !== keyId) {
+      const storedKey = keyring.get(storedKeyId)
+      if (!storedKey) {
         throw new VaultError(
           'vault_key_mismatch',
-          `The secret was encrypted with master key ${storedKeyId}, but this server runs with master key ${keyId}. Set OPENORCH_MASTER_KEY (or restore ${masterKeyFileName} in the data directory) to the key it was saved with, or save the secret again.`,
+          `The secret was encrypted with master key ${storedKeyId}, but this server runs with master key ${keyId}. Set OPENORCH_MASTER_KEY (or restore ${masterKeyFileName} in the data directory) to the key it was saved with, add that key to OPENORCH_EXTRA_MASTER_KEYS, or save the secret again.`,
         )
       }
       const iv = Buffer.from(ivText, 'base64url')
@@ -115,7 +133,7 @@ export function createVault(options: VaultOptions): Vault {
       if (iv.length !== ivBytes || tag.length !== tagBytes)
         throw new VaultError('vault_malformed', 'The stored secret has a damaged header.')
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: tagBytes })
+        const decipher = createDecipheriv('aes-256-gcm', storedKey, iv, { authTagLength: tagBytes })
         decipher.setAAD(Buffer.from(`${version}.${storedKeyId}`))
         decipher.setAuthTag(tag)
         return Buffer.concat([
