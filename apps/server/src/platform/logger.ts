@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino'
+import { secretScrubber } from './secret-scrubber.ts'
 
 export type { Logger }
 
@@ -24,5 +25,6 @@ export function createLogger(options: { level: string; pretty?: boolean; name?: 
     name: options.name ?? 'openorch',
     redact: { paths: redactedPaths, censor: '[redacted]' },
     base: { pid: process.pid },
+    hooks: { streamWrite: (line) => secretScrubber.scrub(line) },
   })
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../platform/clock.ts'
 import type { Vault } from '../platform/crypto.ts'
 import { AppError, type FieldError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
+import { secretScrubber } from '../platform/secret-scrubber.ts'
 import { generate } from './generate.ts'
 import { maskApiKey } from './key-hint.ts'
 import type { FetchFunction } from './language-model.ts'
@@ -113,7 +114,9 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
   globalThis.AI_SDK_LOG_WARNINGS = false
 
   function decryptKey(row: ProviderRow): string | null {
-    return row.api_key_encrypted === null ? null : vault.decrypt(row.api_key_encrypted)
+    const key = row.api_key_encrypted === null ? null : vault.decrypt(row.api_key_encrypted)
+    secretScrubber.add(key)
+    return key
   }
 
   async function savedKey(row: ProviderRow | undefined, name: ProviderName): Promise<string | null> {
@@ -131,6 +134,8 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
       const info = providerCatalog[name]
       const existing = await findProvider(database.db, tenantId, name)
       const apiKey = input.apiKey?.trim() || (await savedKey(existing, name))
+      // Known from here on: no log line, answer or stored error may carry it, even quoted by the provider.
+      secretScrubber.add(apiKey)
       if (info.needsKey && !apiKey) {
         throw validationFailed(
           'apiKey',

@@ -1,4 +1,5 @@
 import { toError } from '../platform/errors.ts'
+import { secretScrubber } from '../platform/secret-scrubber.ts'
 import type { RunError } from './run.types.ts'
 
 /**
@@ -30,7 +31,14 @@ export class RunFailure extends Error {
 
 /** Unknown throws are treated as transient: a bug fixed by a deploy should not lose the run. */
 export function toRunError(value: unknown): RunError {
-  if (value instanceof RunFailure) return value.toRunError()
+  if (value instanceof RunFailure) {
+    const failure = value.toRunError()
+    return { ...failure, message: secretScrubber.scrub(failure.message) }
+  }
   const error = toError(value)
-  return { code: 'executor_error', message: error.message || error.name, retryable: true }
+  return {
+    code: 'executor_error',
+    message: secretScrubber.scrub(error.message || error.name),
+    retryable: true,
+  }
 }

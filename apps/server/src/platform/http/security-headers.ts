@@ -1,5 +1,6 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
+import { secretScrubber } from '../secret-scrubber.ts'
 
 // Browser safety for the API (issue 5). The dashboard's own files carry their CSP (web-app.ts) and
 // the docs UI its own; every API and probe answer gets a CSP that loads nothing and may not be framed,
@@ -20,7 +21,8 @@ export async function registerSecurityHeaders(
       reply.header('x-frame-options', 'DENY')
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
     }
-    return payload
+    // No answer carries a known secret, whatever path it took (scrubber: secret-scrubber.ts).
+    return typeof payload === 'string' ? secretScrubber.scrub(payload) : payload
   })
   // Closed by default: no CORS headers, so browsers keep other origins out. Listed origins may call the
   // API with a key in the Authorization header (no cookies: credentials stay off).
