@@ -19,6 +19,7 @@ import { registerJsonOnly } from './platform/http/body-parser.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerHttpMetrics } from './platform/http/http-metrics.ts'
 import { apiPrefix, openApiPath, registerOpenApi } from './platform/http/openapi.ts'
+import { problemOf, sendProblem } from './platform/http/problem.ts'
 import { type RateLimits, registerRateLimits } from './platform/http/rate-limit.ts'
 import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
 import { registerSecurityHeaders } from './platform/http/security-headers.ts'
@@ -119,6 +120,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true },
     // Fastify's own closing 503 is plain JSON; ours below is problem+json like every other error.
     return503OnClosing: false,
+    // Router-level refusals (a malformed percent-encoding, a path parameter over 100 characters) never
+    // reach the error handler: answer them as problem+json too.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      sendProblem(
+        reply,
+        problemOf(
+          tooLong ? 414 : 400,
+          tooLong ? 'uri_too_long' : 'bad_url',
+          tooLong
+            ? 'A part of the path is longer than 100 characters; ids are never that long.'
+            : 'The path is not a valid URL (a broken %-encoding?). Encode it with encodeURIComponent.',
+        ),
+      )
+    },
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
