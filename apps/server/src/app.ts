@@ -37,6 +37,8 @@ import { runStatuses } from './runs/run.types.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
+import { sessionRoutes, userRoutes } from './users/user.routes.ts'
+import type { UserService } from './users/user.service.ts'
 
 // The HTTP application: error handling, request ids, metrics, OpenAPI, then the routes. It opens no
 // port and starts nothing; main.ts listens, tests call inject() or listen on port 0.
@@ -69,6 +71,8 @@ export interface AppDeps {
   usage?: UsageService
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
+  /** Dashboard users and sessions; without it only API keys authenticate. */
+  users?: UserService
 }
 
 export type App = FastifyInstance
@@ -180,12 +184,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       // The contract itself is public: clients and generators fetch it before they have a key.
       api.get(openApiPath.slice(apiPrefix.length), { schema: { hide: true } }, async () => app.swagger())
 
+      if (deps.users) await api.register(sessionRoutes, { users: deps.users })
       await api.register(async (secured) => {
-        secured.addHook('onRequest', createAuthHook(apiKeys))
+        secured.addHook('onRequest', createAuthHook(apiKeys, deps.users?.authenticateAccessToken))
         secured.addHook('onRequest', checkRateLimits)
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
         await secured.register(apiKeyRoutes, { apiKeys })
+        if (deps.users) await secured.register(userRoutes, { users: deps.users })
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
         await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)

@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util'
 import { verifyAudit } from './audit/audit.store.ts'
+import { isRole } from './auth/role.ts'
 import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
+import { systemClock } from './platform/clock.ts'
 import { ConfigError, loadConfig } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
-import { toError } from './platform/errors.ts'
+import { AppError, toError } from './platform/errors.ts'
 import { createLogger } from './platform/logger.ts'
 import { rotateSecrets } from './secrets/rotate-secrets.ts'
+import { createUserService } from './users/user.service.ts'
 
 // `openorch <command>`: errors print what to do, never a stack trace.
 const usage = `Usage: openorch <command>
@@ -18,6 +21,8 @@ Commands:
   migrate    Apply pending database migrations and exit
   bots       List, run, export and import bots of a running orchestrator (openorch bots help)
   audit verify   Check the audit trail's hash chain: exit 1 naming the first changed or missing entry
+  users create --email E [--role owner] [--workspace default]
+                 Create a dashboard user; the password is read from standard input (never an argument)
   secrets rotate Encrypt every stored secret again with OPENORCH_MASTER_KEY (old keys in OPENORCH_EXTRA_MASTER_KEYS)
   help       Show this help
 
@@ -161,6 +166,55 @@ async function secretsCommand(sub: string | undefined) {
   }
 }
 
+async function usersCommand(argv: string[]) {
+  const { values, positionals: rest } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      email: { type: 'string' },
+      role: { type: 'string', default: 'owner' },
+      workspace: { type: 'string', default: 'default' },
+    },
+  })
+  if (rest[0] !== 'create' || !values.email)
+    fail(
+      'use: openorch users create --email anna@example.com [--role owner|admin|editor|viewer] < password-file',
+    )
+  if (!isRole(values.role ?? '')) fail(`--role must be owner, admin, editor or viewer, not "${values.role}".`)
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  const password = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
+  const cfg = config()
+  const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
+  try {
+    const applied = await migrateToLatest(database.db, database.dialect, migrations)
+    if (applied.length > 0) process.stderr.write(`Migrated: ${applied.join(', ')}\n`)
+    const vault = createVault({
+      masterKey: cfg.masterKey,
+      dataDir: cfg.dataDir,
+      extraKeys: cfg.extraMasterKeys,
+    })
+    const users = createUserService({
+      database,
+      clock: systemClock,
+      log: createLogger({ level: 'warn' }),
+      signingKey: vault.deriveKey('openorch session signing v1'),
+    })
+    const user = await users.createUser({
+      tenantId: values.workspace ?? 'default',
+      email: values.email,
+      password,
+      role: values.role as 'owner',
+    })
+    process.stdout.write(`Created ${user.role} ${user.email} (${user.id}) in workspace ${user.tenantId}.\n`)
+  } catch (error) {
+    if (error instanceof AppError) fail(`${error.message}`)
+    fail(explain(error))
+  } finally {
+    await database.close()
+  }
+}
+
 async function bots(argv: string[]) {
   try {
     const code = await runBotsCommand(argv, {
@@ -182,6 +236,9 @@ async function bots(argv: string[]) {
 const { positionals } = parseArgs({ allowPositionals: true, strict: false })
 const command = positionals[0] ?? 'start'
 switch (command) {
+  case 'users':
+    await usersCommand(process.argv.slice(process.argv.indexOf('users') + 1))
+    break
   case 'secrets':
     await secretsCommand(positionals[1])
     break

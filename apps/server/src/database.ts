@@ -7,6 +7,7 @@ import type { EventCursorsTable, RunEventsTable, RunsTable } from './runs/run.ta
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
+import type { RefreshTokensTable, UsersTable } from './users/user.table.ts'
 
 /** Every table of the server, as Kysely sees it. */
 export interface Tables {
@@ -20,6 +21,8 @@ export interface Tables {
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable
   audit_log: AuditLogTable
+  users: UsersTable
+  refresh_tokens: RefreshTokensTable
 }
 
 export type Db = Database<Tables>

@@ -18,6 +18,7 @@ import { createProviderService } from './providers/provider.service.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { RetentionJob } from './runs/retention.ts'
 import { createUsageService } from './usage/usage.service.ts'
+import { createUserService } from './users/user.service.ts'
 
 // The composition root: the only place that reads config and wires things together.
 
@@ -136,6 +137,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     usage: createUsageService({ database, clock: systemClock }),
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
+    users: createUserService({
+      database,
+      clock: systemClock,
+      log,
+      signingKey: vault.deriveKey('openorch session signing v1'),
+    }),
   })
   let url = ''
   if (config.roles.includes('api')) {

@@ -23,6 +23,7 @@ import {
   type ProviderServiceDeps,
 } from '../src/providers/provider.service.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
+import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase } from './databases.ts'
 import { createTestKernel, silentLog } from './kernel-harness.ts'
 
@@ -36,6 +37,7 @@ export interface TestApp {
   vault: Vault
   metrics: Metrics
   bots: Bots
+  users: UserService
   /** The data directory (notes), a fresh temporary folder. */
   dataDir: string
   /** Another connection (pool) to the same database, as a second process would have; closed with the app. */
@@ -103,6 +105,12 @@ export async function createTestApp(
     dataDir,
     streamFlushMs: 20,
   })
+  const users = createUserService({
+    database,
+    clock: kernel.clock,
+    log: options.log ?? silentLog,
+    signingKey: vaulted.vault.deriveKey('openorch session signing v1'),
+  })
   const app = await buildApp({
     database,
     kernel,
@@ -121,6 +129,7 @@ export async function createTestApp(
     providers: vaulted.providers,
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
+    users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
   let started = false
@@ -135,6 +144,7 @@ export async function createTestApp(
     vault: vaulted.vault,
     metrics,
     bots,
+    users,
     dataDir,
     keys,
     async openSecond() {

@@ -265,4 +265,35 @@ describe('openorch CLI', () => {
     expect(rotate.out() + rotate.err()).not.toContain('sk-cli-secret')
     await database.close()
   })
+
+  it('creates a dashboard user with the password from standard input, and explains refusals', async () => {
+    const dir = dataDir()
+    const create = async (email: string, password: string) => {
+      const child = spawn(process.execPath, [bin, 'users', 'create', '--email', email, '--role', 'owner'], {
+        env: { ...process.env, OPENORCH_DATA_DIR: dir, OPENORCH_LOG_LEVEL: 'warn' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout.on('data', (c) => {
+        out += c
+      })
+      child.stderr.on('data', (c) => {
+        out += c
+      })
+      child.stdin.end(`${password}\n`)
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+      return { code, out }
+    }
+    const ok = await create('anna@example.com', 'a long and quiet passphrase')
+    expect(ok.code, ok.out).toBe(0)
+    expect(ok.out).toMatch(/Created owner anna@example.com/)
+    expect(ok.out).not.toContain('a long and quiet passphrase')
+    const again = await create('anna@example.com', 'a long and quiet passphrase')
+    expect(again.code).toBe(1)
+    expect(again.out).toContain('exists already')
+    const weak = await create('bob@example.com', 'password1234')
+    expect(weak.code).toBe(1)
+    expect(weak.out).toMatch(/password .*too easy to guess/)
+    expect(weak.out).not.toMatch(/\n\s+at /)
+  })
 })

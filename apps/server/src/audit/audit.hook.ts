@@ -44,8 +44,8 @@ export function entryOf(
   return {
     tenant_id: request.auth.tenantId,
     at,
-    actor_type: 'api_key',
-    actor_id: request.auth.keyId,
+    actor_type: request.auth.keyId.startsWith('user:') ? 'user' : 'api_key',
+    actor_id: request.auth.keyId.replace(/^user:/, ''),
     actor_role: request.auth.role,
     action: `${request.method} ${route}`,
     target_type: route.split('/')[1] ?? null,

@@ -35,8 +35,16 @@ export function decorateAuth(app: FastifyInstance): void {
   app.decorateRequest('auth', null as unknown as AuthContext)
 }
 
+/** Resolves a dashboard access token (a JWT) to its caller; undefined when it is not valid (any more). */
+export type AccessTokenAuthenticator = (token: string) => Promise<AuthContext | undefined>
+
+const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+
 /** An onRequest hook: runs before the body is read, so anonymous callers cost us no parsing. */
-export function createAuthHook(apiKeys: ApiKeyService): onRequestAsyncHookHandler {
+export function createAuthHook(
+  apiKeys: ApiKeyService,
+  accessTokens?: AccessTokenAuthenticator,
+): onRequestAsyncHookHandler {
   return async (request) => {
     const key = apiKeyOf(request)
     if (!key) {
@@ -45,11 +53,17 @@ export function createAuthHook(apiKeys: ApiKeyService): onRequestAsyncHookHandle
         : `This endpoint needs an API key. ${howToSend}`
       throw new AppError('unauthorized', detail, 401, { headers: challenge })
     }
-    const auth = await apiKeys.authenticate(key)
+    const auth =
+      jwtShape.test(key) && accessTokens ? await accessTokens(key) : await apiKeys.authenticate(key)
     if (!auth)
-      throw new AppError('unauthorized', `The API key is unknown, revoked or expired. ${howToSend}`, 401, {
-        headers: challenge,
-      })
+      throw new AppError(
+        'unauthorized',
+        `The API key or session is unknown, revoked or expired. ${howToSend}`,
+        401,
+        {
+          headers: challenge,
+        },
+      )
     request.auth = auth
     request.log = request.log.child({ tenantId: auth.tenantId, keyId: auth.keyId })
   }

@@ -3,6 +3,7 @@ import { foundation } from './0001-foundation.ts'
 import { bots } from './0002-bots.ts'
 import { queuePerformance } from './0003-queue-performance.ts'
 import { audit } from './0004-audit.ts'
+import { users } from './0005-users.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0002-bots': bots,
   '0003-queue-performance': queuePerformance,
   '0004-audit': audit,
+  '0005-users': users,
 }

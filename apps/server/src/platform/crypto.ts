@@ -15,6 +15,8 @@ export interface Vault {
   decrypt(stored: string): string
   /** Whether a stored value was made with another (extra) key and should be encrypted again. */
   needsRotation(stored: string): boolean
+  /** A 32-byte key for another purpose (session signing), derived from the master key. */
+  deriveKey(purpose: string): Uint8Array
 }
 
 export interface VaultOptions {
@@ -94,6 +96,9 @@ export function createVault(options: VaultOptions): Vault {
     keyId,
     needsRotation(stored) {
       return stored.split('.')[1] !== keyId
+    },
+    deriveKey(purpose) {
+      return new Uint8Array(hkdfSync('sha256', masterKey, 'openorch-derived', purpose, 32))
     },
     encrypt(plain) {
       const iv = randomBytes(ivBytes)

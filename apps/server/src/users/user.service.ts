@@ -1,0 +1,283 @@
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
+import type { AuthContext } from '../auth/api-key.service.ts'
+import { isRole, type Role } from '../auth/role.ts'
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
+import { AppError } from '../platform/errors.ts'
+import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
+import type { Logger } from '../platform/logger.ts'
+import { hashPassword, passwordProblem, verifyPassword } from './password.ts'
+import type { UserRow } from './user.table.ts'
+
+// Users and their sessions (decision 0011): short-lived JWT access tokens (HS256, key derived from the
+// master key) sent as `Authorization: Bearer`, and refresh tokens stored hashed and rotated on every
+// use. A spent refresh token used again revokes its whole family (it was stolen or replayed).
+// "Sign out everywhere" moves the user's `tokens_valid_after`, which every access token is checked
+// against, so it takes effect on the next request. No cookies: no CSRF surface.
+
+export interface UserServiceDeps {
+  database: Db
+  clock: Clock
+  log: Logger
+  signingKey: Uint8Array
+  accessTtlMs?: number
+  refreshTtlMs?: number
+  /** Failed sign-ins per e-mail before it is locked for `lockMs` (default 5 within 15 min). */
+  maxFailures?: number
+  lockMs?: number
+}
+
+export interface User {
+  id: string
+  tenantId: string
+  email: string
+  role: Role
+  createdAt: number
+}
+
+export interface Session {
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+  user: User
+}
+
+const issuer = 'openorch'
+const audience = 'openorch-api'
+const refreshPrefix = 'oor_'
+// A hash to verify against when the e-mail is unknown, so timing does not tell which e-mails exist.
+const dummyHash = 'scrypt$32768$8$1$c2FsdHNhbHRzYWx0c2FsdA$Zm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm8'
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    email: row.email,
+    role: row.role as Role,
+    createdAt: Number(row.created_at),
+  }
+}
+
+export type UserService = ReturnType<typeof createUserService>
+
+export function createUserService(deps: UserServiceDeps) {
+  const { database, clock, log } = deps
+  const db = database.db
+  const accessTtlMs = deps.accessTtlMs ?? 15 * 60_000
+  const refreshTtlMs = deps.refreshTtlMs ?? 30 * 86_400_000
+  const maxFailures = deps.maxFailures ?? 5
+  const lockMs = deps.lockMs ?? 15 * 60_000
+  const failures = new Map<string, { count: number; first: number; lockedUntil: number }>()
+
+  async function createUser(input: {
+    tenantId: string
+    email: string
+    password: string
+    role: Role
+  }): Promise<User> {
+    const email = input.email.trim().toLowerCase()
+    const errors = []
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+      errors.push({ field: 'email', message: 'is not an e-mail address' })
+    const problem = passwordProblem(input.password, email)
+    if (problem) errors.push({ field: 'password', message: problem })
+    if (!isRole(input.role)) errors.push({ field: 'role', message: 'must be owner, admin, editor or viewer' })
+    if (errors.length > 0)
+      throw new AppError('validation_failed', errors.map((e) => `${e.field} ${e.message}`).join('; '), 400, {
+        errors,
+      })
+    if (await db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst())
+      throw new AppError('user_exists', `A user with the e-mail ${email} exists already.`, 409)
+    const now = clock.now()
+    const row: UserRow = {
+      id: newId(),
+      tenant_id: input.tenantId,
+      email,
+      password_hash: await hashPassword(input.password),
+      role: input.role,
+      tokens_valid_after: 0,
+      disabled_at: null,
+      created_at: now,
+      updated_at: now,
+    }
+    await db.insertInto('users').values(row).execute()
+    log.info({ userId: row.id, tenantId: row.tenant_id, role: row.role }, 'user created')
+    return toUser(row)
+  }
+
+  async function issueSession(user: UserRow, familyId: string): Promise<Session> {
+    const now = clock.now()
+    const accessToken = await new SignJWT({ tid: user.tenant_id, role: user.role, fam: familyId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(user.id)
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor((now + accessTtlMs) / 1000))
+      .setJti(newId())
+      .sign(deps.signingKey)
+    const refreshToken = refreshPrefix + randomToken(32)
+    await db
+      .insertInto('refresh_tokens')
+      .values({
+        id: newId(),
+        tenant_id: user.tenant_id,
+        user_id: user.id,
+        family_id: familyId,
+        token_hash: sha256Hex(refreshToken),
+        expires_at: now + refreshTtlMs,
+        used_at: null,
+        revoked_at: null,
+        created_at: now,
+      })
+      .execute()
+    return { accessToken, refreshToken, expiresIn: Math.floor(accessTtlMs / 1000), user: toUser(user) }
+  }
+
+  function throttled(email: string): AppError | undefined {
+    const entry = failures.get(email)
+    const now = clock.now()
+    if (!entry || entry.lockedUntil <= now) return undefined
+    const seconds = Math.ceil((entry.lockedUntil - now) / 1000)
+    return new AppError(
+      'login_throttled',
+      `Too many failed sign-ins for this e-mail. Try again in ${seconds} s.`,
+      429,
+      {
+        retryAfterMs: seconds * 1000,
+      },
+    )
+  }
+
+  function recordFailure(email: string): void {
+    const now = clock.now()
+    const entry = failures.get(email)
+    const fresh = !entry || now - entry.first > lockMs
+    const next = fresh ? { count: 1, first: now, lockedUntil: 0 } : { ...entry, count: entry.count + 1 }
+    if (next.count >= maxFailures) next.lockedUntil = now + lockMs
+    failures.set(email, next)
+  }
+
+  async function login(emailInput: string, password: string): Promise<Session> {
+    const email = emailInput.trim().toLowerCase()
+    const locked = throttled(email)
+    if (locked) throw locked
+    const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
+    const ok = await verifyPassword(password, row?.password_hash ?? dummyHash)
+    if (!row || !ok || row.disabled_at !== null) {
+      recordFailure(email)
+      log.info({ emailHash: sha256Hex(email).slice(0, 12) }, 'sign-in refused')
+      throw new AppError('invalid_credentials', 'The e-mail or the password is wrong.', 401)
+    }
+    failures.delete(email)
+    return issueSession(row, newId())
+  }
+
+  async function refresh(refreshToken: string): Promise<Session> {
+    const now = clock.now()
+    const hash = sha256Hex(refreshToken)
+    const result = await writeTransaction(database, async (trx) => {
+      const token = await trx
+        .selectFrom('refresh_tokens')
+        .selectAll()
+        .where('token_hash', '=', hash)
+        .executeTakeFirst()
+      if (!token) return { error: 'unknown' as const }
+      if (token.used_at !== null || token.revoked_at !== null) {
+        // A spent token again: someone else holds this family. End every session of it.
+        await trx
+          .updateTable('refresh_tokens')
+          .set({ revoked_at: now })
+          .where('family_id', '=', token.family_id)
+          .where('revoked_at', 'is', null)
+          .execute()
+        return { error: 'reused' as const, userId: token.user_id }
+      }
+      if (Number(token.expires_at) <= now) return { error: 'expired' as const }
+      const user = await trx
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', token.user_id)
+        .executeTakeFirst()
+      if (!user || user.disabled_at !== null) return { error: 'unknown' as const }
+      await trx.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', token.id).execute()
+      return { user, familyId: token.family_id }
+    })
+    if ('error' in result) {
+      if (result.error === 'reused')
+        log.warn({ userId: result.userId }, 'a spent refresh token was used again; its sessions were revoked')
+      throw new AppError('invalid_refresh_token', 'The session has ended: sign in again.', 401)
+    }
+    return issueSession(result.user, result.familyId)
+  }
+
+  async function logout(refreshToken: string): Promise<void> {
+    const token = await db
+      .selectFrom('refresh_tokens')
+      .select(['family_id'])
+      .where('token_hash', '=', sha256Hex(refreshToken))
+      .executeTakeFirst()
+    if (token)
+      await db
+        .updateTable('refresh_tokens')
+        .set({ revoked_at: clock.now() })
+        .where('family_id', '=', token.family_id)
+        .where('revoked_at', 'is', null)
+        .execute()
+  }
+
+  /** Ends every session of the user at once: refresh tokens revoked, access tokens refused from now. */
+  async function logoutEverywhere(userId: string): Promise<void> {
+    const now = clock.now()
+    await writeTransaction(database, async (trx) => {
+      await trx
+        .updateTable('refresh_tokens')
+        .set({ revoked_at: now })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute()
+      // Whole seconds, as in the tokens' iat: a token issued in this second is refused too.
+      await trx
+        .updateTable('users')
+        .set({ tokens_valid_after: Math.ceil((now + 1) / 1000) * 1000, updated_at: now })
+        .where('id', '=', userId)
+        .execute()
+    })
+    log.info({ userId }, 'signed out everywhere')
+  }
+
+  /** The caller behind an access token, or undefined (bad signature, alg, audience, expiry, revoked). */
+  async function authenticateAccessToken(token: string): Promise<AuthContext | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, deps.signingKey, {
+        algorithms: ['HS256'],
+        issuer,
+        audience,
+        currentDate: new Date(clock.now()),
+      })
+      const user = payload.sub
+        ? await db
+            .selectFrom('users')
+            .select(['id', 'tenant_id', 'role', 'tokens_valid_after', 'disabled_at'])
+            .where('id', '=', payload.sub)
+            .executeTakeFirst()
+        : undefined
+      if (!user || user.disabled_at !== null || !isRole(user.role)) return undefined
+      if ((payload.iat ?? 0) * 1000 < Number(user.tokens_valid_after)) return undefined
+      // The role and workspace come from the database, not the token: a demotion applies at once.
+      return { tenantId: user.tenant_id, role: user.role, keyId: `user:${user.id}` }
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return undefined
+      throw error
+    }
+  }
+
+  async function me(userId: string): Promise<User> {
+    const row = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst()
+    if (!row) throw new AppError('user_not_found', 'The user does not exist.', 404)
+    return toUser(row)
+  }
+
+  return { createUser, login, refresh, logout, logoutEverywhere, authenticateAccessToken, me }
+}
