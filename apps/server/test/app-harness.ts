@@ -239,7 +239,7 @@ export function tableProviders(database: Db): ProviderDirectory & BotProviderAcc
 export async function insertProviderRow(
   database: Db,
   name: string,
-  options: { tenantId?: string; defaultModel?: string | null } = {},
+  options: { tenantId?: string; defaultModel?: string | null; apiKeyEncrypted?: string | null } = {},
 ): Promise<void> {
   const now = Date.now()
   await database.db
@@ -247,7 +247,7 @@ export async function insertProviderRow(
     .values({
       tenant_id: options.tenantId ?? 'default',
       name,
-      api_key_encrypted: null,
+      api_key_encrypted: options.apiKeyEncrypted ?? null,
       key_hint: null,
       base_url: null,
       default_model: options.defaultModel ?? null,

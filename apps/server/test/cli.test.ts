@@ -7,6 +7,7 @@ import { appendAudit } from '../src/audit/audit.store.ts'
 import type { Tables } from '../src/database.ts'
 import { createVault } from '../src/platform/crypto.ts'
 import { openDatabase } from '../src/platform/db/database.ts'
+import { insertProviderRow } from './app-harness.ts'
 import { waitFor } from './kernel-harness.ts'
 import { startProviderServer } from './provider-servers/index.ts'
 
@@ -227,23 +228,7 @@ describe('openorch CLI', () => {
     expect(await run(['migrate'], { OPENORCH_DATA_DIR: dir }).exited).toBe(0)
     const database = await openDatabase<Tables>({ sqlitePath: path.join(dir, 'openorch.db') })
     const stored = createVault({ masterKey: oldKey, dataDir: dir }).encrypt('sk-cli-secret')
-    await database.db
-      .insertInto('providers')
-      .values({
-        tenant_id: 'default',
-        name: 'openai',
-        api_key_encrypted: stored,
-        key_hint: 'sk-…cret',
-        base_url: null,
-        default_model: null,
-        models: '[]',
-        status: 'valid',
-        last_error_code: null,
-        last_checked_at: null,
-        created_at: 1,
-        updated_at: 1,
-      })
-      .execute()
+    await insertProviderRow(database, 'openai', { apiKeyEncrypted: stored })
     const withoutOld = run(['secrets', 'rotate'], { OPENORCH_DATA_DIR: dir, OPENORCH_MASTER_KEY: newKey })
     expect(await withoutOld.exited).toBe(1)
     expect(withoutOld.err()).toContain('could not be read')

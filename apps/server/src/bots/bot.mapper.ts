@@ -42,25 +42,7 @@ export function toBotJson(
 ): Bot {
   return {
     id: row.id,
-    name: row.name,
-    description: row.description,
-    emoji: row.emoji,
-    prompt: row.prompt,
-    provider: row.provider as Bot['provider'],
-    model: row.model,
-    schedule: row.schedule,
-    timezone: row.timezone,
-    enabled: row.enabled === 1,
-    maxRuntimeSeconds: row.max_runtime_seconds,
-    maxRetries: row.max_retries,
-    retryDelaySeconds: row.retry_delay_seconds,
-    missedRunPolicy: row.missed_run_policy as Bot['missedRunPolicy'],
-    overlapPolicy: row.overlap_policy as Bot['overlapPolicy'],
-    pauseAfterFailures: row.pause_after_failures,
-    jitterSeconds: row.jitter_seconds,
-    maxCostPerRunUsd: row.max_cost_per_run_usd,
-    dailyBudgetUsd: row.daily_budget_usd,
-    maxOutputTokens: row.max_output_tokens,
+    ...settingsOf(row),
     nextRunAt: iso(row.next_fire_at),
     pausedReason: row.paused_reason,
     consecutiveFailures: row.consecutive_failures,
@@ -85,31 +67,36 @@ export function toBotJson(
   }
 }
 
+/** What a person set: the fields of an export, and the first half of the API's bot. */
+function settingsOf(row: BotRow): Required<BotExportDocument['bot']> {
+  return {
+    name: row.name,
+    description: row.description,
+    emoji: row.emoji,
+    prompt: row.prompt,
+    provider: row.provider as Bot['provider'],
+    model: row.model,
+    schedule: row.schedule,
+    timezone: row.timezone,
+    enabled: row.enabled === 1,
+    maxRuntimeSeconds: row.max_runtime_seconds,
+    maxRetries: row.max_retries,
+    retryDelaySeconds: row.retry_delay_seconds,
+    missedRunPolicy: row.missed_run_policy as Bot['missedRunPolicy'],
+    overlapPolicy: row.overlap_policy as Bot['overlapPolicy'],
+    pauseAfterFailures: row.pause_after_failures,
+    jitterSeconds: row.jitter_seconds,
+    maxCostPerRunUsd: row.max_cost_per_run_usd,
+    dailyBudgetUsd: row.daily_budget_usd,
+    maxOutputTokens: row.max_output_tokens,
+  }
+}
+
 /** A bot as a portable document: settings only; no id, state or secrets. */
 export function toBotExport(row: BotRow): BotExportDocument {
   return {
     format: 'openorch.bot',
     version: 1,
-    bot: {
-      name: row.name,
-      description: row.description,
-      emoji: row.emoji,
-      prompt: row.prompt,
-      provider: row.provider as Bot['provider'],
-      model: row.model,
-      schedule: row.schedule,
-      timezone: row.timezone,
-      enabled: row.enabled === 1,
-      maxRuntimeSeconds: row.max_runtime_seconds,
-      maxRetries: row.max_retries,
-      retryDelaySeconds: row.retry_delay_seconds,
-      missedRunPolicy: row.missed_run_policy as Bot['missedRunPolicy'],
-      overlapPolicy: row.overlap_policy as Bot['overlapPolicy'],
-      pauseAfterFailures: row.pause_after_failures,
-      jitterSeconds: row.jitter_seconds,
-      maxCostPerRunUsd: row.max_cost_per_run_usd,
-      dailyBudgetUsd: row.daily_budget_usd,
-      maxOutputTokens: row.max_output_tokens,
-    },
+    bot: settingsOf(row),
   }
 }

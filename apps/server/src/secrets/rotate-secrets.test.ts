@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { insertProviderRow } from '../../test/app-harness.ts'
 import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
 import type { Db } from '../database.ts'
 import { createVault, VaultError } from '../platform/crypto.ts'
@@ -41,25 +42,8 @@ describe.each(dialects)('secrets rotation on %s', (dialect) => {
     await testDb.cleanup()
   })
 
-  async function saveProvider(name: string, encrypted: string | null) {
-    await database.db
-      .insertInto('providers')
-      .values({
-        tenant_id: 'default',
-        name,
-        api_key_encrypted: encrypted,
-        key_hint: null,
-        base_url: null,
-        default_model: null,
-        models: '[]',
-        status: 'valid',
-        last_error_code: null,
-        last_checked_at: null,
-        created_at: 1,
-        updated_at: 1,
-      })
-      .execute()
-  }
+  const saveProvider = (name: string, encrypted: string | null) =>
+    insertProviderRow(database, name, { apiKeyEncrypted: encrypted })
   const storedOf = async (name: string) =>
     (
       await database.db
