@@ -1,4 +1,4 @@
-import type { AuditLogTable } from './audit/audit.table.ts'
+import type { AuditAnchorTable, AuditLogTable } from './audit/audit.table.ts'
 import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
 import type { Database } from './platform/db/database.ts'
@@ -21,6 +21,7 @@ export interface Tables {
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable
   audit_log: AuditLogTable
+  audit_anchor: AuditAnchorTable
   users: UsersTable
   refresh_tokens: RefreshTokensTable
 }

@@ -15,8 +15,8 @@ import { migrateToLatest } from './platform/db/migrator.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { createProviderService } from './providers/provider.service.ts'
+import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
-import { RetentionJob } from './runs/retention.ts'
 import { createUsageService } from './usage/usage.service.ts'
 import { createUserService } from './users/user.service.ts'
 
@@ -157,7 +157,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     database,
     clock: systemClock,
     log,
-    retentionMs: config.retention.runsMs,
+    runsMs: config.retention.runsMs,
+    auditMs: config.retention.auditMs,
   })
   if (config.roles.includes('scheduler')) {
     bots.startScheduler()

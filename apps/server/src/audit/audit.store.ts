@@ -83,8 +83,14 @@ export type VerifyResult =
 
 /** Walks the whole chain in order; reports the first entry that was changed, or follows a deleted one. */
 export async function verifyAudit(database: Db, batch = 1000): Promise<VerifyResult> {
-  let prev = genesisHash
-  let after = 0
+  // After retention pruned the oldest entries, the chain continues from the last pruned one.
+  const anchor = await database.db
+    .selectFrom('audit_anchor')
+    .selectAll()
+    .where('id', '=', 1)
+    .executeTakeFirst()
+  let prev = anchor?.last_hash ?? genesisHash
+  let after = anchor ? Number(anchor.pruned_through) : 0
   let count = 0
   for (;;) {
     const rows = await database.db
@@ -119,4 +125,32 @@ export async function verifyAudit(database: Db, batch = 1000): Promise<VerifyRes
     }
     if (rows.length < batch) return { ok: true, entries: count, head: prev }
   }
+}
+
+/**
+ * Retention: deletes entries older than `before`, oldest first, and moves the anchor to the last one
+ * deleted, so the remaining chain still verifies. Serialised with appends (same lock).
+ */
+export async function pruneAudit(database: Db, before: number, now: number, batch = 1000): Promise<number> {
+  return writeTransaction(database, async (trx) => {
+    if (database.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${auditLockKey})`.execute(trx)
+    const old = await trx
+      .selectFrom('audit_log')
+      .select(['id', 'hash'])
+      .where('at', '<', before)
+      .orderBy('id')
+      .limit(batch)
+      .execute()
+    const last = old.at(-1)
+    if (!last) return 0
+    // A prefix of the chain, by id: what is left must start right after the anchor.
+    await trx.deleteFrom('audit_log').where('id', '<=', Number(last.id)).execute()
+    const anchor = { pruned_through: Number(last.id), last_hash: last.hash, pruned_at: now }
+    await trx
+      .insertInto('audit_anchor')
+      .values({ id: 1, ...anchor })
+      .onConflict((oc) => oc.column('id').doUpdateSet(anchor))
+      .execute()
+    return old.length
+  })
 }

@@ -23,3 +23,11 @@ export interface AuditLogTable {
 }
 
 export type AuditRow = Selectable<AuditLogTable>
+
+/** One row at most: the chain's start after pruning. */
+export interface AuditAnchorTable {
+  id: number
+  pruned_through: number
+  last_hash: string
+  pruned_at: number
+}

@@ -2,7 +2,7 @@ import { auditPageSchema } from '@openorch/contracts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
-import { type AuditEntry, appendAudit, verifyAudit } from './audit.store.ts'
+import { type AuditEntry, appendAudit, pruneAudit, verifyAudit } from './audit.store.ts'
 
 const entry = (n: number): AuditEntry => ({
   tenant_id: 'default',
@@ -138,5 +138,21 @@ describe.each(dialects)('audit trail on %s', (dialect) => {
     await t.database.db.deleteFrom('audit_log').where('id', '=', third!).execute()
     expect(await verifyAudit(t.database)).toMatchObject({ ok: false, id: fourth, problem: 'broken_link' })
     expect(second).toBeLessThan(fourth!)
+  })
+
+  it('prunes old entries as a prefix of the chain; what remains still verifies from the anchor', async () => {
+    for (let i = 0; i < 10; i++) await appendAudit(t.database, [entry(i)])
+    // entry(i).at = 1_700_000_000_000 + i: prune the first six.
+    expect(await pruneAudit(t.database, 1_700_000_000_006, 42, 4)).toBe(4)
+    expect(await pruneAudit(t.database, 1_700_000_000_006, 42, 4)).toBe(2)
+    expect(await pruneAudit(t.database, 1_700_000_000_006, 42, 4)).toBe(0)
+    const left = await t.database.db.selectFrom('audit_log').select(['id', 'action']).orderBy('id').execute()
+    expect(left.map((r) => r.action)).toEqual(['test.6', 'test.7', 'test.8', 'test.9'])
+    expect(await verifyAudit(t.database)).toMatchObject({ ok: true, entries: 4 })
+    await appendAudit(t.database, [entry(10)])
+    expect(await verifyAudit(t.database)).toMatchObject({ ok: true, entries: 5 })
+    // Deleting the first remaining entry by hand is still caught.
+    await t.database.db.deleteFrom('audit_log').where('id', '=', left[0]!.id).execute()
+    expect(await verifyAudit(t.database)).toMatchObject({ ok: false, problem: 'broken_link' })
   })
 })

@@ -4,6 +4,7 @@ import { bots } from './0002-bots.ts'
 import { queuePerformance } from './0003-queue-performance.ts'
 import { audit } from './0004-audit.ts'
 import { users } from './0005-users.ts'
+import { auditAnchor } from './0006-audit-anchor.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0003-queue-performance': queuePerformance,
   '0004-audit': audit,
   '0005-users': users,
+  '0006-audit-anchor': auditAnchor,
 }

@@ -38,6 +38,7 @@ const envSchema = z.object({
   OPENORCH_SHUTDOWN_GRACE_SECONDS: intFrom(0, 3600).default(25),
   OPENORCH_BODY_LIMIT_BYTES: intFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
   OPENORCH_RUN_RETENTION_DAYS: intFrom(1, 36500).default(90),
+  OPENORCH_AUDIT_RETENTION_DAYS: intFrom(1, 36500).default(365),
   OPENORCH_CLAIM_BATCH_SIZE: intFrom(1, 10_000).optional(),
   OPENORCH_LOCAL_QUEUE_SIZE: intFrom(0, 100_000).default(0),
   OPENORCH_SETTLE_BATCH_SIZE: intFrom(1, 10_000).default(100),
@@ -100,7 +101,7 @@ export interface Config {
   }
   backpressure: { warnPending: number; dropPending: number }
   /** Finished runs older than this are pruned (the last run of each bot is kept). */
-  retention: { runsMs: number }
+  retention: { runsMs: number; auditMs: number }
   roles: ReadonlyArray<'api' | 'scheduler' | 'worker'>
   log: { level: Env['OPENORCH_LOG_LEVEL']; pretty: boolean }
 }
@@ -165,7 +166,10 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       settleBatchSize: e.OPENORCH_SETTLE_BATCH_SIZE,
     },
     backpressure: { warnPending: e.OPENORCH_QUEUE_WARN_PENDING, dropPending: e.OPENORCH_QUEUE_DROP_PENDING },
-    retention: { runsMs: e.OPENORCH_RUN_RETENTION_DAYS * 86_400_000 },
+    retention: {
+      runsMs: e.OPENORCH_RUN_RETENTION_DAYS * 86_400_000,
+      auditMs: e.OPENORCH_AUDIT_RETENTION_DAYS * 86_400_000,
+    },
     roles: e.OPENORCH_ROLES,
     log: { level: e.OPENORCH_LOG_LEVEL, pretty: e.OPENORCH_PRETTY_LOGS ?? false },
   }

@@ -1,9 +1,6 @@
 import { sql } from 'kysely'
 import type { Db } from '../database.ts'
-import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
-import { toError } from '../platform/errors.ts'
-import type { Logger } from '../platform/logger.ts'
 
 // Retention: finished runs older than the retention period are deleted with their log lines, in
 // batches. The newest run of each bot, and its newest completed run (the bot's memory), are always
@@ -113,43 +110,4 @@ export async function pruneExpired(database: Db, before: number, batch = 1000): 
     if (n < batch) break
   }
   return result
-}
-
-/** Prunes on a timer (the scheduler role): first a minute after start, then every `intervalMs`. */
-export class RetentionJob {
-  private timer: NodeJS.Timeout | undefined
-  private running: Promise<unknown> | undefined
-  private readonly deps: { database: Db; clock: Clock; log: Logger; retentionMs: number; intervalMs?: number }
-
-  constructor(deps: RetentionJob['deps']) {
-    this.deps = deps
-  }
-
-  start(): void {
-    const schedule = (delay: number) => {
-      this.timer = setTimeout(() => {
-        this.running = this.runOnce().finally(() => schedule(this.deps.intervalMs ?? 3_600_000))
-      }, delay)
-      this.timer.unref()
-    }
-    schedule(60_000)
-  }
-
-  async runOnce(): Promise<PruneResult | undefined> {
-    const before = this.deps.clock.now() - this.deps.retentionMs
-    try {
-      const result = await pruneExpired(this.deps.database, before)
-      if (result.runs + result.events > 0)
-        this.deps.log.info({ ...result, before: new Date(before).toISOString() }, 'old runs pruned')
-      return result
-    } catch (error) {
-      this.deps.log.warn({ err: toError(error) }, 'pruning old runs failed; will try again')
-      return undefined
-    }
-  }
-
-  async stop(): Promise<void> {
-    clearTimeout(this.timer)
-    await this.running
-  }
 }
