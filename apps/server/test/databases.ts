@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
+import { afterEach, beforeEach } from 'vitest'
 import type { Db, Tables } from '../src/database.ts'
 import { migrations } from '../src/migrations/index.ts'
 import { type DialectName, openDatabase } from '../src/platform/db/database.ts'
@@ -69,5 +70,30 @@ async function withSchemaLock<T>(fn: (client: pg.Client) => Promise<T>): Promise
     return await fn(client)
   } finally {
     await client.end()
+  }
+}
+
+/**
+ * A fresh migrated database for each test of the enclosing `describe`: `const t = useTestDatabase(d)`,
+ * then `t.database` inside a test. Opened before each test, closed and removed after it.
+ */
+export function useTestDatabase(dialect: DialectName): { readonly database: Db } {
+  let testDb: TestDatabase | undefined
+  let database: Db | undefined
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect)
+    database = await testDb.open()
+  })
+  afterEach(async () => {
+    await database?.close()
+    await testDb?.cleanup()
+    database = undefined
+    testDb = undefined
+  })
+  return {
+    get database() {
+      if (!database) throw new Error('useTestDatabase: only inside a test')
+      return database
+    },
   }
 }

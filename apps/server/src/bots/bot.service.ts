@@ -345,13 +345,5 @@ export function createBotService(deps: BotServiceDeps) {
     return deps.runs.enqueue(botRunRequest(bot, options.trigger, options.input ?? null, key))
   }
 
-  /** Finds a bot by id or by exact name (the CLI accepts either). */
-  async function resolve(tenantId: string, idOrName: string): Promise<Bot> {
-    const row = (await findBot(db, tenantId, idOrName)) ?? (await findBotByName(db, tenantId, idOrName))
-    if (!row) throw notFound('bot_not_found', `No bot with id or name "${idOrName}".`)
-    const [bot] = await withLastRuns([row], tenantId)
-    return bot!
-  }
-
-  return { create, get, list, update, remove, duplicate, exportBot, importBot, runNow, resolve, load }
+  return { create, get, list, update, remove, duplicate, exportBot, importBot, runNow, load }
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { BotExport } from '@openorch/contracts'
 import { ApiError, type ApiRun, type Client, createClient } from '@openorch/sdk'
+import { outputText } from '../bots/bot.mapper.ts'
 
 // `openorch bots …`: a client of a running orchestrator, through the same API as everyone else.
 // Progress goes to stderr, results to stdout, so `openorch bots run scout > out.md` keeps the answer.
@@ -269,13 +270,6 @@ async function run(
     stream.abort()
     await listening
   }
-}
-
-function outputText(output: unknown): string {
-  if (output === null || output === undefined) return ''
-  if (typeof output === 'object' && typeof (output as { text?: unknown }).text === 'string')
-    return (output as { text: string }).text
-  return typeof output === 'string' ? output : JSON.stringify(output, null, 2)
 }
 
 function seconds(ms: number | null): string {

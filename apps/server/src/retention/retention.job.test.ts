@@ -1,31 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
+import { describe, expect, it } from 'vitest'
+import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { silentLog } from '../../test/kernel-harness.ts'
 import { appendAudit, verifyAudit } from '../audit/audit.store.ts'
-import type { Db } from '../database.ts'
 import { ManualClock } from '../platform/clock.ts'
 import { RetentionJob } from './retention.job.ts'
 
 const day = 86_400_000
 
 describe.each(dialects)('retention job on %s', (dialect) => {
-  let testDb: TestDatabase
-  let database: Db
-
-  beforeEach(async () => {
-    testDb = await createTestDatabase(dialect)
-    database = await testDb.open()
-  })
-  afterEach(async () => {
-    await database.close()
-    await testDb.cleanup()
-  })
+  const fixture = useTestDatabase(dialect)
+  const db = () => fixture.database
 
   it('prunes audit entries past their own period (a year by default) and keeps the chain verifiable', async () => {
     const now = Date.parse('2027-06-01T00:00:00Z')
     const at = (daysAgo: number) => now - daysAgo * day
     for (const daysAgo of [400, 380, 200, 1])
-      await appendAudit(database, [
+      await appendAudit(db(), [
         {
           tenant_id: 'default',
           at: at(daysAgo),
@@ -42,16 +32,16 @@ describe.each(dialects)('retention job on %s', (dialect) => {
         },
       ])
     const job = new RetentionJob({
-      database,
+      database: db(),
       clock: new ManualClock(now),
       log: silentLog,
       runsMs: 90 * day,
       auditMs: 365 * day,
     })
     expect(await job.runOnce()).toEqual({ runs: 0, events: 0, audit: 2 })
-    const left = await database.db.selectFrom('audit_log').select('action').orderBy('id').execute()
+    const left = await db().db.selectFrom('audit_log').select('action').orderBy('id').execute()
     expect(left.map((r) => r.action)).toEqual(['200 days ago', '1 days ago'])
-    expect(await verifyAudit(database)).toMatchObject({ ok: true, entries: 2 })
+    expect(await verifyAudit(db())).toMatchObject({ ok: true, entries: 2 })
     expect(await job.runOnce()).toEqual({ runs: 0, events: 0, audit: 0 })
   })
 })

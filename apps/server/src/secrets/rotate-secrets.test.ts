@@ -1,10 +1,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { insertProviderRow } from '../../test/app-harness.ts'
-import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
-import type { Db } from '../database.ts'
+import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { createVault, VaultError } from '../platform/crypto.ts'
 import { rotateSecrets } from './rotate-secrets.ts'
 
@@ -30,24 +29,15 @@ describe('vault key ring', () => {
 })
 
 describe.each(dialects)('secrets rotation on %s', (dialect) => {
-  let testDb: TestDatabase
-  let database: Db
-
-  beforeEach(async () => {
-    testDb = await createTestDatabase(dialect)
-    database = await testDb.open()
-  })
-  afterEach(async () => {
-    await database.close()
-    await testDb.cleanup()
-  })
+  const fixture = useTestDatabase(dialect)
+  const db = () => fixture.database
 
   const saveProvider = (name: string, encrypted: string | null) =>
-    insertProviderRow(database, name, { apiKeyEncrypted: encrypted })
+    insertProviderRow(db(), name, { apiKeyEncrypted: encrypted })
   const storedOf = async (name: string) =>
     (
-      await database.db
-        .selectFrom('providers')
+      await db()
+        .db.selectFrom('providers')
         .select('api_key_encrypted')
         .where('name', '=', name)
         .executeTakeFirstOrThrow()
@@ -59,21 +49,18 @@ describe.each(dialects)('secrets rotation on %s', (dialect) => {
     await saveProvider('anthropic', before.encrypt('sk-ant'))
     await saveProvider('ollama', null)
     const during = createVault({ masterKey: newKey, dataDir, extraKeys: [oldKey] })
-    expect(await rotateSecrets(database, during)).toEqual({ rotated: 2, current: 0, raced: 0, failed: [] })
+    expect(await rotateSecrets(db(), during)).toEqual({ rotated: 2, current: 0, raced: 0, failed: [] })
     const after = createVault({ masterKey: newKey, dataDir })
     expect(after.decrypt(await storedOf('openai'))).toBe('sk-openai')
     expect(after.decrypt(await storedOf('anthropic'))).toBe('sk-ant')
-    expect(await rotateSecrets(database, during)).toEqual({ rotated: 0, current: 2, raced: 0, failed: [] })
+    expect(await rotateSecrets(db(), during)).toEqual({ rotated: 0, current: 2, raced: 0, failed: [] })
   })
 
   it('reports a secret no key of the ring can read, and rotates the rest', async () => {
     const stranger = createVault({ masterKey: 'a-key-nobody-has-0123456789abcdefghij', dataDir })
     await saveProvider('mistral', stranger.encrypt('sk-lost'))
     await saveProvider('openai', createVault({ masterKey: oldKey, dataDir }).encrypt('sk-openai'))
-    const result = await rotateSecrets(
-      database,
-      createVault({ masterKey: newKey, dataDir, extraKeys: [oldKey] }),
-    )
+    const result = await rotateSecrets(db(), createVault({ masterKey: newKey, dataDir, extraKeys: [oldKey] }))
     expect(result.rotated).toBe(1)
     expect(result.failed).toEqual([
       { where: 'provider mistral of workspace default', error: expect.stringContaining('master key') },
