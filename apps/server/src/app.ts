@@ -37,8 +37,9 @@ import { runStatuses } from './runs/run.types.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
-import { sessionRoutes, userRoutes } from './users/user.routes.ts'
+import { sessionRoutes, userAdminRoutes, userRoutes } from './users/user.routes.ts'
 import type { UserService } from './users/user.service.ts'
+import { createUserAdmin } from './users/user-admin.ts'
 
 // The HTTP application: error handling, request ids, metrics, OpenAPI, then the routes. It opens no
 // port and starts nothing; main.ts listens, tests call inject() or listen on port 0.
@@ -191,7 +192,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
         await secured.register(apiKeyRoutes, { apiKeys })
-        if (deps.users) await secured.register(userRoutes, { users: deps.users })
+        if (deps.users) {
+          await secured.register(userRoutes, { users: deps.users })
+          const userAdmin = createUserAdmin({
+            database: deps.database,
+            clock: deps.clock,
+            log: deps.log,
+            users: deps.users,
+          })
+          await secured.register(userAdminRoutes, { userAdmin })
+        }
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
         await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { roleSchema } from './api-key.ts'
+import { pageSchemaOf } from './pagination.ts'
 
 // Dashboard sign-in (decision 0011): short-lived access tokens, rotating refresh tokens.
 
@@ -12,8 +13,43 @@ export const refreshSchema = z
   .meta({ id: 'Refresh', description: 'The refresh token of the session; it is spent by this call.' })
 
 export const userSchema = z
-  .object({ id: z.string(), email: z.string(), role: roleSchema, createdAt: z.iso.datetime() })
+  .object({
+    id: z.string(),
+    email: z.string(),
+    role: roleSchema,
+    createdAt: z.iso.datetime(),
+    disabledAt: z.iso.datetime().nullable().describe('Set while the user may not sign in.'),
+  })
   .meta({ id: 'User', description: 'A person who signs in.' })
+
+export const userPageSchema = pageSchemaOf(userSchema).meta({
+  id: 'UserPage',
+  description: 'A page of the workspace’s users, newest first.',
+})
+
+const newPasswordSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .describe('12 or more characters; common and breached passwords are refused.')
+
+export const userCreateSchema = z
+  .strictObject({ email: z.string().trim().min(3).max(320), password: newPasswordSchema, role: roleSchema })
+  .meta({ id: 'UserCreate', description: 'A new user of the workspace; the role may not be above yours.' })
+
+export const userUpdateSchema = z
+  .strictObject({
+    role: roleSchema.optional(),
+    disabled: z.boolean().optional().describe('true: signed out at once and refused until enabled again.'),
+  })
+  .refine((body) => body.role !== undefined || body.disabled !== undefined, {
+    message: 'give role, disabled or both',
+  })
+  .meta({ id: 'UserUpdate', description: 'A new role, or disabling/enabling the user.' })
+
+export const passwordChangeSchema = z
+  .strictObject({ currentPassword: z.string().min(1).max(1024), newPassword: newPasswordSchema })
+  .meta({ id: 'PasswordChange', description: 'The current password and the new one.' })
 
 export const sessionSchema = z
   .object({
@@ -30,6 +66,14 @@ export const sessionSchema = z
  * What /auth/login and /auth/refresh answer.
  *
  * @example
- * const session: Session = { accessToken: 'eyJ…', refreshToken: 'oor_…', expiresIn: 900, user: { id: '0190…', email: 'anna@example.com', role: 'owner', createdAt: '2026-01-01T00:00:00.000Z' } }
+ * const session: Session = { accessToken: 'eyJ…', refreshToken: 'oor_…', expiresIn: 900, user: { id: '0190…', email: 'anna@example.com', role: 'owner', createdAt: '2026-01-01T00:00:00.000Z', disabledAt: null } }
  */
 export type Session = z.infer<typeof sessionSchema>
+
+/**
+ * A user as listed and answered by /users and /auth/me.
+ *
+ * @example
+ * const user: User = { id: '0190…', email: 'ben@example.com', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', disabledAt: null }
+ */
+export type User = z.infer<typeof userSchema>

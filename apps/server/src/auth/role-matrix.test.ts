@@ -9,7 +9,7 @@ const roles: Role[] = ['viewer', 'editor', 'admin', 'owner']
 const someId = '01900000-0000-7000-8000-000000000000'
 
 function requiredRole(method: string, path: string): Role {
-  if (path === '/api/v1/audit' || path.startsWith('/api/v1/keys')) return 'admin'
+  if (path === '/api/v1/audit' || /^\/api\/v1\/(keys|users)/.test(path)) return 'admin'
   if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
   if (method === 'GET') return 'viewer'
   if (/^\/api\/v1\/(bots|runs)/.test(path)) return 'editor'

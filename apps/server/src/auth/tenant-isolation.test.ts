@@ -9,7 +9,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   let t: TestApp
   let secrets: string[]
   let operations: Array<{ method: string; path: string }>
-  let ids: { bot: string; run: string }
+  let ids: { bot: string; run: string; user: string }
 
   beforeAll(async () => {
     t = await createTestApp(dialect)
@@ -26,8 +26,14 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
       input: 'tenant-a-secret-input',
     })
     if (run.status === 'dropped') throw new Error('dropped')
-    ids = { bot: bot.id, run: run.run.id }
-    secrets = [bot.id, run.run.id, 'Tenant A secret bot', 'tenant-a-secret']
+    const user = await t.users.createUser({
+      tenantId: 'default',
+      email: 'tenant-a-secret-user@example.com',
+      password: 'tenant a passphrase 1',
+      role: 'owner',
+    })
+    ids = { bot: bot.id, run: run.run.id, user: user.id }
+    secrets = [bot.id, run.run.id, user.id, 'Tenant A secret bot', 'tenant-a-secret']
     const document = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>
     }
@@ -46,18 +52,19 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
 
   const payloadFor = (method: string, path: string) => {
     if (path.endsWith('/notes/{name}') && method === 'PUT') return { content: 'x' }
-    if (method === 'PATCH') return { enabled: false }
+    if (method === 'PATCH') return path.startsWith('/api/v1/users') ? { disabled: true } : { enabled: false }
     if (['POST', 'PUT'].includes(method)) return {}
     return undefined
   }
+
+  const idFor = (path: string) =>
+    path.startsWith('/api/v1/runs') ? ids.run : path.startsWith('/api/v1/users') ? ids.user : ids.bot
 
   it('answers 404 for this workspace’s ids and shows none of its data anywhere', async () => {
     const wrong: string[] = []
     for (const { method, path } of operations) {
       if (path.startsWith('/api/v1/providers/')) continue // named per workspace: the other workspace's own
-      const url = path
-        .replace('{id}', path.startsWith('/api/v1/runs') ? ids.run : ids.bot)
-        .replace('{name}', 'a.md')
+      const url = path.replace('{id}', idFor(path)).replace('{name}', 'a.md')
       const payload = payloadFor(method, path)
       const response = await t.app.inject({
         method: method as 'GET',

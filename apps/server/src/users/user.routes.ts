@@ -1,15 +1,29 @@
-import { loginSchema, problemResponse, refreshSchema, sessionSchema, userSchema } from '@openorch/contracts'
+import {
+  loginSchema,
+  pageQuerySchema,
+  passwordChangeSchema,
+  problemResponse,
+  refreshSchema,
+  sessionSchema,
+  userCreateSchema,
+  userPageSchema,
+  userSchema,
+  userUpdateSchema,
+} from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { requireRole } from '../auth/auth.hook.ts'
 import { AppError } from '../platform/errors.ts'
 import { noAuth } from '../platform/http/openapi.ts'
 import type { Session, User, UserService } from './user.service.ts'
+import type { UserAdmin } from './user-admin.ts'
 
 const toUserJson = (user: User) => ({
   id: user.id,
   email: user.email,
   role: user.role,
   createdAt: new Date(user.createdAt).toISOString(),
+  disabledAt: user.disabledAt === null ? null : new Date(user.disabledAt).toISOString(),
 })
 const toSessionJson = (session: Session) => ({ ...session, user: toUserJson(session.user) })
 
@@ -107,6 +121,127 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     async (request, reply) => {
       const id = userIdOf(request.auth.keyId)
       await users.logoutEverywhere(id ?? notAUser())
+      return reply.code(204).send(null)
+    },
+  )
+  app.post(
+    '/auth/password',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Change your password',
+        description:
+          'Needs the current password. Every other session of the user ends; the answer is a new session for this one.',
+        body: passwordChangeSchema,
+        response: {
+          200: sessionSchema,
+          400: problemResponse('The new password is refused (`validation_failed`, with the reason).'),
+          401: problemResponse('The current password is wrong, or no valid session.'),
+          403: notAUserResponse,
+          429: problemResponse('Too many wrong passwords (`login_throttled`), with Retry-After.'),
+        },
+      },
+    },
+    async (request) => {
+      const id = userIdOf(request.auth.keyId) ?? notAUser()
+      return toSessionJson(
+        await users.changePassword(id, request.body.currentPassword, request.body.newPassword),
+      )
+    },
+  )
+}
+
+const adminErrors = {
+  400: problemResponse('Invalid request (every bad field is listed in `errors`).'),
+  401: problemResponse('No valid API key or session.'),
+  403: problemResponse('Below the admin role, or a role above your own (`forbidden`).'),
+}
+
+/** /api/v1/users: the workspace's users (admins). */
+export const userAdminRoutes: FastifyPluginAsyncZod<{ userAdmin: UserAdmin }> = async (
+  app,
+  { userAdmin },
+) => {
+  const idParams = z.object({ id: z.string().min(1).max(200) })
+  const notFound = problemResponse('No such user in this workspace (`user_not_found`).')
+  app.get(
+    '/users',
+    {
+      preValidation: requireRole('admin'),
+      schema: {
+        tags: ['users'],
+        summary: 'List users',
+        description: 'The workspace’s users, newest first. Never their passwords. Needs admin.',
+        querystring: pageQuerySchema,
+        response: { 200: userPageSchema, ...adminErrors },
+      },
+    },
+    async (request) => {
+      const page = await userAdmin.list(request.auth.tenantId, request.query)
+      return { items: page.items.map(toUserJson), nextCursor: page.nextCursor }
+    },
+  )
+  app.post(
+    '/users',
+    {
+      preValidation: requireRole('admin'),
+      schema: {
+        tags: ['users'],
+        summary: 'Add a user',
+        description:
+          'With an initial password (12+ characters, not a common or breached one) to hand over. The role may not be above yours. Needs admin.',
+        body: userCreateSchema,
+        response: {
+          201: userSchema,
+          ...adminErrors,
+          409: problemResponse('The e-mail has a user already (`user_exists`).'),
+        },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(toUserJson(await userAdmin.create(request.auth, request.body))),
+  )
+  app.patch(
+    '/users/:id',
+    {
+      preValidation: requireRole('admin'),
+      schema: {
+        tags: ['users'],
+        summary: 'Change a user’s role, or disable/enable them',
+        description:
+          'A role change applies on the user’s next request; disabling ends their sessions at once. The last enabled owner cannot be demoted or disabled. Needs admin.',
+        params: idParams,
+        body: userUpdateSchema,
+        response: {
+          200: userSchema,
+          ...adminErrors,
+          404: notFound,
+          409: problemResponse('The workspace would have no enabled owner (`last_owner`).'),
+        },
+      },
+    },
+    async (request) => toUserJson(await userAdmin.update(request.auth, request.params.id, request.body)),
+  )
+  app.delete(
+    '/users/:id',
+    {
+      preValidation: requireRole('admin'),
+      schema: {
+        tags: ['users'],
+        summary: 'Remove a user',
+        description:
+          'Their sessions end at once; their API keys and audit entries stay. The last enabled owner cannot be removed. Needs admin.',
+        params: idParams,
+        response: {
+          204: z.null().describe('Removed.'),
+          ...adminErrors,
+          404: notFound,
+          409: problemResponse('The workspace would have no enabled owner (`last_owner`).'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await userAdmin.remove(request.auth, request.params.id)
       return reply.code(204).send(null)
     },
   )

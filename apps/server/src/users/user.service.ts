@@ -1,7 +1,8 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
+import type { Kysely } from 'kysely'
 import type { AuthContext } from '../auth/api-key.service.ts'
 import { isRole, type Role } from '../auth/role.ts'
-import type { Db } from '../database.ts'
+import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError } from '../platform/errors.ts'
@@ -34,6 +35,7 @@ export interface User {
   email: string
   role: Role
   createdAt: number
+  disabledAt: number | null
 }
 
 export interface Session {
@@ -49,13 +51,14 @@ const refreshPrefix = 'oor_'
 // A hash to verify against when the e-mail is unknown, so timing does not tell which e-mails exist.
 const dummyHash = 'scrypt$32768$8$1$c2FsdHNhbHRzYWx0c2FsdA$Zm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm9vZm8'
 
-function toUser(row: UserRow): User {
+export function toUser(row: UserRow): User {
   return {
     id: row.id,
     tenantId: row.tenant_id,
     email: row.email,
     role: row.role as Role,
     createdAt: Number(row.created_at),
+    disabledAt: row.disabled_at === null ? null : Number(row.disabled_at),
   }
 }
 
@@ -106,8 +109,8 @@ export function createUserService(deps: UserServiceDeps) {
     return toUser(row)
   }
 
-  async function issueSession(user: UserRow, familyId: string): Promise<Session> {
-    const now = clock.now()
+  async function issueSession(user: UserRow, familyId: string, notBefore = 0): Promise<Session> {
+    const now = Math.max(clock.now(), notBefore)
     const accessToken = await new SignJWT({ tid: user.tenant_id, role: user.role, fam: familyId })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(user.id)
@@ -229,22 +232,35 @@ export function createUserService(deps: UserServiceDeps) {
 
   /** Ends every session of the user at once: refresh tokens revoked, access tokens refused from now. */
   async function logoutEverywhere(userId: string): Promise<void> {
-    const now = clock.now()
-    await writeTransaction(database, async (trx) => {
-      await trx
-        .updateTable('refresh_tokens')
-        .set({ revoked_at: now })
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .execute()
-      // Whole seconds, as in the tokens' iat: a token issued in this second is refused too.
-      await trx
-        .updateTable('users')
-        .set({ tokens_valid_after: Math.ceil((now + 1) / 1000) * 1000, updated_at: now })
-        .where('id', '=', userId)
-        .execute()
-    })
+    await writeTransaction(database, (trx) => endAllSessions(trx, userId, clock.now()))
     log.info({ userId }, 'signed out everywhere')
+  }
+
+  /** A new password for the signed-in user: every other session ends, this one gets a fresh pair. */
+  async function changePassword(userId: string, current: string, next: string): Promise<Session> {
+    const row = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst()
+    if (!row || row.disabled_at !== null)
+      throw new AppError('invalid_credentials', 'The session has ended: sign in again.', 401)
+    const locked = throttled(row.email)
+    if (locked) throw locked
+    if (!(await verifyPassword(current, row.password_hash))) {
+      recordFailure(row.email)
+      throw new AppError('invalid_credentials', 'The current password is wrong.', 401)
+    }
+    const problem = passwordProblem(next, row.email)
+    if (problem)
+      throw new AppError('validation_failed', `newPassword ${problem}`, 400, {
+        errors: [{ field: 'newPassword', message: problem }],
+      })
+    const hash = await hashPassword(next)
+    await writeTransaction(database, async (trx) => {
+      await endAllSessions(trx, userId, clock.now())
+      await trx.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute()
+    })
+    log.info({ userId }, 'password changed; other sessions ended')
+    // Issued in the next whole second, so tokens_valid_after (rounded up) lets it through.
+    const fresh = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow()
+    return issueSession(fresh, newId(), Number(fresh.tokens_valid_after))
   }
 
   /** The caller behind an access token, or undefined (bad signature, alg, audience, expiry, revoked). */
@@ -279,5 +295,30 @@ export function createUserService(deps: UserServiceDeps) {
     return toUser(row)
   }
 
-  return { createUser, login, refresh, logout, logoutEverywhere, authenticateAccessToken, me }
+  return {
+    createUser,
+    login,
+    refresh,
+    logout,
+    logoutEverywhere,
+    changePassword,
+    authenticateAccessToken,
+    me,
+  }
+}
+
+/** Revokes every refresh token of the user and refuses access tokens issued up to now. */
+export async function endAllSessions(trx: Kysely<Tables>, userId: string, now: number): Promise<void> {
+  await trx
+    .updateTable('refresh_tokens')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute()
+  // Whole seconds, as in the tokens' iat: a token issued in this second is refused too.
+  await trx
+    .updateTable('users')
+    .set({ tokens_valid_after: Math.ceil((now + 1) / 1000) * 1000, updated_at: now })
+    .where('id', '=', userId)
+    .execute()
 }
