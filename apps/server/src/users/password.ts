@@ -9,20 +9,6 @@ const p = 1
 const keyLength = 32
 export const minPasswordLength = 12
 
-// The most used passwords and patterns of breach lists; a real list check can come later (decision 0011).
-const common = [
-  'password',
-  '123456',
-  'qwerty',
-  'letmein',
-  'welcome',
-  'admin',
-  'iloveyou',
-  'monkey',
-  'dragon',
-  'openorch',
-]
-
 function derive(password: string, salt: Buffer, n: number, rr: number, pp: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
     scrypt(password, salt, keyLength, { N: n, r: rr, p: pp, maxmem: 128 * n * rr * 2 }, (error, key) =>
@@ -45,18 +31,49 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return actual.length === expected.length && timingSafeEqual(actual, expected)
 }
 
+// Strength and breach checks by zxcvbn-ts: its common-password list (the most used passwords of
+// breach corpora), keyboard patterns, sequences, repeats, dates and l33t variants. A password must be
+// estimated at 10^8 guesses or more (score 3): with scrypt and sign-in throttling that is out of reach
+// online, and slow offline. The dictionaries (~2 MB) load on the first check, not at start.
+const minScore = 3
+let checker: Promise<{ check(password: string, userInputs: string[]): Strength }> | undefined
+
+interface Strength {
+  score: number
+  sequence: Array<{ pattern: string; dictionaryName?: string; token: string }>
+}
+
+function strengthChecker() {
+  checker ??= (async () => {
+    const [{ ZxcvbnFactory }, common] = await Promise.all([
+      import('@zxcvbn-ts/core'),
+      import('@zxcvbn-ts/language-common'),
+    ])
+    const zxcvbn = new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs })
+    return {
+      check: (password: string, userInputs: string[]) => zxcvbn.check(password, userInputs) as Strength,
+    }
+  })()
+  return checker
+}
+
 /** What is wrong with a new password, or undefined when it is acceptable. */
-export function passwordProblem(password: string, email: string): string | undefined {
+export async function passwordProblem(password: string, email: string): Promise<string | undefined> {
   if (password.length < minPasswordLength) return `must be at least ${minPasswordLength} characters long`
   if (password.length > 1024) return 'must be at most 1024 characters long'
-  const lower = password.toLowerCase()
   const local = email.split('@')[0]?.toLowerCase() ?? ''
-  if (local.length >= 4 && lower.includes(local)) return 'must not contain your e-mail name'
-  if (
-    common.some((word) => lower.includes(word)) ||
-    /^(.)\1+$/.test(password) ||
-    /^(0123456789|1234567890|abcdefghij)/i.test(password)
-  )
-    return 'is too easy to guess (a common password or pattern); choose a longer passphrase'
+  if (local.length >= 4 && password.toLowerCase().includes(local)) return 'must not contain your e-mail name'
+  // zxcvbn's matching grows with the length; the first 100 characters decide (longer is stronger anyway).
+  const strength = (await strengthChecker()).check(password.slice(0, 100), [
+    local,
+    ...email.split(/[@.+_-]/),
+    'openorch',
+    'openorchestrator',
+  ])
+  const [only] = strength.sequence
+  if (strength.sequence.length === 1 && only?.dictionaryName === 'passwords-common')
+    return 'appears in lists of breached passwords; choose another (a few unrelated words work well)'
+  if (strength.score < minScore)
+    return 'is too easy to guess (a common password, word or pattern); choose a longer passphrase of unrelated words'
   return undefined
 }

@@ -83,7 +83,7 @@ export function createUserService(deps: UserServiceDeps) {
     const errors = []
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
       errors.push({ field: 'email', message: 'is not an e-mail address' })
-    const problem = passwordProblem(input.password, email)
+    const problem = await passwordProblem(input.password, email)
     if (problem) errors.push({ field: 'password', message: problem })
     if (!isRole(input.role)) errors.push({ field: 'role', message: 'must be owner, admin, editor or viewer' })
     if (errors.length > 0)
@@ -247,7 +247,7 @@ export function createUserService(deps: UserServiceDeps) {
       recordFailure(row.email)
       throw new AppError('invalid_credentials', 'The current password is wrong.', 401)
     }
-    const problem = passwordProblem(next, row.email)
+    const problem = await passwordProblem(next, row.email)
     if (problem)
       throw new AppError('validation_failed', `newPassword ${problem}`, 400, {
         errors: [{ field: 'newPassword', message: problem }],
