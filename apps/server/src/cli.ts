@@ -1,5 +1,6 @@
+import os from 'node:os'
 import { parseArgs } from 'node:util'
-import { verifyAudit } from './audit/audit.store.ts'
+import { appendAudit, systemEntry, verifyAudit } from './audit/audit.store.ts'
 import { isRole } from './auth/role.ts'
 import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
@@ -130,6 +131,15 @@ async function auditCommand(sub: string | undefined) {
   }
 }
 
+/** Who ran a command, for the audit trail: the operating-system account. */
+function operator(): string {
+  try {
+    return os.userInfo().username
+  } catch {
+    return process.env.USER ?? 'unknown'
+  }
+}
+
 async function secretsCommand(sub: string | undefined) {
   if (sub !== 'rotate') fail(`unknown command "secrets ${sub ?? ''}". Use: openorch secrets rotate`)
   const cfg = config()
@@ -142,6 +152,23 @@ async function secretsCommand(sub: string | undefined) {
   const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
   try {
     const result = await rotateSecrets(database, vault)
+    // The rotation is the installation's, recorded in the default workspace (its operator's).
+    await appendAudit(database, [
+      systemEntry({
+        tenantId: 'default',
+        at: Date.now(),
+        actorType: 'cli',
+        actorId: operator(),
+        action: 'secrets.rotated',
+        details: {
+          keyId: vault.keyId,
+          rotated: result.rotated,
+          current: result.current,
+          raced: result.raced,
+          failed: result.failed.length,
+        },
+      }),
+    ])
     process.stdout.write(
       `Secrets under master key ${vault.keyId}: ${result.rotated} re-encrypted, ${result.current} already current` +
         `${result.raced > 0 ? `, ${result.raced} changed meanwhile (left as saved)` : ''}.\n`,
@@ -206,6 +233,18 @@ async function usersCommand(argv: string[]) {
       password,
       role: values.role as 'owner',
     })
+    await appendAudit(database, [
+      systemEntry({
+        tenantId: user.tenantId,
+        at: user.createdAt,
+        actorType: 'cli',
+        actorId: operator(),
+        action: 'users.created',
+        targetType: 'users',
+        targetId: user.id,
+        details: { role: user.role },
+      }),
+    ])
     process.stdout.write(`Created ${user.role} ${user.email} (${user.id}) in workspace ${user.tenantId}.\n`)
   } catch (error) {
     if (error instanceof AppError) fail(`${error.message}`)

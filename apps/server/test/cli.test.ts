@@ -248,6 +248,15 @@ describe('openorch CLI', () => {
       'sk-cli-secret',
     )
     expect(rotate.out() + rotate.err()).not.toContain('sk-cli-secret')
+    const entry = await database.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'secrets.rotated')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow()
+    expect(entry).toMatchObject({ actor_type: 'cli', tenant_id: 'default' })
+    expect(JSON.parse(entry.details!)).toMatchObject({ rotated: 1, failed: 0 })
+    expect(entry.details).not.toContain('sk-cli-secret')
     await database.close()
   })
 
@@ -273,6 +282,14 @@ describe('openorch CLI', () => {
     expect(ok.code, ok.out).toBe(0)
     expect(ok.out).toMatch(/Created owner anna@example.com/)
     expect(ok.out).not.toContain('a long and quiet passphrase')
+    const database = await openDatabase<Tables>({ sqlitePath: path.join(dir, 'openorch.db') })
+    const entry = await database.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('action', '=', 'users.created')
+      .executeTakeFirstOrThrow()
+    await database.close()
+    expect(entry).toMatchObject({ actor_type: 'cli', actor_id: os.userInfo().username, target_type: 'users' })
     const again = await create('anna@example.com', 'a long and quiet passphrase')
     expect(again.code).toBe(1)
     expect(again.out).toContain('exists already')

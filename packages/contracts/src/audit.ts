@@ -26,7 +26,11 @@ export const auditEntrySchema = z
     id: z.number().int(),
     at: z.iso.datetime(),
     actor: z.object({
-      type: z.string().describe('`api_key`, `user` or `system`.'),
+      type: z
+        .string()
+        .describe(
+          '`api_key` or `user` (through the API), `system` (a job: `scheduler`, `startup`, `sessions`), `cli` (an operator command; id = the OS account) or `anonymous` (a failed sign-in).',
+        ),
       id: z.string().nullable(),
       role: z.string().nullable(),
     }),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import { sql } from 'kysely'
-import type { Db } from '../database.ts'
+import { type Kysely, sql } from 'kysely'
+import type { Db, Tables } from '../database.ts'
+import type { DialectName } from '../platform/db/database.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import type { AuditRow } from './audit.table.ts'
 
@@ -34,24 +35,65 @@ export function hashOf(entry: AuditEntry, prevHash: string): string {
 
 export async function appendAudit(database: Db, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return
-  await writeTransaction(database, async (trx) => {
-    if (database.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${auditLockKey})`.execute(trx)
-    const last = await trx
-      .selectFrom('audit_log')
-      .select('hash')
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst()
-    let prev = last?.hash ?? genesisHash
-    for (const entry of entries) {
-      const hash = hashOf(entry, prev)
-      await trx
-        .insertInto('audit_log')
-        .values({ ...entry, prev_hash: prev, hash })
-        .execute()
-      prev = hash
-    }
-  })
+  await writeTransaction(database, (trx) => appendAuditIn(trx, database.dialect, entries))
+}
+
+/** Appends inside the caller's write transaction, so the entry commits or rolls back with the change. */
+export async function appendAuditIn(
+  trx: Kysely<Tables>,
+  dialect: DialectName,
+  entries: AuditEntry[],
+): Promise<void> {
+  if (entries.length === 0) return
+  if (dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${auditLockKey})`.execute(trx)
+  const last = await trx
+    .selectFrom('audit_log')
+    .select('hash')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst()
+  let prev = last?.hash ?? genesisHash
+  for (const entry of entries) {
+    const hash = hashOf(entry, prev)
+    await trx
+      .insertInto('audit_log')
+      .values({ ...entry, prev_hash: prev, hash })
+      .execute()
+    prev = hash
+  }
+}
+
+/**
+ * An entry for a change no API caller made: `system` (a job of the orchestrator: `scheduler`,
+ * `startup`), `cli` (an operator's command), or `anonymous` (a sign-in attempt before anyone is known).
+ */
+export function systemEntry(input: {
+  tenantId: string
+  at: number
+  actorType?: 'system' | 'cli' | 'anonymous' | 'user'
+  actorId: string | null
+  actorRole?: string | null
+  action: string
+  targetType?: string | null
+  targetId?: string | null
+  ip?: string | null
+  requestId?: string | null
+  details?: Record<string, unknown> | null
+}): AuditEntry {
+  return {
+    tenant_id: input.tenantId,
+    at: input.at,
+    actor_type: input.actorType ?? 'system',
+    actor_id: input.actorId,
+    actor_role: input.actorRole ?? null,
+    action: input.action,
+    target_type: input.targetType ?? null,
+    target_id: input.targetId ?? null,
+    ip: input.ip ?? null,
+    request_id: input.requestId ?? null,
+    status: null,
+    details: input.details ? JSON.stringify(input.details) : null,
+  }
 }
 
 export interface AuditFilter {

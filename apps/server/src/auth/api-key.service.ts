@@ -1,3 +1,4 @@
+import { appendAuditIn, systemEntry } from '../audit/audit.store.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
@@ -151,10 +152,19 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
           .execute()
       }
       if ((await countApiKeys(trx, defaultTenantId)) > 0) return undefined
-      await insertApiKey(
-        trx,
-        rowOf({ tenantId: defaultTenantId, name: 'Owner key (bootstrap)', role: 'owner' }, key),
-      )
+      const row = rowOf({ tenantId: defaultTenantId, name: 'Owner key (bootstrap)', role: 'owner' }, key)
+      await insertApiKey(trx, row)
+      await appendAuditIn(trx, database.dialect, [
+        systemEntry({
+          tenantId: defaultTenantId,
+          at: row.created_at,
+          actorId: 'startup',
+          action: 'api_keys.bootstrapped',
+          targetType: 'keys',
+          targetId: row.id,
+          details: { role: 'owner', from: plainKey ? 'OPENORCH_API_KEY' : 'generated' },
+        }),
+      ])
       return key
     })
   }

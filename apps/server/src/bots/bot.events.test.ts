@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestApp, insertProviderRow, type TestApp, tableProviders } from '../../test/app-harness.ts'
+import {
+  bearer,
+  createTestApp,
+  insertProviderRow,
+  type TestApp,
+  tableProviders,
+} from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 
@@ -48,6 +54,18 @@ describe.each(dialects)('bot reactions to run events on %s', (dialect) => {
       .execute()
     expect(events).toHaveLength(1)
     expect(JSON.parse(events[0]!.payload)).toMatchObject({ botId: bot.id, consecutiveFailures: 2 })
+    // The audit trail says who paused it: the scheduler, a system actor.
+    const audit = await t.app.inject({
+      url: '/api/v1/audit?action=bot.paused',
+      headers: bearer(t.keys.admin),
+    })
+    expect(audit.json().items).toEqual([
+      expect.objectContaining({
+        actor: { type: 'system', id: 'scheduler', role: null },
+        target: { type: 'bots', id: bot.id },
+        details: expect.objectContaining({ consecutiveFailures: 2 }),
+      }),
+    ])
 
     // Enabling again clears the pause and the count.
     const enabled = await t.bots.service.update('default', bot.id, { enabled: true })

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely'
+import { appendAuditIn, systemEntry } from '../audit/audit.store.ts'
 import type { Tables } from '../database.ts'
 import type { EventHandler } from '../events/outbox-relay.ts'
 import type { Clock } from '../platform/clock.ts'
+import type { DialectName } from '../platform/db/database.ts'
 import type { Logger } from '../platform/logger.ts'
 
 // Bots react to their runs' events (never the other way round): failures in a row are counted and,
@@ -10,7 +12,13 @@ import type { Logger } from '../platform/logger.ts'
 
 const failed = new Set(['run.failed', 'run.timeout'])
 
-export function createBotEventHandler(deps: { clock: Clock; log: Logger }): EventHandler {
+interface Deps {
+  clock: Clock
+  log: Logger
+  dialect: DialectName
+}
+
+export function createBotEventHandler(deps: Deps): EventHandler {
   return async (events, trx) => {
     for (const event of events) {
       const botId = event.payload.botId
@@ -34,7 +42,7 @@ async function resetFailures(trx: Kysely<Tables>, tenantId: string, botId: strin
 
 async function countFailure(
   trx: Kysely<Tables>,
-  deps: { clock: Clock; log: Logger },
+  deps: Deps,
   tenantId: string,
   botId: string,
   runId: string,
@@ -75,6 +83,22 @@ async function countFailure(
       created_at: now,
     })
     .execute()
+  // A change nobody asked for: the audit trail says the scheduler made it, and why.
+  await appendAuditIn(trx, deps.dialect, [
+    systemEntry({
+      tenantId,
+      at: now,
+      actorId: 'scheduler',
+      action: 'bot.paused',
+      targetType: 'bots',
+      targetId: botId,
+      details: {
+        consecutiveFailures: bot.consecutive_failures,
+        lastError: payload.error?.code ?? null,
+        runId,
+      },
+    }),
+  ])
   deps.log.warn(
     { botId, tenantId, failures: bot.consecutive_failures },
     'bot schedule paused after failures in a row',

@@ -62,7 +62,9 @@ export function createBots(deps: BotsDeps) {
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),
   )
-  deps.kernel.relay.onEvents(createBotEventHandler({ clock: deps.clock, log: deps.log }))
+  deps.kernel.relay.onEvents(
+    createBotEventHandler({ clock: deps.clock, log: deps.log, dialect: deps.database.dialect }),
+  )
 
   let unsubscribe: (() => void) | undefined
   return {

@@ -10,6 +10,7 @@ import {
   userSchema,
   userUpdateSchema,
 } from '@openorch/contracts'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../auth/auth.hook.ts'
@@ -25,6 +26,7 @@ const toUserJson = (user: User) => ({
   createdAt: new Date(user.createdAt).toISOString(),
   disabledAt: user.disabledAt === null ? null : new Date(user.disabledAt).toISOString(),
 })
+const originOf = (request: FastifyRequest) => ({ ip: request.ip, requestId: request.id })
 const toSessionJson = (session: Session) => ({ ...session, user: toUserJson(session.user) })
 
 /** Public: sign in, refresh, sign out (the token itself is the credential). */
@@ -46,7 +48,8 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ users: UserService }> = asyn
         },
       },
     },
-    async (request) => toSessionJson(await users.login(request.body.email, request.body.password)),
+    async (request) =>
+      toSessionJson(await users.login(request.body.email, request.body.password, originOf(request))),
   )
   app.post(
     '/auth/refresh',
@@ -65,7 +68,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ users: UserService }> = asyn
         },
       },
     },
-    async (request) => toSessionJson(await users.refresh(request.body.refreshToken)),
+    async (request) => toSessionJson(await users.refresh(request.body.refreshToken, originOf(request))),
   )
   app.post(
     '/auth/logout',
@@ -80,7 +83,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ users: UserService }> = asyn
       },
     },
     async (request, reply) => {
-      await users.logout(request.body.refreshToken)
+      await users.logout(request.body.refreshToken, originOf(request))
       return reply.code(204).send(null)
     },
   )

@@ -21,6 +21,13 @@ describe.each(dialects)('users and sessions on %s', (dialect) => {
   const login = async (email = 'anna@example.com', pw = password) =>
     post('/auth/login', { email, password: pw })
 
+  const auditOf = async (action: string) =>
+    (await t.app.inject({ url: `/api/v1/audit?action=${action}`, headers: bearer(t.keys.admin) })).json()
+      .items as Array<{
+      actor: { type: string; id: string | null }
+      details: Record<string, unknown> | null
+    }>
+
   it('refuses weak passwords, bad e-mails and duplicates, naming each field', async () => {
     const weak = t.users.createUser({
       tenantId: 'default',
@@ -88,6 +95,16 @@ describe.each(dialects)('users and sessions on %s', (dialect) => {
     expect(locked.statusCode).toBe(429)
     expect(locked.json().code).toBe('login_throttled')
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0)
+    // Failed attempts on a real account are in the audit trail (not the unknown e-mail, not the 429).
+    const trail = await auditOf('auth.login_failed')
+    expect(trail).toHaveLength(5)
+    expect(trail[0]).toMatchObject({
+      actor: { type: 'anonymous', id: null },
+      target: { type: 'users' },
+      ip: '127.0.0.1',
+      details: { reason: 'wrong_password', locked: true },
+    })
+    expect(trail[4]!.details).toMatchObject({ locked: false })
   })
 
   it('rotates refresh tokens; a spent one used again ends the whole session', async () => {
@@ -103,6 +120,14 @@ describe.each(dialects)('users and sessions on %s', (dialect) => {
     const other = (await login()).json()
     expect((await post('/auth/logout', { refreshToken: other.refreshToken })).statusCode).toBe(204)
     expect((await post('/auth/refresh', { refreshToken: other.refreshToken })).statusCode).toBe(401)
+    expect(await auditOf('auth.session_revoked')).toEqual([
+      expect.objectContaining({
+        actor: { type: 'system', id: 'sessions', role: null },
+        details: { reason: expect.stringContaining('used again') },
+      }),
+    ])
+    expect((await auditOf('auth.login')).map((e) => e.actor.type)).toEqual(['user', 'user'])
+    expect(await auditOf('auth.logout')).toHaveLength(1)
   })
 
   it('signs out everywhere: the next request with any of its access tokens is refused', async () => {

@@ -1,11 +1,12 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import type { Kysely } from 'kysely'
+import { appendAudit, systemEntry } from '../audit/audit.store.ts'
 import type { AuthContext } from '../auth/api-key.service.ts'
 import { isRole, type Role } from '../auth/role.ts'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
-import { AppError } from '../platform/errors.ts'
+import { AppError, toError } from '../platform/errors.ts'
 import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts'
@@ -36,6 +37,12 @@ export interface User {
   role: Role
   createdAt: number
   disabledAt: number | null
+}
+
+/** Where a request came from, for the audit trail. */
+export interface RequestOrigin {
+  ip?: string
+  requestId?: string
 }
 
 export interface Session {
@@ -162,7 +169,7 @@ export function createUserService(deps: UserServiceDeps) {
     failures.set(email, next)
   }
 
-  async function login(emailInput: string, password: string): Promise<Session> {
+  async function login(emailInput: string, password: string, from: RequestOrigin = {}): Promise<Session> {
     const email = emailInput.trim().toLowerCase()
     const locked = throttled(email)
     if (locked) throw locked
@@ -171,13 +178,49 @@ export function createUserService(deps: UserServiceDeps) {
     if (!row || !ok || row.disabled_at !== null) {
       recordFailure(email)
       log.info({ emailHash: sha256Hex(email).slice(0, 12) }, 'sign-in refused')
+      // Attempts on a real account are the ones worth a trail (at most five before the lock).
+      if (row)
+        await audit(row, from, 'auth.login_failed', 'anonymous', {
+          reason: row.disabled_at !== null ? 'disabled' : 'wrong_password',
+          locked: throttled(email) !== undefined,
+        })
       throw new AppError('invalid_credentials', 'The e-mail or the password is wrong.', 401)
     }
     failures.delete(email)
-    return issueSession(row, newId())
+    const session = await issueSession(row, newId())
+    await audit(row, from, 'auth.login', 'user')
+    return session
   }
 
-  async function refresh(refreshToken: string): Promise<Session> {
+  /** Sign-ins, sign-outs and revoked sessions go to the audit trail; a failed write is logged, not fatal. */
+  async function audit(
+    user: Pick<UserRow, 'id' | 'tenant_id' | 'role'>,
+    from: RequestOrigin,
+    action: string,
+    actorType: 'user' | 'anonymous' | 'system',
+    details?: Record<string, unknown>,
+  ): Promise<void> {
+    const entry = systemEntry({
+      tenantId: user.tenant_id,
+      at: clock.now(),
+      actorType,
+      actorId: actorType === 'user' ? user.id : actorType === 'system' ? 'sessions' : null,
+      actorRole: actorType === 'user' ? user.role : null,
+      action,
+      targetType: 'users',
+      targetId: user.id,
+      ip: from.ip ?? null,
+      requestId: from.requestId ?? null,
+      details: details ?? null,
+    })
+    try {
+      await appendAudit(database, [entry])
+    } catch (error) {
+      log.error({ err: toError(error), action }, 'audit entry not written')
+    }
+  }
+
+  async function refresh(refreshToken: string, from: RequestOrigin = {}): Promise<Session> {
     const now = clock.now()
     const hash = sha256Hex(refreshToken)
     const result = await writeTransaction(database, async (trx) => {
@@ -189,13 +232,16 @@ export function createUserService(deps: UserServiceDeps) {
       if (!token) return { error: 'unknown' as const }
       if (token.used_at !== null || token.revoked_at !== null) {
         // A spent token again: someone else holds this family. End every session of it.
-        await trx
+        const [ended] = await trx
           .updateTable('refresh_tokens')
           .set({ revoked_at: now })
           .where('family_id', '=', token.family_id)
           .where('revoked_at', 'is', null)
           .execute()
-        return { error: 'reused' as const, userId: token.user_id }
+        // Live sessions ended because a spent token came back: worth a warning and an audit entry.
+        if (token.used_at !== null && Number(ended?.numUpdatedRows ?? 0) > 0)
+          return { error: 'reused' as const, userId: token.user_id, tenantId: token.tenant_id }
+        return { error: 'ended' as const }
       }
       if (Number(token.expires_at) <= now) return { error: 'expired' as const }
       const user = await trx
@@ -208,26 +254,38 @@ export function createUserService(deps: UserServiceDeps) {
       return { user, familyId: token.family_id }
     })
     if ('error' in result) {
-      if (result.error === 'reused')
+      if (result.error === 'reused') {
         log.warn({ userId: result.userId }, 'a spent refresh token was used again; its sessions were revoked')
+        await audit(
+          { id: result.userId, tenant_id: result.tenantId, role: '' },
+          from,
+          'auth.session_revoked',
+          'system',
+          {
+            reason: 'a spent refresh token was used again (stolen or replayed)',
+          },
+        )
+      }
       throw new AppError('invalid_refresh_token', 'The session has ended: sign in again.', 401)
     }
     return issueSession(result.user, result.familyId)
   }
 
-  async function logout(refreshToken: string): Promise<void> {
+  async function logout(refreshToken: string, from: RequestOrigin = {}): Promise<void> {
     const token = await db
       .selectFrom('refresh_tokens')
-      .select(['family_id'])
-      .where('token_hash', '=', sha256Hex(refreshToken))
+      .innerJoin('users', 'users.id', 'refresh_tokens.user_id')
+      .select(['refresh_tokens.family_id', 'users.id', 'users.tenant_id', 'users.role'])
+      .where('refresh_tokens.token_hash', '=', sha256Hex(refreshToken))
       .executeTakeFirst()
-    if (token)
-      await db
-        .updateTable('refresh_tokens')
-        .set({ revoked_at: clock.now() })
-        .where('family_id', '=', token.family_id)
-        .where('revoked_at', 'is', null)
-        .execute()
+    if (!token) return
+    await db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: clock.now() })
+      .where('family_id', '=', token.family_id)
+      .where('revoked_at', 'is', null)
+      .execute()
+    await audit(token, from, 'auth.logout', 'user')
   }
 
   /** Ends every session of the user at once: refresh tokens revoked, access tokens refused from now. */
