@@ -5,6 +5,7 @@ import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
 import { providerErrorOf } from './provider.classify.ts'
 import { durationText, ProviderError } from './provider.error.ts'
 import type { GenerateRequest, GenerateResult, ProviderCredentials } from './provider.types.ts'
+import { answerTooLong, maxAnswerChars, plainText, tokenCount } from './upstream-guard.ts'
 
 // One streamed LLM call through the AI SDK. The SDK does not retry (maxRetries: 0): the run kernel
 // does, with backoff, from the ProviderError's `retryable` and `retryAfterMs`.
@@ -87,6 +88,7 @@ export async function generate(
       switch (part.type) {
         case 'text-delta':
           text += part.text
+          if (text.length > maxAnswerChars) throw answerTooLong(label, provider)
           if (request.onDelta && !signal.aborted) {
             try {
               request.onDelta(part.text)
@@ -100,12 +102,12 @@ export async function generate(
             options.log?.debug({ provider, model, warnings: part.warnings }, 'provider call warnings')
           break
         case 'finish-step':
-          answeredBy = part.response.modelId || answeredBy
+          answeredBy = plainText(part.response.modelId ?? '', 200) || answeredBy
           break
         case 'finish':
           finishReason = part.finishReason
-          tokensIn = part.totalUsage.inputTokens ?? 0
-          tokensOut = part.totalUsage.outputTokens ?? 0
+          tokensIn = tokenCount(part.totalUsage.inputTokens)
+          tokensOut = tokenCount(part.totalUsage.outputTokens)
           break
         case 'error':
           throw part.error

@@ -5,6 +5,7 @@ import { createOpenAI } from '@ai-sdk/openai'
 import type { LanguageModel } from 'ai'
 import { baseUrlOf } from './provider.catalog.ts'
 import type { ProviderCredentials } from './provider.types.ts'
+import { guardedFetch } from './upstream-guard.ts'
 
 // The AI SDK model for a provider, model id and key. Keys are always passed explicitly, so the
 // SDKs never fall back to OPENAI_API_KEY & co. from the environment.
@@ -18,7 +19,7 @@ export function languageModelOf(
 ): LanguageModel {
   const baseURL = baseUrlOf(credentials.name, credentials.baseUrl)
   const apiKey = credentials.apiKey ?? ''
-  const common = { baseURL, apiKey, ...(fetch ? { fetch } : {}) }
+  const common = { baseURL, apiKey, fetch: guardedFetch(credentials.name, fetch) }
   switch (credentials.name) {
     case 'openai':
       // Chat Completions, not the Responses API: every OpenAI-compatible server speaks it.

@@ -3,6 +3,7 @@ import { baseUrlOf } from './provider.catalog.ts'
 import { classifyHttpAnswer, classifyNetworkError, wrongBaseUrl } from './provider.classify.ts'
 import { durationText, ProviderError } from './provider.error.ts'
 import type { ProviderCredentials, ProviderName } from './provider.types.ts'
+import { cleanModelIds, guardedFetch } from './upstream-guard.ts'
 
 // Key validation: the smallest real call each provider has, listing its models. Plain fetch (the
 // AI SDK has no model listing); the answer's ids become the provider's `models`.
@@ -90,17 +91,17 @@ export async function listModels(
   const call = listCalls[provider]
   const url = `${baseUrlOf(provider, credentials.baseUrl)}${call.path}`
   const shownUrl = url.split('?')[0]!
-  const fetch = options.fetch ?? globalThis.fetch
+  const fetch = guardedFetch(provider, options.fetch)
   let response: Response
   let body: string
   try {
     response = await fetch(url, {
       headers: { accept: 'application/json', ...call.headers(credentials.apiKey) },
       signal: AbortSignal.timeout(options.timeoutMs),
-      redirect: 'error',
     })
     body = await response.text()
   } catch (error) {
+    if (error instanceof ProviderError) throw error
     if (error instanceof Error && error.name === 'TimeoutError') {
       const what = `no answer within ${durationText(options.timeoutMs)}`
       throw new ProviderError('provider_unreachable', wrongBaseUrl(provider, shownUrl, what), { provider })
@@ -124,5 +125,5 @@ export async function listModels(
       { provider, status: response.status },
     )
   }
-  return [...new Set(ids)].sort()
+  return cleanModelIds(ids)
 }

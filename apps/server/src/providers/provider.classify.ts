@@ -2,6 +2,7 @@ import { APICallError, LoadAPIKeyError, RetryError } from 'ai'
 import { providerCatalog } from './provider.catalog.ts'
 import { ProviderError, parseRetryAfter } from './provider.error.ts'
 import type { ProviderErrorCode, ProviderName } from './provider.types.ts'
+import { maxRetryAfterMs, plainText } from './upstream-guard.ts'
 
 // Turns what a provider did — an HTTP answer, a network failure, an AI SDK error — into one
 // ProviderError with a code and a sentence for people. Validation (PUT /providers/…) and
@@ -76,15 +77,18 @@ function headerOf(headers: HttpAnswer['headers'], name: string): string | undefi
 
 /** A provider's own words, short and on one line, for details people read. */
 function quote(message: string | undefined): string {
-  if (!message) return ''
-  const line = message.replace(/\s+/g, ' ').trim()
-  return line.length > 300 ? `${line.slice(0, 297)}…` : line
+  return message ? plainText(message, 300) : ''
 }
 
 const creditWords =
   /credit balance|insufficient[_ ](quota|funds|credit|balance)|payment required|out of credit|no credit|prepayment credits|credits are depleted/i
 
 function retryAfterMsOf(answer: HttpAnswer, body: ErrorBody, now: number): number | undefined {
+  const asked = askedWaitMs(answer, body, now)
+  return asked === undefined ? undefined : Math.min(Math.max(asked, 0), maxRetryAfterMs)
+}
+
+function askedWaitMs(answer: HttpAnswer, body: ErrorBody, now: number): number | undefined {
   const ms = headerOf(answer.headers, 'retry-after-ms')
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms))
   const header = parseRetryAfter(headerOf(answer.headers, 'retry-after'), now)

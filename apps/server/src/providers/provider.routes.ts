@@ -95,7 +95,7 @@ export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = asyn
           200: providerValidationSchema,
           ...adminErrors,
           422: problemResponse(
-            'The provider refused the key or could not be reached (`provider_auth`, `provider_quota`, `provider_unreachable`, `provider_unavailable`, `provider_timeout`, `provider_bad_request`).',
+            'The provider refused the key or could not be reached (`provider_auth`, `provider_quota`, `provider_unreachable`, `provider_unavailable`, `provider_timeout`, `provider_bad_request`, `provider_bad_answer`).',
           ),
           429: problemResponse(
             'The provider is rate-limiting the key (`provider_rate_limited`); see Retry-After.',

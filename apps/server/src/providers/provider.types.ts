@@ -13,6 +13,7 @@ export type ProviderErrorCode =
   | 'provider_unreachable' // validation could not reach the server (wrong base URL, DNS, refused)
   | 'provider_timeout' // no answer in time — retried
   | 'provider_bad_request' // 400 (unknown model, content rejected) — not retried
+  | 'provider_bad_answer' // a redirect, or an answer too large to be real — not retried
   | 'provider_not_configured' // the tenant has not set up this provider
 
 /** A provider as a call needs it: decrypted key (null for Ollama), base URL, default model. */

@@ -282,6 +282,8 @@ export const de: Record<MessageKey, string> = {
   'error.provider_timeout': 'Der Anbieter hat zu lange gebraucht. Versuche es erneut.',
   'error.provider_bad_request':
     'Der Anbieter hat die Anfrage abgelehnt, zum Beispiel ein unbekanntes Modell. Prüfe das Modell.',
+  'error.provider_bad_answer':
+    'Die Antwort des Anbieters wurde abgelehnt (eine Weiterleitung oder viel zu groß). Prüfe die Adresse (Basis-URL) des Anbieters.',
   'error.provider_not_configured':
     'Dieser Anbieter ist noch nicht eingerichtet. Richte ihn unter Anbieter ein.',
   'error.provider_key_unreadable':

@@ -270,6 +270,8 @@ export const en = {
   'error.provider_timeout': 'The provider took too long to answer. Try again.',
   'error.provider_bad_request':
     'The provider rejected the request, for example an unknown model. Check the model.',
+  'error.provider_bad_answer':
+    'The provider’s answer was refused (a redirect, or far too large). Check the provider’s address (base URL).',
   'error.provider_not_configured': 'This provider is not set up yet. Set it up under Providers.',
   'error.provider_key_unreadable':
     'The saved key cannot be decrypted (the master key changed). Save the key again.',
