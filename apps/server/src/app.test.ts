@@ -9,7 +9,7 @@ import {
   type TestApp,
 } from '../test/app-harness.ts'
 import { dialects } from '../test/databases.ts'
-import { createTestKernel, silentLog } from '../test/kernel-harness.ts'
+import { createTestKernel, testLog } from '../test/kernel-harness.ts'
 import { buildApp } from './app.ts'
 import { migrations } from './migrations/index.ts'
 import { createMetrics } from './platform/metrics.ts'
@@ -148,7 +148,7 @@ describe.each(dialects)('readiness on %s', (dialect) => {
       kernel,
       bus: kernel.bus,
       clock: kernel.clock,
-      log: silentLog,
+      log: testLog,
       config: { bodyLimitBytes: 1024 },
       metrics: createMetrics({ defaultMetrics: false }),
       migrations: { ...migrations, '9999-from-the-future': migrations['0001-foundation']! },

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import pino from 'pino'
 import type { App } from '../src/app.ts'
 import { buildApp } from '../src/app.ts'
@@ -25,7 +26,8 @@ import {
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase } from './databases.ts'
-import { createTestKernel, silentLog } from './kernel-harness.ts'
+import { createTestKernel, testLog } from './kernel-harness.ts'
+import { captureDir, recordAnswer, recordSecret } from './output-capture.ts'
 
 export interface TestApp {
   app: App
@@ -74,13 +76,8 @@ export async function createTestApp(
   const database = await testDatabase.open()
   const kernel = createTestKernel(database, { relayIntervalMs: 50, ...options.kernel })
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
-  const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: silentLog })
-  const vaulted = createTestProviderService(
-    database,
-    kernel.clock,
-    options.log ?? silentLog,
-    options.providers,
-  )
+  const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: testLog })
+  const vaulted = createTestProviderService(database, kernel.clock, options.log ?? testLog, options.providers)
   await database.db
     .insertInto('tenants')
     .values({ tenant_id: otherTenantId, name: 'Other workspace', created_at: Date.now() })
@@ -99,7 +96,7 @@ export async function createTestApp(
     database,
     bus: kernel.bus,
     clock: kernel.clock,
-    log: options.log ?? silentLog,
+    log: options.log ?? testLog,
     kernel,
     providers: options.botProviders?.(database) ?? botProvidersOf(vaulted.providers),
     dataDir,
@@ -108,15 +105,20 @@ export async function createTestApp(
   const users = createUserService({
     database,
     clock: kernel.clock,
-    log: options.log ?? silentLog,
+    log: options.log ?? testLog,
     signingKey: vaulted.vault.deriveKey('openorch session signing v1'),
   })
+  const createUser = users.createUser
+  users.createUser = (input) => {
+    recordSecret(input.password)
+    return createUser(input)
+  }
   const app = await buildApp({
     database,
     kernel,
     bus: kernel.bus,
     clock: kernel.clock,
-    log: options.log ?? silentLog,
+    log: options.log ?? testLog,
     config: {
       bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
       ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
@@ -132,6 +134,7 @@ export async function createTestApp(
     users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
+  recordingAnswers(app)
   let started = false
   let closed = false
   const seconds: Db[] = []
@@ -177,11 +180,12 @@ export async function createTestApp(
 export function createTestProviderService(
   database: Db,
   clock: Clock,
-  log: Logger = silentLog,
+  log: Logger = testLog,
   overrides: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>> = {},
 ): { providers: ProviderService; vault: Vault; cleanup(): void } {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-vault-'))
-  const vault = createVault({ dataDir })
+  const vault = recordingSecrets(createVault({ dataDir }))
+  recordSecret(fs.readFileSync(path.join(dataDir, 'master.key'), 'utf8').trim())
   const providers = createProviderService({ database, clock, log, vault, ...overrides })
   return { providers, vault, cleanup: () => fs.rmSync(dataDir, { recursive: true, force: true }) }
 }
@@ -199,6 +203,33 @@ export async function createTestDatabaseWithRetry(dialect: DialectName) {
       const raced = error instanceof Error && /^schema "t_[0-9a-f]+" does not exist$/.test(error.message)
       if (!raced || attempt >= 5) throw error
     }
+  }
+}
+
+/** A vault that records every plaintext it is given, for the full-run grep (test/output-capture.ts). */
+function recordingSecrets(vault: Vault): Vault {
+  return {
+    ...vault,
+    keyId: vault.keyId,
+    encrypt(plain) {
+      recordSecret(plain)
+      return vault.encrypt(plain)
+    },
+    decrypt: (stored) => vault.decrypt(stored),
+    needsRotation: (stored) => vault.needsRotation(stored),
+    deriveKey: (purpose) => vault.deriveKey(purpose),
+  }
+}
+
+/** Keeps every in-process answer for the full-run grep (test/output-capture.ts). */
+function recordingAnswers(app: FastifyInstance): void {
+  if (!captureDir) return
+  const inject = app.inject.bind(app) as (options: InjectOptions) => Promise<LightMyRequestResponse>
+  ;(app as { inject: unknown }).inject = async (options: InjectOptions | string) => {
+    const request = typeof options === 'string' ? { url: options } : options
+    const response = await inject(request)
+    recordAnswer(String(request.method ?? 'GET'), String(request.url ?? ''), response.body)
+    return response
   }
 }
 

@@ -1,10 +1,10 @@
-import pino from 'pino'
 import type { Db } from '../src/database.ts'
 import { type Bus, createLocalBus, createPostgresBus } from '../src/platform/bus.ts'
 import { type Clock, systemClock } from '../src/platform/clock.ts'
 import { createRunKernel, type RunKernel, type RunKernelOptions } from '../src/runs/kernel.ts'
+import { testLog } from './output-capture.ts'
 
-export const silentLog = pino({ level: process.env.OPENORCH_TEST_LOG_LEVEL ?? 'silent' })
+export { testLog } from './output-capture.ts'
 
 export function createBus(database: Db): Bus {
   if (database.dialect === 'sqlite') return createLocalBus()
@@ -12,7 +12,7 @@ export function createBus(database: Db): Bus {
     pool: database.pool!,
     clientConfig: database.pgClientConfig!,
     namespace: database.schema,
-    log: silentLog,
+    log: testLog,
   })
 }
 
@@ -29,7 +29,7 @@ export function createTestKernel(
     database,
     bus,
     clock,
-    log: overrides.log ?? silentLog,
+    log: overrides.log ?? testLog,
     backpressure: overrides.backpressure ?? { warnPending: 1_000_000, dropPending: 1_000_000 },
     relayIntervalMs: overrides.relayIntervalMs ?? 200,
     worker: { concurrency: 4, leaseMs: 2000, pollIntervalMs: 100, ...overrides.worker },

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabaseWithRetry } from '../../test/app-harness.ts'
 import { dialects, type TestDatabase } from '../../test/databases.ts'
-import { silentLog } from '../../test/kernel-harness.ts'
+import { testLog } from '../../test/kernel-harness.ts'
 import type { Db } from '../database.ts'
 import { ManualClock } from '../platform/clock.ts'
 import { sha256Hex } from '../platform/ids.ts'
@@ -22,7 +22,7 @@ describe.each(dialects)('API keys on %s', (dialect) => {
     await testDb.cleanup()
   })
 
-  const service = () => createApiKeyService({ database, clock, log: silentLog })
+  const service = () => createApiKeyService({ database, clock, log: testLog })
   const rowOf = (id: string) =>
     database.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
 
@@ -131,7 +131,7 @@ describe.each(dialects)('API keys on %s', (dialect) => {
     const others = await Promise.all([testDb.open(), testDb.open(), testDb.open()])
     try {
       const bootstrap = (db: Db) =>
-        createApiKeyService({ database: db, clock, log: silentLog }).bootstrapOwnerKey(undefined)
+        createApiKeyService({ database: db, clock, log: testLog }).bootstrapOwnerKey(undefined)
       const results: Array<string | undefined> = []
       if (dialect === 'postgres') results.push(...(await Promise.all(others.map(bootstrap))))
       else for (const db of others) results.push(await bootstrap(db))

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
-import { silentLog } from '../../test/kernel-harness.ts'
+import { testLog } from '../../test/kernel-harness.ts'
 import { ManualClock } from '../platform/clock.ts'
 import type { Run } from '../runs/run.types.ts'
 import { jitterOf } from '../schedules/schedule-spec.ts'
@@ -191,7 +191,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
     async () => {
       await setUp()
       const second = await t.openSecond()
-      const other = new BotScheduler({ database: second, clock, log: silentLog, runs: t.kernel.runs })
+      const other = new BotScheduler({ database: second, clock, log: testLog, runs: t.kernel.runs })
       const bots = []
       for (let i = 0; i < 20; i++)
         bots.push(await createBot({ name: `bot ${i}`, schedule: '@every 1m', overlapPolicy: 'allow_all' }))

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
-import { createBus, silentLog, waitFor } from '../../test/kernel-harness.ts'
+import { createBus, testLog, waitFor } from '../../test/kernel-harness.ts'
 import type { Db } from '../database.ts'
 import { systemClock } from '../platform/clock.ts'
 import { createRunService } from '../runs/run.service.ts'
@@ -31,7 +31,7 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
       database: db,
       bus,
       clock: systemClock,
-      log: silentLog,
+      log: testLog,
       intervalMs: 20,
       batch: 7,
     })
@@ -47,7 +47,7 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
       database: db,
       bus: createBus(db),
       clock: systemClock,
-      log: silentLog,
+      log: testLog,
       backpressure: { warnPending: 1e9, dropPending: 1e9 },
     })
 

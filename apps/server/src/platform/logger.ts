@@ -19,12 +19,21 @@ export const redactedPaths = [
   'headers["x-api-key"]',
 ]
 
-export function createLogger(options: { level: string; pretty?: boolean; name?: string }): Logger {
-  return pino({
-    level: options.level,
-    name: options.name ?? 'openorch',
-    redact: { paths: redactedPaths, censor: '[redacted]' },
-    base: { pid: process.pid },
-    hooks: { streamWrite: (line) => secretScrubber.scrub(line) },
-  })
+export function createLogger(options: {
+  level: string
+  pretty?: boolean
+  name?: string
+  /** Where the lines go (standard output by default). */
+  destination?: pino.DestinationStream
+}): Logger {
+  return pino(
+    {
+      level: options.level,
+      name: options.name ?? 'openorch',
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+      base: { pid: process.pid },
+      hooks: { streamWrite: (line) => secretScrubber.scrub(line) },
+    },
+    options.destination ?? pino.destination(1),
+  )
 }

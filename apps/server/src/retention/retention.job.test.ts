@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { dialects, useTestDatabase } from '../../test/databases.ts'
-import { silentLog } from '../../test/kernel-harness.ts'
+import { testLog } from '../../test/kernel-harness.ts'
 import { appendAudit, verifyAudit } from '../audit/audit.store.ts'
 import { ManualClock } from '../platform/clock.ts'
 import { RetentionJob } from './retention.job.ts'
@@ -34,7 +34,7 @@ describe.each(dialects)('retention job on %s', (dialect) => {
     const job = new RetentionJob({
       database: db(),
       clock: new ManualClock(now),
-      log: silentLog,
+      log: testLog,
       runsMs: 90 * day,
       auditMs: 365 * day,
     })
