@@ -5,7 +5,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Kysely } from 'kysely'
 import { registerAuditTrail } from './audit/audit.hook.ts'
 import { auditRoutes } from './audit/audit.routes.ts'
-import { apiKeyRoutes } from './auth/api-key.routes.ts'
+import { apiKeyRoutes, personalKeyRoutes } from './auth/api-key.routes.ts'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
 import { createAuthHook, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
@@ -192,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
         await secured.register(apiKeyRoutes, { apiKeys })
+        await secured.register(personalKeyRoutes, { apiKeys })
         if (deps.users) {
           await secured.register(userRoutes, { users: deps.users })
           const userAdmin = createUserAdmin({

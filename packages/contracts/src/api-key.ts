@@ -22,6 +22,12 @@ export const apiKeySchema = z
     lastUsedAt: isoTime.nullable(),
     expiresAt: isoTime.nullable(),
     revokedAt: isoTime.nullable(),
+    userId: z
+      .string()
+      .nullable()
+      .describe(
+        'The user a personal key belongs to (it works only while that user is enabled, with at most their role); null for a service key.',
+      ),
   })
   .meta({ id: 'ApiKey', description: 'An API key, without the key itself.' })
 
@@ -49,6 +55,6 @@ export const apiKeyPageSchema = pageSchemaOf(apiKeySchema).meta({
  * An API key as listed.
  *
  * @example
- * const key: ApiKey = { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null }
+ * const key: ApiKey = { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null }
  */
 export type ApiKey = z.infer<typeof apiKeySchema>

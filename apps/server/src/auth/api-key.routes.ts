@@ -9,6 +9,7 @@ import {
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { AppError } from '../platform/errors.ts'
 import type { ApiKey, ApiKeyService } from './api-key.service.ts'
 import { requireRole } from './auth.hook.ts'
 
@@ -26,6 +27,7 @@ function toApiKeyJson(key: ApiKey): ApiKeyJson {
     lastUsedAt: iso(key.lastUsedAt),
     expiresAt: iso(key.expiresAt),
     revokedAt: iso(key.revokedAt),
+    userId: key.userId,
   }
 }
 
@@ -61,8 +63,9 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }> = a
       preValidation: requireRole('admin'),
       schema: {
         tags: ['keys'],
-        summary: 'Create an API key',
-        description: 'The key is in the answer this once. Its role may not be above yours. Needs admin.',
+        summary: 'Create a service API key',
+        description:
+          'A key of the workspace, for scripts and other programs (personal keys: /auth/keys). The key is in the answer this once. Its role may not be above yours. Needs admin.',
         body: apiKeyCreateSchema,
         response: { 201: apiKeyCreatedSchema, ...errors },
       },
@@ -94,5 +97,79 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }> = a
       },
     },
     async (request) => toApiKeyJson(await apiKeys.revoke(request.auth, request.params.id)),
+  )
+}
+
+/** /api/v1/auth/keys: a signed-in user's personal keys (any role; never above the user's own). */
+export const personalKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }> = async (
+  app,
+  { apiKeys },
+) => {
+  const userOf = (keyId: string) => {
+    if (keyId.startsWith('user:')) return keyId.slice(5)
+    throw new AppError(
+      'not_a_user',
+      'Personal keys are managed by a signed-in user (a session), not an API key.',
+      403,
+    )
+  }
+  const personalErrors = {
+    400: problemResponse('Invalid request (every bad field is listed in `errors`).'),
+    401: problemResponse('No valid session.'),
+    403: problemResponse('Called with an API key (`not_a_user`), or a role above your own (`forbidden`).'),
+  }
+  app.get(
+    '/auth/keys',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'List your personal API keys',
+        querystring: pageQuerySchema,
+        response: { 200: apiKeyPageSchema, ...personalErrors },
+      },
+    },
+    async (request) => {
+      const page = await apiKeys.list(request.auth.tenantId, request.query, userOf(request.auth.keyId))
+      return { items: page.items.map(toApiKeyJson), nextCursor: page.nextCursor }
+    },
+  )
+  app.post(
+    '/auth/keys',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create a personal API key',
+        description:
+          'For your own scripts: it acts as you, with at most your role at the time of each request, and stops working when your account is disabled or removed. Shown this once.',
+        body: apiKeyCreateSchema,
+        response: { 201: apiKeyCreatedSchema, ...personalErrors },
+      },
+    },
+    async (request, reply) => {
+      const created = await apiKeys.issue(request.auth, {
+        name: request.body.name,
+        role: request.body.role,
+        expiresAt: request.body.expiresAt ? Date.parse(request.body.expiresAt) : null,
+        userId: userOf(request.auth.keyId),
+      })
+      return reply.code(201).send({ key: created.key, apiKey: toApiKeyJson(created.apiKey) })
+    },
+  )
+  app.delete(
+    '/auth/keys/:id',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke one of your personal API keys',
+        params: z.object({ id: z.string().min(1).max(200) }),
+        response: {
+          200: apiKeySchema,
+          ...personalErrors,
+          404: problemResponse('No such key of yours (`api_key_not_found`).'),
+        },
+      },
+    },
+    async (request) =>
+      toApiKeyJson(await apiKeys.revoke(request.auth, request.params.id, userOf(request.auth.keyId))),
   )
 }

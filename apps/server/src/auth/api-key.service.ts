@@ -44,6 +44,8 @@ export interface ApiKey {
   lastUsedAt: number | null
   expiresAt: number | null
   revokedAt: number | null
+  /** The owner of a personal key; null for a service key. */
+  userId: string | null
 }
 
 export interface CreatedApiKey {
@@ -58,6 +60,8 @@ export interface CreateApiKeyInput {
   role: Role
   /** Epoch ms after which the key is refused; null or absent = never. */
   expiresAt?: number | null
+  /** A personal key of this user; absent: a service key. */
+  userId?: string | null
 }
 
 export interface ApiKeyServiceDeps {
@@ -79,6 +83,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
     expiresAt: row.expires_at === null ? null : Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    userId: row.user_id ?? null,
   }
 }
 
@@ -107,6 +112,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       last_used_at: null,
       expires_at: input.expiresAt ?? null,
       revoked_at: null,
+      user_id: input.userId ?? null,
     }
   }
 
@@ -125,13 +131,20 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     if (!row || row.revoked_at !== null || !isRole(row.role)) return undefined
     const now = clock.now()
     if (row.expires_at !== null && Number(row.expires_at) <= now) return undefined
+    // A personal key lives with its user: refused once the user is gone or disabled, and never
+    // above the user's current role (a demotion applies to the user's keys at once).
+    let role: Role = row.role
+    if (row.user_id !== null) {
+      if (row.user_role === null || !isRole(row.user_role) || row.user_disabled_at !== null) return undefined
+      if (!hasRole(row.user_role, role)) role = row.user_role
+    }
     if (row.last_used_at === null || Number(row.last_used_at) <= now - touchIntervalMs) {
       // Bookkeeping only: a failed write must not refuse a valid key.
       await touchApiKey(database.db, row.id, now, touchIntervalMs).catch((error) =>
         log.warn({ err: toError(error), keyId: row.id }, 'could not record API key use'),
       )
     }
-    return { tenantId: row.tenant_id, role: row.role, keyId: row.id }
+    return { tenantId: row.tenant_id, role, keyId: row.id }
   }
 
   /**
@@ -192,16 +205,23 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
   async function list(
     tenantId: string,
     page: { limit: number; cursor?: string | undefined },
+    /** Only this user's personal keys. */
+    userId?: string,
   ): Promise<{ items: ApiKey[]; nextCursor: string | null }> {
-    const rows = await listApiKeys(database.db, tenantId, { before: page.cursor, limit: page.limit + 1 })
+    const rows = await listApiKeys(database.db, tenantId, {
+      before: page.cursor,
+      limit: page.limit + 1,
+      userId,
+    })
     const items = rows.slice(0, page.limit).map(toApiKey)
     return { items, nextCursor: rows.length > page.limit ? (items[items.length - 1]?.id ?? null) : null }
   }
 
   /** Revokes a key at once: its next request is refused. A key above the caller's role stays. */
-  async function revoke(caller: AuthContext, id: string): Promise<ApiKey> {
+  async function revoke(caller: AuthContext, id: string, ownedBy?: string): Promise<ApiKey> {
     const row = await findApiKey(database.db, caller.tenantId, id)
-    if (!row) throw new AppError('api_key_not_found', `API key ${id} does not exist.`, 404)
+    if (!row || (ownedBy !== undefined && row.user_id !== ownedBy))
+      throw new AppError('api_key_not_found', `API key ${id} does not exist.`, 404)
     if (isRole(row.role) && !hasRole(caller.role, row.role))
       throw new AppError(
         'forbidden',

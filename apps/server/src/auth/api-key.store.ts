@@ -12,8 +12,28 @@ export async function insertApiKey(db: Q, row: ApiKeyRow): Promise<void> {
   await db.insertInto('api_keys').values(row).execute()
 }
 
-export async function findApiKeyByHash(db: Q, keyHash: string): Promise<ApiKeyRow | undefined> {
-  return db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst()
+/** A key with, for a personal key, its user's current role and state (one indexed read per request). */
+export async function findApiKeyByHash(
+  db: Q,
+  keyHash: string,
+): Promise<(ApiKeyRow & { user_role: string | null; user_disabled_at: number | null }) | undefined> {
+  return db
+    .selectFrom('api_keys')
+    .leftJoin('users', 'users.id', 'api_keys.user_id')
+    .selectAll('api_keys')
+    .select(['users.role as user_role', 'users.disabled_at as user_disabled_at'])
+    .where('api_keys.key_hash', '=', keyHash)
+    .executeTakeFirst()
+}
+
+/** Revokes every key of a user (the user was removed). */
+export async function revokeUserApiKeys(db: Q, userId: string, now: number): Promise<void> {
+  await db
+    .updateTable('api_keys')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute()
 }
 
 export async function countApiKeys(db: Q, tenantId: string): Promise<number> {
@@ -39,10 +59,11 @@ export async function touchApiKey(db: Q, id: string, now: number, minIntervalMs:
 export async function listApiKeys(
   db: Q,
   tenantId: string,
-  options: { before?: string | undefined; limit: number },
+  options: { before?: string | undefined; limit: number; userId?: string | undefined },
 ): Promise<ApiKeyRow[]> {
   let query = db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId)
   if (options.before) query = query.where('id', '<', options.before)
+  if (options.userId) query = query.where('user_id', '=', options.userId)
   return query.orderBy('id', 'desc').limit(options.limit).execute()
 }
 

@@ -9,4 +9,6 @@ export interface ApiKeysTable {
   last_used_at: number | null
   expires_at: number | null
   revoked_at: number | null
+  /** The user a personal key belongs to; null for a service key of the workspace. */
+  user_id: string | null
 }

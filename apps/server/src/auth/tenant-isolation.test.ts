@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
+import {
+  bearer,
+  createTestApp,
+  insertProviderRow,
+  otherTenantId,
+  type TestApp,
+} from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 
 // Issue 5 (API1): every route, called by another workspace with this workspace's ids, answers 404 —
@@ -9,7 +15,8 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   let t: TestApp
   let secrets: string[]
   let operations: Array<{ method: string; path: string }>
-  let ids: { bot: string; run: string; user: string }
+  let ids: { bot: string; run: string; user: string; key: string }
+  let otherSession: string
 
   beforeAll(async () => {
     t = await createTestApp(dialect)
@@ -32,8 +39,28 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
       password: 'tenant a passphrase 1',
       role: 'owner',
     })
-    ids = { bot: bot.id, run: run.run.id, user: user.id }
-    secrets = [bot.id, run.run.id, user.id, 'Tenant A secret bot', 'tenant-a-secret']
+    const personalKey = await t.apiKeys.createApiKey({
+      tenantId: 'default',
+      name: 'tenant-a-secret-key',
+      role: 'owner',
+      userId: user.id,
+    })
+    ids = { bot: bot.id, run: run.run.id, user: user.id, key: personalKey.apiKey.id }
+    secrets = [bot.id, run.run.id, user.id, personalKey.apiKey.id, 'Tenant A secret bot', 'tenant-a-secret']
+    // Routes of signed-in users (/auth/…) are called with a session of the other workspace.
+    await t.users.createUser({
+      tenantId: otherTenantId,
+      email: 'other-owner@example.com',
+      password: 'other workspace passphrase',
+      role: 'owner',
+    })
+    otherSession = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'other-owner@example.com', password: 'other workspace passphrase' },
+      })
+    ).json().accessToken
     const document = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>
     }
@@ -58,7 +85,13 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   }
 
   const idFor = (path: string) =>
-    path.startsWith('/api/v1/runs') ? ids.run : path.startsWith('/api/v1/users') ? ids.user : ids.bot
+    path.startsWith('/api/v1/runs')
+      ? ids.run
+      : path.startsWith('/api/v1/users')
+        ? ids.user
+        : path.startsWith('/api/v1/auth/keys')
+          ? ids.key
+          : ids.bot
 
   it('answers 404 for this workspace’s ids and shows none of its data anywhere', async () => {
     const wrong: string[] = []
@@ -69,7 +102,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
       const response = await t.app.inject({
         method: method as 'GET',
         url,
-        headers: bearer(t.keys.otherTenant),
+        headers: bearer(path.startsWith('/api/v1/auth/') ? otherSession : t.keys.otherTenant),
         ...(payload !== undefined ? { payload } : {}),
       })
       // The id the caller sent may come back in the 404's detail; anything else of ours may not.

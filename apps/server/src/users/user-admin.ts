@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { AuthContext } from '../auth/api-key.service.ts'
+import { revokeUserApiKeys } from '../auth/api-key.store.ts'
 import { hasRole, isRole, type Role } from '../auth/role.ts'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
@@ -96,6 +97,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
       if (row.role === 'owner' && row.disabled_at === null)
         await keepsAnOwner(database, trx, caller.tenantId, id)
       await trx.deleteFrom('refresh_tokens').where('user_id', '=', id).execute()
+      await revokeUserApiKeys(trx, id, clock.now())
       await trx.deleteFrom('users').where('id', '=', id).execute()
     })
     log.info({ userId: id, by: caller.keyId }, 'user removed')

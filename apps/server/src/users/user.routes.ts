@@ -233,7 +233,7 @@ export const userAdminRoutes: FastifyPluginAsyncZod<{ userAdmin: UserAdmin }> = 
         tags: ['users'],
         summary: 'Remove a user',
         description:
-          'Their sessions end at once; their API keys and audit entries stay. The last enabled owner cannot be removed. Needs admin.',
+          'Their sessions end and their personal API keys are revoked at once; audit entries stay. The last enabled owner cannot be removed. Needs admin.',
         params: idParams,
         response: {
           204: z.null().describe('Removed.'),
