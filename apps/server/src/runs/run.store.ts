@@ -3,6 +3,7 @@ import type { Db, Tables } from '../database.ts'
 import { eventPayloadOf } from './run.mapper.ts'
 import type { RunEventRow, RunRow } from './run.table.ts'
 import type { RunStatus } from './run.types.ts'
+import { ftsMatchQuery, postgresSearchText, searchTerms } from './run-search.ts'
 
 // SQL for everything off the queue's hot path. Every query is scoped by tenant.
 type Q = Kysely<Tables>
@@ -96,32 +97,46 @@ export interface RunListFilter {
   deadLettered?: boolean | undefined
   /** Newest first; the cursor is the last id of the previous page. */
   before?: string | undefined
-  /** Only runs whose stored output (JSON text) contains this text, ignoring case. */
+  /** Only runs whose output has every word of this text, the last one as a prefix (full-text index). */
   q?: string | undefined
   limit: number
 }
 
 /**
- * A LIKE pattern that finds `text` inside stored JSON output. The text is JSON-encoded first (a quote
- * or a line break is stored escaped), then `!`, `%` and `_` are escaped with `!`, so they match
- * themselves. Both dialects accept `lower(…) LIKE … ESCAPE '!'`; lower() folds ASCII on SQLite and
- * every letter on PostgreSQL.
+ * A page of a tenant's runs, newest first (`id` descending, so the cursor is the last id). With `q`,
+ * only runs whose output has every word of `q` (the last one as a prefix), through the full-text
+ * index of migration 0007 (decision 0012):
+ * - SQLite: FTS5 `run_search_fts` MATCH a string built of quoted words only (`ftsMatchQuery`); its doc
+ *   ids map to runs through `run_search`.
+ * - PostgreSQL: the partial GIN expression index `runs_search_idx` on `run_search_vector(output)`,
+ *   queried with `plainto_tsquery` (reads no operators), its last word made a prefix by appending `:*`
+ *   to the text PostgreSQL itself printed (so the quoting is PostgreSQL's, never ours).
+ * The tenant (and every other filter) is a plain condition on `runs`, as in every listing.
  */
-export function outputSearchPattern(text: string): string {
-  const encoded = JSON.stringify(text.toLowerCase()).slice(1, -1)
-  return `%${encoded.replace(/[!%_]/g, (c) => `!${c}`)}%`
-}
-
-export async function listRuns(db: Q, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
-  let query = db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
+export async function listRuns(database: Db, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
+  let query = database.db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
   if (filter.status) query = query.where('status', '=', filter.status)
   if (filter.botId) query = query.where('bot_id', '=', filter.botId)
   if (filter.deadLettered) query = query.where('dead_lettered_at', 'is not', null)
   if (filter.before) query = query.where('id', '<', filter.before)
-  // A scan of the tenant's runs, newest first, stopped by the limit: fine for thousands of runs a
-  // day; a real full-text index is a later decision (docs/decisions/0008-dashboard.md).
-  if (filter.q)
-    query = query.where(sql<boolean>`lower(output) like ${outputSearchPattern(filter.q)} escape '!'`)
+  if (filter.q !== undefined) {
+    const terms = searchTerms(filter.q)
+    if (terms.length === 0) return []
+    if (database.dialect === 'sqlite') {
+      const match = ftsMatchQuery(terms)
+      query = query.where(
+        'id',
+        'in',
+        sql<string>`(SELECT s.run_id FROM run_search_fts JOIN run_search s ON s.doc_id = run_search_fts.rowid WHERE run_search_fts MATCH ${match})`,
+      )
+    } else {
+      const text = postgresSearchText(filter.q)
+      const tsquery = sql`regexp_replace(plainto_tsquery('simple', run_search_fold(${text}))::text, '''$', ''':*')::tsquery`
+      query = query
+        .where('output', 'is not', null)
+        .where(sql<boolean>`run_search_vector(output) @@ ${tsquery}`)
+    }
+  }
   return query.orderBy('id', 'desc').limit(filter.limit).execute()
 }
 
