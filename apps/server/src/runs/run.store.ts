@@ -108,9 +108,9 @@ export interface RunListFilter {
  * index of migration 0007 (decision 0012):
  * - SQLite: FTS5 `run_search_fts` MATCH a string built of quoted words only (`ftsMatchQuery`); its doc
  *   ids map to runs through `run_search`.
- * - PostgreSQL: the partial GIN expression index `runs_search_idx` on `run_search_vector(output)`,
- *   queried with `plainto_tsquery` (reads no operators), its last word made a prefix by appending `:*`
- *   to the text PostgreSQL itself printed (so the quoting is PostgreSQL's, never ours).
+ * - PostgreSQL: `run_search.vector` (GIN `run_search_vector_idx`) @@ `plainto_tsquery` of the text
+ *   (reads no operators), its last word made a prefix by appending `:*` to the text PostgreSQL itself
+ *   printed, so the quoting is PostgreSQL's, never ours.
  * The tenant (and every other filter) is a plain condition on `runs`, as in every listing.
  */
 export async function listRuns(database: Db, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
@@ -130,11 +130,15 @@ export async function listRuns(database: Db, tenantId: string, filter: RunListFi
         sql<string>`(SELECT s.run_id FROM run_search_fts JOIN run_search s ON s.doc_id = run_search_fts.rowid WHERE run_search_fts MATCH ${match})`,
       )
     } else {
+      // Scoped twice: run_search carries the tenant as well, so the subquery alone never yields another
+      // tenant's run.
       const text = postgresSearchText(filter.q)
       const tsquery = sql`regexp_replace(plainto_tsquery('simple', run_search_fold(${text}))::text, '''$', ''':*')::tsquery`
-      query = query
-        .where('output', 'is not', null)
-        .where(sql<boolean>`run_search_vector(output) @@ ${tsquery}`)
+      query = query.where(
+        'id',
+        'in',
+        sql<string>`(SELECT run_id FROM run_search WHERE tenant_id = ${tenantId} AND vector @@ ${tsquery})`,
+      )
     }
   }
   return query.orderBy('id', 'desc').limit(filter.limit).execute()
