@@ -20,28 +20,41 @@ const withoutDiacritics =
 const sqliteBody = (column: string) =>
   `CASE WHEN json_valid(${column}) THEN (SELECT group_concat(value, ' ') FROM json_tree(${column}) WHERE type = 'text') ELSE ${column} END`
 
+/**
+ * The doc id of a run being indexed (SQLite): its creation time in ms × 2^20, plus the next free
+ * sequence number of that millisecond (2^20 runs per millisecond; created_at fits until the year 2248).
+ */
+const sqliteDocId = (row: string) =>
+  `coalesce((SELECT max(doc_id) + 1 FROM run_search WHERE doc_id >= ${row}.created_at * 1048576 AND doc_id < (${row}.created_at + 1) * 1048576), ${row}.created_at * 1048576)`
+
 export function runSearch(dialect: DialectName) {
   return {
     // biome-ignore lint/suspicious/noExplicitAny: a migration runs against the schema as it was, not today's types
     async up(db: Kysely<any>) {
       if (dialect === 'sqlite') {
-        // FTS5 keys its documents by an integer. The runs' own rowid is not stable (VACUUM may renumber
-        // the rows of a table without an INTEGER PRIMARY KEY), so run_search gives each indexed run a
-        // doc_id of its own. The index is contentless (the text lives once, in runs.output) with
-        // contentless_delete, so a deleted or changed output is removed by rowid.
+        // FTS5 keys its documents by an integer, and walks a word's documents in that order, newest
+        // first if asked, stopping at the page's end. So the key is the run's creation time:
+        // doc_id = created_at × 2^20 + a sequence within the millisecond (the run's order among the
+        // runs created in the same millisecond whose output was indexed). A search reads the newest
+        // matching documents first instead of collecting all of them to sort by run id (decision
+        // 0012). run_search maps doc ids to runs. The runs' own rowid could not serve: VACUUM may
+        // renumber the rows of a table without an INTEGER PRIMARY KEY.
         await sql`CREATE TABLE run_search (doc_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE)`.execute(
           db,
         )
         // unicode61 with remove_diacritics 2: case and accents folded (Über = uber), words split at
         // anything but letters and digits. Prefix indexes of 2 and 3 characters keep "su*" and "sum*"
-        // (the word being typed) from walking a large part of the term list.
+        // (the word being typed) from merging a large part of the term list. Contentless: the text
+        // lives once, in runs.output; contentless_delete removes a document by its doc id.
         await sql`CREATE VIRTUAL TABLE run_search_fts USING fts5(body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2', prefix='2 3')`.execute(
           db,
         )
+        // The vocabulary, to expand the word being typed into the words it starts (run.store.ts).
+        await sql`CREATE VIRTUAL TABLE run_search_terms USING fts5vocab(run_search_fts, 'row')`.execute(db)
         // Enqueues insert runs without output: the WHEN clause keeps the queue's hot path untouched.
         await sql
           .raw(`CREATE TRIGGER runs_search_insert AFTER INSERT ON runs WHEN new.output IS NOT NULL BEGIN
-  INSERT INTO run_search (run_id) VALUES (new.id);
+  INSERT INTO run_search (doc_id, run_id) VALUES (${sqliteDocId('new')}, new.id);
   INSERT INTO run_search_fts (rowid, body)
     VALUES ((SELECT doc_id FROM run_search WHERE run_id = new.id), ${sqliteBody('new.output')});
 END`)
@@ -51,7 +64,7 @@ END`)
           .raw(`CREATE TRIGGER runs_search_update AFTER UPDATE OF output ON runs WHEN old.output IS NOT new.output BEGIN
   DELETE FROM run_search_fts WHERE rowid = (SELECT doc_id FROM run_search WHERE run_id = old.id);
   DELETE FROM run_search WHERE run_id = old.id;
-  INSERT INTO run_search (run_id) SELECT new.id WHERE new.output IS NOT NULL;
+  INSERT INTO run_search (doc_id, run_id) SELECT ${sqliteDocId('new')}, new.id WHERE new.output IS NOT NULL;
   INSERT INTO run_search_fts (rowid, body)
     SELECT doc_id, ${sqliteBody('new.output')} FROM run_search WHERE run_id = new.id;
 END`)
@@ -62,10 +75,10 @@ END`)
   DELETE FROM run_search WHERE run_id = old.id;
 END`)
           .execute(db)
-        // Existing runs, oldest first (doc ids then follow the runs' order).
-        await sql`INSERT INTO run_search (run_id) SELECT id FROM runs WHERE output IS NOT NULL ORDER BY id`.execute(
-          db,
-        )
+        // Existing runs: within a millisecond in id order.
+        await sql`INSERT INTO run_search (doc_id, run_id)
+  SELECT created_at * 1048576 + row_number() OVER (PARTITION BY created_at ORDER BY id) - 1, id
+  FROM runs WHERE output IS NOT NULL`.execute(db)
         await sql
           .raw(`INSERT INTO run_search_fts (rowid, body)
   SELECT s.doc_id, ${sqliteBody('r.output')} FROM run_search s JOIN runs r ON r.id = s.run_id`)
@@ -133,6 +146,7 @@ END $$`.execute(db)
       if (dialect === 'sqlite') {
         for (const trigger of ['runs_search_insert', 'runs_search_update', 'runs_search_delete'])
           await sql.raw(`DROP TRIGGER ${trigger}`).execute(db)
+        await sql`DROP TABLE run_search_terms`.execute(db)
         await sql`DROP TABLE run_search_fts`.execute(db)
         await sql`DROP TABLE run_search`.execute(db)
         return

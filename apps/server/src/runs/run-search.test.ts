@@ -8,7 +8,7 @@ import { newId } from '../platform/ids.ts'
 import { pruneRunsOnce } from './retention.ts'
 import { listRuns } from './run.store.ts'
 import type { RunRow } from './run.table.ts'
-import { ftsMatchQuery, searchSnippet, searchTerms } from './run-search.ts'
+import { ftsMatchQuery, searchSnippet, searchTerms, searchWords } from './run-search.ts'
 
 const tenantId = 'default'
 
@@ -28,8 +28,11 @@ describe('search terms and snippets', () => {
   it('keeps only words, folded, and quotes each one for FTS5 with the last as a prefix', () => {
     expect(searchTerms('Über "NEAR" AND x:y - (a*) 💥')).toEqual(['uber', 'near', 'and', 'x', 'y', 'a'])
     expect(searchTerms('!!! ** "" 🎉🎉')).toEqual([])
-    expect(ftsMatchQuery(['nike', 'air'])).toBe('"nike" "air"*')
+    expect(ftsMatchQuery(['nike', 'air'])).toBe('"nike" AND "air"*')
     expect(ftsMatchQuery(['summ'])).toBe('"summ"*')
+    expect(ftsMatchQuery(['Nike', 'ai'], ['air', 'airbag'])).toBe('"Nike" AND ("air" OR "airbag")')
+    expect(ftsMatchQuery(['sum'], ['summary'])).toBe('"summary"')
+    expect(searchWords('a\u0301 \u0301 b')).toEqual(['a\u0301', 'b'])
   })
 
   it('highlights the matching words around the first match, accents and case folded, last word as prefix', () => {
@@ -217,7 +220,7 @@ describe.each(dialects)('full-text search of run outputs on %s', (dialect) => {
         expect([200, 400], `${JSON.stringify(q)}: ${response.body}`).toContain(response.statusCode)
         if (response.statusCode === 400) expect(response.json().code).toBe('validation_failed')
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     )
   })
 
@@ -255,6 +258,16 @@ describe.each(dialects)('full-text search of run outputs on %s', (dialect) => {
     expect((await searchPage('summary', '&status=completed&limit=1')).items.map((r) => r.id)).toEqual([
       ids[6],
     ])
+  })
+
+  it('continues after a cursor whose run retention removed between two pages', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 6; i++) ids.push(await runWithOutput({ text: `invoice ${i}` }))
+    const first = await searchPage('invoice', '&limit=2')
+    expect(first.items.map((run) => run.id)).toEqual([ids[5], ids[4]])
+    await t.database.db.deleteFrom('runs').where('id', '=', ids[4]!).execute()
+    const second = await searchPage('invoice', `&limit=2&cursor=${first.nextCursor}`)
+    expect(second.items.map((run) => run.id)).toEqual([ids[3], ids[2]])
   })
 
   it('indexes an output when the worker completes the run, and forgets the old text when it changes', async () => {

@@ -8,28 +8,53 @@ const wordPattern = /[\p{L}\p{N}\p{M}\p{Co}]+/gu
 /** More words than this only narrow an already narrow search; they are ignored (bounds the query). */
 const maxTerms = 16
 
-/** Case and accents folded, as both indexes fold them: "Über" → "uber". */
+/**
+ * Case and accents folded, as both indexes fold them: "Über" → "uber". Recomposed after the marks are
+ * gone, so letters that decompose into other letters (Hangul) come back whole.
+ */
 export function foldWord(word: string): string {
-  return word.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()
-}
-
-/** The words of a search, folded, in order; empty when the text has no letter or digit at all. */
-export function searchTerms(q: string): string[] {
-  return [...q.matchAll(wordPattern)]
-    .map((m) => foldWord(m[0]))
-    .filter((w) => w.length > 0)
-    .slice(0, maxTerms)
+  return word.normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC').toLowerCase()
 }
 
 /**
- * The FTS5 MATCH expression: every word a quoted string (a string is never an operator, a column filter
- * or NEAR; words hold no `"` by construction), all required, the last one a prefix — the word the user
- * is still typing ("summ" finds "summary").
- *
- * @example ftsMatchQuery(['nike', 'air']) // '"nike" "air"*'
+ * The words of a search as typed, in order; empty when the text has no letter or digit at all. A word
+ * of nothing but combining marks folds to nothing and is left out.
  */
-export function ftsMatchQuery(terms: string[]): string {
-  return terms.map((term, i) => (i === terms.length - 1 ? `"${term}"*` : `"${term}"`)).join(' ')
+export function searchWords(q: string): string[] {
+  return [...q.matchAll(wordPattern)]
+    .map((m) => m[0])
+    .filter((w) => foldWord(w) !== '')
+    .slice(0, maxTerms)
+}
+
+/** The words of a search, folded (what the snippet compares with). */
+export function searchTerms(q: string): string[] {
+  return searchWords(q).map(foldWord)
+}
+
+const quoted = (word: string) => `"${word.replaceAll('"', '""')}"`
+
+/**
+ * The FTS5 MATCH expression: every word a quoted string (a string is never an operator, a column filter
+ * or NEAR; words hold no `"` by construction, and one would be doubled), all required (an explicit
+ * AND: FTS5 does not AND a phrase and a parenthesis by juxtaposition). The last word
+ * is the one being typed: it matches the indexed words it starts — `expansions` when the caller looked
+ * them up (an OR of exact words, which FTS5 can walk newest first and stop early), else a prefix query.
+ * FTS5 folds the words itself, so they go in as typed.
+ *
+ * @example ftsMatchQuery(['nike', 'ai'], ['air', 'airbag']) // '"nike" AND ("air" OR "airbag")'
+ * @example ftsMatchQuery(['summ']) // '"summ"*'
+ */
+export function ftsMatchQuery(words: string[], expansions: string[] = []): string {
+  const last = words[words.length - 1]
+  if (last === undefined) return ''
+  const lastMatch =
+    expansions.length === 0
+      ? `${quoted(last)}*`
+      : expansions.length === 1
+        ? quoted(expansions[0]!)
+        : `(${expansions.map(quoted).join(' OR ')})`
+  return [...words.slice(0, -1).map(quoted), lastMatch].join(' AND ')
 }
 
 /**
