@@ -69,7 +69,14 @@ const german =
   'der die das und zu im für mit neue Preis Angebot Bericht Woche heute Markt Aktien stieg fiel Prozent Firma Kunde Bestellung Rechnung Versand Lieferung Zusammenfassung Einzelheiten gefunden Änderungen Ergebnisse Übersicht Quellen Seite Produkt Größe Straße Grüße Mitteilung Frist Kosten Umsatz Quartal Wachstum Prognose Wetter Regen Sonne Temperatur Wind Reise Flug Buchung Veranstaltung Nachrichten Schlagzeile Forschung Daten Qualität Prüfung Ausschreibung Behörde Genehmigung'.split(
     ' ',
   )
-const products = ['Nike Air Max', 'Adidas Ultraboost', 'iPhone 16', 'ThinkPad X1', 'Bosch GSR 18V', 'Miele W1']
+const products = [
+  'Nike Air Max',
+  'Adidas Ultraboost',
+  'iPhone 16',
+  'ThinkPad X1',
+  'Bosch GSR 18V',
+  'Miele W1',
+]
 
 function sentence(words: readonly string[]): string {
   const n = 6 + Math.floor(random() * 12)
@@ -85,7 +92,9 @@ function sentence(words: readonly string[]): string {
 function output(): unknown {
   const language = random()
   const words = language < 0.45 ? english : language < 0.85 ? german : [...english, ...german]
-  const lines: string[] = [random() < 0.5 ? `## ${pick(['Summary', 'Zusammenfassung', 'Report', 'Update'])}` : '']
+  const lines: string[] = [
+    random() < 0.5 ? `## ${pick(['Summary', 'Zusammenfassung', 'Report', 'Update'])}` : '',
+  ]
   const n = 3 + Math.floor(random() * 10)
   for (let i = 0; i < n; i++) lines.push(random() < 0.3 ? `- ${sentence(words)}` : sentence(words))
   return { text: lines.join('\n') }
