@@ -21,11 +21,22 @@ const sqliteBody = (column: string) =>
   `CASE WHEN json_valid(${column}) THEN (SELECT group_concat(value, ' ') FROM json_tree(${column}) WHERE type = 'text') ELSE ${column} END`
 
 /**
- * The doc id of a run being indexed (SQLite): its creation time in ms × 2^20, plus the next free
- * sequence number of that millisecond (2^20 runs per millisecond; created_at fits until the year 2248).
+ * The doc id of a run being indexed (SQLite): its creation time in ms × 1024, or the next free id of
+ * that millisecond. A batch enqueue creates many runs in one millisecond; past 1024 they run on into
+ * the next millisecond's ids while those are free.
  */
 const sqliteDocId = (row: string) =>
-  `coalesce((SELECT max(doc_id) + 1 FROM run_search WHERE doc_id >= ${row}.created_at * 1048576 AND doc_id < (${row}.created_at + 1) * 1048576), ${row}.created_at * 1048576)`
+  `coalesce((SELECT max(doc_id) + 1 FROM run_search WHERE doc_id >= ${row}.created_at * 1024 AND doc_id < (${row}.created_at + 1) * 1024), ${row}.created_at * 1024)`
+
+/**
+ * Inserts the run_search row of `row`. If its doc id is taken (a millisecond that ran over met the
+ * next one's runs), the run goes to the top (the largest doc id + 1) rather than failing the statement
+ * that writes its output; it is then listed a little early.
+ */
+const sqliteInsertDoc = (row: string, when: string) => `
+  INSERT OR IGNORE INTO run_search (doc_id, run_id) SELECT ${sqliteDocId(row)}, ${row}.id WHERE ${when};
+  INSERT INTO run_search (doc_id, run_id) SELECT (SELECT max(doc_id) + 1 FROM run_search), ${row}.id
+    WHERE ${when} AND NOT EXISTS (SELECT 1 FROM run_search WHERE run_id = ${row}.id);`
 
 export function runSearch(dialect: DialectName) {
   return {
@@ -34,8 +45,8 @@ export function runSearch(dialect: DialectName) {
       if (dialect === 'sqlite') {
         // FTS5 keys its documents by an integer, and walks a word's documents in that order, newest
         // first if asked, stopping at the page's end. So the key is the run's creation time:
-        // doc_id = created_at × 2^20 + a sequence within the millisecond (the run's order among the
-        // runs created in the same millisecond whose output was indexed). A search reads the newest
+        // doc_id = created_at × 1024 + a sequence within the millisecond (in the order the outputs
+        // were indexed; see sqliteDocId). A search reads the newest
         // matching documents first instead of collecting all of them to sort by run id (decision
         // 0012). run_search maps doc ids to runs. The runs' own rowid could not serve: VACUUM may
         // renumber the rows of a table without an INTEGER PRIMARY KEY.
@@ -54,7 +65,7 @@ export function runSearch(dialect: DialectName) {
         // Enqueues insert runs without output: the WHEN clause keeps the queue's hot path untouched.
         await sql
           .raw(`CREATE TRIGGER runs_search_insert AFTER INSERT ON runs WHEN new.output IS NOT NULL BEGIN
-  INSERT INTO run_search (doc_id, run_id) VALUES (${sqliteDocId('new')}, new.id);
+  ${sqliteInsertDoc('new', '1')}
   INSERT INTO run_search_fts (rowid, body)
     VALUES ((SELECT doc_id FROM run_search WHERE run_id = new.id), ${sqliteBody('new.output')});
 END`)
@@ -64,7 +75,7 @@ END`)
           .raw(`CREATE TRIGGER runs_search_update AFTER UPDATE OF output ON runs WHEN old.output IS NOT new.output BEGIN
   DELETE FROM run_search_fts WHERE rowid = (SELECT doc_id FROM run_search WHERE run_id = old.id);
   DELETE FROM run_search WHERE run_id = old.id;
-  INSERT INTO run_search (doc_id, run_id) SELECT ${sqliteDocId('new')}, new.id WHERE new.output IS NOT NULL;
+  ${sqliteInsertDoc('new', 'new.output IS NOT NULL')}
   INSERT INTO run_search_fts (rowid, body)
     SELECT doc_id, ${sqliteBody('new.output')} FROM run_search WHERE run_id = new.id;
 END`)
@@ -75,10 +86,12 @@ END`)
   DELETE FROM run_search WHERE run_id = old.id;
 END`)
           .execute(db)
-        // Existing runs: within a millisecond in id order.
+        // Existing runs, in (creation time, id) order: doc id i = max(created_at × 1024, doc id i-1 + 1),
+        // written as rank + the running maximum of (created_at × 1024 − rank).
         await sql`INSERT INTO run_search (doc_id, run_id)
-  SELECT created_at * 1048576 + row_number() OVER (PARTITION BY created_at ORDER BY id) - 1, id
-  FROM runs WHERE output IS NOT NULL`.execute(db)
+  SELECT rn + max(base - rn) OVER (ORDER BY rn ROWS UNBOUNDED PRECEDING), id FROM (
+    SELECT id, created_at * 1024 AS base, row_number() OVER (ORDER BY created_at, id) AS rn
+    FROM runs WHERE output IS NOT NULL)`.execute(db)
         await sql
           .raw(`INSERT INTO run_search_fts (rowid, body)
   SELECT s.doc_id, ${sqliteBody('r.output')} FROM run_search s JOIN runs r ON r.id = s.run_id`)

@@ -330,7 +330,7 @@ describe.each(dialects)('migration 0007 on %s', (dialect) => {
     const testDb = await createTestDatabase(dialect, { upTo: '0006-audit-anchor' })
     const database = await testDb.open()
     try {
-      const row = (id: string, output: unknown) =>
+      const row = (id: string, output: unknown, createdAt = 0) =>
         ({
           id,
           tenant_id: tenantId,
@@ -339,9 +339,21 @@ describe.each(dialects)('migration 0007 on %s', (dialect) => {
           trigger: 'schedule',
           output: output === null ? null : JSON.stringify(output),
           run_at: 0,
-          created_at: 0,
+          created_at: createdAt,
           updated_at: 0,
         }) as RunRow
+      // A millisecond with more runs than it has doc ids (1024, SQLite), before a run of the next one.
+      const burst = Array.from({ length: 1100 }, () => row(newId(), { text: 'burst' }, 5))
+      for (let i = 0; i < burst.length; i += 200)
+        await database.db
+          .insertInto('runs')
+          .values(burst.slice(i, i + 200))
+          .execute()
+      const next = newId()
+      await database.db
+        .insertInto('runs')
+        .values(row(next, { text: 'burst' }, 6))
+        .execute()
       const [a, b, c] = [newId(), newId(), newId()]
       await database.db
         .insertInto('runs')
@@ -352,6 +364,25 @@ describe.each(dialects)('migration 0007 on %s', (dialect) => {
       expect(await ids('zusammen')).toEqual([a])
       expect(await ids('summary')).toEqual([b])
       expect(await ids('woche summary')).toEqual([])
+      // Every run of the burst is indexed, newest first.
+      const all: string[] = []
+      let before: string | undefined
+      for (;;) {
+        const page = await listRuns(database, tenantId, { q: 'burst', limit: 200, before })
+        all.push(...page.map((r) => r.id))
+        if (page.length < 200) break
+        before = page[page.length - 1]!.id
+      }
+      expect(all).toEqual([next, ...burst.map((r) => r.id).reverse()])
+      // And so is a burst written after the upgrade, by the triggers, whose ids run into the next
+      // millisecond's (taken by `next`): those go to the top instead of failing.
+      const later = Array.from({ length: 1100 }, () => row(newId(), { text: 'later' }, 5))
+      for (let i = 0; i < later.length; i += 200)
+        await database.db
+          .insertInto('runs')
+          .values(later.slice(i, i + 200))
+          .execute()
+      expect((await listRuns(database, tenantId, { q: 'later', limit: 2000 })).length).toBe(1100)
     } finally {
       await database.close()
       await testDb.cleanup()

@@ -136,7 +136,7 @@ function searchRunsPostgres(tenantId: string, q: string) {
 const maxExpansions = 64
 
 /**
- * SQLite: FTS5 walks the matching documents newest first (doc ids are creation time × 2^20 + a
+ * SQLite: FTS5 walks the matching documents newest first (doc ids are creation time × 1024 + a
  * sequence, migration 0007) and stops when the page is full; each is joined to its run, and the
  * tenant and the other filters are conditions on that run. CROSS JOIN fixes that order: with the FTS
  * table inside, SQLite re-ran the MATCH for every run. Newest first means by creation time, ties in a
@@ -173,7 +173,7 @@ async function searchRunsSqlite(
 /**
  * The doc id the page after run `id` starts below: the run's own. A run whose output is gone since
  * (retention, a retry) has none; then the next older run that has one stands in for it (and is
- * included). Compared in SQL only: doc ids exceed 2^53, so JavaScript numbers cannot hold them.
+ * included). Computed in SQL, in the statement that uses it.
  */
 function docIdBefore(id: string) {
   return sql`(SELECT doc_id + (run_id < ${id}) FROM run_search WHERE run_id <= ${id} ORDER BY run_id DESC LIMIT 1)`
