@@ -41,7 +41,7 @@ export interface SearchResult {
   runs: number
   insertSeconds: number
   migrationSeconds: number
-  /** Database size on disk before and after the index (SQLite: file; PostgreSQL: runs + its indexes). */
+  /** Size on disk before and after the index (SQLite: the file; PostgreSQL: runs and run_search with their indexes). */
   sizeBeforeMb: number
   sizeAfterMb: number
   queries: SearchQueryResult[]
@@ -159,9 +159,9 @@ async function main(): Promise<SearchResult> {
       database.sqlite!.pragma('wal_checkpoint(TRUNCATE)')
       return fs.statSync(sqlitePath).size / 1048576
     }
-    const { rows } = await sql<{
-      bytes: string
-    }>`SELECT pg_total_relation_size('runs')::text AS bytes`.execute(database.db)
+    const { rows } = await sql<{ bytes: string }>`
+      SELECT (pg_total_relation_size('runs')
+        + coalesce(pg_total_relation_size(to_regclass('run_search')), 0))::text AS bytes`.execute(database.db)
     return Number(rows[0]!.bytes) / 1048576
   }
   const sizeBeforeMb = await size()
