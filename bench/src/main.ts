@@ -1,12 +1,14 @@
 // `npm run bench -- engine`: openOrchestrator's run engine against graphile-worker and pg-boss on the
 // same PostgreSQL and the same workload, in one run. `npm run bench -- scheduler`: how late schedules
-// fire (bench/src/scheduler). Each measurement runs in its own process. Prints a Markdown table with
+// fire (bench/src/scheduler). `npm run bench -- search`: full-text search of run outputs against the
+// old substring scan (bench/src/search). Each measurement runs in its own process. Prints a Markdown table with
 // ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { bundle, runChild } from './child.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
+import { runSearchSuite } from './search/search.suite.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -20,16 +22,28 @@ const { values, positionals } = parseArgs({
     schedules: { type: 'string', default: '1000,100000' },
     seconds: { type: 'string', default: '90' },
     only: { type: 'string' },
+    // search
+    runs: { type: 'string', default: '100000' },
+    samples: { type: 'string', default: '30' },
   },
 })
 const suite = positionals[0] ?? 'engine'
-if (suite !== 'engine' && suite !== 'scheduler') {
-  process.stderr.write(`Unknown benchmark "${suite}". Available: engine, scheduler\n`)
+if (suite !== 'engine' && suite !== 'scheduler' && suite !== 'search') {
+  process.stderr.write(`Unknown benchmark "${suite}". Available: engine, scheduler, search\n`)
   process.exit(1)
 }
 
 const databaseUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+if (suite === 'search') {
+  await runSearchSuite({
+    databaseUrl,
+    runs: Number(values.runs),
+    samples: Number(values.samples),
+    only: values.only?.split(',') ?? null,
+  })
+  process.exit(0)
+}
 if (suite === 'scheduler') {
   await runSchedulerSuite({
     databaseUrl,

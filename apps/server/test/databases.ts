@@ -23,13 +23,20 @@ export interface TestDatabase {
   cleanup(): Promise<void>
 }
 
-/** A fresh, migrated, empty database of the given dialect. */
-export async function createTestDatabase(dialect: DialectName): Promise<TestDatabase> {
+/**
+ * A fresh, migrated, empty database of the given dialect. `upTo` stops after that migration (to test
+ * an upgrade: fill it, then `migrateTestDatabase`).
+ */
+export async function createTestDatabase(
+  dialect: DialectName,
+  options: { upTo?: string } = {},
+): Promise<TestDatabase> {
+  const wanted = migrationsUpTo(options.upTo)
   if (dialect === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-test-'))
     const sqlitePath = path.join(dir, 'test.db')
     const first = await openDatabase<Tables>({ sqlitePath })
-    await migrateToLatest(first.db, 'sqlite', migrations)
+    await migrateToLatest(first.db, 'sqlite', wanted)
     await first.close()
     return {
       dialect,
@@ -44,7 +51,7 @@ export async function createTestDatabase(dialect: DialectName): Promise<TestData
   await withSchemaLock(async () => {
     const first = await openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 2 })
     try {
-      await migrateToLatest(first.db, 'postgres', migrations)
+      await migrateToLatest(first.db, 'postgres', wanted)
     } finally {
       await first.close()
     }
@@ -58,6 +65,19 @@ export async function createTestDatabase(dialect: DialectName): Promise<TestData
         await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
       }),
   }
+}
+
+function migrationsUpTo(last: string | undefined): typeof migrations {
+  if (last === undefined) return migrations
+  const names = Object.keys(migrations)
+  if (!names.includes(last)) throw new Error(`No migration ${last}`)
+  return Object.fromEntries(Object.entries(migrations).slice(0, names.indexOf(last) + 1))
+}
+
+/** Applies the migrations a database created with `upTo` lacks; returns their names. */
+export async function migrateTestDatabase(database: Db): Promise<string[]> {
+  if (database.dialect === 'sqlite') return migrateToLatest(database.db, 'sqlite', migrations)
+  return withSchemaLock(() => migrateToLatest(database.db, 'postgres', migrations))
 }
 
 const schemaLockId = 7_042_001

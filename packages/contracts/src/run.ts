@@ -46,6 +46,38 @@ export const runErrorSchema = z.object({ code: z.string(), message: z.string() }
   description: 'Why the run failed (null unless it failed, timed out or was cancelled).',
 })
 
+export const runSearchSnippetSchema = z
+  .object({
+    text: z
+      .string()
+      .describe(
+        'About 200 characters of the output’s text around its first match, whitespace collapsed; `…` marks a cut.',
+      ),
+    highlights: z
+      .array(
+        z.object({
+          start: z.number().int().min(0),
+          end: z.number().int().min(0),
+        }),
+      )
+      .describe(
+        'The matching words in `text`: offsets in UTF-16 code units (JavaScript string indexes), `end` exclusive, in order. Plain offsets, never markup.',
+      ),
+  })
+  .meta({
+    id: 'RunSearchSnippet',
+    description: 'Where a search (`GET /runs?q=`) matched a run’s output.',
+  })
+
+/**
+ * Where a search matched: render `text` as text and wrap each highlight (never as HTML).
+ *
+ * @example
+ * const snippet: RunSearchSnippet = { text: '…the weekly summary of offers', highlights: [{ start: 15, end: 22 }] }
+ * const marked = snippet.highlights.map((h) => snippet.text.slice(h.start, h.end)) // ['summary']
+ */
+export type RunSearchSnippet = z.infer<typeof runSearchSnippetSchema>
+
 export const runSchema = z
   .object({
     id: z.string(),
@@ -78,6 +110,9 @@ export const runSchema = z
     createdAt: isoTime,
     startedAt: isoTime.nullable(),
     finishedAt: isoTime.nullable(),
+    snippet: runSearchSnippetSchema
+      .optional()
+      .describe('Only in search results (`GET /runs?q=`), when the output has text: where it matched.'),
   })
   .meta({ id: 'Run', description: 'One execution: of a bot, a pipeline step, an agent task, …' })
 
@@ -118,7 +153,9 @@ export const runListQuerySchema = pageQuerySchema.extend({
     .min(2)
     .max(200)
     .optional()
-    .describe('Only runs whose output contains this text (case-insensitive for ASCII letters).'),
+    .describe(
+      'Full-text search: only runs whose output has every word of this text, the last word as a prefix (`summ` finds “summary”). Case and accents are ignored (`uber` finds “Über”); punctuation and operators are not syntax, they separate words. Results stay newest first; each has a `snippet`.',
+    ),
 })
 
 /**

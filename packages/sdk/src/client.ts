@@ -14,6 +14,7 @@ import type {
   ProviderValidation,
   RunEventPayload,
   RunLog,
+  RunSearchSnippet,
   RunStatus,
   SchedulePreview,
   Usage,
@@ -43,6 +44,8 @@ export interface ApiRun {
   createdAt: string
   startedAt: string | null
   finishedAt: string | null
+  /** Only in search results (`runs.list({ q })`): where the output matched, as text and offsets. */
+  snippet?: RunSearchSnippet
 }
 
 /** One message of the live feed (`GET /api/v1/events`). `id` is null for live-only events. */
@@ -82,7 +85,7 @@ export interface ClientOptions {
 export interface RunListQuery {
   status?: RunStatus
   botId?: string
-  /** Only runs whose output contains this text (at least 2 characters). */
+  /** Full-text search (2–200 characters): runs whose output has every word, the last one as a prefix; newest first, each with a `snippet`. */
   q?: string
   limit?: number
   cursor?: string

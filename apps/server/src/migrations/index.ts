@@ -5,6 +5,7 @@ import { queuePerformance } from './0003-queue-performance.ts'
 import { audit } from './0004-audit.ts'
 import { users } from './0005-users.ts'
 import { auditAnchor } from './0006-audit-anchor.ts'
+import { runSearch } from './0007-run-search.ts'
 import { apiKeyOwners } from './0009-api-key-owners.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
@@ -15,5 +16,6 @@ export const migrations: Record<string, MigrationFactory> = {
   '0004-audit': audit,
   '0005-users': users,
   '0006-audit-anchor': auditAnchor,
+  '0007-run-search': runSearch,
   '0009-api-key-owners': apiKeyOwners,
 }

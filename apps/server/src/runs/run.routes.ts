@@ -15,6 +15,7 @@ import { parseJson } from './run.mapper.ts'
 import type { RunService } from './run.service.ts'
 import type { Run } from './run.types.ts'
 import { listRunLog } from './run-log.store.ts'
+import { searchSnippet } from './run-search.ts'
 
 // /api/v1/runs: validate (contracts) → run service → reply. Every query is scoped by the caller's tenant.
 
@@ -74,7 +75,8 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
       schema: {
         tags: ['runs'],
         summary: 'List runs',
-        description: 'Newest first, filtered by status, bot and text in the output (`q`). Cursor pagination.',
+        description:
+          'Newest first, filtered by status, bot and a full-text search of the outputs (`q`, with a `snippet` per hit). Cursor pagination.',
         querystring: runListQuerySchema,
         response: { 200: runPageSchema, ...listErrors },
       },
@@ -82,7 +84,12 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
     async (request) => {
       const { status, botId, q, limit, cursor } = request.query
       const page = await runs.list(request.auth.tenantId, { status, botId, q, limit, before: cursor })
-      return { items: page.items.map(toRunJson), nextCursor: page.nextCursor }
+      const items = page.items.map((run) => {
+        const json = toRunJson(run)
+        const snippet = q === undefined ? undefined : searchSnippet(run.output, q)
+        return snippet ? { ...json, snippet } : json
+      })
+      return { items, nextCursor: page.nextCursor }
     },
   )
 

@@ -166,7 +166,7 @@ export function createRunService(deps: RunServiceDeps) {
     tenantId: string,
     filter: RunListFilter,
   ): Promise<{ items: Run[]; nextCursor: string | null }> {
-    const rows = await listRuns(database.db, tenantId, { ...filter, limit: filter.limit + 1 })
+    const rows = await listRuns(database, tenantId, { ...filter, limit: filter.limit + 1 })
     const page = rows.slice(0, filter.limit)
     return {
       items: page.map(toRun),

@@ -3,6 +3,7 @@ import type { Db, Tables } from '../database.ts'
 import { eventPayloadOf } from './run.mapper.ts'
 import type { RunEventRow, RunRow } from './run.table.ts'
 import type { RunStatus } from './run.types.ts'
+import { foldWord, ftsMatchQuery, postgresSearchText, searchWords } from './run-search.ts'
 
 // SQL for everything off the queue's hot path. Every query is scoped by tenant.
 type Q = Kysely<Tables>
@@ -96,33 +97,86 @@ export interface RunListFilter {
   deadLettered?: boolean | undefined
   /** Newest first; the cursor is the last id of the previous page. */
   before?: string | undefined
-  /** Only runs whose stored output (JSON text) contains this text, ignoring case. */
+  /** Only runs whose output has every word of this text, the last one as a prefix (full-text index). */
   q?: string | undefined
   limit: number
 }
 
 /**
- * A LIKE pattern that finds `text` inside stored JSON output. The text is JSON-encoded first (a quote
- * or a line break is stored escaped), then `!`, `%` and `_` are escaped with `!`, so they match
- * themselves. Both dialects accept `lower(…) LIKE … ESCAPE '!'`; lower() folds ASCII on SQLite and
- * every letter on PostgreSQL.
+ * A page of a tenant's runs, newest first; the cursor is the last run's id. With `q`, only runs whose
+ * output has every word of `q`, the last one as a prefix, through the full-text index of migration
+ * 0007 (decision 0012); see `searchRunsSqlite` and `searchRunsPostgres`.
  */
-export function outputSearchPattern(text: string): string {
-  const encoded = JSON.stringify(text.toLowerCase()).slice(1, -1)
-  return `%${encoded.replace(/[!%_]/g, (c) => `!${c}`)}%`
-}
-
-export async function listRuns(db: Q, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
-  let query = db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
+export async function listRuns(database: Db, tenantId: string, filter: RunListFilter): Promise<RunRow[]> {
+  if (filter.q !== undefined) {
+    if (searchWords(filter.q).length === 0) return []
+    if (database.dialect === 'sqlite') return searchRunsSqlite(database, tenantId, filter, filter.q)
+  }
+  let query = database.db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
   if (filter.status) query = query.where('status', '=', filter.status)
   if (filter.botId) query = query.where('bot_id', '=', filter.botId)
   if (filter.deadLettered) query = query.where('dead_lettered_at', 'is not', null)
   if (filter.before) query = query.where('id', '<', filter.before)
-  // A scan of the tenant's runs, newest first, stopped by the limit: fine for thousands of runs a
-  // day; a real full-text index is a later decision (docs/decisions/0008-dashboard.md).
-  if (filter.q)
-    query = query.where(sql<boolean>`lower(output) like ${outputSearchPattern(filter.q)} escape '!'`)
+  if (filter.q !== undefined) query = query.where('id', 'in', searchRunsPostgres(tenantId, filter.q))
   return query.orderBy('id', 'desc').limit(filter.limit).execute()
+}
+
+/**
+ * PostgreSQL: ids of the tenant's runs whose `run_search.vector` (GIN `run_search_vector_idx`) matches
+ * `plainto_tsquery` of the text — it reads no operators — with `:*` appended to the last word of the
+ * text PostgreSQL itself printed, so the quoting is PostgreSQL's, never ours. Scoped by tenant here
+ * too, so the subquery alone never yields another tenant's run. Ordered by the caller, by run id.
+ */
+function searchRunsPostgres(tenantId: string, q: string) {
+  const tsquery = sql`regexp_replace(plainto_tsquery('simple', run_search_fold(${postgresSearchText(q)}))::text, '''$', ''':*')::tsquery`
+  return sql<string>`(SELECT run_id FROM run_search WHERE tenant_id = ${tenantId} AND vector @@ ${tsquery})`
+}
+
+/** More words starting with what is being typed than this, and the prefix query is used as it is. */
+const maxExpansions = 64
+
+/**
+ * SQLite: FTS5 walks the matching documents newest first (doc ids are creation time × 1024 + a
+ * sequence, migration 0007) and stops when the page is full; each is joined to its run, and the
+ * tenant and the other filters are conditions on that run. CROSS JOIN fixes that order: with the FTS
+ * table inside, SQLite re-ran the MATCH for every run. Newest first means by creation time, ties in a
+ * millisecond by the order their outputs were written. The cursor (a run id) becomes that run's doc id.
+ */
+async function searchRunsSqlite(
+  database: Db,
+  tenantId: string,
+  filter: RunListFilter,
+  q: string,
+): Promise<RunRow[]> {
+  const db = database.db
+  const words = searchWords(q)
+  // The word being typed, as the words it starts: an OR of exact words is walked newest first and
+  // stops early; a prefix query first merges the lists of all those words (every "zusamm…").
+  const prefix = foldWord(words[words.length - 1]!)
+  const { rows: expansions } = await sql<{ term: string }>`
+    SELECT term FROM run_search_terms WHERE term >= ${prefix} AND term <= ${`${prefix}\u{10ffff}`}
+    ORDER BY term LIMIT ${maxExpansions + 1}`.execute(db)
+  const match = ftsMatchQuery(words, expansions.length <= maxExpansions ? expansions.map((e) => e.term) : [])
+  const conditions = [sql`r.tenant_id = ${tenantId}`]
+  if (filter.status) conditions.push(sql`r.status = ${filter.status}`)
+  if (filter.botId) conditions.push(sql`r.bot_id = ${filter.botId}`)
+  if (filter.deadLettered) conditions.push(sql`r.dead_lettered_at IS NOT NULL`)
+  if (filter.before) conditions.push(sql`f.rowid < ${docIdBefore(filter.before)}`)
+  const { rows } = await sql<RunRow>`
+    SELECT r.* FROM run_search_fts f CROSS JOIN run_search s CROSS JOIN runs r
+    WHERE run_search_fts MATCH ${match} AND s.doc_id = f.rowid AND r.id = s.run_id
+      AND ${sql.join(conditions, sql` AND `)}
+    ORDER BY f.rowid DESC LIMIT ${filter.limit}`.execute(db)
+  return rows
+}
+
+/**
+ * The doc id the page after run `id` starts below: the run's own. A run whose output is gone since
+ * (retention, a retry) has none; then the next older run that has one stands in for it (and is
+ * included). Computed in SQL, in the statement that uses it.
+ */
+function docIdBefore(id: string) {
+  return sql`(SELECT doc_id + (run_id < ${id}) FROM run_search WHERE run_id <= ${id} ORDER BY run_id DESC LIMIT 1)`
 }
 
 /** Moves a run from one of `from` to a new state; returns the updated row, or undefined if it was not in `from`. */

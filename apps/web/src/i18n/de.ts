@@ -260,8 +260,11 @@ export const de: Record<MessageKey, string> = {
   'search.title': 'Suche',
   'search.titleFor': 'Treffer für „{q}“',
   'search.hint': 'Tippe mindestens zwei Zeichen ins Suchfeld. Mit / kommst du von überall dorthin.',
-  'search.none': 'Kein Ergebnis enthält diesen Text',
-  'search.noneHint': 'Versuche ein kürzeres oder anderes Wort.',
+  'search.howItMatches':
+    'Läufe, deren Ergebnis jedes Wort enthält, neueste zuerst; das letzte Wort darf unvollständig sein. Groß- und Kleinschreibung und Akzente spielen keine Rolle.',
+  'search.results': 'Gefundene Läufe',
+  'search.none': 'Kein Ergebnis enthält alle diese Wörter',
+  'search.noneHint': 'Versuche weniger Wörter oder nur den Anfang eines Wortes.',
 
   'error.unknown': 'Etwas ist schiefgegangen.',
   'error.network':

@@ -251,8 +251,11 @@ export const en = {
   'search.title': 'Search',
   'search.titleFor': 'Results for “{q}”',
   'search.hint': 'Type at least two characters in the search box. Press / to get there from anywhere.',
-  'search.none': 'No run output contains this text',
-  'search.noneHint': 'Try a shorter or different word.',
+  'search.howItMatches':
+    'Runs whose output has every word, newest first; the last word may be cut short. Case and accents do not matter.',
+  'search.results': 'Matching runs',
+  'search.none': 'No run output has all these words',
+  'search.noneHint': 'Try fewer words, or only the start of a word.',
 
   'error.unknown': 'Something went wrong.',
   'error.network': 'The orchestrator cannot be reached. Check that it is running and your connection works.',
