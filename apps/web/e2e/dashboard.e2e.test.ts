@@ -19,6 +19,8 @@ const isCi = process.env.CI === 'true' || process.env.CI === '1'
 const repo = path.resolve(import.meta.dirname, '../../..')
 const screenshots = path.join(repo, 'docs', 'screenshots')
 const apiKey = 'e2e-owner-key-1234567890abcdef'
+const userEmail = 'anna@example.com'
+const userPassword = 'correct horse battery staple'
 const providerKey = 'sk-e2e-1234567890'
 const answer =
   '## Three new road bikes\n\n- **Canyon Endurace** — 650 €, Kreuzberg\n- **Cube Attain** — 520 €, Pankow\n- **Rose Pro SL** — 780 €, Mitte\n\nChecked 42 listings.'
@@ -92,6 +94,25 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     })
     await waitFor(() => /running at (http:\/\/\S+)/.exec(out)?.[1], { what: 'the server', timeoutMs: 30_000 })
     url = /running at (http:\/\/\S+)/.exec(out)![1]!
+    // A user for the e-mail sign-in, the way an operator creates one (password on stdin).
+    const created = spawnSync(
+      process.execPath,
+      [
+        path.join(repo, 'apps/server/bin/openorch.mjs'),
+        'users',
+        'create',
+        '--email',
+        userEmail,
+        '--role',
+        'owner',
+      ],
+      {
+        input: `${userPassword}\n`,
+        encoding: 'utf8',
+        env: { ...process.env, OPENORCH_DATA_DIR: dataDir, DATABASE_URL: '', OPENORCH_LOG_LEVEL: 'warn' },
+      },
+    )
+    if (created.status !== 0) throw new Error(`openorch users create failed: ${created.stderr}`)
     browser = await chromium.launch({
       executablePath: chromiumPath,
       headless: true,
@@ -192,6 +213,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     await page.goto('/')
     await page.getByRole('heading', { name: 'Sign in to openOrchestrator' }).waitFor()
     await checkA11y(page, 'sign-in')
+    await page.getByRole('button', { name: 'Use an API key instead' }).click()
     await page.getByLabel('API key').fill('oo_wrong')
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('alert').getByText('This API key is not valid').waitFor()
@@ -291,6 +313,150 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     // German follows the switch and stays.
     await page.getByLabel('Language').selectOption('de')
     await page.getByRole('link', { name: 'Verbrauch', exact: true }).waitFor()
+    await context.close()
+    expect(problems).toEqual([])
+  }, 180_000)
+
+  /** The session as the tab keeps it (sessionStorage). */
+  async function storedSession(page: Page) {
+    return page.evaluate(() => {
+      const raw = sessionStorage.getItem('openorch.session')
+      return raw
+        ? (JSON.parse(raw) as {
+            kind: string
+            accessToken: string
+            refreshToken: string
+            expiresAt: number
+            user: { email: string }
+          })
+        : null
+    })
+  }
+
+  async function signInWithPassword(page: Page, password = userPassword) {
+    await page.goto('/')
+    await page.getByRole('heading', { name: 'Sign in to openOrchestrator' }).waitFor()
+    await page.getByLabel('E-mail', { exact: true }).fill(userEmail)
+    await page.getByLabel('Password', { exact: true }).fill(password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+  }
+
+  const account = (page: Page) => page.locator('header details')
+
+  it('signs in with e-mail and password: words for each refusal, a reload keeps the session, an expired token is refreshed once, a spent one ends it, sign out (everywhere)', async () => {
+    const context = await newContext()
+    const page = await context.newPage()
+    watch(page)
+    const refreshes: string[] = []
+    page.on('request', (request) => {
+      if (request.url().endsWith('/api/v1/auth/refresh')) refreshes.push(request.url())
+    })
+
+    // Refusals in words: a wrong password, the server out of reach, too many attempts with the wait.
+    await signInWithPassword(page, 'not the password at all')
+    await page.getByRole('alert').getByText('The e-mail or the password is wrong.').waitFor()
+    await checkA11y(page, 'sign-in with a wrong password')
+    await page.route('**/api/v1/auth/login', (route) => route.abort('connectionrefused'))
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('alert').getByText('The orchestrator cannot be reached').waitFor()
+    await page.unroute('**/api/v1/auth/login')
+    await page.getByLabel('E-mail', { exact: true }).fill('locked-out@example.com')
+    for (let i = 0; i < 5; i++) {
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('alert').getByText('The e-mail or the password is wrong.').waitFor()
+      await page.getByRole('button', { name: 'Sign in' }).and(page.locator(':not([aria-busy])')).waitFor()
+    }
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page
+      .getByRole('alert')
+      .getByText('Too many failed sign-ins for this e-mail. Try again in 15 minutes.')
+      .waitFor()
+
+    // The right password: signed in, the header says who.
+    await signInWithPassword(page)
+    await account(page).getByText(userEmail, { exact: true }).waitFor()
+    const first = await storedSession(page)
+    expect(first).toMatchObject({ kind: 'jwt', user: { email: userEmail } })
+    await checkA11y(page, 'signed in as a user')
+
+    // A reload keeps the session (sessionStorage), without refreshing.
+    await page.reload()
+    await account(page).getByText(userEmail, { exact: true }).waitFor()
+    await page.getByText('Live', { exact: true }).waitFor()
+    expect(refreshes).toHaveLength(0)
+
+    // An access token the server refuses (as after its 15 minutes): every request of the page load
+    // gets a 401, one refresh mends them all, the page shows normally, the new pair is stored.
+    await page.evaluate(() => {
+      const stored = JSON.parse(sessionStorage.getItem('openorch.session')!)
+      stored.accessToken = `${stored.accessToken.slice(0, -4)}AAAA`
+      sessionStorage.setItem('openorch.session', JSON.stringify(stored))
+    })
+    await page.reload()
+    await account(page).getByText(userEmail, { exact: true }).waitFor()
+    await page.getByText('Live', { exact: true }).waitFor()
+    // The page's first heading (the dashboard or, on a fresh server, the onboarding) came from the API.
+    await page.locator('main h1').first().waitFor()
+    expect(refreshes).toHaveLength(1)
+    const second = await storedSession(page)
+    expect(second!.refreshToken).not.toBe(first!.refreshToken)
+    expect(second!.accessToken).not.toBe(first!.accessToken)
+
+    // An access token past its expiry time is refreshed before it is sent.
+    await page.evaluate(() => {
+      const stored = JSON.parse(sessionStorage.getItem('openorch.session')!)
+      stored.expiresAt = Date.now() - 1000
+      sessionStorage.setItem('openorch.session', JSON.stringify(stored))
+    })
+    await page.reload()
+    await page.getByText('Live', { exact: true }).waitFor()
+    expect(refreshes).toHaveLength(2)
+
+    // A session that cannot be refreshed (its refresh token was spent: the server ends the whole
+    // session) goes back to the sign-in with a word why.
+    await page.evaluate((spent) => {
+      const stored = JSON.parse(sessionStorage.getItem('openorch.session')!)
+      stored.accessToken = 'x.y.z'
+      stored.refreshToken = spent
+      sessionStorage.setItem('openorch.session', JSON.stringify(stored))
+    }, first!.refreshToken)
+    await page.reload()
+    await page.getByRole('status').getByText('Your session has ended. Please sign in again.').waitFor()
+    expect(await storedSession(page)).toBeNull()
+
+    // Sign out: the server ends the session too (its refresh token is refused afterwards).
+    await signInWithPassword(page)
+    await account(page).getByText(userEmail, { exact: true }).waitFor()
+    const third = await storedSession(page)
+    await account(page).locator('summary').click()
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+    await page.getByRole('status').getByText('You are signed out.').waitFor()
+    expect(await storedSession(page)).toBeNull()
+    const reuse = await fetch(`${url}/api/v1/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: third!.refreshToken }),
+    })
+    expect(reuse.status).toBe(401)
+
+    // Sign out everywhere: a second browser's session ends as well.
+    const other = await newContext()
+    const otherPage = await other.newPage()
+    await signInWithPassword(otherPage)
+    await account(otherPage).getByText(userEmail, { exact: true }).waitFor()
+    // Tokens issued in the same second as "sign out everywhere" are refused too: start a new second.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    await signInWithPassword(page)
+    await account(page).getByText(userEmail, { exact: true }).waitFor()
+    await account(page).locator('summary').click()
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click()
+    await page
+      .getByRole('status')
+      .getByText('You are signed out in every browser and on every device.')
+      .waitFor()
+    await otherPage.reload()
+    await otherPage.getByRole('status').getByText('Your session has ended. Please sign in again.').waitFor()
+    await other.close()
     await context.close()
     expect(problems).toEqual([])
   }, 180_000)

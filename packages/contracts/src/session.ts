@@ -33,3 +33,11 @@ export const sessionSchema = z
  * const session: Session = { accessToken: 'eyJ…', refreshToken: 'oor_…', expiresIn: 900, user: { id: '0190…', email: 'anna@example.com', role: 'owner', createdAt: '2026-01-01T00:00:00.000Z' } }
  */
 export type Session = z.infer<typeof sessionSchema>
+
+/**
+ * A person who signs in, as /auth/me and the session answers show them.
+ *
+ * @example
+ * const user: User = { id: '0190…', email: 'anna@example.com', role: 'owner', createdAt: '2026-01-01T00:00:00.000Z' }
+ */
+export type User = z.infer<typeof userSchema>
