@@ -173,8 +173,8 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
 
   const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
-  /** axe-core on the page as it is: no serious or critical violation allowed. */
-  async function checkA11y(page: Page, name: string) {
+  /** The serious and critical axe-core violations of the page as it is, one line each. */
+  async function axeViolations(page: Page, name: string): Promise<string[]> {
     await page.evaluate(axeSource)
     const violations = await page.evaluate(async () => {
       const axe = (window as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe
@@ -186,10 +186,17 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         nodes: { target: string[] }[]
       }[]
     })
-    const bad = violations
+    return violations
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)
-    expect(bad, `axe on ${name}`).toEqual([])
+      .map(
+        (v) =>
+          `${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`,
+      )
+  }
+
+  /** axe-core on the page as it is: no serious or critical violation allowed. */
+  async function checkA11y(page: Page, name: string) {
+    expect(await axeViolations(page, name), `axe on ${name}`).toEqual([])
   }
 
   /** Waits until the element's text contains `text` (Playwright's own expect is not Vitest's). */
@@ -214,10 +221,10 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     await page.getByRole('heading', { name: 'Sign in to openOrchestrator' }).waitFor()
     await checkA11y(page, 'sign-in')
     await page.getByRole('button', { name: 'Use an API key instead' }).click()
-    await page.getByLabel('API key').fill('oo_wrong')
+    await page.getByLabel('API key', { exact: true }).fill('oo_wrong')
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('alert').getByText('This API key is not valid').waitFor()
-    await page.getByLabel('API key').fill(apiKey)
+    await page.getByLabel('API key', { exact: true }).fill(apiKey)
     await page.getByRole('button', { name: 'Sign in' }).click()
 
     // No provider yet: the onboarding wizard.
@@ -472,9 +479,10 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     { name: 'providers', path: '/providers', signedIn: true, ready: 'Providers' },
   ]
 
-  it('passes axe in dark mode and writes screenshots of every page (light/dark × desktop/phone)', async () => {
+  it('passes axe on every page at desktop and phone width, light and dark, and writes their screenshots', async () => {
     expect(botPath, 'the walk-through runs first').not.toBe('')
     fs.mkdirSync(screenshots, { recursive: true })
+    const violations: string[] = []
     for (const dark of [false, true]) {
       for (const phone of [false, true]) {
         for (const signedIn of [false, true]) {
@@ -490,7 +498,13 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
               .getByText('Loading…')
               .waitFor({ state: 'detached' })
               .catch(() => {})
-            if (dark && !phone) await checkA11y(page, `${p.name} (dark)`)
+            const variant = `${p.name} (${dark ? 'dark' : 'light'}, ${phone ? 'phone' : 'desktop'})`
+            violations.push(...(await axeViolations(page, variant)))
+            // Nothing wider than the screen: no sideways scrolling at phone width.
+            const overflow = await page.evaluate(
+              () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            )
+            if (overflow > 0) violations.push(`${variant}: ${overflow}px wider than the screen`)
             await page.screenshot({
               path: path.join(
                 screenshots,
@@ -499,10 +513,22 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
               fullPage: !phone,
             })
           }
+          if (signedIn) {
+            // The account menu, open: on screen and accessible.
+            const variant = `account menu (${dark ? 'dark' : 'light'}, ${phone ? 'phone' : 'desktop'})`
+            await page.locator('header details summary').click()
+            const signOut = page.getByRole('button', { name: 'Sign out', exact: true })
+            await signOut.waitFor()
+            const box = (await signOut.boundingBox())!
+            const width = phone ? 390 : 1280
+            if (box.x < 0 || box.x + box.width > width) violations.push(`${variant}: off screen (${box.x})`)
+            violations.push(...(await axeViolations(page, variant)))
+          }
           await context.close()
         }
       }
     }
+    expect(violations).toEqual([])
     expect(problems).toEqual([])
   }, 180_000)
 })

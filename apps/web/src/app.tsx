@@ -241,14 +241,16 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
   }
   const item =
     'block w-full rounded-md px-3 py-2 text-left text-sm text-slate-800 hover:bg-slate-100 disabled:opacity-60 dark:text-slate-100 dark:hover:bg-slate-700'
+  // On a phone the menu's button sits mid-row, so the panel spans the screen (fixed) instead of
+  // hanging off its left edge.
   return (
-    <details ref={menu} className="relative" onKeyDown={onKeyDown}>
+    <details ref={menu} className="sm:relative" onKeyDown={onKeyDown}>
       <summary className="flex max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span className="sr-only">{t('nav.account')}: </span>
         <span className="truncate">{session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}</span>
         <span aria-hidden="true">▾</span>
       </summary>
-      <div className="absolute right-0 z-20 mt-1 w-64 rounded-md border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
+      <div className="fixed inset-x-4 z-20 mt-1 rounded-md sm:absolute sm:inset-x-auto sm:right-0 sm:w-64 border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
         <p className="px-3 py-1 text-xs break-all text-slate-600 dark:text-slate-300">
           {session.kind === 'jwt'
             ? `${t('nav.signedInAs', { email: session.user.email })} · ${t('nav.signedInRole', { role: session.user.role })}`
