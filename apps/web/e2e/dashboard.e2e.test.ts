@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../server/test/kernel-harness.ts'
@@ -22,6 +23,13 @@ const apiKey = 'e2e-owner-key-1234567890abcdef'
 const userEmail = 'anna@example.com'
 const userPassword = 'correct horse battery staple'
 const providerKey = 'sk-e2e-1234567890'
+/**
+ * The instant the screenshots are taken at (browser clock), Tuesday 5 March 2030, 10:30 in Berlin:
+ * later than any real run, so the scheduler never fires the pinned next run during the test.
+ */
+const shotNow = Date.UTC(2030, 2, 5, 9, 30)
+/** The bot's next run as the screenshots show it: the next weekday 08:00 in Berlin after shotNow. */
+const shotNextRun = Date.UTC(2030, 2, 6, 7, 0)
 const answer =
   '## Three new road bikes\n\n- **Canyon Endurace** — 650 €, Kreuzberg\n- **Cube Attain** — 520 €, Pankow\n- **Rose Pro SL** — 780 €, Mitte\n\nChecked 42 listings.'
 
@@ -468,6 +476,87 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     expect(problems).toEqual([])
   }, 180_000)
 
+  it('is installable: Chromium reports no installability or manifest errors, and the service worker controls the page after a reload', async () => {
+    const manifest = (await (await fetch(`${url}/manifest.webmanifest`)).json()) as {
+      name: string
+      start_url: string
+      display: string
+      icons: { src: string; sizes: string; type: string; purpose?: string }[]
+    }
+    expect(manifest).toMatchObject({ name: 'openOrchestrator', start_url: '/', display: 'standalone' })
+    for (const size of ['192x192', '512x512']) {
+      const icons = manifest.icons.filter((icon) => icon.sizes === size && icon.type === 'image/png')
+      const purposes = icons.flatMap((icon) => (icon.purpose ?? 'any').split(' '))
+      expect(purposes, `icons ${size}`).toEqual(expect.arrayContaining(['any', 'maskable']))
+      for (const icon of icons) expect((await fetch(`${url}${icon.src}`)).status).toBe(200)
+    }
+
+    // A persistent profile: Chromium never offers to install from an incognito (default) context.
+    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-pwa-'))
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-component-update'],
+      baseURL: url,
+    })
+    try {
+      const page = context.pages()[0] ?? (await context.newPage())
+      watch(page)
+      await page.goto('/')
+      await page.getByRole('heading', { name: 'Sign in to openOrchestrator' }).waitFor()
+      // The app registers /sw.js once the page has loaded (production builds only).
+      await page.evaluate(async () => {
+        await navigator.serviceWorker.ready
+      })
+      await page.reload()
+      await page.getByRole('heading', { name: 'Sign in to openOrchestrator' }).waitFor()
+      expect(await page.evaluate(() => navigator.serviceWorker.controller?.scriptURL)).toBe(`${url}/sw.js`)
+      const cdp = await context.newCDPSession(page)
+      const installability = await cdp.send('Page.getInstallabilityErrors')
+      expect(installability.installabilityErrors).toEqual([])
+      const appManifest = await cdp.send('Page.getAppManifest')
+      expect(appManifest.errors).toEqual([])
+      expect(appManifest.url).toBe(`${url}/manifest.webmanifest`)
+    } finally {
+      await context.close()
+      fs.rmSync(profile, { recursive: true, force: true })
+    }
+    expect(problems).toEqual([])
+  }, 60_000)
+
+  /**
+   * Stable screenshots: the walk-through's data gets fixed times before `shotNow` (runs, their log
+   * and usage), and the bot's next run a fixed slot after it, written straight into the server's
+   * SQLite file (it reads every request from the database). With the browser's clock fixed at
+   * `shotNow`, "3 minutes ago", dates, durations and charts come out the same on every run.
+   */
+  function pinTimes() {
+    const db = new Database(path.join(dataDir, 'openorch.db'))
+    try {
+      db.pragma('busy_timeout = 5000')
+      db.transaction(() => {
+        const runs = db.prepare('SELECT id FROM runs ORDER BY created_at, id').all() as { id: string }[]
+        const pin = db.prepare(
+          'UPDATE runs SET created_at = ?, run_at = ?, started_at = ?, finished_at = ?, updated_at = ?, duration_ms = 3200 WHERE id = ?',
+        )
+        runs.forEach((run, i) => {
+          const created = shotNow - 2 * 3600_000 + i * 600_000
+          pin.run(created, created, created + 400, created + 3600, created + 3600, run.id)
+        })
+        db.prepare(
+          `UPDATE run_logs SET created_at = (SELECT started_at FROM runs WHERE runs.id = run_logs.run_id)
+             + 100 * (id - (SELECT min(id) FROM run_logs AS first WHERE first.run_id = run_logs.run_id))`,
+        ).run()
+        db.prepare(
+          'UPDATE usage_records SET created_at = (SELECT finished_at FROM runs WHERE runs.id = usage_records.run_id)',
+        ).run()
+        db.prepare('UPDATE bots SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
+      })()
+    } finally {
+      db.close()
+    }
+  }
+
   const pages = [
     { name: 'sign-in', path: '/', signedIn: false, ready: 'Sign in to openOrchestrator' },
     { name: 'onboarding', path: '/onboarding', signedIn: true, ready: 'Welcome!' },
@@ -481,12 +570,14 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
 
   it('passes axe on every page at desktop and phone width, light and dark, and writes their screenshots', async () => {
     expect(botPath, 'the walk-through runs first').not.toBe('')
+    pinTimes()
     fs.mkdirSync(screenshots, { recursive: true })
     const violations: string[] = []
     for (const dark of [false, true]) {
       for (const phone of [false, true]) {
         for (const signedIn of [false, true]) {
           const context = await newContext({ dark, phone, signedIn })
+          await context.clock.setFixedTime(shotNow)
           const page = await context.newPage()
           watch(page)
           for (const p of pages.filter((p) => p.signedIn === signedIn)) {
@@ -498,6 +589,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
               .getByText('Loading…')
               .waitFor({ state: 'detached' })
               .catch(() => {})
+            if (signedIn) await page.getByText('Live', { exact: true }).waitFor()
             const variant = `${p.name} (${dark ? 'dark' : 'light'}, ${phone ? 'phone' : 'desktop'})`
             violations.push(...(await axeViolations(page, variant)))
             // Nothing wider than the screen: no sideways scrolling at phone width.
@@ -511,6 +603,10 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
                 `${p.name}-${dark ? 'dark' : 'light'}-${phone ? 'phone' : 'desktop'}.png`,
               ),
               fullPage: !phone,
+              animations: 'disabled',
+              // The schedule preview comes from the server's own clock, which the test cannot fix.
+              mask: [page.getByTestId('next-runs')],
+              maskColor: '#94a3b8',
             })
           }
           if (signedIn) {
