@@ -1,6 +1,6 @@
 import type { Bot } from '@openorch/contracts'
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useState } from 'react'
+import { memo, useState } from 'react'
 import { Button, Card, cx, Empty, ErrorNote, Loading, PageTitle, statusIcon } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
 import { formatRelative } from '../lib/format.ts'
@@ -90,7 +90,8 @@ function QueueBanner() {
   )
 }
 
-function BotCard({ bot }: { bot: Bot }) {
+/** Memoised: "Load more" appends 100 cards, and the cards already shown keep their bot objects. */
+const BotCard = memo(function BotCard({ bot }: { bot: Bot }) {
   const { t, lang } = useI18n()
   const client = useClient()
   const queryClient = useQueryClient()
@@ -201,4 +202,4 @@ function BotCard({ bot }: { bot: Bot }) {
       </div>
     </Card>
   )
-}
+})
