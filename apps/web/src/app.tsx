@@ -19,7 +19,7 @@ import { I18nProvider, useI18n } from './lib/i18n.tsx'
 import { type FeedState, LiveFeedProvider, useFeedState } from './lib/live.tsx'
 import { Link, match, navigate, useLocation } from './lib/router.tsx'
 import { loadSession, type Session, saveSession } from './lib/session.ts'
-import { Dashboard } from './pages/dashboard.tsx'
+import { botsQuery, Dashboard } from './pages/dashboard.tsx'
 import { SignIn, type SignInNotice } from './pages/sign-in.tsx'
 
 // Pages past the dashboard load on demand, so the first load stays small.
@@ -120,7 +120,13 @@ function NotFound() {
 function useOnboardingRedirect() {
   const client = useClient()
   const { path } = useLocation()
+  const queryClient = useQueryClient()
   const providers = useQuery({ queryKey: ['providers'], queryFn: () => client.providers.list() })
+  // The page waits for this check; on the dashboard, fetch the bots meanwhile instead of after it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: only for the path the shell opened with
+  useEffect(() => {
+    if (path === '/') void queryClient.prefetchInfiniteQuery(botsQuery(client))
+  }, [client, queryClient])
   useEffect(() => {
     if (!providers.data || providers.data.items.length > 0) return
     if (path === '/onboarding' || path === '/providers') return
