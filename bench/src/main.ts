@@ -1,11 +1,13 @@
 // `npm run bench -- engine`: openOrchestrator's run engine against graphile-worker and pg-boss on the
 // same PostgreSQL and the same workload, in one run. `npm run bench -- scheduler`: how late schedules
 // fire (bench/src/scheduler). `npm run bench -- search`: full-text search of run outputs against the
-// old substring scan (bench/src/search). Each measurement runs in its own process. Prints a Markdown table with
-// ratios (paste it into docs/benchmarks.md).
+// old substring scan (bench/src/search). `npm run bench -- dashboard`: the dashboard in Chromium with
+// 1,000 bots and a bot with 100,000 runs (bench/src/dashboard). Each measurement runs in its own
+// process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { bundle, runChild } from './child.ts'
+import { runDashboardBench } from './dashboard/dashboard.bench.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 import { runSearchSuite } from './search/search.suite.ts'
@@ -22,15 +24,27 @@ const { values, positionals } = parseArgs({
     schedules: { type: 'string', default: '1000,100000' },
     seconds: { type: 'string', default: '90' },
     only: { type: 'string' },
-    // search
+    // search (and dashboard: runs of its busy bot)
     runs: { type: 'string', default: '100000' },
     samples: { type: 'string', default: '30' },
+    // dashboard
+    bots: { type: 'string', default: '1000' },
+    'run-pages': { type: 'string', default: '20' },
   },
 })
 const suite = positionals[0] ?? 'engine'
-if (suite !== 'engine' && suite !== 'scheduler' && suite !== 'search') {
-  process.stderr.write(`Unknown benchmark "${suite}". Available: engine, scheduler, search\n`)
+const suites = ['engine', 'scheduler', 'search', 'dashboard']
+if (!suites.includes(suite)) {
+  process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
   process.exit(1)
+}
+if (suite === 'dashboard') {
+  await runDashboardBench({
+    bots: Number(values.bots),
+    runs: Number(values.runs),
+    runPages: Number(values['run-pages']),
+  })
+  process.exit(0)
 }
 
 const databaseUrl =

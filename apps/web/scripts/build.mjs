@@ -15,6 +15,7 @@ const sources = [
   path.join(root, 'index.html'),
   path.join(root, 'vite.config.ts'),
   path.join(root, 'package.json'),
+  path.join(root, 'scripts', 'build.mjs'),
   path.join(repo, 'packages', 'sdk', 'src'),
   path.join(repo, 'packages', 'contracts', 'src'),
 ]
@@ -56,6 +57,15 @@ try {
   process.exit(0)
 }
 
+// Always a production build, whatever NODE_ENV the caller has: under Vitest (NODE_ENV=test) Vite
+// and React otherwise build development code — jsxDEV, `import.meta.env.PROD` false, so no
+// service worker — and the e2e run would test (and measure) something other than what ships.
+process.env.NODE_ENV = 'production'
 const started = Date.now()
-await vite.build({ root, logLevel: 'warn', configFile: path.join(root, 'vite.config.ts') })
+await vite.build({
+  root,
+  mode: 'production',
+  logLevel: 'warn',
+  configFile: path.join(root, 'vite.config.ts'),
+})
 console.log(`Dashboard built into apps/web/dist in ${((Date.now() - started) / 1000).toFixed(1)} s.`)

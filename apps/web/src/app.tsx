@@ -1,15 +1,26 @@
 import { ApiError } from '@openorch/sdk'
 import { QueryClient, QueryClientProvider, useQuery, useQueryClient } from '@tanstack/react-query'
-import { type FormEvent, lazy, type ReactNode, Suspense, useEffect, useRef, useState } from 'react'
+import {
+  type FormEvent,
+  lazy,
+  type KeyboardEvent as ReactKeyboardEvent,
+  type ReactNode,
+  Suspense,
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+} from 'react'
 import { Preferences } from './components/preferences.tsx'
 import { Loading, TextInput } from './components/ui.tsx'
-import { ClientProvider, useClient } from './lib/api.tsx'
+import { ClientProvider, clientFor, useClient, useSignedIn } from './lib/api.tsx'
 import { I18nProvider, useI18n } from './lib/i18n.tsx'
 import { type FeedState, LiveFeedProvider, useFeedState } from './lib/live.tsx'
 import { Link, match, navigate, useLocation } from './lib/router.tsx'
 import { loadSession, type Session, saveSession } from './lib/session.ts'
-import { Dashboard } from './pages/dashboard.tsx'
-import { SignIn } from './pages/sign-in.tsx'
+import { botsQuery, Dashboard } from './pages/dashboard.tsx'
+import { SignIn, type SignInNotice } from './pages/sign-in.tsx'
 
 // Pages past the dashboard load on demand, so the first load stays small.
 const Onboarding = lazy(() => import('./pages/onboarding.tsx'))
@@ -35,22 +46,33 @@ export function App() {
         },
       }),
   )
-  const signIn = (next: Session | null) => {
-    saveSession(next)
-    queryClient.clear()
-    setSession(next)
-  }
+  const [notice, setNotice] = useState<SignInNotice | null>(null)
+  const signIn = useCallback(
+    (next: Session | null, why: SignInNotice | null = null) => {
+      saveSession(next)
+      queryClient.clear()
+      setNotice(why)
+      setSession(next)
+    },
+    [queryClient],
+  )
+  // One client per sign-in: a user session's refreshed tokens are stored by the client itself, so
+  // the client (and the live feed on it) is not rebuilt on every refresh.
+  const signedIn = useMemo(
+    () => (session ? clientFor(session, () => signIn(null, 'ended')) : null),
+    [session, signIn],
+  )
   return (
     <I18nProvider>
       <QueryClientProvider client={queryClient}>
-        {session ? (
-          <ClientProvider session={session}>
+        {signedIn ? (
+          <ClientProvider value={signedIn}>
             <LiveFeedProvider>
-              <Shell onSignOut={() => signIn(null)} />
+              <Shell onSignOut={(why) => signIn(null, why)} />
             </LiveFeedProvider>
           </ClientProvider>
         ) : (
-          <SignIn onSignedIn={signIn} />
+          <SignIn onSignedIn={(next) => signIn(next)} notice={notice} />
         )}
       </QueryClientProvider>
     </I18nProvider>
@@ -98,7 +120,13 @@ function NotFound() {
 function useOnboardingRedirect() {
   const client = useClient()
   const { path } = useLocation()
+  const queryClient = useQueryClient()
   const providers = useQuery({ queryKey: ['providers'], queryFn: () => client.providers.list() })
+  // The page waits for this check; on the dashboard, fetch the bots meanwhile instead of after it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: only for the path the shell opened with
+  useEffect(() => {
+    if (path === '/') void queryClient.prefetchInfiniteQuery(botsQuery(client))
+  }, [client, queryClient])
   useEffect(() => {
     if (!providers.data || providers.data.items.length > 0) return
     if (path === '/onboarding' || path === '/providers') return
@@ -108,7 +136,7 @@ function useOnboardingRedirect() {
   return providers
 }
 
-function Shell({ onSignOut }: { onSignOut: () => void }) {
+function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   const { t } = useI18n()
   const { path } = useLocation()
   const main = useRef<HTMLElement>(null)
@@ -116,12 +144,13 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   const first = useRef(true)
   const queryClient = useQueryClient()
 
-  // A revoked key shows the sign-in again instead of a page of errors.
+  // A revoked key or a session that could not be refreshed shows the sign-in again (with a word
+  // why) instead of a page of errors.
   useEffect(
     () =>
       queryClient.getQueryCache().subscribe((event) => {
         const error = event.query.state.error
-        if (error instanceof ApiError && error.status === 401) onSignOut()
+        if (error instanceof ApiError && error.status === 401) onSignOut('ended')
       }),
     [queryClient, onSignOut],
   )
@@ -180,13 +209,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
             <SearchBox />
             <FeedIndicator />
             <Preferences />
-            <button
-              type="button"
-              onClick={onSignOut}
-              className="rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800"
-            >
-              {t('nav.signOut')}
-            </button>
+            <AccountMenu onSignOut={onSignOut} />
           </div>
         </div>
       </header>
@@ -194,6 +217,67 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
         {providers.isLoading ? <Loading /> : <Routes />}
       </main>
     </div>
+  )
+}
+
+/** Who is signed in, "sign out" and (for a user) "sign out everywhere". */
+function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
+  const { t } = useI18n()
+  const { client, session, credentials } = useSignedIn()
+  const [busy, setBusy] = useState(false)
+  const menu = useRef<HTMLDetailsElement>(null)
+  // Escape closes the menu and gives focus back to its button.
+  const onKeyDown = (event: ReactKeyboardEvent) => {
+    if (event.key !== 'Escape' || !menu.current?.open) return
+    menu.current.open = false
+    menu.current.querySelector('summary')?.focus()
+  }
+  const signOut = async (everywhere: boolean) => {
+    setBusy(true)
+    // Sign out on the server first; when that fails (offline), the tab forgets the session anyway.
+    try {
+      if (everywhere) await client.auth.logoutEverywhere()
+      else {
+        const refreshToken = credentials?.current()?.refreshToken
+        if (refreshToken) await client.auth.logout(refreshToken)
+      }
+    } catch {}
+    credentials?.forget()
+    onSignOut(everywhere ? 'signedOutEverywhere' : 'signedOut')
+  }
+  const item =
+    'block w-full rounded-md px-3 py-2 text-left text-sm text-slate-800 hover:bg-slate-100 disabled:opacity-60 dark:text-slate-100 dark:hover:bg-slate-700'
+  // On a phone the menu's button sits mid-row, so the panel spans the screen (fixed) instead of
+  // hanging off its left edge.
+  return (
+    <details ref={menu} className="sm:relative" onKeyDown={onKeyDown}>
+      <summary className="flex max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
+        <span className="sr-only">{t('nav.account')}: </span>
+        <span className="truncate">{session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}</span>
+        <span aria-hidden="true">▾</span>
+      </summary>
+      <div className="fixed inset-x-4 z-20 mt-1 rounded-md sm:absolute sm:inset-x-auto sm:right-0 sm:w-64 border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
+        <p className="px-3 py-1 text-xs break-all text-slate-600 dark:text-slate-300">
+          {session.kind === 'jwt'
+            ? `${t('nav.signedInAs', { email: session.user.email })} · ${t('nav.signedInRole', { role: session.user.role })}`
+            : t('nav.signedInWithKey')}
+        </p>
+        <button type="button" className={item} disabled={busy} onClick={() => void signOut(false)}>
+          {t('nav.signOut')}
+        </button>
+        {session.kind === 'jwt' && (
+          <button
+            type="button"
+            className={item}
+            disabled={busy}
+            title={t('nav.signOutEverywhereHint')}
+            onClick={() => void signOut(true)}
+          >
+            {t('nav.signOutEverywhere')}
+          </button>
+        )}
+      </div>
+    </details>
   )
 }
 

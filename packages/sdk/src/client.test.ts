@@ -1,8 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { ManualClock } from '../../../apps/server/src/platform/clock.ts'
 import { createTestApp, type TestApp } from '../../../apps/server/test/app-harness.ts'
 import { dialects } from '../../../apps/server/test/databases.ts'
 import { waitFor } from '../../../apps/server/test/kernel-harness.ts'
 import { ApiError, createClient, type LiveEvent, parseSseMessage } from './client.ts'
+import { createSessionCredentials, type SignedIn, signedInFrom } from './session.ts'
+
+const password = 'correct horse battery staple'
 
 describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
   let t: TestApp | undefined
@@ -101,6 +105,132 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
     const client = createClient({ baseUrl: address, apiKey: 'oo_wrong' })
     await expect(client.runs.list()).rejects.toMatchObject({ status: 401, code: 'unauthorized' })
+  })
+
+  it('signs in with e-mail and password, and says why a sign-in was refused (wrong password, throttled with the wait)', async () => {
+    t = await createTestApp(dialect)
+    await t.users.createUser({ tenantId: 'default', email: 'anna@example.com', password, role: 'editor' })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const anonymous = createClient({ baseUrl: address, apiKey: '' })
+    const session = await anonymous.auth.login({ email: 'Anna@Example.com', password })
+    expect(session).toMatchObject({ expiresIn: 900, user: { email: 'anna@example.com', role: 'editor' } })
+    const client = createClient({
+      baseUrl: address,
+      auth: createSessionCredentials({ baseUrl: address, session: signedInFrom(session) }),
+    })
+    expect((await client.auth.me()).email).toBe('anna@example.com')
+    expect((await client.bots.list()).items).toEqual([])
+    // An API key is not a user.
+    await expect(createClient({ baseUrl: address, apiKey: t.keys.owner }).auth.me()).rejects.toMatchObject({
+      status: 403,
+      code: 'not_a_user',
+    })
+
+    for (let i = 0; i < 5; i++)
+      await expect(
+        anonymous.auth.login({ email: 'anna@example.com', password: 'wrong' }),
+      ).rejects.toMatchObject({ status: 401, code: 'invalid_credentials' })
+    const throttled = await anonymous.auth
+      .login({ email: 'anna@example.com', password })
+      .catch((e: unknown) => e)
+    expect(throttled).toMatchObject({ status: 429, code: 'login_throttled' })
+    expect((throttled as ApiError).retryAfterMs).toBeGreaterThan(14 * 60_000)
+  })
+
+  it('refreshes an expired access token once for many requests failing together, and keeps the session', async () => {
+    const clock = new ManualClock(Date.now())
+    t = await createTestApp(dialect, { kernel: { clock } })
+    await t.users.createUser({ tenantId: 'default', email: 'anna@example.com', password, role: 'editor' })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    let refreshes = 0
+    const counting: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/auth/refresh')) refreshes++
+      return fetch(input, init)
+    }
+    const session = await createClient({ baseUrl: address, apiKey: '' }).auth.login({
+      email: 'anna@example.com',
+      password,
+    })
+    const kept: (SignedIn | null)[] = []
+    // The client's own clock does not know the server's: only the server's 401 tells it to refresh.
+    const auth = createSessionCredentials({
+      baseUrl: address,
+      session: signedInFrom(session),
+      fetch: counting,
+      onChange: (next) => kept.push(next),
+      refreshAheadMs: 0,
+    })
+    const client = createClient({ baseUrl: address, auth, fetch: counting })
+
+    clock.advance(16 * 60_000)
+    const pages = await Promise.all(Array.from({ length: 6 }, () => client.bots.list()))
+    expect(pages.every((page) => Array.isArray(page.items))).toBe(true)
+    expect(refreshes).toBe(1)
+    expect(kept).toHaveLength(1)
+    expect(kept[0]!.refreshToken).not.toBe(session.refreshToken)
+    expect(auth.current()).toBe(kept[0])
+
+    // The family is intact: a second expiry refreshes again with the rotated token.
+    clock.advance(16 * 60_000)
+    expect((await client.auth.me()).email).toBe('anna@example.com')
+    expect(refreshes).toBe(2)
+
+    // The live feed refreshes too.
+    clock.advance(16 * 60_000)
+    const controller = new AbortController()
+    let opened = false
+    const stream = client.events({ signal: controller.signal, onOpen: () => (opened = true) })
+    const next = stream.next().catch(() => undefined)
+    await waitFor(() => opened, { what: 'the feed to open' })
+    expect(refreshes).toBe(3)
+    controller.abort()
+    await next
+  })
+
+  it('ends the session when the refresh is refused, and signs out everywhere', async () => {
+    t = await createTestApp(dialect)
+    await t.users.createUser({ tenantId: 'default', email: 'anna@example.com', password, role: 'editor' })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const anonymous = createClient({ baseUrl: address, apiKey: '' })
+    const first = await anonymous.auth.login({ email: 'anna@example.com', password })
+    const ended: (SignedIn | null)[] = []
+    const auth = createSessionCredentials({
+      baseUrl: address,
+      session: { ...signedInFrom(first), accessToken: `${first.accessToken}x` },
+      onChange: (next) => ended.push(next),
+    })
+    const client = createClient({ baseUrl: address, auth })
+    // The tampered token is refused, the refresh mends it.
+    expect((await client.auth.me()).email).toBe('anna@example.com')
+    expect(ended).toHaveLength(1)
+    // Someone presents the spent refresh token again: the server ends the whole family, so the
+    // client's next refresh is refused and it reports the session as ended.
+    await expect(anonymous.auth.refresh(first.refreshToken)).rejects.toMatchObject({
+      code: 'invalid_refresh_token',
+    })
+    expect(await auth.refresh(auth.current()!.accessToken)).toBeUndefined()
+    expect(ended.at(-1)).toBeNull()
+    expect(auth.current()).toBeNull()
+
+    // Sign out everywhere: both sessions' access tokens are refused at once.
+    const a = await anonymous.auth.login({ email: 'anna@example.com', password })
+    const b = await anonymous.auth.login({ email: 'anna@example.com', password })
+    const clientA = createClient({
+      baseUrl: address,
+      auth: createSessionCredentials({ baseUrl: address, session: signedInFrom(a) }),
+    })
+    const endedB: (SignedIn | null)[] = []
+    const clientB = createClient({
+      baseUrl: address,
+      auth: createSessionCredentials({
+        baseUrl: address,
+        session: signedInFrom(b),
+        onChange: (next) => endedB.push(next),
+      }),
+    })
+    await clientA.auth.logoutEverywhere()
+    await expect(clientB.bots.list()).rejects.toMatchObject({ status: 401 })
+    expect(endedB).toEqual([null])
   })
 })
 

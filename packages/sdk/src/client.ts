@@ -17,8 +17,11 @@ import type {
   RunSearchSnippet,
   RunStatus,
   SchedulePreview,
+  Session,
   Usage,
+  User,
 } from '@openorch/contracts'
+import type { Credentials } from './session.ts'
 
 /** A run as the API returns it (see `@openorch/contracts` runSchema). */
 export interface ApiRun {
@@ -65,22 +68,50 @@ export class ApiError extends Error {
   readonly status: number
   readonly code: string
   readonly problem: Problem | undefined
+  /** From `Retry-After` (429, 503): how long to wait before trying again. */
+  readonly retryAfterMs: number | undefined
 
-  constructor(status: number, problem: Problem | undefined, fallback: string) {
+  constructor(status: number, problem: Problem | undefined, fallback: string, retryAfterMs?: number) {
     super(problem?.detail ?? fallback)
     this.name = 'ApiError'
     this.status = status
     this.code = problem?.code ?? 'http_error'
     this.problem = problem
+    this.retryAfterMs = retryAfterMs
   }
 }
 
-export interface ClientOptions {
+/** Builds the ApiError of a refused response (problem body, Retry-After). */
+export async function apiErrorOf(response: Response, fallback: string): Promise<ApiError> {
+  const text = await response.text().catch(() => '')
+  let problem: Problem | undefined
+  try {
+    problem = text ? (JSON.parse(text) as Problem) : undefined
+  } catch {
+    problem = undefined
+  }
+  const retryAfter = Number(response.headers.get('retry-after'))
+  return new ApiError(
+    response.status,
+    problem,
+    fallback,
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+  )
+}
+
+/**
+ * Where the client gets its credentials: a static API key, or `auth` — a provider of access tokens
+ * that can be refreshed (a signed-in user, see `createSessionCredentials`).
+ *
+ * @example
+ * createClient({ baseUrl, apiKey: 'oo_…' })
+ * createClient({ baseUrl, auth: createSessionCredentials({ baseUrl, session }) })
+ */
+export type ClientOptions = {
   /** Server root, e.g. `http://localhost:8080`. */
   baseUrl: string
-  apiKey: string
   fetch?: typeof fetch
-}
+} & ({ apiKey: string; auth?: undefined } | { auth: Credentials; apiKey?: undefined })
 
 export interface RunListQuery {
   status?: RunStatus
@@ -102,7 +133,33 @@ export interface RunListQuery {
 export function createClient(options: ClientOptions) {
   const base = options.baseUrl.replace(/\/+$/, '')
   const doFetch = options.fetch ?? fetch
-  const headers = { authorization: `Bearer ${options.apiKey}` }
+  const apiKey = options.apiKey
+  const credentials: Credentials = options.auth ?? {
+    getAccessToken: () => apiKey ?? '',
+    refresh: async () => undefined,
+  }
+
+  /**
+   * Sends with the current token; a 401 asks the credentials for a fresh token once and retries.
+   * `public` requests (sign-in, refresh) carry no token.
+   */
+  async function send(
+    url: string | URL,
+    init: RequestInit & { headers: Record<string, string> },
+    access: 'token' | 'public' = 'token',
+  ): Promise<Response> {
+    if (access === 'public') return doFetch(url, init)
+    const token = await credentials.getAccessToken()
+    const response = await doFetch(url, {
+      ...init,
+      headers: { ...init.headers, authorization: `Bearer ${token}` },
+    })
+    if (response.status !== 401 || !options.auth) return response
+    const fresh = await credentials.refresh(token)
+    if (fresh === undefined) return response
+    await response.body?.cancel().catch(() => {})
+    return doFetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${fresh}` } })
+  }
 
   async function request<T>(
     method: string,
@@ -110,29 +167,44 @@ export function createClient(options: ClientOptions) {
     query?: Record<string, unknown>,
     body?: unknown,
     extraHeaders: Record<string, string> = {},
+    access: 'token' | 'public' = 'token',
   ): Promise<T> {
     const url = new URL(`${base}/api/v1${path}`)
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value))
     }
-    const response = await doFetch(url, {
-      method,
-      headers: {
-        ...headers,
-        ...extraHeaders,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    const response = await send(
+      url,
+      {
+        method,
+        headers: {
+          ...extraHeaders,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    })
+      access,
+    )
+    if (!response.ok) throw await apiErrorOf(response, `${method} ${path}: HTTP ${response.status}`)
     const text = await response.text()
-    const answer = text ? (JSON.parse(text) as unknown) : undefined
-    if (!response.ok)
-      throw new ApiError(
-        response.status,
-        answer as Problem | undefined,
-        `${method} ${path}: HTTP ${response.status}`,
-      )
-    return answer as T
+    return (text ? JSON.parse(text) : undefined) as T
+  }
+
+  /** Sign-in and sessions of users (decision 0011). */
+  const auth = {
+    /** Signs in; wrong credentials throw `invalid_credentials` (401), too many `login_throttled` (429, `retryAfterMs`). */
+    login: (body: { email: string; password: string }) =>
+      request<Session>('POST', '/auth/login', undefined, body, {}, 'public'),
+    /** Spends the refresh token for a new pair; a spent one used again ends the whole session. */
+    refresh: (refreshToken: string) =>
+      request<Session>('POST', '/auth/refresh', undefined, { refreshToken }, {}, 'public'),
+    /** Ends the session of this refresh token. */
+    logout: (refreshToken: string) =>
+      request<void>('POST', '/auth/logout', undefined, { refreshToken }, {}, 'public'),
+    /** Ends every session of the signed-in user, this one included. */
+    logoutEverywhere: () => request<void>('POST', '/auth/logout-everywhere'),
+    /** The signed-in user (403 `not_a_user` with an API key). */
+    me: () => request<User>('GET', '/auth/me'),
   }
 
   const runs = {
@@ -214,22 +286,14 @@ export function createClient(options: ClientOptions) {
   async function* events(
     opts: { signal?: AbortSignal; lastEventId?: number; onOpen?: () => void } = {},
   ): AsyncGenerator<LiveEvent> {
-    const response = await doFetch(`${base}/api/v1/events`, {
+    const response = await send(`${base}/api/v1/events`, {
       headers: {
-        ...headers,
         accept: 'text/event-stream',
         ...(opts.lastEventId !== undefined ? { 'last-event-id': String(opts.lastEventId) } : {}),
       },
       ...(opts.signal ? { signal: opts.signal } : {}),
     })
-    if (!response.ok || !response.body) {
-      const text = await response.text()
-      throw new ApiError(
-        response.status,
-        text ? (JSON.parse(text) as Problem) : undefined,
-        'event stream refused',
-      )
-    }
+    if (!response.ok || !response.body) throw await apiErrorOf(response, 'event stream refused')
     opts.onOpen?.()
     const decoder = new TextDecoder()
     let buffer = ''
@@ -254,7 +318,7 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { runs, bots, providers, schedules, usage, events }
+  return { auth, runs, bots, providers, schedules, usage, events }
 }
 
 export type Client = ReturnType<typeof createClient>

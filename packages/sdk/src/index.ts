@@ -2,6 +2,7 @@
 export {
   ApiError,
   type ApiRun,
+  apiErrorOf,
   type Client,
   type ClientOptions,
   createClient,
@@ -9,3 +10,11 @@ export {
   parseSseMessage,
   type RunListQuery,
 } from './client.ts'
+export {
+  type Credentials,
+  createSessionCredentials,
+  type SessionCredentials,
+  type SessionCredentialsOptions,
+  type SignedIn,
+  signedInFrom,
+} from './session.ts'

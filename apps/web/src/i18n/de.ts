@@ -14,6 +14,13 @@ export const de: Record<MessageKey, string> = {
   'nav.usage': 'Verbrauch',
   'nav.providers': 'Anbieter',
   'nav.signOut': 'Abmelden',
+  'nav.signOutEverywhere': 'Überall abmelden',
+  'nav.signOutEverywhereHint': 'Beendet deine Sitzungen in allen Browsern und auf allen Geräten.',
+  'nav.account': 'Konto',
+  'nav.signedInAs': 'Angemeldet als {email}',
+  'nav.signedInRole': 'Rolle: {role}',
+  'nav.apiKey': 'API-Schlüssel',
+  'nav.signedInWithKey': 'Mit einem API-Schlüssel angemeldet',
   'prefs.language': 'Sprache',
   'prefs.theme': 'Farbschema',
   'prefs.theme.system': 'System',
@@ -27,13 +34,23 @@ export const de: Record<MessageKey, string> = {
   'notFound.back': 'Zurück zu deinen Bots',
 
   'signIn.title': 'Bei openOrchestrator anmelden',
-  'signIn.intro': 'Gib einen API-Schlüssel dieses Orchestrators ein. Benutzerkonten folgen.',
+  'signIn.intro': 'Melde dich mit der E-Mail-Adresse und dem Passwort deines Kontos an.',
+  'signIn.withPassword': 'Mit E-Mail und Passwort anmelden',
+  'signIn.withKey': 'Mit einem API-Schlüssel anmelden',
+  'signIn.email': 'E-Mail',
+  'signIn.password': 'Passwort',
+  'signIn.useKey': 'Stattdessen einen API-Schlüssel verwenden',
+  'signIn.usePassword': 'Stattdessen E-Mail und Passwort verwenden',
+  'signIn.keyIntro': 'Gib einen API-Schlüssel dieses Orchestrators ein.',
+  'signIn.notice.ended': 'Deine Sitzung ist abgelaufen. Bitte melde dich erneut an.',
+  'signIn.notice.signedOut': 'Du bist abgemeldet.',
+  'signIn.notice.signedOutEverywhere': 'Du bist in allen Browsern und auf allen Geräten abgemeldet.',
   'signIn.key': 'API-Schlüssel',
   'signIn.keyHint':
     'Der Owner-Schlüssel wird einmal beim ersten Start mit neuer Datenbank ausgegeben, oder es ist der OPENORCH_API_KEY, den du gesetzt hast.',
   'signIn.submit': 'Anmelden',
   'signIn.storage':
-    'Der Schlüssel bleibt nur in diesem Browser-Tab (Session Storage) und wird beim Schließen des Tabs vergessen.',
+    'Deine Anmeldung bleibt nur in diesem Browser-Tab (Session Storage) und wird beim Schließen des Tabs vergessen.',
 
   'onboarding.title': 'Willkommen! Richten wir deinen ersten Bot ein',
   'onboarding.intro':
@@ -270,6 +287,11 @@ export const de: Record<MessageKey, string> = {
   'error.network':
     'Der Orchestrator ist nicht erreichbar. Prüfe, ob er läuft und deine Verbindung funktioniert.',
   'error.validation_failed': 'Einige Felder müssen geändert werden:',
+  'error.invalid_credentials': 'E-Mail-Adresse oder Passwort ist falsch.',
+  'error.login_throttled':
+    'Zu viele fehlgeschlagene Anmeldungen für diese E-Mail-Adresse. Versuche es {wait} erneut.',
+  'error.wait.seconds': 'in {n} Sekunden',
+  'error.wait.minutes': 'in {n} Minuten',
   'error.unauthorized':
     'Dieser API-Schlüssel ist (nicht mehr) gültig. Prüfe ihn oder bitte den Owner um einen neuen.',
   'error.forbidden': 'Dein API-Schlüssel darf das nicht. Frage einen Admin oder Owner.',

@@ -1,21 +1,46 @@
-import { type Client, createClient } from '@openorch/sdk'
-import { createContext, type ReactNode, useContext, useMemo } from 'react'
-import type { Session } from './session.ts'
+import { type Client, createClient, createSessionCredentials, type SessionCredentials } from '@openorch/sdk'
+import { createContext, type ReactNode, useContext } from 'react'
+import { type Session, saveSession } from './session.ts'
 
 // The typed client of packages/sdk, bound to the signed-in session and to this page's origin.
 
-const ClientContext = createContext<Client | null>(null)
+export interface SignedInClient {
+  client: Client
+  session: Session
+  /** A user session's credentials (they refresh themselves); undefined for an API key. */
+  credentials?: SessionCredentials
+}
 
-export function ClientProvider({ session, children }: { session: Session; children: ReactNode }) {
-  const client = useMemo(
-    () => createClient({ baseUrl: window.location.origin, apiKey: session.apiKey }),
-    [session.apiKey],
-  )
-  return <ClientContext.Provider value={client}>{children}</ClientContext.Provider>
+/**
+ * A client for a session. A user session refreshes its access token ahead of expiry and after a
+ * 401, stores each new pair, and calls `onEnded` when the server refuses the refresh.
+ */
+export function clientFor(session: Session, onEnded: () => void): SignedInClient {
+  const baseUrl = window.location.origin
+  if (session.kind === 'apiKey') return { client: createClient({ baseUrl, apiKey: session.apiKey }), session }
+  const credentials = createSessionCredentials({
+    baseUrl,
+    session,
+    onChange: (next) => {
+      if (next) saveSession({ kind: 'jwt', ...next })
+      else onEnded()
+    },
+  })
+  return { client: createClient({ baseUrl, auth: credentials }), session, credentials }
+}
+
+const ClientContext = createContext<SignedInClient | null>(null)
+
+export function ClientProvider({ value, children }: { value: SignedInClient; children: ReactNode }) {
+  return <ClientContext.Provider value={value}>{children}</ClientContext.Provider>
+}
+
+export function useSignedIn(): SignedInClient {
+  const value = useContext(ClientContext)
+  if (!value) throw new Error('useClient outside ClientProvider')
+  return value
 }
 
 export function useClient(): Client {
-  const client = useContext(ClientContext)
-  if (!client) throw new Error('useClient outside ClientProvider')
-  return client
+  return useSignedIn().client
 }

@@ -41,8 +41,26 @@ export interface Described {
   code?: string
 }
 
+/** "in 14 minutes" / "in 40 seconds": how long a lock lasts, rounded up. */
+function waitWords(ms: number, t: Translate): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000))
+  if (seconds < 90) return t('error.wait.seconds', { n: seconds })
+  return t('error.wait.minutes', { n: Math.ceil(seconds / 60) })
+}
+
 export function describeError(error: unknown, t: Translate): Described {
   if (error instanceof ApiError) {
+    // Sign-in: our own sentence says all of it (the server's repeats it).
+    if (error.code === 'invalid_credentials')
+      return { message: t('error.invalid_credentials'), fields: [], code: error.code }
+    if (error.code === 'login_throttled')
+      return {
+        message: t('error.login_throttled', {
+          wait: waitWords(error.retryAfterMs ?? 15 * 60_000, t),
+        }),
+        fields: [],
+        code: error.code,
+      }
     const key = known[error.code]
     const fields = error.problem?.errors ?? []
     if (key) return { message: t(key), detail: error.message, fields, code: error.code }
@@ -50,6 +68,7 @@ export function describeError(error: unknown, t: Translate): Described {
       return { message: t('error.validation_failed'), fields, code: error.code }
     return { message: error.message || t('error.unknown'), fields, code: error.code }
   }
+  // fetch rejects with a TypeError when the server cannot be reached at all.
   if (error instanceof TypeError) return { message: t('error.network'), fields: [] }
   return { message: error instanceof Error ? error.message : t('error.unknown'), fields: [] }
 }

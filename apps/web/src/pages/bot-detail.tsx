@@ -1,6 +1,6 @@
 import type { ApiRun } from '@openorch/sdk'
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useMemo, useRef, useState } from 'react'
+import { memo, useMemo, useRef, useState } from 'react'
 import { type Bar, BarChart } from '../components/charts.tsx'
 import { NotesEditor } from '../components/notes-editor.tsx'
 import {
@@ -248,7 +248,8 @@ export default function BotDetail({ id }: { id: string }) {
   )
 }
 
-function TimelineItem({ run }: { run: ApiRun }) {
+/** Memoised: "Load more" appends a page, and the items already shown keep their run objects. */
+const TimelineItem = memo(function TimelineItem({ run }: { run: ApiRun }) {
   const { t, lang } = useI18n()
   const summary = run.error ? run.error.message : firstLine(outputText(run.output))
   return (
@@ -281,7 +282,7 @@ function TimelineItem({ run }: { run: ApiRun }) {
       </Link>
     </li>
   )
-}
+})
 
 function successRate(runs: ApiRun[], lang: 'en' | 'de'): string {
   const ended = runs.filter(

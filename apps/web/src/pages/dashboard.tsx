@@ -1,6 +1,13 @@
 import type { Bot } from '@openorch/contracts'
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useState } from 'react'
+import type { Client } from '@openorch/sdk'
+import {
+  infiniteQueryOptions,
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+} from '@tanstack/react-query'
+import { memo, useState } from 'react'
 import { Button, Card, cx, Empty, ErrorNote, Loading, PageTitle, statusIcon } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
 import { formatRelative } from '../lib/format.ts'
@@ -15,16 +22,21 @@ const pageSize = 100
 /** DESIGN.md: more than 10 pending runs is a warning. */
 const backedUpAt = 10
 
-export function Dashboard() {
-  const { t } = useI18n()
-  const client = useClient()
-  const bots = useInfiniteQuery({
+/** The bot list's query; the shell starts it together with the onboarding check (no waterfall). */
+export function botsQuery(client: Client) {
+  return infiniteQueryOptions({
     queryKey: ['bots'],
     queryFn: ({ pageParam }) =>
       client.bots.list({ limit: pageSize, ...(pageParam ? { cursor: pageParam } : {}) }),
     initialPageParam: '',
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   })
+}
+
+export function Dashboard() {
+  const { t } = useI18n()
+  const client = useClient()
+  const bots = useInfiniteQuery(botsQuery(client))
   const items = bots.data?.pages.flatMap((p) => p.items) ?? []
 
   return (
@@ -90,7 +102,8 @@ function QueueBanner() {
   )
 }
 
-function BotCard({ bot }: { bot: Bot }) {
+/** Memoised: "Load more" appends 100 cards, and the cards already shown keep their bot objects. */
+const BotCard = memo(function BotCard({ bot }: { bot: Bot }) {
   const { t, lang } = useI18n()
   const client = useClient()
   const queryClient = useQueryClient()
@@ -201,4 +214,4 @@ function BotCard({ bot }: { bot: Bot }) {
       </div>
     </Card>
   )
-}
+})

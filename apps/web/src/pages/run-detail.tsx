@@ -171,7 +171,7 @@ export default function RunDetail({ id }: { id: string }) {
           {log.data && log.data.items.length === 0 && (
             <p className="text-slate-600 dark:text-slate-400">{t('run.logEmpty')}</p>
           )}
-          <ol className="space-y-1 font-mono text-xs">
+          <ol className="space-y-1 font-mono text-xs [overflow-wrap:anywhere]">
             {log.data?.items.map((entry, i) => (
               <li
                 // biome-ignore lint/suspicious/noArrayIndexKey: the log only grows at its end

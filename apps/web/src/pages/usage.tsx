@@ -23,8 +23,17 @@ export default function UsagePage() {
   const timezone = browserTimeZone()
   const usage = useQuery({
     queryKey: ['usage', groupBy, days, timezone],
-    queryFn: () =>
-      client.usage({ groupBy, timezone, from: new Date(Date.now() - days * 86_400_000).toISOString() }),
+    // The range is the last `days` by this browser's clock, both ends sent, so the chart and the
+    // server agree on what "now" is.
+    queryFn: () => {
+      const now = Date.now()
+      return client.usage({
+        groupBy,
+        timezone,
+        from: new Date(now - days * 86_400_000).toISOString(),
+        to: new Date(now).toISOString(),
+      })
+    },
   })
   const rows = usage.data?.items ?? []
   const value = (r: (typeof rows)[number]) => (metric === 'cost' ? r.costUsd : r.tokensIn + r.tokensOut)
