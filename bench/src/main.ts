@@ -119,15 +119,22 @@ async function peer(name: 'graphile-worker' | 'pg-boss'): Promise<Row[]> {
   })
 }
 
+// `--only sqlite,postgres,graphile-worker,pg-boss` runs some systems only (ratios need both sides).
+const only = values.only?.split(',') ?? null
+const wanted = (system: string) => only === null || only.includes(system)
 const rows: Row[] = []
-rows.push(await engine('sqlite', 'one-by-one'))
-rows.push(await engine('sqlite', 'batched'))
-rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
-rows.push(await engine('postgres', 'one-by-one'))
-rows.push(await engine('postgres', 'batched'))
+if (wanted('sqlite')) {
+  rows.push(await engine('sqlite', 'one-by-one'))
+  rows.push(await engine('sqlite', 'batched'))
+  rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
+}
+if (wanted('postgres')) {
+  rows.push(await engine('postgres', 'one-by-one'))
+  rows.push(await engine('postgres', 'batched'))
+}
 if (!values['skip-peers']) {
-  rows.push(...(await peer('graphile-worker')))
-  rows.push(...(await peer('pg-boss')))
+  if (wanted('graphile-worker')) rows.push(...(await peer('graphile-worker')))
+  if (wanted('pg-boss')) rows.push(...(await peer('pg-boss')))
 }
 
 const fmt = (value: number | null, digits = 1) => (value === null ? '–' : value.toFixed(digits))

@@ -5,6 +5,7 @@ import { queuePerformance } from './0003-queue-performance.ts'
 import { audit } from './0004-audit.ts'
 import { users } from './0005-users.ts'
 import { auditAnchor } from './0006-audit-anchor.ts'
+import { runQueue } from './0008-run-queue.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0004-audit': audit,
   '0005-users': users,
   '0006-audit-anchor': auditAnchor,
+  '0008-run-queue': runQueue,
 }
