@@ -21,12 +21,14 @@ const insertEventsFrom = (source: string, now: string) =>
    SELECT tenant_id, id, 'run.' || status, ${eventPayloadSql}, ${now} FROM ${source}`
 
 // The hot state lives in `run_queue` (migration 0008, decision 0013): one narrow row per pending or
-// running run, with the due, lease and running-key indexes. `runs` has no index on a column these
-// statements change, so its updates are HOT. Every statement locks the `run_queue` row before the
+// running run. Neither `runs` nor `run_queue` has an index on a column a claim, heartbeat or
+// completion changes, so those are HOT updates (no index entries) and a finished run's queue row is
+// deleted. Every statement locks the `run_queue` row before the
 // `runs` row (the queue CTE runs first: the runs UPDATE reads its output), so two of them never wait
 // on each other in opposite orders. Fencing is checked on `run_queue.lease_token`, mirrored to `runs`.
 
-// Claims up to `limit` due runs for worker $2 in one round trip. Uses run_queue_due_idx.
+// Claims up to `limit` due runs for worker $2 in one round trip. Walks run_queue_due_idx, skipping
+// the running rows (at most the cluster's running runs) that sit among the due ones.
 // Every UPDATE names its rows with `id = ANY(…)`: joined to a CTE or unnest instead, a prepared
 // statement's generic plan hash-joins against a sequential scan of the whole runs table.
 // SKIP LOCKED lets many workers claim at once without waiting on each other.
@@ -69,7 +71,7 @@ SELECT count(pg_advisory_xact_lock(h)) FROM (
   SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1
 ) s`
 
-// Uses run_queue_running_key_idx.
+// Uses run_queue_key_idx.
 const runningPerKeySql = `
 SELECT concurrency_key AS key, count(*)::int AS n FROM run_queue
 WHERE lease_expires_at IS NOT NULL AND concurrency_key = ANY($1::text[]) GROUP BY concurrency_key`
@@ -135,8 +137,9 @@ v AS MATERIALIZED (
 
 const settleSql = `WITH ${settleCtes} SELECT id FROM u`
 
-// Takes back runs whose lease expired. Uses run_queue_lease_idx; bumping the token fences the lost
-// worker out. A run with attempts left is pending again (its queue row stays, without a lease); the
+// Takes back runs whose lease expired. Reads run_queue without an index (it holds only queued and
+// running runs, and an index on the lease would make every claim a non-HOT update); bumping the token
+// fences the lost worker out. A run with attempts left is pending again (its queue row stays, without a lease); the
 // others fail and leave the queue.
 const rescueSql = `
 WITH expired AS (
