@@ -4,7 +4,7 @@
 // ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { bundle, runChild } from './child.ts'
+import { bundle, runChild, serverNodeFlags } from './child.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 
@@ -16,6 +16,8 @@ const { values, positionals } = parseArgs({
     concurrency: { type: 'string' },
     'latency-samples': { type: 'string', default: '200' },
     'skip-peers': { type: 'boolean', default: false },
+    // openOrchestrator on plain Node, without the V8 flags `npm start` sets (decision 0013)
+    'plain-node': { type: 'boolean', default: false },
     // scheduler
     schedules: { type: 'string', default: '1000,100000' },
     seconds: { type: 'string', default: '90' },
@@ -72,10 +74,11 @@ async function engine(
   synchronous?: 'NORMAL' | 'FULL',
 ) {
   process.stderr.write(`… openOrchestrator ${dialect}${synchronous ? ` ${synchronous}` : ''} ${mode}\n`)
-  const [line] = await runChild('engine.run.js', [
-    dialect,
-    JSON.stringify({ ...workload, mode, synchronous }),
-  ])
+  const [line] = await runChild(
+    'engine.run.js',
+    [dialect, JSON.stringify({ ...workload, mode, synchronous })],
+    values['plain-node'] ? [] : serverNodeFlags,
+  )
   const r = JSON.parse(line!) as EngineResult
   return {
     system: r.name,
