@@ -64,8 +64,12 @@ export function runQueue(dialect: DialectName) {
       // runs.lease_expires_at is not moved by heartbeats on this schema: take the live value back.
       await sql`UPDATE runs r SET lease_expires_at = q.lease_expires_at FROM run_queue q
         WHERE r.id = q.id AND q.lease_expires_at IS NOT NULL`.execute(db)
-      await sql`CREATE INDEX runs_due_idx ON runs (priority DESC, run_at, id) WHERE status = 'pending'`.execute(db)
-      await sql`CREATE INDEX runs_lease_idx ON runs (lease_expires_at) WHERE lease_expires_at IS NOT NULL`.execute(db)
+      await sql`CREATE INDEX runs_due_idx ON runs (priority DESC, run_at, id) WHERE status = 'pending'`.execute(
+        db,
+      )
+      await sql`CREATE INDEX runs_lease_idx ON runs (lease_expires_at) WHERE lease_expires_at IS NOT NULL`.execute(
+        db,
+      )
       await sql`CREATE INDEX runs_running_key_idx ON runs (concurrency_key) WHERE status = 'running' AND concurrency_key IS NOT NULL`.execute(
         db,
       )
