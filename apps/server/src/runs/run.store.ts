@@ -147,7 +147,9 @@ export async function transitionRun(
 export async function countPendingRuns(database: Db, now: number): Promise<number> {
   if (database.dialect === 'postgres') {
     const { rows } = await sql<{ n: string }>`
-      SELECT count(*) AS n FROM run_queue WHERE lease_expires_at IS NULL AND run_at <= ${now}`.execute(database.db)
+      SELECT count(*) AS n FROM run_queue WHERE lease_expires_at IS NULL AND run_at <= ${now}`.execute(
+      database.db,
+    )
     return Number(rows[0]?.n ?? 0)
   }
   const row = await database.db
