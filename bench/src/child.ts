@@ -22,10 +22,16 @@ export async function bundle(entryPoints: Record<string, string>): Promise<void>
   })
 }
 
+/**
+ * The V8 flags `npm start` gives the server (decision 0013): openOrchestrator's measurements run with
+ * them, as the product does; the peers run on plain Node, as their users start them.
+ */
+export const serverNodeFlags = ['--optimize-for-size']
+
 /** Runs dist/<script> with `args`; resolves with its stdout lines (stderr passes through). */
-export function runChild(script: string, args: string[]): Promise<string[]> {
+export function runChild(script: string, args: string[], nodeFlags: string[] = []): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(dist, script), ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, path.join(dist, script), ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''

@@ -6,7 +6,7 @@
 // process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { bundle, runChild } from './child.ts'
+import { bundle, runChild, serverNodeFlags } from './child.ts'
 import { runDashboardBench } from './dashboard/dashboard.bench.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
@@ -20,6 +20,8 @@ const { values, positionals } = parseArgs({
     concurrency: { type: 'string' },
     'latency-samples': { type: 'string', default: '200' },
     'skip-peers': { type: 'boolean', default: false },
+    // openOrchestrator on plain Node, without the V8 flags `npm start` sets (decision 0013)
+    'plain-node': { type: 'boolean', default: false },
     // scheduler
     schedules: { type: 'string', default: '1000,100000' },
     seconds: { type: 'string', default: '90' },
@@ -100,10 +102,11 @@ async function engine(
   synchronous?: 'NORMAL' | 'FULL',
 ) {
   process.stderr.write(`… openOrchestrator ${dialect}${synchronous ? ` ${synchronous}` : ''} ${mode}\n`)
-  const [line] = await runChild('engine.run.js', [
-    dialect,
-    JSON.stringify({ ...workload, mode, synchronous }),
-  ])
+  const [line] = await runChild(
+    'engine.run.js',
+    [dialect, JSON.stringify({ ...workload, mode, synchronous })],
+    values['plain-node'] ? [] : serverNodeFlags,
+  )
   const r = JSON.parse(line!) as EngineResult
   return {
     system: r.name,
@@ -147,15 +150,22 @@ async function peer(name: 'graphile-worker' | 'pg-boss'): Promise<Row[]> {
   })
 }
 
+// `--only sqlite,postgres,graphile-worker,pg-boss` runs some systems only (ratios need both sides).
+const only = values.only?.split(',') ?? null
+const wanted = (system: string) => only === null || only.includes(system)
 const rows: Row[] = []
-rows.push(await engine('sqlite', 'one-by-one'))
-rows.push(await engine('sqlite', 'batched'))
-rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
-rows.push(await engine('postgres', 'one-by-one'))
-rows.push(await engine('postgres', 'batched'))
+if (wanted('sqlite')) {
+  rows.push(await engine('sqlite', 'one-by-one'))
+  rows.push(await engine('sqlite', 'batched'))
+  rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
+}
+if (wanted('postgres')) {
+  rows.push(await engine('postgres', 'one-by-one'))
+  rows.push(await engine('postgres', 'batched'))
+}
 if (!values['skip-peers']) {
-  rows.push(...(await peer('graphile-worker')))
-  rows.push(...(await peer('pg-boss')))
+  if (wanted('graphile-worker')) rows.push(...(await peer('graphile-worker')))
+  if (wanted('pg-boss')) rows.push(...(await peer('pg-boss')))
 }
 
 const fmt = (value: number | null, digits = 1) => (value === null ? '–' : value.toFixed(digits))

@@ -112,7 +112,7 @@ function registerRunGauges(deps: AppDeps): void {
     name: 'openorch_queue_depth',
     help: 'Pending runs that are due now (waiting for a worker slot).',
     log,
-    read: async () => [{ value: await countPendingRuns(database.db, clock.now()) }],
+    read: async () => [{ value: await countPendingRuns(database, clock.now()) }],
   })
 }
 

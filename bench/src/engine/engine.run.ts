@@ -56,6 +56,31 @@ function traceMemory(phase: string): void {
   )
 }
 
+/**
+ * BENCH_TRACE_CPU=1 (PostgreSQL): CPU time of this process and of its PostgreSQL backends (found by
+ * application_name, read from /proc: the server must be on this machine) over the drain, per run.
+ * CPU time, unlike runs/s, barely moves with the load other tenants put on the machine.
+ */
+const traceCpu = process.env.BENCH_TRACE_CPU === '1'
+const ticksPerSecond = 100
+async function backendCpuMs(applicationName: string): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: options.databaseUrl })
+  await client.connect()
+  const { rows } = await client.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+    [applicationName],
+  )
+  await client.end()
+  const cpu = new Map<number, number>()
+  for (const { pid } of rows) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond)
+    } catch {}
+  }
+  return cpu
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
@@ -66,7 +91,7 @@ async function main(): Promise<EngineResult> {
   const location =
     dialect === 'sqlite'
       ? { sqlitePath: path.join(dir, 'bench.db'), sqliteSynchronous: options.synchronous ?? 'NORMAL' }
-      : { url: options.databaseUrl, schema }
+      : { url: traceCpu ? `${options.databaseUrl}?application_name=${schema}` : options.databaseUrl, schema }
   traceMemory('start')
   const database = await openDatabase<Tables>({ ...location, poolSize: options.concurrency + 4 })
   await migrateToLatest(database.db, dialect, migrations)
@@ -125,10 +150,22 @@ async function main(): Promise<EngineResult> {
   const finished = new Promise<void>((resolve) => {
     done = resolve
   })
+  const cpuBefore = traceCpu && dialect === 'postgres' ? await backendCpuMs(schema) : null
+  const nodeCpuBefore = process.cpuUsage()
   const drainStart = now()
   kernel.start()
   await finished
   const seconds = (now() - drainStart) / 1000
+  if (cpuBefore) {
+    const nodeCpu = process.cpuUsage(nodeCpuBefore)
+    const after = await backendCpuMs(schema)
+    let backendMs = 0
+    for (const [pid, ms] of after) backendMs += ms - (cpuBefore.get(pid) ?? 0)
+    const perRun = (ms: number) => ((ms * 1000) / options.jobs).toFixed(0)
+    process.stderr.write(
+      `cpu per run: node ${perRun((nodeCpu.user + nodeCpu.system) / 1000)} µs, postgres ${perRun(backendMs)} µs (${after.size} backends)\n`,
+    )
+  }
   traceMemory('after drain')
 
   // Latency on an idle system: enqueue one run, wait for it to start, repeat.

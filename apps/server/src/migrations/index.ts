@@ -6,6 +6,7 @@ import { audit } from './0004-audit.ts'
 import { users } from './0005-users.ts'
 import { auditAnchor } from './0006-audit-anchor.ts'
 import { runSearch } from './0007-run-search.ts'
+import { runQueue } from './0008-run-queue.ts'
 import { apiKeyOwners } from './0009-api-key-owners.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
@@ -17,5 +18,6 @@ export const migrations: Record<string, MigrationFactory> = {
   '0005-users': users,
   '0006-audit-anchor': auditAnchor,
   '0007-run-search': runSearch,
+  '0008-run-queue': runQueue,
   '0009-api-key-owners': apiKeyOwners,
 }

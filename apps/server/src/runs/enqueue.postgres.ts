@@ -2,14 +2,18 @@ import type pg from 'pg'
 import type { Db } from '../database.ts'
 import type { RunRow } from './run.table.ts'
 
-// Inserts new runs (without idempotency keys), their `run.pending` outbox events and the worker
-// wake-up in one statement: one round trip instead of a five-statement transaction. The NOTIFY is
-// part of the statement's transaction, so it is delivered at commit (identical payloads collapse).
+// Inserts new runs (without idempotency keys), their queue rows (run_queue, decision 0013), their
+// `run.pending` outbox events and the worker wake-up in one statement: one round trip instead of a
+// five-statement transaction. The NOTIFY is part of the statement's transaction, so it is delivered at
+// commit (identical payloads collapse).
 const insertRunsSql = `
 WITH input AS (
   SELECT * FROM json_populate_recordset(NULL::runs, $1::json)
 ), ins AS (
   INSERT INTO runs SELECT * FROM input RETURNING *
+), queued AS (
+  INSERT INTO run_queue (id, priority, run_at, lease_token, concurrency_key, concurrency_limit)
+  SELECT id, priority, run_at, lease_token, concurrency_key, concurrency_limit FROM ins WHERE status = 'pending'
 ), events AS (
   INSERT INTO run_events (tenant_id, run_id, type, payload, created_at)
   SELECT tenant_id, id, 'run.pending', json_build_object('runId', id, 'tenantId', tenant_id, 'kind', kind,

@@ -20,7 +20,15 @@ const insertEventsFrom = (source: string, now: string) =>
   `INSERT INTO run_events (tenant_id, run_id, type, payload, created_at)
    SELECT tenant_id, id, 'run.' || status, ${eventPayloadSql}, ${now} FROM ${source}`
 
-// Claims up to $2 due runs for worker $3 in one round trip. Uses runs_due_idx.
+// The hot state lives in `run_queue` (migration 0008, decision 0013): one narrow row per pending or
+// running run. Neither `runs` nor `run_queue` has an index on a column a claim, heartbeat or
+// completion changes, so those are HOT updates (no index entries) and a finished run's queue row is
+// deleted. Every statement locks the `run_queue` row before the
+// `runs` row (the queue CTE runs first: the runs UPDATE reads its output), so two of them never wait
+// on each other in opposite orders. Fencing is checked on `run_queue.lease_token`, mirrored to `runs`.
+
+// Claims up to `limit` due runs for worker $2 in one round trip. Walks run_queue_due_idx, skipping
+// the running rows (at most the cluster's running runs) that sit among the due ones.
 // Every UPDATE names its rows with `id = ANY(…)`: joined to a CTE or unnest instead, a prepared
 // statement's generic plan hash-joins against a sequential scan of the whole runs table.
 // SKIP LOCKED lets many workers claim at once without waiting on each other.
@@ -31,24 +39,28 @@ const insertEventsFrom = (source: string, now: string) =>
 // the statement on every call, which costs more than running it.
 const claimFastSql = (limit: number) => `
 WITH due AS (
-  SELECT id, concurrency_key FROM runs
-  WHERE status = 'pending' AND run_at <= $1
+  SELECT id, concurrency_key FROM run_queue
+  WHERE lease_expires_at IS NULL AND run_at <= $1
   ORDER BY priority DESC, run_at, id
   LIMIT ${limit}
   FOR UPDATE SKIP LOCKED
 ), gate AS (
   SELECT coalesce(bool_or(concurrency_key IS NOT NULL), false) AS keyed FROM due
+), q AS (
+  UPDATE run_queue q SET lease_token = q.lease_token + 1, lease_expires_at = $3
+  FROM gate WHERE q.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
+  RETURNING q.id, q.lease_token
 ), claimed AS (
-  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
+  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = q.lease_token,
     lease_owner = $2, lease_expires_at = $3, started_at = $1, updated_at = $1, wait_reason = NULL
-  FROM gate WHERE r.id = ANY(ARRAY(SELECT id FROM due)) AND NOT gate.keyed
+  FROM q WHERE r.id = ANY(ARRAY(SELECT id FROM q)) AND r.id = q.id
   RETURNING r.*
 )
 SELECT gate.keyed, claimed.* FROM gate LEFT JOIN claimed ON true`
 
 const dueWindowSql = `
-SELECT id, concurrency_key, concurrency_limit FROM runs
-WHERE status = 'pending' AND run_at <= $1
+SELECT id, concurrency_key, concurrency_limit FROM run_queue
+WHERE lease_expires_at IS NULL AND run_at <= $1
 ORDER BY priority DESC, run_at, id
 LIMIT $2
 FOR UPDATE SKIP LOCKED`
@@ -59,31 +71,39 @@ SELECT count(pg_advisory_xact_lock(h)) FROM (
   SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY 1
 ) s`
 
+// Uses run_queue_key_idx.
 const runningPerKeySql = `
-SELECT concurrency_key AS key, count(*)::int AS n FROM runs
-WHERE status = 'running' AND concurrency_key = ANY($1::text[]) GROUP BY concurrency_key`
+SELECT concurrency_key AS key, count(*)::int AS n FROM run_queue
+WHERE lease_expires_at IS NOT NULL AND concurrency_key = ANY($1::text[]) GROUP BY concurrency_key`
 
 const claimByIdsSql = `
-WITH claimed AS (
-  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = r.lease_token + 1,
+WITH q AS (
+  UPDATE run_queue q SET lease_token = q.lease_token + 1, lease_expires_at = $3
+  WHERE q.id = ANY($1::text[]) AND q.lease_expires_at IS NULL
+  RETURNING q.id, q.lease_token
+), claimed AS (
+  UPDATE runs r SET status = 'running', attempt = r.attempt + 1, lease_token = q.lease_token,
     lease_owner = $2, lease_expires_at = $3, started_at = $4, updated_at = $4, wait_reason = NULL
-  WHERE r.id = ANY($1::text[]) AND r.status = 'pending'
+  FROM q WHERE r.id = ANY(ARRAY(SELECT id FROM q)) AND r.id = q.id
   RETURNING r.*
 )
 SELECT * FROM claimed ORDER BY priority DESC, run_at, id`
 
+// Only the queue row's lease moves (runs.lease_expires_at keeps the claim's value until settlement).
 const heartbeatSql = `
-UPDATE runs r SET lease_expires_at = $3
+UPDATE run_queue q SET lease_expires_at = $3
 FROM unnest($1::text[], $2::bigint[]) AS v(id, token)
-WHERE r.id = ANY($1::text[]) AND r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
-RETURNING r.id`
+WHERE q.id = ANY($1::text[]) AND q.id = v.id AND q.lease_token = v.token AND q.lease_expires_at IS NOT NULL
+RETURNING q.id`
 
 // Fenced: a settlement whose token no longer holds the lease changes nothing and is reported refused.
-// The settlements come as one JSON array: `json_to_recordset` is estimated at the same row count
-// whether or not PostgreSQL sees the value, so the generic plan costs what a custom one does and is
-// kept (with 18 `unnest` arrays, a custom plan knew the exact count, always looked cheaper, and the
-// statement was re-planned on every call). Rows are named by `id = ANY(ARRAY(SELECT id FROM v))`,
-// never by a join alone, so no plan can hash-join against a scan of all runs.
+// A run leaving the queue (completed, failed, timeout, waiting) has its queue row deleted; one going
+// back to pending (retry, released) has it updated. The settlements come as one JSON array:
+// `json_to_recordset` is estimated at the same row count whether or not PostgreSQL sees the value,
+// so the generic plan costs what a custom one does and is kept (with 18 `unnest` arrays, a custom
+// plan knew the exact count, always looked cheaper, and the statement was re-planned on every call).
+// Rows are named by `id = ANY(ARRAY(SELECT id FROM …))`, never by a join alone, so no plan can
+// hash-join against a scan of all runs.
 const settleCtes = `
 v AS MATERIALIZED (
   SELECT * FROM json_to_recordset($1::json)
@@ -91,6 +111,16 @@ v AS MATERIALIZED (
     tokens_out int, cost_usd float8, duration_ms int, error_code text, error_message text,
     error_retryable int, dead_lettered_at bigint, wait_reason text, run_at bigint, refund int,
     finished_at bigint)
+), qd AS (
+  DELETE FROM run_queue q USING v
+  WHERE q.id = ANY(ARRAY(SELECT id FROM v WHERE status <> 'pending')) AND q.id = v.id
+    AND q.lease_token = v.token AND q.lease_expires_at IS NOT NULL
+  RETURNING q.id
+), qu AS (
+  UPDATE run_queue q SET lease_expires_at = NULL, run_at = coalesce(v.run_at, q.run_at)
+  FROM v WHERE q.id = ANY(ARRAY(SELECT id FROM v WHERE status = 'pending')) AND q.id = v.id
+    AND q.lease_token = v.token AND q.lease_expires_at IS NOT NULL
+  RETURNING q.id
 ), u AS (
   UPDATE runs r SET status = v.status, output = v.output, output_hash = v.output_hash, is_new = v.is_new,
     tokens_in = v.tokens_in, tokens_out = v.tokens_out, cost_usd = v.cost_usd, duration_ms = v.duration_ms,
@@ -98,7 +128,8 @@ v AS MATERIALIZED (
     dead_lettered_at = v.dead_lettered_at, wait_reason = v.wait_reason, run_at = coalesce(v.run_at, r.run_at),
     attempt = r.attempt - v.refund, finished_at = v.finished_at,
     lease_owner = NULL, lease_expires_at = NULL, updated_at = $2
-  FROM v WHERE r.id = ANY(ARRAY(SELECT id FROM v)) AND r.id = v.id AND r.lease_token = v.token AND r.status = 'running'
+  FROM v WHERE r.id = ANY(ARRAY(SELECT id FROM qd UNION ALL SELECT id FROM qu)) AND r.id = v.id
+    AND r.lease_token = v.token AND r.status = 'running'
   RETURNING r.*
 ), events AS (
   ${insertEventsFrom('u', '$2')}
@@ -106,10 +137,13 @@ v AS MATERIALIZED (
 
 const settleSql = `WITH ${settleCtes} SELECT id FROM u`
 
-// Takes back runs whose lease expired. Uses runs_lease_idx; bumping the token fences the lost worker out.
+// Takes back runs whose lease expired. Reads run_queue without an index (it holds only queued and
+// running runs, and an index on the lease would make every claim a non-HOT update); bumping the token
+// fences the lost worker out. A run with attempts left is pending again (its queue row stays, without a lease); the
+// others fail and leave the queue.
 const rescueSql = `
 WITH expired AS (
-  SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < $1
+  SELECT id FROM run_queue WHERE lease_expires_at < $1
   ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
 ), u AS (
   UPDATE runs r SET
@@ -120,6 +154,12 @@ WITH expired AS (
     finished_at = CASE WHEN r.attempt < r.max_attempts THEN NULL ELSE $1 END, updated_at = $1
   WHERE r.id = ANY(ARRAY(SELECT id FROM expired))
   RETURNING r.*
+), qu AS (
+  UPDATE run_queue q SET lease_expires_at = NULL, run_at = $1, lease_token = u.lease_token
+  FROM u WHERE q.id = ANY(ARRAY(SELECT id FROM u WHERE status = 'pending')) AND q.id = u.id
+), qd AS (
+  DELETE FROM run_queue q WHERE q.id = ANY(ARRAY(SELECT id FROM expired))
+    AND q.id <> ALL(ARRAY(SELECT id FROM u WHERE status = 'pending'))
 ), events AS (
   ${insertEventsFrom('u', '$1')}
 )

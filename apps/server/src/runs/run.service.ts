@@ -11,6 +11,8 @@ import { insertRunsWithoutKeysSqlite } from './enqueue.sqlite.ts'
 import { toJsonText, toRun } from './run.mapper.ts'
 import {
   countPendingRuns,
+  dequeueQueueRow,
+  enqueueQueueRows,
   findRun,
   insertEvents,
   insertRunRows,
@@ -88,7 +90,7 @@ export function createRunService(deps: RunServiceDeps) {
    * enqueue does not count the queue (one round trip less); `checkQueue` runs on a timer instead.
    */
   async function checkQueue(): Promise<{ pending: number; level: 'ok' | 'warn' | 'drop' }> {
-    const pending = await countPendingRuns(database.db, clock.now())
+    const pending = await countPendingRuns(database, clock.now())
     if (pending > deps.backpressure.warnPending) {
       if (!warned) log.warn({ pending, threshold: deps.backpressure.warnPending }, 'run queue is backing up')
       warned = true
@@ -136,6 +138,11 @@ export function createRunService(deps: RunServiceDeps) {
               accepted.map((a) => a.row),
               now,
             )
+            if (database.dialect === 'postgres')
+              await enqueueQueueRows(
+                trx,
+                outcome.filter((o) => o.created).map((o) => o.row),
+              )
             // NOTIFY inside the transaction is delivered at commit: no worker wakes for a row it cannot see.
             if (database.dialect === 'postgres' && outcome.some((o) => o.created)) {
               await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
@@ -186,8 +193,14 @@ export function createRunService(deps: RunServiceDeps) {
     const outcome = await writeTransaction(database, async (trx) => {
       const before = await findRun(trx, tenantId, id)
       if (!before) throw notFound('run_not_found', `Run ${id} does not exist.`)
+      // PostgreSQL keeps queued runs in run_queue (decision 0013). A run leaving the queue loses its
+      // queue row first, in the lock order of the queue's own statements; one joining it gets one.
+      const wasQueued = from.includes('pending') || from.includes('running')
+      const postgres = database.dialect === 'postgres'
+      if (postgres && wasQueued && set.status !== 'pending') await dequeueQueueRow(trx, id)
       const after = await transitionRun(trx, tenantId, id, from, { ...set, updated_at: now })
       if (!after) throw notFoundMessage(toRun(before))
+      if (postgres && !wasQueued && after.status === 'pending') await enqueueQueueRows(trx, [after])
       await insertEvents(trx, [after], now)
       if (database.dialect === 'postgres' && after.status === 'pending') {
         await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)

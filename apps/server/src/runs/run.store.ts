@@ -197,14 +197,47 @@ export async function transitionRun(
     .executeTakeFirst()
 }
 
-export async function countPendingRuns(db: Q, now: number): Promise<number> {
-  const row = await db
+/** Due pending runs (backpressure, metrics). PostgreSQL counts its narrow queue table (decision 0013). */
+export async function countPendingRuns(database: Db, now: number): Promise<number> {
+  if (database.dialect === 'postgres') {
+    const { rows } = await sql<{ n: string }>`
+      SELECT count(*) AS n FROM run_queue WHERE lease_expires_at IS NULL AND run_at <= ${now}`.execute(
+      database.db,
+    )
+    return Number(rows[0]?.n ?? 0)
+  }
+  const row = await database.db
     .selectFrom('runs')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('status', '=', 'pending')
     .where('run_at', '<=', now)
     .executeTakeFirstOrThrow()
   return Number(row.n)
+}
+
+/**
+ * PostgreSQL only: gives runs that became pending their `run_queue` row (decision 0013). Called in the
+ * transaction that made them pending; nobody else can hold a queue row of a run that was not queued.
+ */
+export async function enqueueQueueRows(db: Q, rows: RunRow[]): Promise<void> {
+  const pending = rows.filter((row) => row.status === 'pending')
+  if (pending.length === 0) return
+  await sql`
+    INSERT INTO run_queue (id, priority, run_at, lease_token, concurrency_key, concurrency_limit)
+    SELECT id, priority, run_at, lease_token, concurrency_key, concurrency_limit
+    FROM json_to_recordset(${JSON.stringify(pending)}::json)
+      AS r(id text, priority int, run_at bigint, lease_token bigint, concurrency_key text, concurrency_limit int)`.execute(
+    db,
+  )
+}
+
+/**
+ * PostgreSQL only: takes a run out of `run_queue` before its `runs` row changes (cancel). The queue row
+ * is locked first, as the queue's own statements do, so a cancel waits for a claim in flight instead
+ * of deadlocking with it. Called inside the transaction; rolled back with it if the transition fails.
+ */
+export async function dequeueQueueRow(db: Q, id: string): Promise<void> {
+  await sql`DELETE FROM run_queue WHERE id = ${id}`.execute(db)
 }
 
 export async function countRunsByStatus(db: Q): Promise<Array<{ status: string; n: number }>> {
