@@ -272,8 +272,13 @@ async function bots(argv: string[]) {
   }
 }
 
-const { positionals } = parseArgs({ allowPositionals: true, strict: false })
-const command = positionals[0] ?? 'start'
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  strict: false,
+  options: { help: { type: 'boolean', short: 'h' } },
+})
+// `openorch --help` asks for help; it must not start a server.
+const command = positionals[0] ?? (values.help ? 'help' : 'start')
 switch (command) {
   case 'users':
     await usersCommand(process.argv.slice(process.argv.indexOf('users') + 1))

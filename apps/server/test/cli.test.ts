@@ -86,6 +86,17 @@ describe('openorch CLI', () => {
     expect(bad.err()).not.toMatch(/\n\s+at /)
   })
 
+  it('prints its usage for --help and -h instead of starting a server', async () => {
+    for (const flag of ['--help', '-h']) {
+      const dir = dataDir()
+      const help = run([flag], { OPENORCH_DATA_DIR: dir })
+      expect(await help.exited).toBe(0)
+      expect(help.out()).toContain('openorch')
+      expect(help.out()).toContain('users create')
+      expect(fs.existsSync(path.join(dir, 'openorch.db'))).toBe(false)
+    }
+  })
+
   it('migrates on request and says when there is nothing to do', async () => {
     const dir = dataDir()
     const first = run(['migrate'], { OPENORCH_DATA_DIR: dir })
