@@ -31,6 +31,8 @@ const BotDetail = lazy(() => import('./pages/bot-detail.tsx'))
 const RunDetail = lazy(() => import('./pages/run-detail.tsx'))
 const UsagePage = lazy(() => import('./pages/usage.tsx'))
 const Search = lazy(() => import('./pages/search.tsx'))
+const Team = lazy(() => import('./pages/team.tsx'))
+const Account = lazy(() => import('./pages/account.tsx'))
 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession)
@@ -89,6 +91,8 @@ const routes: { pattern: string; render: (params: Record<string, string>) => Rea
   { pattern: '/runs/:id', render: (p) => <RunDetail id={p.id!} /> },
   { pattern: '/usage', render: () => <UsagePage /> },
   { pattern: '/search', render: () => <Search /> },
+  { pattern: '/team', render: () => <Team /> },
+  { pattern: '/account', render: () => <Account /> },
 ]
 
 function Routes() {
@@ -165,10 +169,12 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
     main.current?.focus()
   }, [path])
 
+  const canManageTeam = useCanManageTeam()
   const nav = [
     { href: '/', label: t('nav.bots') },
     { href: '/usage', label: t('nav.usage') },
     { href: '/providers', label: t('nav.providers') },
+    ...(canManageTeam ? [{ href: '/team', label: t('nav.team') }] : []),
   ]
   const current = (href: string) =>
     href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href)
@@ -220,6 +226,22 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   )
 }
 
+/**
+ * Whether the Team page is for this person: a user's role says so; an API key's role is not known to
+ * the dashboard, so it asks the server (the list the Team page shows anyway).
+ */
+function useCanManageTeam(): boolean {
+  const { client, session, credentials } = useSignedIn()
+  const role = session.kind === 'jwt' ? (credentials?.current()?.user.role ?? session.user.role) : undefined
+  const probe = useQuery({
+    queryKey: ['users'],
+    queryFn: () => client.users.list({ limit: 100 }),
+    enabled: session.kind === 'apiKey',
+  })
+  if (session.kind === 'jwt') return role === 'admin' || role === 'owner'
+  return probe.isSuccess
+}
+
 /** Who is signed in, "sign out" and (for a user) "sign out everywhere". */
 function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   const { t } = useI18n()
@@ -262,6 +284,15 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
             ? `${t('nav.signedInAs', { email: session.user.email })} · ${t('nav.signedInRole', { role: session.user.role })}`
             : t('nav.signedInWithKey')}
         </p>
+        <Link
+          href="/account"
+          className={`${item} no-underline`}
+          onClick={() => {
+            if (menu.current) menu.current.open = false
+          }}
+        >
+          {t('nav.accountPage')}
+        </Link>
         <button type="button" className={item} disabled={busy} onClick={() => void signOut(false)}>
           {t('nav.signOut')}
         </button>
