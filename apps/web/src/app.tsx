@@ -11,6 +11,7 @@ import {
   useMemo,
   useRef,
   useState,
+  useSyncExternalStore,
 } from 'react'
 import { Preferences } from './components/preferences.tsx'
 import { Loading, TextInput } from './components/ui.tsx'
@@ -178,6 +179,7 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   ]
   const current = (href: string) =>
     href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href)
+  const wide = useMediaQuery('(min-width: 640px)')
 
   return (
     <div className="min-h-screen">
@@ -196,33 +198,115 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
             <img src="/icon.svg" alt="" width={28} height={28} />
             openOrchestrator
           </Link>
-          <nav aria-label={t('nav.main')} className="order-3 w-full sm:order-none sm:w-auto">
-            <ul className="flex gap-1">
-              {nav.map((item) => (
-                <li key={item.href}>
-                  <Link
-                    href={item.href}
-                    aria-current={current(item.href) ? 'page' : undefined}
-                    className="rounded-md px-3 py-2 text-sm font-medium text-slate-700 no-underline hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800 dark:text-slate-200 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-200"
-                  >
-                    {item.label}
-                  </Link>
-                </li>
-              ))}
-            </ul>
-          </nav>
-          <div className="ml-auto flex flex-wrap items-center gap-2">
-            <SearchBox />
-            <FeedIndicator />
-            <Preferences />
-            <AccountMenu onSignOut={onSignOut} />
-          </div>
+          {wide ? (
+            <>
+              <nav aria-label={t('nav.main')}>
+                <NavLinks items={nav} current={current} />
+              </nav>
+              <div className="ml-auto flex flex-wrap items-center gap-2">
+                <SearchBox />
+                <FeedIndicator />
+                <Preferences />
+                <AccountMenu onSignOut={onSignOut} />
+              </div>
+            </>
+          ) : (
+            // A phone: two rows — the name, the menu (pages and preferences) and the account; then
+            // the search and the live state.
+            <>
+              <div className="ml-auto flex items-center gap-1">
+                <PhoneMenu items={nav} current={current} />
+                <AccountMenu onSignOut={onSignOut} />
+              </div>
+              <div className="flex w-full items-center gap-2">
+                <SearchBox className="min-w-0 flex-1" />
+                <FeedIndicator />
+              </div>
+            </>
+          )}
         </div>
       </header>
       <main id="main" ref={main} tabIndex={-1} className="mx-auto max-w-6xl px-4 py-6 outline-none">
         {providers.isLoading ? <Loading /> : <Routes />}
       </main>
     </div>
+  )
+}
+
+type NavItem = { href: string; label: string }
+
+function NavLinks({
+  items,
+  current,
+  onNavigate,
+  column = false,
+}: {
+  items: NavItem[]
+  current: (href: string) => boolean
+  onNavigate?: () => void
+  column?: boolean
+}) {
+  return (
+    <ul className={column ? 'flex flex-col gap-1' : 'flex gap-1'}>
+      {items.map((item) => (
+        <li key={item.href}>
+          <Link
+            href={item.href}
+            onClick={onNavigate}
+            aria-current={current(item.href) ? 'page' : undefined}
+            className="block rounded-md px-3 py-2 text-sm font-medium text-slate-700 no-underline hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800 dark:text-slate-200 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-200"
+          >
+            {item.label}
+          </Link>
+        </li>
+      ))}
+    </ul>
+  )
+}
+
+/** Whether a media query matches now (and re-renders when that changes). */
+function useMediaQuery(query: string): boolean {
+  const subscribe = useCallback(
+    (callback: () => void) => {
+      const list = window.matchMedia(query)
+      list.addEventListener('change', callback)
+      return () => list.removeEventListener('change', callback)
+    },
+    [query],
+  )
+  return useSyncExternalStore(subscribe, () => window.matchMedia(query).matches)
+}
+
+/** Escape closes an open <details> menu and gives focus back to its button. */
+function closeOnEscape(menu: { current: HTMLDetailsElement | null }) {
+  return (event: ReactKeyboardEvent) => {
+    if (event.key !== 'Escape' || !menu.current?.open) return
+    menu.current.open = false
+    menu.current.querySelector('summary')?.focus()
+  }
+}
+
+/** On a phone: the pages and the preferences behind one button. */
+function PhoneMenu({ items, current }: { items: NavItem[]; current: (href: string) => boolean }) {
+  const { t } = useI18n()
+  const menu = useRef<HTMLDetailsElement>(null)
+  const close = () => {
+    if (menu.current) menu.current.open = false
+  }
+  return (
+    <details ref={menu} onKeyDown={closeOnEscape(menu)}>
+      <summary className="flex cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
+        <span aria-hidden="true">☰</span> {t('nav.menu')}
+      </summary>
+      <div className="fixed inset-x-4 z-20 mt-1 space-y-3 rounded-md border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
+        <nav aria-label={t('nav.main')}>
+          <NavLinks items={items} current={current} onNavigate={close} column />
+        </nav>
+        <div className="flex flex-wrap gap-2 px-3 pb-1">
+          <Preferences />
+        </div>
+      </div>
+    </details>
   )
 }
 
@@ -248,12 +332,7 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
   const { client, session, credentials } = useSignedIn()
   const [busy, setBusy] = useState(false)
   const menu = useRef<HTMLDetailsElement>(null)
-  // Escape closes the menu and gives focus back to its button.
-  const onKeyDown = (event: ReactKeyboardEvent) => {
-    if (event.key !== 'Escape' || !menu.current?.open) return
-    menu.current.open = false
-    menu.current.querySelector('summary')?.focus()
-  }
+  const onKeyDown = closeOnEscape(menu)
   const signOut = async (everywhere: boolean) => {
     setBusy(true)
     // Sign out on the server first; when that fails (offline), the tab forgets the session anyway.
@@ -272,8 +351,8 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
   // On a phone the menu's button sits mid-row, so the panel spans the screen (fixed) instead of
   // hanging off its left edge.
   return (
-    <details ref={menu} className="sm:relative" onKeyDown={onKeyDown}>
-      <summary className="flex max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
+    <details ref={menu} className="sm:relative" onKeyDown={onKeyDown} data-testid="account-menu">
+      <summary className="flex max-w-32 sm:max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span className="sr-only">{t('nav.account')}: </span>
         <span className="truncate">{session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}</span>
         <span aria-hidden="true">▾</span>
@@ -312,7 +391,7 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
   )
 }
 
-function SearchBox() {
+function SearchBox({ className }: { className?: string }) {
   const { t } = useI18n()
   const { path, query } = useLocation()
   const [text, setText] = useState(path === '/search' ? (query.get('q') ?? '') : '')
@@ -336,7 +415,7 @@ function SearchBox() {
     if (text.trim().length >= 2) navigate(`/search?q=${encodeURIComponent(text.trim())}`)
   }
   return (
-    <search>
+    <search className={className}>
       <form onSubmit={submit} className="flex items-center">
         <label htmlFor="global-search" className="sr-only">
           {t('search.label')}
@@ -349,7 +428,7 @@ function SearchBox() {
           onChange={(event) => setText(event.target.value)}
           placeholder={t('search.placeholder')}
           aria-keyshortcuts="/ Control+K"
-          className="w-44 py-1.5"
+          className={className ? 'w-full py-1.5' : 'w-44 py-1.5'}
         />
       </form>
     </search>

@@ -442,6 +442,6 @@ export const de: Record<MessageKey, string> = {
   'error.forbiddenRole':
     'Du kannst keine Rolle über deiner eigenen vergeben oder ändern. Frag einen Inhaber.',
   'team.changeRole': 'Rolle ändern',
-  'team.changeRoleLabel': 'Rolle von {email} ändern',
+  'team.changeRoleLabel': 'Rolle ändern für {email}',
   'team.needsAdminTitle': 'Team',
 }

@@ -414,7 +414,7 @@ export const en = {
   'error.not_a_user': 'This needs a sign-in with e-mail and password, not an API key.',
   'error.forbiddenRole': 'You cannot grant or change a role above your own. Ask an owner.',
   'team.changeRole': 'Change role',
-  'team.changeRoleLabel': 'Change the role of {email}',
+  'team.changeRoleLabel': 'Change role of {email}',
   'team.needsAdminTitle': 'Team',
 } as const
 
