@@ -216,7 +216,7 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
             <>
               <div className="ml-auto flex items-center gap-1">
                 <PhoneMenu items={nav} current={current} />
-                <AccountMenu onSignOut={onSignOut} />
+                <AccountMenu onSignOut={onSignOut} compact />
               </div>
               <div className="flex w-full items-center gap-2">
                 <SearchBox className="min-w-0 flex-1" />
@@ -327,7 +327,13 @@ function useCanManageTeam(): boolean {
 }
 
 /** Who is signed in, "sign out" and (for a user) "sign out everywhere". */
-function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
+function AccountMenu({
+  onSignOut,
+  compact = false,
+}: {
+  onSignOut: (why: SignInNotice) => void
+  compact?: boolean
+}) {
   const { t } = useI18n()
   const { client, session, credentials } = useSignedIn()
   const [busy, setBusy] = useState(false)
@@ -354,7 +360,11 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
     <details ref={menu} className="sm:relative" onKeyDown={onKeyDown} data-testid="account-menu">
       <summary className="flex max-w-32 sm:max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span className="sr-only">{t('nav.account')}: </span>
-        <span className="truncate">{session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}</span>
+        {/* On a phone an e-mail would push the header onto a third row: a person icon instead. */}
+        {compact && session.kind === 'jwt' && <span aria-hidden="true">👤</span>}
+        <span className={compact && session.kind === 'jwt' ? 'sr-only' : 'truncate'}>
+          {session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}
+        </span>
         <span aria-hidden="true">▾</span>
       </summary>
       <div className="fixed inset-x-4 z-20 mt-1 rounded-md sm:absolute sm:inset-x-auto sm:right-0 sm:w-64 border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">

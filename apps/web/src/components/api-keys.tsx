@@ -25,7 +25,14 @@ export function ApiKeysSection({ scope, roles }: { scope: 'service' | 'personal'
   const queryClient = useQueryClient()
   const api = scope === 'service' ? client.keys : client.auth.keys
   const queryKey = ['keys', scope]
-  const keys = useQuery({ queryKey, queryFn: () => api.list({ limit: 100 }) })
+  // GET /keys answers every key of the workspace, personal ones too: this list is the service keys.
+  const keys = useQuery({
+    queryKey,
+    queryFn: async () => {
+      const page = await api.list({ limit: 100 })
+      return scope === 'service' ? { ...page, items: page.items.filter((key) => key.userId === null) } : page
+    },
+  })
   const [created, setCreated] = useState<ApiKeyCreated | null>(null)
   const [result, setResult] = useState('')
   const heading = useRef<HTMLHeadingElement>(null)

@@ -161,7 +161,7 @@ function PersonRow({
               value={role}
               disabled={locked}
               onChange={(e) => setRole(e.target.value as Role)}
-              className="w-auto py-1"
+              className="w-auto! py-1"
             >
               {choices.map((r) => (
                 <option key={r} value={r}>
