@@ -178,32 +178,37 @@ function PersonRow({
             >
               {t('team.changeRole')}
             </Button>
-            <Button
-              className="px-2 py-1"
-              disabled={locked}
-              busy={update.isPending && update.variables?.disabled !== undefined}
-              aria-label={t(disabled ? 'team.enableLabel' : 'team.disableLabel', { email: user.email })}
-              onClick={() => update.mutate({ disabled: !disabled })}
-            >
-              {disabled ? t('team.enable') : t('team.disable')}
-            </Button>
-            <ConfirmButton
-              label={t('team.remove')}
-              accessibleLabel={t('team.removeLabel', { email: user.email })}
-              title={t('team.removeTitle', { email: user.email })}
-              text={t('team.removeText')}
-              confirmLabel={t('team.removeConfirm')}
-              disabled={locked}
-              busy={remove.isPending}
-              error={remove.error}
-              onConfirm={() =>
-                remove.mutateAsync().then(
-                  () => true,
-                  () => false,
-                )
-              }
-              focusAfter={focusAfterRemove}
-            />
+            {/* Disabling or removing yourself would lock you out mid-click: another admin does that. */}
+            {!isMe && (
+              <>
+                <Button
+                  className="px-2 py-1"
+                  disabled={locked}
+                  busy={update.isPending && update.variables?.disabled !== undefined}
+                  aria-label={t(disabled ? 'team.enableLabel' : 'team.disableLabel', { email: user.email })}
+                  onClick={() => update.mutate({ disabled: !disabled })}
+                >
+                  {disabled ? t('team.enable') : t('team.disable')}
+                </Button>
+                <ConfirmButton
+                  label={t('team.remove')}
+                  accessibleLabel={t('team.removeLabel', { email: user.email })}
+                  title={t('team.removeTitle', { email: user.email })}
+                  text={t('team.removeText')}
+                  confirmLabel={t('team.removeConfirm')}
+                  disabled={locked}
+                  busy={remove.isPending}
+                  error={remove.error}
+                  onConfirm={() =>
+                    remove.mutateAsync().then(
+                      () => true,
+                      () => false,
+                    )
+                  }
+                  focusAfter={focusAfterRemove}
+                />
+              </>
+            )}
           </div>
         </div>
         <ErrorNote error={update.error} words={{ forbidden: 'error.forbiddenRole' }} />
