@@ -919,6 +919,16 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
             const width = phone ? 390 : 1280
             if (box.x < 0 || box.x + box.width > width) violations.push(`${variant}: off screen (${box.x})`)
             violations.push(...(await axeViolations(page, variant)))
+            if (phone) {
+              // The phone's menu, open: every page in reach, accessible, Escape closes it.
+              const menuVariant = `phone menu (${dark ? 'dark' : 'light'})`
+              await page.getByTestId('phone-menu').locator('summary').click()
+              const team = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Team' })
+              await team.waitFor()
+              violations.push(...(await axeViolations(page, menuVariant)))
+              await page.keyboard.press('Escape')
+              await team.waitFor({ state: 'hidden' })
+            }
           }
           await context.close()
         }

@@ -294,7 +294,7 @@ function PhoneMenu({ items, current }: { items: NavItem[]; current: (href: strin
     if (menu.current) menu.current.open = false
   }
   return (
-    <details ref={menu} onKeyDown={closeOnEscape(menu)}>
+    <details ref={menu} onKeyDown={closeOnEscape(menu)} data-testid="phone-menu">
       <summary className="flex cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span aria-hidden="true">☰</span> {t('nav.menu')}
       </summary>
