@@ -7,6 +7,7 @@ import Database from 'better-sqlite3'
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../server/test/kernel-harness.ts'
+import { captureDir, recordSecret } from '../../server/test/output-capture.ts'
 import { type ProviderServer, startProviderServer } from '../../server/test/provider-servers/index.ts'
 
 // The dashboard end to end: a real server (SQLite in a temp dir, its own process), the local OpenAI
@@ -23,6 +24,23 @@ const apiKey = 'e2e-owner-key-1234567890abcdef'
 const userEmail = 'anna@example.com'
 const userPassword = 'correct horse battery staple'
 const providerKey = 'sk-e2e-1234567890'
+/** Anna's password after the team walk-through changes it. */
+const changedPassword = 'violet tram over the quiet river'
+const editorEmail = 'ben@example.com'
+const editorPassword = 'lantern orbit pebble mosaic'
+/** Refused when adding Ben: a common password. */
+const weakPassword = 'password1234'
+// Issue 5: the secrets this file hands the system, for the final grep of every log line of the run.
+for (const secret of [apiKey, userPassword, changedPassword, editorPassword, weakPassword, providerKey])
+  recordSecret(secret)
+/**
+ * With OPENORCH_TEST_CAPTURE_DIR set (`npm test`), the server process's log lines (and the CLI's)
+ * go to a log-* file there too, so the final pass greps them for the secrets above.
+ */
+const serverLog = captureDir ? path.join(captureDir, `log-e2e-${process.pid}.ndjson`) : undefined
+function keepLog(chunk: Buffer | string) {
+  if (serverLog) fs.appendFileSync(serverLog, chunk)
+}
 /**
  * The instant the screenshots are taken at (browser clock), Tuesday 5 March 2030, 10:30 in Berlin:
  * later than any real run, so the scheduler never fires the pinned next run during the test.
@@ -89,16 +107,20 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         OPENORCH_API_KEY: apiKey,
         PORT: '0',
         HOST: '127.0.0.1',
-        OPENORCH_LOG_LEVEL: 'warn',
+        // Captured for the secrets grep: every line the server writes, debug included.
+        OPENORCH_LOG_LEVEL: serverLog ? 'debug' : 'warn',
         DATABASE_URL: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    if (serverLog) fs.mkdirSync(path.dirname(serverLog), { recursive: true })
     server.stdout!.on('data', (chunk) => {
       out += chunk
+      keepLog(chunk)
     })
     server.stderr!.on('data', (chunk) => {
       out += chunk
+      keepLog(chunk)
     })
     await waitFor(() => /running at (http:\/\/\S+)/.exec(out)?.[1], { what: 'the server', timeoutMs: 30_000 })
     url = /running at (http:\/\/\S+)/.exec(out)![1]!
@@ -120,6 +142,8 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         env: { ...process.env, OPENORCH_DATA_DIR: dataDir, DATABASE_URL: '', OPENORCH_LOG_LEVEL: 'warn' },
       },
     )
+    keepLog(created.stdout)
+    keepLog(created.stderr)
     if (created.status !== 0) throw new Error(`openorch users create failed: ${created.stderr}`)
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -161,7 +185,8 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     if (options.signedIn)
       await context.addInitScript((key) => {
         // Also runs in about:blank, which has no storage.
-        if (location.protocol === 'http:')
+        // A session the test put there itself (a user's) stays.
+        if (location.protocol === 'http:' && !sessionStorage.getItem('openorch.session'))
           sessionStorage.setItem('openorch.session', JSON.stringify({ kind: 'apiKey', apiKey: key }))
       }, apiKey)
     context.on('page', watch)
@@ -356,7 +381,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     await page.getByRole('button', { name: 'Sign in' }).click()
   }
 
-  const account = (page: Page) => page.locator('header details')
+  const account = (page: Page) => page.getByTestId('account-menu')
 
   it('signs in with e-mail and password: words for each refusal, a reload keeps the session, an expired token is refreshed once, a spent one ends it, sign out (everywhere)', async () => {
     const context = await newContext()
@@ -476,6 +501,171 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     expect(problems).toEqual([])
   }, 180_000)
 
+  let annaPassword = userPassword
+
+  it('manages the team as an owner: adds an editor (a weak password refused with the reason), changes the role, creates a service key (shown once), a personal key on the account page, changes the password and stays signed in, disables and removes the editor', async () => {
+    // The previous test signed out everywhere: tokens issued within that second are refused.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const context = await newContext()
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url })
+    const page = await context.newPage()
+    await signInWithPassword(page)
+    await account(page).getByText(userEmail, { exact: true }).waitFor()
+
+    // The Team page, from the nav (owners and admins only).
+    await page.getByRole('link', { name: 'Team', exact: true }).click()
+    await page.getByRole('heading', { name: 'People' }).waitFor()
+    const people = page.getByTestId('people')
+    await people.getByRole('listitem').filter({ hasText: userEmail }).waitFor()
+    const status = (section: string) =>
+      page
+        .locator('section')
+        .filter({ has: page.getByRole('heading', { name: section }) })
+        .getByRole('status')
+
+    // Add a person: a breached password is refused with the server's reason at the field.
+    const add = page.locator('form').filter({ has: page.getByRole('heading', { name: 'Add a person' }) })
+    await add.getByLabel('E-mail').fill(editorEmail)
+    await add.getByLabel('Role').selectOption('editor')
+    await add.getByLabel('Initial password').fill(weakPassword)
+    await add.getByRole('button', { name: 'Add person' }).click()
+    await add
+      .getByText(/^This password is refused: (appears in lists of breached passwords|is too easy to guess)/)
+      .waitFor()
+    expect(await add.getByLabel('Initial password').getAttribute('aria-invalid')).toBe('true')
+    expect(await page.evaluate(() => (document.activeElement as HTMLInputElement).type)).toBe('password')
+    await checkA11y(page, 'team with a refused password')
+    await add.getByLabel('Initial password').fill(editorPassword)
+    await add.getByRole('button', { name: 'Add person' }).click()
+    await status('People').getByText('ben@example.com was added as Editor.').waitFor()
+    const ben = people.getByRole('listitem').filter({ hasText: editorEmail })
+    await hasText(ben, 'Editor · Active')
+
+    // Change the role; the last owner cannot be demoted, and the row says what to do.
+    await ben.getByLabel(`Role of ${editorEmail}`, { exact: true }).selectOption('viewer')
+    await ben.getByRole('button', { name: `Change role of ${editorEmail}` }).click()
+    await status('People').getByText('ben@example.com is now Viewer.').waitFor()
+    await hasText(ben, 'Viewer · Active')
+    const anna = people.getByRole('listitem').filter({ hasText: userEmail })
+    await anna.getByLabel(`Role of ${userEmail}`, { exact: true }).selectOption('admin')
+    await anna.getByRole('button', { name: `Change role of ${userEmail}` }).click()
+    await anna.getByRole('alert').getByText('make another person owner first').waitFor()
+
+    // A viewer does not see Team in the nav, and a direct visit says what it needs.
+    const benContext = await newContext()
+    const benPage = await benContext.newPage()
+    await benPage.goto('/')
+    await benPage.getByLabel('E-mail', { exact: true }).fill(editorEmail)
+    await benPage.getByLabel('Password', { exact: true }).fill(editorPassword)
+    await benPage.getByRole('button', { name: 'Sign in' }).click()
+    await account(benPage).getByText(editorEmail, { exact: true }).waitFor()
+    expect(await benPage.getByRole('link', { name: 'Team', exact: true }).count()).toBe(0)
+    await benPage.goto('/team')
+    await benPage.getByText('Managing the team needs the admin or owner role.').waitFor()
+    await checkA11y(benPage, 'team for a viewer')
+
+    // A service key: shown once, with the warning; it works; afterwards only its prefix is left.
+    const serviceForm = page
+      .locator('form')
+      .filter({ has: page.getByRole('heading', { name: 'Create a key' }) })
+    await serviceForm.getByLabel('Name').fill('CI deploy')
+    await serviceForm.getByLabel('Role').selectOption('viewer')
+    await serviceForm.getByLabel('Expires on (optional)').fill('2031-01-01')
+    await serviceForm.getByRole('button', { name: 'Create key' }).click()
+    const once = page.getByTestId('key-once')
+    await once.getByText('you won’t see it again', { exact: false }).waitFor()
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(
+      'The key “CI deploy” was created.',
+    )
+    await checkA11y(page, 'team with a new key shown once')
+    const serviceKey = await once.getByLabel('The new key').inputValue()
+    recordSecret(serviceKey)
+    expect(serviceKey).toMatch(/^oo_/)
+    expect(
+      (await fetch(`${url}/api/v1/bots`, { headers: { authorization: `Bearer ${serviceKey}` } })).status,
+    ).toBe(200)
+    await once.getByRole('button', { name: 'Copy' }).click()
+    await once.getByRole('status').getByText('Copied to the clipboard.').waitFor()
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(serviceKey)
+    await once.getByRole('button', { name: 'I have stored it' }).click()
+    await once.waitFor({ state: 'detached' })
+    expect(await page.content()).not.toContain(serviceKey)
+    const serviceList = page
+      .getByTestId('keys-service')
+      .getByRole('listitem')
+      .filter({ hasText: 'CI deploy' })
+    await hasText(serviceList, serviceKey.slice(0, 10))
+    await hasText(serviceList, 'Viewer')
+
+    // The account page (from the account menu): a personal key, shown once, then revoked after asking.
+    await account(page).locator('summary').click()
+    await page.getByRole('link', { name: 'Your account' }).click()
+    await page.getByRole('heading', { name: 'Your account', level: 1 }).waitFor()
+    await page.getByLabel('Name', { exact: true }).fill('my laptop')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    const personalKey = await page.getByTestId('key-once').getByLabel('The new key').inputValue()
+    recordSecret(personalKey)
+    const asAnna = await fetch(`${url}/api/v1/bots`, { headers: { authorization: `Bearer ${personalKey}` } })
+    expect(asAnna.status).toBe(200)
+    await page.getByRole('button', { name: 'I have stored it' }).click()
+    const mine = page.getByTestId('keys-personal').getByRole('listitem').filter({ hasText: 'my laptop' })
+    await hasText(mine, 'Active')
+    await mine.getByRole('button', { name: 'Revoke the key “my laptop”' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Revoke the key “my laptop”?' })
+    await dialog.waitFor()
+    await checkA11y(page, 'account with the revoke dialog')
+    await dialog.getByRole('button', { name: 'Revoke key' }).click()
+    await status('Personal API keys').getByText('The key “my laptop” is revoked.').waitFor()
+    await hasText(mine, 'Revoked')
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Personal API keys')
+    expect(
+      (await fetch(`${url}/api/v1/bots`, { headers: { authorization: `Bearer ${personalKey}` } })).status,
+    ).toBe(401)
+
+    // Change the password: a wrong current one is said at its field; then the session continues.
+    const before = await storedSession(page)
+    await page.getByLabel('Current password').fill('not my password at all')
+    await page.getByLabel('New password').fill(changedPassword)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.getByText('The current password is wrong.').waitFor()
+    await page.getByLabel('Current password').fill(userPassword)
+    await page.getByRole('button', { name: 'Change password' }).click()
+    await page.getByText('Your password is changed.', { exact: false }).waitFor()
+    annaPassword = changedPassword
+    const after = await storedSession(page)
+    expect(after!.refreshToken).not.toBe(before!.refreshToken)
+    await page.reload()
+    await page.getByRole('heading', { name: 'Your account', level: 1 }).waitFor()
+    await page.getByText('Live', { exact: true }).waitFor()
+    await checkA11y(page, 'account')
+    const oldLogin = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: userEmail, password: userPassword }),
+    })
+    expect(oldLogin.status).toBe(401)
+
+    // Disable Ben: his session ends at once. Then remove him, after asking.
+    await page.getByRole('link', { name: 'Team', exact: true }).click()
+    await people.getByRole('listitem').filter({ hasText: editorEmail }).waitFor()
+    await ben.getByRole('button', { name: `Disable ${editorEmail}` }).click()
+    await status('People').getByText('ben@example.com is disabled and signed out everywhere.').waitFor()
+    await hasText(ben, 'Viewer · Disabled')
+    await benPage.reload()
+    await benPage.getByRole('status').getByText('Your session has ended. Please sign in again.').waitFor()
+    await benContext.close()
+    await ben.getByRole('button', { name: `Remove ${editorEmail}` }).click()
+    const remove = page.getByRole('dialog', { name: `Remove ${editorEmail}?` })
+    // Focus starts on Cancel, so Enter does no harm.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel')
+    await remove.getByRole('button', { name: 'Remove person' }).click()
+    await status('People').getByText('ben@example.com was removed.').waitFor()
+    await ben.waitFor({ state: 'detached' })
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('People')
+    await context.close()
+    expect(problems).toEqual([])
+  }, 180_000)
+
   it('is installable: Chromium reports no installability or manifest errors, and the service worker controls the page after a reload', async () => {
     const manifest = (await (await fetch(`${url}/manifest.webmanifest`)).json()) as {
       name: string
@@ -560,6 +750,15 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
           'UPDATE usage_records SET created_at = (SELECT finished_at FROM runs WHERE runs.id = usage_records.run_id)',
         ).run()
         db.prepare('UPDATE bots SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
+        // API keys: fixed times, and fixed prefixes for the keys the test created (random otherwise).
+        // A last use after the real time also keeps the server from touching it during the shots.
+        db.prepare(
+          `UPDATE api_keys SET created_at = ?, last_used_at = CASE WHEN last_used_at IS NULL THEN NULL ELSE ? END,
+             revoked_at = CASE WHEN revoked_at IS NULL THEN NULL ELSE ? END`,
+        ).run(shotNow - 86_400_000, shotNow - 300_000, shotNow - 120_000)
+        const prefixes: Record<string, string> = { 'CI deploy': 'oo_Ci7dEpL', 'my laptop': 'oo_L4pt0pQ' }
+        for (const [name, prefix] of Object.entries(prefixes))
+          db.prepare('UPDATE api_keys SET prefix = ? WHERE name = ?').run(prefix, name)
       })()
     } finally {
       db.close()
@@ -630,7 +829,35 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     { name: 'run', path: () => runPath, signedIn: true, ready: 'Output' },
     { name: 'usage', path: '/usage', signedIn: true, ready: 'Usage' },
     { name: 'providers', path: '/providers', signedIn: true, ready: 'Providers' },
+    { name: 'team', path: '/team', signedIn: true, ready: 'Service API keys' },
+    // Last: it signs the tab in as Anna (the account page is a person's).
+    { name: 'account', path: '/account', signedIn: true, user: true, ready: 'Personal API keys' },
   ]
+
+  /** Signs the tab in as Anna, with an expiry after the browser's fixed clock (no refresh needed). */
+  async function signInAsAnna(page: Page) {
+    const response = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: userEmail, password: annaPassword }),
+    })
+    expect(response.status).toBe(200)
+    const session = (await response.json()) as { accessToken: string; refreshToken: string; user: unknown }
+    await page.evaluate(
+      ([s, expiresAt]) =>
+        sessionStorage.setItem(
+          'openorch.session',
+          JSON.stringify({
+            kind: 'jwt',
+            accessToken: s.accessToken,
+            refreshToken: s.refreshToken,
+            expiresAt,
+            user: s.user,
+          }),
+        ),
+      [session, shotNow + 900_000] as const,
+    )
+  }
 
   it('passes axe on every page at desktop and phone width, light and dark, and writes their screenshots', async () => {
     expect(botPath, 'the walk-through runs first').not.toBe('')
@@ -646,8 +873,14 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
           watch(page)
           for (const p of pages.filter((p) => p.signedIn === signedIn)) {
             const target = typeof p.path === 'function' ? p.path() : p.path
+            if ('user' in p && p.user) await signInAsAnna(page)
             await page.goto(target)
             await page.getByRole('heading', { name: p.ready }).first().waitFor()
+            // The owner's Team link (asked of the server for a key) is in the nav before the shot.
+            if (signedIn)
+              await page
+                .getByRole('link', { name: 'Team', exact: true, includeHidden: true })
+                .waitFor({ state: 'attached' })
             // The live feed keeps a request open, so there is no network idle: wait for loaders instead.
             await page
               .getByText('Loading…')
@@ -679,13 +912,23 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
           if (signedIn) {
             // The account menu, open: on screen and accessible.
             const variant = `account menu (${dark ? 'dark' : 'light'}, ${phone ? 'phone' : 'desktop'})`
-            await page.locator('header details summary').click()
+            await page.getByTestId('account-menu').locator('summary').click()
             const signOut = page.getByRole('button', { name: 'Sign out', exact: true })
             await signOut.waitFor()
             const box = (await signOut.boundingBox())!
             const width = phone ? 390 : 1280
             if (box.x < 0 || box.x + box.width > width) violations.push(`${variant}: off screen (${box.x})`)
             violations.push(...(await axeViolations(page, variant)))
+            if (phone) {
+              // The phone's menu, open: every page in reach, accessible, Escape closes it.
+              const menuVariant = `phone menu (${dark ? 'dark' : 'light'})`
+              await page.getByTestId('phone-menu').locator('summary').click()
+              const team = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Team' })
+              await team.waitFor()
+              violations.push(...(await axeViolations(page, menuVariant)))
+              await page.keyboard.press('Escape')
+              await team.waitFor({ state: 'hidden' })
+            }
           }
           await context.close()
         }

@@ -11,6 +11,7 @@ import {
   useMemo,
   useRef,
   useState,
+  useSyncExternalStore,
 } from 'react'
 import { Preferences } from './components/preferences.tsx'
 import { Loading, TextInput } from './components/ui.tsx'
@@ -31,6 +32,8 @@ const BotDetail = lazy(() => import('./pages/bot-detail.tsx'))
 const RunDetail = lazy(() => import('./pages/run-detail.tsx'))
 const UsagePage = lazy(() => import('./pages/usage.tsx'))
 const Search = lazy(() => import('./pages/search.tsx'))
+const Team = lazy(() => import('./pages/team.tsx'))
+const Account = lazy(() => import('./pages/account.tsx'))
 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession)
@@ -89,6 +92,8 @@ const routes: { pattern: string; render: (params: Record<string, string>) => Rea
   { pattern: '/runs/:id', render: (p) => <RunDetail id={p.id!} /> },
   { pattern: '/usage', render: () => <UsagePage /> },
   { pattern: '/search', render: () => <Search /> },
+  { pattern: '/team', render: () => <Team /> },
+  { pattern: '/account', render: () => <Account /> },
 ]
 
 function Routes() {
@@ -165,13 +170,16 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
     main.current?.focus()
   }, [path])
 
+  const canManageTeam = useCanManageTeam()
   const nav = [
     { href: '/', label: t('nav.bots') },
     { href: '/usage', label: t('nav.usage') },
     { href: '/providers', label: t('nav.providers') },
+    ...(canManageTeam ? [{ href: '/team', label: t('nav.team') }] : []),
   ]
   const current = (href: string) =>
     href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href)
+  const wide = useMediaQuery('(min-width: 640px)')
 
   return (
     <div className="min-h-screen">
@@ -190,27 +198,32 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
             <img src="/icon.svg" alt="" width={28} height={28} />
             openOrchestrator
           </Link>
-          <nav aria-label={t('nav.main')} className="order-3 w-full sm:order-none sm:w-auto">
-            <ul className="flex gap-1">
-              {nav.map((item) => (
-                <li key={item.href}>
-                  <Link
-                    href={item.href}
-                    aria-current={current(item.href) ? 'page' : undefined}
-                    className="rounded-md px-3 py-2 text-sm font-medium text-slate-700 no-underline hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800 dark:text-slate-200 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-200"
-                  >
-                    {item.label}
-                  </Link>
-                </li>
-              ))}
-            </ul>
-          </nav>
-          <div className="ml-auto flex flex-wrap items-center gap-2">
-            <SearchBox />
-            <FeedIndicator />
-            <Preferences />
-            <AccountMenu onSignOut={onSignOut} />
-          </div>
+          {wide ? (
+            <>
+              <nav aria-label={t('nav.main')}>
+                <NavLinks items={nav} current={current} />
+              </nav>
+              <div className="ml-auto flex flex-wrap items-center gap-2">
+                <SearchBox />
+                <FeedIndicator />
+                <Preferences />
+                <AccountMenu onSignOut={onSignOut} />
+              </div>
+            </>
+          ) : (
+            // A phone: two rows — the name, the menu (pages and preferences) and the account; then
+            // the search and the live state.
+            <>
+              <div className="ml-auto flex items-center gap-1">
+                <PhoneMenu items={nav} current={current} />
+                <AccountMenu onSignOut={onSignOut} compact />
+              </div>
+              <div className="flex w-full items-center gap-2">
+                <SearchBox className="min-w-0 flex-1" />
+                <FeedIndicator />
+              </div>
+            </>
+          )}
         </div>
       </header>
       <main id="main" ref={main} tabIndex={-1} className="mx-auto max-w-6xl px-4 py-6 outline-none">
@@ -220,18 +233,112 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   )
 }
 
-/** Who is signed in, "sign out" and (for a user) "sign out everywhere". */
-function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
-  const { t } = useI18n()
-  const { client, session, credentials } = useSignedIn()
-  const [busy, setBusy] = useState(false)
-  const menu = useRef<HTMLDetailsElement>(null)
-  // Escape closes the menu and gives focus back to its button.
-  const onKeyDown = (event: ReactKeyboardEvent) => {
+type NavItem = { href: string; label: string }
+
+function NavLinks({
+  items,
+  current,
+  onNavigate,
+  column = false,
+}: {
+  items: NavItem[]
+  current: (href: string) => boolean
+  onNavigate?: () => void
+  column?: boolean
+}) {
+  return (
+    <ul className={column ? 'flex flex-col gap-1' : 'flex gap-1'}>
+      {items.map((item) => (
+        <li key={item.href}>
+          <Link
+            href={item.href}
+            onClick={onNavigate}
+            aria-current={current(item.href) ? 'page' : undefined}
+            className="block rounded-md px-3 py-2 text-sm font-medium text-slate-700 no-underline hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800 dark:text-slate-200 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-200"
+          >
+            {item.label}
+          </Link>
+        </li>
+      ))}
+    </ul>
+  )
+}
+
+/** Whether a media query matches now (and re-renders when that changes). */
+function useMediaQuery(query: string): boolean {
+  const subscribe = useCallback(
+    (callback: () => void) => {
+      const list = window.matchMedia(query)
+      list.addEventListener('change', callback)
+      return () => list.removeEventListener('change', callback)
+    },
+    [query],
+  )
+  return useSyncExternalStore(subscribe, () => window.matchMedia(query).matches)
+}
+
+/** Escape closes an open <details> menu and gives focus back to its button. */
+function closeOnEscape(menu: { current: HTMLDetailsElement | null }) {
+  return (event: ReactKeyboardEvent) => {
     if (event.key !== 'Escape' || !menu.current?.open) return
     menu.current.open = false
     menu.current.querySelector('summary')?.focus()
   }
+}
+
+/** On a phone: the pages and the preferences behind one button. */
+function PhoneMenu({ items, current }: { items: NavItem[]; current: (href: string) => boolean }) {
+  const { t } = useI18n()
+  const menu = useRef<HTMLDetailsElement>(null)
+  const close = () => {
+    if (menu.current) menu.current.open = false
+  }
+  return (
+    <details ref={menu} onKeyDown={closeOnEscape(menu)} data-testid="phone-menu">
+      <summary className="flex cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
+        <span aria-hidden="true">☰</span> {t('nav.menu')}
+      </summary>
+      <div className="fixed inset-x-4 z-20 mt-1 space-y-3 rounded-md border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
+        <nav aria-label={t('nav.main')}>
+          <NavLinks items={items} current={current} onNavigate={close} column />
+        </nav>
+        <div className="flex flex-wrap gap-2 px-3 pb-1">
+          <Preferences />
+        </div>
+      </div>
+    </details>
+  )
+}
+
+/**
+ * Whether the Team page is for this person: a user's role says so; an API key's role is not known to
+ * the dashboard, so it asks the server (the list the Team page shows anyway).
+ */
+function useCanManageTeam(): boolean {
+  const { client, session, credentials } = useSignedIn()
+  const role = session.kind === 'jwt' ? (credentials?.current()?.user.role ?? session.user.role) : undefined
+  const probe = useQuery({
+    queryKey: ['users'],
+    queryFn: () => client.users.list({ limit: 100 }),
+    enabled: session.kind === 'apiKey',
+  })
+  if (session.kind === 'jwt') return role === 'admin' || role === 'owner'
+  return probe.isSuccess
+}
+
+/** Who is signed in, "sign out" and (for a user) "sign out everywhere". */
+function AccountMenu({
+  onSignOut,
+  compact = false,
+}: {
+  onSignOut: (why: SignInNotice) => void
+  compact?: boolean
+}) {
+  const { t } = useI18n()
+  const { client, session, credentials } = useSignedIn()
+  const [busy, setBusy] = useState(false)
+  const menu = useRef<HTMLDetailsElement>(null)
+  const onKeyDown = closeOnEscape(menu)
   const signOut = async (everywhere: boolean) => {
     setBusy(true)
     // Sign out on the server first; when that fails (offline), the tab forgets the session anyway.
@@ -250,10 +357,14 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
   // On a phone the menu's button sits mid-row, so the panel spans the screen (fixed) instead of
   // hanging off its left edge.
   return (
-    <details ref={menu} className="sm:relative" onKeyDown={onKeyDown}>
-      <summary className="flex max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
+    <details ref={menu} className="sm:relative" onKeyDown={onKeyDown} data-testid="account-menu">
+      <summary className="flex max-w-32 sm:max-w-48 cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span className="sr-only">{t('nav.account')}: </span>
-        <span className="truncate">{session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}</span>
+        {/* On a phone an e-mail would push the header onto a third row: a person icon instead. */}
+        {compact && session.kind === 'jwt' && <span aria-hidden="true">👤</span>}
+        <span className={compact && session.kind === 'jwt' ? 'sr-only' : 'truncate'}>
+          {session.kind === 'jwt' ? session.user.email : t('nav.apiKey')}
+        </span>
         <span aria-hidden="true">▾</span>
       </summary>
       <div className="fixed inset-x-4 z-20 mt-1 rounded-md sm:absolute sm:inset-x-auto sm:right-0 sm:w-64 border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
@@ -262,6 +373,15 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
             ? `${t('nav.signedInAs', { email: session.user.email })} · ${t('nav.signedInRole', { role: session.user.role })}`
             : t('nav.signedInWithKey')}
         </p>
+        <Link
+          href="/account"
+          className={`${item} no-underline`}
+          onClick={() => {
+            if (menu.current) menu.current.open = false
+          }}
+        >
+          {t('nav.accountPage')}
+        </Link>
         <button type="button" className={item} disabled={busy} onClick={() => void signOut(false)}>
           {t('nav.signOut')}
         </button>
@@ -281,7 +401,7 @@ function AccountMenu({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) 
   )
 }
 
-function SearchBox() {
+function SearchBox({ className }: { className?: string }) {
   const { t } = useI18n()
   const { path, query } = useLocation()
   const [text, setText] = useState(path === '/search' ? (query.get('q') ?? '') : '')
@@ -305,7 +425,7 @@ function SearchBox() {
     if (text.trim().length >= 2) navigate(`/search?q=${encodeURIComponent(text.trim())}`)
   }
   return (
-    <search>
+    <search className={className}>
       <form onSubmit={submit} className="flex items-center">
         <label htmlFor="global-search" className="sr-only">
           {t('search.label')}
@@ -318,7 +438,7 @@ function SearchBox() {
           onChange={(event) => setText(event.target.value)}
           placeholder={t('search.placeholder')}
           aria-keyshortcuts="/ Control+K"
-          className="w-44 py-1.5"
+          className={className ? 'w-full py-1.5' : 'w-44 py-1.5'}
         />
       </form>
     </search>

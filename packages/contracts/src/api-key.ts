@@ -58,3 +58,27 @@ export const apiKeyPageSchema = pageSchemaOf(apiKeySchema).meta({
  * const key: ApiKey = { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null }
  */
 export type ApiKey = z.infer<typeof apiKeySchema>
+
+/**
+ * A role of a workspace, lowest to highest: viewer, editor, admin, owner.
+ *
+ * @example
+ * const role: Role = 'editor'
+ */
+export type Role = z.infer<typeof roleSchema>
+
+/**
+ * What creating a key takes (`expiresAt` may be left out: no expiry).
+ *
+ * @example
+ * const body: ApiKeyCreate = { name: 'CI', role: 'editor', expiresAt: '2027-01-01T00:00:00.000Z' }
+ */
+export type ApiKeyCreate = z.input<typeof apiKeyCreateSchema>
+
+/**
+ * A new key with its secret, answered once.
+ *
+ * @example
+ * const created: ApiKeyCreated = { key: 'oo_…', apiKey: { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null } }
+ */
+export type ApiKeyCreated = z.infer<typeof apiKeyCreatedSchema>

@@ -77,3 +77,19 @@ export type Session = z.infer<typeof sessionSchema>
  * const user: User = { id: '0190…', email: 'ben@example.com', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', disabledAt: null }
  */
 export type User = z.infer<typeof userSchema>
+
+/**
+ * What adding a user takes.
+ *
+ * @example
+ * const body: UserCreate = { email: 'ben@example.com', password: 'a long passphrase of my own', role: 'editor' }
+ */
+export type UserCreate = z.input<typeof userCreateSchema>
+
+/**
+ * A change of a user: a new role, disabling/enabling, or both.
+ *
+ * @example
+ * const patch: UserUpdate = { disabled: true }
+ */
+export type UserUpdate = z.input<typeof userUpdateSchema>

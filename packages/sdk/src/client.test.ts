@@ -232,6 +232,152 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
     await expect(clientB.bots.list()).rejects.toMatchObject({ status: 401 })
     expect(endedB).toEqual([null])
   })
+  it('manages users: adds one (a weak password refused with the reason), changes the role, disables, removes; the last owner stays', async () => {
+    t = await createTestApp(dialect)
+    const owner = await t.users.createUser({
+      tenantId: 'default',
+      email: 'anna@example.com',
+      password,
+      role: 'owner',
+    })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const session = await createClient({ baseUrl: address, apiKey: '' }).auth.login({
+      email: 'anna@example.com',
+      password,
+    })
+    const client = createClient({
+      baseUrl: address,
+      auth: createSessionCredentials({ baseUrl: address, session: signedInFrom(session) }),
+    })
+    const weak = await client.users
+      .create({ email: 'ben@example.com', password: 'password1234', role: 'editor' })
+      .catch((e: unknown) => e)
+    expect(weak).toBeInstanceOf(ApiError)
+    expect(weak).toMatchObject({ status: 400, code: 'validation_failed' })
+    expect((weak as ApiError).problem?.errors?.[0]?.message).toBeTruthy()
+
+    const ben = await client.users.create({
+      email: 'Ben@Example.com',
+      password: 'a wholly new passphrase 7',
+      role: 'editor',
+    })
+    expect(ben).toMatchObject({ email: 'ben@example.com', role: 'editor', disabledAt: null })
+    await expect(
+      client.users.create({
+        email: 'ben@example.com',
+        password: 'a wholly new passphrase 7',
+        role: 'viewer',
+      }),
+    ).rejects.toMatchObject({ status: 409, code: 'user_exists' })
+    expect((await client.users.update(ben.id, { role: 'viewer' })).role).toBe('viewer')
+    expect((await client.users.update(ben.id, { disabled: true })).disabledAt).not.toBeNull()
+    expect((await client.users.list()).items.map((u) => u.email).sort()).toEqual([
+      'anna@example.com',
+      'ben@example.com',
+    ])
+    await expect(client.users.update(owner.id, { role: 'admin' })).rejects.toMatchObject({
+      status: 409,
+      code: 'last_owner',
+    })
+    await client.users.remove(ben.id)
+    expect((await client.users.list()).items.map((u) => u.email)).toEqual(['anna@example.com'])
+    // An admin key cannot add an owner.
+    await expect(
+      createClient({ baseUrl: address, apiKey: t.keys.admin }).users.create({
+        email: 'cleo@example.com',
+        password: 'a wholly new passphrase 7',
+        role: 'owner',
+      }),
+    ).rejects.toMatchObject({ status: 403, code: 'forbidden' })
+  })
+
+  it('changes the password and switches the credentials to the new session; other sessions end', async () => {
+    t = await createTestApp(dialect)
+    await t.users.createUser({ tenantId: 'default', email: 'anna@example.com', password, role: 'editor' })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const anonymous = createClient({ baseUrl: address, apiKey: '' })
+    const first = await anonymous.auth.login({ email: 'anna@example.com', password })
+    const other = await anonymous.auth.login({ email: 'anna@example.com', password })
+    const kept: (SignedIn | null)[] = []
+    const auth = createSessionCredentials({
+      baseUrl: address,
+      session: signedInFrom(first),
+      onChange: (next) => kept.push(next),
+    })
+    const client = createClient({ baseUrl: address, auth })
+    const otherClient = createClient({
+      baseUrl: address,
+      auth: createSessionCredentials({ baseUrl: address, session: signedInFrom(other) }),
+    })
+    const weak = await client.auth
+      .changePassword({ currentPassword: password, newPassword: 'anna@example.com1' })
+      .catch((e: unknown) => e)
+    expect(weak).toMatchObject({ status: 400, code: 'validation_failed' })
+    await expect(
+      client.auth.changePassword({ currentPassword: 'not it', newPassword: 'a wholly new passphrase 7' }),
+    ).rejects.toMatchObject({ status: 401 })
+
+    // The wrong current password did not spend the refresh token (no refresh happened).
+    expect(kept).toHaveLength(0)
+    // Tokens issued in the same second as the change count as before it.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const next = await client.auth.changePassword({
+      currentPassword: password,
+      newPassword: 'a wholly new passphrase 7',
+    })
+    expect(kept).toHaveLength(1)
+    expect(auth.current()!.refreshToken).toBe(next.refreshToken)
+    expect((await client.auth.me()).email).toBe('anna@example.com')
+    await expect(otherClient.bots.list()).rejects.toMatchObject({ status: 401 })
+    await expect(anonymous.auth.refresh(first.refreshToken)).rejects.toMatchObject({ status: 401 })
+    await expect(anonymous.auth.login({ email: 'anna@example.com', password })).rejects.toMatchObject({
+      code: 'invalid_credentials',
+    })
+    // An API key is not a user.
+    await expect(
+      createClient({ baseUrl: address, apiKey: t.keys.owner }).auth.changePassword({
+        currentPassword: password,
+        newPassword: 'a wholly new passphrase 8',
+      }),
+    ).rejects.toMatchObject({ status: 403, code: 'not_a_user' })
+  })
+
+  it('creates, lists and revokes service keys and personal keys; a personal key acts as its user', async () => {
+    t = await createTestApp(dialect)
+    await t.users.createUser({ tenantId: 'default', email: 'anna@example.com', password, role: 'editor' })
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const admin = createClient({ baseUrl: address, apiKey: t.keys.admin })
+    const service = await admin.keys.create({ name: 'CI', role: 'viewer', expiresAt: '2099-01-01T00:00:00Z' })
+    expect(service.key.startsWith(service.apiKey.prefix)).toBe(true)
+    expect(service.apiKey).toMatchObject({ name: 'CI', role: 'viewer', userId: null, revokedAt: null })
+    expect((await createClient({ baseUrl: address, apiKey: service.key }).bots.list()).items).toEqual([])
+    expect((await admin.keys.list()).items.map((k) => k.id)).toContain(service.apiKey.id)
+    expect((await admin.keys.revoke(service.apiKey.id)).revokedAt).not.toBeNull()
+    await expect(createClient({ baseUrl: address, apiKey: service.key }).bots.list()).rejects.toMatchObject({
+      status: 401,
+    })
+
+    const session = await createClient({ baseUrl: address, apiKey: '' }).auth.login({
+      email: 'anna@example.com',
+      password,
+    })
+    const anna = createClient({
+      baseUrl: address,
+      auth: createSessionCredentials({ baseUrl: address, session: signedInFrom(session) }),
+    })
+    await expect(anna.keys.list()).rejects.toMatchObject({ status: 403, code: 'forbidden' })
+    await expect(anna.auth.keys.create({ name: 'mine', role: 'admin' })).rejects.toMatchObject({
+      status: 403,
+    })
+    const personal = await anna.auth.keys.create({ name: 'mine', role: 'editor' })
+    expect(personal.apiKey.userId).not.toBeNull()
+    expect((await anna.auth.keys.list()).items.map((k) => k.name)).toEqual(['mine'])
+    const asAnna = createClient({ baseUrl: address, apiKey: personal.key })
+    expect((await asAnna.bots.list()).items).toEqual([])
+    await expect(asAnna.auth.keys.list()).rejects.toMatchObject({ status: 403, code: 'not_a_user' })
+    expect((await anna.auth.keys.revoke(personal.apiKey.id)).revokedAt).not.toBeNull()
+    await expect(asAnna.bots.list()).rejects.toMatchObject({ status: 401 })
+  })
 })
 
 describe('parseSseMessage', () => {

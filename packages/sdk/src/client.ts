@@ -1,4 +1,7 @@
 import type {
+  ApiKey,
+  ApiKeyCreate,
+  ApiKeyCreated,
   Bot,
   BotCreate,
   BotExport,
@@ -20,6 +23,8 @@ import type {
   Session,
   Usage,
   User,
+  UserCreate,
+  UserUpdate,
 } from '@openorch/contracts'
 import type { Credentials } from './session.ts'
 
@@ -113,6 +118,12 @@ export type ClientOptions = {
   fetch?: typeof fetch
 } & ({ apiKey: string; auth?: undefined } | { auth: Credentials; apiKey?: undefined })
 
+/** A page of a list: up to `limit` items after `cursor` (the previous page's `nextCursor`). */
+export interface ListQuery {
+  limit?: number
+  cursor?: string
+}
+
 export interface RunListQuery {
   status?: RunStatus
   botId?: string
@@ -155,6 +166,14 @@ export function createClient(options: ClientOptions) {
       headers: { ...init.headers, authorization: `Bearer ${token}` },
     })
     if (response.status !== 401 || !options.auth) return response
+    // A wrong password in the body (changing the password) is not a stale token: refreshing would
+    // only spend the refresh token.
+    const code = await response
+      .clone()
+      .json()
+      .then((problem: Problem) => problem.code)
+      .catch(() => undefined)
+    if (code === 'invalid_credentials') return response
     const fresh = await credentials.refresh(token)
     if (fresh === undefined) return response
     await response.body?.cancel().catch(() => {})
@@ -205,6 +224,42 @@ export function createClient(options: ClientOptions) {
     logoutEverywhere: () => request<void>('POST', '/auth/logout-everywhere'),
     /** The signed-in user (403 `not_a_user` with an API key). */
     me: () => request<User>('GET', '/auth/me'),
+    /**
+     * Changes the signed-in user's password. Every other session ends; the answer is a new session
+     * for this one, which the client's credentials switch to at once. A refused new password throws
+     * `validation_failed` (400) with the reason in `problem.errors`; a wrong current one 401.
+     */
+    changePassword: async (body: { currentPassword: string; newPassword: string }) => {
+      const session = await request<Session>('POST', '/auth/password', undefined, body)
+      credentials.adopt?.(session)
+      return session
+    },
+    /** The signed-in user's personal API keys: they act as the user, with at most the user's role. */
+    keys: {
+      list: (query: ListQuery = {}) => request<Page<ApiKey>>('GET', '/auth/keys', { ...query }),
+      /** The answer holds the key itself this once. */
+      create: (body: ApiKeyCreate) => request<ApiKeyCreated>('POST', '/auth/keys', undefined, body),
+      revoke: (id: string) => request<ApiKey>('DELETE', `/auth/keys/${encodeURIComponent(id)}`),
+    },
+  }
+
+  /** The workspace's users (admins): nobody grants or touches a role above their own. */
+  const users = {
+    list: (query: ListQuery = {}) => request<Page<User>>('GET', '/users', { ...query }),
+    /** With an initial password; a refused one throws `validation_failed` with the reason. */
+    create: (body: UserCreate) => request<User>('POST', '/users', undefined, body),
+    /** A new role and/or disabled; the last enabled owner throws `last_owner` (409). */
+    update: (id: string, patch: UserUpdate) =>
+      request<User>('PATCH', `/users/${encodeURIComponent(id)}`, undefined, patch),
+    remove: (id: string) => request<void>('DELETE', `/users/${encodeURIComponent(id)}`),
+  }
+
+  /** The workspace's service API keys (admins); personal keys are `auth.keys`. */
+  const keys = {
+    list: (query: ListQuery = {}) => request<Page<ApiKey>>('GET', '/keys', { ...query }),
+    /** The answer holds the key itself this once. */
+    create: (body: ApiKeyCreate) => request<ApiKeyCreated>('POST', '/keys', undefined, body),
+    revoke: (id: string) => request<ApiKey>('DELETE', `/keys/${encodeURIComponent(id)}`),
   }
 
   const runs = {
@@ -318,7 +373,7 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { auth, runs, bots, providers, schedules, usage, events }
+  return { auth, users, keys, runs, bots, providers, schedules, usage, events }
 }
 
 export type Client = ReturnType<typeof createClient>

@@ -6,6 +6,7 @@ export {
   type Client,
   type ClientOptions,
   createClient,
+  type ListQuery,
   type LiveEvent,
   parseSseMessage,
   type RunListQuery,

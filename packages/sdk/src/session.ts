@@ -19,6 +19,11 @@ export interface Credentials {
    * ended (the request then fails with its 401).
    */
   refresh(refused: string): Promise<string | undefined>
+  /**
+   * Called with a new session the server answered for this one (a changed password ends the old
+   * pair): use it from now on. Static credentials (an API key) leave it out.
+   */
+  adopt?(session: Session): void
 }
 
 /**
@@ -58,6 +63,7 @@ export interface SessionCredentialsOptions {
 }
 
 export type SessionCredentials = Credentials & {
+  adopt(session: Session): void
   /** The pair in use, or null after the session ended. */
   current(): SignedIn | null
   /** Forget the pair (after signing out). */
@@ -125,6 +131,11 @@ export function createSessionCredentials(options: SessionCredentialsOptions): Se
       // Another request already refreshed while this one was under way: retry with the new token.
       if (current.accessToken !== refused) return current.accessToken
       return refreshOnce()
+    },
+    adopt(session) {
+      const next = signedInFrom(session, now())
+      current = next
+      options.onChange?.(next)
     },
     current: () => current,
     forget() {

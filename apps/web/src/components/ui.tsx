@@ -1,7 +1,7 @@
 import type { ButtonHTMLAttributes, ComponentProps, ReactNode } from 'react'
 import { useId } from 'react'
 import { describeError } from '../lib/errors.ts'
-import { useI18n } from '../lib/i18n.tsx'
+import { type MessageKey, useI18n } from '../lib/i18n.tsx'
 
 // Small accessible building blocks: visible focus rings, labels tied to their fields, errors
 // announced where they happen.
@@ -136,10 +136,19 @@ export function Card({ children, className }: { children: ReactNode; className?:
 }
 
 /** An API error where it happened: what went wrong in words, and each bad field. */
-export function ErrorNote({ error, className }: { error: unknown; className?: string }) {
+export function ErrorNote({
+  error,
+  className,
+  words,
+}: {
+  error: unknown
+  className?: string
+  /** Other sentences for some codes, where they happen. */
+  words?: Partial<Record<string, MessageKey>>
+}) {
   const { t } = useI18n()
   if (!error) return null
-  const described = describeError(error, t)
+  const described = describeError(error, t, words)
   return (
     <div
       role="alert"

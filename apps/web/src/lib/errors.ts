@@ -31,6 +31,11 @@ const known: Record<string, MessageKey> = {
   lease_expired: 'error.lease_expired',
   internal_error: 'error.internal_error',
   shutting_down: 'error.shutting_down',
+  last_owner: 'error.last_owner',
+  user_exists: 'error.user_exists',
+  user_not_found: 'error.user_not_found',
+  api_key_not_found: 'error.api_key_not_found',
+  not_a_user: 'error.not_a_user',
 }
 
 export interface Described {
@@ -48,7 +53,15 @@ function waitWords(ms: number, t: Translate): string {
   return t('error.wait.minutes', { n: Math.ceil(seconds / 60) })
 }
 
-export function describeError(error: unknown, t: Translate): Described {
+/**
+ * `words` gives some codes other sentences where they happen (a `forbidden` while granting a role
+ * is about the role, not the key).
+ */
+export function describeError(
+  error: unknown,
+  t: Translate,
+  words: Partial<Record<string, MessageKey>> = {},
+): Described {
   if (error instanceof ApiError) {
     // Sign-in: our own sentence says all of it (the server's repeats it).
     if (error.code === 'invalid_credentials')
@@ -61,7 +74,7 @@ export function describeError(error: unknown, t: Translate): Described {
         fields: [],
         code: error.code,
       }
-    const key = known[error.code]
+    const key = words[error.code] ?? known[error.code]
     const fields = error.problem?.errors ?? []
     if (key) return { message: t(key), detail: error.message, fields, code: error.code }
     if (error.code === 'validation_failed')
