@@ -47,7 +47,7 @@ export const de: Record<MessageKey, string> = {
   'signIn.notice.signedOutEverywhere': 'Du bist in allen Browsern und auf allen Geräten abgemeldet.',
   'signIn.key': 'API-Schlüssel',
   'signIn.keyHint':
-    'Der Owner-Schlüssel wird einmal beim ersten Start mit neuer Datenbank ausgegeben, oder es ist der OPENORCH_API_KEY, den du gesetzt hast.',
+    'Der Inhaber-Schlüssel wird einmal beim ersten Start mit neuer Datenbank ausgegeben, oder es ist der OPENORCH_API_KEY, den du gesetzt hast.',
   'signIn.submit': 'Anmelden',
   'signIn.storage':
     'Deine Anmeldung bleibt nur in diesem Browser-Tab (Session Storage) und wird beim Schließen des Tabs vergessen.',
@@ -293,8 +293,8 @@ export const de: Record<MessageKey, string> = {
   'error.wait.seconds': 'in {n} Sekunden',
   'error.wait.minutes': 'in {n} Minuten',
   'error.unauthorized':
-    'Dieser API-Schlüssel ist (nicht mehr) gültig. Prüfe ihn oder bitte den Owner um einen neuen.',
-  'error.forbidden': 'Dein API-Schlüssel darf das nicht. Frage einen Admin oder Owner.',
+    'Dieser API-Schlüssel ist (nicht mehr) gültig. Prüfe ihn oder bitte den Inhaber um einen neuen.',
+  'error.forbidden': 'Deine Rolle darf das nicht. Frage einen Admin oder Inhaber.',
   'error.provider_auth':
     'Der Anbieter hat den Schlüssel abgelehnt. Prüfe, ob er vollständig kopiert ist, oder erstelle einen neuen.',
   'error.provider_quota':

@@ -282,7 +282,7 @@ export const en = {
   'error.wait.seconds': 'in {n} seconds',
   'error.wait.minutes': 'in {n} minutes',
   'error.unauthorized': 'This API key is not valid (any more). Check it, or ask the owner for a new one.',
-  'error.forbidden': 'Your API key may not do this. Ask an admin or owner.',
+  'error.forbidden': 'Your role may not do this. Ask an admin or owner.',
   'error.provider_auth':
     'The provider refused the key. Check that you copied it completely, or create a new one.',
   'error.provider_quota':
