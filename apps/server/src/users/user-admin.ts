@@ -59,13 +59,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
   ): Promise<User> {
     const now = clock.now()
     await writeTransaction(database, async (trx) => {
-      const row = await trx
-        .selectFrom('users')
-        .selectAll()
-        .where('tenant_id', '=', caller.tenantId)
-        .where('id', '=', id)
-        .executeTakeFirst()
-      if (!row) throw notFound(id)
+      const row = await userInTenant(trx, caller.tenantId, id)
       mayTouch(caller, row.role)
       if (change.role) mayGrant(caller, change.role)
       const losesOwner =
@@ -86,13 +80,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
 
   async function remove(caller: AuthContext, id: string): Promise<void> {
     await writeTransaction(database, async (trx) => {
-      const row = await trx
-        .selectFrom('users')
-        .selectAll()
-        .where('tenant_id', '=', caller.tenantId)
-        .where('id', '=', id)
-        .executeTakeFirst()
-      if (!row) throw notFound(id)
+      const row = await userInTenant(trx, caller.tenantId, id)
       mayTouch(caller, row.role)
       if (row.role === 'owner' && row.disabled_at === null)
         await keepsAnOwner(database, trx, caller.tenantId, id)
@@ -152,6 +140,14 @@ async function keepsAnOwner(
     )
 }
 
-function notFound(id: string): AppError {
-  return new AppError('user_not_found', `User ${id} does not exist.`, 404)
+/** The workspace's user with this id; another workspace's user is as absent as a missing one. */
+async function userInTenant(trx: Kysely<Tables>, tenantId: string, id: string) {
+  const row = await trx
+    .selectFrom('users')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst()
+  if (!row) throw new AppError('user_not_found', `User ${id} does not exist.`, 404)
+  return row
 }

@@ -19,6 +19,34 @@ export function rolesUpTo(role: Role | undefined): Role[] {
   return allRoles.slice(0, allRoles.indexOf(role) + 1)
 }
 
+/** A role picker limited to `roles` (the ones the caller may give). */
+export function RoleField({
+  label,
+  roles,
+  value,
+  onChange,
+}: {
+  label: string
+  roles: Role[]
+  value: Role
+  onChange: (role: Role) => void
+}) {
+  const { t } = useI18n()
+  return (
+    <Field label={label}>
+      {(props) => (
+        <Select {...props} value={value} onChange={(e) => onChange(e.target.value as Role)}>
+          {roles.map((r) => (
+            <option key={r} value={r}>
+              {t(`role.${r}`)}
+            </option>
+          ))}
+        </Select>
+      )}
+    </Field>
+  )
+}
+
 export function ApiKeysSection({ scope, roles }: { scope: 'service' | 'personal'; roles: Role[] }) {
   const { t, lang } = useI18n()
   const client = useClient()
@@ -193,17 +221,7 @@ function CreateKeyForm({
               />
             )}
           </Field>
-          <Field label={t('keys.role')}>
-            {(props) => (
-              <Select {...props} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-                {roles.map((r) => (
-                  <option key={r} value={r}>
-                    {t(`role.${r}`)}
-                  </option>
-                ))}
-              </Select>
-            )}
-          </Field>
+          <RoleField label={t('keys.role')} roles={roles} value={role} onChange={setRole} />
           <Field label={t('keys.expiry')} hint={t('keys.expiryHint')}>
             {(props) => (
               <TextInput {...props} type="date" value={expiry} onChange={(e) => setExpiry(e.target.value)} />

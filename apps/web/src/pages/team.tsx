@@ -2,7 +2,7 @@ import type { Role, User } from '@openorch/contracts'
 import { ApiError } from '@openorch/sdk'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { type FormEvent, useId, useRef, useState } from 'react'
-import { ApiKeysSection, rolesUpTo } from '../components/api-keys.tsx'
+import { ApiKeysSection, RoleField, rolesUpTo } from '../components/api-keys.tsx'
 import { ConfirmButton } from '../components/confirm.tsx'
 import { Button, Card, ErrorNote, Field, Loading, PageTitle, Select, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
@@ -271,17 +271,7 @@ function AddPerson({ roles, onResult }: { roles: Role[]; onResult: (message: str
               />
             )}
           </Field>
-          <Field label={t('team.role')}>
-            {(props) => (
-              <Select {...props} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-                {roles.map((r) => (
-                  <option key={r} value={r}>
-                    {t(`role.${r}`)}
-                  </option>
-                ))}
-              </Select>
-            )}
-          </Field>
+          <RoleField label={t('team.role')} roles={roles} value={role} onChange={setRole} />
         </div>
         <Field
           label={t('team.password')}
