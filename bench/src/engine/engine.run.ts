@@ -16,6 +16,7 @@ import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.t
 import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
 import type { RunService } from '../../../apps/server/src/runs/run.service.ts'
 import type { EnqueueRequest } from '../../../apps/server/src/runs/run.types.ts'
+import { removeBenchPlace, sortedPercentile } from '../bench-place.ts'
 
 export interface EngineOptions {
   jobs: number
@@ -79,10 +80,6 @@ async function backendCpuMs(applicationName: string): Promise<Map<number, number
     } catch {}
   }
   return cpu
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
 
 async function main(): Promise<EngineResult> {
@@ -217,13 +214,7 @@ async function main(): Promise<EngineResult> {
   await kernel.stop(5000)
   await bus.close()
   await database.close()
-  if (dialect === 'postgres') {
-    const client = new pg.Client({ connectionString: options.databaseUrl })
-    await client.connect()
-    await client.query(`DROP SCHEMA ${schema} CASCADE`)
-    await client.end()
-  }
-  fs.rmSync(dir, { recursive: true, force: true })
+  await removeBenchPlace(dialect, { dir, schema, databaseUrl: options.databaseUrl })
   const name =
     dialect === 'sqlite'
       ? `openOrchestrator SQLite (synchronous=${options.synchronous ?? 'NORMAL'})`
@@ -235,10 +226,10 @@ async function main(): Promise<EngineResult> {
     enqueuePerSecond: Math.round(options.jobs / enqueueSeconds),
     seconds: Number(seconds.toFixed(3)),
     jobsPerSecond: Math.round(options.jobs / seconds),
-    latencyP50Ms: Number(percentile(latencies, 50).toFixed(2)),
-    latencyP99Ms: Number(percentile(latencies, 99).toFixed(2)),
-    crossProcessLatencyP50Ms: cross ? Number(percentile(cross, 50).toFixed(2)) : null,
-    crossProcessLatencyP99Ms: cross ? Number(percentile(cross, 99).toFixed(2)) : null,
+    latencyP50Ms: Number(sortedPercentile(latencies, 50).toFixed(2)),
+    latencyP99Ms: Number(sortedPercentile(latencies, 99).toFixed(2)),
+    crossProcessLatencyP50Ms: cross ? Number(sortedPercentile(cross, 50).toFixed(2)) : null,
+    crossProcessLatencyP99Ms: cross ? Number(sortedPercentile(cross, 99).toFixed(2)) : null,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   }
 }

@@ -12,7 +12,6 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { sql } from 'kysely'
-import pg from 'pg'
 import pino from 'pino'
 import { BotScheduler } from '../../../apps/server/src/bots/bot.scheduler.ts'
 import { botRunKind } from '../../../apps/server/src/bots/bot.service.ts'
@@ -27,6 +26,7 @@ import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.t
 import { newId } from '../../../apps/server/src/platform/ids.ts'
 import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
 import { jitterOf } from '../../../apps/server/src/schedules/schedule-spec.ts'
+import { removeBenchPlace } from '../bench-place.ts'
 import { type Lateness, summarise } from './lateness.ts'
 
 export interface SchedulerOptions {
@@ -198,13 +198,7 @@ async function main(): Promise<SchedulerResult> {
   const lag = summarise(enqueueLag, 0, 0)
   const expectedSlots = await expected
   await database.close()
-  if (dialect === 'postgres') {
-    const client = new pg.Client({ connectionString: options.databaseUrl })
-    await client.connect()
-    await client.query(`DROP SCHEMA ${schema} CASCADE`)
-    await client.end()
-  }
-  fs.rmSync(dir, { recursive: true, force: true })
+  await removeBenchPlace(dialect, { dir, schema, databaseUrl: options.databaseUrl })
   return {
     system: dialect === 'sqlite' ? 'openOrchestrator SQLite' : 'openOrchestrator PostgreSQL',
     schedules: options.schedules,

@@ -9,7 +9,6 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { sql } from 'kysely'
-import pg from 'pg'
 import type { Tables } from '../../../apps/server/src/database.ts'
 import { migrations } from '../../../apps/server/src/migrations/index.ts'
 import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
@@ -17,6 +16,7 @@ import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.t
 import { newId } from '../../../apps/server/src/platform/ids.ts'
 import { listRuns } from '../../../apps/server/src/runs/run.store.ts'
 import type { RunRow } from '../../../apps/server/src/runs/run.table.ts'
+import { removeBenchPlace, sortedPercentile } from '../bench-place.ts'
 
 export interface SearchOptions {
   runs: number
@@ -116,9 +116,6 @@ function likePattern(text: string): string {
   return `%${encoded.replace(/[!%_]/g, (c) => `!${c}`)}%`
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
-}
 const round = (ms: number) => Math.round(ms * 100) / 100
 
 async function main(): Promise<SearchResult> {
@@ -202,22 +199,16 @@ async function main(): Promise<SearchResult> {
       what,
       ftsHits: Math.min(ftsHits, 50),
       likeHits: Math.min(likeHits, 50),
-      ftsP50Ms: round(percentile(fts, 50)),
-      ftsP99Ms: round(percentile(fts, 99)),
-      likeP50Ms: round(percentile(like, 50)),
-      likeP99Ms: round(percentile(like, 99)),
+      ftsP50Ms: round(sortedPercentile(fts, 50)),
+      ftsP99Ms: round(sortedPercentile(fts, 99)),
+      likeP50Ms: round(sortedPercentile(like, 50)),
+      likeP99Ms: round(sortedPercentile(like, 99)),
     })
     process.stderr.write(`  ${dialect} ${JSON.stringify(results[results.length - 1])}\n`)
   }
 
   await database.close()
-  if (dialect === 'postgres') {
-    const client = new pg.Client({ connectionString: options.databaseUrl })
-    await client.connect()
-    await client.query(`DROP SCHEMA ${schema} CASCADE`)
-    await client.end()
-  }
-  fs.rmSync(dir, { recursive: true, force: true })
+  await removeBenchPlace(dialect, { dir, schema, databaseUrl: options.databaseUrl })
   return {
     dialect: dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL',
     runs: options.runs,
