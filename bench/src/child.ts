@@ -23,10 +23,11 @@ export async function bundle(entryPoints: Record<string, string>): Promise<void>
 }
 
 /**
- * The V8 flags `npm start` gives the server (decision 0013): openOrchestrator's measurements run with
- * them, as the product does; the peers run on plain Node, as their users start them.
+ * The V8 flags `npm start` gives the server (decisions 0013, 0014): openOrchestrator's measurements run
+ * with them (and with tuneHeapForServer, as the server calls it), as the product does; the peers run
+ * on plain Node, as their users start them.
  */
-export const serverNodeFlags = ['--optimize-for-size']
+export const serverNodeFlags = ['--max-semi-space-size=2']
 
 /** Runs dist/<script> with `args`; resolves with its stdout lines (stderr passes through). */
 export function runChild(script: string, args: string[], nodeFlags: string[] = []): Promise<string[]> {

@@ -20,6 +20,8 @@ const { values, positionals } = parseArgs({
     concurrency: { type: 'string' },
     'latency-samples': { type: 'string', default: '200' },
     'skip-peers': { type: 'boolean', default: false },
+    // engine: measure everything this many times, alternating, and report medians (a noisy machine)
+    rounds: { type: 'string', default: '1' },
     // openOrchestrator on plain Node, without the V8 flags `npm start` sets (decision 0013)
     'plain-node': { type: 'boolean', default: false },
     // scheduler
@@ -104,7 +106,7 @@ async function engine(
   process.stderr.write(`… openOrchestrator ${dialect}${synchronous ? ` ${synchronous}` : ''} ${mode}\n`)
   const [line] = await runChild(
     'engine.run.js',
-    [dialect, JSON.stringify({ ...workload, mode, synchronous })],
+    [dialect, JSON.stringify({ ...workload, mode, synchronous, tuneHeap: !values['plain-node'] })],
     values['plain-node'] ? [] : serverNodeFlags,
   )
   const r = JSON.parse(line!) as EngineResult
@@ -153,25 +155,59 @@ async function peer(name: 'graphile-worker' | 'pg-boss'): Promise<Row[]> {
 // `--only sqlite,postgres,graphile-worker,pg-boss` runs some systems only (ratios need both sides).
 const only = values.only?.split(',') ?? null
 const wanted = (system: string) => only === null || only.includes(system)
-const rows: Row[] = []
-if (wanted('sqlite')) {
-  rows.push(await engine('sqlite', 'one-by-one'))
-  rows.push(await engine('sqlite', 'batched'))
-  rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
-}
-if (wanted('postgres')) {
-  rows.push(await engine('postgres', 'one-by-one'))
-  rows.push(await engine('postgres', 'batched'))
-}
-if (!values['skip-peers']) {
-  if (wanted('graphile-worker')) rows.push(...(await peer('graphile-worker')))
-  if (wanted('pg-boss')) rows.push(...(await peer('pg-boss')))
+async function measureRound(): Promise<Row[]> {
+  const rows: Row[] = []
+  if (wanted('sqlite')) {
+    rows.push(await engine('sqlite', 'one-by-one'))
+    rows.push(await engine('sqlite', 'batched'))
+    rows.push(await engine('sqlite', 'one-by-one', 'FULL'))
+  }
+  if (wanted('postgres')) {
+    rows.push(await engine('postgres', 'one-by-one'))
+    rows.push(await engine('postgres', 'batched'))
+  }
+  if (!values['skip-peers']) {
+    if (wanted('graphile-worker')) rows.push(...(await peer('graphile-worker')))
+    if (wanted('pg-boss')) rows.push(...(await peer('pg-boss')))
+  }
+  return rows
 }
 
+const roundCount = Math.max(1, Number(values.rounds))
+const rounds: Row[][] = []
+for (let round = 1; round <= roundCount; round++) {
+  if (roundCount > 1) process.stderr.write(`round ${round} of ${roundCount}\n`)
+  rounds.push(await measureRound())
+}
+
+function median(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b)
+  if (known.length === 0) return null
+  const middle = Math.floor(known.length / 2)
+  return known.length % 2 === 1 ? known[middle]! : (known[middle - 1]! + known[middle]!) / 2
+}
+
+// Each row: the median over the rounds (peak RSS: the highest).
+const rows: Row[] = rounds[0]!.map((first, i) => {
+  const all = rounds.map((round) => round[i]!)
+  return {
+    ...first,
+    jobsPerSecond: Math.round(median(all.map((r) => r.jobsPerSecond))!),
+    enqueuePerSecond: median(all.map((r) => r.enqueuePerSecond)),
+    p50: median(all.map((r) => r.p50)),
+    p99: median(all.map((r) => r.p99)),
+    crossP50: median(all.map((r) => r.crossP50)),
+    crossP99: median(all.map((r) => r.crossP99)),
+    rssMb: Math.max(...all.map((r) => r.rssMb ?? 0)) || null,
+  }
+})
+
 const fmt = (value: number | null, digits = 1) => (value === null ? '–' : value.toFixed(digits))
-const ours = (mode: string) => rows.find((r) => r.system.includes('PostgreSQL') && r.mode === mode)
-const gw = (mode: string) => rows.find((r) => r.system.startsWith('graphile-worker') && r.mode === mode)
-const boss = rows.find((r) => r.system.startsWith('pg-boss'))
+const ours = (rows: Row[], mode: string) =>
+  rows.find((r) => r.system.includes('PostgreSQL') && r.mode === mode)
+const gw = (rows: Row[], mode: string) =>
+  rows.find((r) => r.system.startsWith('graphile-worker') && r.mode === mode)
+const boss = (rows: Row[]) => rows.find((r) => r.system.startsWith('pg-boss'))
 
 const lines = [
   `Workload: ${workload.jobs} no-op runs enqueued in batches of ${workload.batchSize}, then drained with concurrency ${workload.concurrency}; latency: ${workload.latencySamples} single runs on an idle system.`,
@@ -184,16 +220,36 @@ const lines = [
   ),
   '',
 ]
-const ratio = (a: Row | undefined, b: Row | undefined) =>
-  a && b ? `${(a.jobsPerSecond / b.jobsPerSecond).toFixed(2)}×` : 'n/a'
+// A ratio is taken within each round (both sides measured minutes apart), then the median of the rounds.
+function ratio(
+  ourSide: (rows: Row[]) => Row | undefined,
+  peerSide: (rows: Row[]) => Row | undefined,
+): string {
+  const each = rounds.map((round) => {
+    const a = ourSide(round)
+    const b = peerSide(round)
+    return a && b ? a.jobsPerSecond / b.jobsPerSecond : null
+  })
+  const middle = median(each)
+  if (middle === null) return 'n/a'
+  if (rounds.length === 1) return `${middle.toFixed(2)}×`
+  return `${middle.toFixed(2)}× (rounds: ${each.map((r) => (r === null ? 'n/a' : `${r.toFixed(2)}×`)).join(', ')})`
+}
+if (roundCount > 1) lines.push(`Medians of ${roundCount} rounds (peak RSS: the highest).`, '')
 if (!values['skip-peers']) {
   lines.push(
     'Ratios (openOrchestrator PostgreSQL ÷ peer, runs/s):',
     '',
-    `- one by one ÷ graphile-worker defaults: ${ratio(ours('one-by-one'), gw('defaults'))}`,
-    `- batched ÷ graphile-worker batched (local queue): ${ratio(ours('batched'), gw('batched'))}`,
-    `- one by one ÷ pg-boss: ${ratio(ours('one-by-one'), boss)}`,
-    `- batched ÷ pg-boss: ${ratio(ours('batched'), boss)}`,
+    `- one by one ÷ graphile-worker defaults: ${ratio(
+      (r) => ours(r, 'one-by-one'),
+      (r) => gw(r, 'defaults'),
+    )}`,
+    `- batched ÷ graphile-worker batched (local queue): ${ratio(
+      (r) => ours(r, 'batched'),
+      (r) => gw(r, 'batched'),
+    )}`,
+    `- one by one ÷ pg-boss: ${ratio((r) => ours(r, 'one-by-one'), boss)}`,
+    `- batched ÷ pg-boss: ${ratio((r) => ours(r, 'batched'), boss)}`,
     '',
   )
 }

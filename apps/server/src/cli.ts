@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { AppError, toError } from './platform/errors.ts'
+import { tuneHeapForServer } from './platform/heap.ts'
 import { createLogger } from './platform/logger.ts'
 import { rotateSecrets } from './secrets/rotate-secrets.ts'
 import { createUserService } from './users/user.service.ts'
@@ -58,6 +59,7 @@ function explain(error: unknown): string {
 }
 
 async function start() {
+  tuneHeapForServer()
   const cfg = config()
   const log = createLogger(cfg.log)
   const server = await startServer(cfg, log).catch((error) => fail(`could not start: ${explain(error)}`))

@@ -13,10 +13,12 @@ import { createLocalBus, createPostgresBus } from '../../../apps/server/src/plat
 import { systemClock } from '../../../apps/server/src/platform/clock.ts'
 import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
 import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.ts'
+import { tuneHeapForServer } from '../../../apps/server/src/platform/heap.ts'
 import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
 import type { RunService } from '../../../apps/server/src/runs/run.service.ts'
 import type { EnqueueRequest } from '../../../apps/server/src/runs/run.types.ts'
 import { removeBenchPlace, sortedPercentile } from '../bench-place.ts'
+import { markCpu, processCpuMs, reportCpu } from '../machine-cpu.ts'
 
 export interface EngineOptions {
   jobs: number
@@ -26,6 +28,8 @@ export interface EngineOptions {
   mode: 'one-by-one' | 'batched'
   synchronous?: 'NORMAL' | 'FULL'
   databaseUrl: string
+  /** As `npm start` does (with the launch flags of child.ts); false with --plain-node. */
+  tuneHeap?: boolean
 }
 
 export interface EngineResult {
@@ -44,6 +48,7 @@ export interface EngineResult {
 
 const dialect = process.argv[2] as 'sqlite' | 'postgres'
 const options = JSON.parse(process.argv[3] ?? '{}') as EngineOptions
+if (options.tuneHeap) tuneHeapForServer()
 const log = pino({ level: 'silent' })
 const now = () => performance.timeOrigin + performance.now()
 
@@ -63,7 +68,6 @@ function traceMemory(phase: string): void {
  * CPU time, unlike runs/s, barely moves with the load other tenants put on the machine.
  */
 const traceCpu = process.env.BENCH_TRACE_CPU === '1'
-const ticksPerSecond = 100
 async function backendCpuMs(applicationName: string): Promise<Map<number, number>> {
   const client = new pg.Client({ connectionString: options.databaseUrl })
   await client.connect()
@@ -74,12 +78,25 @@ async function backendCpuMs(applicationName: string): Promise<Map<number, number
   await client.end()
   const cpu = new Map<number, number>()
   for (const { pid } of rows) {
-    try {
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond)
-    } catch {}
+    const ms = processCpuMs(pid)
+    if (ms !== null) cpu.set(pid, ms)
   }
   return cpu
+}
+
+/**
+ * BENCH_TRACE_CPU=1 (PostgreSQL): transaction ids handed out so far, i.e. transactions that wrote (each
+ * ends in a WAL flush). Read at once, unlike pg_stat_database's counters, which backends report at most
+ * every second (every ten while idle). Counts every database of the server.
+ */
+async function writeTransactionsSoFar(): Promise<number> {
+  const client = new pg.Client({ connectionString: options.databaseUrl })
+  await client.connect()
+  const { rows } = await client.query<{ n: string }>(
+    'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS n',
+  )
+  await client.end()
+  return Number(rows[0]!.n)
 }
 
 async function main(): Promise<EngineResult> {
@@ -148,19 +165,22 @@ async function main(): Promise<EngineResult> {
     done = resolve
   })
   const cpuBefore = traceCpu && dialect === 'postgres' ? await backendCpuMs(schema) : null
-  const nodeCpuBefore = process.cpuUsage()
+  const writesBefore = cpuBefore ? await writeTransactionsSoFar() : 0
+  const cpuMark = markCpu()
   const drainStart = now()
   kernel.start()
   await finished
   const seconds = (now() - drainStart) / 1000
+  reportCpu(`openOrchestrator ${dialect} ${options.mode}`, cpuMark, options.jobs)
   if (cpuBefore) {
-    const nodeCpu = process.cpuUsage(nodeCpuBefore)
+    const nodeCpu = process.cpuUsage(cpuMark.process)
     const after = await backendCpuMs(schema)
+    const writes = (await writeTransactionsSoFar()) - writesBefore
     let backendMs = 0
     for (const [pid, ms] of after) backendMs += ms - (cpuBefore.get(pid) ?? 0)
     const perRun = (ms: number) => ((ms * 1000) / options.jobs).toFixed(0)
     process.stderr.write(
-      `cpu per run: node ${perRun((nodeCpu.user + nodeCpu.system) / 1000)} µs, postgres ${perRun(backendMs)} µs (${after.size} backends)\n`,
+      `cpu per run: node ${perRun((nodeCpu.user + nodeCpu.system) / 1000)} µs (system ${perRun(nodeCpu.system / 1000)} µs), postgres ${perRun(backendMs)} µs (${after.size} backends), ${(writes / options.jobs).toFixed(2)} write transactions\n`,
     )
   }
   traceMemory('after drain')

@@ -16,6 +16,7 @@ import {
   type TaskList,
   type WorkerUtils,
 } from 'graphile-worker'
+import { markCpu, reportCpu } from '../machine-cpu.ts'
 import type { PeerOptions, PeerResult } from './peer.types.ts'
 import {
   dropSchema,
@@ -95,8 +96,10 @@ export async function runPeerMode(options: PeerOptions, mode: GraphileWorkerMode
       },
     }
     const workerStartedAt = nowMs()
+    const cpuMark = markCpu()
     runner = await run({ ...shared, concurrency, noHandleSignals: true, taskList, preset })
     const finishedAt = await withTimeout(throughput.done, 600_000, 'all jobs to run')
+    reportCpu(`graphile-worker ${mode}`, cpuMark, jobs)
     const seconds = (finishedAt - workerStartedAt) / 1000
     // Completed jobs are deleted; wait until the database agrees that everything is done.
     await waitUntil(async () => (await remainingJobs()) === 0, 'all jobs to be completed in the database')

@@ -13,6 +13,8 @@ import { advanceOutbox, consumeOutbox } from './outbox.store.ts'
 /** How long events gather before the relay reads or broadcasts them. */
 const coalesceMs = 5
 
+const nonAscii = /[\u0080-\uffff]/
+
 export type EventHandler = (events: RunEvent[], trx: Kysely<Tables>) => Promise<void> | void
 
 /**
@@ -134,22 +136,25 @@ export class OutboxRelay {
   }
 
   private async broadcast(events: RunEvent[]): Promise<void> {
+    // Up to maxNotifyPayload bytes per message; all messages of one broadcast in one publish.
+    const messages: string[] = []
     let chunk: string[] = []
     let size = 2
-    const flush = async () => {
-      if (chunk.length === 0) return
-      await this.deps.bus.publish('events', `[${chunk.join(',')}]`)
-      chunk = []
-      size = 2
-    }
     for (const event of events) {
       const text = JSON.stringify(event)
-      if (text.length + 1 > maxNotifyPayload - 2) continue // an oversized event is still in the table for replay
-      if (size + text.length + 1 > maxNotifyPayload) await flush()
+      // The limit is in bytes: an error message may not be ASCII (counted only then: most events are).
+      const bytes = nonAscii.test(text) ? Buffer.byteLength(text) : text.length
+      if (bytes + 1 > maxNotifyPayload - 2) continue // an oversized event is still in the table for replay
+      if (size + bytes + 1 > maxNotifyPayload && chunk.length > 0) {
+        messages.push(`[${chunk.join(',')}]`)
+        chunk = []
+        size = 2
+      }
       chunk.push(text)
-      size += text.length + 1
+      size += bytes + 1
     }
-    await flush()
+    if (chunk.length > 0) messages.push(`[${chunk.join(',')}]`)
+    if (messages.length > 0) await this.deps.bus.publish('events', ...messages)
   }
 }
 

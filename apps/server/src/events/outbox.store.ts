@@ -106,5 +106,6 @@ export async function advanceOutbox(
     values: [name],
   })
   if (!rows[0] || rows[0].held === 0) return undefined
-  return rows.filter((row) => row.id !== null).map(({ held: _held, ...row }) => row as RunEventRow)
+  // `held` stays on the rows (not copied away row by row).
+  return rows.filter((row) => row.id !== null)
 }

@@ -8,6 +8,7 @@ import { auditAnchor } from './0006-audit-anchor.ts'
 import { runSearch } from './0007-run-search.ts'
 import { runQueue } from './0008-run-queue.ts'
 import { apiKeyOwners } from './0009-api-key-owners.ts'
+import { settleAndClaim } from './0010-settle-and-claim.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0007-run-search': runSearch,
   '0008-run-queue': runQueue,
   '0009-api-key-owners': apiKeyOwners,
+  '0010-settle-and-claim': settleAndClaim,
 }

@@ -7,7 +7,8 @@ import type { Logger } from './logger.ts'
 export type Topic = 'wake' | 'events' | 'control'
 
 export interface Bus {
-  publish(topic: Topic, message: string): Promise<void>
+  /** Sends the messages in order; on PostgreSQL all of them in one statement (one round trip, one commit). */
+  publish(topic: Topic, ...messages: string[]): Promise<void>
   subscribe(topic: Topic, handler: (message: string) => void): () => void
   /** The NOTIFY channel for a topic, for `pg_notify` inside a transaction (PostgreSQL only). */
   channel(topic: Topic): string
@@ -29,8 +30,8 @@ export function createLocalBus(): Bus {
   const emitter = new EventEmitter()
   emitter.setMaxListeners(0)
   return {
-    async publish(topic, message) {
-      emitter.emit(topic, message)
+    async publish(topic, ...messages) {
+      for (const message of messages) emitter.emit(topic, message)
     },
     subscribe(topic, handler) {
       emitter.on(topic, handler)
@@ -100,8 +101,16 @@ export function createPostgresBus(options: {
   const ready = connect()
 
   return {
-    async publish(topic, message) {
-      await options.pool.query('SELECT pg_notify($1, $2)', [channel(topic), message])
+    async publish(topic, ...messages) {
+      if (messages.length === 1) {
+        await options.pool.query('SELECT pg_notify($1, $2)', [channel(topic), messages[0]])
+      } else if (messages.length > 1) {
+        // As one JSON array: node-postgres escapes a text[] parameter character by character in JavaScript.
+        await options.pool.query(
+          'SELECT count(pg_notify($1, m)) FROM json_array_elements_text($2::json) AS m',
+          [channel(topic), JSON.stringify(messages)],
+        )
+      }
     },
     subscribe(topic, handler) {
       local.on(topic, handler)

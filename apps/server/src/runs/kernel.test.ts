@@ -196,6 +196,38 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect((await k.runs.get(tenantId, second.run.id)).attempt).toBe(0)
   })
 
+  it('stops waiting for an executor that never reads its signal, and one read later is already aborted', async () => {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let abortedWhenRead: boolean | undefined
+    let reason: unknown
+    const k = kernel({ worker: { concurrency: 1 } })
+    // Reads `signal` only after the run was cancelled: the signal is made then, already aborted.
+    k.executors.register('late-reader', async (context) => {
+      await gate
+      abortedWhenRead = context.signal.aborted
+      reason = context.signal.reason
+      return { output: 'too late' }
+    })
+    k.start()
+    const result = await k.runs.enqueue({ tenantId, kind: 'late-reader', trigger: 'api' })
+    if (result.status !== 'created') throw new Error('expected a created run')
+    await waitFor(async () => (await k.runs.get(tenantId, result.run.id)).status === 'running')
+    await k.runs.cancel(tenantId, result.run.id)
+    // The worker no longer waits for the executor: its slot is free for the next run.
+    k.executors.register('quick', async () => ({ output: 'ok' }))
+    const next = await k.runs.enqueue({ tenantId, kind: 'quick', trigger: 'api' })
+    if (next.status !== 'created') throw new Error('expected a created run')
+    expect((await finished(k, next.run.id)).status).toBe('completed')
+    release()
+    await waitFor(() => abortedWhenRead !== undefined)
+    expect(abortedWhenRead).toBe(true)
+    expect(reason).toMatchObject({ name: 'RunAbort', reason: 'cancelled' })
+    expect((await k.runs.get(tenantId, result.run.id)).output).toBeNull()
+  })
+
   it('returns the original run for a repeated idempotency key within 24 h, and a new one after', async () => {
     const clock = new ManualClock(Date.now())
     const k = kernel({ clock })
@@ -283,6 +315,48 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(afterStop.items.filter((r) => r.status === 'running')).toHaveLength(0)
     for (const run of afterStop.items.filter((r) => r.status === 'pending')) expect(run.attempt).toBe(0)
     expect(afterStop.items.filter((r) => r.status === 'completed').length).toBeGreaterThanOrEqual(4)
+  })
+
+  it('with a local queue, claims few large batches and writes results in groups, each run once', async () => {
+    const k = kernel({ worker: { concurrency: 4, localQueueSize: 64, settleBatchSize: 500 } })
+    const claims: number[] = []
+    const writes: number[] = []
+    const { claim, settle, settleAndClaim } = k.queue
+    k.queue.claim = async (options) => {
+      const rows = await claim(options)
+      claims.push(rows.length)
+      return rows
+    }
+    k.queue.settle = (settlements, now) => {
+      writes.push(settlements.length)
+      return settle(settlements, now)
+    }
+    k.queue.settleAndClaim = async (settlements, now, next) => {
+      writes.push(settlements.length)
+      const outcome = await settleAndClaim(settlements, now, next)
+      claims.push(outcome.claimed.length)
+      return outcome
+    }
+    const seen = new Map<string, number>()
+    k.executors.register('noop', async ({ run }) => {
+      seen.set(run.id, (seen.get(run.id) ?? 0) + 1)
+      return {}
+    })
+    await k.runs.enqueueMany(
+      Array.from({ length: 400 }, () => ({ tenantId, kind: 'noop', trigger: 'api' as const })),
+    )
+    k.start()
+    await waitFor(
+      async () => (await k.runs.list(tenantId, { status: 'completed', limit: 500 })).items.length === 400,
+      { timeoutMs: 20_000, what: 'all 400 runs to complete' },
+    )
+    expect(seen.size).toBe(400)
+    expect([...seen.values()].every((n) => n === 1)).toBe(true)
+    // Claims wait for half the local queue to be free and ask for a power of two (≥ 32 runs each)
+    // instead of one small claim per finished run; results finished during a write go into the next.
+    const nonEmptyClaims = claims.filter((n) => n > 0)
+    expect(nonEmptyClaims.length).toBeLessThanOrEqual(Math.ceil(400 / 32) + 2)
+    expect(writes.length).toBeLessThan(400 / 4)
   })
 
   it.runIf(dialect === 'postgres')(

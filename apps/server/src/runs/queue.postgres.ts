@@ -7,6 +7,7 @@ import {
   leaseExpiredError,
   type RunQueue,
   type Settlement,
+  type SettlementColumns,
   settlementColumns,
 } from './queue.ts'
 import type { RunRow } from './run.table.ts'
@@ -165,6 +166,31 @@ WITH expired AS (
 )
 SELECT * FROM u`
 
+// The settlement's columns in the order of run_settle_and_claim's parameters, then now, worker id and
+// lease expiry.
+const settlementColumnOrder = [
+  'id',
+  'token',
+  'status',
+  'output',
+  'output_hash',
+  'is_new',
+  'tokens_in',
+  'tokens_out',
+  'cost_usd',
+  'duration_ms',
+  'error_code',
+  'error_message',
+  'error_retryable',
+  'dead_lettered_at',
+  'wait_reason',
+  'run_at',
+  'refund',
+  'finished_at',
+] as const satisfies ReadonlyArray<keyof SettlementColumns>
+
+const settleAndClaimSql = `SELECT run_settle_and_claim(${Array.from({ length: settlementColumnOrder.length + 3 }, (_, i) => `$${i + 1}`).join(', ')}) AS result`
+
 function settlementParams(settlements: Settlement[], now: number): unknown[] {
   return [JSON.stringify(settlements.map((s) => settlementColumns(s, now))), now]
 }
@@ -236,7 +262,8 @@ export function createPostgresQueue(database: Db): RunQueue {
           values: [options.now, options.workerId, options.now + options.leaseMs],
         })
         if (rows[0]?.keyed) return [...claimed, ...(await claimSlow({ ...options, limit: remaining }))]
-        const got = rows.filter((row) => row.id !== null).map(({ keyed: _keyed, ...row }) => row as RunRow)
+        // `keyed` stays on the rows: copying every row without it cost more than carrying it.
+        const got: RunRow[] = rows.filter((row) => row.id !== null)
         claimed.push(...got)
         if (got.length < limit) break
         remaining -= got.length
@@ -264,14 +291,35 @@ export function createPostgresQueue(database: Db): RunQueue {
       return settlements.map((s) => accepted.has(s.id))
     },
 
-    // Two statements, deliberately not one transaction. Settling and claiming in one statement saved a
-    // round trip, but deadlocked under load: each transaction's claim, reading an old snapshot, waited
-    // on a run the other one was settling (docs/decisions/0002). Apart, a claim may wait on a settle,
-    // never the other way round.
+    // One settlement and one free slot, a busy one-by-one worker's every step: one call of
+    // run_settle_and_claim (migration 0010, decision 0014), one round trip and one commit. Otherwise
+    // two statements, deliberately not one: settling and claiming in one statement deadlocked under
+    // load (its data-modifying CTEs run interleaved, so a claim could lock a stale row while the
+    // settlement still waited, decision 0002). Apart, a claim may wait on a settle, never the reverse.
     async settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions) {
-      const accepted = await queue.settle(settlements, now)
-      const claimed = await queue.claim(next)
-      return { accepted, claimed }
+      if (settlements.length !== 1 || next.limit < 1) {
+        const accepted = await queue.settle(settlements, now)
+        const claimed = next.limit >= 1 ? await queue.claim(next) : []
+        return { accepted, claimed }
+      }
+      const columns = settlementColumns(settlements[0]!, now)
+      const { rows } = await pool.query<{ result: { settled: boolean; keyed: boolean; run: RunRow | null } }>(
+        {
+          name: 'openorch_settle_and_claim',
+          text: settleAndClaimSql,
+          values: [
+            ...settlementColumnOrder.map((column) => columns[column]),
+            now,
+            next.workerId,
+            next.now + next.leaseMs,
+          ],
+        },
+      )
+      const { settled, keyed, run } = rows[0]!.result
+      const claimed = keyed ? await claimSlow(next) : run ? [run] : []
+      if (!keyed && run && next.limit > 1)
+        claimed.push(...(await queue.claim({ ...next, limit: next.limit - 1 })))
+      return { accepted: [settled], claimed }
     },
 
     async rescueExpired(now: number, limit: number) {

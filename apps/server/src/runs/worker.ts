@@ -48,8 +48,23 @@ export interface WorkerOptions {
 
 interface ActiveRun {
   run: ClaimedRun
-  controller: AbortController
   startedAt: number
+  /** Why the run was aborted (timeout, cancel, lease lost, shutdown); set once. */
+  aborted: RunAbort | undefined
+  /**
+   * The executor's AbortSignal, made when the executor first reads `context.signal`: an
+   * AbortController is among the costliest objects of a run, and many executors never look at it.
+   */
+  controller: AbortController | undefined
+  /** Stops waiting for the executor (set while it runs). */
+  onAbort: ((reason: RunAbort) => void) | undefined
+}
+
+function abortRun(active: ActiveRun, reason: RunAbort): void {
+  if (active.aborted) return
+  active.aborted = reason
+  active.controller?.abort(reason)
+  active.onAbort?.(reason)
 }
 
 /**
@@ -74,6 +89,8 @@ export class Worker {
   private retryTimers = new Set<NodeJS.Timeout>()
   private settleBuffer: Array<{ settlement: Settlement; resolve: (accepted: boolean) => void }> = []
   private settleScheduled = false
+  /** The settlement write in flight, if any (one at a time). */
+  private flushing: Promise<void> | undefined
   private drained: (() => void) | undefined
   private readonly log: Logger
 
@@ -117,7 +134,7 @@ export class Worker {
     }
     const active = this.active.get(runId)
     if (!active) return false
-    active.controller.abort(new RunAbort(cause))
+    abortRun(active, new RunAbort(cause))
     return true
   }
 
@@ -136,7 +153,7 @@ export class Worker {
     await this.waitForDrain(graceMs)
     if (this.active.size > 0) {
       this.log.warn({ remaining: this.active.size }, 'grace period over; releasing unfinished runs')
-      for (const active of this.active.values()) active.controller.abort(new RunAbort('shutdown'))
+      for (const active of this.active.values()) abortRun(active, new RunAbort('shutdown'))
       await this.waitForDrain(Math.max(1000, this.options.leaseMs))
     }
     await this.flushSettlements()
@@ -158,11 +175,9 @@ export class Worker {
 
   private tick(): void {
     if (!this.running || this.stopping) return
-    const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
     while (!this.idle) {
-      const free = this.capacity()
-      if (free <= 0) return
-      const limit = Math.min(free, batch)
+      const limit = this.claimLimit()
+      if (limit <= 0) return
       this.reserved += limit
       const generation = this.wakeGeneration
       this.options.queue
@@ -183,6 +198,20 @@ export class Worker {
           },
         )
     }
+  }
+
+  /**
+   * How many runs to claim now. Without a local queue: every free slot (up to claimBatchSize). With
+   * one, claims wait until half of it is free (or it ran empty) and ask for a power of two: a few
+   * large claims of one statement each instead of a small claim after every finished run.
+   */
+  private claimLimit(): number {
+    const free = Math.min(this.capacity(), this.options.claimBatchSize ?? Number.POSITIVE_INFINITY)
+    const localQueue = this.options.localQueueSize ?? 0
+    if (localQueue === 0 || free <= 0) return Math.max(0, free)
+    if (this.reserved > 0) return 0 // one claim in flight at a time
+    if (this.queued.length > 0 && free < Math.ceil(localQueue / 2)) return 0
+    return 2 ** Math.floor(Math.log2(free))
   }
 
   /** Runs a claim may ask for now: free slots, plus room in the local queue. */
@@ -231,8 +260,13 @@ export class Worker {
 
   private execute(row: RunRow): void {
     const run = toClaimedRun(row)
-    const controller = new AbortController()
-    const active: ActiveRun = { run, controller, startedAt: this.options.clock.now() }
+    const active: ActiveRun = {
+      run,
+      startedAt: this.options.clock.now(),
+      aborted: undefined,
+      controller: undefined,
+      onAbort: undefined,
+    }
     this.active.set(run.id, active)
     this.executing++
     let slotFreed = false
@@ -250,11 +284,17 @@ export class Worker {
     }
     const timeout =
       run.timeoutMs !== null
-        ? setTimeout(() => controller.abort(new RunAbort('timeout')), run.timeoutMs)
+        ? setTimeout(() => abortRun(active, new RunAbort('timeout')), run.timeoutMs)
         : undefined
     const context: RunContext = {
       run,
-      signal: controller.signal,
+      get signal() {
+        if (!active.controller) {
+          active.controller = new AbortController()
+          if (active.aborted) active.controller.abort(active.aborted)
+        }
+        return active.controller.signal
+      },
       get log() {
         return log()
       },
@@ -265,12 +305,12 @@ export class Worker {
           this.options.leaseMs,
         )
         if (refused.size > 0) {
-          controller.abort(new RunAbort('lease_lost'))
+          abortRun(active, new RunAbort('lease_lost'))
           throw new LeaseLostError(run.id)
         }
       },
     }
-    void this.runExecutor(context)
+    void this.runExecutor(active, context)
       .then(
         (result) => this.settlementFor(active, result, undefined),
         (error) => this.settlementFor(active, undefined, error),
@@ -299,7 +339,7 @@ export class Worker {
   }
 
   /** Resolves with the executor's result, or rejects as soon as the run is aborted (a late result is discarded). */
-  private runExecutor(context: RunContext): Promise<ExecutorResult> {
+  private runExecutor(active: ActiveRun, context: RunContext): Promise<ExecutorResult> {
     const executor = this.options.executors.get(context.run.kind)
     if (!executor) {
       return Promise.reject(
@@ -308,15 +348,15 @@ export class Worker {
         }),
       )
     }
-    const signal = context.signal
     return new Promise<ExecutorResult>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason)
-      if (signal.aborted) return onAbort()
-      signal.addEventListener('abort', onAbort, { once: true })
+      if (active.aborted) return reject(active.aborted)
+      active.onAbort = reject
       Promise.resolve()
         .then(() => executor(context))
         .then(resolve, reject)
-        .finally(() => signal.removeEventListener('abort', onAbort))
+        .finally(() => {
+          active.onAbort = undefined
+        })
     })
   }
 
@@ -325,14 +365,10 @@ export class Worker {
     result: ExecutorResult | undefined,
     thrown: unknown,
   ): Settlement | undefined {
-    const { run, controller } = active
+    const { run } = active
     const lease = { id: run.id, token: run.leaseToken }
     const durationMs = Math.max(0, this.options.clock.now() - active.startedAt)
-    const cause = controller.signal.aborted
-      ? controller.signal.reason instanceof RunAbort
-        ? controller.signal.reason.reason
-        : 'cancelled'
-      : undefined
+    const cause = active.aborted?.reason
     switch (cause) {
       case 'timeout':
         return {
@@ -378,22 +414,40 @@ export class Worker {
     if (batch <= 1) return this.writeSettlements([settlement]).then((accepted) => accepted[0] ?? false)
     return new Promise((resolve) => {
       this.settleBuffer.push({ settlement, resolve })
-      if (this.settleBuffer.length >= batch) void this.flushSettlements()
-      else if (!this.settleScheduled) {
-        this.settleScheduled = true
-        setImmediate(() => void this.flushSettlements())
-      }
+      this.scheduleFlush()
     })
   }
 
-  private async flushSettlements(): Promise<void> {
+  private scheduleFlush(): void {
+    if (this.flushing || this.settleScheduled || this.settleBuffer.length === 0) return
+    this.settleScheduled = true
+    setImmediate(() => void this.flushSettlements())
+  }
+
+  /**
+   * Writes the buffered settlements, one write at a time: what finishes while a write is in flight
+   * waits for it and goes into the next one. A busy worker so writes as many results per transaction
+   * as finished during one round trip (group commit), an idle one writes each at once.
+   */
+  private flushSettlements(): Promise<void> {
     this.settleScheduled = false
-    const items = this.settleBuffer.splice(0)
-    if (items.length === 0) return
-    const accepted = await this.writeSettlements(items.map((item) => item.settlement)).catch(() =>
-      items.map(() => false),
-    )
-    for (const [i, item] of items.entries()) item.resolve(accepted[i] ?? false)
+    this.flushing ??= this.writeBuffered().finally(() => {
+      this.flushing = undefined
+      // A result may have arrived between the last write and now (it saw a write in flight).
+      this.scheduleFlush()
+    })
+    return this.flushing
+  }
+
+  private async writeBuffered(): Promise<void> {
+    const batch = this.options.settleBatchSize ?? 100
+    while (this.settleBuffer.length > 0) {
+      const items = this.settleBuffer.splice(0, batch)
+      const accepted = await this.writeSettlements(items.map((item) => item.settlement)).catch(() =>
+        items.map(() => false),
+      )
+      for (const [i, item] of items.entries()) item.resolve(accepted[i] ?? false)
+    }
   }
 
   /**
@@ -403,10 +457,7 @@ export class Worker {
   private async writeSettlements(settlements: Settlement[]): Promise<boolean[]> {
     const deadline = Date.now() + this.options.leaseMs
     for (let attempt = 0; ; attempt++) {
-      const batch = this.options.claimBatchSize ?? Number.POSITIVE_INFINITY
-      const free = this.capacity()
-      const limit =
-        this.running && !this.stopping && !this.idle && attempt === 0 ? Math.max(0, Math.min(free, batch)) : 0
+      const limit = this.running && !this.stopping && !this.idle && attempt === 0 ? this.claimLimit() : 0
       const generation = this.wakeGeneration
       let outcome: { accepted: boolean[]; claimed: RunRow[] }
       this.reserved += limit
@@ -452,9 +503,9 @@ export class Worker {
         const index = this.queued.findIndex((row) => row.id === id)
         if (index >= 0) this.queued.splice(index, 1)
         const active = this.active.get(id)
-        if (!active || active.controller.signal.aborted) continue
+        if (!active || active.aborted) continue
         this.log.warn({ runId: id }, 'heartbeat refused: lease taken over; aborting the run here')
-        active.controller.abort(new RunAbort('lease_lost'))
+        abortRun(active, new RunAbort('lease_lost'))
       }
     } catch (error) {
       this.log.warn({ err: toError(error) }, 'heartbeat failed; will try again')

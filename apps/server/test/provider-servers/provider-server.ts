@@ -134,10 +134,12 @@ export async function startProviderServer(
     })
   })
 
-  // Timers of slow and streamed answers; a client that goes away cancels its own.
+  // Timers of slow and streamed answers; a client that goes away cancels its own. One close listener
+  // per answer, not one per streamed frame (a long stream would pass Node's listener warning).
+  const pending = new WeakMap<http.ServerResponse, NodeJS.Timeout>()
   function later(res: http.ServerResponse, ms: number, fn: () => void): void {
-    const timer = setTimeout(fn, ms)
-    res.on('close', () => clearTimeout(timer))
+    if (!pending.has(res)) res.once('close', () => clearTimeout(pending.get(res)))
+    pending.set(res, setTimeout(fn, ms))
   }
 
   function sendJson(

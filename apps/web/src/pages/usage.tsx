@@ -133,45 +133,49 @@ export default function UsagePage() {
               bars={rows.map((r) => ({ label: r.label, value: value(r), display: show(r) }))}
             />
           </Card>
-          <Card className="overflow-x-auto">
-            <table className="w-full text-sm">
-              <caption className="sr-only">{t('usage.tableCaption')}</caption>
-              <thead>
-                <tr className="text-left">
-                  <th scope="col" className="py-1 pr-2">
-                    {t(`usage.by.${groupBy}`)}
-                  </th>
-                  <th scope="col" className="py-1 pr-2 text-right">
-                    {t('usage.calls')}
-                  </th>
-                  <th scope="col" className="py-1 pr-2 text-right">
-                    {t('usage.tokensIn')}
-                  </th>
-                  <th scope="col" className="py-1 pr-2 text-right">
-                    {t('usage.tokensOut')}
-                  </th>
-                  <th scope="col" className="py-1 text-right">
-                    {t('usage.cost')}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr key={r.key} className="border-t border-slate-200 dark:border-slate-700">
-                    <th scope="row" className="py-1 pr-2 text-left font-normal">
-                      {r.label}
+          <Card className="min-w-0">
+            {/* A phone may scroll the table sideways: the region takes focus so keys can scroll it too. */}
+            {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1, axe scrollable-region-focusable) */}
+            <section className="overflow-x-auto" tabIndex={0} aria-label={t('usage.tableCaption')}>
+              <table className="w-full text-sm">
+                <caption className="sr-only">{t('usage.tableCaption')}</caption>
+                <thead>
+                  <tr className="text-left">
+                    <th scope="col" className="py-1 pr-2">
+                      {t(`usage.by.${groupBy}`)}
                     </th>
-                    <td className="py-1 pr-2 text-right">{formatNumber(r.calls, lang)}</td>
-                    <td className="py-1 pr-2 text-right">{formatNumber(r.tokensIn, lang)}</td>
-                    <td className="py-1 pr-2 text-right">{formatNumber(r.tokensOut, lang)}</td>
-                    <td className="py-1 text-right">
-                      {formatUsd(r.costUsd, lang)}
-                      {r.unpricedCalls > 0 && <span title={t('usage.unpriced')}> *</span>}
-                    </td>
+                    <th scope="col" className="py-1 pr-2 text-right">
+                      {t('usage.calls')}
+                    </th>
+                    <th scope="col" className="py-1 pr-2 text-right">
+                      {t('usage.tokensIn')}
+                    </th>
+                    <th scope="col" className="py-1 pr-2 text-right">
+                      {t('usage.tokensOut')}
+                    </th>
+                    <th scope="col" className="py-1 text-right">
+                      {t('usage.cost')}
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {rows.map((r) => (
+                    <tr key={r.key} className="border-t border-slate-200 dark:border-slate-700">
+                      <th scope="row" className="py-1 pr-2 text-left font-normal">
+                        {r.label}
+                      </th>
+                      <td className="py-1 pr-2 text-right">{formatNumber(r.calls, lang)}</td>
+                      <td className="py-1 pr-2 text-right">{formatNumber(r.tokensIn, lang)}</td>
+                      <td className="py-1 pr-2 text-right">{formatNumber(r.tokensOut, lang)}</td>
+                      <td className="py-1 text-right">
+                        {formatUsd(r.costUsd, lang)}
+                        {r.unpricedCalls > 0 && <span title={t('usage.unpriced')}> *</span>}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
           </Card>
         </div>
       )}
