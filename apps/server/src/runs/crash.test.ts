@@ -1,3 +1,4 @@
+import SqliteDatabase from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type ChildHandle, spawnWorkerChild } from '../../test/child-process.ts'
 import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
@@ -38,6 +39,32 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
     })
     children.push(handle)
     return handle
+  }
+
+  /**
+   * SIGSTOP, at a moment the child holds no SQLite write lock. SQLite cannot take a lock from a
+   * frozen process (PostgreSQL commits a statement whether or not its client is frozen): a child
+   * stopped inside its relay's or heartbeat's transaction would block every other writer until
+   * SIGCONT, which is not the scenario under test. So on SQLite: stop, try the write lock from
+   * outside, and if the child holds it, let it run a moment and stop it again.
+   */
+  async function freeze(handle: ChildHandle): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      handle.process.kill('SIGSTOP')
+      const sqlitePath = testDb.location.sqlitePath
+      if (!sqlitePath) return
+      const probe = new SqliteDatabase(sqlitePath, { timeout: 100 })
+      try {
+        probe.exec('BEGIN IMMEDIATE; ROLLBACK')
+        return
+      } catch (error) {
+        if (attempt >= 50) throw error
+      } finally {
+        probe.close()
+      }
+      handle.process.kill('SIGCONT')
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
   }
 
   function kernel(options: Parameters<typeof createTestKernel>[1] = {}) {
@@ -138,7 +165,7 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
     if (job.status !== 'created') throw new Error('expected created')
     const zombie = child({ sleepMs: 1500 })
     await zombie.waitForLine((l) => l.event === 'started' && l.runId === job.run.id)
-    zombie.process.kill('SIGSTOP')
+    await freeze(zombie)
     k.start()
     const run = await waitFor(async () => {
       const r = await k.runs.get(tenantId, job.run.id)
