@@ -15,7 +15,14 @@ export interface DatabaseOptions {
   /** PostgreSQL schema to live in (tests give each database its own). */
   schema?: string
   poolSize?: number
+  /**
+   * PostgreSQL ends a session left idle inside a transaction this long (default 60 s): a process
+   * frozen mid-transaction (SIGSTOP, a stalled VM) would otherwise hold its row locks until it wakes.
+   */
+  idleInTransactionTimeoutMs?: number
 }
+
+const defaultIdleInTransactionTimeoutMs = 60_000
 
 export interface Database<DB> {
   db: Kysely<DB>
@@ -89,6 +96,8 @@ async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<
   const clientConfig: pg.ClientConfig = {
     connectionString: url,
     types: pgTypes,
+    idle_in_transaction_session_timeout:
+      options.idleInTransactionTimeoutMs ?? defaultIdleInTransactionTimeoutMs,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   }
   if (schema) {
@@ -101,8 +110,11 @@ async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<
     }
   }
   const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 })
-  // An idle client that loses its connection must not crash the process; the pool replaces it.
+  // A client that loses its connection must not crash the process: an idle one the pool replaces,
+  // one checked out (between two statements of a transaction, when the server ends an idle
+  // transaction or restarts) fails its next query, and the pool drops it on release.
   pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })
   return {
     db,
