@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
-import { postgresUrl } from '../../../test/databases.ts'
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../../../test/databases.ts'
 import { type Database, openDatabase } from './database.ts'
 
 // A process frozen inside a transaction (SIGSTOP, a paused VM) must not hold its locks for ever:
@@ -11,16 +10,18 @@ import { type Database, openDatabase } from './database.ts'
 describe.skipIf(process.env.OPENORCH_TEST_POSTGRES !== '1')(
   'PostgreSQL sessions idle in a transaction',
   () => {
-    const schema = `t_${randomBytes(6).toString('hex')}`
     const opened: Array<Database<unknown>> = []
+    let testDb: TestDatabase | undefined
 
     afterEach(async () => {
-      const [first] = opened
-      if (first) await sql.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).execute(first.db)
-      for (const database of opened.splice(0).reverse()) await database.close()
+      for (const database of opened.splice(0)) await database.close()
+      // The harness drops test schemas in turn with other tests' migrations (test/databases.ts).
+      await testDb?.cleanup()
     })
 
     it('ends a transaction left idle past the timeout, frees its locks, and keeps the pool usable', async () => {
+      testDb = await createTestDatabase('postgres')
+      const schema = testDb.location.schema
       const frozen = await openDatabase<unknown>({
         url: postgresUrl,
         schema,
