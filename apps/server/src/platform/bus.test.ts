@@ -1,25 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
+import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { createBus, waitFor } from '../../test/kernel-harness.ts'
-import type { Db } from '../database.ts'
 import type { Bus } from './bus.ts'
 
 describe.each(dialects)('message bus on %s', (dialect) => {
-  let testDb: TestDatabase
-  let database: Db
+  const t = useTestDatabase(dialect)
   let bus: Bus
 
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect)
-    database = await testDb.open()
-    bus = createBus(database)
+    bus = createBus(t.database)
     await bus.ready()
   })
-  afterEach(async () => {
-    await bus.close()
-    await database.close()
-    await testDb.cleanup()
-  })
+  // Runs before useTestDatabase's (after-hooks run in reverse order).
+  afterEach(() => bus.close())
 
   it('delivers the messages of one publish in order, text as sent', async () => {
     const received: string[] = []

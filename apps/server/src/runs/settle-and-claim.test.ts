@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { testLog } from '../../test/kernel-harness.ts'
 import type { Db } from '../database.ts'
 import { createLocalBus } from '../platform/bus.ts'
@@ -16,14 +16,13 @@ const leaseMs = 30_000
 // settleAndClaim with one settlement and one free slot: on PostgreSQL the run_settle_and_claim function
 // (migration 0010), on SQLite one transaction. Every outcome must leave the same rows on both engines.
 describe.each(dialects)('settle one run and claim the next on %s', (dialect) => {
-  let testDb: TestDatabase
+  const t = useTestDatabase(dialect)
   let database: Db
   let queue: RunQueue
   let runs: RunService
 
-  beforeEach(async () => {
-    testDb = await createTestDatabase(dialect)
-    database = await testDb.open()
+  beforeEach(() => {
+    database = t.database
     queue = createQueue(database)
     runs = createRunService({
       database,
@@ -32,10 +31,6 @@ describe.each(dialects)('settle one run and claim the next on %s', (dialect) => 
       log: testLog,
       backpressure: { warnPending: 1e9, dropPending: 1e9 },
     })
-  })
-  afterEach(async () => {
-    await database.close()
-    await testDb.cleanup()
   })
 
   async function enqueue(count: number, extra: { concurrencyKey?: string } = {}) {
