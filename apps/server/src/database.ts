@@ -7,7 +7,7 @@ import type { EventCursorsTable, RunEventsTable, RunsTable } from './runs/run.ta
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
-import type { RefreshTokensTable, UsersTable } from './users/user.table.ts'
+import type { LoginFailuresTable, RefreshTokensTable, UsersTable } from './users/user.table.ts'
 
 /** Every table of the server, as Kysely sees it. */
 export interface Tables {
@@ -24,6 +24,7 @@ export interface Tables {
   audit_anchor: AuditAnchorTable
   users: UsersTable
   refresh_tokens: RefreshTokensTable
+  login_failures: LoginFailuresTable
 }
 
 export type Db = Database<Tables>

@@ -9,6 +9,7 @@ import { runSearch } from './0007-run-search.ts'
 import { runQueue } from './0008-run-queue.ts'
 import { apiKeyOwners } from './0009-api-key-owners.ts'
 import { settleAndClaim } from './0010-settle-and-claim.ts'
+import { loginFailures } from './0011-login-failures.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0008-run-queue': runQueue,
   '0009-api-key-owners': apiKeyOwners,
   '0010-settle-and-claim': settleAndClaim,
+  '0011-login-failures': loginFailures,
 }

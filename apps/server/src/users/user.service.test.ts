@@ -2,6 +2,9 @@ import { SignJWT } from 'jose'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
+import { testLog } from '../../test/kernel-harness.ts'
+import { ManualClock } from '../platform/clock.ts'
+import { createUserService } from './user.service.ts'
 
 const password = 'correct horse battery staple'
 
@@ -105,6 +108,62 @@ describe.each(dialects)('users and sessions on %s', (dialect) => {
       details: { reason: 'wrong_password', locked: true },
     })
     expect(trail[4]!.details).toMatchObject({ locked: false })
+  })
+
+  it('counts failed sign-ins across processes: the lock holds on every one, also for concurrent failures', async () => {
+    // A second server process on the same database: its own pool, its own service.
+    const other = createUserService({
+      database: await t.openSecond(),
+      clock: t.kernel.clock,
+      log: testLog,
+      signingKey: new Uint8Array(32),
+    })
+    const refusedByOther = (pw: string) =>
+      other.login('anna@example.com', pw).then(
+        () => 'signed in',
+        (error: { code: string }) => error.code,
+      )
+    // Five failures at once, spread over both processes: each one counts.
+    const outcomes = await Promise.all([
+      login('anna@example.com', 'wrong guess number one'),
+      refusedByOther('wrong guess number two'),
+      login('anna@example.com', 'wrong guess number three'),
+      refusedByOther('wrong guess number four'),
+      login('anna@example.com', 'wrong guess number five'),
+    ])
+    expect(outcomes.map((o) => (typeof o === 'string' ? o : o.json().code))).toEqual(
+      Array(5).fill('invalid_credentials'),
+    )
+    // Locked on both, even with the right password.
+    expect((await login()).json().code).toBe('login_throttled')
+    expect(await refusedByOther(password)).toBe('login_throttled')
+  })
+
+  it('keeps only the current window of failures, and no e-mail in clear', async () => {
+    const clock = new ManualClock(Date.now())
+    const lockMs = 60_000
+    const users = createUserService({
+      database: t.database,
+      clock,
+      log: testLog,
+      signingKey: new Uint8Array(32),
+      lockMs,
+    })
+    for (let i = 0; i < 20; i++)
+      await expect(users.login(`stranger${i}@example.com`, 'a guess of some length')).rejects.toMatchObject({
+        code: 'invalid_credentials',
+      })
+    const rows = await t.database.db.selectFrom('login_failures').selectAll().execute()
+    expect(rows).toHaveLength(20)
+    for (const row of rows) expect(row.email_hash).toMatch(/^[0-9a-f]{64}$/)
+    // Their window passes; the next failure takes the old rows away with it.
+    clock.advance(lockMs + 1)
+    await expect(users.login('late@example.com', 'a guess of some length')).rejects.toMatchObject({
+      code: 'invalid_credentials',
+    })
+    expect(await t.database.db.selectFrom('login_failures').select('failures').execute()).toEqual([
+      { failures: 1 },
+    ])
   })
 
   it('rotates refresh tokens; a spent one used again ends the whole session', async () => {

@@ -1,5 +1,5 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { appendAudit, systemEntry } from '../audit/audit.store.ts'
 import type { AuthContext } from '../auth/api-key.service.ts'
 import { isRole, type Role } from '../auth/role.ts'
@@ -78,7 +78,6 @@ export function createUserService(deps: UserServiceDeps) {
   const refreshTtlMs = deps.refreshTtlMs ?? 30 * 86_400_000
   const maxFailures = deps.maxFailures ?? 5
   const lockMs = deps.lockMs ?? 15 * 60_000
-  const failures = new Map<string, { count: number; first: number; lockedUntil: number }>()
 
   async function createUser(input: {
     tenantId: string
@@ -145,11 +144,18 @@ export function createUserService(deps: UserServiceDeps) {
     return { accessToken, refreshToken, expiresIn: Math.floor(accessTtlMs / 1000), user: toUser(user) }
   }
 
-  function throttled(email: string): AppError | undefined {
-    const entry = failures.get(email)
+  // Failed sign-ins live in the database (migration 0011): every process of a cluster counts the
+  // same ones, and a stranger spraying e-mails fills no process's memory (rows leave with their window).
+  async function throttled(email: string): Promise<AppError | undefined> {
     const now = clock.now()
-    if (!entry || entry.lockedUntil <= now) return undefined
-    const seconds = Math.ceil((entry.lockedUntil - now) / 1000)
+    const row = await db
+      .selectFrom('login_failures')
+      .select('locked_until')
+      .where('email_hash', '=', sha256Hex(email))
+      .where('locked_until', '>', now)
+      .executeTakeFirst()
+    if (!row) return undefined
+    const seconds = Math.ceil((Number(row.locked_until) - now) / 1000)
     return new AppError(
       'login_throttled',
       `Too many failed sign-ins for this e-mail. Try again in ${seconds} s.`,
@@ -160,33 +166,58 @@ export function createUserService(deps: UserServiceDeps) {
     )
   }
 
-  function recordFailure(email: string): void {
+  /** Counts a failure in one statement (two processes failing at once both count); true when it locks. */
+  async function recordFailure(email: string): Promise<boolean> {
     const now = clock.now()
-    const entry = failures.get(email)
-    const fresh = !entry || now - entry.first > lockMs
-    const next = fresh ? { count: 1, first: now, lockedUntil: 0 } : { ...entry, count: entry.count + 1 }
-    if (next.count >= maxFailures) next.lockedUntil = now + lockMs
-    failures.set(email, next)
+    const lockAt = now + lockMs
+    const fresh = sql<boolean>`${now} - login_failures.first_failed_at > ${lockMs}`
+    const row = await db
+      .insertInto('login_failures')
+      .values({
+        email_hash: sha256Hex(email),
+        tenant_id: '*',
+        failures: 1,
+        first_failed_at: now,
+        locked_until: maxFailures <= 1 ? lockAt : 0,
+      })
+      .onConflict((oc) =>
+        oc.column('email_hash').doUpdateSet({
+          failures: sql`CASE WHEN ${fresh} THEN 1 ELSE login_failures.failures + 1 END`,
+          first_failed_at: sql`CASE WHEN ${fresh} THEN ${now} ELSE login_failures.first_failed_at END`,
+          locked_until: sql`CASE WHEN ${fresh} THEN ${maxFailures <= 1 ? lockAt : 0}
+            WHEN login_failures.failures + 1 >= ${maxFailures} THEN ${lockAt}
+            ELSE login_failures.locked_until END`,
+        }),
+      )
+      .returning('locked_until')
+      .executeTakeFirstOrThrow()
+    // Windows that have passed, of any e-mail: the table holds one window's failures at most.
+    await db
+      .deleteFrom('login_failures')
+      .where('first_failed_at', '<', now - lockMs)
+      .where('locked_until', '<=', now)
+      .execute()
+    return Number(row.locked_until) > now
   }
 
   async function login(emailInput: string, password: string, from: RequestOrigin = {}): Promise<Session> {
     const email = emailInput.trim().toLowerCase()
-    const locked = throttled(email)
+    const locked = await throttled(email)
     if (locked) throw locked
     const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
     const ok = await verifyPassword(password, row?.password_hash ?? dummyHash)
     if (!row || !ok || row.disabled_at !== null) {
-      recordFailure(email)
+      const nowLocked = await recordFailure(email)
       log.info({ emailHash: sha256Hex(email).slice(0, 12) }, 'sign-in refused')
       // Attempts on a real account are the ones worth a trail (at most five before the lock).
       if (row)
         await audit(row, from, 'auth.login_failed', 'anonymous', {
           reason: row.disabled_at !== null ? 'disabled' : 'wrong_password',
-          locked: throttled(email) !== undefined,
+          locked: nowLocked,
         })
       throw new AppError('invalid_credentials', 'The e-mail or the password is wrong.', 401)
     }
-    failures.delete(email)
+    await db.deleteFrom('login_failures').where('email_hash', '=', sha256Hex(email)).execute()
     const session = await issueSession(row, newId())
     await audit(row, from, 'auth.login', 'user')
     return session
@@ -299,10 +330,10 @@ export function createUserService(deps: UserServiceDeps) {
     const row = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst()
     if (!row || row.disabled_at !== null)
       throw new AppError('invalid_credentials', 'The session has ended: sign in again.', 401)
-    const locked = throttled(row.email)
+    const locked = await throttled(row.email)
     if (locked) throw locked
     if (!(await verifyPassword(current, row.password_hash))) {
-      recordFailure(row.email)
+      await recordFailure(row.email)
       throw new AppError('invalid_credentials', 'The current password is wrong.', 401)
     }
     const problem = await passwordProblem(next, row.email)

@@ -26,5 +26,16 @@ export interface RefreshTokensTable {
   created_at: number
 }
 
+/** Failed sign-ins of one e-mail within the current window (system-wide, tenant_id '*'). */
+export interface LoginFailuresTable {
+  /** sha256 of the lower-cased e-mail. */
+  email_hash: string
+  tenant_id: string
+  failures: number
+  first_failed_at: number
+  /** 0 while not locked. */
+  locked_until: number
+}
+
 export type UserRow = Selectable<UsersTable>
 export type RefreshTokenRow = Selectable<RefreshTokensTable>
