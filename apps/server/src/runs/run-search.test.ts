@@ -260,6 +260,37 @@ describe.each(dialects)('full-text search of run outputs on %s', (dialect) => {
     ])
   })
 
+  it('answers common, rare and absent words alike when matches run into the thousands', async () => {
+    // Over a thousand matches takes PostgreSQL's other path (walk newest first instead of the id list).
+    const total = 1_010
+    await t.kernel.runs.enqueueMany(
+      Array.from({ length: total }, () => ({ tenantId, kind: 'noop', trigger: 'api' as const })),
+    )
+    const ids = (await t.database.db.selectFrom('runs').select('id').orderBy('id').execute()).map((r) => r.id)
+    const rare = new Set([ids[3]!, ids[500]!, ids[1_008]!])
+    for (const id of ids)
+      await t.database.db
+        .updateTable('runs')
+        .set({
+          output: JSON.stringify({ text: rare.has(id) ? 'a common line, and a rarity' : 'a common line' }),
+          status: 'completed',
+        })
+        .where('id', '=', id)
+        .execute()
+    const newestFirst = [...ids].reverse()
+    const common = await searchPage('common', '&limit=50')
+    expect(common.items.map((run) => run.id)).toEqual(newestFirst.slice(0, 50))
+    // A cursor deep in the list.
+    const deep = await searchPage('common', `&limit=5&cursor=${newestFirst[999]}`)
+    expect(deep.items.map((run) => run.id)).toEqual(newestFirst.slice(1_000, 1_005))
+    expect(await search('rarity')).toEqual(newestFirst.filter((id) => rare.has(id)))
+    expect(await search('rarit')).toEqual(newestFirst.filter((id) => rare.has(id)))
+    const rarePage = await searchPage('common rarity', `&limit=1&cursor=${newestFirst[1]}`)
+    expect(rarePage.items.map((run) => run.id)).toEqual([ids[500]])
+    expect(await search('xylophone')).toEqual([])
+    expect((await searchPage('common', '&status=failed')).items).toEqual([])
+  })
+
   it('continues after a cursor whose run retention removed between two pages', async () => {
     const ids: string[] = []
     for (let i = 0; i < 6; i++) ids.push(await runWithOutput({ text: `invoice ${i}` }))
