@@ -25,7 +25,7 @@ import {
 } from '../src/providers/provider.service.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
-import { createTestDatabase } from './databases.ts'
+import { createTestDatabase, type TestDatabase } from './databases.ts'
 import { createTestKernel, testLog } from './kernel-harness.ts'
 import { captureDir, recordAnswer, recordSecret } from './output-capture.ts'
 
@@ -70,10 +70,12 @@ export async function createTestApp(
     corsOrigins?: string[]
     /** A dashboard build to serve at `/`. */
     webRoot?: string
+    /** How the app opens the test database (default: directly); e.g. through a TCP proxy. */
+    open?: (testDatabase: TestDatabase) => Promise<Db>
   } = {},
 ): Promise<TestApp> {
   const testDatabase = await createTestDatabaseWithRetry(dialect)
-  const database = await testDatabase.open()
+  const database = await (options.open ? options.open(testDatabase) : testDatabase.open())
   const kernel = createTestKernel(database, { relayIntervalMs: 50, ...options.kernel })
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false })
   const apiKeys = createApiKeyService({ database, clock: kernel.clock, log: testLog })

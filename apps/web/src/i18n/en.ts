@@ -314,6 +314,8 @@ export const en = {
   'error.lease_expired': 'The worker running it stopped (for example a restart). Press Retry.',
   'error.internal_error': 'The orchestrator hit an unexpected error. It is logged; try again.',
   'error.shutting_down': 'The orchestrator is restarting. Try again in a moment.',
+  'error.database_unavailable': 'The database does not answer right now. Try again in a few seconds.',
+  'error.database_busy': 'The database is busy with another program. Try again in a few seconds.',
   'error.run_generic': 'Check the log below for details, fix the cause, then press Retry.',
   'nav.team': 'Team',
   'nav.accountPage': 'Your account',

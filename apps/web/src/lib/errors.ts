@@ -31,6 +31,8 @@ const known: Record<string, MessageKey> = {
   lease_expired: 'error.lease_expired',
   internal_error: 'error.internal_error',
   shutting_down: 'error.shutting_down',
+  database_unavailable: 'error.database_unavailable',
+  database_busy: 'error.database_busy',
   last_owner: 'error.last_owner',
   user_exists: 'error.user_exists',
   user_not_found: 'error.user_not_found',

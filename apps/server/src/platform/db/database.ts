@@ -20,6 +20,10 @@ export interface DatabaseOptions {
    * frozen mid-transaction (SIGSTOP, a stalled VM) would otherwise hold its row locks until it wakes.
    */
   idleInTransactionTimeoutMs?: number
+  /** How long a new PostgreSQL connection may take (default 10 s): an unreachable host fails, not hangs. */
+  connectTimeoutMs?: number
+  /** How long SQLite waits for another process's write lock before SQLITE_BUSY (default 5 s). */
+  sqliteBusyTimeoutMs?: number
 }
 
 const defaultIdleInTransactionTimeoutMs = 60_000
@@ -52,10 +56,14 @@ const pgTypes = {
 export async function openDatabase<DB>(options: DatabaseOptions): Promise<Database<DB>> {
   if (options.url) return openPostgres<DB>(options.url, options)
   if (!options.sqlitePath) throw new Error('openDatabase needs a DATABASE_URL or a SQLite path')
-  return openSqlite<DB>(options.sqlitePath, options.sqliteSynchronous ?? 'NORMAL')
+  return openSqlite<DB>(
+    options.sqlitePath,
+    options.sqliteSynchronous ?? 'NORMAL',
+    options.sqliteBusyTimeoutMs ?? 5000,
+  )
 }
 
-function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL'): Database<DB> {
+function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL', busyTimeoutMs: number): Database<DB> {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
   const sqlite = new SqliteDatabase(file)
   sqlite.pragma('journal_mode = WAL')
@@ -65,7 +73,7 @@ function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL'): Database<
   // well, and the server's memory stays under 100 MB under load (decision 0014).
   sqlite.pragma('cache_size = -8000')
   // Other processes (a CLI, a second server) may hold the write lock for a moment.
-  sqlite.pragma('busy_timeout = 5000')
+  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) })
   return {
     db,
@@ -109,7 +117,11 @@ async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<
       await admin.end()
     }
   }
-  const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 })
+  const pool = new pg.Pool({
+    ...clientConfig,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+  })
   // A client that loses its connection must not crash the process: an idle one the pool replaces,
   // one checked out (between two statements of a transaction, when the server ends an idle
   // transaction or restarts) fails its next query, and the pool drops it on release.

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FieldError, Problem } from '@openorch/contracts'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { databaseUnavailability } from '../db/unavailable.ts'
 import { AppError, toError } from '../errors.ts'
 import { problemOf, sendProblem } from './problem.ts'
 
@@ -39,6 +40,9 @@ function fieldErrorsOf(error: FastifyError): FieldError[] {
   })
 }
 
+/** What a client is asked to wait when the database cannot answer. */
+const databaseRetryAfterSeconds = 5
+
 interface Rendered {
   problem: Problem
   headers: Record<string, string>
@@ -71,7 +75,19 @@ export function renderError(raw: unknown, request: FastifyRequest): Rendered {
     const detail = fastifyDetails[code]?.(request) ?? error.message
     return { problem: problemOf(status, code, detail), headers: {}, unexpected: false }
   }
-  // Anything else is our bug or an outage: no message or stack leaves the process, the log has both.
+  const unavailable = databaseUnavailability(error)
+  if (unavailable) {
+    const detail =
+      unavailable === 'database_busy'
+        ? 'The database is busy with another process; send the request again in a few seconds.'
+        : 'The database does not answer right now; send the request again in a few seconds.'
+    return {
+      problem: problemOf(503, unavailable, detail),
+      headers: { 'retry-after': String(databaseRetryAfterSeconds) },
+      unexpected: false,
+    }
+  }
+  // Anything else is our bug: no message or stack leaves the process, the log has both.
   return {
     problem: problemOf(
       500,
@@ -92,6 +108,8 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
   app.setErrorHandler((raw, request, reply) => {
     const { problem, headers, unexpected } = renderError(raw, request)
     if (unexpected) request.log.error({ err: toError(raw) }, 'request failed')
+    else if (problem.status === 503)
+      request.log.warn({ err: toError(raw), code: problem.code }, 'request refused')
     else request.log.info({ code: problem.code, status: problem.status }, 'request refused')
     return sendProblem(reply, problem, headers)
   })
