@@ -332,8 +332,10 @@ export const de: Record<MessageKey, string> = {
   'error.internal_error':
     'Der Orchestrator hatte einen unerwarteten Fehler. Er ist protokolliert; versuche es erneut.',
   'error.shutting_down': 'Der Orchestrator startet gerade neu. Versuche es gleich noch einmal.',
-  'error.database_unavailable': 'Die Datenbank antwortet gerade nicht. Versuche es in ein paar Sekunden noch einmal.',
-  'error.database_busy': 'Die Datenbank ist gerade von einem anderen Programm belegt. Versuche es in ein paar Sekunden noch einmal.',
+  'error.database_unavailable':
+    'Die Datenbank antwortet gerade nicht. Versuche es in ein paar Sekunden noch einmal.',
+  'error.database_busy':
+    'Die Datenbank ist gerade von einem anderen Programm belegt. Versuche es in ein paar Sekunden noch einmal.',
   'error.run_generic':
     'Sieh im Protokoll unten nach Details, behebe die Ursache und klicke dann auf „Erneut versuchen“.',
   'nav.team': 'Team',
