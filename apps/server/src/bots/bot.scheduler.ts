@@ -3,6 +3,7 @@ import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { toError } from '../platform/errors.ts'
+import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { RunService } from '../runs/run.service.ts'
 import { jitterOf, parseSchedule, type ScheduleSpec } from '../schedules/schedule-spec.ts'
@@ -45,9 +46,11 @@ export class BotScheduler {
   private busy: Promise<void> | undefined
   private again = false
   private readonly specs = new Map<string, ScheduleSpec>()
+  private readonly failures: FailureStreak
 
   constructor(deps: BotSchedulerDeps) {
     this.deps = deps
+    this.failures = new FailureStreak(deps.log, 'scheduler pass', deps.clock)
   }
 
   start(): void {
@@ -86,8 +89,9 @@ export class BotScheduler {
       while (this.running && fired.length >= (this.deps.batchSize ?? 500)) fired = await this.tick()
       const next = await this.nextFireAt()
       if (next !== null) delay = Math.max(0, Math.min(maxSleep, next - this.deps.clock.now()))
+      this.failures.succeeded()
     } catch (error) {
-      this.deps.log.warn({ err: toError(error) }, 'scheduler pass failed; will try again')
+      this.failures.failed(error)
       delay = 1000
     }
     if (!this.running) return

@@ -3,6 +3,7 @@ import type { Db, Tables } from '../database.ts'
 import { type Bus, maxNotifyPayload } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'
+import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEventRow } from '../runs/run.table.ts'
@@ -39,8 +40,11 @@ export class OutboxRelay {
     batch?: number
   }
 
+  private readonly failures: FailureStreak
+
   constructor(deps: OutboxRelay['deps']) {
     this.deps = deps
+    this.failures = new FailureStreak(deps.log, 'outbox relay', deps.clock)
   }
 
   onEvents(handler: EventHandler): void {
@@ -72,8 +76,9 @@ export class OutboxRelay {
     setTimeout(
       () =>
         void this.drain()
-          .catch((error) =>
-            this.deps.log.warn({ err: toError(error) }, 'outbox relay failed; will try again'),
+          .then(
+            () => this.failures.succeeded(),
+            (error) => this.failures.failed(error),
           )
           .finally(() => {
             this.busy = false

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'
+import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
 import {
   type ExecutorRegistry,
@@ -93,6 +94,9 @@ export class Worker {
   private flushing: Promise<void> | undefined
   private drained: (() => void) | undefined
   private readonly log: Logger
+  private readonly claimFailures: FailureStreak
+  private readonly heartbeatFailures: FailureStreak
+  private readonly rescueFailures: FailureStreak
 
   private readonly options: WorkerOptions
 
@@ -102,6 +106,9 @@ export class Worker {
     if (options.leaseMs < 100) throw new Error('Worker leaseMs must be at least 100')
     this.id = options.workerId ?? `worker-${process.pid}-${randomUUID().slice(0, 8)}`
     this.log = options.log.child({ workerId: this.id })
+    this.claimFailures = new FailureStreak(this.log, 'claim', options.clock)
+    this.heartbeatFailures = new FailureStreak(this.log, 'heartbeat', options.clock)
+    this.rescueFailures = new FailureStreak(this.log, 'rescue sweep', options.clock)
   }
 
   start(): void {
@@ -185,6 +192,7 @@ export class Worker {
         .then(
           (rows) => {
             this.reserved -= limit
+            this.claimFailures.succeeded()
             this.accept(rows)
             // Only call the queue empty if no wake-up arrived while we were asking.
             if (rows.length < limit && generation === this.wakeGeneration) this.idle = true
@@ -193,7 +201,7 @@ export class Worker {
           (error) => {
             this.reserved -= limit
             this.idle = true
-            this.log.error({ err: toError(error) }, 'claim failed; retrying at the next poll')
+            this.claimFailures.failed(error)
             this.afterChange()
           },
         )
@@ -507,14 +515,16 @@ export class Worker {
         this.log.warn({ runId: id }, 'heartbeat refused: lease taken over; aborting the run here')
         abortRun(active, new RunAbort('lease_lost'))
       }
+      this.heartbeatFailures.succeeded()
     } catch (error) {
-      this.log.warn({ err: toError(error) }, 'heartbeat failed; will try again')
+      this.heartbeatFailures.failed(error)
     }
   }
 
   private async rescue(): Promise<void> {
     try {
       const rescued = await this.options.queue.rescueExpired(this.options.clock.now(), 100)
+      this.rescueFailures.succeeded()
       if (rescued.length === 0) return
       for (const row of rescued) {
         this.log.warn(
@@ -524,7 +534,7 @@ export class Worker {
       }
       this.nudge()
     } catch (error) {
-      this.log.warn({ err: toError(error) }, 'rescue sweep failed; will try again')
+      this.rescueFailures.failed(error)
     }
   }
 
