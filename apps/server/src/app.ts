@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { problemResponse } from '@openorch/contracts'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
@@ -157,6 +158,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const inventory: RouteEntry[] = []
   app.decorate('routeInventory', inventory)
   app.addHook('onRoute', (route) => {
+    // Any API route can meet a database outage or a shutdown (decision 0015): say so in its contract.
+    const responses = (route.schema as { response?: Record<string, unknown> } | undefined)?.response
+    if (responses && route.url.startsWith('/api/v1/') && !('503' in responses))
+      responses['503'] = problemResponse(
+        'Cannot answer right now (`database_unavailable`, `database_busy`, `shutting_down`); try again after Retry-After seconds.',
+      )
     for (const method of [route.method].flat())
       inventory.push({
         method,

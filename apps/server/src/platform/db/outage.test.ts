@@ -95,6 +95,9 @@ describe('database outages', () => {
       expect(during.headers['retry-after']).toBe('5')
       expect(during.json()).toMatchObject({ status: 503, code: 'database_unavailable' })
       expect((await t.app.inject({ url: '/ready' })).statusCode).toBe(503)
+      // Liveness and metrics need no database: an orchestrator must not restart over an outage.
+      expect((await t.app.inject({ url: '/health' })).statusCode).toBe(200)
+      expect((await t.app.inject({ url: '/metrics' })).statusCode).toBe(200)
       // The executing runs finish while the database is away; their results wait for it.
       await new Promise((resolve) => setTimeout(resolve, 1500))
       await cut.restore()

@@ -31,4 +31,20 @@ describe('route inventory', () => {
     expect([...documented].filter((route) => !served.has(route))).toEqual([])
     expect(served.size).toBeGreaterThan(20)
   })
+
+  it('documents the 503 of a database outage on every API operation', async () => {
+    const document = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>>
+    }
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ route: `${method} ${path}`, operation })),
+    )
+    expect(operations.length).toBeGreaterThan(20)
+    // /health and /metrics answer without the database (a failed gauge read is logged, not raised).
+    const without = operations
+      .filter(({ route }) => route !== 'get /health' && route !== 'get /metrics')
+      .filter(({ operation }) => !operation.responses['503']?.description)
+      .map(({ route }) => route)
+    expect(without).toEqual([])
+  })
 })
