@@ -162,7 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const responses = (route.schema as { response?: Record<string, unknown> } | undefined)?.response
     if (responses && route.url.startsWith('/api/v1/') && !('503' in responses))
       responses['503'] = problemResponse(
-        'Cannot answer right now (`database_unavailable`, `database_busy`, `shutting_down`); try again after Retry-After seconds.',
+        'Cannot answer right now (`database_unavailable`, `database_busy`, `database_full`, `shutting_down`); try again after Retry-After seconds.',
       )
     for (const method of [route.method].flat())
       inventory.push({

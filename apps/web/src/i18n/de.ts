@@ -336,6 +336,8 @@ export const de: Record<MessageKey, string> = {
     'Die Datenbank antwortet gerade nicht. Versuche es in ein paar Sekunden noch einmal.',
   'error.database_busy':
     'Die Datenbank ist gerade von einem anderen Programm belegt. Versuche es in ein paar Sekunden noch einmal.',
+  'error.database_full':
+    'Der Datenträger der Datenbank ist voll. Bitte wer den Orchestrator betreibt, Platz zu schaffen.',
   'error.run_generic':
     'Sieh im Protokoll unten nach Details, behebe die Ursache und klicke dann auf „Erneut versuchen“.',
   'nav.team': 'Team',

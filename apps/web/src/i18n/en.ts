@@ -316,6 +316,7 @@ export const en = {
   'error.shutting_down': 'The orchestrator is restarting. Try again in a moment.',
   'error.database_unavailable': 'The database does not answer right now. Try again in a few seconds.',
   'error.database_busy': 'The database is busy with another program. Try again in a few seconds.',
+  'error.database_full': 'The disk of the database is full. Ask whoever runs the orchestrator to free space.',
   'error.run_generic': 'Check the log below for details, fix the cause, then press Retry.',
   'nav.team': 'Team',
   'nav.accountPage': 'Your account',

@@ -33,6 +33,7 @@ const known: Record<string, MessageKey> = {
   shutting_down: 'error.shutting_down',
   database_unavailable: 'error.database_unavailable',
   database_busy: 'error.database_busy',
+  database_full: 'error.database_full',
   last_owner: 'error.last_owner',
   user_exists: 'error.user_exists',
   user_not_found: 'error.user_not_found',

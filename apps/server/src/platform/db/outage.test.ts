@@ -1,6 +1,6 @@
 import SqliteDatabase from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { bearer, createTestApp, type TestApp } from '../../../test/app-harness.ts'
+import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../../test/app-harness.ts'
 import { postgresUrl } from '../../../test/databases.ts'
 import { waitFor } from '../../../test/kernel-harness.ts'
 import { startTcpProxy, type TcpProxy } from '../../../test/tcp-proxy.ts'
@@ -109,6 +109,33 @@ describe('database outages', () => {
       expect((await t.app.inject({ url: '/ready' })).statusCode).toBe(200)
     },
   )
+
+  it('answers 503 database_full while the disk is full, reads go on, writes work again once there is room', async () => {
+    t = await createTestApp('sqlite')
+    const app = t
+    await insertProviderRow(app.database, 'openai', { defaultModel: 'gpt-4o-mini' })
+    const sqlite = app.database.sqlite!
+    const createBot = (name: string) =>
+      app.app.inject({
+        method: 'POST',
+        url: '/api/v1/bots',
+        headers: bearer(app.keys.editor),
+        payload: { name, prompt: 'Find new offers. '.repeat(1000), provider: 'openai' },
+      })
+    // The file may not grow: the disk is full.
+    const pages = Number(sqlite.pragma('page_count', { simple: true }))
+    sqlite.pragma(`max_page_count = ${pages}`)
+    const full = await createBot('Scout')
+    expect(full.statusCode).toBe(503)
+    expect(full.headers['retry-after']).toBe('60')
+    expect(full.json()).toMatchObject({ status: 503, code: 'database_full' })
+    expect((await app.app.inject({ url: '/api/v1/bots', headers: bearer(app.keys.viewer) })).statusCode).toBe(
+      200,
+    )
+    // Room again.
+    sqlite.pragma('max_page_count = 1073741823')
+    expect((await createBot('Scout')).statusCode).toBe(201)
+  })
 
   it('rides out SQLite locked by another process: 503 database_busy for writes, reads go on, every run completes once', async () => {
     t = await createTestApp('sqlite', {

@@ -1,6 +1,6 @@
 // Errors that mean "the database cannot answer right now" rather than "this request is wrong" or
 // "our code is wrong": PostgreSQL down, restarting or out of connections, the network to it gone;
-// SQLite's write lock held by another process past the busy timeout. The API answers them with 503
+// SQLite's write lock held by another process past the busy timeout; a full disk. The API answers them with 503
 // and Retry-After (a client should try again), the worker retries them; neither is a bug to page on.
 
 const networkCodes = new Set([
@@ -23,13 +23,15 @@ const postgresMessages = [
   'Client has encountered a connection error and is not queryable',
 ]
 
-export type Unavailability = 'database_unavailable' | 'database_busy'
+export type Unavailability = 'database_unavailable' | 'database_busy' | 'database_full'
 
 export function databaseUnavailability(error: unknown): Unavailability | undefined {
   if (!(error instanceof Error)) return undefined
   const code = (error as { code?: unknown }).code
   if (typeof code === 'string') {
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return 'database_busy'
+    // Disk full: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100). Reads still work; writes wait for space.
+    if (code === 'SQLITE_FULL' || code === '53100') return 'database_full'
     if (networkCodes.has(code) || postgresStates.test(code)) return 'database_unavailable'
   }
   if (postgresMessages.some((message) => error.message.includes(message))) return 'database_unavailable'

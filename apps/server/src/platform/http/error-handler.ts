@@ -77,13 +77,16 @@ export function renderError(raw: unknown, request: FastifyRequest): Rendered {
   }
   const unavailable = databaseUnavailability(error)
   if (unavailable) {
-    const detail =
-      unavailable === 'database_busy'
-        ? 'The database is busy with another process; send the request again in a few seconds.'
-        : 'The database does not answer right now; send the request again in a few seconds.'
+    const detail = {
+      database_busy: 'The database is busy with another process; send the request again in a few seconds.',
+      database_unavailable:
+        'The database does not answer right now; send the request again in a few seconds.',
+      database_full:
+        'The disk of the database is full: nothing can be written until the operator frees space. Reading still works.',
+    }[unavailable]
     return {
       problem: problemOf(503, unavailable, detail),
-      headers: { 'retry-after': String(databaseRetryAfterSeconds) },
+      headers: { 'retry-after': String(unavailable === 'database_full' ? 60 : databaseRetryAfterSeconds) },
       unexpected: false,
     }
   }
