@@ -116,7 +116,39 @@ export type ClientOptions = {
   /** Server root, e.g. `http://localhost:8080`. */
   baseUrl: string
   fetch?: typeof fetch
+  /**
+   * Requests that are safe to repeat — reads, and writes sent with an idempotency key — are sent
+   * again when the server answers 429 or 503 (a database outage, a restart) or cannot be reached,
+   * after `Retry-After` or a backoff with jitter. Default: 3 retries, waiting at most 30 s at a time;
+   * a longer `Retry-After` is thrown at once (`ApiError.retryAfterMs` says how long). `false`: never.
+   */
+  retry?: RetryOptions | false
 } & ({ apiKey: string; auth?: undefined } | { auth: Credentials; apiKey?: undefined })
+
+export interface RetryOptions {
+  /** Retries after the first attempt (default 3). */
+  retries?: number
+  /** The longest wait before one retry (default 30,000 ms). */
+  maxDelayMs?: number
+}
+
+const retriedStatuses = new Set([429, 503])
+
+/** Waits `ms`, or rejects at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | null | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
 
 /** A page of a list: up to `limit` items after `cursor` (the previous page's `nextCursor`). */
 export interface ListQuery {
@@ -180,6 +212,44 @@ export function createClient(options: ClientOptions) {
     return doFetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${fresh}` } })
   }
 
+  const retries = options.retry === false ? 0 : Math.max(0, options.retry?.retries ?? 3)
+  const maxDelayMs = options.retry === false ? 0 : (options.retry?.maxDelayMs ?? 30_000)
+
+  /**
+   * `send`, again after 429/503 or a failed connection while the request is safe to repeat (a read,
+   * or a write with an idempotency key): after Retry-After when the server gives one, else 0.5 s,
+   * 1 s, 2 s… with full jitter.
+   */
+  async function sendRetrying(
+    url: string | URL,
+    init: RequestInit & { headers: Record<string, string> },
+    access: 'token' | 'public',
+  ): Promise<Response> {
+    const method = (init.method ?? 'GET').toUpperCase()
+    const repeatable = method === 'GET' || method === 'HEAD' || 'idempotency-key' in init.headers
+    for (let attempt = 0; ; attempt++) {
+      const last = !repeatable || attempt >= retries
+      let response: Response
+      try {
+        response = await send(url, init, access)
+      } catch (error) {
+        // fetch rejects on a refused or broken connection (TypeError), not on an HTTP status.
+        if (last || !(error instanceof TypeError) || init.signal?.aborted) throw error
+        await sleep(Math.random() * Math.min(maxDelayMs, 500 * 2 ** attempt), init.signal)
+        continue
+      }
+      if (last || !retriedStatuses.has(response.status)) return response
+      const retryAfter = Number(response.headers.get('retry-after'))
+      const delay =
+        Number.isFinite(retryAfter) && retryAfter >= 0
+          ? retryAfter * 1000
+          : Math.random() * Math.min(maxDelayMs, 500 * 2 ** attempt)
+      if (delay > maxDelayMs) return response
+      await response.body?.cancel().catch(() => {})
+      await sleep(delay, init.signal)
+    }
+  }
+
   async function request<T>(
     method: string,
     path: string,
@@ -192,7 +262,7 @@ export function createClient(options: ClientOptions) {
     for (const [key, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value))
     }
-    const response = await send(
+    const response = await sendRetrying(
       url,
       {
         method,

@@ -15,9 +15,14 @@ export interface SignedInClient {
  * A client for a session. A user session refreshes its access token ahead of expiry and after a
  * 401, stores each new pair, and calls `onEnded` when the server refuses the refresh.
  */
+// TanStack Query retries the page's reads itself and a person sees a refused write with its words at
+// once, so the client does not retry on its own: a page should not sit silent through a Retry-After.
+const retry = false
+
 export function clientFor(session: Session, onEnded: () => void): SignedInClient {
   const baseUrl = window.location.origin
-  if (session.kind === 'apiKey') return { client: createClient({ baseUrl, apiKey: session.apiKey }), session }
+  if (session.kind === 'apiKey')
+    return { client: createClient({ baseUrl, apiKey: session.apiKey, retry }), session }
   const credentials = createSessionCredentials({
     baseUrl,
     session,
@@ -26,7 +31,7 @@ export function clientFor(session: Session, onEnded: () => void): SignedInClient
       else onEnded()
     },
   })
-  return { client: createClient({ baseUrl, auth: credentials }), session, credentials }
+  return { client: createClient({ baseUrl, auth: credentials, retry }), session, credentials }
 }
 
 const ClientContext = createContext<SignedInClient | null>(null)

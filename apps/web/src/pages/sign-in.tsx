@@ -77,7 +77,7 @@ function PasswordForm({ onSignedIn }: { onSignedIn: (session: Session) => void }
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const { error, busy, submit } = useSubmit(async () => {
-    const anonymous = createClient({ baseUrl: window.location.origin, apiKey: '' })
+    const anonymous = createClient({ baseUrl: window.location.origin, apiKey: '', retry: false })
     const session = await anonymous.auth.login({ email: email.trim(), password })
     onSignedIn({ kind: 'jwt', ...signedInFrom(session) })
   })
@@ -127,7 +127,7 @@ function KeyForm({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   const [apiKey, setApiKey] = useState('')
   const { error, busy, submit } = useSubmit(async () => {
     const key = apiKey.trim()
-    await createClient({ baseUrl: window.location.origin, apiKey: key }).providers.list()
+    await createClient({ baseUrl: window.location.origin, apiKey: key, retry: false }).providers.list()
     onSignedIn({ kind: 'apiKey', apiKey: key })
   })
   return (

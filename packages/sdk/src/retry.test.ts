@@ -1,0 +1,131 @@
+import net from 'node:net'
+import SqliteDatabase from 'better-sqlite3'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Tables } from '../../../apps/server/src/database.ts'
+import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
+import { createTestApp, insertProviderRow, type TestApp } from '../../../apps/server/test/app-harness.ts'
+import { postgresUrl } from '../../../apps/server/test/databases.ts'
+import { startTcpProxy, type TcpProxy } from '../../../apps/server/test/tcp-proxy.ts'
+import { ApiError, createClient } from './client.ts'
+
+// The SDK sends a request again when that is safe (a read, or a write with an idempotency key) and
+// the server asks for it (429, 503 with Retry-After) or cannot be reached; anything else it throws.
+describe('SDK retries', () => {
+  let t: TestApp | undefined
+  let proxy: TcpProxy | undefined
+
+  afterEach(async () => {
+    await proxy?.restore().catch(() => {})
+    await t?.close()
+    await proxy?.close()
+    t = undefined
+    proxy = undefined
+  })
+
+  /** fetch, counting the requests it sends. */
+  function countingFetch() {
+    const sent: string[] = []
+    const wrapped: typeof fetch = (input, init) => {
+      sent.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`)
+      return fetch(input, init)
+    }
+    return { sent, fetch: wrapped }
+  }
+
+  it.skipIf(process.env.OPENORCH_TEST_POSTGRES !== '1')(
+    'reads through a PostgreSQL outage after Retry-After; a plain write gets the 503 at once',
+    async () => {
+      const cut = await startTcpProxy({ host: '127.0.0.1', port: 5432 })
+      proxy = cut
+      const viaProxy = postgresUrl.replace(/127\.0\.0\.1:5432/, `127.0.0.1:${cut.port}`)
+      t = await createTestApp('postgres', {
+        open: (testDatabase) =>
+          openDatabase<Tables>({
+            url: viaProxy,
+            schema: testDatabase.location.schema!,
+            connectTimeoutMs: 1000,
+          }),
+      })
+      const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+      const counted = countingFetch()
+      const client = createClient({ baseUrl: address, apiKey: t.keys.owner, fetch: counted.fetch })
+      const run = await t.kernel.runs.enqueue({ tenantId: 'default', kind: 'noop', trigger: 'api' })
+      if (run.status !== 'created') throw new Error('expected a created run')
+
+      await cut.cut()
+      const cancel = await client.runs.cancel(run.run.id).catch((error: unknown) => error)
+      expect(cancel).toBeInstanceOf(ApiError)
+      expect(cancel).toMatchObject({ status: 503, code: 'database_unavailable', retryAfterMs: 5000 })
+      expect(counted.sent.filter((r) => r.startsWith('POST'))).toHaveLength(1)
+
+      const started = Date.now()
+      const listed = client.runs.list()
+      setTimeout(() => void cut.restore(), 1000)
+      expect((await listed).items.map((r) => r.id)).toEqual([run.run.id])
+      // The server asked for 5 s; the client waited for it, once.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(4900)
+      expect(counted.sent.filter((r) => r === 'GET /api/v1/runs')).toHaveLength(2)
+
+      // retry: false throws the 503 at once.
+      await cut.cut()
+      const impatient = createClient({ baseUrl: address, apiKey: t.keys.owner, retry: false })
+      await expect(impatient.runs.list()).rejects.toMatchObject({ status: 503, code: 'database_unavailable' })
+    },
+  )
+
+  it('repeats a write that carries an idempotency key while SQLite is locked: one run, not two', async () => {
+    t = await createTestApp('sqlite', {
+      open: (testDatabase) =>
+        openDatabase<Tables>({ sqlitePath: testDatabase.location.sqlitePath!, sqliteBusyTimeoutMs: 100 }),
+    })
+    const app = t
+    await insertProviderRow(app.database, 'openai', { defaultModel: 'gpt-4o-mini' })
+    const address = await app.app.listen({ port: 0, host: '127.0.0.1' })
+    const counted = countingFetch()
+    const client = createClient({ baseUrl: address, apiKey: app.keys.editor, fetch: counted.fetch })
+    const bot = await client.bots.create({ name: 'Scout', prompt: 'Find offers.', provider: 'openai' })
+
+    const other = new SqliteDatabase(app.database.sqlite!.name)
+    other.exec('BEGIN IMMEDIATE')
+    const released = setTimeout(() => {
+      other.exec('ROLLBACK')
+      other.close()
+    }, 1500)
+    try {
+      const started = client.bots.run(bot.id, {}, { idempotencyKey: 'sdk-retry-1' })
+      const run = await started
+      expect(run.botId).toBe(bot.id)
+      const attempts = counted.sent.filter((r) => r === `POST /api/v1/bots/${bot.id}/runs`)
+      expect(attempts.length).toBeGreaterThan(1)
+      // The same key again: the same run.
+      expect((await client.bots.run(bot.id, {}, { idempotencyKey: 'sdk-retry-1' })).id).toBe(run.id)
+      expect((await client.bots.runs(bot.id)).items).toHaveLength(1)
+    } finally {
+      clearTimeout(released)
+      if (other.open) {
+        other.exec('ROLLBACK')
+        other.close()
+      }
+    }
+  })
+
+  it('tries an unreachable server a few times for a read, then throws the connection error', async () => {
+    // A port that refuses: bound, then closed.
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    await new Promise((resolve) => server.close(resolve))
+    const counted = countingFetch()
+    const client = createClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      apiKey: 'oo_unused',
+      fetch: counted.fetch,
+      retry: { retries: 2, maxDelayMs: 20 },
+    })
+    await expect(client.runs.list()).rejects.toBeInstanceOf(TypeError)
+    expect(counted.sent).toEqual(['GET /api/v1/runs', 'GET /api/v1/runs', 'GET /api/v1/runs'])
+    // A write without a key is sent once.
+    await expect(client.runs.cancel('r1')).rejects.toBeInstanceOf(TypeError)
+    expect(counted.sent.filter((r) => r.startsWith('POST'))).toHaveLength(1)
+  })
+})
