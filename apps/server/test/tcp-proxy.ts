@@ -52,3 +52,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
   }
 }
+
+/** The test PostgreSQL URL pointed at a proxy in front of it. */
+export async function proxiedPostgresUrl(url: string): Promise<{ url: string; proxy: TcpProxy }> {
+  const parsed = new URL(url)
+  const proxy = await startTcpProxy({ host: parsed.hostname, port: Number(parsed.port || 5432) })
+  parsed.hostname = '127.0.0.1'
+  parsed.port = String(proxy.port)
+  return { url: parsed.toString(), proxy }
+}

@@ -1,25 +1,22 @@
 import net from 'node:net'
 import SqliteDatabase from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Tables } from '../../../apps/server/src/database.ts'
-import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
-import { createTestApp, insertProviderRow, type TestApp } from '../../../apps/server/test/app-harness.ts'
-import { postgresUrl } from '../../../apps/server/test/databases.ts'
-import { startTcpProxy, type TcpProxy } from '../../../apps/server/test/tcp-proxy.ts'
+import { insertProviderRow } from '../../../apps/server/test/app-harness.ts'
+import {
+  createAppBehindProxy,
+  createAppWithShortBusyTimeout,
+  type OutageApp,
+} from '../../../apps/server/test/outage-harness.ts'
 import { ApiError, createClient } from './client.ts'
 
 // The SDK sends a request again when that is safe (a read, or a write with an idempotency key) and
 // the server asks for it (429, 503 with Retry-After) or cannot be reached; anything else it throws.
 describe('SDK retries', () => {
-  let t: TestApp | undefined
-  let proxy: TcpProxy | undefined
+  let outage: OutageApp | undefined
 
   afterEach(async () => {
-    await proxy?.restore().catch(() => {})
-    await t?.close()
-    await proxy?.close()
-    t = undefined
-    proxy = undefined
+    await outage?.close()
+    outage = undefined
   })
 
   /** fetch, counting the requests it sends. */
@@ -35,17 +32,9 @@ describe('SDK retries', () => {
   it.skipIf(process.env.OPENORCH_TEST_POSTGRES !== '1')(
     'reads through a PostgreSQL outage after Retry-After; a plain write gets the 503 at once',
     async () => {
-      const cut = await startTcpProxy({ host: '127.0.0.1', port: 5432 })
-      proxy = cut
-      const viaProxy = postgresUrl.replace(/127\.0\.0\.1:5432/, `127.0.0.1:${cut.port}`)
-      t = await createTestApp('postgres', {
-        open: (testDatabase) =>
-          openDatabase<Tables>({
-            url: viaProxy,
-            schema: testDatabase.location.schema!,
-            connectTimeoutMs: 1000,
-          }),
-      })
+      outage = await createAppBehindProxy()
+      const { t } = outage
+      const cut = outage.proxy!
       const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
       const counted = countingFetch()
       const client = createClient({ baseUrl: address, apiKey: t.keys.owner, fetch: counted.fetch })
@@ -74,11 +63,8 @@ describe('SDK retries', () => {
   )
 
   it('repeats a write that carries an idempotency key while SQLite is locked: one run, not two', async () => {
-    t = await createTestApp('sqlite', {
-      open: (testDatabase) =>
-        openDatabase<Tables>({ sqlitePath: testDatabase.location.sqlitePath!, sqliteBusyTimeoutMs: 100 }),
-    })
-    const app = t
+    outage = await createAppWithShortBusyTimeout()
+    const app = outage.t
     await insertProviderRow(app.database, 'openai', { defaultModel: 'gpt-4o-mini' })
     const address = await app.app.listen({ port: 0, host: '127.0.0.1' })
     const counted = countingFetch()

@@ -1,11 +1,13 @@
 import SqliteDatabase from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../../test/app-harness.ts'
-import { postgresUrl } from '../../../test/databases.ts'
 import { waitFor } from '../../../test/kernel-harness.ts'
-import { startTcpProxy, type TcpProxy } from '../../../test/tcp-proxy.ts'
-import type { Db, Tables } from '../../database.ts'
-import { openDatabase } from './database.ts'
+import {
+  createAppBehindProxy,
+  createAppWithShortBusyTimeout,
+  type OutageApp,
+} from '../../../test/outage-harness.ts'
+import type { Db } from '../../database.ts'
 
 // The database goes away while runs are in flight and comes back. Expected: the API answers 503
 // problem+json with Retry-After (not a 500 "our bug"), the process survives, the runs that were
@@ -17,17 +19,14 @@ const tenantId = 'default'
 const runCount = 4
 
 describe('database outages', () => {
+  let outage: OutageApp | undefined
   let t: TestApp | undefined
-  let proxy: TcpProxy | undefined
-  let direct: Db | undefined
 
   afterEach(async () => {
-    await proxy?.restore().catch(() => {})
+    await outage?.close()
     await t?.close()
-    await proxy?.close()
+    outage = undefined
     t = undefined
-    proxy = undefined
-    direct = undefined
   })
 
   async function enqueueSlowRuns(app: TestApp): Promise<string[]> {
@@ -67,24 +66,15 @@ describe('database outages', () => {
   it.skipIf(process.env.OPENORCH_TEST_POSTGRES !== '1')(
     'rides out a PostgreSQL outage: 503 with Retry-After meanwhile, every run completes exactly once',
     async () => {
-      const cut = await startTcpProxy({ host: '127.0.0.1', port: 5432 })
-      proxy = cut
-      const viaProxy = postgresUrl.replace(/127\.0\.0\.1:5432/, `127.0.0.1:${cut.port}`)
-      expect(viaProxy).not.toBe(postgresUrl)
-      t = await createTestApp('postgres', {
-        open: (testDatabase) =>
-          openDatabase<Tables>({
-            url: viaProxy,
-            schema: testDatabase.location.schema!,
-            poolSize: 8,
-            connectTimeoutMs: 1000,
-          }),
+      outage = await createAppBehindProxy({
         kernel: { worker: { concurrency: 2, leaseMs: 3000, pollIntervalMs: 100 } },
       })
-      direct = await t.openSecond()
+      const { t, proxy } = outage
+      const cut = proxy!
+      const direct = await t.openSecond()
       const ids = await enqueueSlowRuns(t)
       t.startKernel()
-      await waitFor(async () => (await statusOf(direct!, ids)).filter((s) => s === 'running').length === 2, {
+      await waitFor(async () => (await statusOf(direct, ids)).filter((s) => s === 'running').length === 2, {
         what: 'two runs executing',
       })
 
@@ -138,12 +128,10 @@ describe('database outages', () => {
   })
 
   it('rides out SQLite locked by another process: 503 database_busy for writes, reads go on, every run completes once', async () => {
-    t = await createTestApp('sqlite', {
-      open: (testDatabase) =>
-        openDatabase<Tables>({ sqlitePath: testDatabase.location.sqlitePath!, sqliteBusyTimeoutMs: 100 }),
+    outage = await createAppWithShortBusyTimeout({
       kernel: { worker: { concurrency: 2, leaseMs: 3000, pollIntervalMs: 100 } },
     })
-    const app = t
+    const app = outage.t
     const ids = await enqueueSlowRuns(app)
     const pending = (await app.kernel.runs.enqueue({ tenantId, kind: 'slow', trigger: 'api' })) as {
       run: { id: string }
