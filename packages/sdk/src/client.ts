@@ -239,7 +239,9 @@ export function createClient(options: ClientOptions) {
         continue
       }
       if (last || !retriedStatuses.has(response.status)) return response
-      const retryAfter = Number(response.headers.get('retry-after'))
+      // Seconds; absent (Number(null) would be 0) or an HTTP date: our own backoff.
+      const header = response.headers.get('retry-after')
+      const retryAfter = header === null || header.trim() === '' ? Number.NaN : Number(header)
       const delay =
         Number.isFinite(retryAfter) && retryAfter >= 0
           ? retryAfter * 1000

@@ -1,6 +1,7 @@
+import http from 'node:http'
 import net from 'node:net'
 import SqliteDatabase from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { insertProviderRow } from '../../../apps/server/test/app-harness.ts'
 import {
   createAppBehindProxy,
@@ -92,6 +93,35 @@ describe('SDK retries', () => {
         other.exec('ROLLBACK')
         other.close()
       }
+    }
+  })
+
+  it('backs off by itself when a 503 carries no Retry-After (a proxy in front of the server)', async () => {
+    // A load balancer answering for a server that is away: 503 without Retry-After, twice.
+    let answered = 0
+    const server = http.createServer((_request, response) => {
+      answered++
+      if (answered <= 2) {
+        response.writeHead(503, { 'content-type': 'text/plain' })
+        response.end('Service Unavailable')
+        return
+      }
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.end(JSON.stringify({ items: [], nextCursor: null }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    // The jitter's upper end, so the waits are 500 ms and 1,000 ms.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.999)
+    try {
+      const client = createClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: 'oo_unused' })
+      const started = Date.now()
+      expect(await client.runs.list()).toEqual({ items: [], nextCursor: null })
+      expect(answered).toBe(3)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+    } finally {
+      random.mockRestore()
+      await new Promise((resolve) => server.close(resolve))
     }
   })
 
