@@ -3,6 +3,9 @@
 // SQLite's write lock held by another process past the busy timeout; a full disk. The API answers them with 503
 // and Retry-After (a client should try again), the worker retries them; neither is a bug to page on.
 
+// Raw socket errors: in this process only the PostgreSQL driver speaks plain TCP (HTTP clients use
+// fetch, whose errors are TypeErrors, and providers classify theirs). A future raw-socket client
+// (SMTP, IMAP) must turn its own errors into AppErrors, or they would read as a database outage here.
 const networkCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
