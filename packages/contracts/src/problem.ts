@@ -15,6 +15,12 @@ export const fieldErrorSchema = z
       .string()
       .describe('Dotted path of the bad field inside its part of the request (query, params, body).'),
     message: z.string(),
+    code: z
+      .string()
+      .optional()
+      .describe(
+        'A stable code for this refusal where there is one (`password_too_short`, `password_breached`, …); `message` says it in English.',
+      ),
   })
   .meta({ id: 'FieldError', description: 'One invalid field of a request.' })
 

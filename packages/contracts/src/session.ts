@@ -2,6 +2,19 @@ import { z } from 'zod'
 import { roleSchema } from './api-key.ts'
 import { pageSchemaOf } from './pagination.ts'
 
+/** The shortest password the server accepts. */
+export const minPasswordLength = 12
+
+/** Why a new password is refused (`FieldError.code`); the dashboard words each one. */
+export const passwordRefusalCodes = [
+  'password_too_short',
+  'password_too_long',
+  'password_contains_email',
+  'password_breached',
+  'password_too_guessable',
+] as const
+export type PasswordRefusalCode = (typeof passwordRefusalCodes)[number]
+
 // Dashboard sign-in (decision 0011): short-lived access tokens, rotating refresh tokens.
 
 export const loginSchema = z
@@ -31,7 +44,7 @@ const newPasswordSchema = z
   .string()
   .min(1)
   .max(1024)
-  .describe('12 or more characters; common and breached passwords are refused.')
+  .describe(`${minPasswordLength} or more characters; common and breached passwords are refused.`)
 
 export const userCreateSchema = z
   .strictObject({ email: z.string().trim().min(3).max(320), password: newPasswordSchema, role: roleSchema })

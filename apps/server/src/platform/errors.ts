@@ -4,6 +4,8 @@
 export interface FieldError {
   field: string
   message: string
+  /** A stable code for this refusal where there is one (a password's `password_breached`). */
+  code?: string
 }
 
 export class AppError extends Error {

@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest'
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts'
 
 describe('new passwords', () => {
-  const problem = (password: string) => passwordProblem(password, 'anna.berg@example.com')
+  const problem = async (password: string) =>
+    (await passwordProblem(password, 'anna.berg@example.com'))?.message
+  const codeOf = async (password: string) => (await passwordProblem(password, 'anna.berg@example.com'))?.code
 
   it('refuses passwords from breach lists, saying so', async () => {
     for (const breached of ['finalfantasy', 'leavemealone', 'qwerty123456', '1qaz2wsx3edc'])
       expect(await problem(breached), breached).toMatch(/breached|too easy/)
     expect(await problem('finalfantasy')).toMatch(/appears in lists of breached passwords/)
+    expect(await codeOf('finalfantasy')).toBe('password_breached')
   })
 
   it('refuses guessable patterns: keyboard walks, sequences, repeats, l33t and the e-mail name', async () => {
@@ -24,6 +27,12 @@ describe('new passwords', () => {
     expect(await problem('my anna.berg secret')).toMatch(/e-mail name/)
     expect(await problem('short')).toMatch(/at least 12/)
     expect(await problem('x'.repeat(1025))).toMatch(/at most 1024/)
+    // Each refusal has its stable code (the dashboard words it in the person's language).
+    expect(await codeOf('passwordpassword')).toMatch(/^password_(too_guessable|breached)$/)
+    expect(await codeOf('xxxxxxxxxxxxxxxx')).toBe('password_too_guessable')
+    expect(await codeOf('my anna.berg secret')).toBe('password_contains_email')
+    expect(await codeOf('short')).toBe('password_too_short')
+    expect(await codeOf('x'.repeat(1025))).toBe('password_too_long')
   })
 
   it('accepts passphrases of unrelated words and long random strings', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { minPasswordLength, type PasswordRefusalCode } from '@openorch/contracts'
 
 // Passwords: scrypt from node:crypto (memory-hard, no native add-on), parameters in the stored value
 // so they can be raised later without breaking old hashes.
@@ -7,7 +8,8 @@ const N = 2 ** 15
 const r = 8
 const p = 1
 const keyLength = 32
-export const minPasswordLength = 12
+
+export { minPasswordLength }
 
 function derive(password: string, salt: Buffer, n: number, rr: number, pp: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -57,12 +59,22 @@ function strengthChecker() {
   return checker
 }
 
+/** Why a new password is refused: a stable code (the dashboard words it) and the English sentence. */
+export interface PasswordProblem {
+  code: PasswordRefusalCode
+  message: string
+}
+
+const refusal = (code: PasswordRefusalCode, message: string): PasswordProblem => ({ code, message })
+
 /** What is wrong with a new password, or undefined when it is acceptable. */
-export async function passwordProblem(password: string, email: string): Promise<string | undefined> {
-  if (password.length < minPasswordLength) return `must be at least ${minPasswordLength} characters long`
-  if (password.length > 1024) return 'must be at most 1024 characters long'
+export async function passwordProblem(password: string, email: string): Promise<PasswordProblem | undefined> {
+  if (password.length < minPasswordLength)
+    return refusal('password_too_short', `must be at least ${minPasswordLength} characters long`)
+  if (password.length > 1024) return refusal('password_too_long', 'must be at most 1024 characters long')
   const local = email.split('@')[0]?.toLowerCase() ?? ''
-  if (local.length >= 4 && password.toLowerCase().includes(local)) return 'must not contain your e-mail name'
+  if (local.length >= 4 && password.toLowerCase().includes(local))
+    return refusal('password_contains_email', 'must not contain your e-mail name')
   // zxcvbn's matching grows with the length; the first 100 characters decide (longer is stronger anyway).
   const strength = (await strengthChecker()).check(password.slice(0, 100), [
     local,
@@ -72,8 +84,14 @@ export async function passwordProblem(password: string, email: string): Promise<
   ])
   const [only] = strength.sequence
   if (strength.sequence.length === 1 && only?.dictionaryName === 'passwords-common')
-    return 'appears in lists of breached passwords; choose another (a few unrelated words work well)'
+    return refusal(
+      'password_breached',
+      'appears in lists of breached passwords; choose another (a few unrelated words work well)',
+    )
   if (strength.score < minScore)
-    return 'is too easy to guess (a common password, word or pattern); choose a longer passphrase of unrelated words'
+    return refusal(
+      'password_too_guessable',
+      'is too easy to guess (a common password, word or pattern); choose a longer passphrase of unrelated words',
+    )
   return undefined
 }

@@ -6,7 +6,7 @@ import { isRole, type Role } from '../auth/role.ts'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
-import { AppError, toError } from '../platform/errors.ts'
+import { AppError, type FieldError, toError } from '../platform/errors.ts'
 import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts'
@@ -86,11 +86,11 @@ export function createUserService(deps: UserServiceDeps) {
     role: Role
   }): Promise<User> {
     const email = input.email.trim().toLowerCase()
-    const errors = []
+    const errors: FieldError[] = []
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
       errors.push({ field: 'email', message: 'is not an e-mail address' })
     const problem = await passwordProblem(input.password, email)
-    if (problem) errors.push({ field: 'password', message: problem })
+    if (problem) errors.push({ field: 'password', message: problem.message, code: problem.code })
     if (!isRole(input.role)) errors.push({ field: 'role', message: 'must be owner, admin, editor or viewer' })
     if (errors.length > 0)
       throw new AppError('validation_failed', errors.map((e) => `${e.field} ${e.message}`).join('; '), 400, {
@@ -338,8 +338,8 @@ export function createUserService(deps: UserServiceDeps) {
     }
     const problem = await passwordProblem(next, row.email)
     if (problem)
-      throw new AppError('validation_failed', `newPassword ${problem}`, 400, {
-        errors: [{ field: 'newPassword', message: problem }],
+      throw new AppError('validation_failed', `newPassword ${problem.message}`, 400, {
+        errors: [{ field: 'newPassword', message: problem.message, code: problem.code }],
       })
     const hash = await hashPassword(next)
     await writeTransaction(database, async (trx) => {

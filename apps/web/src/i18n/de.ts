@@ -384,6 +384,13 @@ export const de: Record<MessageKey, string> = {
   'team.enabledDone': '{email} kann sich wieder anmelden.',
   'team.removed': '{email} wurde entfernt.',
   'team.passwordRefused': 'Dieses Passwort wird abgelehnt: {reason}',
+  'password.password_too_short': 'es braucht mindestens {min} Zeichen',
+  'password.password_too_long': 'es darf höchstens 1024 Zeichen haben',
+  'password.password_contains_email': 'es darf den Namen deiner E-Mail-Adresse nicht enthalten',
+  'password.password_breached':
+    'es steht in Listen geleakter Passwörter; wähle ein anderes (ein paar Wörter, die nichts miteinander zu tun haben, sind gut)',
+  'password.password_too_guessable':
+    'es ist zu leicht zu erraten (ein häufiges Passwort, Wort oder Muster); wähle eine längere Passphrase aus Wörtern ohne Zusammenhang',
   'keys.serviceTitle': 'Dienst-API-Schlüssel',
   'keys.serviceIntro':
     'Schlüssel des Arbeitsbereichs für Skripte und andere Programme. Sie gehören keiner Person.',

@@ -362,6 +362,13 @@ export const en = {
   'team.enabledDone': '{email} can sign in again.',
   'team.removed': '{email} was removed.',
   'team.passwordRefused': 'This password is refused: {reason}',
+  'password.password_too_short': 'must be at least {min} characters long',
+  'password.password_too_long': 'must be at most 1024 characters long',
+  'password.password_contains_email': 'must not contain your e-mail name',
+  'password.password_breached':
+    'appears in lists of breached passwords; choose another (a few unrelated words work well)',
+  'password.password_too_guessable':
+    'is too easy to guess (a common password, word or pattern); choose a longer passphrase of unrelated words',
   'keys.serviceTitle': 'Service API keys',
   'keys.serviceIntro': 'Keys of the workspace for scripts and other programs. They belong to no person.',
   'keys.personalTitle': 'Personal API keys',

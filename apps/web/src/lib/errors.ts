@@ -1,3 +1,4 @@
+import { minPasswordLength, passwordRefusalCodes } from '@openorch/contracts'
 import { ApiError } from '@openorch/sdk'
 import type { MessageKey, Translate } from './i18n.tsx'
 
@@ -87,6 +88,21 @@ export function describeError(
   // fetch rejects with a TypeError when the server cannot be reached at all.
   if (error instanceof TypeError) return { message: t('error.network'), fields: [] }
   return { message: error instanceof Error ? error.message : t('error.unknown'), fields: [] }
+}
+
+/**
+ * Why the server refused one field of a `validation_failed`, in the person's language where the
+ * refusal has a code we know (a new password's), else in the server's words; undefined if that field
+ * was not refused.
+ */
+export function fieldRefusal(error: unknown, field: string, t: Translate): string | undefined {
+  if (!(error instanceof ApiError) || error.code !== 'validation_failed') return undefined
+  const refused = error.problem?.errors?.find((e) => e.field === field)
+  if (!refused) return undefined
+  const code = refused.code
+  if (code && (passwordRefusalCodes as readonly string[]).includes(code))
+    return t(`password.${code}` as MessageKey, { min: minPasswordLength })
+  return refused.message
 }
 
 /** What a failed run's error code means and what to do about it. */

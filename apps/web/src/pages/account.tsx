@@ -4,6 +4,7 @@ import { type FormEvent, useId, useRef, useState } from 'react'
 import { ApiKeysSection, rolesUpTo } from '../components/api-keys.tsx'
 import { Button, Card, ErrorNote, Field, PageTitle, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
+import { fieldRefusal } from '../lib/errors.ts'
 import { useI18n } from '../lib/i18n.tsx'
 import { useMyRole } from './team.tsx'
 
@@ -63,10 +64,7 @@ function ChangePassword({ email }: { email: string }) {
   })
   const error = change.error
   const wrongCurrent = error instanceof ApiError && error.code === 'invalid_credentials'
-  const refused =
-    error instanceof ApiError && error.code === 'validation_failed'
-      ? error.problem?.errors?.find((e) => e.field === 'newPassword')?.message
-      : undefined
+  const refused = fieldRefusal(error, 'newPassword', t)
   const submit = (event: FormEvent) => {
     event.preventDefault()
     change.mutate()

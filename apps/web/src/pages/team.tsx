@@ -6,6 +6,7 @@ import { ApiKeysSection, RoleField, rolesUpTo } from '../components/api-keys.tsx
 import { ConfirmButton } from '../components/confirm.tsx'
 import { Button, Card, ErrorNote, Field, Loading, PageTitle, Select, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
+import { fieldRefusal } from '../lib/errors.ts'
 import { useI18n } from '../lib/i18n.tsx'
 
 // The workspace's people and service keys (admins and owners). A lower role — or a key below admin —
@@ -218,11 +219,6 @@ function PersonRow({
 }
 
 /** The server's reason for a refused field, if it named one. */
-function fieldProblem(error: unknown, field: string): string | undefined {
-  if (!(error instanceof ApiError) || error.code !== 'validation_failed') return undefined
-  return error.problem?.errors?.find((e) => e.field === field)?.message
-}
-
 function AddPerson({ roles, onResult }: { roles: Role[]; onResult: (message: string) => void }) {
   const { t } = useI18n()
   const { client } = useSignedIn()
@@ -240,11 +236,11 @@ function AddPerson({ roles, onResult }: { roles: Role[]; onResult: (message: str
       await queryClient.invalidateQueries({ queryKey: ['users'] })
     },
     onError: (error) => {
-      if (fieldProblem(error, 'password')) passwordInput.current?.focus()
+      if (fieldRefusal(error, 'password', t)) passwordInput.current?.focus()
     },
   })
-  const passwordReason = fieldProblem(add.error, 'password')
-  const emailReason = fieldProblem(add.error, 'email')
+  const passwordReason = fieldRefusal(add.error, 'password', t)
+  const emailReason = fieldRefusal(add.error, 'email', t)
   // A refusal the fields already say needs no second note.
   const fieldsSayIt = (passwordReason ?? emailReason) !== undefined
   const submit = (event: FormEvent) => {
