@@ -326,7 +326,11 @@ export function createClient(options: ClientOptions) {
     remove: (id: string) => request<void>('DELETE', `/users/${encodeURIComponent(id)}`),
   }
 
-  /** The workspace's service API keys (admins); personal keys are `auth.keys`. */
+  /**
+   * The workspace's API keys (admins): `list` shows service keys and, with their `userId`, the
+   * personal keys of its people (an admin may revoke any); `create` makes a service key. Your own
+   * personal keys are `auth.keys`.
+   */
   const keys = {
     list: (query: ListQuery = {}) => request<Page<ApiKey>>('GET', '/keys', { ...query }),
     /** The answer holds the key itself this once. */

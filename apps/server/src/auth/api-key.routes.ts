@@ -46,7 +46,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }> = a
         tags: ['keys'],
         summary: 'List API keys',
         description:
-          'Newest first, with prefix, role, last use, expiry and revocation. Never the keys. Needs admin.',
+          'Every key of the workspace, newest first: service keys, and personal keys with the `userId` of their person (an admin may revoke any). With prefix, role, last use, expiry and revocation; never the keys. Needs admin.',
         querystring: pageQuerySchema,
         response: { 200: apiKeyPageSchema, ...errors },
       },
