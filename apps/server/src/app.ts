@@ -36,11 +36,14 @@ import { runRoutes } from './runs/run.routes.ts'
 import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
+import { workspaceRefusal } from './tenants/tenant.store.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
 import { sessionRoutes, userAdminRoutes, userRoutes } from './users/user.routes.ts'
 import type { UserService } from './users/user.service.ts'
 import { createUserAdmin } from './users/user-admin.ts'
+import { setupRoutes, workspaceRoutes } from './workspaces/workspace.routes.ts'
+import { createWorkspaceService } from './workspaces/workspace.service.ts'
 
 // The HTTP application: error handling, request ids, metrics, OpenAPI, then the routes. It opens no
 // port and starts nothing; main.ts listens, tests call inject() or listen on port 0.
@@ -193,8 +196,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       api.get(openApiPath.slice(apiPrefix.length), { schema: { hide: true } }, async () => app.swagger())
 
       if (deps.users) await api.register(sessionRoutes, { users: deps.users })
+      const workspaces = deps.users
+        ? createWorkspaceService({
+            database: deps.database,
+            clock: deps.clock,
+            log: deps.log,
+            users: deps.users,
+          })
+        : undefined
+      if (workspaces) await api.register(setupRoutes, { workspaces })
       await api.register(async (secured) => {
-        secured.addHook('onRequest', createAuthHook(apiKeys, deps.users?.authenticateAccessToken))
+        secured.addHook(
+          'onRequest',
+          createAuthHook(apiKeys, deps.users?.authenticateAccessToken, (tenantId) =>
+            workspaceRefusal(deps.database.db, tenantId),
+          ),
+        )
         secured.addHook('onRequest', checkRateLimits)
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
@@ -210,6 +227,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           })
           await secured.register(userAdminRoutes, { userAdmin })
         }
+        if (workspaces) await secured.register(workspaceRoutes, { workspaces })
         await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
         await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)

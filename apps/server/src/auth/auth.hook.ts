@@ -44,6 +44,8 @@ const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 export function createAuthHook(
   apiKeys: ApiKeyService,
   accessTokens?: AccessTokenAuthenticator,
+  /** Refuses valid credentials of a workspace that may not be used (disabled: decision 0020). */
+  refuseWorkspace?: (tenantId: string) => Promise<AppError | undefined>,
 ): onRequestAsyncHookHandler {
   return async (request) => {
     const key = apiKeyOf(request)
@@ -64,6 +66,8 @@ export function createAuthHook(
           headers: challenge,
         },
       )
+    const refused = await refuseWorkspace?.(auth.tenantId)
+    if (refused) throw refused
     request.auth = auth
     request.log = request.log.child({ tenantId: auth.tenantId, keyId: auth.keyId })
   }

@@ -7,6 +7,7 @@ import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { RunService } from '../runs/run.service.ts'
 import { jitterOf, parseSchedule, type ScheduleSpec } from '../schedules/schedule-spec.ts'
+import { disabledTenantIds } from '../tenants/tenant.store.ts'
 import { botRunRequest } from './bot.service.ts'
 import { activeRunsOfBots, advanceBots, type BotAdvance } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
@@ -104,6 +105,7 @@ export class BotScheduler {
       .selectFrom('bots')
       .select((eb) => eb.fn.min('next_fire_at').as('next'))
       .where('next_fire_at', 'is not', null)
+      .where('tenant_id', 'not in', disabledTenantIds(this.deps.database.db))
       .executeTakeFirst()
     return row?.next === null || row?.next === undefined ? null : Number(row.next)
   }
@@ -121,6 +123,9 @@ export class BotScheduler {
         .selectFrom('bots')
         .selectAll()
         .where('next_fire_at', '<=', now)
+        // A disabled workspace's schedules wait (decision 0020); enabled again, the bots' missed-slot
+        // policy decides what happens to the slots that passed meanwhile.
+        .where('tenant_id', 'not in', disabledTenantIds(db))
         .orderBy('next_fire_at')
         .limit(limit)
       if (database.dialect === 'postgres') query = query.forUpdate().skipLocked()

@@ -1,5 +1,11 @@
+import type { Selectable } from 'kysely'
+
 export interface TenantsTable {
   tenant_id: string
   name: string
   created_at: number
+  /** Set while the workspace is disabled (migration 0014): its keys, sessions and schedules stop. */
+  disabled_at: number | null
 }
+
+export type TenantRow = Selectable<TenantsTable>

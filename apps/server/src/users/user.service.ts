@@ -9,6 +9,7 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, type FieldError, toError } from '../platform/errors.ts'
 import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
+import { workspaceDisabledError, workspaceRefusal } from '../tenants/tenant.store.ts'
 import { hashPassword, passwordProblem, verifyPassword } from './password.ts'
 import type { UserRow } from './user.table.ts'
 
@@ -218,6 +219,9 @@ export function createUserService(deps: UserServiceDeps) {
       throw new AppError('invalid_credentials', 'The e-mail or the password is wrong.', 401)
     }
     await db.deleteFrom('login_failures').where('email_hash', '=', sha256Hex(email)).execute()
+    // The right password, but a disabled workspace (decision 0020): say so, issue nothing.
+    const refused = await workspaceRefusal(db, row.tenant_id)
+    if (refused) throw refused
     const session = await issueSession(row, newId())
     await audit(row, from, 'auth.login', 'user')
     return session
@@ -281,6 +285,7 @@ export function createUserService(deps: UserServiceDeps) {
         .where('id', '=', token.user_id)
         .executeTakeFirst()
       if (!user || user.disabled_at !== null) return { error: 'unknown' as const }
+      if (await workspaceRefusal(trx, user.tenant_id)) return { error: 'workspace_disabled' as const }
       await trx.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', token.id).execute()
       return { user, familyId: token.family_id }
     })
@@ -297,6 +302,7 @@ export function createUserService(deps: UserServiceDeps) {
           },
         )
       }
+      if (result.error === 'workspace_disabled') throw workspaceDisabledError()
       throw new AppError('invalid_refresh_token', 'The session has ended: sign in again.', 401)
     }
     return issueSession(result.user, result.familyId)
