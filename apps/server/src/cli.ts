@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { appendAudit, systemEntry, verifyAudit } from './audit/audit.store.ts'
 import { isRole } from './auth/role.ts'
 import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
+import { runWorkspacesCommand, workspacesUsage } from './cli/workspaces.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
 import { systemClock } from './platform/clock.ts'
@@ -14,6 +15,8 @@ import { tuneHeapForServer } from './platform/heap.ts'
 import { createLogger } from './platform/logger.ts'
 import { rotateSecrets } from './secrets/rotate-secrets.ts'
 import { createUserService } from './users/user.service.ts'
+import { createWorkspaceService } from './workspaces/workspace.service.ts'
+import { findWorkspace } from './workspaces/workspace.store.ts'
 
 // `openorch <command>`: errors print what to do, never a stack trace.
 const usage = `Usage: openorch <command>
@@ -25,6 +28,7 @@ Commands:
   audit verify   Check the audit trail's hash chain: exit 1 naming the first changed or missing entry
   users create --email E [--role owner] [--workspace default]
                  Create a dashboard user; the password is read from standard input (never an argument)
+  workspaces     List, create, disable and enable workspaces (openorch workspaces help)
   secrets rotate Encrypt every stored secret again with OPENORCH_MASTER_KEY (old keys in OPENORCH_EXTRA_MASTER_KEYS)
   help       Show this help
 
@@ -229,6 +233,11 @@ async function usersCommand(argv: string[]) {
       log: createLogger({ level: 'warn' }),
       signingKey: vault.deriveKey('openorch session signing v1'),
     })
+    const workspace = values.workspace ?? 'default'
+    if (!(await findWorkspace(database.db, workspace)))
+      fail(
+        `there is no workspace "${workspace}". "openorch workspaces list" shows them; "openorch workspaces create" makes one with its first owner.`,
+      )
     const user = await users.createUser({
       tenantId: values.workspace ?? 'default',
       email: values.email,
@@ -254,6 +263,50 @@ async function usersCommand(argv: string[]) {
   } finally {
     await database.close()
   }
+}
+
+async function workspacesCommand(argv: string[]) {
+  const readStdin = async () => {
+    const chunks: Buffer[] = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString('utf8')
+  }
+  // Help needs no database.
+  const sub = argv.find((arg) => !arg.startsWith('-'))
+  if (!sub || sub === 'help') {
+    out(`${workspacesUsage}\n`)
+    process.exitCode = sub ? 0 : 1
+    return
+  }
+  const cfg = config()
+  const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
+  try {
+    const applied = await migrateToLatest(database.db, database.dialect, migrations)
+    if (applied.length > 0) process.stderr.write(`Migrated: ${applied.join(', ')}\n`)
+    const log = createLogger({ level: 'warn' })
+    const vault = createVault({
+      masterKey: cfg.masterKey,
+      dataDir: cfg.dataDir,
+      extraKeys: cfg.extraMasterKeys,
+    })
+    const users = createUserService({
+      database,
+      clock: systemClock,
+      log,
+      signingKey: vault.deriveKey('openorch session signing v1'),
+    })
+    const workspaces = createWorkspaceService({ database, clock: systemClock, log, users })
+    process.exitCode = await runWorkspacesCommand(argv, { out, readStdin, operator: operator() }, workspaces)
+  } catch (error) {
+    if (error instanceof CliFailure) fail(error.message)
+    fail(explain(error))
+  } finally {
+    await database.close()
+  }
+}
+
+function out(text: string): void {
+  process.stdout.write(text)
 }
 
 async function bots(argv: string[]) {
@@ -284,6 +337,9 @@ const command = positionals[0] ?? (values.help ? 'help' : 'start')
 switch (command) {
   case 'users':
     await usersCommand(process.argv.slice(process.argv.indexOf('users') + 1))
+    break
+  case 'workspaces':
+    await workspacesCommand(process.argv.slice(process.argv.indexOf('workspaces') + 1))
     break
   case 'secrets':
     await secretsCommand(positionals[1])

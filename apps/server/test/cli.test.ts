@@ -309,4 +309,105 @@ describe('openorch CLI', () => {
     expect(weak.out).toMatch(/password .*too easy to guess/)
     expect(weak.out).not.toMatch(/\n\s+at /)
   })
+
+  it('creates, lists, disables and enables workspaces, audited, and never disables the default one', async () => {
+    const dir = dataDir()
+    const cli = async (args: string[], stdin = '') => {
+      const child = spawn(process.execPath, [bin, ...args], {
+        env: { ...process.env, OPENORCH_DATA_DIR: dir, OPENORCH_LOG_LEVEL: 'warn', DATABASE_URL: '' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (c) => {
+        out += c
+      })
+      child.stderr.on('data', (c) => {
+        err += c
+      })
+      child.stdin.end(stdin)
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+      return { code, out, err }
+    }
+    const password = 'a long and quiet passphrase'
+    const created = await cli(
+      ['workspaces', 'create', '--name', 'Acme', '--owner-email', 'anna@acme.example'],
+      `${password}\n`,
+    )
+    expect(created.code, created.err).toBe(0)
+    const id = /Created workspace "Acme" \(([0-9a-f-]{36})\) with owner anna@acme\.example\./.exec(
+      created.out,
+    )?.[1]
+    expect(id, created.out).toBeDefined()
+    expect(created.out + created.err).not.toContain(password)
+
+    const listed = await cli(['workspaces', 'list'])
+    expect(listed.code).toBe(0)
+    const lines = listed.out.trim().split('\n')
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+USERS\s+STATE$/)
+    expect(lines[1]).toMatch(new RegExp(`^${id}\\s+Acme\\s+1\\s+enabled$`))
+    expect(lines[2]).toMatch(/^default\s+Default workspace \(default\)\s+0\s+enabled$/)
+    const json = JSON.parse((await cli(['workspaces', 'list', '--json'])).out)
+    expect(json.map((w: { id: string }) => w.id)).toEqual([id, 'default'])
+
+    // `users create --workspace` adds to a workspace that exists, and says so when it does not.
+    const ben = await cli(
+      ['users', 'create', '--email', 'ben@acme.example', '--role', 'editor', '--workspace', id!],
+      `${password}\n`,
+    )
+    expect(ben.code, ben.err).toBe(0)
+    expect(ben.out).toContain(`in workspace ${id}`)
+    const nowhere = await cli(
+      ['users', 'create', '--email', 'cara@x.example', '--workspace', 'nowhere'],
+      `${password}\n`,
+    )
+    expect(nowhere.code).toBe(1)
+    expect(nowhere.err).toContain('there is no workspace "nowhere". "openorch workspaces list" shows them')
+
+    const disabled = await cli(['workspaces', 'disable', id!])
+    expect(disabled.code, disabled.err).toBe(0)
+    expect(disabled.out).toContain(`Disabled workspace "Acme" (${id})`)
+    expect((await cli(['workspaces', 'list'])).out).toMatch(/Acme\s+2\s+disabled since \d{4}-/)
+    const enabled = await cli(['workspaces', 'enable', id!])
+    expect(enabled.out).toContain(`Enabled workspace "Acme" (${id}) again.`)
+
+    const protectedDefault = await cli(['workspaces', 'disable', 'default'])
+    expect(protectedDefault.code).toBe(1)
+    expect(protectedDefault.err).toMatch(/^openorch: The default workspace cannot be disabled/)
+    const missing = await cli(['workspaces', 'disable', 'nowhere'])
+    expect(missing.err).toBe('openorch: Workspace nowhere does not exist.\n')
+    const weak = await cli(
+      ['workspaces', 'create', '--name', 'Weak', '--owner-email', 'dan@weak.example'],
+      'password1234\n',
+    )
+    expect(weak.code).toBe(1)
+    expect(weak.err).toMatch(/password .*too easy to guess/)
+    const bidi = await cli(
+      ['workspaces', 'create', '--name', 'Acme\u202Egnp', '--owner-email', 'eve@bidi.example'],
+      `${password}\n`,
+    )
+    expect(bidi.err).toBe('openorch: name must not contain control, bidi-control or invisible characters\n')
+    expect(JSON.parse((await cli(['workspaces', 'list', '--json'])).out)).toHaveLength(2)
+    const usage = await cli(['workspaces'])
+    expect(usage.code).toBe(1)
+    expect(usage.out).toContain('Usage: openorch workspaces <command>')
+
+    const database = await openDatabase<Tables>({ sqlitePath: path.join(dir, 'openorch.db') })
+    const trail = await database.db
+      .selectFrom('audit_log')
+      .select(['tenant_id', 'action', 'actor_type', 'actor_id'])
+      .where('target_type', '=', 'workspaces')
+      .orderBy('id')
+      .execute()
+    await database.close()
+    const me = os.userInfo().username
+    expect(trail).toEqual([
+      { tenant_id: id, action: 'workspaces.created', actor_type: 'cli', actor_id: me },
+      { tenant_id: 'default', action: 'workspaces.created', actor_type: 'cli', actor_id: me },
+      { tenant_id: id, action: 'workspaces.disabled', actor_type: 'cli', actor_id: me },
+      { tenant_id: 'default', action: 'workspaces.disabled', actor_type: 'cli', actor_id: me },
+      { tenant_id: id, action: 'workspaces.enabled', actor_type: 'cli', actor_id: me },
+      { tenant_id: 'default', action: 'workspaces.enabled', actor_type: 'cli', actor_id: me },
+    ])
+  }, 60_000)
 })

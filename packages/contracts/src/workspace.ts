@@ -13,7 +13,8 @@ export const defaultWorkspaceId = 'default'
 // (Cf: U+202E, U+200B, U+FEFF…) that would make one name look like another.
 const unsafeNameCharacters = /[\p{Cc}\p{Cf}]/u
 
-const workspaceNameSchema = z
+/** A workspace's name, as the API and the CLI accept it. */
+export const workspaceNameSchema = z
   .string()
   .trim()
   .min(1)

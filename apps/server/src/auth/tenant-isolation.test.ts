@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  bearer,
-  createTestApp,
-  insertProviderRow,
-  otherTenantId,
-  type TestApp,
-} from '../../test/app-harness.ts'
+import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 
 // Issue 5 (API1): every route, called by another workspace with this workspace's ids, answers 404 —
-// never this workspace's data, not even in lists, counts, search or usage.
+// never this workspace's data, not even in lists, counts, search or usage. Issue 11: the other
+// workspace is made the supported way (POST /workspaces with its first owner, who signs in and makes
+// a key), and the workspace routes themselves answer it 403 (installation admins only).
 
 describe.each(dialects)('tenant isolation on %s', (dialect) => {
   let t: TestApp
@@ -17,6 +13,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   let operations: Array<{ method: string; path: string }>
   let ids: { bot: string; run: string; user: string; key: string }
   let otherSession: string
+  let otherKey: string
 
   beforeAll(async () => {
     t = await createTestApp(dialect)
@@ -47,13 +44,18 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
     })
     ids = { bot: bot.id, run: run.run.id, user: user.id, key: personalKey.apiKey.id }
     secrets = [bot.id, run.run.id, user.id, personalKey.apiKey.id, 'Tenant A secret bot', 'tenant-a-secret']
-    // Routes of signed-in users (/auth/…) are called with a session of the other workspace.
-    await t.users.createUser({
-      tenantId: otherTenantId,
-      email: 'other-owner@example.com',
-      password: 'other workspace passphrase',
-      role: 'owner',
+    // The other workspace, created by an installation admin with its first owner. Routes of
+    // signed-in users (/auth/…) are called with that owner's session, the others with their key.
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/workspaces',
+      headers: bearer(t.keys.owner),
+      payload: {
+        name: 'Other workspace',
+        owner: { email: 'other-owner@example.com', password: 'other workspace passphrase' },
+      },
     })
+    if (created.statusCode !== 201) throw new Error(`workspace not created: ${created.body}`)
     otherSession = (
       await t.app.inject({
         method: 'POST',
@@ -61,6 +63,14 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
         payload: { email: 'other-owner@example.com', password: 'other workspace passphrase' },
       })
     ).json().accessToken
+    const key = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: bearer(otherSession),
+      payload: { name: 'other owner key', role: 'owner' },
+    })
+    if (key.statusCode !== 201) throw new Error(`key not created: ${key.body}`)
+    otherKey = key.json().key
     const document = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>
     }
@@ -79,6 +89,12 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
 
   const payloadFor = (method: string, path: string) => {
     if (path.endsWith('/notes/{name}') && method === 'PUT') return { content: 'x' }
+    if (path.startsWith('/api/v1/workspaces'))
+      return method === 'POST'
+        ? { name: 'x', owner: { email: 'x@x.example', password: 'other workspace passphrase' } }
+        : method === 'PATCH'
+          ? { disabled: true }
+          : undefined
     if (method === 'PATCH') return path.startsWith('/api/v1/users') ? { disabled: true } : { enabled: false }
     if (['POST', 'PUT'].includes(method)) return {}
     return undefined
@@ -91,7 +107,9 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
         ? ids.user
         : path.startsWith('/api/v1/auth/keys')
           ? ids.key
-          : ids.bot
+          : path.startsWith('/api/v1/workspaces')
+            ? 'default'
+            : ids.bot
 
   it('answers 404 for this workspace’s ids and shows none of its data anywhere', async () => {
     const wrong: string[] = []
@@ -102,12 +120,18 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
       const response = await t.app.inject({
         method: method as 'GET',
         url,
-        headers: bearer(path.startsWith('/api/v1/auth/') ? otherSession : t.keys.otherTenant),
+        headers: bearer(path.startsWith('/api/v1/auth/') ? otherSession : otherKey),
         ...(payload !== undefined ? { payload } : {}),
       })
       // The id the caller sent may come back in the 404's detail; anything else of ours may not.
       const leaked = secrets.filter((s) => !url.includes(s) && response.body.includes(s))
       if (leaked.length > 0) wrong.push(`${method} ${path} leaks ${leaked.join(', ')}`)
+      // The installation's workspaces are for its admins: 403 before any id is looked at.
+      if (path.startsWith('/api/v1/workspaces')) {
+        if (response.statusCode !== 403 || response.json().code !== 'forbidden')
+          wrong.push(`${method} ${path} → ${response.statusCode}, expected 403 forbidden`)
+        continue
+      }
       const targetsAnId = path.includes('{id}')
       if (targetsAnId && response.statusCode !== 404)
         wrong.push(`${method} ${path} → ${response.statusCode}, expected 404`)

@@ -1,3 +1,4 @@
+import { workspaceNameSchema } from '@openorch/contracts'
 import { type AuditEntry, appendAudit, appendAuditIn, systemEntry } from '../audit/audit.store.ts'
 import type { AuthContext } from '../auth/api-key.service.ts'
 import { defaultTenantId } from '../auth/api-key.service.ts'
@@ -71,6 +72,14 @@ export function actorOf(auth: AuthContext, from: { ip?: string; requestId?: stri
   }
 }
 
+/** The name as stored; the CLI's input meets the same rules as the API's. */
+function nameOf(input: string): string {
+  const parsed = workspaceNameSchema.safeParse(input)
+  if (parsed.success) return parsed.data
+  const message = parsed.error.issues[0]?.message ?? 'is not valid'
+  throw new AppError('validation_failed', `name ${message}`, 400, { errors: [{ field: 'name', message }] })
+}
+
 function notFound(id: string): AppError {
   return new AppError('workspace_not_found', `Workspace ${id} does not exist.`, 404)
 }
@@ -139,7 +148,7 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
     actor: WorkspaceActor,
     input: { name: string; owner: { email: string; password: string } },
   ): Promise<{ workspace: Workspace; owner: User }> {
-    const name = input.name.trim()
+    const name = nameOf(input.name)
     const row: TenantRow = { tenant_id: newId(), name, created_at: clock.now(), disabled_at: null }
     await insertWorkspace(db, row)
     let owner: User
@@ -185,8 +194,8 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
       if (!row) throw notFound(id)
       const set: { name?: string; disabled_at?: number | null } = {}
       const actions: Array<[string, Record<string, unknown>]> = []
-      if (change.name !== undefined && change.name.trim() !== row.name) {
-        set.name = change.name.trim()
+      if (change.name !== undefined && nameOf(change.name) !== row.name) {
+        set.name = nameOf(change.name)
         actions.push(['workspaces.renamed', { from: row.name, to: set.name }])
       }
       if (change.disabled === true && row.disabled_at === null) {
