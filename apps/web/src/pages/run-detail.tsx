@@ -133,9 +133,15 @@ export default function RunDetail({ id }: { id: string }) {
         </h2>
         <Card>
           {finalText ? (
-            // Sanitised by DOMPurify in renderMarkdown.
-            // biome-ignore lint/security/noDangerouslySetInnerHtml: the HTML is sanitised (lib/markdown.ts)
-            <div className="markdown" data-testid="run-output" dangerouslySetInnerHTML={{ __html: html }} />
+            // Sanitised by DOMPurify in renderMarkdown (no class, id or style). Contained as well, so
+            // nothing inside can be positioned or painted outside the box: `contain: content` makes it
+            // the containing block of fixed and absolute descendants and clips their painting to it.
+            <div
+              className="markdown relative isolate overflow-x-auto [contain:content]"
+              data-testid="run-output"
+              // biome-ignore lint/security/noDangerouslySetInnerHtml: the HTML is sanitised (lib/markdown.ts)
+              dangerouslySetInnerHTML={{ __html: html }}
+            />
           ) : live ? (
             <div aria-busy={isActive} data-testid="run-output">
               <p className="mb-2 text-xs text-slate-600 dark:text-slate-400">{t('run.streaming')}</p>
