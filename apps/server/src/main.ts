@@ -14,6 +14,7 @@ import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
+import { ensurePrivateDir } from './platform/private-files.ts'
 import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
@@ -41,6 +42,13 @@ export async function openServerDatabase(config: Config) {
 }
 
 export async function startServer(config: Config, log: Logger = createLogger(config.log)): Promise<Server> {
+  // Before anything writes into it (database, master key, notes): a new data directory is 0700.
+  const dataDir = ensurePrivateDir(config.dataDir)
+  if (dataDir.isOpenToOthers)
+    log.warn(
+      { dataDir: config.dataDir, mode: dataDir.mode.toString(8) },
+      'the data directory can be read by other users of this machine; restrict it with chmod 700',
+    )
   const database = await openServerDatabase(config)
   const applied = await migrateToLatest(database.db, database.dialect, migrations)
   if (applied.length > 0) log.info({ applied }, 'database migrated')

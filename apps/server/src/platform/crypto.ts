@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { ensurePrivateDir } from './private-files.ts'
 
 // A small vault for secrets at rest (provider keys, channel credentials): AES-256-GCM under a key
 // derived from the master key. Stored form: `v1.<keyId>.<iv>.<tag>.<ciphertext>` (base64url parts).
@@ -62,7 +63,7 @@ function deriveKeys(masterKey: string): { key: Buffer; keyId: string } {
 /** Reads the generated master key, creating it first (0600, exclusively) when there is none. */
 function loadOrCreateMasterKeyFile(dataDir: string): string {
   const file = path.join(dataDir, masterKeyFileName)
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  ensurePrivateDir(dataDir)
   try {
     // 'wx' fails when the file exists: two processes starting at once agree on the first one's key.
     fs.writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 })

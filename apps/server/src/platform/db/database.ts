@@ -1,8 +1,8 @@
-import fs from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
+import { createPrivateFile, ensurePrivateDir } from '../private-files.ts'
 
 export type DialectName = 'sqlite' | 'postgres'
 
@@ -64,7 +64,12 @@ export async function openDatabase<DB>(options: DatabaseOptions): Promise<Databa
 }
 
 function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL', busyTimeoutMs: number): Database<DB> {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
+  if (file !== ':memory:' && file !== '') {
+    // The directory 0700 and the database 0600 when they are new; SQLite creates the -wal and -shm
+    // files with the database file's mode (platform/private-files.ts).
+    ensurePrivateDir(path.dirname(file))
+    createPrivateFile(file)
+  }
   const sqlite = new SqliteDatabase(file)
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma(`synchronous = ${synchronous}`)
