@@ -34,6 +34,7 @@ const UsagePage = lazy(() => import('./pages/usage.tsx'))
 const Search = lazy(() => import('./pages/search.tsx'))
 const Team = lazy(() => import('./pages/team.tsx'))
 const Account = lazy(() => import('./pages/account.tsx'))
+const Workspaces = lazy(() => import('./pages/workspaces.tsx'))
 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession)
@@ -94,6 +95,7 @@ const routes: { pattern: string; render: (params: Record<string, string>) => Rea
   { pattern: '/search', render: () => <Search /> },
   { pattern: '/team', render: () => <Team /> },
   { pattern: '/account', render: () => <Account /> },
+  { pattern: '/workspaces', render: () => <Workspaces /> },
 ]
 
 function Routes() {
@@ -171,11 +173,13 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   }, [path])
 
   const canManageTeam = useCanManageTeam()
+  const canManageWorkspaces = useCanManageWorkspaces()
   const nav = [
     { href: '/', label: t('nav.bots') },
     { href: '/usage', label: t('nav.usage') },
     { href: '/providers', label: t('nav.providers') },
     ...(canManageTeam ? [{ href: '/team', label: t('nav.team') }] : []),
+    ...(canManageWorkspaces ? [{ href: '/workspaces', label: t('nav.workspaces') }] : []),
   ]
   const current = (href: string) =>
     href === '/' ? path === '/' || path.startsWith('/bots') : path.startsWith(href)
@@ -323,6 +327,21 @@ function useCanManageTeam(): boolean {
     enabled: session.kind === 'apiKey',
   })
   if (session.kind === 'jwt') return role === 'admin' || role === 'owner'
+  return probe.isSuccess
+}
+
+/**
+ * Whether the Workspaces page is for this person: an installation admin (an owner of the default
+ * workspace, decision 0020). Only owners ask the server, which alone knows the workspace.
+ */
+function useCanManageWorkspaces(): boolean {
+  const { client, session, credentials } = useSignedIn()
+  const role = session.kind === 'jwt' ? (credentials?.current()?.user.role ?? session.user.role) : undefined
+  const probe = useQuery({
+    queryKey: ['workspaces'],
+    queryFn: () => client.workspaces.list({ limit: 200 }),
+    enabled: session.kind === 'apiKey' || role === 'owner',
+  })
   return probe.isSuccess
 }
 

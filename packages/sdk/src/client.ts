@@ -21,10 +21,15 @@ import type {
   RunStatus,
   SchedulePreview,
   Session,
+  SetupState,
   Usage,
   User,
   UserCreate,
   UserUpdate,
+  Workspace,
+  WorkspaceCreate,
+  WorkspaceCreated,
+  WorkspaceUpdate,
 } from '@openorch/contracts'
 import type { Credentials } from './session.ts'
 
@@ -296,6 +301,8 @@ export function createClient(options: ClientOptions) {
     logoutEverywhere: () => request<void>('POST', '/auth/logout-everywhere'),
     /** The signed-in user (403 `not_a_user` with an API key). */
     me: () => request<User>('GET', '/auth/me'),
+    /** Public: whether the installation has users yet (none: sign in with the owner key). */
+    setup: () => request<SetupState>('GET', '/auth/setup', undefined, undefined, {}, 'public'),
     /**
      * Changes the signed-in user's password. Every other session ends; the answer is a new session
      * for this one, which the client's credentials switch to at once. A refused new password throws
@@ -324,6 +331,20 @@ export function createClient(options: ClientOptions) {
     update: (id: string, patch: UserUpdate) =>
       request<User>('PATCH', `/users/${encodeURIComponent(id)}`, undefined, patch),
     remove: (id: string) => request<void>('DELETE', `/users/${encodeURIComponent(id)}`),
+  }
+
+  /**
+   * The installation's workspaces (installation admins: owners of the default workspace). A disabled
+   * workspace's keys and sessions are refused with `workspace_disabled` (403).
+   */
+  const workspaces = {
+    list: (query: ListQuery = {}) => request<Page<Workspace>>('GET', '/workspaces', { ...query }),
+    get: (id: string) => request<Workspace>('GET', `/workspaces/${encodeURIComponent(id)}`),
+    /** With its first owner's e-mail and initial password; a refused password throws `validation_failed`. */
+    create: (body: WorkspaceCreate) => request<WorkspaceCreated>('POST', '/workspaces', undefined, body),
+    /** Rename, or `{ disabled: true | false }`; the default workspace throws `default_workspace_protected`. */
+    update: (id: string, patch: WorkspaceUpdate) =>
+      request<Workspace>('PATCH', `/workspaces/${encodeURIComponent(id)}`, undefined, patch),
   }
 
   /**
@@ -449,7 +470,7 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { auth, users, keys, runs, bots, providers, schedules, usage, events }
+  return { auth, users, keys, workspaces, runs, bots, providers, schedules, usage, events }
 }
 
 export type Client = ReturnType<typeof createClient>

@@ -457,4 +457,50 @@ export const de: Record<MessageKey, string> = {
   'team.changeRole': 'Rolle ändern',
   'team.changeRoleLabel': 'Rolle ändern für {email}',
   'team.needsAdminTitle': 'Team',
+  'signIn.first.title': 'Das erste Konto anlegen',
+  'signIn.first.intro':
+    'Noch hat niemand ein Konto auf diesem Orchestrator. Gib den Inhaber-Schlüssel ein, den er beim ersten Start ausgegeben hat (im Terminal oder Log), und lege dein Konto als Inhaber an.',
+  'signIn.first.key': 'Inhaber-Schlüssel',
+  'signIn.first.password': 'Dein neues Passwort',
+  'signIn.first.submit': 'Konto anlegen und anmelden',
+  'signIn.first.keyOnly': 'Nur mit dem Inhaber-Schlüssel anmelden',
+  'signIn.first.offer': 'Das erste Konto mit dem Inhaber-Schlüssel anlegen',
+  'signIn.first.haveAccount': 'Ich habe schon ein Konto',
+  'nav.workspaces': 'Arbeitsbereiche',
+  'workspaces.title': 'Arbeitsbereiche',
+  'workspaces.intro':
+    'Alle Arbeitsbereiche dieses Orchestrators. Jeder hat eigene Bots, Läufe, Schlüssel und Personen; die Inhaber des Standard-Arbeitsbereichs verwalten sie alle.',
+  'workspaces.needsAdmin': 'Arbeitsbereiche verwaltet nur ein Inhaber des Standard-Arbeitsbereichs.',
+  'workspaces.needsAdminHint':
+    'Arbeitsbereiche legen die Admins des Orchestrators an und deaktivieren sie: die Inhaber seines Standard-Arbeitsbereichs oder wer ihn mit „openorch workspaces“ betreibt.',
+  'workspaces.none': 'Keine Arbeitsbereiche.',
+  'workspaces.defaultTag': '(Standard)',
+  'workspaces.defaultProtected': 'Der Standard-Arbeitsbereich kann nicht deaktiviert werden.',
+  'workspaces.users': 'Personen: {n}',
+  'workspaces.enabled': 'Aktiv',
+  'workspaces.disabledSince': 'Deaktiviert seit {when}',
+  'workspaces.disable': 'Deaktivieren',
+  'workspaces.disableLabel': '{name} deaktivieren',
+  'workspaces.disableTitle': '{name} deaktivieren?',
+  'workspaces.disableText':
+    'Seine Schlüssel und Sitzungen werden ab der nächsten Anfrage abgewiesen, seine Zeitpläne halten an. Nichts wird gelöscht: Aktiviere ihn wieder, um weiterzumachen.',
+  'workspaces.disableConfirm': 'Arbeitsbereich deaktivieren',
+  'workspaces.enable': 'Aktivieren',
+  'workspaces.enableLabel': '{name} aktivieren',
+  'workspaces.disabledDone':
+    '{name} ist deaktiviert: Seine Schlüssel und Sitzungen werden abgewiesen, seine Zeitpläne halten an.',
+  'workspaces.enabledDone': '{name} ist wieder aktiv.',
+  'workspaces.create': 'Einen Arbeitsbereich anlegen',
+  'workspaces.createIntro':
+    'Mit seinem ersten Inhaber: Er meldet sich mit der hier angegebenen E-Mail-Adresse und dem Anfangspasswort an und fügt dann seine eigenen Personen hinzu.',
+  'workspaces.name': 'Name',
+  'workspaces.ownerEmail': 'E-Mail-Adresse des ersten Inhabers',
+  'workspaces.ownerPassword': 'Anfangspasswort des ersten Inhabers',
+  'workspaces.createSubmit': 'Arbeitsbereich anlegen',
+  'workspaces.created': 'Der Arbeitsbereich „{name}“ ist angelegt. Gib {email} das Anfangspasswort.',
+  'error.workspace_disabled':
+    'Dieser Arbeitsbereich ist deaktiviert. Bitte die Admins des Orchestrators (Inhaber des Standard-Arbeitsbereichs), ihn wieder zu aktivieren.',
+  'error.workspace_not_found': 'Diesen Arbeitsbereich gibt es nicht (mehr).',
+  'error.default_workspace_protected':
+    'Der Standard-Arbeitsbereich kann nicht deaktiviert werden: Seine Inhaber verwalten alle Arbeitsbereiche.',
 }

@@ -426,6 +426,51 @@ export const en = {
   'team.changeRole': 'Change role',
   'team.changeRoleLabel': 'Change role of {email}',
   'team.needsAdminTitle': 'Team',
+  'signIn.first.title': 'Create the first account',
+  'signIn.first.intro':
+    'Nobody has an account on this orchestrator yet. Enter the owner key it printed when it first started (in its terminal or log) and create your account as its owner.',
+  'signIn.first.key': 'Owner key',
+  'signIn.first.password': 'Your new password',
+  'signIn.first.submit': 'Create account and sign in',
+  'signIn.first.keyOnly': 'Sign in with the owner key only',
+  'signIn.first.offer': 'Create the first account with the owner key',
+  'signIn.first.haveAccount': 'I already have an account',
+  'nav.workspaces': 'Workspaces',
+  'workspaces.title': 'Workspaces',
+  'workspaces.intro':
+    'Every workspace of this orchestrator. Each has its own bots, runs, keys and people; owners of the default workspace manage them all.',
+  'workspaces.needsAdmin': 'Managing workspaces needs an owner of the default workspace.',
+  'workspaces.needsAdminHint':
+    'Workspaces are created and disabled by the orchestrator’s admins: the owners of its default workspace, or whoever runs it with “openorch workspaces”.',
+  'workspaces.none': 'No workspaces.',
+  'workspaces.defaultTag': '(default)',
+  'workspaces.defaultProtected': 'The default workspace cannot be disabled.',
+  'workspaces.users': 'Users: {n}',
+  'workspaces.enabled': 'Enabled',
+  'workspaces.disabledSince': 'Disabled since {when}',
+  'workspaces.disable': 'Disable',
+  'workspaces.disableLabel': 'Disable {name}',
+  'workspaces.disableTitle': 'Disable {name}?',
+  'workspaces.disableText':
+    'Its keys and sessions are refused from their next request on and its schedules stop. Nothing is deleted: enable it again to carry on.',
+  'workspaces.disableConfirm': 'Disable workspace',
+  'workspaces.enable': 'Enable',
+  'workspaces.enableLabel': 'Enable {name}',
+  'workspaces.disabledDone': '{name} is disabled: its keys and sessions are refused, its schedules stopped.',
+  'workspaces.enabledDone': '{name} is enabled again.',
+  'workspaces.create': 'Create a workspace',
+  'workspaces.createIntro':
+    'With its first owner: they sign in with the e-mail and initial password given here, then add their own people.',
+  'workspaces.name': 'Name',
+  'workspaces.ownerEmail': 'E-mail of its first owner',
+  'workspaces.ownerPassword': 'Initial password of its first owner',
+  'workspaces.createSubmit': 'Create workspace',
+  'workspaces.created': 'Workspace “{name}” was created. Hand {email} the initial password.',
+  'error.workspace_disabled':
+    'This workspace is disabled. Ask the orchestrator’s admins (owners of the default workspace) to enable it again.',
+  'error.workspace_not_found': 'This workspace does not exist (any more).',
+  'error.default_workspace_protected':
+    'The default workspace cannot be disabled: its owners manage every workspace.',
 } as const
 
 export type MessageKey = keyof typeof en

@@ -40,6 +40,9 @@ const known: Record<string, MessageKey> = {
   user_not_found: 'error.user_not_found',
   api_key_not_found: 'error.api_key_not_found',
   not_a_user: 'error.not_a_user',
+  workspace_disabled: 'error.workspace_disabled',
+  workspace_not_found: 'error.workspace_not_found',
+  default_workspace_protected: 'error.default_workspace_protected',
 }
 
 export interface Described {
