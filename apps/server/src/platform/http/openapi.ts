@@ -10,6 +10,30 @@ export const apiPrefix = '/api/v1'
 export const openApiPath = `${apiPrefix}/openapi.json`
 export const docsPath = '/docs'
 
+/**
+ * The docs UI's CSP (issue 11, item 14): Swagger UI's scripts and styles are files under /docs/static
+ * and it fetches the document from /docs/json — nothing inline, nothing from elsewhere; its logo is a
+ * data: image. Never framed, so no other page can lay it under a transparent frame. Set by
+ * security-headers.ts on every answer under /docs, with X-Frame-Options DENY.
+ */
+export const docsCsp = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+/** True for /docs and everything under it (not for /docsx). */
+export function isDocsPath(url: string): boolean {
+  return url === docsPath || /^\/docs[/?#]/.test(url)
+}
+
 /** Put on routes that need no API key, so the document does not inherit the global requirement. */
 export const noAuth: Array<Record<string, string[]>> = []
 
@@ -70,5 +94,7 @@ export async function registerOpenApi(app: FastifyInstance, options: { version: 
     transform: jsonSchemaTransform,
     transformObject,
   })
-  await app.register(swaggerUi, { routePrefix: docsPath })
+  // BaseLayout: the standalone layout's top bar (a field to explore other documents, and a logo that
+  // is an SVG with an inline <style>, which docsCsp refuses) is not needed for this one document.
+  await app.register(swaggerUi, { routePrefix: docsPath, uiConfig: { layout: 'BaseLayout' } })
 }

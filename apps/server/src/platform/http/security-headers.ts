@@ -1,10 +1,12 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
 import { secretScrubber } from '../secret-scrubber.ts'
+import { docsCsp, isDocsPath } from './openapi.ts'
 
-// Browser safety for the API (issue 5). The dashboard's own files carry their CSP (web-app.ts) and
-// the docs UI its own; every API and probe answer gets a CSP that loads nothing and may not be framed,
-// nosniff, no referrer, and no caching of what may be personal data.
+// Browser safety for the API (issue 5). The dashboard's own files carry their CSP (web-app.ts), the
+// docs UI its own (`docsCsp` in openapi.ts, set here, not framed either); every API and probe answer
+// gets a CSP that loads nothing and may not be framed, nosniff, no referrer, and no caching of what
+// may be personal data.
 
 const apiCsp = "default-src 'none'; frame-ancestors 'none'"
 const apiPaths = ['/api/', '/health', '/ready', '/metrics']
@@ -20,6 +22,9 @@ export async function registerSecurityHeaders(
       reply.header('content-security-policy', apiCsp)
       reply.header('x-frame-options', 'DENY')
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+    } else if (isDocsPath(request.url)) {
+      reply.header('content-security-policy', docsCsp)
+      reply.header('x-frame-options', 'DENY')
     }
     // No answer carries a known secret, whatever path it took (scrubber: secret-scrubber.ts).
     return typeof payload === 'string' ? secretScrubber.scrub(payload) : payload
