@@ -62,6 +62,11 @@ export interface AppDeps {
     rateLimits?: RateLimits
     /** Browser origins allowed to call the API (CORS); default none. */
     corsOrigins?: readonly string[]
+    /**
+     * Which proxies' X-Forwarded-For gives the client address (OPENORCH_TRUST_PROXY, Fastify's
+     * `trustProxy`): true, a hop count, or addresses/CIDRs. Default false: the socket's address.
+     */
+    trustProxy?: boolean | number | string[]
   }
   /** A per-app registry (createMetrics()); buildApp adds the run gauges to it. */
   metrics: Metrics
@@ -120,12 +125,18 @@ function registerRunGauges(deps: AppDeps): void {
   })
 }
 
+/** Fastify's `trustProxy`; a hop count as the function proxy-addr makes of one (Fastify's types lack the number). */
+function trustProxyOf(value: boolean | number | string[] | undefined) {
+  return typeof value === 'number' ? (_address: string, hop: number) => hop < value : (value ?? false)
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
     // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
     loggerInstance: deps.log as FastifyBaseLogger,
     genReqId,
     bodyLimit: deps.config.bodyLimitBytes,
+    trustProxy: trustProxyOf(deps.config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
     // Fastify's own closing 503 is plain JSON; ours below is problem+json like every other error.
     return503OnClosing: false,
@@ -175,7 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       })
   })
   await registerOpenApi(app, { version: serverVersion })
-  const checkRateLimits = await registerRateLimits(
+  const { checkRateLimits, checkSignInRate } = await registerRateLimits(
     app,
     deps.config.rateLimits ?? { perKeyPerMinute: 600, perTenantPerMinute: 3000 },
   )
@@ -195,7 +206,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       // The contract itself is public: clients and generators fetch it before they have a key.
       api.get(openApiPath.slice(apiPrefix.length), { schema: { hide: true } }, async () => app.swagger())
 
-      if (deps.users) await api.register(sessionRoutes, { users: deps.users })
+      if (deps.users) await api.register(sessionRoutes, { users: deps.users, checkSignInRate })
       const workspaces = deps.users
         ? createWorkspaceService({
             database: deps.database,

@@ -136,6 +136,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       bodyLimitBytes: config.http.bodyLimitBytes,
       rateLimits: config.http.rateLimits,
       corsOrigins: config.http.corsOrigins,
+      trustProxy: config.http.trustProxy,
     },
     metrics,
     migrations,

@@ -66,8 +66,10 @@ export async function createTestApp(
     /** What the bots use to reach providers (default: the provider service above). */
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
-    rateLimits?: { perKeyPerMinute: number; perTenantPerMinute: number }
+    rateLimits?: { perKeyPerMinute: number; perTenantPerMinute: number; signInPerAddressPerMinute?: number }
     corsOrigins?: string[]
+    /** OPENORCH_TRUST_PROXY as parsed (default false: the socket's address is the client's). */
+    trustProxy?: boolean | number | string[]
     /** A dashboard build to serve at `/`. */
     webRoot?: string
     /** How the app opens the test database (default: directly); e.g. through a TCP proxy. */
@@ -126,6 +128,7 @@ export async function createTestApp(
       ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
       ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     },
     metrics,
     migrations,

@@ -28,6 +28,12 @@ export const apiKeySchema = z
       .describe(
         'The user a personal key belongs to (it works only while that user is enabled, with at most their role); null for a service key.',
       ),
+    createdBy: z
+      .string()
+      .nullable()
+      .describe(
+        'The user who created a service key: it acts with at most their current role and is revoked when they are disabled or removed. Null for personal keys and for keys made at start-up or from the CLI.',
+      ),
   })
   .meta({ id: 'ApiKey', description: 'An API key, without the key itself.' })
 
@@ -55,7 +61,7 @@ export const apiKeyPageSchema = pageSchemaOf(apiKeySchema).meta({
  * An API key as listed.
  *
  * @example
- * const key: ApiKey = { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null }
+ * const key: ApiKey = { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null, createdBy: '0190…' }
  */
 export type ApiKey = z.infer<typeof apiKeySchema>
 
@@ -79,6 +85,6 @@ export type ApiKeyCreate = z.input<typeof apiKeyCreateSchema>
  * A new key with its secret, answered once.
  *
  * @example
- * const created: ApiKeyCreated = { key: 'oo_…', apiKey: { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null } }
+ * const created: ApiKeyCreated = { key: 'oo_…', apiKey: { id: '0190…', name: 'CI', prefix: 'oo_Ab3dE9', role: 'editor', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null, expiresAt: null, revokedAt: null, userId: null, createdBy: '0190…' } }
  */
 export type ApiKeyCreated = z.infer<typeof apiKeyCreatedSchema>

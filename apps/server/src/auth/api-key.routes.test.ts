@@ -27,6 +27,9 @@ describe.each(dialects)('API keys API on %s', (dialect) => {
       role: 'editor',
       prefix: key.slice(0, 10),
       revokedAt: null,
+      userId: null,
+      // Made by a key nobody created through the API (the harness's, like the bootstrap key).
+      createdBy: null,
     })
     expect((await runsWith(key)).statusCode).toBe(200)
 
@@ -89,5 +92,9 @@ describe.each(dialects)('API keys API on %s', (dialect) => {
     const response = await create({ name: 'x', role: 'viewer', tenantId: 'other', id: 'mine' })
     expect(response.statusCode).toBe(400)
     expect(JSON.stringify(response.json().errors)).toMatch(/tenantId|id/)
+    // Nor can a caller name someone else as the creator (whose disabling would revoke the key).
+    const creator = await create({ name: 'x', role: 'viewer', createdBy: 'someone' })
+    expect(creator.statusCode).toBe(400)
+    expect(creator.json().code).toBe('validation_failed')
   })
 })

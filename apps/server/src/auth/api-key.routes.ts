@@ -10,7 +10,7 @@ import {
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { AppError } from '../platform/errors.ts'
-import type { ApiKey, ApiKeyService } from './api-key.service.ts'
+import { type ApiKey, type ApiKeyService, maxPersonalKeysPerUser } from './api-key.service.ts'
 import { requireRole } from './auth.hook.ts'
 
 // /api/v1/keys: the workspace's API keys (admins).
@@ -28,6 +28,7 @@ function toApiKeyJson(key: ApiKey): ApiKeyJson {
     expiresAt: iso(key.expiresAt),
     revokedAt: iso(key.revokedAt),
     userId: key.userId,
+    createdBy: key.createdBy,
   }
 }
 
@@ -46,7 +47,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }> = a
         tags: ['keys'],
         summary: 'List API keys',
         description:
-          'Every key of the workspace, newest first: service keys, and personal keys with the `userId` of their person (an admin may revoke any). With prefix, role, last use, expiry and revocation; never the keys. Needs admin.',
+          'Every key of the workspace, newest first: service keys with the `createdBy` of the user who made them, and personal keys with the `userId` of their person (an admin may revoke any). With prefix, role, last use, expiry and revocation; never the keys. Needs admin.',
         querystring: pageQuerySchema,
         response: { 200: apiKeyPageSchema, ...errors },
       },
@@ -65,7 +66,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }> = a
         tags: ['keys'],
         summary: 'Create a service API key',
         description:
-          'A key of the workspace, for scripts and other programs (personal keys: /auth/keys). The key is in the answer this once. Its role may not be above yours. Needs admin.',
+          'A key of the workspace, for scripts and other programs (personal keys: /auth/keys). The key is in the answer this once. Its role may not be above yours. It records you as its creator (`createdBy`; a key made by a key records that key’s creator): it acts with at most your current role and is revoked when you are disabled or removed. Needs admin.',
         body: apiKeyCreateSchema,
         response: { 201: apiKeyCreatedSchema, ...errors },
       },
@@ -118,6 +119,9 @@ export const personalKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }
     401: problemResponse('No valid session.'),
     403: problemResponse('Called with an API key (`not_a_user`), or a role above your own (`forbidden`).'),
   }
+  const tooMany = problemResponse(
+    `You have ${maxPersonalKeysPerUser} personal keys that work already (\`personal_key_limit\`): revoke one first.`,
+  )
   app.get(
     '/auth/keys',
     {
@@ -139,10 +143,9 @@ export const personalKeyRoutes: FastifyPluginAsyncZod<{ apiKeys: ApiKeyService }
       schema: {
         tags: ['auth'],
         summary: 'Create a personal API key',
-        description:
-          'For your own scripts: it acts as you, with at most your role at the time of each request, and stops working when your account is disabled or removed. Shown this once.',
+        description: `For your own scripts: it acts as you, with at most your role at the time of each request, and stops working when your account is disabled or removed, when you change your password and when you sign out everywhere. Its requests count against your own rate limit, with your sessions’. At most ${maxPersonalKeysPerUser} per person work at once. Shown this once.`,
         body: apiKeyCreateSchema,
-        response: { 201: apiKeyCreatedSchema, ...personalErrors },
+        response: { 201: apiKeyCreatedSchema, ...personalErrors, 409: tooMany },
       },
     },
     async (request, reply) => {

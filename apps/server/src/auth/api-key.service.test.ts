@@ -71,6 +71,7 @@ describe.each(dialects)('API keys on %s', (dialect) => {
       tenantId: defaultTenantId,
       role: 'viewer',
       keyId: apiKey.id,
+      creatorId: null,
     })
     expect(await apiKeys.authenticate(`${key}x`)).toBeUndefined()
     expect(await apiKeys.authenticate('')).toBeUndefined()

@@ -8,6 +8,7 @@ import type { Logger } from '../platform/logger.ts'
 import {
   type ApiKeyRow,
   countApiKeys,
+  countLivePersonalKeys,
   findApiKey,
   findApiKeyByHash,
   insertApiKey,
@@ -26,12 +27,29 @@ const keyPrefix = 'oo_'
 const touchIntervalMs = 60_000
 /** Longer than any key we issue or accept at bootstrap; longer input is refused before hashing. */
 const maxKeyLength = 512
+/**
+ * Personal keys that work at once, per person (issue 11, item 8). Enough for a laptop, a phone and
+ * a few scripts; a stolen session cannot mint an unbounded supply (decision 0017).
+ */
+export const maxPersonalKeysPerUser = 10
 
 /** Who is calling: attached to every authenticated request as `request.auth`. */
 export interface AuthContext {
   tenantId: string
   role: Role
   keyId: string
+  /** The person a session or personal key belongs to; absent for a service key. */
+  userId?: string | null
+  /** The user who created a service key (null: bootstrap, CLI or older keys); absent otherwise. */
+  creatorId?: string | null
+}
+
+/**
+ * The person acting behind a credential: the user of a session or personal key, or the creator of a
+ * service key. Undefined for keys nobody made through the API (bootstrap, CLI).
+ */
+export function personOf(auth: AuthContext): string | undefined {
+  return auth.userId ?? auth.creatorId ?? undefined
 }
 
 export interface ApiKey {
@@ -46,6 +64,8 @@ export interface ApiKey {
   revokedAt: number | null
   /** The owner of a personal key; null for a service key. */
   userId: string | null
+  /** The user who created a service key; null for personal keys and keys made at bootstrap or by the CLI. */
+  createdBy: string | null
 }
 
 export interface CreatedApiKey {
@@ -62,6 +82,8 @@ export interface CreateApiKeyInput {
   expiresAt?: number | null
   /** A personal key of this user; absent: a service key. */
   userId?: string | null
+  /** A service key's creator (ignored for personal keys). */
+  createdBy?: string | null
 }
 
 export interface ApiKeyServiceDeps {
@@ -84,6 +106,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     expiresAt: row.expires_at === null ? null : Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     userId: row.user_id ?? null,
+    createdBy: row.created_by ?? null,
   }
 }
 
@@ -113,6 +136,7 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       expires_at: input.expiresAt ?? null,
       revoked_at: null,
       user_id: input.userId ?? null,
+      created_by: input.userId ? null : (input.createdBy ?? null),
     }
   }
 
@@ -131,12 +155,16 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
     if (!row || row.revoked_at !== null || !isRole(row.role)) return undefined
     const now = clock.now()
     if (row.expires_at !== null && Number(row.expires_at) <= now) return undefined
-    // A personal key lives with its user: refused once the user is gone or disabled, and never
-    // above the user's current role (a demotion applies to the user's keys at once).
+    // A personal key lives with its user, a service key with its creator: refused once that person
+    // is gone or disabled, and never above their current role (a demotion applies at once). A
+    // creator's disabling revokes their service keys as well; this check also covers a key created
+    // in the same instant.
     let role: Role = row.role
-    if (row.user_id !== null) {
-      if (row.user_role === null || !isRole(row.user_role) || row.user_disabled_at !== null) return undefined
-      if (!hasRole(row.user_role, role)) role = row.user_role
+    const person = row.user_id ?? row.created_by
+    if (person !== null) {
+      if (row.person_id !== person || row.person_role === null || !isRole(row.person_role)) return undefined
+      if (row.person_disabled_at !== null) return undefined
+      if (!hasRole(row.person_role, role)) role = row.person_role
     }
     if (row.last_used_at === null || Number(row.last_used_at) <= now - touchIntervalMs) {
       // Bookkeeping only: a failed write must not refuse a valid key.
@@ -144,7 +172,9 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
         log.warn({ err: toError(error), keyId: row.id }, 'could not record API key use'),
       )
     }
-    return { tenantId: row.tenant_id, role, keyId: row.id }
+    return row.user_id !== null
+      ? { tenantId: row.tenant_id, role, keyId: row.id, userId: row.user_id }
+      : { tenantId: row.tenant_id, role, keyId: row.id, creatorId: row.created_by }
   }
 
   /**
@@ -197,9 +227,31 @@ export function createApiKeyService(deps: ApiKeyServiceDeps) {
       throw new AppError('validation_failed', 'expiresAt must be in the future.', 400, {
         errors: [{ field: 'expiresAt', message: 'must be in the future' }],
       })
-    const created = await createApiKey({ ...input, tenantId: caller.tenantId })
-    log.info({ keyId: created.apiKey.id, role: input.role, by: caller.keyId }, 'API key created')
-    return created
+    const key = generateApiKey()
+    // A service key belongs to whoever is behind the caller, through any number of keys made by keys.
+    const row = rowOf(
+      { ...input, tenantId: caller.tenantId, createdBy: input.userId ? null : (personOf(caller) ?? null) },
+      key,
+    )
+    if (input.userId) await insertPersonalKey(input.userId, row)
+    else await insertApiKey(database.db, row)
+    log.info({ keyId: row.id, role: input.role, by: caller.keyId }, 'API key created')
+    return { key, apiKey: toApiKey(row) }
+  }
+
+  /** Counted and inserted under the user's row lock: two requests at once cannot both take the last slot. */
+  async function insertPersonalKey(userId: string, row: ApiKeyRow): Promise<void> {
+    await writeTransaction(database, async (trx) => {
+      if (database.dialect === 'postgres')
+        await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute()
+      if ((await countLivePersonalKeys(trx, userId, clock.now())) >= maxPersonalKeysPerUser)
+        throw new AppError(
+          'personal_key_limit',
+          `You have ${maxPersonalKeysPerUser} personal keys that work, the most a person may have. Revoke one you no longer use, then create the new one.`,
+          409,
+        )
+      await insertApiKey(trx, row)
+    })
   }
 
   async function list(

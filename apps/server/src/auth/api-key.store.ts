@@ -12,28 +12,73 @@ export async function insertApiKey(db: Q, row: ApiKeyRow): Promise<void> {
   await db.insertInto('api_keys').values(row).execute()
 }
 
-/** A key with, for a personal key, its user's current role and state (one indexed read per request). */
+/** A key that was revoked, as the audit trail names it (never the key). */
+export type RevokedKey = Pick<ApiKeyRow, 'id' | 'name' | 'prefix'>
+
+/**
+ * A key with the current role and state of the user behind it: the owner of a personal key or the
+ * creator of a service key (one indexed read per request; a key has one or neither).
+ */
 export async function findApiKeyByHash(
   db: Q,
   keyHash: string,
-): Promise<(ApiKeyRow & { user_role: string | null; user_disabled_at: number | null }) | undefined> {
+): Promise<
+  | (ApiKeyRow & { person_id: string | null; person_role: string | null; person_disabled_at: number | null })
+  | undefined
+> {
   return db
     .selectFrom('api_keys')
-    .leftJoin('users', 'users.id', 'api_keys.user_id')
+    .leftJoin('users', (join) =>
+      join.on((eb) =>
+        eb.or([
+          eb('users.id', '=', eb.ref('api_keys.user_id')),
+          eb('users.id', '=', eb.ref('api_keys.created_by')),
+        ]),
+      ),
+    )
     .selectAll('api_keys')
-    .select(['users.role as user_role', 'users.disabled_at as user_disabled_at'])
+    .select(['users.id as person_id', 'users.role as person_role', 'users.disabled_at as person_disabled_at'])
     .where('api_keys.key_hash', '=', keyHash)
     .executeTakeFirst()
 }
 
-/** Revokes every key of a user (the user was removed). */
-export async function revokeUserApiKeys(db: Q, userId: string, now: number): Promise<void> {
-  await db
+/**
+ * Revokes a user's keys that still work and answers which: `personal` ones (the user's own, after a
+ * password change or "sign out everywhere"), `created` ones (service keys the user made, after the
+ * user was disabled or removed), or both.
+ */
+export async function revokeKeysOfUser(
+  db: Q,
+  userId: string,
+  which: { personal: boolean; created: boolean },
+  now: number,
+): Promise<RevokedKey[]> {
+  if (!which.personal && !which.created) return []
+  return db
     .updateTable('api_keys')
     .set({ revoked_at: now })
+    .where((eb) =>
+      eb.or([
+        ...(which.personal ? [eb('user_id', '=', userId)] : []),
+        ...(which.created ? [eb('created_by', '=', userId)] : []),
+      ]),
+    )
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .returning(['id', 'name', 'prefix'])
+    .execute()
+}
+
+/** A person's personal keys that still work: not revoked, not expired. */
+export async function countLivePersonalKeys(db: Q, userId: string, now: number): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
-    .execute()
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirstOrThrow()
+  return Number(row.n)
 }
 
 export async function countApiKeys(db: Q, tenantId: string): Promise<number> {

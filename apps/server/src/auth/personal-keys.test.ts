@@ -87,4 +87,31 @@ describe.each(dialects)('personal API keys on %s', (dialect) => {
     const listed = (await call('GET', '/keys?limit=200', t.keys.admin)).json()
     expect(listed.items.find((k: { userId: string | null }) => k.userId === ben.id)?.revokedAt).not.toBeNull()
   })
+
+  it('caps a person’s live personal keys at 10 (409 personal_key_limit); revoked and expired keys free a slot', async () => {
+    const make = (name: string) => call('POST', '/auth/keys', session.accessToken, { name, role: 'viewer' })
+    // An expired key does not count.
+    await t.apiKeys.createApiKey({
+      tenantId: 'default',
+      name: 'expired',
+      role: 'viewer',
+      userId: ben.id,
+      expiresAt: Date.now() - 1000,
+    })
+    const ids: string[] = []
+    for (let i = 0; i < 10; i++) {
+      const created = await make(`k${i}`)
+      expect(created.statusCode, created.body).toBe(201)
+      ids.push(created.json().apiKey.id)
+    }
+    const refused = await make('one too many')
+    expect(refused.statusCode).toBe(409)
+    expect(refused.json()).toMatchObject({ code: 'personal_key_limit', status: 409 })
+    expect(refused.json().detail).toContain('10')
+    // Service keys of the workspace do not count against a person.
+    expect((await call('POST', '/keys', t.keys.admin, { name: 'ci', role: 'viewer' })).statusCode).toBe(201)
+    await call('DELETE', `/auth/keys/${ids[0]}`, session.accessToken)
+    expect((await make('after a revoke')).statusCode).toBe(201)
+    expect((await make('again too many')).statusCode).toBe(409)
+  })
 })

@@ -42,30 +42,68 @@ describe('roles on every route', () => {
     await t.close()
   })
 
-  it('answers 403 problem+json below the route’s role, and never 403 or 5xx at or above it', async () => {
-    expect(operations.length).toBeGreaterThan(20)
+  /** Every operation called with `key`, which should act as `role`: what deviates from the policy. */
+  async function deviations(key: string, role: Role): Promise<string[]> {
     const wrong: string[] = []
     for (const { method, path } of operations) {
       const url = path
         .replace('{id}', someId)
         .replace('{name}', path.includes('/providers/') ? 'openai' : 'a.md')
       const needed = requiredRole(method, path)
-      for (const role of roles) {
-        const response = await t.app.inject({
-          method: method as 'GET',
-          url,
-          headers: bearer(t.keys[role]),
-          ...(['POST', 'PUT', 'PATCH'].includes(method) ? { payload: {} } : {}),
-        })
-        const allowed = hasRole(role, needed)
-        const ok = allowed
-          ? response.statusCode !== 403 && response.statusCode < 500
-          : response.statusCode === 403 &&
-            String(response.headers['content-type']).includes('application/problem+json') &&
-            response.json().code === 'forbidden'
-        if (!ok) wrong.push(`${role} ${method} ${path} → ${response.statusCode} (needs ${needed})`)
-      }
+      const response = await t.app.inject({
+        method: method as 'GET',
+        url,
+        headers: bearer(key),
+        ...(['POST', 'PUT', 'PATCH'].includes(method) ? { payload: {} } : {}),
+      })
+      const allowed = hasRole(role, needed)
+      const ok = allowed
+        ? response.statusCode !== 403 && response.statusCode < 500
+        : response.statusCode === 403 &&
+          String(response.headers['content-type']).includes('application/problem+json') &&
+          response.json().code === 'forbidden'
+      if (!ok) wrong.push(`${role} ${method} ${path} → ${response.statusCode} (needs ${needed})`)
     }
+    return wrong
+  }
+
+  it('answers 403 problem+json below the route’s role, and never 403 or 5xx at or above it', async () => {
+    expect(operations.length).toBeGreaterThan(20)
+    const wrong: string[] = []
+    for (const role of roles) wrong.push(...(await deviations(t.keys[role], role)))
     expect(wrong).toEqual([])
+  })
+
+  it('a service key acts with at most its creator’s current role (issue 11, item 5)', async () => {
+    // An admin makes an admin service key, then is demoted to viewer: the key is a viewer's key.
+    const password = 'violet tram over the quiet river'
+    const ada = await t.users.createUser({
+      tenantId: 'default',
+      email: 'ada@example.com',
+      password,
+      role: 'admin',
+    })
+    const session = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: ada.email, password },
+      })
+    ).json()
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: bearer(session.accessToken),
+      payload: { name: 'ada’s ci', role: 'admin' },
+    })
+    expect(created.json().apiKey).toMatchObject({ role: 'admin', createdBy: ada.id })
+    expect(await deviations(created.json().key, 'admin')).toEqual([])
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${ada.id}`,
+      headers: bearer(t.keys.owner),
+      payload: { role: 'viewer' },
+    })
+    expect(await deviations(created.json().key, 'viewer')).toEqual([])
   })
 })

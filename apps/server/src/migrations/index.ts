@@ -10,6 +10,7 @@ import { runQueue } from './0008-run-queue.ts'
 import { apiKeyOwners } from './0009-api-key-owners.ts'
 import { settleAndClaim } from './0010-settle-and-claim.ts'
 import { loginFailures } from './0011-login-failures.ts'
+import { apiKeyCreator } from './0013-api-key-creator.ts'
 import { workspaces } from './0014-workspaces.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
@@ -25,5 +26,6 @@ export const migrations: Record<string, MigrationFactory> = {
   '0009-api-key-owners': apiKeyOwners,
   '0010-settle-and-claim': settleAndClaim,
   '0011-login-failures': loginFailures,
+  '0013-api-key-creator': apiKeyCreator,
   '0014-workspaces': workspaces,
 }

@@ -52,6 +52,20 @@ describe('loadConfig', () => {
     ).toThrow(/OPENORCH_QUEUE_DROP_PENDING/)
   })
 
+  it('reads OPENORCH_TRUST_PROXY as false, true, a hop count or a list of addresses and CIDRs', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(false)
+    expect(loadConfig({ OPENORCH_TRUST_PROXY: 'true' }).http.trustProxy).toBe(true)
+    expect(loadConfig({ OPENORCH_TRUST_PROXY: '2' }).http.trustProxy).toBe(2)
+    expect(loadConfig({ OPENORCH_TRUST_PROXY: '10.0.0.0/8, ::1,loopback' }).http.trustProxy).toEqual([
+      '10.0.0.0/8',
+      '::1',
+      'loopback',
+    ])
+    expect(() => loadConfig({ OPENORCH_TRUST_PROXY: '10.0.0.0/33,proxy.example' })).toThrow(
+      /OPENORCH_TRUST_PROXY.*not 10\.0\.0\.0\/33, proxy\.example/,
+    )
+  })
+
   it('treats empty strings as unset and parses roles', () => {
     const config = loadConfig({ PORT: '', OPENORCH_ROLES: 'api, worker', DATABASE_URL: 'postgres://u@h/db' })
     expect(config.http.port).toBe(8080)

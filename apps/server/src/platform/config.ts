@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import path from 'node:path'
 import { z } from 'zod'
 
@@ -69,7 +70,36 @@ const envSchema = z.object({
     .transform((value) => value.split(',').map((role) => role.trim()))
     .pipe(z.array(z.enum(['api', 'scheduler', 'worker'])).min(1)),
   OPENORCH_PRETTY_LOGS: boolFrom.optional(),
+  OPENORCH_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, ctx) => {
+      const trimmed = value.trim()
+      if (trimmed === 'true' || trimmed === 'false') return trimmed === 'true'
+      if (/^\d+$/.test(trimmed)) return Number(trimmed)
+      const entries = trimmed
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean)
+      const bad = entries.filter((entry) => !isProxyAddress(entry))
+      if (bad.length > 0)
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be true, false, a hop count, or addresses/CIDRs such as 10.0.0.0/8,::1 (not ${bad.join(', ')})`,
+        })
+      return entries
+    }),
 })
+
+/** An entry of OPENORCH_TRUST_PROXY: an address, a CIDR, or one of proxy-addr's names. */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true
+  const [address = '', prefix, ...rest] = entry.split('/')
+  const family = isIP(address)
+  if (family === 0 || rest.length > 0) return false
+  if (prefix === undefined) return true
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+}
 
 export type Env = z.infer<typeof envSchema>
 
@@ -82,6 +112,12 @@ export interface Config {
     rateLimits: { perKeyPerMinute: number; perTenantPerMinute: number }
     /** Origins allowed to call the API from a browser (CORS); empty = closed. */
     corsOrigins: string[]
+    /**
+     * Whose X-Forwarded-For gives the client address (sign-in throttling, audit): false = the socket's
+     * address; true = any proxy (only behind one that overwrites the header); a hop count; or the
+     * proxies' addresses/CIDRs.
+     */
+    trustProxy: boolean | number | string[]
   }
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
@@ -146,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
         perTenantPerMinute: e.OPENORCH_RATE_LIMIT_PER_TENANT,
       },
       corsOrigins: e.OPENORCH_CORS_ORIGINS,
+      trustProxy: e.OPENORCH_TRUST_PROXY,
     },
     dataDir,
     database: {

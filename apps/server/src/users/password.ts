@@ -1,5 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { minPasswordLength, type PasswordRefusalCode } from '@openorch/contracts'
+import { AppError } from '../platform/errors.ts'
 
 // Passwords: scrypt from node:crypto (memory-hard, no native add-on), parameters in the stored value
 // so they can be raised later without breaking old hashes.
@@ -24,6 +25,53 @@ export async function hashPassword(password: string): Promise<string> {
   const key = await derive(password, salt, N, r, p)
   return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$')
 }
+
+/**
+ * Bounds concurrent scrypt work (issue 11, item 9). Each hash takes ~32 MiB and ~50 ms of one libuv
+ * thread (4 by default, shared with file and DNS work): without a bound, a burst of anonymous
+ * sign-ins queues hashes without limit, holding memory and delaying everyone's sign-in. At most
+ * `concurrency` hashes run and `queue` wait; beyond that a request is refused at once with 503
+ * `sign_in_busy` and Retry-After, so clients back off instead of piling up.
+ */
+export interface HashLimiter {
+  run<T>(work: () => Promise<T>): Promise<T>
+}
+
+export function createHashLimiter(options: { concurrency: number; queue: number }): HashLimiter {
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    throw new Error('createHashLimiter: concurrency must be a positive integer')
+  if (!Number.isInteger(options.queue) || options.queue < 0)
+    throw new Error('createHashLimiter: queue must be a non-negative integer')
+  let running = 0
+  const waiting: Array<() => void> = []
+  const release = () => {
+    const next = waiting.shift()
+    if (next) next()
+    else running--
+  }
+  return {
+    async run(work) {
+      if (running < options.concurrency) running++
+      else if (waiting.length < options.queue) await new Promise<void>((resolve) => waiting.push(resolve))
+      else
+        throw new AppError(
+          'sign_in_busy',
+          'Too many sign-ins are being checked right now. Try again in a second.',
+          503,
+          { retryAfterMs: 1000 },
+        )
+      // A released slot passes straight to the next waiter, so `running` counts it already.
+      try {
+        return await work()
+      } finally {
+        release()
+      }
+    },
+  }
+}
+
+/** The process's limiter: libuv's default thread pool has 4 threads; up to 16 more hashes wait (well under a second). */
+export const defaultHashLimiter = createHashLimiter({ concurrency: 4, queue: 16 })
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, rr, pp, salt, hash] = stored.split('$')

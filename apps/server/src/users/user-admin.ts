@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
-import type { AuthContext } from '../auth/api-key.service.ts'
-import { revokeUserApiKeys } from '../auth/api-key.store.ts'
+import { appendAuditIn, systemEntry } from '../audit/audit.store.ts'
+import { type AuthContext, personOf } from '../auth/api-key.service.ts'
+import { revokeKeysOfUser } from '../auth/api-key.store.ts'
 import { hasRole, isRole, type Role } from '../auth/role.ts'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
@@ -11,7 +12,10 @@ import { endAllSessions, toUser, type User, type UserService } from './user.serv
 
 // Managing the workspace's users (admins). The rules: nobody grants or touches a role above their
 // own (an admin cannot change an owner), and a workspace always keeps one enabled owner, so nobody
-// can lock the workspace out of itself. Disabling or deleting a user ends their sessions at once.
+// can lock the workspace out of itself. Disabling or deleting a user ends their sessions at once and
+// revokes the service keys they created (decision 0017: revoked, not held; enabling them again does
+// not bring the keys back). Nobody re-enables or raises themselves, whatever credential they use: a
+// session, a personal key, or a service key they created.
 
 export interface UserAdminDeps {
   database: Db
@@ -62,6 +66,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
       const row = await userInTenant(trx, caller.tenantId, id)
       mayTouch(caller, row.role)
       if (change.role) mayGrant(caller, change.role)
+      if (personOf(caller) === id) mayNotElevateSelf(row, change)
       const losesOwner =
         row.role === 'owner' &&
         row.disabled_at === null &&
@@ -72,7 +77,10 @@ export function createUserAdmin(deps: UserAdminDeps) {
       if (change.disabled === true && row.disabled_at === null) set.disabled_at = now
       if (change.disabled === false) set.disabled_at = null
       await trx.updateTable('users').set(set).where('id', '=', id).execute()
-      if (change.disabled === true) await endAllSessions(trx, id, now)
+      if (change.disabled === true) {
+        await endAllSessions(trx, id, now)
+        await revokeCreatedKeys(trx, caller, row, 'creator_disabled', now)
+      }
     })
     log.info({ userId: id, ...change, by: caller.keyId }, 'user changed')
     return toUser(await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow())
@@ -85,13 +93,64 @@ export function createUserAdmin(deps: UserAdminDeps) {
       if (row.role === 'owner' && row.disabled_at === null)
         await keepsAnOwner(database, trx, caller.tenantId, id)
       await trx.deleteFrom('refresh_tokens').where('user_id', '=', id).execute()
-      await revokeUserApiKeys(trx, id, clock.now())
+      const now = clock.now()
+      await revokeKeysOfUser(trx, id, { personal: true, created: false }, now)
+      await revokeCreatedKeys(trx, caller, row, 'creator_removed', now)
       await trx.deleteFrom('users').where('id', '=', id).execute()
     })
     log.info({ userId: id, by: caller.keyId }, 'user removed')
   }
 
+  /** Revokes the service keys `user` created, in `trx`, and records which (nothing when none). */
+  async function revokeCreatedKeys(
+    trx: Kysely<Tables>,
+    caller: AuthContext,
+    user: { id: string; tenant_id: string },
+    reason: 'creator_disabled' | 'creator_removed',
+    now: number,
+  ): Promise<void> {
+    const keys = await revokeKeysOfUser(trx, user.id, { personal: false, created: true }, now)
+    if (keys.length === 0) return
+    const byUser = caller.keyId.startsWith('user:')
+    // Named like the request's own entry (audit.hook.ts): a person, or the key that made the change.
+    const entry = systemEntry({
+      tenantId: user.tenant_id,
+      at: now,
+      actorId: byUser ? caller.keyId.slice(5) : caller.keyId,
+      actorRole: caller.role,
+      action: 'api_keys.creator_revoked',
+      targetType: 'users',
+      targetId: user.id,
+      details: { reason, keys: keys.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix })) },
+    })
+    await appendAuditIn(trx, database.dialect, [{ ...entry, actor_type: byUser ? 'user' : 'api_key' }])
+    log.info({ userId: user.id, keys: keys.length, reason }, 'service keys of their creator revoked')
+  }
+
   return { list, create, update, remove }
+}
+
+/**
+ * A person may lower themselves but not re-enable or raise themselves: a key they made (or their own
+ * session) must not undo what an owner decided about them. Checked inside the transaction, so a key
+ * authenticated just before its creator was disabled is refused too.
+ */
+function mayNotElevateSelf(
+  row: { role: string; disabled_at: number | null },
+  change: { role?: Role | undefined; disabled?: boolean | undefined },
+): void {
+  const reEnables = change.disabled === false && row.disabled_at !== null
+  const raises =
+    change.role !== undefined &&
+    isRole(row.role) &&
+    change.role !== row.role &&
+    hasRole(change.role, row.role)
+  if (reEnables || raises)
+    throw new AppError(
+      'self_elevation',
+      `You cannot ${reEnables ? 're-enable' : 'raise the role of'} yourself, also not with a key you created. Ask another admin or an owner.`,
+      403,
+    )
 }
 
 function mayGrant(caller: AuthContext, role: Role): void {

@@ -10,7 +10,7 @@ import {
   userSchema,
   userUpdateSchema,
 } from '@openorch/contracts'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../auth/auth.hook.ts'
@@ -30,21 +30,30 @@ const originOf = (request: FastifyRequest) => ({ ip: request.ip, requestId: requ
 const toSessionJson = (session: Session) => ({ ...session, user: toUserJson(session.user) })
 
 /** Public: sign in, refresh, sign out (the token itself is the credential). */
-export const sessionRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (app, { users }) => {
+export const sessionRoutes: FastifyPluginAsyncZod<{
+  users: UserService
+  /** Limits sign-in requests per client address (platform/http/rate-limit.ts). */
+  checkSignInRate?: onRequestAsyncHookHandler
+}> = async (app, { users, checkSignInRate }) => {
   app.post(
     '/auth/login',
     {
+      ...(checkSignInRate ? { onRequest: checkSignInRate } : {}),
       schema: {
         tags: ['auth'],
         summary: 'Sign in',
-        description: 'Five wrong passwords for one e-mail within 15 minutes lock it for 15 minutes (429).',
+        description:
+          'Throttled per client address (the socket’s, or with OPENORCH_TRUST_PROXY the one the proxy reports): 20 attempts a minute; five wrong passwords for one e-mail from one address within 15 minutes lock that e-mail for that address for 15 minutes, and 30 failures from one address lock the address (429 `login_throttled`, with Retry-After). Other addresses are not affected. When too many passwords are being checked at once: 503 `sign_in_busy`, with Retry-After.',
         security: noAuth,
         body: loginSchema,
         response: {
           200: sessionSchema,
           400: problemResponse('Invalid request.'),
           401: problemResponse('Wrong e-mail or password (`invalid_credentials`).'),
-          429: problemResponse('Too many failed sign-ins (`login_throttled`), with Retry-After.'),
+          429: problemResponse('Too many attempts from this address (`login_throttled`), with Retry-After.'),
+          503: problemResponse(
+            'Too many sign-ins being checked at once (`sign_in_busy`), or the database cannot answer; try again after Retry-After seconds.',
+          ),
         },
       },
     },
@@ -76,7 +85,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ users: UserService }> = asyn
       schema: {
         tags: ['auth'],
         summary: 'Sign out',
-        description: 'Ends the session of this refresh token (its access token expires within minutes).',
+        description: 'Ends the session of this refresh token; its access token is refused from now on.',
         security: noAuth,
         body: refreshSchema,
         response: { 204: z.null().describe('Signed out.'), 400: problemResponse('Invalid request.') },
@@ -113,7 +122,8 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
       schema: {
         tags: ['auth'],
         summary: 'Sign out everywhere',
-        description: 'Ends every session of the signed-in user at once, including the one making this call.',
+        description:
+          'Ends every session of the signed-in user at once, including the one making this call, and revokes their personal API keys (a key minted with a stolen session must not outlive it). Audited with the keys revoked.',
         response: {
           204: z.null().describe('Signed out everywhere.'),
           401: problemResponse('No valid session.'),
@@ -123,7 +133,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     },
     async (request, reply) => {
       const id = userIdOf(request.auth.keyId)
-      await users.logoutEverywhere(id ?? notAUser())
+      await users.logoutEverywhere(id ?? notAUser(), originOf(request))
       return reply.code(204).send(null)
     },
   )
@@ -134,7 +144,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
         tags: ['auth'],
         summary: 'Change your password',
         description:
-          'Needs the current password. Every other session of the user ends; the answer is a new session for this one.',
+          'Needs the current password. Every other session of the user ends and their personal API keys are revoked (audited with the keys); the answer is a new session for this one.',
         body: passwordChangeSchema,
         response: {
           200: sessionSchema,
@@ -148,7 +158,12 @@ export const userRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     async (request) => {
       const id = userIdOf(request.auth.keyId) ?? notAUser()
       return toSessionJson(
-        await users.changePassword(id, request.body.currentPassword, request.body.newPassword),
+        await users.changePassword(
+          id,
+          request.body.currentPassword,
+          request.body.newPassword,
+          originOf(request),
+        ),
       )
     },
   )
@@ -212,12 +227,15 @@ export const userAdminRoutes: FastifyPluginAsyncZod<{ userAdmin: UserAdmin }> = 
         tags: ['users'],
         summary: 'Change a user’s role, or disable/enable them',
         description:
-          'A role change applies on the user’s next request; disabling ends their sessions at once. The last enabled owner cannot be demoted or disabled. Needs admin.',
+          'A role change applies on the user’s next request; disabling ends their sessions at once and revokes the service keys they created (enabling them again does not bring those back). The last enabled owner cannot be demoted or disabled. Nobody re-enables or raises themselves, also not with a key they created (`self_elevation`). Needs admin.',
         params: idParams,
         body: userUpdateSchema,
         response: {
           200: userSchema,
           ...adminErrors,
+          403: problemResponse(
+            'Below the admin role, a role above your own (`forbidden`), or re-enabling or raising yourself (`self_elevation`).',
+          ),
           404: notFound,
           409: problemResponse('The workspace would have no enabled owner (`last_owner`).'),
         },
@@ -233,7 +251,7 @@ export const userAdminRoutes: FastifyPluginAsyncZod<{ userAdmin: UserAdmin }> = 
         tags: ['users'],
         summary: 'Remove a user',
         description:
-          'Their sessions end and their personal API keys are revoked at once; audit entries stay. The last enabled owner cannot be removed. Needs admin.',
+          'Their sessions end and their personal API keys and the service keys they created are revoked at once; audit entries stay. The last enabled owner cannot be removed. Needs admin.',
         params: idParams,
         response: {
           204: z.null().describe('Removed.'),

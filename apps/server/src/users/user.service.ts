@@ -1,7 +1,8 @@
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import { type Kysely, sql } from 'kysely'
-import { appendAudit, systemEntry } from '../audit/audit.store.ts'
+import { appendAudit, appendAuditIn, systemEntry } from '../audit/audit.store.ts'
 import type { AuthContext } from '../auth/api-key.service.ts'
+import { type RevokedKey, revokeKeysOfUser } from '../auth/api-key.store.ts'
 import { isRole, type Role } from '../auth/role.ts'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
@@ -10,14 +11,24 @@ import { AppError, type FieldError, toError } from '../platform/errors.ts'
 import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import { workspaceDisabledError, workspaceRefusal } from '../tenants/tenant.store.ts'
-import { hashPassword, passwordProblem, verifyPassword } from './password.ts'
+import { clientOf } from './client-address.ts'
+import {
+  defaultHashLimiter,
+  type HashLimiter,
+  hashPassword,
+  passwordProblem,
+  verifyPassword,
+} from './password.ts'
 import type { UserRow } from './user.table.ts'
 
 // Users and their sessions (decision 0011): short-lived JWT access tokens (HS256, key derived from the
 // master key) sent as `Authorization: Bearer`, and refresh tokens stored hashed and rotated on every
 // use. A spent refresh token used again revokes its whole family (it was stolen or replayed).
 // "Sign out everywhere" moves the user's `tokens_valid_after`, which every access token is checked
-// against, so it takes effect on the next request. No cookies: no CSRF surface.
+// against, so it takes effect on the next request; an access token is also refused once its family is
+// revoked (a reused refresh token, a sign-out). "Sign out everywhere" and a password change revoke
+// the user's personal keys too: a key minted with a stolen session must not outlive it (decision
+// 0017). No cookies: no CSRF surface.
 
 export interface UserServiceDeps {
   database: Db
@@ -26,9 +37,15 @@ export interface UserServiceDeps {
   signingKey: Uint8Array
   accessTtlMs?: number
   refreshTtlMs?: number
-  /** Failed sign-ins per e-mail before it is locked for `lockMs` (default 5 within 15 min). */
+  /**
+   * Failed sign-ins per (e-mail, client address) before that pair is locked for `lockMs` (default 5
+   * within 15 min), and per client address whatever the e-mail (default 30).
+   */
   maxFailures?: number
+  maxAddressFailures?: number
   lockMs?: number
+  /** Bounds concurrent scrypt work (default: the process's limiter, shared by every service). */
+  hashing?: HashLimiter
 }
 
 export interface User {
@@ -78,7 +95,9 @@ export function createUserService(deps: UserServiceDeps) {
   const accessTtlMs = deps.accessTtlMs ?? 15 * 60_000
   const refreshTtlMs = deps.refreshTtlMs ?? 30 * 86_400_000
   const maxFailures = deps.maxFailures ?? 5
+  const maxAddressFailures = deps.maxAddressFailures ?? 30
   const lockMs = deps.lockMs ?? 15 * 60_000
+  const hashing = deps.hashing ?? defaultHashLimiter
 
   async function createUser(input: {
     tenantId: string
@@ -104,7 +123,7 @@ export function createUserService(deps: UserServiceDeps) {
       id: newId(),
       tenant_id: input.tenantId,
       email,
-      password_hash: await hashPassword(input.password),
+      password_hash: await hashing.run(() => hashPassword(input.password)),
       role: input.role,
       tokens_valid_after: 0,
       disabled_at: null,
@@ -147,70 +166,86 @@ export function createUserService(deps: UserServiceDeps) {
 
   // Failed sign-ins live in the database (migration 0011): every process of a cluster counts the
   // same ones, and a stranger spraying e-mails fills no process's memory (rows leave with their window).
-  async function throttled(email: string): Promise<AppError | undefined> {
+  // They are counted per (e-mail, client address), so a stranger's wrong passwords lock only the
+  // stranger's address out of that account, never its owner at home (decision 0017), and per client
+  // address, so one address cannot try many accounts. Only hashes are stored.
+  const pairKey = (email: string, client: string) => sha256Hex(`${email}\n${client}`)
+  const clientKey = (client: string) => sha256Hex(`address\n${client}`)
+
+  async function throttled(email: string, client: string): Promise<AppError | undefined> {
     const now = clock.now()
-    const row = await db
+    const rows = await db
       .selectFrom('login_failures')
-      .select('locked_until')
-      .where('email_hash', '=', sha256Hex(email))
+      .select(['key_hash', 'locked_until'])
+      .where('key_hash', 'in', [pairKey(email, client), clientKey(client)])
       .where('locked_until', '>', now)
-      .executeTakeFirst()
-    if (!row) return undefined
-    const seconds = Math.ceil((Number(row.locked_until) - now) / 1000)
+      .execute()
+    if (rows.length === 0) return undefined
+    const until = Math.max(...rows.map((row) => Number(row.locked_until)))
+    const seconds = Math.ceil((until - now) / 1000)
+    const whose = rows.some((row) => row.key_hash === clientKey(client))
+      ? 'from this address'
+      : 'for this e-mail from this address'
     return new AppError(
       'login_throttled',
-      `Too many failed sign-ins for this e-mail. Try again in ${seconds} s.`,
+      `Too many failed sign-ins ${whose}. Try again in ${seconds} s.`,
       429,
-      {
-        retryAfterMs: seconds * 1000,
-      },
+      { retryAfterMs: seconds * 1000 },
     )
   }
 
-  /** Counts a failure in one statement (two processes failing at once both count); true when it locks. */
-  async function recordFailure(email: string): Promise<boolean> {
-    const now = clock.now()
+  /** Counts one failure in one statement (two processes failing at once both count); true when it locks. */
+  async function countFailure(keyHash: string, max: number, now: number): Promise<boolean> {
     const lockAt = now + lockMs
     const fresh = sql<boolean>`${now} - login_failures.first_failed_at > ${lockMs}`
     const row = await db
       .insertInto('login_failures')
       .values({
-        email_hash: sha256Hex(email),
+        key_hash: keyHash,
         tenant_id: '*',
         failures: 1,
         first_failed_at: now,
-        locked_until: maxFailures <= 1 ? lockAt : 0,
+        locked_until: max <= 1 ? lockAt : 0,
       })
       .onConflict((oc) =>
-        oc.column('email_hash').doUpdateSet({
+        oc.column('key_hash').doUpdateSet({
           failures: sql`CASE WHEN ${fresh} THEN 1 ELSE login_failures.failures + 1 END`,
           first_failed_at: sql`CASE WHEN ${fresh} THEN ${now} ELSE login_failures.first_failed_at END`,
-          locked_until: sql`CASE WHEN ${fresh} THEN ${maxFailures <= 1 ? lockAt : 0}
-            WHEN login_failures.failures + 1 >= ${maxFailures} THEN ${lockAt}
+          locked_until: sql`CASE WHEN ${fresh} THEN ${max <= 1 ? lockAt : 0}
+            WHEN login_failures.failures + 1 >= ${max} THEN ${lockAt}
             ELSE login_failures.locked_until END`,
         }),
       )
       .returning('locked_until')
       .executeTakeFirstOrThrow()
-    // Windows that have passed, of any e-mail: the table holds one window's failures at most.
+    return Number(row.locked_until) > now
+  }
+
+  /** A failure of this e-mail from this client; true when the pair is locked now. */
+  async function recordFailure(email: string, client: string): Promise<boolean> {
+    const now = clock.now()
+    const locked = await countFailure(pairKey(email, client), maxFailures, now)
+    await countFailure(clientKey(client), maxAddressFailures, now)
+    // Windows that have passed, of any key: the table holds one window's failures at most.
     await db
       .deleteFrom('login_failures')
       .where('first_failed_at', '<', now - lockMs)
       .where('locked_until', '<=', now)
       .execute()
-    return Number(row.locked_until) > now
+    return locked
   }
 
   async function login(emailInput: string, password: string, from: RequestOrigin = {}): Promise<Session> {
     const email = emailInput.trim().toLowerCase()
-    const locked = await throttled(email)
+    const client = clientOf(from.ip)
+    const locked = await throttled(email, client)
     if (locked) throw locked
     const row = await db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
-    const ok = await verifyPassword(password, row?.password_hash ?? dummyHash)
+    const ok = await hashing.run(() => verifyPassword(password, row?.password_hash ?? dummyHash))
     if (!row || !ok || row.disabled_at !== null) {
-      const nowLocked = await recordFailure(email)
+      const nowLocked = await recordFailure(email, client)
       log.info({ emailHash: sha256Hex(email).slice(0, 12) }, 'sign-in refused')
-      // Attempts on a real account are the ones worth a trail (at most five before the lock).
+      // Attempts on a real account are the ones worth a trail (at most five per address before the lock).
       if (row)
         await audit(row, from, 'auth.login_failed', 'anonymous', {
           reason: row.disabled_at !== null ? 'disabled' : 'wrong_password',
@@ -218,7 +253,9 @@ export function createUserService(deps: UserServiceDeps) {
         })
       throw new AppError('invalid_credentials', 'The e-mail or the password is wrong.', 401)
     }
-    await db.deleteFrom('login_failures').where('email_hash', '=', sha256Hex(email)).execute()
+    // Only this pair's count ends: an address's count of failures for other e-mails stays, so signing
+    // in to one's own account between guesses at others does not reset it.
+    await db.deleteFrom('login_failures').where('key_hash', '=', pairKey(email, client)).execute()
     // The right password, but a disabled workspace (decision 0020): say so, issue nothing.
     const refused = await workspaceRefusal(db, row.tenant_id)
     if (refused) throw refused
@@ -265,7 +302,17 @@ export function createUserService(deps: UserServiceDeps) {
         .where('token_hash', '=', hash)
         .executeTakeFirst()
       if (!token) return { error: 'unknown' as const }
-      if (token.used_at !== null || token.revoked_at !== null) {
+      // A token issued into a family while another request revoked it is as ended as its family.
+      const familyRevoked =
+        token.revoked_at === null &&
+        (await trx
+          .selectFrom('refresh_tokens')
+          .select('id')
+          .where('family_id', '=', token.family_id)
+          .where('revoked_at', 'is not', null)
+          .limit(1)
+          .executeTakeFirst()) !== undefined
+      if (token.used_at !== null || token.revoked_at !== null || familyRevoked) {
         // A spent token again: someone else holds this family. End every session of it.
         const [ended] = await trx
           .updateTable('refresh_tokens')
@@ -325,21 +372,74 @@ export function createUserService(deps: UserServiceDeps) {
     await audit(token, from, 'auth.logout', 'user')
   }
 
-  /** Ends every session of the user at once: refresh tokens revoked, access tokens refused from now. */
-  async function logoutEverywhere(userId: string): Promise<void> {
-    await writeTransaction(database, (trx) => endAllSessions(trx, userId, clock.now()))
-    log.info({ userId }, 'signed out everywhere')
+  /**
+   * Revokes the user's personal keys in `trx` and records which in the audit trail (nothing when
+   * there were none): keys minted with a stolen session end with the sessions.
+   */
+  async function revokePersonalKeys(
+    trx: Kysely<Tables>,
+    user: Pick<UserRow, 'id' | 'tenant_id' | 'role'>,
+    reason: 'password_changed' | 'signed_out_everywhere',
+    from: RequestOrigin,
+    now: number,
+  ): Promise<RevokedKey[]> {
+    const keys = await revokeKeysOfUser(trx, user.id, { personal: true, created: false }, now)
+    if (keys.length > 0)
+      await appendAuditIn(trx, database.dialect, [
+        systemEntry({
+          tenantId: user.tenant_id,
+          at: now,
+          actorType: 'user',
+          actorId: user.id,
+          actorRole: user.role,
+          action: 'auth.personal_keys_revoked',
+          targetType: 'users',
+          targetId: user.id,
+          ip: from.ip ?? null,
+          requestId: from.requestId ?? null,
+          details: { reason, keys: keys.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix })) },
+        }),
+      ])
+    return keys
   }
 
-  /** A new password for the signed-in user: every other session ends, this one gets a fresh pair. */
-  async function changePassword(userId: string, current: string, next: string): Promise<Session> {
+  /**
+   * Ends every session of the user at once: refresh tokens revoked, access tokens refused from now,
+   * personal keys revoked (audited).
+   */
+  async function logoutEverywhere(userId: string, from: RequestOrigin = {}): Promise<void> {
+    const now = clock.now()
+    const revoked = await writeTransaction(database, async (trx) => {
+      const user = await trx
+        .selectFrom('users')
+        .select(['id', 'tenant_id', 'role'])
+        .where('id', '=', userId)
+        .executeTakeFirst()
+      if (!user) throw new AppError('user_not_found', 'The user does not exist.', 404)
+      await endAllSessions(trx, userId, now)
+      return revokePersonalKeys(trx, user, 'signed_out_everywhere', from, now)
+    })
+    log.info({ userId, revokedKeys: revoked.length }, 'signed out everywhere')
+  }
+
+  /**
+   * A new password for the signed-in user: every other session ends and the user's personal keys are
+   * revoked (audited); this session gets a fresh pair.
+   */
+  async function changePassword(
+    userId: string,
+    current: string,
+    next: string,
+    from: RequestOrigin = {},
+  ): Promise<Session> {
     const row = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst()
     if (!row || row.disabled_at !== null)
       throw new AppError('invalid_credentials', 'The session has ended: sign in again.', 401)
-    const locked = await throttled(row.email)
+    const client = clientOf(from.ip)
+    const locked = await throttled(row.email, client)
     if (locked) throw locked
-    if (!(await verifyPassword(current, row.password_hash))) {
-      await recordFailure(row.email)
+    if (!(await hashing.run(() => verifyPassword(current, row.password_hash)))) {
+      await recordFailure(row.email, client)
       throw new AppError('invalid_credentials', 'The current password is wrong.', 401)
     }
     const problem = await passwordProblem(next, row.email)
@@ -347,18 +447,23 @@ export function createUserService(deps: UserServiceDeps) {
       throw new AppError('validation_failed', `newPassword ${problem.message}`, 400, {
         errors: [{ field: 'newPassword', message: problem.message, code: problem.code }],
       })
-    const hash = await hashPassword(next)
-    await writeTransaction(database, async (trx) => {
-      await endAllSessions(trx, userId, clock.now())
+    const hash = await hashing.run(() => hashPassword(next))
+    const now = clock.now()
+    const revoked = await writeTransaction(database, async (trx) => {
+      await endAllSessions(trx, userId, now)
       await trx.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute()
+      return revokePersonalKeys(trx, row, 'password_changed', from, now)
     })
-    log.info({ userId }, 'password changed; other sessions ended')
+    log.info({ userId, revokedKeys: revoked.length }, 'password changed; other sessions ended')
     // Issued in the next whole second, so tokens_valid_after (rounded up) lets it through.
     const fresh = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow()
     return issueSession(fresh, newId(), Number(fresh.tokens_valid_after))
   }
 
-  /** The caller behind an access token, or undefined (bad signature, alg, audience, expiry, revoked). */
+  /**
+   * The caller behind an access token, or undefined (bad signature, alg, audience, expiry, the user
+   * signed out everywhere, or its family was revoked: a reused refresh token or a sign-out).
+   */
   async function authenticateAccessToken(token: string): Promise<AuthContext | undefined> {
     try {
       const { payload } = await jwtVerify(token, deps.signingKey, {
@@ -367,17 +472,31 @@ export function createUserService(deps: UserServiceDeps) {
         audience,
         currentDate: new Date(clock.now()),
       })
-      const user = payload.sub
-        ? await db
-            .selectFrom('users')
-            .select(['id', 'tenant_id', 'role', 'tokens_valid_after', 'disabled_at'])
-            .where('id', '=', payload.sub)
-            .executeTakeFirst()
-        : undefined
+      const family = payload.fam
+      if (!payload.sub || typeof family !== 'string') return undefined
+      // One read: the user, and whether the token's family has a revoked token (refresh_tokens_family_revoked_idx).
+      const user = await db
+        .selectFrom('users')
+        .select(['id', 'tenant_id', 'role', 'tokens_valid_after', 'disabled_at'])
+        .select((eb) =>
+          eb
+            .exists(
+              eb
+                .selectFrom('refresh_tokens')
+                .select('refresh_tokens.id')
+                .where('refresh_tokens.family_id', '=', family)
+                .where('refresh_tokens.revoked_at', 'is not', null),
+            )
+            .as('family_revoked'),
+        )
+        .where('id', '=', payload.sub)
+        .executeTakeFirst()
       if (!user || user.disabled_at !== null || !isRole(user.role)) return undefined
       if ((payload.iat ?? 0) * 1000 < Number(user.tokens_valid_after)) return undefined
+      // SQLite answers 0/1, PostgreSQL a boolean.
+      if (user.family_revoked === true || Number(user.family_revoked) === 1) return undefined
       // The role and workspace come from the database, not the token: a demotion applies at once.
-      return { tenantId: user.tenant_id, role: user.role, keyId: `user:${user.id}` }
+      return { tenantId: user.tenant_id, role: user.role, keyId: `user:${user.id}`, userId: user.id }
     } catch (error) {
       if (error instanceof joseErrors.JOSEError) return undefined
       throw error

@@ -26,10 +26,13 @@ export interface RefreshTokensTable {
   created_at: number
 }
 
-/** Failed sign-ins of one e-mail within the current window (system-wide, tenant_id '*'). */
+/**
+ * Failed sign-ins within the current window of one (e-mail, client address) pair or of one client
+ * address (system-wide, tenant_id '*'; decision 0017).
+ */
 export interface LoginFailuresTable {
-  /** sha256 of the lower-cased e-mail. */
-  email_hash: string
+  /** sha256 of `email\naddress` (the lower-cased e-mail) or of `address\n` + the address. */
+  key_hash: string
   tenant_id: string
   failures: number
   first_failed_at: number
