@@ -1,6 +1,6 @@
 import type { ApiKey, ApiKeyCreated, Role } from '@openorch/contracts'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { type FormEvent, useEffect, useId, useRef, useState } from 'react'
+import { type FormEvent, type ReactNode, useEffect, useId, useRef, useState } from 'react'
 import { useClient } from '../lib/api.tsx'
 import { formatDateTime, formatRelative } from '../lib/format.ts'
 import { useI18n } from '../lib/i18n.tsx'
@@ -8,8 +8,9 @@ import { ConfirmButton } from './confirm.tsx'
 import { Button, Card, ErrorNote, Field, Loading, Select, TextInput } from './ui.tsx'
 
 // API keys, service (the Team page, admins) or personal (the Account page, any signed-in user): the
-// list with prefix, role, last use, expiry and state; create (shown once, with a copy button);
-// revoke after asking. The key itself lives only in this component's state until "I have stored it".
+// list with prefix, role, last use, expiry, state and (service keys) who created them; create (shown
+// once, with a copy button); revoke after asking. The key itself lives only in this component's state
+// until "I have stored it". The pages' dialogs list the keys an action will revoke (decision 0017).
 
 export const allRoles: Role[] = ['viewer', 'editor', 'admin', 'owner']
 
@@ -47,20 +48,68 @@ export function RoleField({
   )
 }
 
-export function ApiKeysSection({ scope, roles }: { scope: 'service' | 'personal'; roles: Role[] }) {
+/**
+ * The keys of a scope, one query shared by the list and the pages' dialogs: for `service` every key
+ * of the workspace (GET /keys answers personal ones too, with their `userId`), for `personal` yours.
+ */
+export function useKeys(scope: 'service' | 'personal') {
+  const client = useClient()
+  const api = scope === 'service' ? client.keys : client.auth.keys
+  return useQuery({ queryKey: keysQueryKey(scope), queryFn: () => api.list({ limit: 100 }) })
+}
+
+export const keysQueryKey = (scope: 'service' | 'personal') => ['keys', scope]
+
+/** A key that works: not revoked, not expired. */
+export function isLive(key: ApiKey, now = Date.now()): boolean {
+  return key.revokedAt === null && (key.expiresAt === null || Date.parse(key.expiresAt) > now)
+}
+
+/** The keys an action will revoke, for its dialog: name and prefix, never more. */
+export function KeysToRevoke({ keys, intro }: { keys: ApiKey[]; intro: ReactNode }) {
+  const { t } = useI18n()
+  return (
+    <>
+      <p>{intro}</p>
+      <ul className="mt-2 list-disc space-y-1 pl-5" data-testid="keys-to-revoke">
+        {keys.map((key) => (
+          <li key={key.id} className="break-words">
+            {t('keys.revokedWith', { name: key.name, prefix: `${key.prefix}…` })}
+          </li>
+        ))}
+      </ul>
+    </>
+  )
+}
+
+export function ApiKeysSection({
+  scope,
+  roles,
+  people,
+}: {
+  scope: 'service' | 'personal'
+  roles: Role[]
+  /** E-mails by user id, to name who created a service key. */
+  people?: ReadonlyMap<string, string>
+}) {
   const { t, lang } = useI18n()
   const client = useClient()
   const queryClient = useQueryClient()
   const api = scope === 'service' ? client.keys : client.auth.keys
-  const queryKey = ['keys', scope]
-  // GET /keys answers every key of the workspace, personal ones too: this list is the service keys.
-  const keys = useQuery({
-    queryKey,
-    queryFn: async () => {
-      const page = await api.list({ limit: 100 })
-      return scope === 'service' ? { ...page, items: page.items.filter((key) => key.userId === null) } : page
+  const queryKey = keysQueryKey(scope)
+  const all = useKeys(scope)
+  // The service list shows the workspace's keys, not people's personal ones.
+  const keys = {
+    ...all,
+    data: all.data && {
+      ...all.data,
+      items: scope === 'service' ? all.data.items.filter((key) => key.userId === null) : all.data.items,
     },
-  })
+  }
+  const creatorOf = (key: ApiKey) =>
+    key.createdBy === null
+      ? t('keys.createdByStartup')
+      : (people?.get(key.createdBy) ?? t('keys.createdByGone'))
   const [created, setCreated] = useState<ApiKeyCreated | null>(null)
   const [result, setResult] = useState('')
   const heading = useRef<HTMLHeadingElement>(null)
@@ -123,6 +172,12 @@ export function ApiKeysSection({ scope, roles }: { scope: 'service' | 'personal'
                         <dd>{key.expiresAt ? formatDateTime(key.expiresAt, lang) : t('keys.noExpiry')}</dd>
                         <dt>{t('keys.state')}</dt>
                         <dd>{stateOf(key)}</dd>
+                        {scope === 'service' && (
+                          <>
+                            <dt>{t('keys.createdBy')}</dt>
+                            <dd className="break-all">{creatorOf(key)}</dd>
+                          </>
+                        )}
                       </dl>
                     </div>
                     {!key.revokedAt && (

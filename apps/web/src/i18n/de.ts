@@ -15,7 +15,8 @@ export const de: Record<MessageKey, string> = {
   'nav.providers': 'Anbieter',
   'nav.signOut': 'Abmelden',
   'nav.signOutEverywhere': 'Überall abmelden',
-  'nav.signOutEverywhereHint': 'Beendet deine Sitzungen in allen Browsern und auf allen Geräten.',
+  'nav.signOutEverywhereHint':
+    'Beendet deine Sitzungen in allen Browsern und auf allen Geräten und widerruft deine persönlichen API-Schlüssel.',
   'nav.account': 'Konto',
   'nav.signedInAs': 'Angemeldet als {email}',
   'nav.signedInRole': 'Rolle: {role}',
@@ -371,8 +372,13 @@ export const de: Record<MessageKey, string> = {
   'team.removeLabel': '{email} entfernen',
   'team.removeTitle': '{email} entfernen?',
   'team.removeText':
-    'Ihre Sitzungen enden und ihre persönlichen API-Schlüssel funktionieren sofort nicht mehr. Das Prüfprotokoll behält, was sie getan haben.',
+    'Ihre Sitzungen enden, und ihre persönlichen API-Schlüssel und die Dienstschlüssel, die sie erstellt haben, funktionieren sofort nicht mehr. Das Prüfprotokoll behält, was sie getan haben.',
   'team.removeConfirm': 'Person entfernen',
+  'team.disableTitle': '{email} deaktivieren?',
+  'team.disableText':
+    '{email} wird überall abgemeldet. Diese Dienstschlüssel, die sie erstellt haben, werden widerrufen und kommen nicht zurück, wenn die Person wieder aktiviert wird:',
+  'team.disableConfirm': 'Deaktivieren und Schlüssel widerrufen',
+  'team.removeKeys': 'Diese Schlüssel werden widerrufen:',
   'team.add': 'Person hinzufügen',
   'team.addSubmit': 'Person hinzufügen',
   'team.password': 'Erstes Passwort',
@@ -393,10 +399,10 @@ export const de: Record<MessageKey, string> = {
     'es ist zu leicht zu erraten (ein häufiges Passwort, Wort oder Muster); wähle eine längere Passphrase aus Wörtern ohne Zusammenhang',
   'keys.serviceTitle': 'Dienst-API-Schlüssel',
   'keys.serviceIntro':
-    'Schlüssel des Arbeitsbereichs für Skripte und andere Programme. Sie gehören keiner Person.',
+    'Schlüssel des Arbeitsbereichs für Skripte und andere Programme. Jeder handelt höchstens mit der Rolle der Person, die ihn erstellt hat, und wird widerrufen, wenn diese Person deaktiviert oder entfernt wird.',
   'keys.personalTitle': 'Persönliche API-Schlüssel',
   'keys.personalIntro':
-    'Schlüssel für deine eigenen Skripte: Sie handeln als du, höchstens mit deiner Rolle, und funktionieren nicht mehr, wenn dein Konto deaktiviert oder entfernt wird.',
+    'Schlüssel für deine eigenen Skripte: Sie handeln als du, höchstens mit deiner Rolle, und funktionieren nicht mehr, wenn dein Konto deaktiviert oder entfernt wird, wenn du dein Passwort änderst und wenn du dich überall abmeldest. Höchstens 10 funktionieren gleichzeitig.',
   'keys.none': 'Noch keine Schlüssel.',
   'keys.name': 'Name',
   'keys.prefix': 'Beginnt mit',
@@ -429,6 +435,10 @@ export const de: Record<MessageKey, string> = {
     'Programme, die ihn benutzen, werden ab ihrer nächsten Anfrage abgewiesen. Das lässt sich nicht rückgängig machen.',
   'keys.revokeConfirm': 'Schlüssel widerrufen',
   'keys.revokedDone': 'Der Schlüssel „{name}“ ist widerrufen.',
+  'keys.createdBy': 'Erstellt von',
+  'keys.createdByStartup': 'Start oder Kommandozeile',
+  'keys.createdByGone': 'einer Person, die nicht mehr im Team ist',
+  'keys.revokedWith': '„{name}“ (beginnt mit {prefix})',
   'account.title': 'Dein Konto',
   'account.signedInAs': 'Angemeldet als {email}, Rolle {role}.',
   'account.needsUser': 'Diese Seite braucht eine Anmeldung mit E-Mail und Passwort.',
@@ -436,15 +446,27 @@ export const de: Record<MessageKey, string> = {
     'Du bist mit einem API-Schlüssel angemeldet, der keiner Person gehört. Melde dich ab und mit deiner E-Mail und deinem Passwort wieder an, um dein Passwort zu ändern oder deine persönlichen Schlüssel zu verwalten.',
   'account.password': 'Passwort ändern',
   'account.passwordIntro':
-    'Deine anderen Sitzungen (andere Browser und Geräte) enden; diese hier läuft weiter.',
+    'Deine anderen Sitzungen (andere Browser und Geräte) enden und deine persönlichen API-Schlüssel werden widerrufen; diese Sitzung läuft weiter.',
   'account.current': 'Aktuelles Passwort',
   'account.new': 'Neues Passwort',
   'account.newHint':
     'Mindestens 12 Zeichen, kein gängiges oder geleaktes Passwort. Ein paar Wörter ohne Zusammenhang eignen sich gut.',
   'account.change': 'Passwort ändern',
   'account.changed':
-    'Dein Passwort ist geändert. Deine anderen Sitzungen sind beendet; hier bleibst du angemeldet.',
+    'Dein Passwort ist geändert. Deine anderen Sitzungen sind beendet und deine persönlichen API-Schlüssel widerrufen; hier bleibst du angemeldet.',
   'account.wrongCurrent': 'Das aktuelle Passwort ist falsch.',
+  'account.revokeTitle': 'Passwort ändern und Schlüssel widerrufen?',
+  'account.revokeText':
+    'Diese persönlichen API-Schlüssel funktionieren dann auch nicht mehr, damit ein mit einer gestohlenen Sitzung erstellter Schlüssel mit ihr endet. Erstelle danach neue, wenn du sie brauchst:',
+  'account.revokeConfirm': 'Passwort ändern und Schlüssel widerrufen',
+  'account.everywhere': 'Überall abmelden',
+  'account.everywhereIntro':
+    'Beendet deine Sitzungen in allen Browsern und auf allen Geräten, auch diese, und widerruft deine persönlichen API-Schlüssel.',
+  'account.everywhereTitle': 'Überall abmelden?',
+  'account.everywhereText': 'Alle deine Sitzungen enden, auch diese.',
+  'account.everywhereKeys': 'Diese persönlichen API-Schlüssel werden widerrufen:',
+  'account.everywhereNoKeys':
+    'Du hast keine persönlichen API-Schlüssel, die funktionieren; es wird keiner widerrufen.',
   'error.last_owner':
     'Der Arbeitsbereich braucht einen aktiven Inhaber: Mache zuerst eine andere Person zum Inhaber.',
   'error.user_exists':
@@ -452,6 +474,11 @@ export const de: Record<MessageKey, string> = {
   'error.user_not_found': 'Diese Person ist nicht (mehr) im Arbeitsbereich.',
   'error.api_key_not_found': 'Diesen Schlüssel gibt es nicht (mehr).',
   'error.not_a_user': 'Das braucht eine Anmeldung mit E-Mail und Passwort, keinen API-Schlüssel.',
+  'error.personal_key_limit':
+    'Du hast 10 persönliche Schlüssel, die funktionieren – mehr darf eine Person nicht haben. Widerrufe einen, den du nicht mehr brauchst, und erstelle dann den neuen.',
+  'error.self_elevation':
+    'Niemand kann sich selbst wieder aktivieren oder die eigene Rolle erhöhen, auch nicht mit einem selbst erstellten Schlüssel. Frag einen anderen Admin oder einen Inhaber.',
+  'error.sign_in_busy': 'Gerade werden viele Anmeldungen geprüft. Versuche es gleich noch einmal.',
   'error.forbiddenRole':
     'Du kannst keine Rolle über deiner eigenen vergeben oder ändern. Frag einen Inhaber.',
   'team.changeRole': 'Rolle ändern',

@@ -13,7 +13,8 @@ export const en = {
   'nav.providers': 'Providers',
   'nav.signOut': 'Sign out',
   'nav.signOutEverywhere': 'Sign out everywhere',
-  'nav.signOutEverywhereHint': 'Ends your sessions in every browser and on every device.',
+  'nav.signOutEverywhereHint':
+    'Ends your sessions in every browser and on every device, and revokes your personal API keys.',
   'nav.account': 'Account',
   'nav.signedInAs': 'Signed in as {email}',
   'nav.signedInRole': 'Role: {role}',
@@ -349,8 +350,13 @@ export const en = {
   'team.removeLabel': 'Remove {email}',
   'team.removeTitle': 'Remove {email}?',
   'team.removeText':
-    'Their sessions end and their personal API keys stop working at once. The audit trail keeps what they did.',
+    'Their sessions end, and their personal API keys and the service keys they created stop working at once. The audit trail keeps what they did.',
   'team.removeConfirm': 'Remove person',
+  'team.disableTitle': 'Disable {email}?',
+  'team.disableText':
+    '{email} is signed out everywhere. These service keys they created are revoked, and do not come back when they are enabled again:',
+  'team.disableConfirm': 'Disable and revoke keys',
+  'team.removeKeys': 'These keys are revoked:',
   'team.add': 'Add a person',
   'team.addSubmit': 'Add person',
   'team.password': 'Initial password',
@@ -370,10 +376,11 @@ export const en = {
   'password.password_too_guessable':
     'is too easy to guess (a common password, word or pattern); choose a longer passphrase of unrelated words',
   'keys.serviceTitle': 'Service API keys',
-  'keys.serviceIntro': 'Keys of the workspace for scripts and other programs. They belong to no person.',
+  'keys.serviceIntro':
+    'Keys of the workspace for scripts and other programs. Each acts with at most the role of the person who created it, and is revoked when that person is disabled or removed.',
   'keys.personalTitle': 'Personal API keys',
   'keys.personalIntro':
-    'Keys for your own scripts: they act as you, with at most your role, and stop working when your account is disabled or removed.',
+    'Keys for your own scripts: they act as you, with at most your role, and stop working when your account is disabled or removed, when you change your password and when you sign out everywhere. At most 10 work at once.',
   'keys.none': 'No keys yet.',
   'keys.name': 'Name',
   'keys.prefix': 'Starts with',
@@ -403,25 +410,47 @@ export const en = {
   'keys.revokeText': 'Programs using it are refused from their next request on. This cannot be undone.',
   'keys.revokeConfirm': 'Revoke key',
   'keys.revokedDone': 'The key “{name}” is revoked.',
+  'keys.createdBy': 'Created by',
+  'keys.createdByStartup': 'start-up or command line',
+  'keys.createdByGone': 'a person no longer in the team',
+  'keys.revokedWith': '“{name}” (starts with {prefix})',
   'account.title': 'Your account',
   'account.signedInAs': 'Signed in as {email}, role {role}.',
   'account.needsUser': 'This page needs a sign-in with e-mail and password.',
   'account.needsUserHint':
     'You are signed in with an API key, which belongs to no person. Sign out and sign in with your e-mail and password to change your password or manage your personal keys.',
   'account.password': 'Change your password',
-  'account.passwordIntro': 'Your other sessions (other browsers and devices) end; this one continues.',
+  'account.passwordIntro':
+    'Your other sessions (other browsers and devices) end and your personal API keys are revoked; this one continues.',
   'account.current': 'Current password',
   'account.new': 'New password',
   'account.newHint': '12 or more characters, not a common or breached one. A few unrelated words work well.',
   'account.change': 'Change password',
-  'account.changed': 'Your password is changed. Your other sessions have ended; you stay signed in here.',
+  'account.changed':
+    'Your password is changed. Your other sessions have ended and your personal API keys are revoked; you stay signed in here.',
   'account.wrongCurrent': 'The current password is wrong.',
+  'account.revokeTitle': 'Change your password and revoke your keys?',
+  'account.revokeText':
+    'These personal API keys stop working too, so a key made with a stolen session dies with it. Create new ones afterwards if you need them:',
+  'account.revokeConfirm': 'Change password and revoke keys',
+  'account.everywhere': 'Sign out everywhere',
+  'account.everywhereIntro':
+    'Ends your sessions in every browser and on every device, this one included, and revokes your personal API keys.',
+  'account.everywhereTitle': 'Sign out everywhere?',
+  'account.everywhereText': 'All your sessions end, this one too.',
+  'account.everywhereKeys': 'These personal API keys are revoked:',
+  'account.everywhereNoKeys': 'You have no personal API keys that work, so none are revoked.',
   'error.last_owner': 'The workspace needs an enabled owner: make another person owner first.',
   'error.user_exists':
     'This e-mail already has an account (maybe in another workspace). Use another address.',
   'error.user_not_found': 'This person is not in the workspace (any more).',
   'error.api_key_not_found': 'This key does not exist (any more).',
   'error.not_a_user': 'This needs a sign-in with e-mail and password, not an API key.',
+  'error.personal_key_limit':
+    'You have 10 personal keys that work, the most a person may have. Revoke one you no longer use, then create the new one.',
+  'error.self_elevation':
+    'Nobody can enable themselves again or raise their own role, also not with a key they created. Ask another admin or an owner.',
+  'error.sign_in_busy': 'Many sign-ins are being checked right now. Try again in a moment.',
   'error.forbiddenRole': 'You cannot grant or change a role above your own. Ask an owner.',
   'team.changeRole': 'Change role',
   'team.changeRoleLabel': 'Change role of {email}',

@@ -1,7 +1,15 @@
 import { ApiError } from '@openorch/sdk'
-import { useMutation } from '@tanstack/react-query'
+import { useMutation, useQueryClient } from '@tanstack/react-query'
 import { type FormEvent, useId, useRef, useState } from 'react'
-import { ApiKeysSection, rolesUpTo } from '../components/api-keys.tsx'
+import {
+  ApiKeysSection,
+  isLive,
+  KeysToRevoke,
+  keysQueryKey,
+  rolesUpTo,
+  useKeys,
+} from '../components/api-keys.tsx'
+import { ConfirmButton } from '../components/confirm.tsx'
 import { Button, Card, ErrorNote, Field, PageTitle, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
 import { fieldRefusal } from '../lib/errors.ts'
@@ -9,8 +17,9 @@ import { useI18n } from '../lib/i18n.tsx'
 import { useMyRole } from './team.tsx'
 
 // The signed-in person's own account: change the password (the session continues: the SDK switches
-// to the new session the server answers) and personal API keys. Signed in with an API key there is
-// no person, and the page says so.
+// to the new session the server answers), personal API keys, and "sign out everywhere". A password
+// change and signing out everywhere revoke the personal keys (decision 0017): when there are any,
+// a dialog lists them first. Signed in with an API key there is no person, and the page says so.
 
 export default function Account() {
   const { t } = useI18n()
@@ -36,27 +45,90 @@ export default function Account() {
       </div>
       <ChangePassword email={session.user.email} />
       <ApiKeysSection scope="personal" roles={rolesUpTo(role)} />
+      <SignOutEverywhere />
     </div>
+  )
+}
+
+/** The personal keys that still work: what a password change or "sign out everywhere" revokes. */
+function useLivePersonalKeys() {
+  const keys = useKeys('personal')
+  const now = Date.now()
+  return keys.data?.items.filter((key) => isLive(key, now)) ?? []
+}
+
+function SignOutEverywhere() {
+  const { t } = useI18n()
+  const { client } = useSignedIn()
+  const queryClient = useQueryClient()
+  const live = useLivePersonalKeys()
+  const headingId = useId()
+  const everywhere = useMutation({
+    mutationFn: () => client.auth.logoutEverywhere(),
+    // This session has ended too: the next read is refused, its refresh as well, and the dashboard
+    // shows the sign-in page.
+    onSuccess: () => queryClient.invalidateQueries(),
+  })
+  return (
+    <section aria-labelledby={headingId}>
+      <Card className="space-y-3">
+        <h2 id={headingId} className="text-xl font-semibold">
+          {t('account.everywhere')}
+        </h2>
+        <p className="text-sm text-slate-700 dark:text-slate-300">{t('account.everywhereIntro')}</p>
+        <ConfirmButton
+          label={t('account.everywhere')}
+          title={t('account.everywhereTitle')}
+          text={
+            <>
+              <p>{t('account.everywhereText')}</p>
+              <div className="mt-2">
+                {live.length > 0 ? (
+                  <KeysToRevoke keys={live} intro={t('account.everywhereKeys')} />
+                ) : (
+                  <p>{t('account.everywhereNoKeys')}</p>
+                )}
+              </div>
+            </>
+          }
+          confirmLabel={t('account.everywhere')}
+          busy={everywhere.isPending}
+          error={everywhere.error}
+          onConfirm={() =>
+            everywhere.mutateAsync().then(
+              () => true,
+              () => false,
+            )
+          }
+        />
+      </Card>
+    </section>
   )
 }
 
 function ChangePassword({ email }: { email: string }) {
   const { t } = useI18n()
   const { client } = useSignedIn()
+  const queryClient = useQueryClient()
+  const live = useLivePersonalKeys()
   const [current, setCurrent] = useState('')
   const [next, setNext] = useState('')
   const [done, setDone] = useState('')
   const currentInput = useRef<HTMLInputElement>(null)
   const nextInput = useRef<HTMLInputElement>(null)
+  const confirmDialog = useRef<HTMLDialogElement>(null)
   const headingId = useId()
+  const dialogTitleId = useId()
   const change = useMutation({
     mutationFn: () => client.auth.changePassword({ currentPassword: current, newPassword: next }),
     onMutate: () => setDone(''),
-    onSuccess: () => {
+    onSuccess: async () => {
       setCurrent('')
       setNext('')
       setDone(t('account.changed'))
+      await queryClient.invalidateQueries({ queryKey: keysQueryKey('personal') })
     },
+    onSettled: () => confirmDialog.current?.close(),
     onError: (error) => {
       if (error instanceof ApiError && error.code === 'invalid_credentials') currentInput.current?.focus()
       else if (error instanceof ApiError && error.code === 'validation_failed') nextInput.current?.focus()
@@ -67,10 +139,32 @@ function ChangePassword({ email }: { email: string }) {
   const refused = fieldRefusal(error, 'newPassword', t)
   const submit = (event: FormEvent) => {
     event.preventDefault()
-    change.mutate()
+    // Keys that will stop working are named first; without any, the change needs no question.
+    if (live.length > 0) confirmDialog.current?.showModal()
+    else change.mutate()
   }
   return (
     <section aria-labelledby={headingId}>
+      <dialog
+        ref={confirmDialog}
+        aria-labelledby={dialogTitleId}
+        className="m-auto max-w-md rounded-lg bg-white p-6 text-slate-900 backdrop:bg-black/50 dark:bg-slate-800 dark:text-slate-100"
+      >
+        <h2 id={dialogTitleId} className="text-lg font-semibold break-words">
+          {t('account.revokeTitle')}
+        </h2>
+        <div className="mt-2 text-sm">
+          <KeysToRevoke keys={live} intro={t('account.revokeText')} />
+        </div>
+        <div className="mt-4 flex flex-wrap justify-end gap-2">
+          <Button autoFocus onClick={() => confirmDialog.current?.close()}>
+            {t('common.cancel')}
+          </Button>
+          <Button variant="danger" busy={change.isPending} onClick={() => change.mutate()}>
+            {t('account.revokeConfirm')}
+          </Button>
+        </div>
+      </dialog>
       <Card>
         <form onSubmit={submit} className="space-y-3">
           <h2 id={headingId} className="text-xl font-semibold">

@@ -1,8 +1,16 @@
-import type { Role, User } from '@openorch/contracts'
+import type { ApiKey, Role, User } from '@openorch/contracts'
 import { ApiError } from '@openorch/sdk'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { type FormEvent, useId, useRef, useState } from 'react'
-import { ApiKeysSection, RoleField, rolesUpTo } from '../components/api-keys.tsx'
+import {
+  ApiKeysSection,
+  isLive,
+  KeysToRevoke,
+  keysQueryKey,
+  RoleField,
+  rolesUpTo,
+  useKeys,
+} from '../components/api-keys.tsx'
 import { ConfirmButton } from '../components/confirm.tsx'
 import { Button, Card, ErrorNote, Field, Loading, PageTitle, Select, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
@@ -11,7 +19,8 @@ import { useI18n } from '../lib/i18n.tsx'
 
 // The workspace's people and service keys (admins and owners). A lower role — or a key below admin —
 // gets a sentence saying so, not an error. Every error shows where it happened: a refused password
-// at the password field, a `last_owner` at the person's row.
+// at the password field, a `last_owner` at the person's row. Each service key names its creator;
+// disabling or removing a person revokes the keys they created, and the dialog lists them first.
 
 const roleRank: Record<Role, number> = { viewer: 0, editor: 1, admin: 2, owner: 3 }
 
@@ -38,12 +47,13 @@ export default function Team() {
   if (lowerRole || (users.error instanceof ApiError && users.error.status === 403)) return <NeedsAdmin />
   if (users.isLoading) return <Loading />
   const roles = rolesUpTo(myRole)
+  const people = new Map((users.data?.items ?? []).map((user) => [user.id, user.email]))
   return (
     <div className="space-y-10">
       <PageTitle>{t('team.title')}</PageTitle>
       <ErrorNote error={users.error} />
       {users.data && <People users={users.data.items} roles={roles} myRole={myRole} />}
-      <ApiKeysSection scope="service" roles={roles} />
+      <ApiKeysSection scope="service" roles={roles} people={people} />
     </div>
   )
 }
@@ -65,6 +75,9 @@ function People({ users, roles, myRole }: { users: User[]; roles: Role[]; myRole
   const { t } = useI18n()
   const { session } = useSignedIn()
   const me = session.kind === 'jwt' ? session.user.id : undefined
+  const keys = useKeys('service')
+  const now = Date.now()
+  const liveKeys = (keys.data?.items ?? []).filter((key) => isLive(key, now))
   const [result, setResult] = useState('')
   const heading = useRef<HTMLHeadingElement>(null)
   const headingId = useId()
@@ -85,6 +98,8 @@ function People({ users, roles, myRole }: { users: User[]; roles: Role[]; myRole
             key={user.id}
             user={user}
             isMe={user.id === me}
+            created={liveKeys.filter((key) => key.createdBy === user.id)}
+            personal={liveKeys.filter((key) => key.userId === user.id)}
             roles={roles}
             // Nobody touches a role above their own (unknown for an API key: the server decides).
             locked={myRole !== undefined && roleRank[user.role] > roleRank[myRole]}
@@ -101,6 +116,8 @@ function People({ users, roles, myRole }: { users: User[]; roles: Role[]; myRole
 function PersonRow({
   user,
   isMe,
+  created,
+  personal,
   roles,
   locked,
   onResult,
@@ -108,6 +125,10 @@ function PersonRow({
 }: {
   user: User
   isMe: boolean
+  /** Service keys this person created that still work: disabling or removing them revokes these. */
+  created: ApiKey[]
+  /** Their personal keys that still work (removing them revokes these too). */
+  personal: ApiKey[]
   roles: Role[]
   locked: boolean
   onResult: (message: string) => void
@@ -118,7 +139,11 @@ function PersonRow({
   const queryClient = useQueryClient()
   const [role, setRole] = useState<Role>(user.role)
   const selectId = useId()
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ['users'] })
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: ['users'] }),
+      queryClient.invalidateQueries({ queryKey: keysQueryKey('service') }),
+    ])
   const roleName = (r: Role) => t(`role.${r}`)
   const update = useMutation({
     mutationFn: (patch: { role?: Role; disabled?: boolean }) => client.users.update(user.id, patch),
@@ -182,20 +207,51 @@ function PersonRow({
             {/* Disabling or removing yourself would lock you out mid-click: another admin does that. */}
             {!isMe && (
               <>
-                <Button
-                  className="px-2 py-1"
-                  disabled={locked}
-                  busy={update.isPending && update.variables?.disabled !== undefined}
-                  aria-label={t(disabled ? 'team.enableLabel' : 'team.disableLabel', { email: user.email })}
-                  onClick={() => update.mutate({ disabled: !disabled })}
-                >
-                  {disabled ? t('team.enable') : t('team.disable')}
-                </Button>
+                {!disabled && created.length > 0 ? (
+                  // Their service keys will be revoked: say which before doing it.
+                  <ConfirmButton
+                    label={t('team.disable')}
+                    accessibleLabel={t('team.disableLabel', { email: user.email })}
+                    title={t('team.disableTitle', { email: user.email })}
+                    text={
+                      <KeysToRevoke keys={created} intro={t('team.disableText', { email: user.email })} />
+                    }
+                    confirmLabel={t('team.disableConfirm')}
+                    disabled={locked}
+                    busy={update.isPending && update.variables?.disabled !== undefined}
+                    error={update.variables?.disabled !== undefined ? update.error : null}
+                    onConfirm={() =>
+                      update.mutateAsync({ disabled: true }).then(
+                        () => true,
+                        () => false,
+                      )
+                    }
+                  />
+                ) : (
+                  <Button
+                    className="px-2 py-1"
+                    disabled={locked}
+                    busy={update.isPending && update.variables?.disabled !== undefined}
+                    aria-label={t(disabled ? 'team.enableLabel' : 'team.disableLabel', { email: user.email })}
+                    onClick={() => update.mutate({ disabled: !disabled })}
+                  >
+                    {disabled ? t('team.enable') : t('team.disable')}
+                  </Button>
+                )}
                 <ConfirmButton
                   label={t('team.remove')}
                   accessibleLabel={t('team.removeLabel', { email: user.email })}
                   title={t('team.removeTitle', { email: user.email })}
-                  text={t('team.removeText')}
+                  text={
+                    <>
+                      <p>{t('team.removeText')}</p>
+                      {created.length + personal.length > 0 && (
+                        <div className="mt-2">
+                          <KeysToRevoke keys={[...personal, ...created]} intro={t('team.removeKeys')} />
+                        </div>
+                      )}
+                    </>
+                  }
                   confirmLabel={t('team.removeConfirm')}
                   disabled={locked}
                   busy={remove.isPending}
