@@ -409,5 +409,5 @@ describe('openorch CLI', () => {
       { tenant_id: id, action: 'workspaces.enabled', actor_type: 'cli', actor_id: me },
       { tenant_id: 'default', action: 'workspaces.enabled', actor_type: 'cli', actor_id: me },
     ])
-  }, 60_000)
+  }, 180_000)
 })
