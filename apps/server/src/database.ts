@@ -7,7 +7,12 @@ import type { EventCursorsTable, RunEventsTable, RunsTable } from './runs/run.ta
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
-import type { LoginFailuresTable, RefreshTokensTable, UsersTable } from './users/user.table.ts'
+import type {
+  LoginFailuresTable,
+  RefreshTokensTable,
+  SessionFamiliesTable,
+  UsersTable,
+} from './users/user.table.ts'
 
 /** Every table of the server, as Kysely sees it. */
 export interface Tables {
@@ -24,6 +29,7 @@ export interface Tables {
   audit_anchor: AuditAnchorTable
   users: UsersTable
   refresh_tokens: RefreshTokensTable
+  session_families: SessionFamiliesTable
   login_failures: LoginFailuresTable
 }
 

@@ -93,6 +93,7 @@ export function createUserAdmin(deps: UserAdminDeps) {
       if (row.role === 'owner' && row.disabled_at === null)
         await keepsAnOwner(database, trx, caller.tenantId, id)
       await trx.deleteFrom('refresh_tokens').where('user_id', '=', id).execute()
+      await trx.deleteFrom('session_families').where('user_id', '=', id).execute()
       const now = clock.now()
       await revokeKeysOfUser(trx, id, { personal: true, created: false }, now)
       await revokeCreatedKeys(trx, caller, row, 'creator_removed', now)

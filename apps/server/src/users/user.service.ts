@@ -23,10 +23,11 @@ import type { UserRow } from './user.table.ts'
 
 // Users and their sessions (decision 0011): short-lived JWT access tokens (HS256, key derived from the
 // master key) sent as `Authorization: Bearer`, and refresh tokens stored hashed and rotated on every
-// use. A spent refresh token used again revokes its whole family (it was stolen or replayed).
-// "Sign out everywhere" moves the user's `tokens_valid_after`, which every access token is checked
-// against, so it takes effect on the next request; an access token is also refused once its family is
-// revoked (a reused refresh token, a sign-out). "Sign out everywhere" and a password change revoke
+// use. Each sign-in is a family (a `session_families` row); a spent refresh token used again revokes
+// its whole family (it was stolen or replayed). "Sign out everywhere" moves the user's
+// `tokens_valid_after`, which every access token is checked against, so it takes effect on the next
+// request; an access token is also refused once its family is revoked (a reused refresh token, a
+// sign-out: decision 0017). "Sign out everywhere" and a password change revoke
 // the user's personal keys too: a key minted with a stolen session must not outlive it (decision
 // 0017). No cookies: no CSRF surface.
 
@@ -135,7 +136,28 @@ export function createUserService(deps: UserServiceDeps) {
     return toUser(row)
   }
 
-  async function issueSession(user: UserRow, familyId: string, notBefore = 0): Promise<Session> {
+  /** A new sign-in: its family row, which every refresh and access token of it is checked against. */
+  async function startFamily(user: UserRow, q: Kysely<Tables> = db): Promise<string> {
+    const familyId = newId()
+    await q
+      .insertInto('session_families')
+      .values({
+        family_id: familyId,
+        tenant_id: user.tenant_id,
+        user_id: user.id,
+        created_at: clock.now(),
+        revoked_at: null,
+      })
+      .execute()
+    return familyId
+  }
+
+  async function issueSession(
+    user: UserRow,
+    familyId: string,
+    notBefore = 0,
+    q: Kysely<Tables> = db,
+  ): Promise<Session> {
     const now = Math.max(clock.now(), notBefore)
     const accessToken = await new SignJWT({ tid: user.tenant_id, role: user.role, fam: familyId })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -147,7 +169,7 @@ export function createUserService(deps: UserServiceDeps) {
       .setJti(newId())
       .sign(deps.signingKey)
     const refreshToken = refreshPrefix + randomToken(32)
-    await db
+    await q
       .insertInto('refresh_tokens')
       .values({
         id: newId(),
@@ -259,7 +281,7 @@ export function createUserService(deps: UserServiceDeps) {
     // The right password, but a disabled workspace (decision 0020): say so, issue nothing.
     const refused = await workspaceRefusal(db, row.tenant_id)
     if (refused) throw refused
-    const session = await issueSession(row, newId())
+    const session = await issueSession(row, await startFamily(row))
     await audit(row, from, 'auth.login', 'user')
     return session
   }
@@ -302,26 +324,19 @@ export function createUserService(deps: UserServiceDeps) {
         .where('token_hash', '=', hash)
         .executeTakeFirst()
       if (!token) return { error: 'unknown' as const }
-      // A token issued into a family while another request revoked it is as ended as its family.
-      const familyRevoked =
-        token.revoked_at === null &&
-        (await trx
-          .selectFrom('refresh_tokens')
-          .select('id')
-          .where('family_id', '=', token.family_id)
-          .where('revoked_at', 'is not', null)
-          .limit(1)
-          .executeTakeFirst()) !== undefined
-      if (token.used_at !== null || token.revoked_at !== null || familyRevoked) {
+      // The family's row is the lock: a refresh and a reuse detection of one family take turns, so
+      // no pair is issued into a family while it is being revoked (SQLite's writes are serial anyway).
+      let familyQuery = trx
+        .selectFrom('session_families')
+        .select('revoked_at')
+        .where('family_id', '=', token.family_id)
+      if (database.dialect === 'postgres') familyQuery = familyQuery.forUpdate()
+      const family = await familyQuery.executeTakeFirst()
+      if (token.used_at !== null || token.revoked_at !== null || !family || family.revoked_at !== null) {
         // A spent token again: someone else holds this family. End every session of it.
-        const [ended] = await trx
-          .updateTable('refresh_tokens')
-          .set({ revoked_at: now })
-          .where('family_id', '=', token.family_id)
-          .where('revoked_at', 'is', null)
-          .execute()
+        const ended = await revokeFamily(trx, token.family_id, now)
         // Live sessions ended because a spent token came back: worth a warning and an audit entry.
-        if (token.used_at !== null && Number(ended?.numUpdatedRows ?? 0) > 0)
+        if (token.used_at !== null && ended)
           return { error: 'reused' as const, userId: token.user_id, tenantId: token.tenant_id }
         return { error: 'ended' as const }
       }
@@ -334,7 +349,7 @@ export function createUserService(deps: UserServiceDeps) {
       if (!user || user.disabled_at !== null) return { error: 'unknown' as const }
       if (await workspaceRefusal(trx, user.tenant_id)) return { error: 'workspace_disabled' as const }
       await trx.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', token.id).execute()
-      return { user, familyId: token.family_id }
+      return { session: await issueSession(user, token.family_id, 0, trx) }
     })
     if ('error' in result) {
       if (result.error === 'reused') {
@@ -352,7 +367,24 @@ export function createUserService(deps: UserServiceDeps) {
       if (result.error === 'workspace_disabled') throw workspaceDisabledError()
       throw new AppError('invalid_refresh_token', 'The session has ended: sign in again.', 401)
     }
-    return issueSession(result.user, result.familyId)
+    return result.session
+  }
+
+  /** Ends a family: its row (access tokens are refused from now) and its refresh tokens. True when it was live. */
+  async function revokeFamily(q: Kysely<Tables>, familyId: string, now: number): Promise<boolean> {
+    const [ended] = await q
+      .updateTable('session_families')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute()
+    await q
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .execute()
+    return Number(ended?.numUpdatedRows ?? 0) > 0
   }
 
   async function logout(refreshToken: string, from: RequestOrigin = {}): Promise<void> {
@@ -363,12 +395,7 @@ export function createUserService(deps: UserServiceDeps) {
       .where('refresh_tokens.token_hash', '=', sha256Hex(refreshToken))
       .executeTakeFirst()
     if (!token) return
-    await db
-      .updateTable('refresh_tokens')
-      .set({ revoked_at: clock.now() })
-      .where('family_id', '=', token.family_id)
-      .where('revoked_at', 'is', null)
-      .execute()
+    await writeTransaction(database, (trx) => revokeFamily(trx, token.family_id, clock.now()))
     await audit(token, from, 'auth.logout', 'user')
   }
 
@@ -457,7 +484,7 @@ export function createUserService(deps: UserServiceDeps) {
     log.info({ userId, revokedKeys: revoked.length }, 'password changed; other sessions ended')
     // Issued in the next whole second, so tokens_valid_after (rounded up) lets it through.
     const fresh = await db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow()
-    return issueSession(fresh, newId(), Number(fresh.tokens_valid_after))
+    return issueSession(fresh, await startFamily(fresh), Number(fresh.tokens_valid_after))
   }
 
   /**
@@ -474,7 +501,7 @@ export function createUserService(deps: UserServiceDeps) {
       })
       const family = payload.fam
       if (!payload.sub || typeof family !== 'string') return undefined
-      // One read: the user, and whether the token's family has a revoked token (refresh_tokens_family_revoked_idx).
+      // One read: the user, and whether the token's sign-in is still live (two primary-key probes).
       const user = await db
         .selectFrom('users')
         .select(['id', 'tenant_id', 'role', 'tokens_valid_after', 'disabled_at'])
@@ -482,19 +509,19 @@ export function createUserService(deps: UserServiceDeps) {
           eb
             .exists(
               eb
-                .selectFrom('refresh_tokens')
-                .select('refresh_tokens.id')
-                .where('refresh_tokens.family_id', '=', family)
-                .where('refresh_tokens.revoked_at', 'is not', null),
+                .selectFrom('session_families')
+                .select('session_families.family_id')
+                .where('session_families.family_id', '=', family)
+                .where('session_families.revoked_at', 'is', null),
             )
-            .as('family_revoked'),
+            .as('family_live'),
         )
         .where('id', '=', payload.sub)
         .executeTakeFirst()
       if (!user || user.disabled_at !== null || !isRole(user.role)) return undefined
       if ((payload.iat ?? 0) * 1000 < Number(user.tokens_valid_after)) return undefined
       // SQLite answers 0/1, PostgreSQL a boolean.
-      if (user.family_revoked === true || Number(user.family_revoked) === 1) return undefined
+      if (user.family_live !== true && Number(user.family_live) !== 1) return undefined
       // The role and workspace come from the database, not the token: a demotion applies at once.
       return { tenantId: user.tenant_id, role: user.role, keyId: `user:${user.id}`, userId: user.id }
     } catch (error) {
@@ -521,8 +548,14 @@ export function createUserService(deps: UserServiceDeps) {
   }
 }
 
-/** Revokes every refresh token of the user and refuses access tokens issued up to now. */
+/** Revokes every session family and refresh token of the user and refuses access tokens issued up to now. */
 export async function endAllSessions(trx: Kysely<Tables>, userId: string, now: number): Promise<void> {
+  await trx
+    .updateTable('session_families')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute()
   await trx
     .updateTable('refresh_tokens')
     .set({ revoked_at: now })

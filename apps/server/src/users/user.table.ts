@@ -27,6 +27,18 @@ export interface RefreshTokensTable {
 }
 
 /**
+ * One sign-in and every refresh of it (decision 0017). Revoked as a whole: on sign-out, when a spent
+ * refresh token comes back, on "sign out everywhere"; an access token of a revoked family is refused.
+ */
+export interface SessionFamiliesTable {
+  family_id: string
+  tenant_id: string
+  user_id: string
+  created_at: number
+  revoked_at: number | null
+}
+
+/**
  * Failed sign-ins within the current window of one (e-mail, client address) pair or of one client
  * address (system-wide, tenant_id '*'; decision 0017).
  */
