@@ -16,7 +16,7 @@ import { eventRoutes } from './events/events.routes.ts'
 import type { Bus } from './platform/bus.ts'
 import type { Clock } from './platform/clock.ts'
 import type { MigrationFactory } from './platform/db/migrator.ts'
-import { registerJsonOnly } from './platform/http/body-parser.ts'
+import { refuseNulInUrl, registerJsonOnly } from './platform/http/body-parser.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerHttpMetrics } from './platform/http/http-metrics.ts'
 import { apiPrefix, openApiPath, registerOpenApi } from './platform/http/openapi.ts'
@@ -166,6 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await registerSecurityHeaders(app, { corsOrigins: deps.config.corsOrigins ?? [] })
   registerShutdownRefusal(app)
   registerJsonOnly(app)
+  refuseNulInUrl(app)
   registerHttpMetrics(app, deps.metrics)
   registerRunGauges(deps)
   decorateAuth(app)

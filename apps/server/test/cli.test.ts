@@ -386,7 +386,9 @@ describe('openorch CLI', () => {
       ['workspaces', 'create', '--name', 'Acme\u202Egnp', '--owner-email', 'eve@bidi.example'],
       `${password}\n`,
     )
-    expect(bidi.err).toBe('openorch: name must not contain control, bidi-control or invisible characters\n')
+    expect(bidi.err).toBe(
+      'openorch: name must not contain control, bidi-control or invisible characters (found U+202E)\n',
+    )
     expect(JSON.parse((await cli(['workspaces', 'list', '--json'])).out)).toHaveLength(2)
     const usage = await cli(['workspaces'])
     expect(usage.code).toBe(1)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { pageSchemaOf } from './pagination.ts'
+import { nameText } from './text.ts'
 
 // API keys of a workspace (admins): created with a role and an optional expiry, shown once, stored
 // hashed, listed with their prefix and last use, revocable.
@@ -39,7 +40,7 @@ export const apiKeySchema = z
 
 export const apiKeyCreateSchema = z
   .strictObject({
-    name: z.string().trim().min(1).max(200),
+    name: nameText(1, 200).describe('Shown in key lists; no control, bidi-control or invisible characters.'),
     role: roleSchema,
     expiresAt: z.iso.datetime({ offset: true }).nullable().default(null).describe('Refused after this time.'),
   })

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { pageSchemaOf } from './pagination.ts'
 import { runStatusSchema } from './run.ts'
+import { nameText, symbolText } from './text.ts'
 
 // Bots: a prompt, a provider/model and a schedule (DESIGN.md "Bots, memory and providers").
 
@@ -12,17 +13,16 @@ const isoTime = z.iso.datetime().describe('ISO-8601 UTC timestamp.')
 
 /** The fields a person sets; every one optional on PATCH. */
 const botFields = {
-  name: z.string().trim().min(1).max(100).describe('Unique within the workspace.'),
+  name: nameText(1, 100).describe(
+    'Unique within the workspace; no control, bidi-control or invisible characters.',
+  ),
   description: z.string().max(2000).describe('What the bot is for; part of every run’s context.'),
-  emoji: z.string().max(16).nullable().describe('Shown on the bot’s card.'),
+  emoji: symbolText(16).nullable().describe('Shown on the bot’s card.'),
   prompt: z.string().min(1).max(20000).describe('What the bot does on every run.'),
   provider: z.enum(botProviderNames).describe('A configured LLM provider.'),
-  model: z
-    .string()
-    .trim()
-    .min(1)
-    .max(200)
-    .describe('Model id; defaults to the provider’s `defaultModel` when omitted on create.'),
+  model: nameText(1, 200).describe(
+    'Model id; defaults to the provider’s `defaultModel` when omitted on create.',
+  ),
   schedule: z
     .string()
     .trim()

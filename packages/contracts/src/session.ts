@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { roleSchema } from './api-key.ts'
 import { pageSchemaOf } from './pagination.ts'
+import { emailText } from './text.ts'
 
 /** The shortest password the server accepts. */
 export const minPasswordLength = 12
@@ -18,7 +19,7 @@ export type PasswordRefusalCode = (typeof passwordRefusalCodes)[number]
 // Dashboard sign-in (decision 0011): short-lived access tokens, rotating refresh tokens.
 
 export const loginSchema = z
-  .strictObject({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) })
+  .strictObject({ email: emailText, password: z.string().min(1).max(1024) })
   .meta({ id: 'Login', description: 'E-mail and password.' })
 
 export const refreshSchema = z
@@ -47,7 +48,7 @@ const newPasswordSchema = z
   .describe(`${minPasswordLength} or more characters; common and breached passwords are refused.`)
 
 export const userCreateSchema = z
-  .strictObject({ email: z.string().trim().min(3).max(320), password: newPasswordSchema, role: roleSchema })
+  .strictObject({ email: emailText, password: newPasswordSchema, role: roleSchema })
   .meta({ id: 'UserCreate', description: 'A new user of the workspace; the role may not be above yours.' })
 
 export const userUpdateSchema = z

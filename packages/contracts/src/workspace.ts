@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { defaultPageLimit, maxPageLimit, pageSchemaOf } from './pagination.ts'
 import { userSchema } from './session.ts'
+import { emailText, nameText } from './text.ts'
 
 // Workspaces of the installation (decision 0020): created, listed, renamed, disabled and enabled
 // again by the installation's admins — the owners of its first workspace (`default`). A workspace
@@ -9,20 +10,8 @@ import { userSchema } from './session.ts'
 /** The installation's first workspace: its owners manage every workspace; it cannot be disabled. */
 export const defaultWorkspaceId = 'default'
 
-// Names are shown in lists: no control characters (Cc), no bidi overrides or invisible characters
-// (Cf: U+202E, U+200B, U+FEFF…) that would make one name look like another.
-const unsafeNameCharacters = /[\p{Cc}\p{Cf}]/u
-
-/** A workspace's name, as the API and the CLI accept it. */
-export const workspaceNameSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(100)
-  .refine((name) => !unsafeNameCharacters.test(name), {
-    message: 'must not contain control, bidi-control or invisible characters',
-  })
-  .describe('1 to 100 characters, shown in lists.')
+/** A workspace's name, as the API and the CLI accept it (no control, bidi-control or invisible characters: text.ts). */
+export const workspaceNameSchema = nameText(1, 100).describe('1 to 100 characters, shown in lists.')
 
 const isoTime = z.iso.datetime().describe('ISO-8601 UTC timestamp.')
 
@@ -48,7 +37,7 @@ export const workspaceCreateSchema = z
     name: workspaceNameSchema,
     owner: z
       .strictObject({
-        email: z.string().trim().min(3).max(320),
+        email: emailText,
         password: z
           .string()
           .min(1)
