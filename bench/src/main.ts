@@ -1,7 +1,8 @@
 // `npm run bench -- engine`: openOrchestrator's run engine against graphile-worker and pg-boss on the
 // same PostgreSQL and the same workload, in one run. `npm run bench -- scheduler`: how late schedules
 // fire (bench/src/scheduler). `npm run bench -- search`: full-text search of run outputs against the
-// old substring scan (bench/src/search). `npm run bench -- dashboard`: the dashboard in Chromium with
+// old substring scan (bench/src/search); `search-isolation`: whether one workspace can slow or probe
+// another's search. `npm run bench -- dashboard`: the dashboard in Chromium with
 // 1,000 bots and a bot with 100,000 runs (bench/src/dashboard). Each measurement runs in its own
 // process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
@@ -10,6 +11,7 @@ import { bundle, runChild, serverNodeFlags } from './child.ts'
 import { runDashboardBench } from './dashboard/dashboard.bench.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
+import { runSearchIsolationSuite } from './search/isolation.suite.ts'
 import { runSearchSuite } from './search/search.suite.ts'
 
 const { values, positionals } = parseArgs({
@@ -34,10 +36,14 @@ const { values, positionals } = parseArgs({
     // dashboard
     bots: { type: 'string', default: '1000' },
     'run-pages': { type: 'string', default: '20' },
+    // search-isolation: the victim workspace's runs, and the other workspace's sizes, step by step
+    'victim-runs': { type: 'string', default: '20000' },
+    steps: { type: 'string', default: '0,1,10,100,1000,10000,50000' },
+    'victim-last': { type: 'boolean', default: false },
   },
 })
 const suite = positionals[0] ?? 'engine'
-const suites = ['engine', 'scheduler', 'search', 'dashboard']
+const suites = ['engine', 'scheduler', 'search', 'search-isolation', 'dashboard']
 if (!suites.includes(suite)) {
   process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
   process.exit(1)
@@ -58,6 +64,17 @@ if (suite === 'search') {
     databaseUrl,
     runs: Number(values.runs),
     samples: Number(values.samples),
+    only: values.only?.split(',') ?? null,
+  })
+  process.exit(0)
+}
+if (suite === 'search-isolation') {
+  await runSearchIsolationSuite({
+    databaseUrl,
+    victimRuns: Number(values['victim-runs']),
+    steps: values.steps.split(',').map(Number),
+    samples: Number(values.samples),
+    victimLast: values['victim-last'],
     only: values.only?.split(',') ?? null,
   })
   process.exit(0)

@@ -12,6 +12,7 @@ import { settleAndClaim } from './0010-settle-and-claim.ts'
 import { loginFailures } from './0011-login-failures.ts'
 import { apiKeyCreator } from './0013-api-key-creator.ts'
 import { workspaces } from './0014-workspaces.ts'
+import { runSearchByWorkspace } from './0015-run-search-by-workspace.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0011-login-failures': loginFailures,
   '0013-api-key-creator': apiKeyCreator,
   '0014-workspaces': workspaces,
+  '0015-run-search-by-workspace': runSearchByWorkspace,
 }
