@@ -479,7 +479,9 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     })
     expect(reuse.status).toBe(401)
 
-    // Sign out everywhere: a second browser's session ends as well.
+    // Sign out everywhere (issue 11 item 4): the menu's item only leads to the Account page's
+    // section, whose dialog names the personal keys it revokes; confirmed, this tab shows the sign-in
+    // with the word why, a second browser's session ends as well, and so does the key.
     const other = await newContext()
     const otherPage = await other.newPage()
     await signInWithPassword(otherPage)
@@ -488,12 +490,53 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     await new Promise((resolve) => setTimeout(resolve, 1100))
     await signInWithPassword(page)
     await account(page).getByText(userEmail, { exact: true }).waitFor()
+    const signedInHere = await storedSession(page)
     await account(page).locator('summary').click()
-    await page.getByRole('button', { name: 'Sign out everywhere' }).click()
+    await account(page).getByRole('link', { name: 'Sign out everywhere' }).click()
+    await expect.poll(() => page.url()).toBe(`${url}/account#sign-out-everywhere`)
+    const everywhere = page.locator('section#sign-out-everywhere')
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('sign-out-everywhere')
+    expect(await storedSession(page)).toEqual(signedInHere)
+    // Without a personal key the dialog says none is revoked (the button waits for the list);
+    // "Cancel" ends nothing.
+    await everywhere.getByRole('button', { name: 'Sign out everywhere' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Sign out everywhere?' })
+    await confirm.getByText('You have no personal API keys that work, so none are revoked.').waitFor()
+    await confirm.getByRole('button', { name: 'Cancel' }).click()
+    await confirm.waitFor({ state: 'hidden' })
+    expect(await storedSession(page)).toEqual(signedInHere)
+    // A personal key made with the other browser's session: the dialog names it.
+    const minted = await fetch(`${url}/api/v1/auth/keys`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${(await storedSession(otherPage))!.accessToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ name: 'laptop script', role: 'viewer' }),
+    })
+    expect(minted.status).toBe(201)
+    const laptopKey = (await minted.json()) as { key: string; apiKey: { prefix: string } }
+    recordSecret(laptopKey.key)
+    const withKey = () =>
+      fetch(`${url}/api/v1/bots`, { headers: { authorization: `Bearer ${laptopKey.key}` } })
+    expect((await withKey()).status).toBe(200)
+    // A reload on the link's address shows the section again, the new key listed.
+    await page.reload()
+    await page.getByTestId('keys-personal').getByText('laptop script', { exact: true }).waitFor()
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('sign-out-everywhere')
+    await everywhere.getByRole('button', { name: 'Sign out everywhere' }).click()
+    await confirm.waitFor()
+    expect(await confirm.getByTestId('keys-to-revoke').innerText()).toBe(
+      `“laptop script” (starts with ${laptopKey.apiKey.prefix}…)`,
+    )
+    await checkA11y(page, 'account with the sign-out-everywhere dialog')
+    await confirm.getByRole('button', { name: 'Sign out everywhere' }).click()
     await page
       .getByRole('status')
       .getByText('You are signed out in every browser and on every device.')
       .waitFor()
+    expect(await storedSession(page)).toBeNull()
+    expect((await withKey()).status).toBe(401)
     await otherPage.reload()
     await otherPage.getByRole('status').getByText('Your session has ended. Please sign in again.').waitFor()
     await other.close()

@@ -20,6 +20,7 @@ import { I18nProvider, useI18n } from './lib/i18n.tsx'
 import { type FeedState, LiveFeedProvider, useFeedState } from './lib/live.tsx'
 import { Link, match, navigate, useLocation } from './lib/router.tsx'
 import { loadSession, type Session, saveSession } from './lib/session.ts'
+import { SignOutProvider, signOutEverywhereId } from './lib/sign-out.tsx'
 import { botsQuery, Dashboard } from './pages/dashboard.tsx'
 import { SignIn, type SignInNotice } from './pages/sign-in.tsx'
 
@@ -66,13 +67,16 @@ export function App() {
     () => (session ? clientFor(session, () => signIn(null, 'ended')) : null),
     [session, signIn],
   )
+  const signOut = useCallback((why: SignInNotice) => signIn(null, why), [signIn])
   return (
     <I18nProvider>
       <QueryClientProvider client={queryClient}>
         {signedIn ? (
           <ClientProvider value={signedIn}>
             <LiveFeedProvider>
-              <Shell onSignOut={(why) => signIn(null, why)} />
+              <SignOutProvider value={signOut}>
+                <Shell onSignOut={signOut} />
+              </SignOutProvider>
             </LiveFeedProvider>
           </ClientProvider>
         ) : (
@@ -345,7 +349,10 @@ function useCanManageWorkspaces(): boolean {
   return probe.isSuccess
 }
 
-/** Who is signed in, "sign out" and (for a user) "sign out everywhere". */
+/**
+ * Who is signed in, "sign out" and (for a user) "sign out everywhere": that one leads to the Account
+ * page's section, whose dialog lists the personal keys it revokes before anything ends.
+ */
 function AccountMenu({
   onSignOut,
   compact = false,
@@ -358,18 +365,18 @@ function AccountMenu({
   const [busy, setBusy] = useState(false)
   const menu = useRef<HTMLDetailsElement>(null)
   const onKeyDown = closeOnEscape(menu)
-  const signOut = async (everywhere: boolean) => {
+  const close = () => {
+    if (menu.current) menu.current.open = false
+  }
+  const signOut = async () => {
     setBusy(true)
     // Sign out on the server first; when that fails (offline), the tab forgets the session anyway.
     try {
-      if (everywhere) await client.auth.logoutEverywhere()
-      else {
-        const refreshToken = credentials?.current()?.refreshToken
-        if (refreshToken) await client.auth.logout(refreshToken)
-      }
+      const refreshToken = credentials?.current()?.refreshToken
+      if (refreshToken) await client.auth.logout(refreshToken)
     } catch {}
     credentials?.forget()
-    onSignOut(everywhere ? 'signedOutEverywhere' : 'signedOut')
+    onSignOut('signedOut')
   }
   const item =
     'block w-full rounded-md px-3 py-2 text-left text-sm text-slate-800 hover:bg-slate-100 disabled:opacity-60 dark:text-slate-100 dark:hover:bg-slate-700'
@@ -392,28 +399,22 @@ function AccountMenu({
             ? `${t('nav.signedInAs', { email: session.user.email })} · ${t('nav.signedInRole', { role: session.user.role })}`
             : t('nav.signedInWithKey')}
         </p>
-        <Link
-          href="/account"
-          className={`${item} no-underline`}
-          onClick={() => {
-            if (menu.current) menu.current.open = false
-          }}
-        >
+        <Link href="/account" className={`${item} no-underline`} onClick={close}>
           {t('nav.accountPage')}
         </Link>
-        <button type="button" className={item} disabled={busy} onClick={() => void signOut(false)}>
+        <button type="button" className={item} disabled={busy} onClick={() => void signOut()}>
           {t('nav.signOut')}
         </button>
+        {/* It revokes the personal keys too: the Account page names them and asks first (issue 11). */}
         {session.kind === 'jwt' && (
-          <button
-            type="button"
-            className={item}
-            disabled={busy}
+          <Link
+            href={`/account#${signOutEverywhereId}`}
+            className={`${item} no-underline`}
             title={t('nav.signOutEverywhereHint')}
-            onClick={() => void signOut(true)}
+            onClick={close}
           >
             {t('nav.signOutEverywhere')}
-          </button>
+          </Link>
         )}
       </div>
     </details>

@@ -16,7 +16,7 @@ export const de: Record<MessageKey, string> = {
   'nav.signOut': 'Abmelden',
   'nav.signOutEverywhere': 'Überall abmelden',
   'nav.signOutEverywhereHint':
-    'Beendet deine Sitzungen in allen Browsern und auf allen Geräten und widerruft deine persönlichen API-Schlüssel.',
+    'Auf deiner Kontoseite: beendet deine Sitzungen in allen Browsern und auf allen Geräten und widerruft deine persönlichen API-Schlüssel, nachdem sie genannt sind und du bestätigt hast.',
   'nav.account': 'Konto',
   'nav.signedInAs': 'Angemeldet als {email}',
   'nav.signedInRole': 'Rolle: {role}',
@@ -467,6 +467,8 @@ export const de: Record<MessageKey, string> = {
   'account.everywhereKeys': 'Diese persönlichen API-Schlüssel werden widerrufen:',
   'account.everywhereNoKeys':
     'Du hast keine persönlichen API-Schlüssel, die funktionieren; es wird keiner widerrufen.',
+  'account.keysUnknown':
+    'Deine persönlichen API-Schlüssel werden auch widerrufen. Ihre Liste konnte nicht geladen werden, deshalb stehen sie nicht hier.',
   'error.last_owner':
     'Der Arbeitsbereich braucht einen aktiven Inhaber: Mache zuerst eine andere Person zum Inhaber.',
   'error.user_exists':

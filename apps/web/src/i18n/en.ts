@@ -14,7 +14,7 @@ export const en = {
   'nav.signOut': 'Sign out',
   'nav.signOutEverywhere': 'Sign out everywhere',
   'nav.signOutEverywhereHint':
-    'Ends your sessions in every browser and on every device, and revokes your personal API keys.',
+    'On your account page: ends your sessions in every browser and on every device and revokes your personal API keys, after naming them and asking you.',
   'nav.account': 'Account',
   'nav.signedInAs': 'Signed in as {email}',
   'nav.signedInRole': 'Role: {role}',
@@ -440,6 +440,8 @@ export const en = {
   'account.everywhereText': 'All your sessions end, this one too.',
   'account.everywhereKeys': 'These personal API keys are revoked:',
   'account.everywhereNoKeys': 'You have no personal API keys that work, so none are revoked.',
+  'account.keysUnknown':
+    'Your personal API keys are revoked too. Their list could not be loaded, so they are not named here.',
   'error.last_owner': 'The workspace needs an enabled owner: make another person owner first.',
   'error.user_exists':
     'This e-mail already has an account (maybe in another workspace). Use another address.',

@@ -16,6 +16,12 @@ function subscribe(callback: () => void): () => void {
 
 const snapshot = () => window.location.pathname + window.location.search
 
+/**
+ * Calls `callback` after every navigation, also one that changes only the #fragment (which
+ * `useLocation` does not report); returns the unsubscribe.
+ */
+export const onNavigation = subscribe
+
 export interface Location {
   path: string
   query: URLSearchParams

@@ -1,6 +1,7 @@
+import type { ApiKey } from '@openorch/contracts'
 import { ApiError } from '@openorch/sdk'
 import { useMutation, useQueryClient } from '@tanstack/react-query'
-import { type FormEvent, useId, useRef, useState } from 'react'
+import { type FormEvent, useEffect, useId, useRef, useState } from 'react'
 import {
   ApiKeysSection,
   isLive,
@@ -14,12 +15,16 @@ import { Button, Card, ErrorNote, Field, PageTitle, TextInput } from '../compone
 import { useSignedIn } from '../lib/api.tsx'
 import { fieldRefusal } from '../lib/errors.ts'
 import { useI18n } from '../lib/i18n.tsx'
+import { onNavigation } from '../lib/router.tsx'
+import { signOutEverywhereId, useSignOut } from '../lib/sign-out.tsx'
 import { useMyRole } from './team.tsx'
 
 // The signed-in person's own account: change the password (the session continues: the SDK switches
 // to the new session the server answers), personal API keys, and "sign out everywhere". A password
 // change and signing out everywhere revoke the personal keys (decision 0017): when there are any,
 // a dialog lists them first. Signed in with an API key there is no person, and the page says so.
+// The account menu's "sign out everywhere" leads here (/account#sign-out-everywhere), so that dialog
+// is the one way to it.
 
 export default function Account() {
   const { t } = useI18n()
@@ -50,27 +55,72 @@ export default function Account() {
   )
 }
 
-/** The personal keys that still work: what a password change or "sign out everywhere" revokes. */
-function useLivePersonalKeys() {
+/**
+ * The personal keys that still work: what a password change or "sign out everywhere" revokes.
+ * `live` is undefined while the list loads (the actions wait for it, so a dialog never says "none"
+ * too early) and when it could not be loaded (the dialog says so instead of naming none).
+ */
+function useLivePersonalKeys(): { live: ApiKey[] | undefined; loading: boolean } {
   const keys = useKeys('personal')
   const now = Date.now()
-  return keys.data?.items.filter((key) => isLive(key, now)) ?? []
+  return { live: keys.data?.items.filter((key) => isLive(key, now)), loading: keys.isPending }
+}
+
+/** What the dialog says about the keys an action revokes. */
+function KeysItRevokes({ live, intro, none }: { live: ApiKey[] | undefined; intro: string; none: string }) {
+  const { t } = useI18n()
+  if (!live) return <p>{t('account.keysUnknown')}</p>
+  if (live.length === 0) return <p>{none}</p>
+  return <KeysToRevoke keys={live} intro={intro} />
+}
+
+/** Scrolls to and focuses `element` whenever the URL's fragment names its id, also on a later visit. */
+function useShowOnFragment(element: { current: HTMLElement | null }, id: string) {
+  useEffect(() => {
+    let frame = 0
+    const show = () => {
+      if (window.location.hash !== `#${id}`) return
+      // A frame later: after the router's scroll to the top and the shell's focus on a new page.
+      cancelAnimationFrame(frame)
+      frame = requestAnimationFrame(() => {
+        element.current?.scrollIntoView({ block: 'start' })
+        element.current?.focus({ preventScroll: true })
+      })
+    }
+    show()
+    const stop = onNavigation(show)
+    return () => {
+      stop()
+      cancelAnimationFrame(frame)
+    }
+  }, [element, id])
 }
 
 function SignOutEverywhere() {
   const { t } = useI18n()
-  const { client } = useSignedIn()
-  const queryClient = useQueryClient()
-  const live = useLivePersonalKeys()
+  const { client, credentials } = useSignedIn()
+  const signOut = useSignOut()
+  const { live, loading } = useLivePersonalKeys()
   const headingId = useId()
+  const section = useRef<HTMLElement>(null)
+  useShowOnFragment(section, signOutEverywhereId)
   const everywhere = useMutation({
     mutationFn: () => client.auth.logoutEverywhere(),
-    // This session has ended too: the next read is refused, its refresh as well, and the dashboard
-    // shows the sign-in page.
-    onSuccess: () => queryClient.invalidateQueries(),
+    // This session has ended too: the tab forgets it and shows the sign-in page with the word why.
+    // A refusal (offline) keeps the session and shows the error in the dialog: nothing has ended.
+    onSuccess: () => {
+      credentials?.forget()
+      signOut('signedOutEverywhere')
+    },
   })
   return (
-    <section aria-labelledby={headingId}>
+    <section
+      ref={section}
+      id={signOutEverywhereId}
+      aria-labelledby={headingId}
+      tabIndex={-1}
+      className="scroll-mt-4 outline-none"
+    >
       <Card className="space-y-3">
         <h2 id={headingId} className="text-xl font-semibold">
           {t('account.everywhere')}
@@ -83,15 +133,16 @@ function SignOutEverywhere() {
             <>
               <p>{t('account.everywhereText')}</p>
               <div className="mt-2">
-                {live.length > 0 ? (
-                  <KeysToRevoke keys={live} intro={t('account.everywhereKeys')} />
-                ) : (
-                  <p>{t('account.everywhereNoKeys')}</p>
-                )}
+                <KeysItRevokes
+                  live={live}
+                  intro={t('account.everywhereKeys')}
+                  none={t('account.everywhereNoKeys')}
+                />
               </div>
             </>
           }
           confirmLabel={t('account.everywhere')}
+          disabled={loading}
           busy={everywhere.isPending}
           error={everywhere.error}
           onConfirm={() =>
@@ -110,7 +161,7 @@ function ChangePassword({ email }: { email: string }) {
   const { t } = useI18n()
   const { client } = useSignedIn()
   const queryClient = useQueryClient()
-  const live = useLivePersonalKeys()
+  const { live, loading } = useLivePersonalKeys()
   const [current, setCurrent] = useState('')
   const [next, setNext] = useState('')
   const [done, setDone] = useState('')
@@ -140,7 +191,7 @@ function ChangePassword({ email }: { email: string }) {
   const submit = (event: FormEvent) => {
     event.preventDefault()
     // Keys that will stop working are named first; without any, the change needs no question.
-    if (live.length > 0) confirmDialog.current?.showModal()
+    if (!live || live.length > 0) confirmDialog.current?.showModal()
     else change.mutate()
   }
   return (
@@ -154,7 +205,7 @@ function ChangePassword({ email }: { email: string }) {
           {t('account.revokeTitle')}
         </h2>
         <div className="mt-2 text-sm">
-          <KeysToRevoke keys={live} intro={t('account.revokeText')} />
+          <KeysItRevokes live={live} intro={t('account.revokeText')} none="" />
         </div>
         <div className="mt-4 flex flex-wrap justify-end gap-2">
           <Button autoFocus onClick={() => confirmDialog.current?.close()}>
@@ -207,7 +258,7 @@ function ChangePassword({ email }: { email: string }) {
           <p role="status" className="text-sm text-emerald-800 empty:hidden dark:text-emerald-300">
             {done}
           </p>
-          <Button type="submit" variant="primary" busy={change.isPending}>
+          <Button type="submit" variant="primary" disabled={loading} busy={change.isPending}>
             {t('account.change')}
           </Button>
         </form>
