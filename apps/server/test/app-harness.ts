@@ -16,7 +16,7 @@ import { migrations } from '../src/migrations/index.ts'
 import type { Clock } from '../src/platform/clock.ts'
 import { createVault, type Vault } from '../src/platform/crypto.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
-import type { Logger } from '../src/platform/logger.ts'
+import { createLogger, type Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
 import {
   createProviderService,
@@ -243,7 +243,8 @@ export const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
 /** A logger that keeps its JSON lines, for tests that check what was logged. */
 export function createCapturingLog(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
   const raw: string[] = []
-  const log = pino({ level: 'info' }, { write: (line: string) => void raw.push(line) })
+  // The production logger (its redaction and secret scrubbing), writing into memory.
+  const log = createLogger({ level: 'info', destination: { write: (line: string) => void raw.push(line) } })
   return { log, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) }
 }
 

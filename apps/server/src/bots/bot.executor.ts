@@ -72,7 +72,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       const reason = context.signal.aborted
         ? (context.signal.reason as { reason?: string })?.reason
         : undefined
-      const failure = toRunError(error)
+      const failure = toRunError(error, run.tenantId)
       await log(
         'error',
         reason ? `aborted: ${reason}` : `${failure.code}: ${failure.message}`,

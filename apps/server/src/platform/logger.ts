@@ -32,8 +32,24 @@ export function createLogger(options: {
       name: options.name ?? 'openorch',
       redact: { paths: redactedPaths, censor: '[redacted]' },
       base: { pid: process.pid },
-      hooks: { streamWrite: (line) => secretScrubber.scrub(line) },
+      // Stored secrets are scrubbed inside string values, identity fields left as they are
+      // (secret-scrubber.ts); scrubbing the serialised line could break its JSON.
+      formatters: { log: (fields) => secretScrubber.scrubLogFields(fields) },
+      hooks: { logMethod: scrubMessage },
     },
     options.destination ?? pino.destination(1),
   )
+}
+
+/** Log messages are text too; an Error logged without one would give its message unscrubbed. */
+function scrubMessage(this: Logger, args: unknown[], method: (...args: unknown[]) => void): void {
+  if (secretScrubber.size === 0) {
+    method.apply(this, args)
+    return
+  }
+  const [first, ...rest] = args
+  const error = first instanceof Error ? first : (first as { err?: unknown } | null)?.err
+  if (error instanceof Error && typeof rest[0] !== 'string') rest.unshift(error.message)
+  const scrub = (arg: unknown) => (typeof arg === 'string' ? secretScrubber.scrub(arg) : arg)
+  method.apply(this, [scrub(first), ...rest.map(scrub)])
 }

@@ -8,7 +8,7 @@ import { generate } from './generate.ts'
 import { maskApiKey } from './key-hint.ts'
 import type { FetchFunction } from './language-model.ts'
 import { listModels } from './list-models.ts'
-import { providerCatalog } from './provider.catalog.ts'
+import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
 import { ProviderError } from './provider.error.ts'
 import {
   deleteProvider,
@@ -101,6 +101,13 @@ function notConfigured(name: string, status: number): AppError {
   )
 }
 
+/** The scrubber slot of a workspace's provider key: one per provider, so a new key replaces the old. */
+const scrubberSlot = (name: string) => `provider:${name}`
+
+const normaliseBaseUrl = (url: string | null): string | null => (url ? url.replace(/\/+$/, '') : null)
+
+const originOf = (url: string): string => new URL(url).origin
+
 const validationFailed = (field: string, detail: string): AppError => {
   const errors: FieldError[] = [{ field, message: detail }]
   return new AppError('validation_failed', detail, 400, { errors })
@@ -113,9 +120,10 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
   // The SDK would print its warnings to the console; generate() logs them through pino instead.
   globalThis.AI_SDK_LOG_WARNINGS = false
 
+  /** The saved key, registered with the scrubber under its workspace (a rotation replaces it). */
   function decryptKey(row: ProviderRow): string | null {
     const key = row.api_key_encrypted === null ? null : vault.decrypt(row.api_key_encrypted)
-    secretScrubber.add(key)
+    secretScrubber.set(row.tenant_id, scrubberSlot(row.name), key)
     return key
   }
 
@@ -133,17 +141,33 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
     async configure(tenantId, name, input) {
       const info = providerCatalog[name]
       const existing = await findProvider(database.db, tenantId, name)
-      const apiKey = input.apiKey?.trim() || (await savedKey(existing, name))
-      // Known from here on: no log line, answer or stored error may carry it, even quoted by the provider.
-      secretScrubber.add(apiKey)
+      // A partial update: a field the request does not name keeps its saved value; null clears it.
+      const baseUrl =
+        input.baseUrl === undefined ? (existing?.base_url ?? null) : normaliseBaseUrl(input.baseUrl)
+      const defaultModel =
+        input.defaultModel === undefined
+          ? (existing?.default_model ?? null)
+          : input.defaultModel?.trim() || null
+      const submittedKey = input.apiKey?.trim() || null
+      if (!submittedKey && existing?.api_key_encrypted) {
+        // A saved key is bound to the origin it was saved for: another origin needs the key again, or
+        // whoever may change the URL could have the key sent to their own server (issue 11 item 2).
+        const savedFor = originOf(baseUrlOf(name, existing.base_url))
+        const wanted = originOf(baseUrlOf(name, baseUrl))
+        if (savedFor !== wanted) {
+          throw validationFailed(
+            'apiKey',
+            `The saved ${info.label} key was saved for ${savedFor}; it is not sent to ${wanted}. Send the key again as apiKey to use it with the new base URL.`,
+          )
+        }
+      }
+      const apiKey = submittedKey ?? (await savedKey(existing, name))
       if (info.needsKey && !apiKey) {
         throw validationFailed(
           'apiKey',
           `${info.label} needs an API key: create one at ${info.keysUrl} and send it as apiKey.`,
         )
       }
-      const baseUrl = input.baseUrl ? input.baseUrl.replace(/\/+$/, '') : null
-      const defaultModel = input.defaultModel?.trim() || null
       const credentials: ProviderCredentials = { name, apiKey: apiKey ?? null, baseUrl, defaultModel }
       const providerLog = log.child({ tenantId, provider: name })
 
@@ -153,7 +177,10 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error
         providerLog.info({ code: error.code, status: error.status }, 'provider key check failed')
-        throw new AppError(error.code, error.message, error.code === 'provider_rate_limited' ? 429 : 422, {
+        // A refused key is not registered with the scrubber (only stored ones are); its quote in the
+        // provider's message is replaced here, in this answer only.
+        const message = apiKey ? error.message.replaceAll(apiKey, '[redacted]') : error.message
+        throw new AppError(error.code, message, error.code === 'provider_rate_limited' ? 429 : 422, {
           ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
         })
       }
@@ -173,6 +200,8 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
         created_at: existing?.created_at ?? now,
         updated_at: now,
       })
+      // Stored, so known from here on: no answer of this workspace, log line or run error carries it.
+      secretScrubber.set(tenantId, scrubberSlot(name), apiKey)
       providerLog.info({ models: models.length, customBaseUrl: baseUrl !== null }, 'provider configured')
       return { valid: true, models }
     },
@@ -189,6 +218,7 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
 
     async remove(tenantId, name) {
       if (!(await deleteProvider(database.db, tenantId, name))) throw notConfigured(name, 404)
+      secretScrubber.set(tenantId, scrubberSlot(name), null)
       log.info({ tenantId, provider: name }, 'provider removed')
     },
 

@@ -3,19 +3,83 @@ import { bearer, createCapturingLog, createTestApp, type TestApp } from '../../t
 import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
-import { SecretScrubber } from '../platform/secret-scrubber.ts'
+import { isScrubbable, SecretScrubber, scrubValues } from '../platform/secret-scrubber.ts'
 
 describe('secret scrubber', () => {
-  it('replaces every registered secret, longest first, and ignores short or empty values', () => {
+  const key = 'sk-proj-Zq81mXr2Lw9TbN4v'
+  const longer = `${key}-and-more`
+
+  it('scrubs the workspace’s stored secrets, longest first; a rotation replaces, a removal deletes', () => {
     const scrubber = new SecretScrubber()
-    scrubber.add('sk-abcdefgh12345678')
-    scrubber.add('sk-abcdefgh')
-    scrubber.add('short')
-    scrubber.add(null)
-    expect(scrubber.scrub('key sk-abcdefgh12345678 and sk-abcdefgh, short stays')).toBe(
-      'key [redacted] and [redacted], short stays',
+    scrubber.set('a', 'provider:openai', key)
+    scrubber.set('a', 'provider:mistral', longer)
+    expect(scrubber.forTenant('a')(`key ${longer} and ${key}.`)).toBe('key [redacted] and [redacted].')
+    // Another workspace's answers are not touched by these.
+    expect(scrubber.forTenant('b')(`key ${key}`)).toBe(`key ${key}`)
+    expect(scrubber.forTenant(undefined)(`key ${key}`)).toBe(`key ${key}`)
+    scrubber.set('a', 'provider:openai', 'sk-proj-Rotated7Hq2Xw9Ln3P')
+    expect(scrubber.forTenant('a')(`old ${key}x`)).toBe(`old ${key}x`.replace(longer, '[redacted]'))
+    expect(scrubber.scrub(`old ${key}.`)).toBe(`old ${key}.`)
+    scrubber.set('a', 'provider:openai', null)
+    scrubber.set('a', 'provider:mistral', null)
+    expect(scrubber.size).toBe(0)
+  })
+
+  it('registers only values that look like secrets: long enough and varied', () => {
+    const scrubber = new SecretScrubber()
+    for (const value of ['{"items":[', 'short-key-12', 'a'.repeat(40), 'abababababababababab', '', null]) {
+      scrubber.set('a', 'provider:openai', value)
+      expect(isScrubbable(value)).toBe(false)
+      expect(scrubber.size).toBe(0)
+    }
+    expect(isScrubbable(key)).toBe(true)
+  })
+
+  it('replaces inside string values only, never keys or structure', () => {
+    const scrub = (text: string) => text.replaceAll(key, '[redacted]')
+    const answer = { items: [{ name: `a ${key}`, n: 1, ok: true, at: null }], [key]: 'kept as a key' }
+    const scrubbed = scrubValues(answer, scrub)
+    expect(scrubbed).toEqual({
+      items: [{ name: 'a [redacted]', n: 1, ok: true, at: null }],
+      [key]: 'kept as a key',
+    })
+    expect(answer.items[0]?.name).toBe(`a ${key}`)
+    // Nothing to replace: the very same object, not a copy.
+    const clean = { items: [{ name: 'x' }] }
+    expect(scrubValues(clean, scrub)).toBe(clean)
+  })
+
+  it('matches in linear time over many secrets (the prefix index), with the same result', () => {
+    const scrubber = new SecretScrubber()
+    const secrets = Array.from(
+      { length: 500 },
+      (_, i) => `sk-${i.toString(36).padStart(4, '0')}-Xq7mW2pLz9Tb${i}`,
     )
-    expect(new SecretScrubber().scrub('nothing to do')).toBe('nothing to do')
+    secrets.forEach((secret, i) => scrubber.set(`t${i}`, 'provider:openai', secret))
+    expect(scrubber.size).toBe(500)
+    const text = `${'x'.repeat(1000)} ${secrets[7]} ${'{"items":['.repeat(50)} ${secrets[499]}`
+    expect(scrubber.scrub(text)).toBe(`${'x'.repeat(1000)} [redacted] ${'{"items":['.repeat(50)} [redacted]`)
+    // A secret stored by two workspaces stays registered until both are gone.
+    scrubber.set('u', 'provider:openai', secrets[7])
+    scrubber.set('t7', 'provider:openai', null)
+    expect(scrubber.scrub(secrets[7]!)).toBe('[redacted]')
+    scrubber.set('u', 'provider:openai', null)
+    expect(scrubber.scrub(secrets[7]!)).toBe(secrets[7])
+  })
+
+  it('scrubs log fields inside string values and errors, never identity fields', () => {
+    const scrubber = new SecretScrubber()
+    scrubber.set('a', 'provider:openai', key)
+    const fields = scrubber.scrubLogFields({
+      tenantId: key,
+      userId: key,
+      detail: `upstream said ${key}`,
+      err: new Error(`Incorrect API key provided: ${key}`),
+    })
+    expect(fields.tenantId).toBe(key)
+    expect(fields.userId).toBe(key)
+    expect(fields.detail).toBe('upstream said [redacted]')
+    expect((fields.err as { message: string }).message).toBe('Incorrect API key provided: [redacted]')
   })
 })
 

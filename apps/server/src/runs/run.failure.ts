@@ -29,16 +29,18 @@ export class RunFailure extends Error {
   }
 }
 
-/** Unknown throws are treated as transient: a bug fixed by a deploy should not lose the run. */
-export function toRunError(value: unknown): RunError {
+/**
+ * Unknown throws are treated as transient: a bug fixed by a deploy should not lose the run. The message
+ * is scrubbed of the workspace's stored secrets (an upstream error may quote the key).
+ */
+export function toRunError(value: unknown, tenantId?: string): RunError {
+  const scrub = secretScrubber.forTenant(tenantId)
   if (value instanceof RunFailure) {
     const failure = value.toRunError()
-    return { ...failure, message: secretScrubber.scrub(failure.message) }
+    return { ...failure, message: scrub(failure.message) }
   }
+  const marked = (value as { runError?: { code: string; retryable: boolean } } | null)?.runError
   const error = toError(value)
-  return {
-    code: 'executor_error',
-    message: secretScrubber.scrub(error.message || error.name),
-    retryable: true,
-  }
+  if (marked) return { ...marked, message: scrub(error.message) }
+  return { code: 'executor_error', message: scrub(error.message || error.name), retryable: true }
 }

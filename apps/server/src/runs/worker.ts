@@ -407,8 +407,7 @@ export class Worker {
         durationMs,
       }
     }
-    const marked = (thrown as { runError?: { code: string; retryable: boolean } })?.runError
-    const error = marked ? { ...marked, message: toError(thrown).message } : toRunError(thrown)
+    const error = toRunError(thrown, run.tenantId)
     if (error.retryable && run.attempt < run.maxAttempts) {
       const delay = retryDelayMs(run.attempt, run.retryBaseMs, error.retryAfterMs, this.options.random)
       return { ...lease, outcome: 'retry', error, runAt: this.options.clock.now() + delay, durationMs }

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors'
-import type { FastifyInstance } from 'fastify'
-import { secretScrubber } from '../secret-scrubber.ts'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { scrubValues, secretScrubber } from '../secret-scrubber.ts'
 import { docsCsp, isDocsPath } from './openapi.ts'
 
 // Browser safety for the API (issue 5). The dashboard's own files carry their CSP (web-app.ts), the
@@ -10,6 +10,16 @@ import { docsCsp, isDocsPath } from './openapi.ts'
 
 const apiCsp = "default-src 'none'; frame-ancestors 'none'"
 const apiPaths = ['/api/', '/health', '/ready', '/metrics']
+
+/**
+ * Answers of a signed-in request are scrubbed of its workspace's secrets, except the audit trail's:
+ * it reports what was recorded, and nobody may erase themselves from it.
+ */
+function scrubsSecrets(request: FastifyRequest): boolean {
+  return Boolean(request.auth?.tenantId) && !request.url.startsWith('/api/v1/audit')
+}
+
+const isJson = (reply: FastifyReply) => /\bjson\b/.test(String(reply.getHeader('content-type') ?? ''))
 
 export async function registerSecurityHeaders(
   app: FastifyInstance,
@@ -26,8 +36,15 @@ export async function registerSecurityHeaders(
       reply.header('content-security-policy', docsCsp)
       reply.header('x-frame-options', 'DENY')
     }
-    // No answer carries a known secret, whatever path it took (scrubber: secret-scrubber.ts).
-    return typeof payload === 'string' ? secretScrubber.scrub(payload) : payload
+    // Text answers (a CSV export) are scrubbed as text; JSON was scrubbed before serialisation.
+    if (typeof payload !== 'string' || isJson(reply) || !scrubsSecrets(request)) return payload
+    return secretScrubber.forTenant(request.auth?.tenantId)(payload)
+  })
+  // No answer carries a stored secret of its workspace, whatever path it took (secret-scrubber.ts):
+  // replaced inside string values, so the JSON stays what the schema says.
+  app.addHook('preSerialization', async (request, _reply, payload) => {
+    if (!scrubsSecrets(request)) return payload
+    return scrubValues(payload, secretScrubber.forTenant(request.auth?.tenantId))
   })
   // Closed by default: no CORS headers, so browsers keep other origins out. Listed origins may call the
   // API with a key in the Authorization header (no cookies: credentials stay off).
