@@ -48,7 +48,7 @@ export const providerConfigSchema = z
       .max(1000)
       .optional()
       .describe(
-        'The provider key. Required the first time (except for Ollama); omit it to keep the saved key while changing the other fields.',
+        'The provider key. Required the first time (except for Ollama) and whenever the base URL moves to another origin; omit it to keep the saved key while changing the other fields.',
       ),
     baseUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -56,7 +56,7 @@ export const providerConfigSchema = z
       .nullable()
       .optional()
       .describe(
-        "The API root with its version path (`https://api.openai.com/v1`, `http://localhost:11434` for Ollama). Omit or null: the provider's default.",
+        "The API root with its version path (`https://api.openai.com/v1`, `http://localhost:11434` for Ollama). null: the provider's default; omitted: the saved one. A saved key is only sent to the origin it was saved for: changing the origin needs `apiKey` again.",
       ),
     defaultModel: z
       .string()
@@ -65,7 +65,7 @@ export const providerConfigSchema = z
       .max(200)
       .nullable()
       .optional()
-      .describe('The model bots use when they name none.'),
+      .describe('The model bots use when they name none. null clears it; omitted: the saved one.'),
   })
   .meta({
     id: 'ProviderConfig',
