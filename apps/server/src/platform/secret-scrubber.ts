@@ -1,6 +1,6 @@
 import { stdSerializers } from 'pino'
 
-// A last line of defence for secrets (decision 0016): a provider key that was actually stored, and
+// A last line of defence for secrets (decision 0021): a provider key that was actually stored, and
 // looks like a key, is registered here under its workspace and the slot it fills; API answers of
 // that workspace, log lines and stored run errors are scrubbed of it — whatever path it took to get
 // there (an upstream error quoting the key, say). Structured redaction of known fields (logger.ts)
