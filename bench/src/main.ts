@@ -3,7 +3,8 @@
 // fire (bench/src/scheduler). `npm run bench -- search`: full-text search of run outputs against the
 // old substring scan (bench/src/search); `search-isolation`: whether one workspace can slow or probe
 // another's search. `npm run bench -- dashboard`: the dashboard in Chromium with
-// 1,000 bots and a bot with 100,000 runs (bench/src/dashboard). Each measurement runs in its own
+// 1,000 bots and a bot with 100,000 runs (bench/src/dashboard). `scrubber`: the secret scrubber's
+// cost per answer and log line as secrets pile up, old against new (bench/src/scrubber). Each measurement runs in its own
 // process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -11,6 +12,7 @@ import { bundle, runChild, serverNodeFlags } from './child.ts'
 import { runDashboardBench } from './dashboard/dashboard.bench.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
+import { runScrubberSuite } from './scrubber/scrubber.suite.ts'
 import { runSearchIsolationSuite } from './search/isolation.suite.ts'
 import { runSearchSuite } from './search/search.suite.ts'
 
@@ -40,13 +42,19 @@ const { values, positionals } = parseArgs({
     'victim-runs': { type: 'string', default: '20000' },
     steps: { type: 'string', default: '0,1,10,100,1000,10000,50000' },
     'victim-last': { type: 'boolean', default: false },
+    // scrubber: how many secrets are registered, step by step
+    secrets: { type: 'string' },
   },
 })
 const suite = positionals[0] ?? 'engine'
-const suites = ['engine', 'scheduler', 'search', 'search-isolation', 'dashboard']
+const suites = ['engine', 'scheduler', 'search', 'search-isolation', 'dashboard', 'scrubber']
 if (!suites.includes(suite)) {
   process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
   process.exit(1)
+}
+if (suite === 'scrubber') {
+  runScrubberSuite({ counts: (values.secrets ?? '0,6,100,500,5000').split(',').map(Number) })
+  process.exit(0)
 }
 if (suite === 'dashboard') {
   await runDashboardBench({

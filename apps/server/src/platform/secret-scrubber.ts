@@ -163,6 +163,17 @@ export class SecretScrubber {
     return (text) => (text.length < minSecretLength ? text : replaceEach(text, secrets))
   }
 
+  /**
+   * Whether serialised JSON of an answer of `tenantId` carries one of its secrets: one search per
+   * secret (in its JSON-escaped form), so the common answer is not parsed again.
+   */
+  jsonCarriesSecret(tenantId: string | null | undefined, json: string): boolean {
+    const slots = tenantId ? this.tenants.get(tenantId) : undefined
+    if (!slots) return false
+    for (const secret of slots.values()) if (json.includes(JSON.stringify(secret).slice(1, -1))) return true
+    return false
+  }
+
   /** Scrubs every registered secret: for text whose workspace is not known (log lines). */
   scrub(text: string): string {
     return this.all.scrub(text)

@@ -36,15 +36,14 @@ export async function registerSecurityHeaders(
       reply.header('content-security-policy', docsCsp)
       reply.header('x-frame-options', 'DENY')
     }
-    // Text answers (a CSV export) are scrubbed as text; JSON was scrubbed before serialisation.
-    if (typeof payload !== 'string' || isJson(reply) || !scrubsSecrets(request)) return payload
-    return secretScrubber.forTenant(request.auth?.tenantId)(payload)
-  })
-  // No answer carries a stored secret of its workspace, whatever path it took (secret-scrubber.ts):
-  // replaced inside string values, so the JSON stays what the schema says.
-  app.addHook('preSerialization', async (request, _reply, payload) => {
-    if (!scrubsSecrets(request)) return payload
-    return scrubValues(payload, secretScrubber.forTenant(request.auth?.tenantId))
+    // No answer carries a stored secret of its workspace, whatever path it took (secret-scrubber.ts).
+    if (typeof payload !== 'string' || !scrubsSecrets(request)) return payload
+    const tenantId = request.auth?.tenantId
+    if (!isJson(reply)) return secretScrubber.forTenant(tenantId)(payload)
+    // JSON: only an answer that carries a secret is parsed again, and replaced inside string values,
+    // so the answer stays what the schema says.
+    if (!secretScrubber.jsonCarriesSecret(tenantId, payload)) return payload
+    return JSON.stringify(scrubValues(JSON.parse(payload), secretScrubber.forTenant(tenantId)))
   })
   // Closed by default: no CORS headers, so browsers keep other origins out. Listed origins may call the
   // API with a key in the Authorization header (no cookies: credentials stay off).
