@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../src/platform/logger.ts'
 const dir = process.env.OPENORCH_TEST_CAPTURE_DIR
 export const captureDir = dir && dir.length > 0 ? dir : undefined
 
-const fileOf = (kind: 'log' | 'answers' | 'secrets') =>
+const fileOf = (kind: 'log' | 'answers' | 'secrets' | 'public') =>
   path.join(captureDir!, `${kind}-${process.pid}.${kind === 'log' ? 'ndjson' : 'txt'}`)
 
 /** The logger every test uses by default: silent, or the production logger into the capture dir. */
@@ -40,4 +40,14 @@ export function recordAnswer(method: string, url: string, body: string): void {
     fileOf('answers'),
     `${JSON.stringify({ request: `${method} ${url}`, body: body.slice(0, maxAnswerChars) })}\n`,
   )
+}
+
+/**
+ * A value a test stores as a secret on purpose although it is public (an attack test saves an id or
+ * a bot's name as a provider key, to show the scrubber cannot be aimed at them): the final grep does
+ * not count it.
+ */
+export function recordPublic(value: string): void {
+  if (!captureDir) return
+  fs.appendFileSync(fileOf('public'), `${JSON.stringify(value)}\n`)
 }

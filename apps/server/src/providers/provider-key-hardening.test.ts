@@ -8,6 +8,7 @@ import {
   type TestApp,
 } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
+import { recordPublic } from '../../test/output-capture.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
 import { secretScrubber } from '../platform/secret-scrubber.ts'
 
@@ -63,6 +64,7 @@ describe.each(dialects)('the secret scrubber cannot be turned against answers on
 
   it('scrubs a stored key from its own workspace’s answers inside string values, and nowhere else', async () => {
     const key = secretLike('sk-stored')
+    recordPublic(key)
     server = await startProviderServer('openai', { apiKey: key, models: ['gpt-4o-mini'] })
     // The same text is a bot's name in both workspaces.
     const mine = await t.bots.service.create(otherTenantId, {
@@ -89,6 +91,7 @@ describe.each(dialects)('the secret scrubber cannot be turned against answers on
       items: Array<{ id: string; name: string }>
     }
     const adminKeyId = keys.items.find((k) => k.name === 'admin key')!.id
+    recordPublic(adminKeyId)
     server = await startProviderServer('openai', { apiKey: adminKeyId, models: ['gpt-4o-mini'] })
     expect((await put(t.keys.admin, { apiKey: adminKeyId, baseUrl: server.baseUrl })).statusCode).toBe(200)
 
