@@ -12,6 +12,7 @@ import type { Config } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
+import { createEgressPolicy } from './platform/egress/egress.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { ensurePrivateDir } from './platform/private-files.ts'
@@ -115,7 +116,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     dataDir: config.dataDir,
     extraKeys: config.extraMasterKeys,
   })
-  const providers = createProviderService({ database, clock: systemClock, log, vault })
+  const providers = createProviderService({
+    database,
+    clock: systemClock,
+    log,
+    vault,
+    egress: createEgressPolicy(config.egressAllow),
+  })
   const bots = createBots({
     database,
     bus,

@@ -2,7 +2,6 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
-import pino from 'pino'
 import type { App } from '../src/app.ts'
 import { buildApp } from '../src/app.ts'
 import { type ApiKeyService, createApiKeyService } from '../src/auth/api-key.service.ts'
@@ -16,6 +15,7 @@ import { migrations } from '../src/migrations/index.ts'
 import type { Clock } from '../src/platform/clock.ts'
 import { createVault, type Vault } from '../src/platform/crypto.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
+import { createEgressPolicy, parseEgressAllow } from '../src/platform/egress/egress.ts'
 import { createLogger, type Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
 import {
@@ -191,7 +191,10 @@ export function createTestProviderService(
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-vault-'))
   const vault = recordingSecrets(createVault({ dataDir }))
   recordSecret(fs.readFileSync(path.join(dataDir, 'master.key'), 'utf8').trim())
-  const providers = createProviderService({ database, clock, log, vault, ...overrides })
+  // The tests' provider stand-ins listen on loopback: opened here, as an operator would
+  // (OPENORCH_EGRESS_ALLOW); egress tests build their own service with the default.
+  const egress = createEgressPolicy(parseEgressAllow('127.0.0.0/8,::1'))
+  const providers = createProviderService({ database, clock, log, vault, egress, ...overrides })
   return { providers, vault, cleanup: () => fs.rmSync(dataDir, { recursive: true, force: true }) }
 }
 

@@ -22,7 +22,14 @@ function dataDir() {
 
 function run(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, OPENORCH_LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
+    // The provider stand-in listens on loopback: opened as an operator would.
+    env: {
+      ...process.env,
+      OPENORCH_LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      OPENORCH_EGRESS_ALLOW: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

@@ -107,6 +107,8 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         OPENORCH_API_KEY: apiKey,
         PORT: '0',
         HOST: '127.0.0.1',
+        // The provider stand-in listens on loopback: opened as an operator would.
+        OPENORCH_EGRESS_ALLOW: '127.0.0.1',
         // Captured for the secrets grep: every line the server writes, debug included.
         OPENORCH_LOG_LEVEL: serverLog ? 'debug' : 'warn',
         DATABASE_URL: '',

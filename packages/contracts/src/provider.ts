@@ -53,6 +53,13 @@ export const providerConfigSchema = z
     baseUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
       .max(2000)
+      // The call's path is appended: a `?` or `#` would turn it into a query and let any path be read,
+      // and credentials belong in apiKey, not in a URL that is shown and logged.
+      .refine((url) => !/[?#]/.test(url), 'must not have a query (?) or fragment (#): give the API root only')
+      .refine((url) => {
+        const parsed = URL.parse(url)
+        return parsed !== null && parsed.username === '' && parsed.password === ''
+      }, 'must not carry a user name or password (user:pass@): send the key as apiKey')
       .nullable()
       .optional()
       .describe(

@@ -66,6 +66,25 @@ describe('loadConfig', () => {
     )
   })
 
+  it('reads OPENORCH_EGRESS_ALLOW: a local Ollama by default, none, or hosts, host:port and CIDRs', () => {
+    expect(loadConfig({}).egressAllow).toEqual([
+      { kind: 'host', host: '127.0.0.1', port: 11434 },
+      { kind: 'host', host: '::1', port: 11434 },
+      { kind: 'host', host: 'localhost', port: 11434 },
+    ])
+    expect(loadConfig({ OPENORCH_EGRESS_ALLOW: 'none' }).egressAllow).toEqual([])
+    expect(
+      loadConfig({ OPENORCH_EGRESS_ALLOW: '127.0.0.1:11434,10.0.0.0/8,intranet.example' }).egressAllow,
+    ).toEqual([
+      { kind: 'host', host: '127.0.0.1', port: 11434 },
+      { kind: 'cidr', cidr: '10.0.0.0/8' },
+      { kind: 'host', host: 'intranet.example', port: undefined },
+    ])
+    expect(() => loadConfig({ OPENORCH_EGRESS_ALLOW: '10.0.0.0/8,10.0.0.0/40' })).toThrow(
+      /OPENORCH_EGRESS_ALLOW.*"10\.0\.0\.0\/40" is not a CIDR/,
+    )
+  })
+
   it('treats empty strings as unset and parses roles', () => {
     const config = loadConfig({ PORT: '', OPENORCH_ROLES: 'api, worker', DATABASE_URL: 'postgres://u@h/db' })
     expect(config.http.port).toBe(8080)

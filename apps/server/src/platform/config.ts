@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import path from 'node:path'
 import { z } from 'zod'
+import { defaultEgressAllow, type EgressAllowEntry, parseEgressAllow } from './egress/egress.ts'
 
 // Every environment variable the server reads, parsed once. Services receive the slice they need.
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
@@ -70,6 +71,18 @@ const envSchema = z.object({
     .transform((value) => value.split(',').map((role) => role.trim()))
     .pipe(z.array(z.enum(['api', 'scheduler', 'worker'])).min(1)),
   OPENORCH_PRETTY_LOGS: boolFrom.optional(),
+  // Unset (or empty): a local Ollama on its default port is open; `none`: nothing private is.
+  OPENORCH_EGRESS_ALLOW: z
+    .string()
+    .default(defaultEgressAllow)
+    .transform((value, ctx) => {
+      try {
+        return parseEgressAllow(value)
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
+        return z.NEVER
+      }
+    }),
   OPENORCH_TRUST_PROXY: z
     .string()
     .default('false')
@@ -119,6 +132,8 @@ export interface Config {
      */
     trustProxy: boolean | number | string[]
   }
+  /** What outbound calls may reach although it is not on the internet (OPENORCH_EGRESS_ALLOW). */
+  egressAllow: EgressAllowEntry[]
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
@@ -184,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       corsOrigins: e.OPENORCH_CORS_ORIGINS,
       trustProxy: e.OPENORCH_TRUST_PROXY,
     },
+    egressAllow: e.OPENORCH_EGRESS_ALLOW,
     dataDir,
     database: {
       url: e.DATABASE_URL,

@@ -1,4 +1,5 @@
 import { APICallError, LoadAPIKeyError, RetryError } from 'ai'
+import { egressRefusal } from '../platform/egress/egress.ts'
 import { providerCatalog } from './provider.catalog.ts'
 import { ProviderError, parseRetryAfter } from './provider.error.ts'
 import type { ProviderErrorCode, ProviderName } from './provider.types.ts'
@@ -241,8 +242,15 @@ export function classifyNetworkError(
   url: string,
   phase: Phase,
 ): ProviderError {
-  const { reason, timedOut } = reasonOf(error)
   const label = providerCatalog[provider].label
+  const refused = egressRefusal(error)
+  if (refused) {
+    return new ProviderError('egress_refused', `${label} is not called at ${url}: ${refused.message}`, {
+      provider,
+      cause: error,
+    })
+  }
+  const { reason, timedOut } = reasonOf(error)
   if (phase === 'validate') {
     return new ProviderError('provider_unreachable', wrongBaseUrl(provider, url, reason), {
       provider,

@@ -1,6 +1,13 @@
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Vault } from '../platform/crypto.ts'
+import {
+  createEgressPolicy,
+  defaultEgressAllow,
+  type EgressPolicy,
+  egressFetch,
+  parseEgressAllow,
+} from '../platform/egress/egress.ts'
 import { AppError, type FieldError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
 import { secretScrubber } from '../platform/secret-scrubber.ts'
@@ -37,8 +44,10 @@ export interface ProviderServiceDeps {
   clock: Clock
   log: Logger
   vault: Vault
-  /** For every provider call (key checks and generation); globalThis.fetch by default. */
+  /** For every provider call (key checks and generation); fetch through the egress guard by default. */
   fetch?: FetchFunction
+  /** What the default fetch may reach (OPENORCH_EGRESS_ALLOW); a local Ollama only by default. */
+  egress?: EgressPolicy
   /** A key check gives up after this long (default 15 s). */
   validationTimeoutMs?: number
   /** A generation that receives nothing for this long fails as provider_timeout (default 120 s). */
@@ -101,6 +110,10 @@ function notConfigured(name: string, status: number): AppError {
   )
 }
 
+/** A refused key check: 429 to wait, 400 for a base URL nobody may call, 422 for the rest. */
+const statusOfRefusal = (code: string) =>
+  code === 'provider_rate_limited' ? 429 : code === 'egress_refused' ? 400 : 422
+
 /** The scrubber slot of a workspace's provider key: one per provider, so a new key replaces the old. */
 const scrubberSlot = (name: string) => `provider:${name}`
 
@@ -117,6 +130,9 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
   const { database, clock, log, vault } = deps
   const validationTimeoutMs = deps.validationTimeoutMs ?? 15_000
   const idleTimeoutMs = deps.idleTimeoutMs ?? 120_000
+  // Every URL a provider is called at goes through the egress guard (decision 0016).
+  const fetch =
+    deps.fetch ?? egressFetch(deps.egress ?? createEgressPolicy(parseEgressAllow(defaultEgressAllow)))
   // The SDK would print its warnings to the console; generate() logs them through pino instead.
   globalThis.AI_SDK_LOG_WARNINGS = false
 
@@ -173,14 +189,14 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
 
       let models: string[]
       try {
-        models = await listModels(credentials, { fetch: deps.fetch, timeoutMs: validationTimeoutMs })
+        models = await listModels(credentials, { fetch, timeoutMs: validationTimeoutMs })
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error
         providerLog.info({ code: error.code, status: error.status }, 'provider key check failed')
         // A refused key is not registered with the scrubber (only stored ones are); its quote in the
         // provider's message is replaced here, in this answer only.
         const message = apiKey ? error.message.replaceAll(apiKey, '[redacted]') : error.message
-        throw new AppError(error.code, message, error.code === 'provider_rate_limited' ? 429 : 422, {
+        throw new AppError(error.code, message, statusOfRefusal(error.code), {
           ...(error.retryAfterMs !== undefined ? { retryAfterMs: error.retryAfterMs } : {}),
         })
       }
@@ -240,7 +256,7 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
     },
 
     generate(credentials, request) {
-      return generate(credentials, request, { fetch: deps.fetch, idleTimeoutMs, log })
+      return generate(credentials, request, { fetch, idleTimeoutMs, log })
     },
 
     async isConfigured(tenantId, name) {

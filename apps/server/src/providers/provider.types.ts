@@ -15,6 +15,7 @@ export type ProviderErrorCode =
   | 'provider_bad_request' // 400 (unknown model, content rejected) — not retried
   | 'provider_bad_answer' // a redirect, or an answer too large to be real — not retried
   | 'provider_not_configured' // the tenant has not set up this provider
+  | 'egress_refused' // the base URL resolves to an address the installation does not call — not retried
 
 /** A provider as a call needs it: decrypted key (null for Ollama), base URL, default model. */
 export interface ProviderCredentials {

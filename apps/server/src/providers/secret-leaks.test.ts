@@ -55,7 +55,7 @@ describe('secret scrubber', () => {
       { length: 500 },
       (_, i) => `sk-${i.toString(36).padStart(4, '0')}-Xq7mW2pLz9Tb${i}`,
     )
-    secrets.forEach((secret, i) => scrubber.set(`t${i}`, 'provider:openai', secret))
+    for (const [i, secret] of secrets.entries()) scrubber.set(`t${i}`, 'provider:openai', secret)
     expect(scrubber.size).toBe(500)
     const text = `${'x'.repeat(1000)} ${secrets[7]} ${'{"items":['.repeat(50)} ${secrets[499]}`
     expect(scrubber.scrub(text)).toBe(`${'x'.repeat(1000)} [redacted] ${'{"items":['.repeat(50)} [redacted]`)
