@@ -88,7 +88,7 @@ export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = asyn
         tags: ['providers'],
         summary: 'Set up a provider',
         description:
-          'Checks the key with a real, minimal call (listing the models) and saves it encrypted. A refused key is not saved: the problem `code` says why (`provider_auth`, `provider_quota`, `provider_rate_limited`, `provider_unreachable`, …) and `detail` what to do. Needs admin.',
+          'Checks the key with a real, minimal call (listing the models) and saves it encrypted. A refused key is not saved: the problem `code` says why (`provider_auth`, `provider_quota`, `provider_rate_limited`, `provider_unreachable`, …) and `detail` what to do. A base URL on a private network, loopback or cloud metadata is refused with 400 `egress_refused` unless the operator opened it (OPENORCH_EGRESS_ALLOW). Fields the body does not name keep their saved values; a saved key is only sent to the origin it was saved for (another origin needs `apiKey` again). Needs admin.',
         params: providerParamsSchema,
         body: providerConfigSchema,
         response: {

@@ -310,6 +310,8 @@ export const de: Record<MessageKey, string> = {
     'Der Anbieter hat die Anfrage abgelehnt, zum Beispiel ein unbekanntes Modell. Prüfe das Modell.',
   'error.provider_bad_answer':
     'Die Antwort des Anbieters wurde abgelehnt (eine Weiterleitung oder viel zu groß). Prüfe die Adresse (Basis-URL) des Anbieters.',
+  'error.egress_refused':
+    'Diese Adresse liegt in einem privaten Netz (oder auf diesem Rechner), das diese Installation nicht aufruft. Nutze die öffentliche Adresse des Anbieters oder bitte den Betreiber, sie mit OPENORCH_EGRESS_ALLOW freizugeben.',
   'error.provider_not_configured':
     'Dieser Anbieter ist noch nicht eingerichtet. Richte ihn unter Anbieter ein.',
   'error.provider_key_unreadable':

@@ -297,6 +297,8 @@ export const en = {
     'The provider rejected the request, for example an unknown model. Check the model.',
   'error.provider_bad_answer':
     'The provider’s answer was refused (a redirect, or far too large). Check the provider’s address (base URL).',
+  'error.egress_refused':
+    'This address is on a private network (or this machine), which this installation does not call. Use the provider’s public address, or ask the operator to open it with OPENORCH_EGRESS_ALLOW.',
   'error.provider_not_configured': 'This provider is not set up yet. Set it up under Providers.',
   'error.provider_key_unreadable':
     'The saved key cannot be decrypted (the master key changed). Save the key again.',

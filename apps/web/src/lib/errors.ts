@@ -16,6 +16,7 @@ const known: Record<string, MessageKey> = {
   provider_timeout: 'error.provider_timeout',
   provider_bad_request: 'error.provider_bad_request',
   provider_bad_answer: 'error.provider_bad_answer',
+  egress_refused: 'error.egress_refused',
   provider_not_configured: 'error.provider_not_configured',
   provider_key_unreadable: 'error.provider_key_unreadable',
   bot_not_found: 'error.bot_not_found',
