@@ -8,11 +8,11 @@ import { registerAuditTrail } from './audit/audit.hook.ts'
 import { auditRoutes } from './audit/audit.routes.ts'
 import { apiKeyRoutes, personalKeyRoutes } from './auth/api-key.routes.ts'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
-import { createAuthHook, decorateAuth } from './auth/auth.hook.ts'
+import { createAuthHook, createCredentialCheck, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
 import type { Bots } from './bots/bots.ts'
 import type { Db } from './database.ts'
-import { eventRoutes } from './events/events.routes.ts'
+import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
 import type { Bus } from './platform/bus.ts'
 import type { Clock } from './platform/clock.ts'
 import type { MigrationFactory } from './platform/db/migrator.ts'
@@ -56,8 +56,12 @@ export interface AppDeps {
   log: Logger
   config: {
     bodyLimitBytes: number
-    /** Live-feed heartbeat interval (default 15 s). */
+    /** Live-feed heartbeat interval (default 15 s); credentials are checked again at each. */
     sseHeartbeatMs?: number
+    /** Live-feed limits (defaults in events.routes.ts): lifetime, streams per credential and workspace. */
+    streams?: StreamLimits
+    /** Node's request timeout: the whole request, body included, must arrive within it (default 30 s). */
+    requestTimeoutMs?: number
     /** Requests per minute per API key and per workspace (default 600 and 3,000). */
     rateLimits?: RateLimits
     /** Browser origins allowed to call the API (CORS); default none. */
@@ -136,6 +140,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: deps.log as FastifyBaseLogger,
     genReqId,
     bodyLimit: deps.config.bodyLimitBytes,
+    // A client that drips its request (headers or body) is cut off (issue 11 item 10): Node answers
+    // 408 when the whole request has not arrived in time, the headers after at most 20 s. Answers and
+    // live streams are not limited by it.
+    requestTimeout: deps.config.requestTimeoutMs ?? 30_000,
+    // Node checks those timeouts every `connectionsCheckingInterval` (30 s by default): more often.
+    http: {
+      headersTimeout: Math.min(20_000, deps.config.requestTimeoutMs ?? 30_000),
+      connectionsCheckingInterval: Math.min(5_000, (deps.config.requestTimeoutMs ?? 30_000) / 4),
+    },
     trustProxy: trustProxyOf(deps.config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true },
     // Fastify's own closing 503 is plain JSON; ours below is problem+json like every other error.
@@ -218,12 +231,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         : undefined
       if (workspaces) await api.register(setupRoutes, { workspaces })
       await api.register(async (secured) => {
-        secured.addHook(
-          'onRequest',
-          createAuthHook(apiKeys, deps.users?.authenticateAccessToken, (tenantId) =>
-            workspaceRefusal(deps.database.db, tenantId),
-          ),
+        const checkCredential = createCredentialCheck(
+          apiKeys,
+          deps.users?.authenticateAccessToken,
+          (tenantId) => workspaceRefusal(deps.database.db, tenantId),
         )
+        secured.addHook('onRequest', createAuthHook(checkCredential))
         secured.addHook('onRequest', checkRateLimits)
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
@@ -253,7 +266,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,
+          checkCredential,
           ...(deps.config.sseHeartbeatMs !== undefined ? { heartbeatMs: deps.config.sseHeartbeatMs } : {}),
+          ...deps.config.streams,
         })
       })
     },

@@ -11,6 +11,7 @@ import type { ProviderDirectory } from '../src/bots/bot.service.ts'
 import { botProvidersOf } from '../src/bots/bot-providers.ts'
 import { type Bots, createBots } from '../src/bots/bots.ts'
 import type { Db } from '../src/database.ts'
+import type { StreamLimits } from '../src/events/events.routes.ts'
 import { migrations } from '../src/migrations/index.ts'
 import type { Clock } from '../src/platform/clock.ts'
 import { createVault, type Vault } from '../src/platform/crypto.ts'
@@ -59,6 +60,10 @@ export async function createTestApp(
   options: {
     bodyLimitBytes?: number
     sseHeartbeatMs?: number
+    /** Live-feed limits (lifetime, streams per credential and workspace). */
+    streams?: StreamLimits
+    /** Node's request timeout (only for a listening app). */
+    requestTimeoutMs?: number
     defaultMetrics?: boolean
     log?: Logger
     /** Overrides of the provider service (timeouts, fetch). */
@@ -126,6 +131,8 @@ export async function createTestApp(
     config: {
       bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
       ...(options.sseHeartbeatMs !== undefined ? { sseHeartbeatMs: options.sseHeartbeatMs } : {}),
+      ...(options.streams ? { streams: options.streams } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
       ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),

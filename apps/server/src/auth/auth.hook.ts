@@ -40,13 +40,35 @@ export type AccessTokenAuthenticator = (token: string) => Promise<AuthContext | 
 
 const jwtShape = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
-/** An onRequest hook: runs before the body is read, so anonymous callers cost us no parsing. */
-export function createAuthHook(
+/**
+ * Who a credential belongs to right now, or the AppError that refuses it (unknown, revoked, expired,
+ * its workspace disabled). The auth hook asks it once per request; a live stream asks again at every
+ * heartbeat, so a revoked key, a disabled user or a changed password ends it (decision 0018).
+ */
+export type CredentialCheck = (key: string) => Promise<AuthContext | AppError>
+
+export function createCredentialCheck(
   apiKeys: ApiKeyService,
   accessTokens?: AccessTokenAuthenticator,
   /** Refuses valid credentials of a workspace that may not be used (disabled: decision 0020). */
   refuseWorkspace?: (tenantId: string) => Promise<AppError | undefined>,
-): onRequestAsyncHookHandler {
+): CredentialCheck {
+  return async (key) => {
+    const auth =
+      jwtShape.test(key) && accessTokens ? await accessTokens(key) : await apiKeys.authenticate(key)
+    if (!auth)
+      return new AppError(
+        'unauthorized',
+        `The API key or session is unknown, revoked or expired. ${howToSend}`,
+        401,
+        { headers: challenge },
+      )
+    return (await refuseWorkspace?.(auth.tenantId)) ?? auth
+  }
+}
+
+/** An onRequest hook: runs before the body is read, so anonymous callers cost us no parsing. */
+export function createAuthHook(check: CredentialCheck): onRequestAsyncHookHandler {
   return async (request) => {
     const key = apiKeyOf(request)
     if (!key) {
@@ -55,19 +77,8 @@ export function createAuthHook(
         : `This endpoint needs an API key. ${howToSend}`
       throw new AppError('unauthorized', detail, 401, { headers: challenge })
     }
-    const auth =
-      jwtShape.test(key) && accessTokens ? await accessTokens(key) : await apiKeys.authenticate(key)
-    if (!auth)
-      throw new AppError(
-        'unauthorized',
-        `The API key or session is unknown, revoked or expired. ${howToSend}`,
-        401,
-        {
-          headers: challenge,
-        },
-      )
-    const refused = await refuseWorkspace?.(auth.tenantId)
-    if (refused) throw refused
+    const auth = await check(key)
+    if (auth instanceof AppError) throw auth
     request.auth = auth
     request.log = request.log.child({ tenantId: auth.tenantId, keyId: auth.keyId })
   }

@@ -266,4 +266,158 @@ describe.each(dialects)('live feed on %s', (dialect) => {
     await client.until(() => client.ended).catch(() => {})
     expect(client.ended).toBe(true)
   })
+
+  // Issue 11 item 6: a stream outlived the credential that opened it.
+  const closedBy = (frames: Frame[]) => frames.find((frame) => frame.event === 'stream.closed')
+
+  it('ends a stream at the next heartbeat once its key is revoked, saying why', async () => {
+    const made = await t.apiKeys.createApiKey({ tenantId, name: 'script', role: 'viewer' })
+    const client = await feed(made.key)
+    await client.until((frames) => frames.some((frame) => frame.comment === 'heartbeat'))
+    const revoked = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/keys/${made.apiKey.id}`,
+      headers: bearer(t.keys.admin),
+    })
+    expect(revoked.statusCode).toBeLessThan(300)
+    // Work of the workspace after the revocation does not reach the stream.
+    await client.until((frames) => closedBy(frames) !== undefined, 5000)
+    expect(JSON.parse(closedBy(client.frames)!.data!)).toMatchObject({ code: 'unauthorized' })
+    const run = await enqueueEcho()
+    t.startKernel()
+    await client.until(() => client.ended, 5000).catch(() => {})
+    expect(client.ended).toBe(true)
+    expect(eventsOf(client.frames, run.id)).toEqual([])
+  })
+
+  it('ends a signed-in stream when the password changes, and a workspace’s streams when it is disabled', async () => {
+    await t.users.createUser({
+      tenantId,
+      email: 'stream@example.com',
+      password: 'quiet river lantern 1',
+      role: 'editor',
+    })
+    const signIn = async (password: string) =>
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email: 'stream@example.com', password },
+        })
+      ).json() as { accessToken: string }
+    const session = await signIn('quiet river lantern 1')
+    const client = await feed(session.accessToken)
+    await client.until((frames) => frames.some((frame) => frame.comment === 'heartbeat'))
+    const changed = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(session.accessToken),
+      payload: { currentPassword: 'quiet river lantern 1', newPassword: 'amber harbour window 2' },
+    })
+    expect(changed.statusCode).toBeLessThan(300)
+    await client.until((frames) => closedBy(frames) !== undefined, 5000)
+
+    // A workspace disabled by an installation admin: its owner's stream ends too.
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/workspaces',
+      headers: bearer(t.keys.owner),
+      payload: {
+        name: 'Streams',
+        owner: { email: 'streams-owner@example.com', password: 'violet meadow compass' },
+      },
+    })
+    expect(created.statusCode).toBe(201)
+    const owner = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'streams-owner@example.com', password: 'violet meadow compass' },
+      })
+    ).json() as { accessToken: string }
+    const theirs = await feed(owner.accessToken)
+    await theirs.until((frames) => frames.some((frame) => frame.comment === 'heartbeat'))
+    const disabled = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/workspaces/${created.json().id}`,
+      headers: bearer(t.keys.owner),
+      payload: { disabled: true },
+    })
+    expect(disabled.statusCode).toBe(200)
+    await theirs.until((frames) => closedBy(frames) !== undefined, 5000)
+    expect(JSON.parse(closedBy(theirs.frames)!.data!)).toMatchObject({ code: 'workspace_disabled' })
+  })
+})
+
+describe.each(dialects)('live feed limits on %s', (dialect) => {
+  let t: TestApp
+  let base: string
+
+  beforeEach(async () => {
+    t = await createTestApp(dialect, {
+      sseHeartbeatMs: 100,
+      streams: { maxStreamMs: 600, maxStreamsPerCredential: 3, maxStreamsPerWorkspace: 5 },
+      requestTimeoutMs: 1000,
+    })
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`
+  })
+  afterEach(() => t.close())
+
+  it('refuses a stream past the cap per key and per workspace with 429 too_many_streams; a closed one frees its slot', async () => {
+    const open = await Promise.all(
+      [1, 2, 3].map(() => openFeed(`${base}/api/v1/events`, bearer(t.keys.viewer))),
+    )
+    for (const feed of open) expect(feed.response.status).toBe(200)
+    const fourth = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.viewer) })
+    expect(fourth.status).toBe(429)
+    expect(await fourth.json()).toMatchObject({ code: 'too_many_streams' })
+    // Another key of the workspace: two more fit, then the workspace is full.
+    const more = await Promise.all([1, 2].map(() => openFeed(`${base}/api/v1/events`, bearer(t.keys.editor))))
+    const sixth = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.admin) })
+    expect(sixth.status).toBe(429)
+    expect((await sixth.json()).detail).toContain('workspace')
+    // Another workspace is not affected.
+    const other = await openFeed(`${base}/api/v1/events`, bearer(t.keys.otherTenant))
+    expect(other.response.status).toBe(200)
+    open[0]!.close()
+    await waitFor(
+      async () => {
+        const again = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.admin) })
+        if (again.status === 200) await again.body?.cancel()
+        return again.status === 200
+      },
+      { what: 'a slot to be free again', timeoutMs: 3000 },
+    )
+    for (const feed of [...open, ...more, other]) feed.close()
+  })
+
+  it('ends a stream after its longest life with stream.closed; the client reconnects', async () => {
+    const client = await openFeed(`${base}/api/v1/events`, bearer(t.keys.viewer))
+    await client.until((frames) => frames.some((frame) => frame.event === 'stream.closed'), 5000)
+    expect(JSON.parse(client.frames.find((frame) => frame.event === 'stream.closed')!.data!)).toMatchObject({
+      code: 'stream_lifetime',
+    })
+    await client.until(() => client.ended, 2000).catch(() => {})
+    expect(client.ended).toBe(true)
+  })
+
+  it('cuts off a request whose body drips in (Node answers 408 once the request timeout passes)', async () => {
+    const started = Date.now()
+    const status = await new Promise<number | string>((resolve) => {
+      const request = http.request(`${base}/api/v1/bots`, {
+        method: 'POST',
+        headers: { ...bearer(t.keys.editor), 'content-type': 'application/json', 'content-length': '1000' },
+      })
+      request.on('response', (response) => resolve(response.statusCode ?? 0))
+      request.on('error', (error) => resolve((error as NodeJS.ErrnoException).code ?? 'error'))
+      request.write('{')
+      const drip = setInterval(() => {
+        if (!request.destroyed) request.write(' ')
+      }, 200)
+      request.on('close', () => clearInterval(drip))
+    })
+    expect([408, 'ECONNRESET', 'EPIPE']).toContain(status)
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
 })

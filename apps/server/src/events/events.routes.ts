@@ -2,9 +2,10 @@ import type { ServerResponse } from 'node:http'
 import { eventStreamHeadersSchema, eventStreamQuerySchema, problemResponse } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { apiKeyOf, type CredentialCheck } from '../auth/auth.hook.ts'
 import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
-import { toError } from '../platform/errors.ts'
+import { AppError, toError } from '../platform/errors.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import { listEventsAfter } from '../runs/run.store.ts'
 import type { RunEvent } from '../runs/run.types.ts'
@@ -13,9 +14,24 @@ import type { RunEvent } from '../runs/run.types.ts'
 // tenant only. With Last-Event-ID it first replays the outbox table after that id, then goes live
 // from the bus (the relay broadcasts each event once it is dispatched).
 
-export interface EventRoutesOptions {
+/** Limits of the live feed, per process (decision 0018). */
+export interface StreamLimits {
+  /** A stream ends after this long; the client reconnects with Last-Event-ID (default 1 hour). */
+  maxStreamMs?: number
+  /** Open streams per credential (an API key, or a session's key) (default 10). */
+  maxStreamsPerCredential?: number
+  /** Open streams per workspace (default 200). */
+  maxStreamsPerWorkspace?: number
+}
+
+export interface EventRoutesOptions extends StreamLimits {
   database: Db
   bus: Bus
+  /**
+   * Checks the stream's credential again at every heartbeat: a revoked key, a disabled user or
+   * workspace, a changed password or an expired session ends the stream (decision 0018).
+   */
+  checkCredential?: CredentialCheck
   /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
   heartbeatMs?: number
 }
@@ -37,7 +53,17 @@ function frameOf(event: RunEvent): string {
 export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, options) => {
   const { database, bus } = options
   const heartbeatMs = options.heartbeatMs ?? 15_000
+  const maxStreamMs = options.maxStreamMs ?? 60 * 60_000
+  const perCredential = options.maxStreamsPerCredential ?? 10
+  const perWorkspace = options.maxStreamsPerWorkspace ?? 200
   const open = new Set<ServerResponse>()
+  const byCredential = new Map<string, number>()
+  const byWorkspace = new Map<string, number>()
+  const count = (map: Map<string, number>, key: string, delta: number) => {
+    const next = (map.get(key) ?? 0) + delta
+    if (next > 0) map.set(key, next)
+    else map.delete(key)
+  }
 
   // Streams never end by themselves; without this, closing the server would wait for every client.
   app.addHook('preClose', async () => {
@@ -56,18 +82,39 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
           '`run.failed`, …), `data` (RunEventPayload JSON) and `id` (the stored event id). Send `Last-Event-ID` ' +
           'to replay the stored events you missed. `run.running` is announced live only: it has no `id` and is ' +
           'not replayed. Live events may arrive out of order between runs; order by `id` where it matters. ' +
-          'A `: heartbeat` comment comes every 15 s.',
+          'A `: heartbeat` comment comes every 15 s; the credential is checked again at each, so a revoked key, a disabled user or workspace or an ended session ends the stream (with a last `stream.closed` event saying why). A stream ends after an hour at most (reconnect with Last-Event-ID); at most 10 streams per key and 200 per workspace are open at once.',
         headers: eventStreamHeadersSchema,
         querystring: eventStreamQuerySchema,
         response: {
           200: { description: 'The event stream.', content: { 'text/event-stream': { schema: z.string() } } },
           400: problemResponse('Invalid Last-Event-ID.'),
           401: problemResponse('No valid API key.'),
+          429: problemResponse(
+            'Too many open streams for this key or workspace (`too_many_streams`): close one, or share one stream between views.',
+          ),
         },
       },
     },
     async (request, reply) => {
       const tenantId = request.auth.tenantId
+      const credential = request.auth.keyId
+      // Counted before the stream opens, so N parallel requests cannot all slip under the cap.
+      const refusal =
+        (byCredential.get(credential) ?? 0) >= perCredential
+          ? `This key already has ${perCredential} live streams open, the most it may have.`
+          : (byWorkspace.get(tenantId) ?? 0) >= perWorkspace
+            ? `This workspace already has ${perWorkspace} live streams open, the most it may have.`
+            : undefined
+      if (refusal)
+        throw new AppError(
+          'too_many_streams',
+          `${refusal} Close a stream (a browser tab, a script) or share one stream between views, then try again.`,
+          429,
+          { headers: { 'retry-after': '30' } },
+        )
+      count(byCredential, credential, 1)
+      count(byWorkspace, tenantId, 1)
+      const key = apiKeyOf(request)
       const lastEventId = request.headers['last-event-id'] ?? request.query.lastEventId
       const after = lastEventId === undefined ? undefined : Number(lastEventId)
       const log = request.log
@@ -121,16 +168,41 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
           else waiting.push(event)
         }
       })
-      const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs)
+      // The last word before the stream ends on purpose; the client knows why and whether to reconnect.
+      const end = (code: string, detail: string) => {
+        if (closed) return
+        write(`event: stream.closed\ndata: ${JSON.stringify({ code, detail })}\n\n`)
+        res.end()
+      }
+      const heartbeat = setInterval(async () => {
+        write(': heartbeat\n\n')
+        if (!options.checkCredential || key === undefined || closed) return
+        try {
+          const now = await options.checkCredential(key)
+          if (now instanceof AppError) end(now.code, now.message)
+        } catch (error) {
+          // The database is away: the next heartbeat asks again; nothing new is delivered meanwhile
+          // that the credential did not already see.
+          log.warn({ err: toError(error) }, 'live feed could not check its credential')
+        }
+      }, heartbeatMs)
       heartbeat.unref()
+      const lifetime = setTimeout(
+        () => end('stream_lifetime', 'This stream reached its longest life; reconnect with Last-Event-ID.'),
+        maxStreamMs,
+      )
+      lifetime.unref()
       let forget: NodeJS.Timeout | undefined
 
       res.on('close', () => {
         closed = true
         unsubscribe()
         clearInterval(heartbeat)
+        clearTimeout(lifetime)
         clearTimeout(forget)
         open.delete(res)
+        count(byCredential, credential, -1)
+        count(byWorkspace, tenantId, -1)
       })
 
       write('retry: 2000\n: connected\n\n')
