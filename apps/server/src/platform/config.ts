@@ -2,6 +2,7 @@ import { isIP } from 'node:net'
 import path from 'node:path'
 import { z } from 'zod'
 import { defaultEgressAllow, type EgressAllowEntry, parseEgressAllow } from './egress/egress.ts'
+import { wantsPrettyLogs } from './logger.ts'
 
 // Every environment variable the server reads, parsed once. Services receive the slice they need.
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
@@ -224,6 +225,6 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       auditMs: e.OPENORCH_AUDIT_RETENTION_DAYS * 86_400_000,
     },
     roles: e.OPENORCH_ROLES,
-    log: { level: e.OPENORCH_LOG_LEVEL, pretty: e.OPENORCH_PRETTY_LOGS ?? false },
+    log: { level: e.OPENORCH_LOG_LEVEL, pretty: wantsPrettyLogs(e.OPENORCH_PRETTY_LOGS) },
   }
 }

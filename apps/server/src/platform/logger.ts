@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino'
+import pretty from 'pino-pretty'
 import { secretScrubber } from './secret-scrubber.ts'
 
 export type { Logger }
@@ -19,6 +20,28 @@ export const redactedPaths = [
   'headers["x-api-key"]',
 ]
 
+/**
+ * Human-readable lines for a person at a terminal: time, level in colour, message, fields. Written
+ * synchronously in this process (no worker thread), so nothing is lost when the process exits.
+ */
+function prettyStream(): pino.DestinationStream {
+  return pretty({
+    sync: true,
+    colorize: Boolean(process.stdout.isTTY),
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    singleLine: false,
+  })
+}
+
+/** Logs are for people on a terminal and JSON for machines: OPENORCH_PRETTY_LOGS decides when set. */
+export function wantsPrettyLogs(
+  setting: boolean | undefined,
+  stdoutIsTty = Boolean(process.stdout.isTTY),
+): boolean {
+  return setting ?? stdoutIsTty
+}
+
 export function createLogger(options: {
   level: string
   pretty?: boolean
@@ -34,10 +57,10 @@ export function createLogger(options: {
       base: { pid: process.pid },
       // Stored secrets are scrubbed inside string values, identity fields left as they are
       // (secret-scrubber.ts); scrubbing the serialised line could break its JSON.
-      formatters: { log: (fields) => secretScrubber.scrubLogFields(fields) },
+      formatters: { log: (fields) => secretScrubber.scrubLogFields(withQueryRedacted(fields)) },
       hooks: { logMethod: scrubMessage },
     },
-    options.destination ?? pino.destination(1),
+    options.destination ?? (options.pretty ? prettyStream() : pino.destination(1)),
   )
 }
 
@@ -52,4 +75,35 @@ function scrubMessage(this: Logger, args: unknown[], method: (...args: unknown[]
   if (error instanceof Error && typeof rest[0] !== 'string') rest.unshift(error.message)
   const scrub = (arg: unknown) => (typeof arg === 'string' ? secretScrubber.scrub(arg) : arg)
   method.apply(this, [scrub(first), ...rest.map(scrub)])
+}
+
+/** Query parameters whose values say nothing about anyone and help reading a log. */
+const plainQueryParameters = new Set(['limit', 'status', 'trigger', 'order', 'sort', 'format', 'view'])
+
+/**
+ * A URL as logged: the path, and the query's parameter names with their values replaced, except a
+ * few harmless ones. A key or token put into a URL by mistake does not land in the log (decision 0018).
+ */
+export function redactQuery(url: string): string {
+  const mark = url.indexOf('?')
+  if (mark < 0) return url
+  const query = url
+    .slice(mark + 1)
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => {
+      const equals = pair.indexOf('=')
+      const name = equals < 0 ? pair : pair.slice(0, equals)
+      if (equals < 0) return name
+      return plainQueryParameters.has(name) ? pair : `${name}=[redacted]`
+    })
+  return `${url.slice(0, mark)}?${query.join('&')}`
+}
+
+/** Fastify logs the request object (`req`) and serialises its `url` later: hand it a redacted one. */
+function withQueryRedacted(fields: Record<string, unknown>): Record<string, unknown> {
+  const req = fields.req as { url?: unknown } | undefined
+  if (!req || typeof req !== 'object' || typeof req.url !== 'string' || !req.url.includes('?')) return fields
+  // The request's other properties (method, host, ip) stay reachable through the prototype.
+  return { ...fields, req: Object.create(req, { url: { value: redactQuery(req.url), enumerable: true } }) }
 }

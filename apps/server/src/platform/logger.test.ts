@@ -1,0 +1,63 @@
+import { Writable } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { bearer, createCapturingLog, createTestApp, type TestApp } from '../../test/app-harness.ts'
+import { createLogger, redactQuery, wantsPrettyLogs } from './logger.ts'
+
+// Issue 11: query strings were logged verbatim (a key put into a URL by mistake landed in the log),
+// and logs on a terminal were raw JSON.
+
+describe('query strings in logs', () => {
+  it('keeps the path and the parameter names, and the values only of a few harmless parameters', () => {
+    expect(redactQuery('/api/v1/bots')).toBe('/api/v1/bots')
+    expect(redactQuery('/api/v1/runs?limit=20&status=failed&api_key=sk-live-123&token=abc&flag')).toBe(
+      '/api/v1/runs?limit=20&status=failed&api_key=[redacted]&token=[redacted]&flag',
+    )
+    expect(redactQuery('/api/v1/runs?q=my%20secret%20search')).toBe('/api/v1/runs?q=[redacted]')
+  })
+
+  let t: TestApp | undefined
+  afterEach(async () => {
+    await t?.close()
+    t = undefined
+  })
+
+  it('logs a request’s URL with its query redacted', async () => {
+    const captured = createCapturingLog()
+    t = await createTestApp('sqlite', { log: captured.log })
+    const answer = await t.app.inject({
+      url: '/api/v1/bots?limit=5&api_key=sk-put-in-the-url-by-mistake',
+      headers: bearer(t.keys.viewer),
+    })
+    expect(answer.statusCode).toBe(200)
+    const lines = captured.lines()
+    const request = lines.find((line) =>
+      (line.req as { url?: string } | undefined)?.url?.startsWith('/api/v1/bots'),
+    )
+    expect(request?.req).toMatchObject({ method: 'GET', url: '/api/v1/bots?limit=5&api_key=[redacted]' })
+    expect(JSON.stringify(lines)).not.toContain('sk-put-in-the-url-by-mistake')
+  })
+})
+
+describe('logs for people and for machines', () => {
+  it('is human-readable on a terminal and JSON otherwise, unless OPENORCH_PRETTY_LOGS says', () => {
+    expect(wantsPrettyLogs(undefined, true)).toBe(true)
+    expect(wantsPrettyLogs(undefined, false)).toBe(false)
+    expect(wantsPrettyLogs(false, true)).toBe(false)
+    expect(wantsPrettyLogs(true, false)).toBe(true)
+  })
+
+  it('the JSON logger writes one JSON object per line', () => {
+    const lines: string[] = []
+    const log = createLogger({
+      level: 'info',
+      destination: new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk))
+          done()
+        },
+      }),
+    })
+    log.info({ botId: 'b1' }, 'bot saved')
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, msg: 'bot saved', botId: 'b1' })
+  })
+})
