@@ -131,6 +131,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     kernel,
     providers: botProvidersOf(providers),
     dataDir: config.dataDir,
+    quotas: config.quotas,
   })
 
   const app = await buildApp({

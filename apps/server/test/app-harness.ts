@@ -24,6 +24,7 @@ import {
   type ProviderService,
   type ProviderServiceDeps,
 } from '../src/providers/provider.service.ts'
+import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase, type TestDatabase } from './databases.ts'
@@ -60,6 +61,8 @@ export async function createTestApp(
   options: {
     bodyLimitBytes?: number
     sseHeartbeatMs?: number
+    /** Quotas of the bots (default: defaultQuotas, schedules down to 1 s, no workspace budget). */
+    quotas?: Partial<Quotas>
     /** Live-feed limits (lifetime, streams per credential and workspace). */
     streams?: StreamLimits
     /** Node's request timeout (only for a listening app). */
@@ -110,6 +113,8 @@ export async function createTestApp(
     providers: options.botProviders?.(database) ?? botProvidersOf(vaulted.providers),
     dataDir,
     streamFlushMs: 20,
+    // Tests schedule every second and spend freely unless they test the quotas themselves.
+    quotas: { ...defaultQuotas, minScheduleSeconds: 1, dailyBudgetUsd: null, ...options.quotas },
   })
   const users = createUserService({
     database,

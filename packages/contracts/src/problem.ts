@@ -40,6 +40,13 @@ export const problemSchema = z
     detail: z.string().describe('What went wrong with this request, and how to fix it when the caller can.'),
     code: z.string().describe('Stable, machine-readable error code (snake_case). Programs branch on this.'),
     errors: z.array(fieldErrorSchema).optional().describe('Every invalid field, for validation failures.'),
+    quota: z
+      .string()
+      .optional()
+      .describe(
+        'With `quota_exceeded`: which quota (`bots`, `notes_per_bot`, `note_bytes_per_bot`, `input_bytes`, `min_schedule_seconds`, `daily_budget_usd`).',
+      ),
+    limit: z.number().optional().describe("With `quota_exceeded`: the quota's limit."),
   })
   .meta({ id: 'Problem', description: 'An error, as RFC 9457 problem details (`application/problem+json`).' })
 

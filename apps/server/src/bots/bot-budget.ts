@@ -15,6 +15,8 @@ export interface BudgetInput {
   /** USD per token; null when the model has no known price. */
   price: { input: number; output: number } | null
   maxOutputTokens: number | null
+  /** The workspace's daily budget over all its bots (UTC day), and what it spent today; null: none. */
+  workspace?: { dailyBudgetUsd: number | null; spentTodayUsd: number }
 }
 
 export type BudgetDecision =
@@ -25,6 +27,15 @@ export function decideBudget(input: BudgetInput): BudgetDecision {
   const limits: number[] = []
   if (input.maxCostPerRunUsd !== null) limits.push(input.maxCostPerRunUsd)
   if (input.dailyBudgetUsd !== null) limits.push(input.dailyBudgetUsd - input.spentTodayUsd)
+  const workspace = input.workspace?.dailyBudgetUsd != null ? input.workspace : undefined
+  if (workspace) {
+    if (workspace.spentTodayUsd >= workspace.dailyBudgetUsd!)
+      throw new RunFailure(
+        'budget_exceeded',
+        `The workspace has spent $${workspace.spentTodayUsd.toFixed(4)} today (UTC), its daily budget is $${workspace.dailyBudgetUsd}: the run did not start. An operator can raise OPENORCH_DEFAULT_DAILY_BUDGET_USD, or wait until tomorrow.`,
+      )
+    limits.push(workspace.dailyBudgetUsd! - workspace.spentTodayUsd)
+  }
   const configured = input.maxOutputTokens ?? undefined
   if (limits.length === 0) return { enforced: false, maxOutputTokens: configured }
   if (input.dailyBudgetUsd !== null && input.spentTodayUsd >= input.dailyBudgetUsd)

@@ -16,7 +16,8 @@ export function estimateTokens(text: string): number {
 export interface ContextInput {
   bot: { name: string; description: string; prompt: string }
   lastRun: { output: unknown; finishedAt: number } | undefined
-  notes: NoteFile[]
+  /** Newest first; `complete: false` when only the start was read (readWithin: the rest would not fit). */
+  notes: Array<NoteFile & { complete?: boolean }>
   input: unknown
 }
 
@@ -62,7 +63,7 @@ export function buildBotContext({ bot, lastRun, notes, input }: ContextInput): B
   for (const note of notes) {
     const header = `## ${note.name} (updated ${new Date(note.updatedAt).toISOString()})\n`
     const cost = estimateTokens(header + note.content)
-    if (cost <= budget) {
+    if (cost <= budget && note.complete !== false) {
       noteTexts.push(header + note.content)
       notesIncluded.push(note.name)
       budget -= cost
@@ -76,12 +77,16 @@ export function buildBotContext({ bot, lastRun, notes, input }: ContextInput): B
       truncations.push({
         what: `note ${note.name}`,
         keptChars: room,
-        droppedChars: note.content.length - room,
+        droppedChars: Math.max(note.content.length, note.size) - room,
       })
       budget = 0
     } else {
       notesLeftOut.push(note.name)
-      truncations.push({ what: `note ${note.name}`, keptChars: 0, droppedChars: note.content.length })
+      truncations.push({
+        what: `note ${note.name}`,
+        keptChars: 0,
+        droppedChars: Math.max(note.content.length, note.size),
+      })
     }
   }
   if (noteTexts.length > 0)

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { noteNamePattern } from '@openorch/contracts'
 import { AppError, notFound } from '../platform/errors.ts'
+import { checkNotesCopy, checkNoteWrite, defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 
 // A bot's notes: files in `<data>/bots/<id>/`, part of every run's context. Names are checked twice:
 // by pattern (no separators, no leading dot, no `..`), and by resolving the path inside the folder.
@@ -17,6 +18,12 @@ export interface BotNotes {
   list(botId: string): Promise<Omit<NoteFile, 'content'>[]>
   /** Newest first, with content: the run context reads them in this order. */
   readAll(botId: string): Promise<NoteFile[]>
+  /**
+   * Newest first, reading contents only up to `maxBytes` in total (issue 11 item 7): a note that no
+   * longer fits is read only in part (`complete: false`), older ones not at all (empty content).
+   * What a run's context can use, never all of a bot's notes in memory.
+   */
+  readWithin(botId: string, maxBytes: number): Promise<Array<NoteFile & { complete: boolean }>>
   get(botId: string, name: string): Promise<NoteFile>
   put(botId: string, name: string, content: string): Promise<NoteFile>
   remove(botId: string, name: string): Promise<void>
@@ -24,7 +31,7 @@ export interface BotNotes {
   copy(fromBotId: string, toBotId: string): Promise<void>
 }
 
-export function createBotNotes(dataDir: string): BotNotes {
+export function createBotNotes(dataDir: string, quotas: Quotas = defaultQuotas): BotNotes {
   const root = path.resolve(dataDir, 'bots')
 
   function folderOf(botId: string): string {
@@ -92,9 +99,39 @@ export function createBotNotes(dataDir: string): BotNotes {
       for (const note of await list(botId)) notes.push(await get(botId, note.name))
       return notes
     },
+    async readWithin(botId, maxBytes) {
+      const notes: Array<NoteFile & { complete: boolean }> = []
+      let left = maxBytes
+      for (const note of await list(botId)) {
+        if (left <= 0) {
+          notes.push({ ...note, content: '', complete: false })
+          continue
+        }
+        const file = fileOf(botId, note.name)
+        const length = Math.min(note.size, left)
+        const buffer = Buffer.alloc(length)
+        const handle = await fs.open(file, 'r')
+        let read = 0
+        try {
+          read = (await handle.read(buffer, 0, length, 0)).bytesRead
+        } finally {
+          await handle.close()
+        }
+        left -= read
+        // A character cut in half at the end becomes U+FFFD: drop it.
+        const content = buffer
+          .subarray(0, read)
+          .toString('utf8')
+          .replace(/\uFFFD$/, '')
+        notes.push({ ...note, content, complete: read >= note.size })
+      }
+      return notes
+    },
     get,
     async put(botId, name, content) {
       const file = fileOf(botId, name)
+      // Metadata only: the bot's notes may hold so many and so much (quotas).
+      checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
       await fs.mkdir(path.dirname(file), { recursive: true })
       const existing = await stat(file)
       if (existing && !existing.isFile())
@@ -115,7 +152,9 @@ export function createBotNotes(dataDir: string): BotNotes {
       await fs.rm(folderOf(botId), { recursive: true, force: true })
     },
     async copy(fromBotId, toBotId) {
-      for (const note of await list(fromBotId)) {
+      const notes = await list(fromBotId)
+      checkNotesCopy(quotas, notes)
+      for (const note of notes) {
         const { content } = await get(fromBotId, note.name)
         await this.put(toBotId, note.name, content)
       }

@@ -10,11 +10,11 @@ import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEvent } from '../runs/run.types.ts'
 import { appendRunLog, type RunLogLevel } from '../runs/run-log.store.ts'
 import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
-import { botSpendSince, recordUsage } from '../usage/usage.store.ts'
+import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.store.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
 import { decideBudget } from './bot-budget.ts'
-import { buildBotContext } from './bot-context.ts'
+import { buildBotContext, notesTokenBudget } from './bot-context.ts'
 import type { BotNotes } from './bot-notes.ts'
 
 /** What a bot run needs of the provider layer. */
@@ -35,6 +35,8 @@ export interface BotExecutorDeps {
   publishLive: (event: RunEvent) => void
   /** How often streamed text is sent to the live feed (default 100 ms). */
   streamFlushMs?: number
+  /** Each workspace's daily budget over all its bots (UTC day); null or absent: none. */
+  dailyBudgetUsd?: number | null
 }
 
 /** Share of the daily budget at which a `bot.budget_warning` event is emitted (once per day). */
@@ -110,7 +112,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         previous && previous.finished_at !== null
           ? { output: parseJson(previous.output), finishedAt: Number(previous.finished_at) }
           : undefined,
-      notes: await deps.notes.readAll(bot.id),
+      // Metadata first, and only the bytes the notes' token budget can use (four characters a token).
+      notes: await deps.notes.readWithin(bot.id, notesTokenBudget * 4),
       input: run.input,
     })
     await log('info', 'context built', {
@@ -129,7 +132,13 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       bot.daily_budget_usd !== null ? await botSpendSince(db, run.tenantId, bot.id, dayStart) : 0
     const perMillionIn = deps.providers.costUsd(bot.provider, bot.model, 1_000_000, 0)
     const perMillionOut = deps.providers.costUsd(bot.provider, bot.model, 0, 1_000_000)
+    const workspaceBudget = deps.dailyBudgetUsd ?? null
     const budget = decideBudget({
+      workspace: {
+        dailyBudgetUsd: workspaceBudget,
+        spentTodayUsd:
+          workspaceBudget === null ? 0 : await tenantSpendSince(db, run.tenantId, startOfDay(now, 'UTC')),
+      },
       maxCostPerRunUsd: bot.max_cost_per_run_usd,
       dailyBudgetUsd: bot.daily_budget_usd,
       spentTodayUsd: spentToday,

@@ -6,6 +6,15 @@ import type { Clock } from '../platform/clock.ts'
 import { AppError, type FieldError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
+import {
+  checkBotCount,
+  checkInputSize,
+  checkNotesCopy,
+  defaultQuotas,
+  type Quotas,
+  quotaExceeded,
+  scheduleTooFrequent,
+} from '../quotas/quotas.ts'
 import type { RunService } from '../runs/run.service.ts'
 import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.types.ts'
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
@@ -13,6 +22,7 @@ import { toBotExport, toBotJson } from './bot.mapper.ts'
 import {
   activeRunsOfBots,
   botNamesLike,
+  countBots,
   deleteBot,
   findBot,
   findBotByName,
@@ -39,6 +49,8 @@ export interface BotServiceDeps {
   runs: Pick<RunService, 'enqueue' | 'cancel'>
   providers: ProviderDirectory
   notes: BotNotes
+  /** What each workspace may hold and ask for (default: defaultQuotas). */
+  quotas?: Quotas
   /** Tells the scheduler (of every process) that schedules changed. */
   onSchedulesChanged?: () => void
 }
@@ -98,6 +110,30 @@ export function botRunRequest(
 export function createBotService(deps: BotServiceDeps) {
   const { database, clock, log } = deps
   const db = database.db
+  const quotas = deps.quotas ?? defaultQuotas
+
+  /** A new bot (created, imported, duplicated) must fit the workspace's bots quota. */
+  async function roomForBot(tenantId: string): Promise<void> {
+    checkBotCount(quotas, await countBots(db, tenantId))
+  }
+
+  /** A schedule may not fire more often than the installation allows (min_schedule_seconds). */
+  function checkFrequency(settings: Pick<BotSettings, 'schedule' | 'timezone'>): void {
+    if (!settings.schedule) return
+    let spec: ReturnType<typeof parseSchedule>
+    try {
+      spec = parseSchedule(settings.schedule, settings.timezone)
+    } catch {
+      return // check() reports the invalid schedule itself
+    }
+    const tooOften = scheduleTooFrequent(quotas, spec, clock.now())
+    if (tooOften)
+      throw quotaExceeded(
+        'min_schedule_seconds',
+        quotas.minScheduleSeconds,
+        `The schedule "${settings.schedule}" fires too often. ${tooOften}`,
+      )
+  }
 
   async function load(tenantId: string, id: string): Promise<BotRow> {
     const row = await findBot(db, tenantId, id)
@@ -243,7 +279,9 @@ export function createBotService(deps: BotServiceDeps) {
   async function create(tenantId: string, body: BotCreate): Promise<Bot> {
     const settings = await settingsOf(tenantId, botCreateSchema.parse(body))
     await check(tenantId, settings)
+    checkFrequency(settings)
     await nameTaken(tenantId, settings.name)
+    await roomForBot(tenantId)
     const row = await insert(tenantId, settings)
     return toBotJson(row, undefined)
   }
@@ -275,6 +313,8 @@ export function createBotService(deps: BotServiceDeps) {
     }
     const next: BotRow = { ...current, ...set }
     await check(tenantId, next)
+    // Only a changed schedule is held to the minimum: an older bot can still be renamed.
+    if (next.schedule !== current.schedule || next.timezone !== current.timezone) checkFrequency(next)
     if (set.name !== undefined) await nameTaken(tenantId, next.name, id)
     const now = clock.now()
     const scheduleChanged =
@@ -305,6 +345,9 @@ export function createBotService(deps: BotServiceDeps) {
 
   async function duplicate(tenantId: string, id: string): Promise<Bot> {
     const source = await load(tenantId, id)
+    // A copy counts like a new bot with new notes: checked before anything is written.
+    await roomForBot(tenantId)
+    checkNotesCopy(quotas, await deps.notes.list(source.id))
     const { id: _id, tenant_id: _tenant, created_at: _created, updated_at: _updated, ...settings } = source
     const row = await insert(tenantId, {
       ...settings,
@@ -329,6 +372,8 @@ export function createBotService(deps: BotServiceDeps) {
     const settings = await settingsOf(tenantId, botCreateSchema.parse(document.bot))
     settings.enabled = 0
     await check(tenantId, settings)
+    checkFrequency(settings)
+    await roomForBot(tenantId)
     settings.name = await freeName(tenantId, settings.name, 'imported')
     const row = await insert(tenantId, settings)
     return toBotJson(row, undefined)
@@ -341,6 +386,7 @@ export function createBotService(deps: BotServiceDeps) {
     options: { input?: unknown; trigger: RunTrigger; idempotencyKey?: string | undefined },
   ): Promise<EnqueueResult> {
     const bot = await load(tenantId, id)
+    checkInputSize(quotas, options.input)
     const key = options.idempotencyKey ? `user:${bot.id}:${options.idempotencyKey}` : null
     return deps.runs.enqueue(botRunRequest(bot, options.trigger, options.input ?? null, key))
   }

@@ -18,6 +18,16 @@ export async function findBot(db: Q, tenantId: string, id: string): Promise<BotR
     .executeTakeFirst()
 }
 
+/** How many bots a workspace has (its bots quota). */
+export async function countBots(db: Q, tenantId: string): Promise<number> {
+  const row = await db
+    .selectFrom('bots')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
 export async function findBotByName(db: Q, tenantId: string, name: string): Promise<BotRow | undefined> {
   return db
     .selectFrom('bots')

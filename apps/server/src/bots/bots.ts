@@ -2,6 +2,7 @@ import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
+import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import { createBotEventHandler } from './bot.events.ts'
 import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
@@ -22,6 +23,8 @@ export interface BotsDeps {
   dataDir: string
   scheduler?: Partial<Pick<BotSchedulerDeps, 'batchSize' | 'maxSleepMs' | 'missedGraceMs'>>
   streamFlushMs?: number
+  /** What each workspace may hold and ask for (default: defaultQuotas). */
+  quotas?: Quotas
 }
 
 export type Bots = ReturnType<typeof createBots>
@@ -29,7 +32,8 @@ export type Bots = ReturnType<typeof createBots>
 const schedulesChanged = JSON.stringify({ type: 'schedules_changed' })
 
 export function createBots(deps: BotsDeps) {
-  const notes = createBotNotes(deps.dataDir)
+  const quotas = deps.quotas ?? defaultQuotas
+  const notes = createBotNotes(deps.dataDir, quotas)
   const scheduler = new BotScheduler({
     database: deps.database,
     clock: deps.clock,
@@ -45,6 +49,7 @@ export function createBots(deps: BotsDeps) {
     runs: deps.kernel.runs,
     providers: deps.providers,
     notes,
+    quotas,
     onSchedulesChanged: () => {
       scheduler.nudge()
       // Other processes' schedulers sleep until their earliest slot: tell them the table changed.
@@ -58,6 +63,7 @@ export function createBots(deps: BotsDeps) {
       clock: deps.clock,
       notes,
       providers: deps.providers,
+      dailyBudgetUsd: quotas.dailyBudgetUsd,
       publishLive: (event) => deps.kernel.relay.publishLive(event),
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import path from 'node:path'
 import { z } from 'zod'
+import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import { defaultEgressAllow, type EgressAllowEntry, parseEgressAllow } from './egress/egress.ts'
 import { wantsPrettyLogs } from './logger.ts'
 
@@ -42,6 +43,17 @@ const envSchema = z.object({
   OPENORCH_BODY_LIMIT_BYTES: intFrom(1024, 100 * 1024 * 1024).default(1024 * 1024),
   OPENORCH_RUN_RETENTION_DAYS: intFrom(1, 36500).default(90),
   OPENORCH_AUDIT_RETENTION_DAYS: intFrom(1, 36500).default(365),
+  // What each workspace may hold and ask for (decision 0019).
+  OPENORCH_MAX_BOTS: intFrom(1, 1_000_000).default(defaultQuotas.bots),
+  OPENORCH_MAX_NOTES_PER_BOT: intFrom(0, 100_000).default(defaultQuotas.notesPerBot),
+  OPENORCH_MAX_NOTE_BYTES_PER_BOT: intFrom(0, 1024 ** 3).default(defaultQuotas.noteBytesPerBot),
+  OPENORCH_MAX_INPUT_BYTES: intFrom(2, 16 * 1024 ** 2).default(defaultQuotas.inputBytes),
+  OPENORCH_MIN_SCHEDULE_SECONDS: intFrom(1, 86_400).default(defaultQuotas.minScheduleSeconds),
+  OPENORCH_DEFAULT_DAILY_BUDGET_USD: z.coerce
+    .number()
+    .min(0)
+    .max(1_000_000)
+    .default(defaultQuotas.dailyBudgetUsd!),
   OPENORCH_CLAIM_BATCH_SIZE: intFrom(1, 10_000).optional(),
   OPENORCH_LOCAL_QUEUE_SIZE: intFrom(0, 100_000).default(0),
   OPENORCH_SETTLE_BATCH_SIZE: intFrom(1, 10_000).default(100),
@@ -156,6 +168,8 @@ export interface Config {
   retention: { runsMs: number; auditMs: number }
   roles: ReadonlyArray<'api' | 'scheduler' | 'worker'>
   log: { level: Env['OPENORCH_LOG_LEVEL']; pretty: boolean }
+  /** What each workspace may hold and ask for. */
+  quotas: Quotas
 }
 
 export class ConfigError extends Error {
@@ -225,6 +239,15 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       auditMs: e.OPENORCH_AUDIT_RETENTION_DAYS * 86_400_000,
     },
     roles: e.OPENORCH_ROLES,
+    quotas: {
+      bots: e.OPENORCH_MAX_BOTS,
+      notesPerBot: e.OPENORCH_MAX_NOTES_PER_BOT,
+      noteBytesPerBot: e.OPENORCH_MAX_NOTE_BYTES_PER_BOT,
+      inputBytes: e.OPENORCH_MAX_INPUT_BYTES,
+      minScheduleSeconds: e.OPENORCH_MIN_SCHEDULE_SECONDS,
+      // 0: no workspace budget.
+      dailyBudgetUsd: e.OPENORCH_DEFAULT_DAILY_BUDGET_USD === 0 ? null : e.OPENORCH_DEFAULT_DAILY_BUDGET_USD,
+    },
     log: { level: e.OPENORCH_LOG_LEVEL, pretty: wantsPrettyLogs(e.OPENORCH_PRETTY_LOGS) },
   }
 }

@@ -11,7 +11,13 @@ export interface FieldError {
 export class AppError extends Error {
   readonly code: string
   readonly status: number
-  readonly extra: { errors?: FieldError[]; retryAfterMs?: number; headers?: Record<string, string> }
+  readonly extra: {
+    errors?: FieldError[]
+    retryAfterMs?: number
+    headers?: Record<string, string>
+    /** Further members of the problem (`quota` and `limit` of quota_exceeded). */
+    members?: Record<string, string | number>
+  }
 
   constructor(code: string, message: string, status = 400, extra: AppError['extra'] = {}) {
     super(message)

@@ -49,6 +49,17 @@ export async function botSpendSince(db: Q, tenantId: string, botId: string, sinc
   return Number(row?.spent ?? 0)
 }
 
+/** What all of a workspace's bots spent since `since` (its daily budget, decision 0019). */
+export async function tenantSpendSince(db: Q, tenantId: string, since: number): Promise<number> {
+  const row = await db
+    .selectFrom('usage_records')
+    .select((eb) => eb.fn.sum<number | string | null>('cost_usd').as('spent'))
+    .where('tenant_id', '=', tenantId)
+    .where('created_at', '>=', since)
+    .executeTakeFirst()
+  return Number(row?.spent ?? 0)
+}
+
 export interface UsageAggregate {
   key: string
   calls: number

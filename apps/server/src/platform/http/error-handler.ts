@@ -55,7 +55,7 @@ export function renderError(raw: unknown, request: FastifyRequest): Rendered {
     if (raw.extra.retryAfterMs !== undefined)
       headers['retry-after'] = String(Math.ceil(raw.extra.retryAfterMs / 1000))
     return {
-      problem: problemOf(raw.status, raw.code, raw.message, raw.extra.errors),
+      problem: { ...problemOf(raw.status, raw.code, raw.message, raw.extra.errors), ...raw.extra.members },
       headers,
       unexpected: raw.status >= 500,
     }

@@ -1,0 +1,169 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
+import { dialects } from '../../test/databases.ts'
+import { waitFor } from '../../test/kernel-harness.ts'
+import { createBotNotes } from '../bots/bot-notes.ts'
+import { parseSchedule } from '../schedules/schedule-spec.ts'
+import { defaultQuotas, type Quotas, scheduleTooFrequent, shortestGapMs } from './quotas.ts'
+
+// Issue 11 item 7, as the review attacked it: unlimited bots, 256 KiB notes without end (every run
+// read them all), duplicate doubling them, ~1 MB inputs, `@every 1s` schedules, no budget. Each
+// limit answers 409 quota_exceeded naming the quota and its limit.
+
+describe.each(dialects)('workspace quotas on %s', (dialect) => {
+  let t: TestApp | undefined
+  afterEach(async () => {
+    await t?.close()
+    t = undefined
+  })
+
+  async function app(quotas: Partial<Quotas>) {
+    t = await createTestApp(dialect, { quotas })
+    await insertProviderRow(t.database, 'openai', { defaultModel: 'gpt-4o-mini' })
+    return t
+  }
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: unknown) =>
+    t!.app.inject({
+      method,
+      url: `/api/v1${url}`,
+      headers: bearer(t!.keys.editor),
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    })
+  const bot = (name: string, extra: Record<string, unknown> = {}) =>
+    call('POST', '/bots', { name, prompt: 'p', provider: 'openai', ...extra })
+
+  it('limits bots per workspace: create, import and duplicate alike; another workspace is not affected', async () => {
+    await app({ bots: 2 })
+    const first = await bot('One')
+    expect(first.statusCode).toBe(201)
+    expect((await bot('Two')).statusCode).toBe(201)
+    const third = await bot('Three')
+    expect(third.statusCode).toBe(409)
+    expect(third.headers['content-type']).toBe('application/problem+json')
+    expect(third.json()).toMatchObject({ code: 'quota_exceeded', quota: 'bots', limit: 2 })
+    expect(third.json().detail).toContain('2')
+    const copy = await call('POST', `/bots/${first.json().id}/duplicate`)
+    expect(copy.json()).toMatchObject({ code: 'quota_exceeded', quota: 'bots' })
+    const exported = (await call('GET', `/bots/${first.json().id}/export`)).json()
+    expect((await call('POST', '/bots/import', exported)).json()).toMatchObject({ quota: 'bots' })
+    expect((await call('GET', '/bots')).json().items).toHaveLength(2)
+    await insertProviderRow(t!.database, 'openai', { tenantId: 'other', defaultModel: 'gpt-4o-mini' })
+    const theirs = await t!.app.inject({
+      method: 'POST',
+      url: '/api/v1/bots',
+      headers: bearer(t!.keys.otherTenant),
+      payload: { name: 'Theirs', prompt: 'p', provider: 'openai' },
+    })
+    expect(theirs.statusCode).toBe(201)
+  })
+
+  it('limits a run’s input', async () => {
+    await app({ inputBytes: 1000 })
+    const id = (await bot('Inputs')).json().id
+    const big = await call('POST', `/bots/${id}/runs`, { trigger: 'api', input: { text: 'x'.repeat(2000) } })
+    expect(big.statusCode).toBe(409)
+    expect(big.json()).toMatchObject({ code: 'quota_exceeded', quota: 'input_bytes', limit: 1000 })
+    const small = await call('POST', `/bots/${id}/runs`, { trigger: 'api', input: { text: 'fine' } })
+    expect(small.statusCode).toBe(202)
+  })
+
+  it('refuses schedules that fire more often than min_schedule_seconds, cron and @every', async () => {
+    await app({ minScheduleSeconds: 60 })
+    for (const schedule of ['@every 1s', '@every 30s', '* * * * * *', '*/10 * * * * *']) {
+      const answer = await bot(`Fast ${schedule}`, { schedule })
+      expect(answer.statusCode, schedule).toBe(409)
+      expect(answer.json()).toMatchObject({
+        code: 'quota_exceeded',
+        quota: 'min_schedule_seconds',
+        limit: 60,
+      })
+    }
+    const ok = await bot('Minutely', { schedule: '* * * * *' })
+    expect(ok.statusCode).toBe(201)
+    expect((await bot('Hourly', { schedule: '@every 1h' })).statusCode).toBe(201)
+    // Made faster afterwards: refused as well; renaming leaves the schedule alone and works.
+    const faster = await call('PATCH', `/bots/${ok.json().id}`, { schedule: '@every 5s' })
+    expect(faster.json()).toMatchObject({ quota: 'min_schedule_seconds' })
+    expect((await call('PATCH', `/bots/${ok.json().id}`, { name: 'Renamed' })).statusCode).toBe(200)
+  })
+
+  it('limits notes per bot and their bytes; a duplicate counts its notes', async () => {
+    await app({ notesPerBot: 2, noteBytesPerBot: 1000 })
+    const id = (await bot('Notes')).json().id
+    expect((await call('PUT', `/bots/${id}/notes/a`, { content: 'x'.repeat(400) })).statusCode).toBe(200)
+    expect((await call('PUT', `/bots/${id}/notes/b`, { content: 'y'.repeat(400) })).statusCode).toBe(200)
+    const third = await call('PUT', `/bots/${id}/notes/c`, { content: 'z' })
+    expect(third.json()).toMatchObject({ code: 'quota_exceeded', quota: 'notes_per_bot', limit: 2 })
+    // Replacing a note counts its new size instead of the old one.
+    expect((await call('PUT', `/bots/${id}/notes/a`, { content: 'x'.repeat(600) })).statusCode).toBe(200)
+    const tooBig = await call('PUT', `/bots/${id}/notes/a`, { content: 'x'.repeat(700) })
+    expect(tooBig.json()).toMatchObject({ code: 'quota_exceeded', quota: 'note_bytes_per_bot', limit: 1000 })
+    const copy = await call('POST', `/bots/${id}/duplicate`)
+    expect(copy.statusCode).toBe(201)
+    expect((await call('GET', `/bots/${copy.json().id}/notes`)).json().items).toHaveLength(2)
+  })
+
+  it('stops runs once the workspace spent its daily budget', async () => {
+    await app({ dailyBudgetUsd: 0.5 })
+    const id = (await bot('Spender')).json().id
+    await t!.database.db
+      .insertInto('usage_records')
+      .values({
+        tenant_id: 'default',
+        run_id: 'earlier-run',
+        attempt: 1,
+        bot_id: id,
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        tokens_in: 1,
+        tokens_out: 1,
+        cost_usd: 0.75,
+        created_at: Date.now(),
+      })
+      .execute()
+    t!.startKernel()
+    const queued = await call('POST', `/bots/${id}/runs`, { trigger: 'api' })
+    expect(queued.statusCode).toBe(202)
+    const runId = queued.json().id as string
+    await waitFor(async () => (await t!.kernel.runs.get('default', runId)).status === 'failed', {
+      what: 'the run to fail',
+    })
+    const run = await t!.kernel.runs.get('default', runId)
+    expect(run.error).toMatchObject({ code: 'budget_exceeded', retryable: false })
+    expect(run.error?.message).toContain('workspace')
+  })
+})
+
+describe('quotas without a database', () => {
+  it('finds the shortest gap of a schedule', () => {
+    const now = Date.UTC(2026, 11, 3, 12)
+    expect(shortestGapMs(parseSchedule('@every 90s', 'UTC'), now)).toBe(90_000)
+    expect(shortestGapMs(parseSchedule('0 9,10 * * *', 'UTC'), now)).toBe(3_600_000)
+    expect(scheduleTooFrequent(defaultQuotas, parseSchedule('0 9,10 * * *', 'UTC'), now)).toBeUndefined()
+    expect(scheduleTooFrequent(defaultQuotas, parseSchedule('*/20 * * * * *', 'UTC'), now)).toContain('20 s')
+  })
+
+  it('reads note metadata first and only the bytes the context can use', async () => {
+    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'openorch-notes-'))
+    try {
+      const notes = createBotNotes(dir)
+      for (const [index, name] of ['old', 'middle', 'new'].entries()) {
+        await notes.put('bot-1', name, name[0]!.repeat(10_000))
+        // Distinct modification times: newest first is the order.
+        const when = new Date(Date.UTC(2026, 0, 1 + index))
+        fs.utimesSync(path.join(dir, 'bots', 'bot-1', name), when, when)
+      }
+      const read = await notes.readWithin('bot-1', 15_000)
+      expect(read.map((note) => [note.name, note.content.length, note.complete])).toEqual([
+        ['new', 10_000, true],
+        ['middle', 5_000, false],
+        ['old', 0, false],
+      ])
+      expect(read.map((note) => note.size)).toEqual([10_000, 10_000, 10_000])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
