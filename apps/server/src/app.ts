@@ -31,6 +31,7 @@ import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
 import { providerRoutes } from './providers/provider.routes.ts'
 import type { ProviderService } from './providers/provider.service.ts'
+import { quotaRoutes } from './quotas/quota.routes.ts'
 import type { RunKernel } from './runs/kernel.ts'
 import { runRoutes } from './runs/run.routes.ts'
 import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
@@ -81,7 +82,7 @@ export interface AppDeps {
   /** LLM providers of each workspace (keys encrypted with the process's vault). */
   providers: ProviderService
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
-  bots?: Pick<Bots, 'service' | 'notes'>
+  bots?: Pick<Bots, 'service' | 'notes' | 'quotas'>
   usage?: UsageService
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
@@ -262,6 +263,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             notes: deps.bots.notes,
           })
         if (deps.usage) await secured.register(usageRoutes, { usage: deps.usage })
+        if (deps.bots)
+          await secured.register(quotaRoutes, {
+            database: deps.database,
+            clock: deps.clock,
+            quotas: deps.bots.quotas,
+          })
         await secured.register(scheduleRoutes, { clock: deps.clock })
         await secured.register(eventRoutes, {
           database: deps.database,

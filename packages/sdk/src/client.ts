@@ -15,6 +15,7 @@ import type {
   ProviderConfig,
   ProviderName,
   ProviderValidation,
+  Quotas,
   RunEventPayload,
   RunLog,
   RunSearchSnippet,
@@ -415,6 +416,9 @@ export function createClient(options: ClientOptions) {
     } = {},
   ) => request<Usage>('GET', '/usage', { ...query })
 
+  /** The workspace's quotas and what it uses of them. */
+  const quotas = () => request<Quotas>('GET', '/quotas')
+
   const provider = (name: ProviderName) => `/providers/${encodeURIComponent(name)}`
   const providers = {
     list: () => request<Page<Provider>>('GET', '/providers'),
@@ -470,7 +474,7 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { auth, users, keys, workspaces, runs, bots, providers, schedules, usage, events }
+  return { auth, users, keys, workspaces, runs, bots, providers, schedules, usage, quotas, events }
 }
 
 export type Client = ReturnType<typeof createClient>

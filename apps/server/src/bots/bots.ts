@@ -76,6 +76,7 @@ export function createBots(deps: BotsDeps) {
   return {
     service,
     notes,
+    quotas,
     scheduler,
     /** Starts firing schedules (the scheduler role). */
     startScheduler(): void {

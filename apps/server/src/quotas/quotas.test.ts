@@ -49,6 +49,14 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     const exported = (await call('GET', `/bots/${first.json().id}/export`)).json()
     expect((await call('POST', '/bots/import', exported)).json()).toMatchObject({ quota: 'bots' })
     expect((await call('GET', '/bots')).json().items).toHaveLength(2)
+    // What the workspace may and does use, for the dashboard.
+    const quotas = await call('GET', '/quotas')
+    expect(quotas.statusCode).toBe(200)
+    expect(quotas.json()).toMatchObject({
+      bots: { limit: 2, used: 2 },
+      minScheduleSeconds: 1,
+      dailyBudget: { limitUsd: null, spentTodayUsd: 0 },
+    })
     await insertProviderRow(t!.database, 'openai', { tenantId: 'other', defaultModel: 'gpt-4o-mini' })
     const theirs = await t!.app.inject({
       method: 'POST',

@@ -252,6 +252,12 @@ export const de: Record<MessageKey, string> = {
   'trigger.webhook': 'Webhook',
   'trigger.channel': 'Kanal',
 
+  'quotas.title': 'Grenzen dieses Arbeitsbereichs',
+  'quotas.bots': 'Bots',
+  'quotas.budget': 'Heute (UTC) verbraucht vom Tagesbudget',
+  'quotas.noBudget': 'Kein Tagesbudget für den Arbeitsbereich; heute (UTC) verbraucht: {spent}.',
+  'quotas.others':
+    'Pro Bot höchstens {notes} Notizen mit zusammen {noteSize}; eine Lauf-Eingabe bis {input}; Zeitpläne höchstens einmal alle {seconds} s. Ein Betreiber legt diese für die Installation fest.',
   'usage.title': 'Verbrauch',
   'usage.csv': 'CSV herunterladen',
   'usage.groupBy': 'Gruppieren nach',

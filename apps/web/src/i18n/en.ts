@@ -243,6 +243,12 @@ export const en = {
   'trigger.webhook': 'webhook',
   'trigger.channel': 'channel',
 
+  'quotas.title': 'Limits of this workspace',
+  'quotas.bots': 'Bots',
+  'quotas.budget': 'Spent today (UTC) of the daily budget',
+  'quotas.noBudget': 'No daily budget for the workspace; spent today (UTC): {spent}.',
+  'quotas.others':
+    'Per bot at most {notes} notes with {noteSize} together; a run input up to {input}; schedules at most once every {seconds} s. An operator sets these for the installation.',
   'usage.title': 'Usage',
   'usage.csv': 'Download CSV',
   'usage.groupBy': 'Group by',

@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
 import { browserTimeZone } from '../components/bot-form.tsx'
 import { BarChart } from '../components/charts.tsx'
+import { QuotasCard } from '../components/quotas-card.tsx'
 import { Button, Card, cx, Empty, ErrorNote, Field, Loading, PageTitle, Select } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
 import { download, toCsv } from '../lib/csv.ts'
@@ -63,6 +64,7 @@ export default function UsagePage() {
       >
         {t('usage.title')}
       </PageTitle>
+      <QuotasCard />
       <div className="flex flex-wrap items-end gap-4">
         <fieldset className="flex flex-wrap gap-1">
           <legend className="sr-only">{t('usage.groupBy')}</legend>
