@@ -85,6 +85,20 @@ describe('loadConfig', () => {
     )
   })
 
+  it('reads the quotas, 0 as no workspace budget, and refuses a minimum schedule of 0', () => {
+    expect(loadConfig({}).quotas).toEqual({
+      bots: 500,
+      notesPerBot: 100,
+      noteBytesPerBot: 4 * 1024 * 1024,
+      inputBytes: 65536,
+      minScheduleSeconds: 60,
+      dailyBudgetUsd: 5,
+    })
+    const set = loadConfig({ OPENORCH_MIN_SCHEDULE_SECONDS: '300', OPENORCH_DEFAULT_DAILY_BUDGET_USD: '0' })
+    expect(set.quotas).toMatchObject({ minScheduleSeconds: 300, dailyBudgetUsd: null })
+    expect(() => loadConfig({ OPENORCH_MIN_SCHEDULE_SECONDS: '0' })).toThrow(/OPENORCH_MIN_SCHEDULE_SECONDS/)
+  })
+
   it('treats empty strings as unset and parses roles', () => {
     const config = loadConfig({ PORT: '', OPENORCH_ROLES: 'api, worker', DATABASE_URL: 'postgres://u@h/db' })
     expect(config.http.port).toBe(8080)
