@@ -75,6 +75,9 @@ describe('the egress guard', () => {
     expect(refusedRangeOf('8.8.8.8')).toBeUndefined()
     expect(refusedRangeOf('2606:4700::1111')).toBeUndefined()
     expect(refusedRangeOf('::ffff:10.0.0.1')).toBe('private')
+    // IPv4-translated (SIIT) and IPv4-compatible forms are not the internet either.
+    expect(refusedRangeOf('::ffff:0:7f00:1')).toBe('reserved')
+    expect(refusedRangeOf('::7f00:1')).toBe('reserved')
     expect(refusedRangeOf('fe80::1%eth0')).toBe('link-local (cloud metadata)')
   })
 

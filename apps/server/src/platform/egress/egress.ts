@@ -66,6 +66,7 @@ const refusedRanges: Array<[range: string, cidrs: string[]]> = [
       '203.0.113.0/24',
       '240.0.0.0/4',
       '::/96',
+      '::ffff:0:0:0/96',
       '100::/64',
       '2001:db8::/32',
     ],
