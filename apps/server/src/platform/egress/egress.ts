@@ -21,7 +21,7 @@ export class EgressRefusedError extends Error {
   constructor(host: string, address: string, range: string) {
     const named = host === address ? address : `${host} (${address})`
     super(
-      `${named} is a ${range} address, which this installation does not call. An operator can open it with OPENORCH_EGRESS_ALLOW (a host, host:port or CIDR, e.g. ${suggestion(host, address)}).`,
+      `${named} is ${/^[aeiou]/.test(range) ? 'an' : 'a'} ${range} address, which this installation does not call. An operator can open it with OPENORCH_EGRESS_ALLOW (a host, host:port or CIDR, e.g. ${suggestion(host, address)}).`,
     )
     this.host = host
     this.address = address
