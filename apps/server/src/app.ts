@@ -82,7 +82,7 @@ export interface AppDeps {
   /** LLM providers of each workspace (keys encrypted with the process's vault). */
   providers: ProviderService
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
-  bots?: Pick<Bots, 'service' | 'notes' | 'quotas'>
+  bots?: Pick<Bots, 'service' | 'notes' | 'quotasOf'>
   usage?: UsageService
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
@@ -261,13 +261,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             bots: deps.bots.service,
             runs: deps.kernel.runs,
             notes: deps.bots.notes,
+            quotasOf: deps.bots.quotasOf,
           })
         if (deps.usage) await secured.register(usageRoutes, { usage: deps.usage })
         if (deps.bots)
           await secured.register(quotaRoutes, {
             database: deps.database,
             clock: deps.clock,
-            quotas: deps.bots.quotas,
+            quotasOf: deps.bots.quotasOf,
           })
         await secured.register(scheduleRoutes, { clock: deps.clock })
         await secured.register(eventRoutes, {

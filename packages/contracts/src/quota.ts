@@ -33,3 +33,31 @@ export const quotasSchema = z
  * }
  */
 export type Quotas = z.infer<typeof quotasSchema>
+
+const limit = (max: number) => z.number().int().min(0).max(max).nullable().optional()
+
+export const quotaOverridesSchema = z
+  .object({
+    bots: limit(1_000_000).describe('null or absent: the installation’s limit (OPENORCH_MAX_BOTS).'),
+    notesPerBot: limit(100_000),
+    noteBytesPerBot: limit(1024 ** 3),
+    inputBytes: limit(16 * 1024 ** 2),
+    minScheduleSeconds: z.number().int().min(1).max(86_400).nullable().optional(),
+    dailyBudgetUsd: z
+      .number()
+      .min(0)
+      .max(1_000_000)
+      .nullable()
+      .optional()
+      .describe(
+        'USD per UTC day for all runs together; 0: no budget; null or absent: the installation’s default.',
+      ),
+  })
+  .strict()
+  .meta({
+    id: 'QuotaOverrides',
+    description: 'A workspace’s own limits; each field left out or null takes the installation’s value.',
+  })
+
+/** The body of `PUT /api/v1/workspaces/{id}/quotas` (installation admins). */
+export type QuotaOverrides = z.infer<typeof quotaOverridesSchema>

@@ -15,6 +15,7 @@ import type {
   ProviderConfig,
   ProviderName,
   ProviderValidation,
+  QuotaOverrides,
   Quotas,
   RunEventPayload,
   RunLog,
@@ -346,6 +347,9 @@ export function createClient(options: ClientOptions) {
     /** Rename, or `{ disabled: true | false }`; the default workspace throws `default_workspace_protected`. */
     update: (id: string, patch: WorkspaceUpdate) =>
       request<Workspace>('PATCH', `/workspaces/${encodeURIComponent(id)}`, undefined, patch),
+    /** The workspace's own quotas; a field left out or null takes the installation's value. */
+    setQuotas: (id: string, overrides: QuotaOverrides) =>
+      request<Quotas>('PUT', `/workspaces/${encodeURIComponent(id)}/quotas`, undefined, overrides),
   }
 
   /**

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { noteNamePattern } from '@openorch/contracts'
 import { AppError, notFound } from '../platform/errors.ts'
-import { checkNotesCopy, checkNoteWrite, defaultQuotas, type Quotas } from '../quotas/quotas.ts'
+import { checkNotesCopy, checkNoteWrite, type Quotas } from '../quotas/quotas.ts'
 
 // A bot's notes: files in `<data>/bots/<id>/`, part of every run's context. Names are checked twice:
 // by pattern (no separators, no leading dot, no `..`), and by resolving the path inside the folder.
@@ -25,13 +25,14 @@ export interface BotNotes {
    */
   readWithin(botId: string, maxBytes: number): Promise<Array<NoteFile & { complete: boolean }>>
   get(botId: string, name: string): Promise<NoteFile>
-  put(botId: string, name: string, content: string): Promise<NoteFile>
+  /** With `quotas`, refuses what the bot's notes may not hold (quota_exceeded), by metadata only. */
+  put(botId: string, name: string, content: string, quotas?: Quotas): Promise<NoteFile>
   remove(botId: string, name: string): Promise<void>
   removeAll(botId: string): Promise<void>
-  copy(fromBotId: string, toBotId: string): Promise<void>
+  copy(fromBotId: string, toBotId: string, quotas?: Quotas): Promise<void>
 }
 
-export function createBotNotes(dataDir: string, quotas: Quotas = defaultQuotas): BotNotes {
+export function createBotNotes(dataDir: string): BotNotes {
   const root = path.resolve(dataDir, 'bots')
 
   function folderOf(botId: string): string {
@@ -128,10 +129,10 @@ export function createBotNotes(dataDir: string, quotas: Quotas = defaultQuotas):
       return notes
     },
     get,
-    async put(botId, name, content) {
+    async put(botId, name, content, quotas) {
       const file = fileOf(botId, name)
       // Metadata only: the bot's notes may hold so many and so much (quotas).
-      checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
+      if (quotas) checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
       await fs.mkdir(path.dirname(file), { recursive: true })
       const existing = await stat(file)
       if (existing && !existing.isFile())
@@ -151,9 +152,9 @@ export function createBotNotes(dataDir: string, quotas: Quotas = defaultQuotas):
     async removeAll(botId) {
       await fs.rm(folderOf(botId), { recursive: true, force: true })
     },
-    async copy(fromBotId, toBotId) {
+    async copy(fromBotId, toBotId, quotas) {
       const notes = await list(fromBotId)
-      checkNotesCopy(quotas, notes)
+      if (quotas) checkNotesCopy(quotas, notes)
       for (const note of notes) {
         const { content } = await get(fromBotId, note.name)
         await this.put(toBotId, note.name, content)

@@ -4,6 +4,7 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError } from '../platform/errors.ts'
 import { sha256Hex } from '../platform/ids.ts'
 import type { GenerateRequest, GenerateResult, ProviderCredentials } from '../providers/provider.types.ts'
+import type { QuotasOf } from '../quotas/quotas.ts'
 import type { Executor, RunContext } from '../runs/executor.ts'
 import { RunFailure, toRunError } from '../runs/run.failure.ts'
 import { parseJson } from '../runs/run.mapper.ts'
@@ -35,8 +36,8 @@ export interface BotExecutorDeps {
   publishLive: (event: RunEvent) => void
   /** How often streamed text is sent to the live feed (default 100 ms). */
   streamFlushMs?: number
-  /** Each workspace's daily budget over all its bots (UTC day); null or absent: none. */
-  dailyBudgetUsd?: number | null
+  /** Each workspace's quotas: its daily budget over all its bots (UTC day); absent: no budget. */
+  quotasOf?: QuotasOf
 }
 
 /** Share of the daily budget at which a `bot.budget_warning` event is emitted (once per day). */
@@ -132,7 +133,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       bot.daily_budget_usd !== null ? await botSpendSince(db, run.tenantId, bot.id, dayStart) : 0
     const perMillionIn = deps.providers.costUsd(bot.provider, bot.model, 1_000_000, 0)
     const perMillionOut = deps.providers.costUsd(bot.provider, bot.model, 0, 1_000_000)
-    const workspaceBudget = deps.dailyBudgetUsd ?? null
+    const workspaceBudget = deps.quotasOf ? (await deps.quotasOf(run.tenantId)).dailyBudgetUsd : null
     const budget = decideBudget({
       workspace: {
         dailyBudgetUsd: workspaceBudget,

@@ -18,6 +18,7 @@ import {
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../auth/auth.hook.ts'
+import type { QuotasOf } from '../quotas/quotas.ts'
 import { toRunJson } from '../runs/run.routes.ts'
 import type { RunService } from '../runs/run.service.ts'
 import type { BotService } from './bot.service.ts'
@@ -29,6 +30,8 @@ export interface BotRoutesOptions {
   bots: BotService
   runs: Pick<RunService, 'list'>
   notes: BotNotes
+  /** Each workspace's quotas (notes per bot and their bytes); absent: notes are not limited. */
+  quotasOf?: QuotasOf
 }
 
 const auth = { 401: problemResponse('No valid API key.') }
@@ -51,7 +54,10 @@ const idempotencyHeaders = z.object({
     .describe('The same key within 24 h returns the first run instead of starting a second.'),
 })
 
-export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { bots, runs, notes }) => {
+export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (
+  app,
+  { bots, runs, notes, quotasOf },
+) => {
   app.get(
     '/bots',
     {
@@ -280,7 +286,8 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (app, { 
     },
     async (request) => {
       const bot = await bots.load(request.auth.tenantId, request.params.id)
-      const note = await notes.put(bot.id, request.params.name, request.body.content)
+      const quotas = quotasOf ? await quotasOf(request.auth.tenantId) : undefined
+      const note = await notes.put(bot.id, request.params.name, request.body.content, quotas)
       return { ...note, updatedAt: iso(note.updatedAt) }
     },
   )

@@ -11,7 +11,7 @@ import {
   checkInputSize,
   checkNotesCopy,
   defaultQuotas,
-  type Quotas,
+  type QuotasOf,
   quotaExceeded,
   scheduleTooFrequent,
 } from '../quotas/quotas.ts'
@@ -49,8 +49,8 @@ export interface BotServiceDeps {
   runs: Pick<RunService, 'enqueue' | 'cancel'>
   providers: ProviderDirectory
   notes: BotNotes
-  /** What each workspace may hold and ask for (default: defaultQuotas). */
-  quotas?: Quotas
+  /** Each workspace's quotas (default: the defaults for every workspace). */
+  quotasOf?: QuotasOf
   /** Tells the scheduler (of every process) that schedules changed. */
   onSchedulesChanged?: () => void
 }
@@ -110,16 +110,20 @@ export function botRunRequest(
 export function createBotService(deps: BotServiceDeps) {
   const { database, clock, log } = deps
   const db = database.db
-  const quotas = deps.quotas ?? defaultQuotas
+  const quotasOf: QuotasOf = deps.quotasOf ?? (async () => defaultQuotas)
 
   /** A new bot (created, imported, duplicated) must fit the workspace's bots quota. */
   async function roomForBot(tenantId: string): Promise<void> {
-    checkBotCount(quotas, await countBots(db, tenantId))
+    checkBotCount(await quotasOf(tenantId), await countBots(db, tenantId))
   }
 
   /** A schedule may not fire more often than the installation allows (min_schedule_seconds). */
-  function checkFrequency(settings: Pick<BotSettings, 'schedule' | 'timezone'>): void {
+  async function checkFrequency(
+    tenantId: string,
+    settings: Pick<BotSettings, 'schedule' | 'timezone'>,
+  ): Promise<void> {
     if (!settings.schedule) return
+    const quotas = await quotasOf(tenantId)
     let spec: ReturnType<typeof parseSchedule>
     try {
       spec = parseSchedule(settings.schedule, settings.timezone)
@@ -279,7 +283,7 @@ export function createBotService(deps: BotServiceDeps) {
   async function create(tenantId: string, body: BotCreate): Promise<Bot> {
     const settings = await settingsOf(tenantId, botCreateSchema.parse(body))
     await check(tenantId, settings)
-    checkFrequency(settings)
+    await checkFrequency(tenantId, settings)
     await nameTaken(tenantId, settings.name)
     await roomForBot(tenantId)
     const row = await insert(tenantId, settings)
@@ -314,7 +318,8 @@ export function createBotService(deps: BotServiceDeps) {
     const next: BotRow = { ...current, ...set }
     await check(tenantId, next)
     // Only a changed schedule is held to the minimum: an older bot can still be renamed.
-    if (next.schedule !== current.schedule || next.timezone !== current.timezone) checkFrequency(next)
+    if (next.schedule !== current.schedule || next.timezone !== current.timezone)
+      await checkFrequency(tenantId, next)
     if (set.name !== undefined) await nameTaken(tenantId, next.name, id)
     const now = clock.now()
     const scheduleChanged =
@@ -347,6 +352,7 @@ export function createBotService(deps: BotServiceDeps) {
     const source = await load(tenantId, id)
     // A copy counts like a new bot with new notes: checked before anything is written.
     await roomForBot(tenantId)
+    const quotas = await quotasOf(tenantId)
     checkNotesCopy(quotas, await deps.notes.list(source.id))
     const { id: _id, tenant_id: _tenant, created_at: _created, updated_at: _updated, ...settings } = source
     const row = await insert(tenantId, {
@@ -356,7 +362,7 @@ export function createBotService(deps: BotServiceDeps) {
       paused_reason: null,
       budget_warned_day: null,
     })
-    await deps.notes.copy(source.id, row.id)
+    await deps.notes.copy(source.id, row.id, quotas)
     return toBotJson(row, undefined)
   }
 
@@ -372,7 +378,7 @@ export function createBotService(deps: BotServiceDeps) {
     const settings = await settingsOf(tenantId, botCreateSchema.parse(document.bot))
     settings.enabled = 0
     await check(tenantId, settings)
-    checkFrequency(settings)
+    await checkFrequency(tenantId, settings)
     await roomForBot(tenantId)
     settings.name = await freeName(tenantId, settings.name, 'imported')
     const row = await insert(tenantId, settings)
@@ -386,7 +392,7 @@ export function createBotService(deps: BotServiceDeps) {
     options: { input?: unknown; trigger: RunTrigger; idempotencyKey?: string | undefined },
   ): Promise<EnqueueResult> {
     const bot = await load(tenantId, id)
-    checkInputSize(quotas, options.input)
+    checkInputSize(await quotasOf(tenantId), options.input)
     const key = options.idempotencyKey ? `user:${bot.id}:${options.idempotencyKey}` : null
     return deps.runs.enqueue(botRunRequest(bot, options.trigger, options.input ?? null, key))
   }

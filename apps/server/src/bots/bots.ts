@@ -2,6 +2,7 @@ import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
+import { createQuotasOf } from '../quotas/quota.store.ts'
 import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import { createBotEventHandler } from './bot.events.ts'
@@ -23,7 +24,7 @@ export interface BotsDeps {
   dataDir: string
   scheduler?: Partial<Pick<BotSchedulerDeps, 'batchSize' | 'maxSleepMs' | 'missedGraceMs'>>
   streamFlushMs?: number
-  /** What each workspace may hold and ask for (default: defaultQuotas). */
+  /** The installation's quotas; a workspace may have its own on top (default: defaultQuotas). */
   quotas?: Quotas
 }
 
@@ -33,7 +34,8 @@ const schedulesChanged = JSON.stringify({ type: 'schedules_changed' })
 
 export function createBots(deps: BotsDeps) {
   const quotas = deps.quotas ?? defaultQuotas
-  const notes = createBotNotes(deps.dataDir, quotas)
+  const quotasOf = createQuotasOf(deps.database.db, quotas)
+  const notes = createBotNotes(deps.dataDir)
   const scheduler = new BotScheduler({
     database: deps.database,
     clock: deps.clock,
@@ -49,7 +51,7 @@ export function createBots(deps: BotsDeps) {
     runs: deps.kernel.runs,
     providers: deps.providers,
     notes,
-    quotas,
+    quotasOf,
     onSchedulesChanged: () => {
       scheduler.nudge()
       // Other processes' schedulers sleep until their earliest slot: tell them the table changed.
@@ -63,7 +65,7 @@ export function createBots(deps: BotsDeps) {
       clock: deps.clock,
       notes,
       providers: deps.providers,
-      dailyBudgetUsd: quotas.dailyBudgetUsd,
+      quotasOf,
       publishLive: (event) => deps.kernel.relay.publishLive(event),
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),
@@ -76,7 +78,9 @@ export function createBots(deps: BotsDeps) {
   return {
     service,
     notes,
+    /** The installation's quotas, and each workspace's (with its overrides). */
     quotas,
+    quotasOf,
     scheduler,
     /** Starts firing schedules (the scheduler role). */
     startScheduler(): void {

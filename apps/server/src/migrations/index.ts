@@ -13,6 +13,7 @@ import { loginFailures } from './0011-login-failures.ts'
 import { apiKeyCreator } from './0013-api-key-creator.ts'
 import { workspaces } from './0014-workspaces.ts'
 import { runSearchByWorkspace } from './0015-run-search-by-workspace.ts'
+import { workspaceQuotas } from './0016-workspace-quotas.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0013-api-key-creator': apiKeyCreator,
   '0014-workspaces': workspaces,
   '0015-run-search-by-workspace': runSearchByWorkspace,
+  '0016-workspace-quotas': workspaceQuotas,
 }

@@ -67,6 +67,45 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     expect(theirs.statusCode).toBe(201)
   })
 
+  it('lets an installation admin give one workspace its own quotas; nobody else may', async () => {
+    await app({ bots: 5, dailyBudgetUsd: 5 })
+    const set = (key: string, id: string, body: unknown) =>
+      t!.app.inject({
+        method: 'PUT',
+        url: `/api/v1/workspaces/${id}/quotas`,
+        headers: bearer(key),
+        payload: body as object,
+      })
+    const answer = await set(t!.keys.owner, 'other', { bots: 1, dailyBudgetUsd: 0 })
+    expect(answer.statusCode).toBe(200)
+    expect(answer.json()).toMatchObject({ bots: { limit: 1, used: 0 }, dailyBudget: { limitUsd: null } })
+    await insertProviderRow(t!.database, 'openai', { tenantId: 'other', defaultModel: 'gpt-4o-mini' })
+    const theirs = (name: string) =>
+      t!.app.inject({
+        method: 'POST',
+        url: '/api/v1/bots',
+        headers: bearer(t!.keys.otherTenant),
+        payload: { name, prompt: 'p', provider: 'openai' },
+      })
+    expect((await theirs('First')).statusCode).toBe(201)
+    expect((await theirs('Second')).json()).toMatchObject({ code: 'quota_exceeded', quota: 'bots', limit: 1 })
+    const own = await t!.app.inject({ url: '/api/v1/quotas', headers: bearer(t!.keys.otherTenant) })
+    expect(own.json()).toMatchObject({ bots: { limit: 1, used: 1 }, dailyBudget: { limitUsd: null } })
+    // The default workspace keeps the installation's.
+    expect((await call('GET', '/quotas')).json()).toMatchObject({
+      bots: { limit: 5 },
+      dailyBudget: { limitUsd: 5 },
+    })
+    // Not an installation admin: the other workspace's owner, an admin of the default one.
+    expect((await set(t!.keys.otherTenant, 'other', { bots: 100 })).statusCode).toBe(403)
+    expect((await set(t!.keys.admin, 'other', { bots: 100 })).statusCode).toBe(403)
+    expect((await set(t!.keys.owner, 'nope', { bots: 100 })).statusCode).toBe(404)
+    expect((await set(t!.keys.owner, 'other', { bots: -1 })).statusCode).toBe(400)
+    expect((await set(t!.keys.owner, 'other', { surprise: 1 })).statusCode).toBe(400)
+    // Null or left out: back to the installation's.
+    expect((await set(t!.keys.owner, 'other', {})).json()).toMatchObject({ bots: { limit: 5 } })
+  })
+
   it('limits a run’s input', async () => {
     await app({ inputBytes: 1000 })
     const id = (await bot('Inputs')).json().id

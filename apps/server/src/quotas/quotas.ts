@@ -140,3 +140,33 @@ export function checkNotesCopy(quotas: Quotas, notes: ReadonlyArray<{ size: numb
       `The bot's notes take ${total} bytes, more than a bot's notes may take (${quotas.noteBytesPerBot}).`,
     )
 }
+
+/** A workspace's own limits (tenants.quotas, migration 0016): a field absent or null is the installation's. */
+export interface QuotaOverrides {
+  bots?: number | null
+  notesPerBot?: number | null
+  noteBytesPerBot?: number | null
+  inputBytes?: number | null
+  minScheduleSeconds?: number | null
+  /** 0: no budget for this workspace. */
+  dailyBudgetUsd?: number | null
+}
+
+/** The installation's limits with a workspace's overrides on top. */
+export function resolveQuotas(installation: Quotas, overrides: QuotaOverrides | null): Quotas {
+  if (!overrides) return installation
+  const pick = (value: number | null | undefined, fallback: number) => value ?? fallback
+  const budget = overrides.dailyBudgetUsd
+  return {
+    bots: pick(overrides.bots, installation.bots),
+    notesPerBot: pick(overrides.notesPerBot, installation.notesPerBot),
+    noteBytesPerBot: pick(overrides.noteBytesPerBot, installation.noteBytesPerBot),
+    inputBytes: pick(overrides.inputBytes, installation.inputBytes),
+    minScheduleSeconds: pick(overrides.minScheduleSeconds, installation.minScheduleSeconds),
+    dailyBudgetUsd:
+      budget === undefined || budget === null ? installation.dailyBudgetUsd : budget === 0 ? null : budget,
+  }
+}
+
+/** Each workspace's quotas, read from its row at every check (so every process agrees at once). */
+export type QuotasOf = (tenantId: string) => Promise<Quotas>

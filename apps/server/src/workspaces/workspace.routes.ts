@@ -42,7 +42,7 @@ const ownerOnly = requireRole('owner')
  * Installation admins only: owners of the default workspace. Checked before the body is validated,
  * like every role check, and before any workspace is looked up: the answer says nothing about ids.
  */
-const requireInstallationAdmin: preHandlerAsyncHookHandler = async function (request, reply) {
+export const requireInstallationAdmin: preHandlerAsyncHookHandler = async function (request, reply) {
   await ownerOnly.call(this, request, reply)
   if (!isInstallationAdmin(request.auth))
     throw new AppError(

@@ -149,7 +149,13 @@ export function createWorkspaceService(deps: WorkspaceServiceDeps) {
     input: { name: string; owner: { email: string; password: string } },
   ): Promise<{ workspace: Workspace; owner: User }> {
     const name = nameOf(input.name)
-    const row: TenantRow = { tenant_id: newId(), name, created_at: clock.now(), disabled_at: null }
+    const row: TenantRow = {
+      tenant_id: newId(),
+      name,
+      created_at: clock.now(),
+      disabled_at: null,
+      quotas: null,
+    }
     await insertWorkspace(db, row)
     let owner: User
     try {
