@@ -3,6 +3,7 @@ import { botCreateSchema } from '@openorch/contracts'
 import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, type FieldError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -111,11 +112,6 @@ export function createBotService(deps: BotServiceDeps) {
   const { database, clock, log } = deps
   const db = database.db
   const quotasOf: QuotasOf = deps.quotasOf ?? (async () => defaultQuotas)
-
-  /** A new bot (created, imported, duplicated) must fit the workspace's bots quota. */
-  async function roomForBot(tenantId: string): Promise<void> {
-    checkBotCount(await quotasOf(tenantId), await countBots(db, tenantId))
-  }
 
   /** A schedule may not fire more often than the installation allows (min_schedule_seconds). */
   async function checkFrequency(
@@ -268,9 +264,23 @@ export function createBotService(deps: BotServiceDeps) {
     const id = newId()
     const row: BotRow = { ...settings, id, tenant_id: tenantId, created_at: now, updated_at: now }
     Object.assign(row, nextFireOf(row, now))
+    const quotas = await quotasOf(tenantId)
     try {
-      await insertBot(db, row)
+      await writeTransaction(database, async (trx) => {
+        // Count and insert under one lock (SQLite's write lock, the workspace's row on PostgreSQL), so
+        // parallel creates cannot overshoot the bots quota together.
+        if (database.dialect === 'postgres')
+          await trx
+            .selectFrom('tenants')
+            .select('tenant_id')
+            .where('tenant_id', '=', tenantId)
+            .forUpdate()
+            .execute()
+        checkBotCount(quotas, await countBots(trx, tenantId))
+        await insertBot(trx, row)
+      })
     } catch (error) {
+      if (error instanceof AppError) throw error
       // Two creates racing for one name: the unique index decides.
       if (await findBotByName(db, tenantId, row.name)) await nameTaken(tenantId, row.name)
       throw error
@@ -285,7 +295,6 @@ export function createBotService(deps: BotServiceDeps) {
     await check(tenantId, settings)
     await checkFrequency(tenantId, settings)
     await nameTaken(tenantId, settings.name)
-    await roomForBot(tenantId)
     const row = await insert(tenantId, settings)
     return toBotJson(row, undefined)
   }
@@ -350,8 +359,7 @@ export function createBotService(deps: BotServiceDeps) {
 
   async function duplicate(tenantId: string, id: string): Promise<Bot> {
     const source = await load(tenantId, id)
-    // A copy counts like a new bot with new notes: checked before anything is written.
-    await roomForBot(tenantId)
+    // A copy counts like new notes (checked here) and a new bot (checked by insert) before anything is written.
     const quotas = await quotasOf(tenantId)
     checkNotesCopy(quotas, await deps.notes.list(source.id))
     const { id: _id, tenant_id: _tenant, created_at: _created, updated_at: _updated, ...settings } = source
@@ -379,7 +387,6 @@ export function createBotService(deps: BotServiceDeps) {
     settings.enabled = 0
     await check(tenantId, settings)
     await checkFrequency(tenantId, settings)
-    await roomForBot(tenantId)
     settings.name = await freeName(tenantId, settings.name, 'imported')
     const row = await insert(tenantId, settings)
     return toBotJson(row, undefined)

@@ -67,6 +67,14 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     expect(theirs.statusCode).toBe(201)
   })
 
+  it('holds the bots quota against parallel creates', async () => {
+    await app({ bots: 3 })
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => bot(`Racer ${i}`)))
+    expect(answers.filter((answer) => answer.statusCode === 201)).toHaveLength(3)
+    expect(answers.filter((answer) => answer.json().code === 'quota_exceeded')).toHaveLength(5)
+    expect((await call('GET', '/bots')).json().items).toHaveLength(3)
+  })
+
   it('lets an installation admin give one workspace its own quotas; nobody else may', async () => {
     await app({ bots: 5, dailyBudgetUsd: 5 })
     const set = (key: string, id: string, body: unknown) =>
