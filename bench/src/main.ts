@@ -1,5 +1,6 @@
 // `npm run bench -- engine`: openOrchestrator's run engine against graphile-worker and pg-boss on the
-// same PostgreSQL and the same workload, in one run. `npm run bench -- scheduler`: how late schedules
+// same PostgreSQL and the same workload, in one run. `production`: bot runs through the real executor
+// with their concurrency keys, against graphile-worker with a queue per bot (bench/src/engine). `npm run bench -- scheduler`: how late schedules
 // fire (bench/src/scheduler). `npm run bench -- search`: full-text search of run outputs against the
 // old substring scan (bench/src/search); `search-isolation`: whether one workspace can slow or probe
 // another's search. `npm run bench -- dashboard`: the dashboard in Chromium with
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { bundle, runChild, serverNodeFlags } from './child.ts'
 import { runDashboardBench } from './dashboard/dashboard.bench.ts'
 import type { EngineResult } from './engine/engine.run.ts'
+import { runProductionSuite } from './engine/production.suite.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 import { runScrubberSuite } from './scrubber/scrubber.suite.ts'
 import { runSearchIsolationSuite } from './search/isolation.suite.ts'
@@ -47,7 +49,7 @@ const { values, positionals } = parseArgs({
   },
 })
 const suite = positionals[0] ?? 'engine'
-const suites = ['engine', 'scheduler', 'search', 'search-isolation', 'dashboard', 'scrubber']
+const suites = ['engine', 'production', 'scheduler', 'search', 'search-isolation', 'dashboard', 'scrubber']
 if (!suites.includes(suite)) {
   process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
   process.exit(1)
@@ -83,6 +85,18 @@ if (suite === 'search-isolation') {
     steps: values.steps.split(',').map(Number),
     samples: Number(values.samples),
     victimLast: values['victim-last'],
+    only: values.only?.split(',') ?? null,
+  })
+  process.exit(0)
+}
+if (suite === 'production') {
+  await runProductionSuite({
+    databaseUrl,
+    runs: Number(values.runs === '100000' ? '20000' : values.runs),
+    bots: Number(values.bots),
+    batchSize: Number(values['batch-size']),
+    concurrency: Number(values.concurrency ?? '10'),
+    skipPeers: values['skip-peers'],
     only: values.only?.split(',') ?? null,
   })
   process.exit(0)
