@@ -62,6 +62,15 @@ let passed = 0
 let failed = 0
 let code = 0
 for (const [index, args] of passes.entries()) {
+  // The browser tests' files each build the dashboard when it is stale; two at once on a fresh
+  // clone would empty dist/ under each other (a size check once read a half-written folder): build once.
+  if (args.some((arg) => arg.includes('e2e') && !arg.startsWith('--'))) {
+    const build = spawn(process.execPath, ['apps/web/scripts/build.mjs', '--if-stale'], {
+      stdio: 'inherit',
+      env,
+    })
+    await new Promise((resolve) => build.on('exit', resolve))
+  }
   const results = path.join(os.tmpdir(), `openorch-vitest-${process.pid}-${index}.json`)
   const vitest = spawn(
     process.execPath,
