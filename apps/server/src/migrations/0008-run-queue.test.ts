@@ -1,18 +1,10 @@
-import { randomBytes } from 'node:crypto'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { dialects, postgresUrl } from '../../test/databases.ts'
-import type { Db, Tables } from '../database.ts'
-import { type DialectName, openDatabase } from '../platform/db/database.ts'
-import { migrateToLatest } from '../platform/db/migrator.ts'
+import { createTestDatabase, dialects, migrateTestDatabase, type TestDatabase } from '../../test/databases.ts'
+import type { Db } from '../database.ts'
+import type { DialectName } from '../platform/db/database.ts'
 import { createQueue } from '../runs/kernel.ts'
-import { migrations } from './index.ts'
 
 const now = Date.parse('2026-06-01T00:00:00Z')
-const before0008 = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0008'))
 
 function runRow(id: string, status: string, extra: Record<string, unknown> = {}) {
   return {
@@ -37,31 +29,16 @@ function runRow(id: string, status: string, extra: Record<string, unknown> = {})
 
 describe.each(dialects)('migration 0008 (run queue) on %s', (dialect: DialectName) => {
   let database: Db | undefined
-  let cleanup: (() => Promise<void>) | undefined
+  let testDatabase: TestDatabase | undefined
   afterEach(async () => {
     await database?.close()
-    await cleanup?.()
+    await testDatabase?.cleanup()
   })
 
-  async function open(): Promise<Db> {
-    if (dialect === 'sqlite') {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-0008-'))
-      cleanup = async () => fs.rmSync(dir, { recursive: true, force: true })
-      return openDatabase<Tables>({ sqlitePath: path.join(dir, 'test.db') })
-    }
-    const schema = `t_${randomBytes(6).toString('hex')}`
-    cleanup = async () => {
-      const client = new pg.Client({ connectionString: postgresUrl })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-      await client.end()
-    }
-    return openDatabase<Tables>({ url: postgresUrl, schema, poolSize: 2 })
-  }
-
   it('carries the queued and running runs of an existing database over, so they are claimed and rescued', async () => {
-    database = await open()
-    await migrateToLatest(database.db, dialect, before0008)
+    // The shared helpers take turns with other tests' schema drops (Kysely lists every schema).
+    testDatabase = await createTestDatabase(dialect, { upTo: '0007-run-search' })
+    database = await testDatabase.open()
     await database.db
       .insertInto('runs')
       .values([
@@ -77,7 +54,7 @@ describe.each(dialects)('migration 0008 (run queue) on %s', (dialect: DialectNam
       ] as never)
       .execute()
 
-    await migrateToLatest(database.db, dialect, migrations)
+    await migrateTestDatabase(database)
 
     const queue = createQueue(database)
     const claimed = await queue.claim({ workerId: 'w', limit: 10, now, leaseMs: 120_000 })
