@@ -51,7 +51,7 @@ import { createWorkspaceService } from './workspaces/workspace.service.ts'
 
 export interface AppDeps {
   database: Db
-  kernel: Pick<RunKernel, 'runs'>
+  kernel: Pick<RunKernel, 'runs'> & Partial<Pick<RunKernel, 'unserved'>>
   bus: Bus
   clock: Clock
   log: Logger
@@ -127,6 +127,13 @@ function registerRunGauges(deps: AppDeps): void {
     help: 'Pending runs that are due now (waiting for a worker slot).',
     log,
     read: async () => [{ value: await countPendingRuns(database, clock.now()) }],
+  })
+  addCollectedGauge(metrics, {
+    name: 'openorch_runs_unserved',
+    help: 'Runs due for over 30 s whose kind no live worker process serves, by kind (they wait, not fail).',
+    labelNames: ['kind'] as const,
+    log,
+    read: async () => [...(deps.kernel.unserved ?? [])].map(([kind, value]) => ({ labels: { kind }, value })),
   })
 }
 

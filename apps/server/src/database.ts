@@ -3,7 +3,13 @@ import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
 import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
-import type { EventCursorsTable, RunEventsTable, RunsTable } from './runs/run.table.ts'
+import type {
+  EventCursorsTable,
+  RunEventsTable,
+  RunKeysTable,
+  RunsTable,
+  RunWorkersTable,
+} from './runs/run.table.ts'
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
@@ -21,6 +27,8 @@ export interface Tables {
   runs: RunsTable
   run_events: RunEventsTable
   event_cursors: EventCursorsTable
+  run_keys: RunKeysTable
+  run_workers: RunWorkersTable
   providers: ProvidersTable
   bots: BotsTable
   run_logs: RunLogsTable

@@ -98,6 +98,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       leaseMs: config.worker.leaseMs,
       pollIntervalMs: config.worker.pollIntervalMs,
       ...(config.worker.claimBatchSize !== undefined ? { claimBatchSize: config.worker.claimBatchSize } : {}),
+      ...(config.worker.kinds !== undefined ? { kinds: config.worker.kinds } : {}),
       localQueueSize: config.worker.localQueueSize,
       settleBatchSize: config.worker.settleBatchSize,
       onSettled: (run, settlement, accepted) => {

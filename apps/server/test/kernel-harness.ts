@@ -32,6 +32,12 @@ export function createTestKernel(
     log: overrides.log ?? testLog,
     backpressure: overrides.backpressure ?? { warnPending: 1_000_000, dropPending: 1_000_000 },
     relayIntervalMs: overrides.relayIntervalMs ?? 200,
+    ...(overrides.queueCheckIntervalMs !== undefined
+      ? { queueCheckIntervalMs: overrides.queueCheckIntervalMs }
+      : {}),
+    ...(overrides.presenceIntervalMs !== undefined
+      ? { presenceIntervalMs: overrides.presenceIntervalMs }
+      : {}),
     worker: { concurrency: 4, leaseMs: 2000, pollIntervalMs: 100, ...overrides.worker },
   })
   return { ...kernel, bus, clock }

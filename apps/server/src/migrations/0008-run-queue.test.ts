@@ -57,7 +57,7 @@ describe.each(dialects)('migration 0008 (run queue) on %s', (dialect: DialectNam
     await migrateTestDatabase(database)
 
     const queue = createQueue(database)
-    const claimed = await queue.claim({ workerId: 'w', limit: 10, now, leaseMs: 120_000 })
+    const claimed = await queue.claim({ kinds: ['noop'], workerId: 'w', limit: 10, now, leaseMs: 120_000 })
     expect(claimed.map((r) => r.id)).toEqual(['r-pending'])
     expect(claimed[0]).toMatchObject({ status: 'running', attempt: 1 })
     // The running run's lease came along: held until it expires, then rescued (attempts remain).
@@ -68,7 +68,7 @@ describe.each(dialects)('migration 0008 (run queue) on %s', (dialect: DialectNam
     expect(await queue.settle([{ id: 'r-running', token: 3, outcome: 'released' }], now + 31_000)).toEqual([
       false,
     ])
-    const again = await queue.claim({ workerId: 'w2', limit: 10, now: now + 32_000, leaseMs: 30_000 })
+    const again = await queue.claim({ kinds: ['noop'], workerId: 'w2', limit: 10, now: now + 32_000, leaseMs: 30_000 })
     expect(again.map((r) => [r.id, r.attempt])).toEqual([['r-running', 2]])
     const finished = await database.db
       .selectFrom('runs')

@@ -14,6 +14,7 @@ import { apiKeyCreator } from './0013-api-key-creator.ts'
 import { workspaces } from './0014-workspaces.ts'
 import { runSearchByWorkspace } from './0015-run-search-by-workspace.ts'
 import { workspaceQuotas } from './0016-workspace-quotas.ts'
+import { runKindsAndParking } from './0017-run-kinds-and-parking.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0014-workspaces': workspaces,
   '0015-run-search-by-workspace': runSearchByWorkspace,
   '0016-workspace-quotas': workspaceQuotas,
+  '0017-run-kinds-and-parking': runKindsAndParking,
 }

@@ -57,6 +57,21 @@ const envSchema = z.object({
   OPENORCH_CLAIM_BATCH_SIZE: intFrom(1, 10_000).optional(),
   OPENORCH_LOCAL_QUEUE_SIZE: intFrom(0, 100_000).default(0),
   OPENORCH_SETTLE_BATCH_SIZE: intFrom(1, 10_000).default(100),
+  // Unset: every kind this process has an executor for; else only these (comma-separated).
+  OPENORCH_RUN_KINDS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined || v.trim() === ''
+        ? undefined
+        : v
+            .split(',')
+            .map((k) => k.trim())
+            .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be run kind names such as bot')).optional(),
+    ),
   OPENORCH_CORS_ORIGINS: z
     .string()
     .default('')
@@ -160,6 +175,8 @@ export interface Config {
     shutdownGraceMs: number
     /** Runs per claim (default: every free slot); leased runs held ahead of free slots; completions per write. */
     claimBatchSize: number | undefined
+    /** Only these run kinds are claimed here (OPENORCH_RUN_KINDS); undefined: every kind with an executor. */
+    kinds: string[] | undefined
     localQueueSize: number
     settleBatchSize: number
   }
@@ -230,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       pollIntervalMs: e.OPENORCH_POLL_INTERVAL_MS,
       shutdownGraceMs: e.OPENORCH_SHUTDOWN_GRACE_SECONDS * 1000,
       claimBatchSize: e.OPENORCH_CLAIM_BATCH_SIZE,
+      kinds: e.OPENORCH_RUN_KINDS,
       localQueueSize: e.OPENORCH_LOCAL_QUEUE_SIZE,
       settleBatchSize: e.OPENORCH_SETTLE_BATCH_SIZE,
     },

@@ -198,10 +198,17 @@ describe.each(dialects)('crash safety on %s', (dialect) => {
     const job = await k.runs.enqueue({ tenantId, kind: 'raw', trigger: 'api', maxRetries: 1 })
     if (job.status !== 'created') throw new Error('expected created')
     const now = Date.now()
-    const [zombieClaim] = await k.queue.claim({ workerId: 'zombie', limit: 1, now, leaseMs: 1000 })
+    const [zombieClaim] = await k.queue.claim({
+      kinds: ['raw'],
+      workerId: 'zombie',
+      limit: 1,
+      now,
+      leaseMs: 1000,
+    })
     // The zombie sleeps past its lease; the rescuer and a second worker take over.
     await k.queue.rescueExpired(now + 1001, 10)
     const [survivorClaim] = await k.queue.claim({
+      kinds: ['raw'],
       workerId: 'survivor',
       limit: 1,
       now: now + 1002,

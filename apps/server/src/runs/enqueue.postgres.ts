@@ -1,10 +1,12 @@
 import type pg from 'pg'
 import type { Db } from '../database.ts'
 import type { RunRow } from './run.table.ts'
+import { insertEventsFromSql } from './run-event.ts'
 
 // Inserts new runs (without idempotency keys), their queue rows (run_queue, decision 0013), their
 // `run.pending` outbox events and the worker wake-up in one statement: one round trip instead of a
-// five-statement transaction. The NOTIFY is part of the statement's transaction, so it is delivered at
+// five-statement transaction. A concurrency key gets its `run_keys` row (migration 0017). The NOTIFY
+// is part of the statement's transaction, so it is delivered at
 // commit (identical payloads collapse).
 const insertRunsSql = `
 WITH input AS (
@@ -12,12 +14,13 @@ WITH input AS (
 ), ins AS (
   INSERT INTO runs SELECT * FROM input RETURNING *
 ), queued AS (
-  INSERT INTO run_queue (id, priority, run_at, lease_token, concurrency_key, concurrency_limit)
-  SELECT id, priority, run_at, lease_token, concurrency_key, concurrency_limit FROM ins WHERE status = 'pending'
+  INSERT INTO run_queue (id, kind, priority, run_at, lease_token, concurrency_key, concurrency_limit)
+  SELECT id, kind, priority, run_at, lease_token, concurrency_key, concurrency_limit FROM ins WHERE status = 'pending'
+), keys AS (
+  INSERT INTO run_keys (key) SELECT DISTINCT concurrency_key FROM ins WHERE concurrency_key IS NOT NULL
+  ON CONFLICT DO NOTHING
 ), events AS (
-  INSERT INTO run_events (tenant_id, run_id, type, payload, created_at)
-  SELECT tenant_id, id, 'run.pending', json_build_object('runId', id, 'tenantId', tenant_id, 'kind', kind,
-    'botId', bot_id, 'status', status, 'attempt', attempt, 'error', NULL)::text, $2 FROM ins
+  ${insertEventsFromSql('ins', '$2')}
 )
 SELECT ins.*, pg_notify($3, '') IS NULL AS woke FROM ins`
 

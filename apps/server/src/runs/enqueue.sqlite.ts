@@ -1,7 +1,7 @@
 import type SqliteDatabase from 'better-sqlite3'
 import type { Db } from '../database.ts'
-import { eventPayloadOf } from './run.mapper.ts'
 import type { RunRow } from './run.table.ts'
+import { eventPayloadOf } from './run-event.ts'
 
 // Inserts new runs (without idempotency keys) and their `run.pending` outbox events with prepared
 // statements in one BEGIN IMMEDIATE transaction. Kysely would build an AST node per value:

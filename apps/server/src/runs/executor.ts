@@ -16,23 +16,39 @@ export interface RunContext {
 
 export type ExecutorResult =
   | { output?: unknown; result?: CompletionResult }
-  /** Park the run in `waiting` (holds no worker slot) until someone resumes it. */
-  | { wait: string }
+  /**
+   * Park the run in `waiting` (holds no worker slot) until it is resumed: by id, by `correlationKey`
+   * (the current parking's name, so a stale resume cannot wake a later parking), or, with
+   * `wait: waitForChildren`, when every run whose parentRunId is this run has finished. Past `until`
+   * (epoch ms) it times out (`wait_timeout`).
+   */
+  | { wait: string; until?: number | null; correlationKey?: string | null }
+
+/** The wait reason of a parent that waits until all its children have finished. */
+export const waitForChildren = 'children'
 
 export type Executor = (context: RunContext) => Promise<ExecutorResult>
 
 /** Executors register per run kind; the kernel knows nothing of bots, pipelines or agents. */
 export class ExecutorRegistry {
   private readonly executors = new Map<string, Executor>()
+  private sortedKinds: readonly string[] | undefined
 
   register(kind: string, executor: Executor): this {
     if (this.executors.has(kind)) throw new Error(`An executor for run kind "${kind}" is already registered`)
     this.executors.set(kind, executor)
+    this.sortedKinds = undefined
     return this
   }
 
   get(kind: string): Executor | undefined {
     return this.executors.get(kind)
+  }
+
+  /** The kinds this process can run: a worker claims only these. */
+  kinds(): readonly string[] {
+    this.sortedKinds ??= [...this.executors.keys()].sort()
+    return this.sortedKinds
   }
 }
 

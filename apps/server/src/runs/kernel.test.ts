@@ -393,7 +393,9 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     await Promise.all(
       Array.from({ length: 10 }, async (_, loop) => {
         const workerId = `loop-${loop}`
-        let current = (await k.queue.claim({ workerId, limit: 1, now: Date.now(), leaseMs: 30_000 }))[0]
+        let current = (
+          await k.queue.claim({ workerId, kinds: ['noop'], limit: 1, now: Date.now(), leaseMs: 30_000 })
+        )[0]
         while (current) {
           if (seen.has(current.id)) duplicates++
           seen.add(current.id)
@@ -408,7 +410,7 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
               },
             ],
             Date.now(),
-            { workerId, limit: 1, now: Date.now(), leaseMs: 30_000 },
+            { workerId, kinds: ['noop'], limit: 1, now: Date.now(), leaseMs: 30_000 },
           )
           expect(accepted).toEqual([true])
           current = claimed[0]
@@ -471,7 +473,9 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     const other = await k.runs.enqueue({ tenantId, kind: 'other', trigger: 'api' })
     if (other.status !== 'created') throw new Error('expected created')
     expect((await finished(k, other.run.id)).status).toBe('completed')
-    await k.runs.resume(tenantId, parked.run.id, 'approved')
+    expect(await k.runs.resume(tenantId, { id: parked.run.id }, { input: 'approved' })).toMatchObject({
+      resumed: true,
+    })
     expect(await finished(k, parked.run.id, 'completed')).toMatchObject({ output: 'done', attempt: 2 })
   })
 
@@ -534,7 +538,13 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     const retriable = await k.runs.enqueue({ tenantId, kind: 'gone', trigger: 'api', maxRetries: 1 })
     const last = await k.runs.enqueue({ tenantId, kind: 'gone', trigger: 'api' })
     if (retriable.status !== 'created' || last.status !== 'created') throw new Error('expected created')
-    const claimed = await k.queue.claim({ workerId: 'dead', limit: 2, now: clock.now(), leaseMs: 1000 })
+    const claimed = await k.queue.claim({
+      workerId: 'dead',
+      kinds: ['gone'],
+      limit: 2,
+      now: clock.now(),
+      leaseMs: 1000,
+    })
     expect(claimed).toHaveLength(2)
     expect(await k.queue.rescueExpired(clock.now(), 10)).toHaveLength(0)
     clock.advance(1001)

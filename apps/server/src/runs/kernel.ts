@@ -3,14 +3,17 @@ import { OutboxRelay } from '../events/outbox-relay.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
-import { ExecutorRegistry } from './executor.ts'
+import { ExecutorRegistry, waitForChildren } from './executor.ts'
 import { createPostgresQueue } from './queue.postgres.ts'
 import { createSqliteQueue } from './queue.sqlite.ts'
-import type { RunQueue } from './queue.ts'
-import { eventPayloadOf } from './run.mapper.ts'
+import type { RunQueue, Settlement } from './queue.ts'
 import { createRunService, type RunService } from './run.service.ts'
-import type { EnqueueRequest } from './run.types.ts'
+import type { ClaimedRun, EnqueueRequest } from './run.types.ts'
+import { eventPayloadOf } from './run-event.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
+import { announceWorker, forgetWorker, unservedKinds } from './worker-presence.ts'
+
+const finishing = new Set<Settlement['outcome']>(['completed', 'failed', 'timeout'])
 
 export interface RunKernelOptions {
   database: Db
@@ -20,6 +23,8 @@ export interface RunKernelOptions {
   worker: Omit<WorkerOptions, 'queue' | 'executors' | 'clock' | 'log'>
   backpressure: { warnPending: number; dropPending: number }
   relayIntervalMs?: number
+  /** How often a worker announces itself and sweeps parked runs (default 10 s). */
+  presenceIntervalMs?: number
   /** How often the queue depth is checked for the backpressure warning (default 5 s). */
   queueCheckIntervalMs?: number
   /** A scheduled run was dropped by backpressure (metrics). */
@@ -32,6 +37,8 @@ export interface RunKernel {
   runs: RunService
   worker: Worker
   relay: OutboxRelay
+  /** Kinds with runs due for a while that no live process serves, and how many wait (metrics). */
+  unserved: ReadonlyMap<string, number>
   /** Starts claiming (worker role) and relaying events. */
   start(options?: { worker?: boolean }): void
   stop(graceMs: number): Promise<void>
@@ -78,6 +85,7 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     },
     onSettled: (run, settlement, accepted) => {
       relay.kick()
+      if (accepted) afterSettled(run, settlement)
       options.worker.onSettled?.(run, settlement, accepted)
     },
   })
@@ -99,6 +107,39 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
   })
   const unsubscribe: Array<() => void> = []
 
+  /** A finished child may complete its parent's wait; a parent parking for children may find them done. */
+  function afterSettled(run: ClaimedRun, settlement: Settlement): void {
+    const parentId =
+      settlement.outcome === 'waiting'
+        ? settlement.reason === waitForChildren
+          ? run.id
+          : undefined
+        : finishing.has(settlement.outcome)
+          ? (run.parentRunId ?? undefined)
+          : undefined
+    if (parentId === undefined) return
+    runs
+      .resumeParentIfDone(run.tenantId, parentId)
+      .catch((error) =>
+        options.log.warn({ err: error, runId: parentId }, 'resuming a parent failed; the sweep will'),
+      )
+  }
+
+  // Kinds with due runs no live process serves: warned about once each, and a gauge (metrics).
+  const unserved = new Map<string, number>()
+  async function checkServed(): Promise<void> {
+    const now = options.clock.now()
+    const found = await unservedKinds(options.database, now)
+    for (const [kind, pending] of found)
+      if (!unserved.has(kind))
+        options.log.warn(
+          { kind, pending },
+          `runs of kind "${kind}" are waiting, but no running process serves that kind: start one with an executor for it (check OPENORCH_RUN_KINDS and OPENORCH_ROLES)`,
+        )
+    unserved.clear()
+    for (const [kind, pending] of found) unserved.set(kind, pending)
+  }
+
   return {
     queue,
     executors,
@@ -110,6 +151,7 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
       // Backpressure warnings for queues filled by manual and API runs, which do not count on enqueue.
       const queueCheck = setInterval(() => {
         runs.checkQueue().catch((error) => options.log.warn({ err: error }, 'queue check failed'))
+        checkServed().catch((error) => options.log.warn({ err: error }, 'served kinds check failed'))
       }, options.queueCheckIntervalMs ?? 5000)
       queueCheck.unref()
       unsubscribe.push(() => clearInterval(queueCheck))
@@ -127,11 +169,29 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
         workerStarted = true
         unsubscribe.push(options.bus.subscribe('wake', () => worker.nudge()))
         worker.start()
+        const presence = () =>
+          announceWorker(options.database, worker.id, worker.servedKinds(), options.clock.now()).catch(
+            (error) => options.log.warn({ err: error }, 'announcing this worker failed'),
+          )
+        void presence()
+        // Parked runs: deadlines and parents whose children finished while no one was looking.
+        const sweep = () =>
+          runs.sweepParked().catch((error) => options.log.warn({ err: error }, 'parked runs sweep failed'))
+        const presenceTimer = setInterval(() => {
+          void presence()
+          void sweep()
+        }, options.presenceIntervalMs ?? 10_000)
+        presenceTimer.unref()
+        unsubscribe.push(() => clearInterval(presenceTimer))
       }
     },
+    unserved,
     async stop(graceMs) {
       for (const off of unsubscribe.splice(0)) off()
-      if (workerStarted) await worker.stop(graceMs)
+      if (workerStarted) {
+        await worker.stop(graceMs)
+        await forgetWorker(options.database, worker.id).catch(() => {})
+      }
       await relay.stop()
     },
   }

@@ -9,8 +9,8 @@ import {
   type Settlement,
   settlementColumns,
 } from './queue.ts'
-import { type EventPayloadColumns, eventPayloadOf } from './run.mapper.ts'
 import type { RunRow } from './run.table.ts'
+import { type EventPayloadColumns, eventPayloadColumnList, eventPayloadOf } from './run-event.ts'
 
 // SQLite has one writer: every write below runs in BEGIN IMMEDIATE, so a claim sees every
 // committed claim of any other process on the same file. Statements are prepared once.
@@ -74,12 +74,14 @@ type Statements = ReturnType<typeof prepare>
 // Uses runs_due_idx. Reads `limit` candidates; only when a busy concurrency key made us skip some does
 // it read further (up to claimWindowExtra more), so runs behind a busy key still get a turn.
 function claimInTransaction(s: Statements, options: ClaimOptions): RunRow[] {
+  if (options.limit < 1 || options.kinds.length === 0) return []
+  const kinds = JSON.stringify(options.kinds)
   const running = new Map<string, number>()
   const claimed: RunRow[] = []
   let offset = 0
   while (claimed.length < options.limit && offset <= claimWindowExtra) {
     const want = options.limit - claimed.length
-    const candidates = s.due.all(options.now, want, offset) as Array<{
+    const candidates = s.due.all(options.now, kinds, want, offset) as Array<{
       id: string
       concurrency_key: string | null
       concurrency_limit: number
@@ -130,7 +132,7 @@ function prepare(sqlite: SqliteDatabase.Database) {
     rollback: sqlite.prepare('ROLLBACK'),
     due: sqlite.prepare(
       `SELECT id, concurrency_key, concurrency_limit FROM runs
-       WHERE status = 'pending' AND run_at <= ?
+       WHERE status = 'pending' AND run_at <= ? AND kind IN (SELECT value FROM json_each(?))
        ORDER BY priority DESC, run_at, id LIMIT ? OFFSET ?`,
     ),
     runningForKey: sqlite.prepare(
@@ -151,11 +153,12 @@ function prepare(sqlite: SqliteDatabase.Database) {
       `UPDATE runs SET status = @status, output = @output, output_hash = @output_hash, is_new = @is_new,
          tokens_in = @tokens_in, tokens_out = @tokens_out, cost_usd = @cost_usd, duration_ms = @duration_ms,
          error_code = @error_code, error_message = @error_message, error_retryable = @error_retryable,
-         dead_lettered_at = @dead_lettered_at, wait_reason = @wait_reason, run_at = coalesce(@run_at, run_at),
+         dead_lettered_at = @dead_lettered_at, wait_reason = @wait_reason, wait_until = @wait_until,
+         correlation_key = @correlation_key, run_at = coalesce(@run_at, run_at),
          attempt = attempt - @refund, finished_at = @finished_at,
          lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
        WHERE id = @id AND lease_token = @token AND status = 'running'
-       RETURNING id, tenant_id, kind, bot_id, status, attempt, error_code, error_message`,
+       RETURNING ${eventPayloadColumnList}`,
     ),
     expired: sqlite.prepare(
       `SELECT id FROM runs WHERE status = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,

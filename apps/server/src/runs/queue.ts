@@ -23,13 +23,15 @@ export type Settlement = Lease &
     | { outcome: 'completed'; output: unknown; result?: CompletionResult; durationMs: number }
     | { outcome: 'failed' | 'timeout'; error: RunError; durationMs: number; deadLetter: boolean }
     | { outcome: 'retry'; error: RunError; runAt: number; durationMs: number }
-    | { outcome: 'waiting'; reason: string }
+    | { outcome: 'waiting'; reason: string; until?: number | null; correlationKey?: string | null }
     /** Give the run back untouched (shutdown): pending again, the attempt not counted. */
     | { outcome: 'released' }
   )
 
 export interface ClaimOptions {
   workerId: string
+  /** Only runs of these kinds (the executors this process has). */
+  kinds: readonly string[]
   limit: number
   now: number
   leaseMs: number
@@ -83,6 +85,8 @@ export interface SettlementColumns {
   error_retryable: number | null
   dead_lettered_at: number | null
   wait_reason: string | null
+  wait_until: number | null
+  correlation_key: string | null
   run_at: number | null
   refund: number
   finished_at: number | null
@@ -105,6 +109,8 @@ export function settlementColumns(s: Settlement, now: number): SettlementColumns
     error_retryable: null,
     dead_lettered_at: null,
     wait_reason: null,
+    wait_until: null,
+    correlation_key: null,
     run_at: null,
     refund: 0,
     finished_at: null,
@@ -142,7 +148,13 @@ export function settlementColumns(s: Settlement, now: number): SettlementColumns
         run_at: s.runAt,
       }
     case 'waiting':
-      return { ...base, status: 'waiting', wait_reason: s.reason }
+      return {
+        ...base,
+        status: 'waiting',
+        wait_reason: s.reason,
+        wait_until: s.until ?? null,
+        correlation_key: s.correlationKey ?? null,
+      }
     case 'released':
       return { ...base, status: 'pending', run_at: now, refund: 1 }
   }

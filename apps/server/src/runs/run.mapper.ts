@@ -1,5 +1,5 @@
 import type { RunRow } from './run.table.ts'
-import type { ClaimedRun, Run, RunError, RunEventPayload, RunStatus, RunTrigger } from './run.types.ts'
+import type { ClaimedRun, Run, RunError, RunStatus, RunTrigger } from './run.types.ts'
 
 export function parseJson(text: string | null): unknown {
   if (text === null) return null
@@ -44,6 +44,8 @@ export function toRun(row: RunRow): Run {
     durationMs: row.duration_ms,
     error: errorOf(row),
     waitReason: row.wait_reason,
+    correlationKey: row.correlation_key ?? null,
+    waitUntil: row.wait_until === null || row.wait_until === undefined ? null : Number(row.wait_until),
     concurrencyKey: row.concurrency_key,
     deadLettered: row.dead_lettered_at !== null,
     runAt: Number(row.run_at),
@@ -59,23 +61,5 @@ export function toClaimedRun(row: RunRow): ClaimedRun {
     leaseToken: Number(row.lease_token),
     timeoutMs: row.timeout_ms,
     retryBaseMs: row.retry_base_ms,
-  }
-}
-
-/** The columns an event payload is built from. */
-export type EventPayloadColumns = Pick<
-  RunRow,
-  'id' | 'tenant_id' | 'kind' | 'bot_id' | 'status' | 'attempt' | 'error_code' | 'error_message'
->
-
-export function eventPayloadOf(row: EventPayloadColumns): RunEventPayload {
-  return {
-    runId: row.id,
-    tenantId: row.tenant_id,
-    kind: row.kind,
-    botId: row.bot_id,
-    status: row.status as RunStatus,
-    attempt: row.attempt,
-    error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
   }
 }

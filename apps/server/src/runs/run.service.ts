@@ -1,13 +1,14 @@
-import { sql } from 'kysely'
-import type { Db } from '../database.ts'
+import { type Kysely, sql } from 'kysely'
+import type { Db, Tables } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
-import { writeTransaction } from '../platform/db/transaction.ts'
+import { afterCommit, writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import { insertRunsWithoutKeys } from './enqueue.postgres.ts'
 import { insertRunsWithoutKeysSqlite } from './enqueue.sqlite.ts'
+import { waitForChildren } from './executor.ts'
 import { toJsonText, toRun } from './run.mapper.ts'
 import {
   countPendingRuns,
@@ -73,6 +74,8 @@ export function createRunService(deps: RunServiceDeps) {
       error_retryable: null,
       dead_lettered_at: null,
       wait_reason: null,
+      correlation_key: null,
+      wait_until: null,
       tokens_in: null,
       tokens_out: null,
       cost_usd: null,
@@ -104,26 +107,72 @@ export function createRunService(deps: RunServiceDeps) {
     return { pending, level }
   }
 
+  function levelOf(pending: number): { pending: number; drop: boolean } {
+    return { pending, drop: pending > deps.backpressure.dropPending }
+  }
+
   async function admit(requests: EnqueueRequest[]): Promise<{ pending: number; drop: boolean }> {
     if (!requests.some((r) => r.trigger === 'schedule')) return { pending: -1, drop: false }
     const { pending, level } = await checkQueue()
     return { pending, drop: level === 'drop' }
   }
 
-  async function enqueueMany(requests: EnqueueRequest[]): Promise<EnqueueResult[]> {
-    if (requests.length === 0) return []
-    const now = clock.now()
-    const { pending, drop } = await admit(requests)
+  /** Drops scheduled requests when the queue is full; returns results so far and the rows to insert. */
+  function admitted(
+    requests: EnqueueRequest[],
+    now: number,
+    queue: { pending: number; drop: boolean },
+  ): { results: EnqueueResult[]; accepted: { index: number; row: RunRow }[] } {
     const results: EnqueueResult[] = new Array(requests.length)
     const accepted: { index: number; row: RunRow }[] = []
     requests.forEach((request, index) => {
-      if (drop && request.trigger === 'schedule') {
-        const reason = `queue_full: ${pending} runs are waiting, more than the limit of ${deps.backpressure.dropPending}`
-        log.warn({ kind: request.kind, botId: request.botId, pending, reason }, 'scheduled run dropped')
+      if (queue.drop && request.trigger === 'schedule') {
+        const reason = `queue_full: ${queue.pending} runs are waiting, more than the limit of ${deps.backpressure.dropPending}`
+        log.warn(
+          { kind: request.kind, botId: request.botId, pending: queue.pending, reason },
+          'scheduled run dropped',
+        )
         deps.onDropped?.(request, reason)
-        results[index] = { status: 'dropped', reason, pending }
+        results[index] = { status: 'dropped', reason, pending: queue.pending }
       } else accepted.push({ index, row: newRow(request, now) })
     })
+    return { results, accepted }
+  }
+
+  /**
+   * Inserts runs with their queue rows, `run.pending` events and wake-up inside `trx`. Idempotency
+   * keys hold exactly as in `enqueue`: a key already used returns the existing run.
+   */
+  async function insertIn(trx: Kysely<Tables>, rows: RunRow[], now: number) {
+    const outcome = await insertRunRows(trx, rows, now)
+    if (database.dialect === 'postgres') {
+      const created = outcome.filter((o) => o.created).map((o) => o.row)
+      await enqueueQueueRows(trx, created)
+      // NOTIFY inside the transaction is delivered at commit: no worker wakes for a row it cannot see.
+      if (created.some((row) => row.status === 'pending'))
+        await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
+    }
+    return outcome
+  }
+
+  function settleResults(
+    results: EnqueueResult[],
+    accepted: { index: number }[],
+    inserted: { row: RunRow; created: boolean }[],
+  ): boolean {
+    inserted.forEach((outcome, i) => {
+      results[accepted[i]!.index] = {
+        status: outcome.created ? 'created' : 'existing',
+        run: toRun(outcome.row),
+      }
+    })
+    return inserted.some((o) => o.created && o.row.run_at <= clock.now())
+  }
+
+  async function enqueueMany(requests: EnqueueRequest[]): Promise<EnqueueResult[]> {
+    if (requests.length === 0) return []
+    const now = clock.now()
+    const { results, accepted } = admitted(requests, now, await admit(requests))
     if (accepted.length > 0) {
       const withoutKeys = accepted.every((a) => a.row.idempotency_key === null)
       const rows = accepted.map((a) => a.row)
@@ -132,30 +181,39 @@ export function createRunService(deps: RunServiceDeps) {
             ? await insertRunsWithoutKeys(database, rows, now, deps.bus.channel('wake'))
             : await insertRunsWithoutKeysSqlite(database, rows, now)
           ).map((row) => ({ row, created: true }))
-        : await writeTransaction(database, async (trx) => {
-            const outcome = await insertRunRows(
-              trx,
-              accepted.map((a) => a.row),
-              now,
-            )
-            if (database.dialect === 'postgres')
-              await enqueueQueueRows(
-                trx,
-                outcome.filter((o) => o.created).map((o) => o.row),
-              )
-            // NOTIFY inside the transaction is delivered at commit: no worker wakes for a row it cannot see.
-            if (database.dialect === 'postgres' && outcome.some((o) => o.created)) {
-              await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
-            }
-            return outcome
-          })
-      inserted.forEach((outcome, i) => {
-        const index = accepted[i]!.index
-        results[index] = { status: outcome.created ? 'created' : 'existing', run: toRun(outcome.row) }
-      })
-      if (inserted.some((o) => o.created && o.row.run_at <= now)) deps.onRunsDue?.()
+        : await writeTransaction(database, (trx) => insertIn(trx, rows, now))
+      if (settleResults(results, accepted, inserted)) deps.onRunsDue?.()
     }
     return results
+  }
+
+  /**
+   * `enqueueMany` inside the caller's transaction (an event consumer, a domain's own change): the runs
+   * exist exactly when the caller's change commits, so a replayed batch cannot enqueue twice, and on
+   * SQLite it needs no second connection. The worker is woken after the commit. Backpressure applies to
+   * scheduled runs as in `enqueueMany`, counted in the same transaction.
+   */
+  async function enqueueManyIn(trx: Kysely<Tables>, requests: EnqueueRequest[]): Promise<EnqueueResult[]> {
+    if (requests.length === 0) return []
+    const now = clock.now()
+    const queue = requests.some((r) => r.trigger === 'schedule')
+      ? levelOf(await countPendingRuns({ ...database, db: trx }, now))
+      : { pending: -1, drop: false }
+    const { results, accepted } = admitted(requests, now, queue)
+    if (accepted.length > 0) {
+      const inserted = await insertIn(
+        trx,
+        accepted.map((a) => a.row),
+        now,
+      )
+      if (settleResults(results, accepted, inserted)) afterCommit(trx, () => deps.onRunsDue?.())
+    }
+    return results
+  }
+
+  async function enqueueIn(trx: Kysely<Tables>, request: EnqueueRequest): Promise<EnqueueResult> {
+    const [result] = await enqueueManyIn(trx, [request])
+    return result!
   }
 
   async function enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
@@ -234,6 +292,11 @@ export function createRunService(deps: RunServiceDeps) {
           409,
         ),
     )
+    // A cancelled child may be the last one its parent waits for.
+    if (after.parentRunId !== null)
+      await resumeParentIfDone(tenantId, after.parentRunId).catch((error) =>
+        log.warn({ err: error, runId: after.parentRunId }, 'resuming a parent failed; the sweep will'),
+      )
     if (before.status === 'running') {
       deps.onCancelled?.(after)
       await deps.bus.publish('control', JSON.stringify({ type: 'cancel', runId: id })).catch(() => {})
@@ -294,25 +357,166 @@ export function createRunService(deps: RunServiceDeps) {
     return { status: outcome!.created ? 'created' : 'existing', run: toRun(outcome!.row) }
   }
 
-  /** Resumes a waiting run (approval given, child finished): pending again, with its input replaced if given. */
-  async function resume(tenantId: string, id: string, input?: unknown): Promise<Run> {
+  /**
+   * Resumes a parked run (approval given, children finished): pending again, its input replaced if
+   * given. Fenced: only the current parking can be resumed. Address it by id (optionally naming the
+   * parking's `correlationKey`) or by `correlationKey` alone; a resume that finds nothing waiting under
+   * that name (already resumed, timed out, parked again under another key) changes nothing and says so.
+   */
+  async function resume(
+    tenantId: string,
+    target: { id: string; correlationKey?: string } | { correlationKey: string },
+    options: { input?: unknown } = {},
+  ): Promise<{ resumed: boolean; run: Run | null }> {
     const now = clock.now()
-    const { after } = await transition(
-      tenantId,
-      id,
-      ['waiting'],
-      {
+    const outcome = await writeTransaction(database, async (trx) => {
+      let query = trx.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
+      if ('id' in target) query = query.where('id', '=', target.id)
+      if (target.correlationKey !== undefined)
+        query = query.where('correlation_key', '=', target.correlationKey)
+      const found = await query.execute()
+      const current = found.find((row) => row.status === 'waiting')
+      if (!current) {
+        if ('id' in target && found.length === 0 && target.correlationKey === undefined)
+          throw notFound('run_not_found', `Run ${target.id} does not exist.`)
+        return {
+          resumed: false,
+          row: found[0] ?? ('id' in target ? await findRun(trx, tenantId, target.id) : undefined),
+        }
+      }
+      const after = await wake(trx, current, now, options.input)
+      return { resumed: after !== undefined, row: after ?? current }
+    })
+    if (outcome.resumed) deps.onRunsDue?.()
+    return { resumed: outcome.resumed, run: outcome.row ? toRun(outcome.row) : null }
+  }
+
+  /** waiting → pending, fenced on the parking (status, key, reason as read). */
+  async function wake(trx: Kysely<Tables>, row: RunRow, now: number, input?: unknown) {
+    const after = await trx
+      .updateTable('runs')
+      .set({
         status: 'pending',
         run_at: now,
         wait_reason: null,
+        wait_until: null,
+        correlation_key: null,
+        updated_at: now,
         ...(input !== undefined ? { input: toJsonText(input) } : {}),
-      },
-      (run) =>
-        new AppError('run_not_waiting', `Run ${id} is ${run.status}; only waiting runs can be resumed.`, 409),
-    )
-    deps.onRunsDue?.()
+      })
+      .where('tenant_id', '=', row.tenant_id)
+      .where('id', '=', row.id)
+      .where('status', '=', 'waiting')
+      .where('lease_token', '=', row.lease_token)
+      .returningAll()
+      .executeTakeFirst()
+    if (!after) return undefined
+    if (database.dialect === 'postgres') {
+      await enqueueQueueRows(trx, [after])
+      await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
+    }
+    await insertEvents(trx, [after], now)
     return after
   }
 
-  return { enqueue, enqueueMany, get, list, cancel, retry, resume, checkQueue, recordSkipped }
+  /**
+   * A parent parked with `waitForChildren` is resumed once none of its children is unfinished. Called
+   * after a child finishes and after the parent parks (whichever commits last sees the other), and by
+   * the sweep, so a crash between the two loses nothing.
+   */
+  async function resumeParentIfDone(tenantId: string, parentId: string): Promise<boolean> {
+    const now = clock.now()
+    const resumed = await writeTransaction(database, async (trx) => {
+      const parent = await findRun(trx, tenantId, parentId)
+      if (parent?.status !== 'waiting' || parent.wait_reason !== waitForChildren) return false
+      const open = await trx
+        .selectFrom('runs')
+        .select('id')
+        .where('parent_run_id', '=', parentId)
+        .where('tenant_id', '=', tenantId)
+        .where('status', 'in', ['pending', 'running', 'waiting'])
+        .limit(1)
+        .execute()
+      if (open.length > 0) return false
+      return (await wake(trx, parent, now)) !== undefined
+    })
+    if (resumed) deps.onRunsDue?.()
+    return resumed
+  }
+
+  /**
+   * The parked runs' sweep (every worker process, with the rescue sweep): parkings past their deadline
+   * time out (`wait_timeout`); parents whose children all finished are resumed.
+   */
+  async function sweepParked(limit = 100): Promise<{ timedOut: number; resumed: number }> {
+    const now = clock.now()
+    const parked = await database.db
+      .selectFrom('runs')
+      .select(['id', 'tenant_id', 'wait_reason', 'wait_until', 'lease_token'])
+      .where('wait_reason', 'is not', null)
+      .where('status', '=', 'waiting')
+      .orderBy('wait_until')
+      .limit(limit)
+      .execute()
+    let timedOut = 0
+    let resumed = 0
+    for (const run of parked) {
+      if (run.wait_until !== null && Number(run.wait_until) <= now) {
+        const after = await writeTransaction(database, async (trx) => {
+          const row = await trx
+            .updateTable('runs')
+            .set({
+              status: 'timeout',
+              finished_at: now,
+              updated_at: now,
+              wait_until: null,
+              correlation_key: null,
+              error_code: 'wait_timeout',
+              error_message: `The run waited for "${run.wait_reason}" past its deadline and was stopped.`,
+              error_retryable: 0,
+            })
+            .where('id', '=', run.id)
+            .where('status', '=', 'waiting')
+            .where('lease_token', '=', run.lease_token)
+            .returningAll()
+            .executeTakeFirst()
+          if (row) await insertEvents(trx, [row], now)
+          return row
+        })
+        if (after) timedOut++
+      } else if (run.wait_reason === waitForChildren) {
+        if (await resumeParentIfDone(run.tenant_id, run.id)) resumed++
+      }
+    }
+    return { timedOut, resumed }
+  }
+
+  /** The children of a run, oldest first (a resumed parent reads their outcomes). */
+  async function children(tenantId: string, parentId: string): Promise<Run[]> {
+    const rows = await database.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('parent_run_id', '=', parentId)
+      .orderBy('id')
+      .execute()
+    return rows.map(toRun)
+  }
+
+  return {
+    enqueue,
+    enqueueMany,
+    enqueueIn,
+    enqueueManyIn,
+    get,
+    list,
+    cancel,
+    retry,
+    resume,
+    resumeParentIfDone,
+    sweepParked,
+    children,
+    checkQueue,
+    recordSkipped,
+  }
 }

@@ -1,8 +1,8 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Db, Tables } from '../database.ts'
-import { eventPayloadOf } from './run.mapper.ts'
 import type { RunEventRow, RunRow } from './run.table.ts'
 import type { RunStatus } from './run.types.ts'
+import { eventPayloadOf } from './run-event.ts'
 import { foldWord, ftsMatchQuery, postgresSearchText, searchWords } from './run-search.ts'
 
 // SQL for everything off the queue's hot path. Every query is scoped by tenant.
@@ -327,12 +327,15 @@ export async function enqueueQueueRows(db: Q, rows: RunRow[]): Promise<void> {
   const pending = rows.filter((row) => row.status === 'pending')
   if (pending.length === 0) return
   await sql`
-    INSERT INTO run_queue (id, priority, run_at, lease_token, concurrency_key, concurrency_limit)
-    SELECT id, priority, run_at, lease_token, concurrency_key, concurrency_limit
-    FROM json_to_recordset(${JSON.stringify(pending)}::json)
-      AS r(id text, priority int, run_at bigint, lease_token bigint, concurrency_key text, concurrency_limit int)`.execute(
-    db,
-  )
+    WITH r AS (
+      SELECT * FROM json_to_recordset(${JSON.stringify(pending)}::json) AS r(id text, kind text, priority int,
+        run_at bigint, lease_token bigint, concurrency_key text, concurrency_limit int)
+    ), keys AS (
+      INSERT INTO run_keys (key) SELECT DISTINCT concurrency_key FROM r WHERE concurrency_key IS NOT NULL
+      ON CONFLICT DO NOTHING
+    )
+    INSERT INTO run_queue (id, kind, priority, run_at, lease_token, concurrency_key, concurrency_limit)
+    SELECT id, kind, priority, run_at, lease_token, concurrency_key, concurrency_limit FROM r`.execute(db)
 }
 
 /**
@@ -341,7 +344,13 @@ export async function enqueueQueueRows(db: Q, rows: RunRow[]): Promise<void> {
  * of deadlocking with it. Called inside the transaction; rolled back with it if the transition fails.
  */
 export async function dequeueQueueRow(db: Q, id: string): Promise<void> {
-  await sql`DELETE FROM run_queue WHERE id = ${id}`.execute(db)
+  // A running run's key count goes down with its lease (see queue.postgres.ts).
+  await sql`
+    WITH gone AS (
+      DELETE FROM run_queue WHERE id = ${id} RETURNING concurrency_key, lease_expires_at
+    )
+    UPDATE run_keys k SET running = greatest(0, k.running - 1)
+    FROM gone WHERE k.key = gone.concurrency_key AND gone.lease_expires_at IS NOT NULL`.execute(db)
 }
 
 export async function countRunsByStatus(db: Q): Promise<Array<{ status: string; n: number }>> {

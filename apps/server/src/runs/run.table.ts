@@ -30,6 +30,10 @@ export interface RunsTable {
   error_retryable: number | null
   dead_lettered_at: number | null
   wait_reason: string | null
+  /** Names the current parking (resume by key); NULL unless waiting. */
+  correlation_key: string | null
+  /** The parking's deadline (epoch ms): past it the run times out. */
+  wait_until: number | null
   tokens_in: number | null
   tokens_out: number | null
   cost_usd: number | null
@@ -53,6 +57,19 @@ export interface EventCursorsTable {
   name: string
   tenant_id: Generated<string>
   last_id: Generated<number>
+}
+
+/** PostgreSQL only: running runs per concurrency key (migration 0017). */
+export interface RunKeysTable {
+  key: string
+  running: Generated<number>
+}
+
+/** Live worker processes and the run kinds each serves (JSON array), seen at each heartbeat. */
+export interface RunWorkersTable {
+  id: string
+  kinds: string
+  seen_at: number
 }
 
 export type RunEventRow = Selectable<RunEventsTable>

@@ -34,6 +34,10 @@ export interface Run {
   durationMs: number | null
   error: RunError | null
   waitReason: string | null
+  /** The key a waiting run can be resumed by (its current parking). */
+  correlationKey: string | null
+  /** When a waiting run times out (epoch ms), if it has a deadline. */
+  waitUntil: number | null
   concurrencyKey: string | null
   deadLettered: boolean
   runAt: number
@@ -93,6 +97,8 @@ export interface RunEventPayload {
   tenantId: string
   kind: string
   botId: string | null
+  /** On state changes (not on live-only `run.output`). */
+  parentRunId?: string | null
   status: RunStatus
   attempt: number
   error: { code: string; message: string } | null

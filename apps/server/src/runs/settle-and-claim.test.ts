@@ -37,7 +37,7 @@ describe.each(dialects)('settle one run and claim the next on %s', (dialect) => 
     for (let i = 0; i < count; i++)
       await runs.enqueue({ tenantId, kind: 'noop', trigger: 'api', maxRetries: 2, ...extra })
   }
-  const next = (workerId = 'w1') => ({ workerId, limit: 1, now: Date.now(), leaseMs })
+  const next = (workerId = 'w1') => ({ workerId, kinds: ['noop'], limit: 1, now: Date.now(), leaseMs })
   const lease = (row: RunRow) => ({ id: row.id, token: Number(row.lease_token) })
   const row = async (id: string) => (await findRun(database.db, tenantId, id))!
 

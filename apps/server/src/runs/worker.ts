@@ -23,6 +23,11 @@ export interface WorkerOptions {
   clock: Clock
   log: Logger
   workerId?: string
+  /**
+   * Narrows the kinds this process claims (OPENORCH_RUN_KINDS); it never claims a kind it has no
+   * executor for, so a run of a kind this process lacks waits for a process that has it.
+   */
+  kinds?: readonly string[]
   /** Parallel runs in this process. */
   concurrency: number
   leaseMs: number
@@ -99,6 +104,9 @@ export class Worker {
   private readonly rescueFailures: FailureStreak
 
   private readonly options: WorkerOptions
+  /** The kinds claimed, computed from the registry's list (`servedFrom`) when that changes. */
+  private served: readonly string[] = []
+  private servedFrom: readonly string[] | undefined
 
   constructor(options: WorkerOptions) {
     this.options = options
@@ -121,6 +129,17 @@ export class Worker {
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), heartbeatMs)
     this.rescueTimer = setInterval(() => void this.rescue(), rescueMs)
     this.nudge()
+  }
+
+  /** The run kinds this worker claims: those it has executors for, narrowed by the `kinds` option. */
+  servedKinds(): readonly string[] {
+    const registered = this.options.executors.kinds()
+    if (registered !== this.servedFrom) {
+      const only = this.options.kinds
+      this.served = only === undefined ? registered : registered.filter((kind) => only.includes(kind))
+      this.servedFrom = registered
+    }
+    return this.served
   }
 
   /** Something may be due: claim if there are free slots. */
@@ -188,7 +207,13 @@ export class Worker {
       this.reserved += limit
       const generation = this.wakeGeneration
       this.options.queue
-        .claim({ workerId: this.id, limit, now: this.options.clock.now(), leaseMs: this.options.leaseMs })
+        .claim({
+          workerId: this.id,
+          kinds: this.servedKinds(),
+          limit,
+          now: this.options.clock.now(),
+          leaseMs: this.options.leaseMs,
+        })
         .then(
           (rows) => {
             this.reserved -= limit
@@ -398,7 +423,14 @@ export class Worker {
         return { ...lease, outcome: 'released' }
     }
     if (result !== undefined) {
-      if ('wait' in result) return { ...lease, outcome: 'waiting', reason: result.wait }
+      if ('wait' in result)
+        return {
+          ...lease,
+          outcome: 'waiting',
+          reason: result.wait,
+          until: result.until ?? null,
+          correlationKey: result.correlationKey ?? null,
+        }
       return {
         ...lease,
         outcome: 'completed',
@@ -475,6 +507,7 @@ export class Worker {
             ? { accepted: await this.options.queue.settle(settlements, now), claimed: [] }
             : await this.options.queue.settleAndClaim(settlements, now, {
                 workerId: this.id,
+                kinds: this.servedKinds(),
                 limit,
                 now,
                 leaseMs: this.options.leaseMs,
