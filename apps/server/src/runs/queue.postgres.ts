@@ -20,43 +20,52 @@ import { insertEventsFromSql } from './run-event.ts'
 // Fencing is checked on `run_queue.lease_token`, mirrored to `runs`.
 //
 // Concurrency keys (migration 0017, decision 0022): `run_keys` counts each key's running runs. A claim
-// locks the key rows it needs with SKIP LOCKED (a key another claim is taking is simply skipped this
-// time), reads their current counts (FOR UPDATE returns the newest row version), takes at most
-// `limit - running` runs per key and bumps the counts, all in its one statement. Every path that ends
-// a lease lowers the count in the statement that ends it (settle, rescue, cancel), locking key rows
-// in key order, so two of them cannot deadlock; claims never wait on a lock at all.
+// walks the due runs in order, locking each with SKIP LOCKED as it reads it and passing over those
+// whose key is busy (by the count its snapshot sees), until it has `limit`; only then does it lock the
+// key rows of what it holds (SKIP LOCKED again), re-read their counts from those newest row versions,
+// keep at most `limit - running` runs per key and bump the counts, all in its one statement. Locking
+// only what it holds keeps concurrent claims out of each other's way (locking every key of the window
+// made each claim take them all and the others come back empty). Every path that ends a lease lowers
+// the count in the statement that ends it (settle, rescue, cancel), locking key rows in key order, so
+// two of them cannot deadlock; claims never wait on a lock at all.
 
 // Claims up to `limit` due runs of the worker's kinds ($4) for worker $2 in one round trip. Walks
 // run_queue_due_idx, skipping the running rows (at most the cluster's running runs) that sit among the
-// due ones. Reads up to claimWindowExtra more candidates than it needs, so runs behind a busy key still
-// get a turn. Every UPDATE names its rows with `id = ANY(…)`: joined to a CTE instead, a prepared
-// statement's generic plan hash-joins against a sequential scan of the whole runs table.
+// due ones, and at most claimWindowExtra rows more than it needs, so runs behind a busy key get a turn
+// without a claim walking a long line of them. The lock sits inside the window's subquery, so only rows
+// actually read are locked. `picked` says how many it held: fewer taken means another claim had their
+// key for the moment, or two of them shared a key (the caller tries again), not that the queue ran dry. Every UPDATE names its rows with
+// `id = ANY(…)`: joined to a CTE instead, a prepared statement's generic plan hash-joins against a
+// sequential scan of the whole runs table.
 // Parameters: $1 now, $2 worker id, $3 lease expiry, $4 kinds. The limit is written into the
 // statement, one prepared statement per limit: with `LIMIT $n` PostgreSQL cannot trust a generic plan
 // and re-plans the statement on every call, which costs more than running it.
 const claimSql = (limit: number) => `
-WITH due AS MATERIALIZED (
-  SELECT id, concurrency_key, concurrency_limit, priority, run_at FROM run_queue
-  WHERE lease_expires_at IS NULL AND run_at <= $1 AND kind = ANY($4::text[])
-  ORDER BY priority DESC, run_at, id
-  LIMIT ${limit + claimWindowExtra}
-  FOR UPDATE SKIP LOCKED
+WITH locked AS MATERIALIZED (
+  SELECT c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at FROM (
+    SELECT id, concurrency_key, concurrency_limit, priority, run_at FROM run_queue
+    WHERE lease_expires_at IS NULL AND run_at <= $1 AND kind = ANY($4::text[])
+    ORDER BY priority DESC, run_at, id
+    LIMIT ${limit + claimWindowExtra}
+    FOR UPDATE SKIP LOCKED
+  ) c
+  WHERE c.concurrency_key IS NULL
+    OR coalesce((SELECT k.running FROM run_keys k WHERE k.key = c.concurrency_key), 0) < c.concurrency_limit
+  LIMIT ${limit}
 ), keys AS MATERIALIZED (
   SELECT key, running FROM run_keys
-  WHERE key = ANY(ARRAY(SELECT DISTINCT concurrency_key FROM due WHERE concurrency_key IS NOT NULL))
+  WHERE key = ANY(ARRAY(SELECT DISTINCT concurrency_key FROM locked WHERE concurrency_key IS NOT NULL))
   ORDER BY key
   FOR UPDATE SKIP LOCKED
 ), chosen AS MATERIALIZED (
   SELECT id, concurrency_key FROM (
-    SELECT d.id, d.concurrency_key, d.priority, d.run_at,
-      d.concurrency_key IS NULL OR row_number() OVER (PARTITION BY d.concurrency_key
-        ORDER BY d.priority DESC, d.run_at, d.id) <= d.concurrency_limit - k.running AS fits
-    FROM due d LEFT JOIN keys k ON k.key = d.concurrency_key
-    WHERE d.concurrency_key IS NULL OR k.key IS NOT NULL
+    SELECT l.id, l.concurrency_key,
+      l.concurrency_key IS NULL OR row_number() OVER (PARTITION BY l.concurrency_key
+        ORDER BY l.priority DESC, l.run_at, l.id) <= l.concurrency_limit - k.running AS fits
+    FROM locked l LEFT JOIN keys k ON k.key = l.concurrency_key
+    WHERE l.concurrency_key IS NULL OR k.key IS NOT NULL
   ) ranked
   WHERE fits
-  ORDER BY priority DESC, run_at, id
-  LIMIT ${limit}
 ), taken AS (
   UPDATE run_keys k SET running = k.running + c.n
   FROM (SELECT concurrency_key, count(*)::int AS n FROM chosen WHERE concurrency_key IS NOT NULL
@@ -72,7 +81,9 @@ WITH due AS MATERIALIZED (
   FROM q WHERE r.id = ANY(ARRAY(SELECT id FROM q)) AND r.id = q.id
   RETURNING r.*
 )
-SELECT * FROM claimed ORDER BY priority DESC, run_at, id`
+SELECT (SELECT count(*) FROM locked)::int AS picked, claimed.*
+FROM (SELECT 1) one LEFT JOIN claimed ON true
+ORDER BY claimed.priority DESC, claimed.run_at, claimed.id`
 
 /**
  * Lowers the running count of the keys of the runs in `source` (a CTE of runs rows that just left
@@ -170,6 +181,9 @@ function settlementParams(settlements: Settlement[], now: number): unknown[] {
   return [JSON.stringify(settlements.map((s) => settlementColumns(s, now))), now]
 }
 
+/** How often a claim cut short by another claim's locks tries again before giving up for now. */
+const maxContendedRetries = 3
+
 export function createPostgresQueue(database: Db): RunQueue {
   const pool = database.pool as pg.Pool
 
@@ -180,16 +194,27 @@ export function createPostgresQueue(database: Db): RunQueue {
       // connection); a larger claim is made of a few of them.
       const claimed: RunRow[] = []
       let remaining = Math.max(0, Math.floor(options.limit))
+      let contended = 0
       while (remaining > 0) {
         const limit = 2 ** Math.floor(Math.log2(remaining))
-        const { rows } = await pool.query<RunRow>({
+        const { rows } = await pool.query<RunRow & { picked: number }>({
           name: `openorch_claim_${limit}`,
           text: claimSql(limit),
           values: [options.now, options.workerId, options.now + options.leaseMs, options.kinds],
         })
-        claimed.push(...rows)
-        if (rows.length < limit) break
-        remaining -= rows.length
+        const picked = rows[0]?.picked ?? 0
+        // `picked` stays on the rows: copying every row without it cost more than carrying it.
+        const got: RunRow[] = rows[0]?.id === null ? [] : rows
+        claimed.push(...got)
+        remaining -= got.length
+        if (got.length < picked && contended < maxContendedRetries) {
+          // Another claim held some of what we picked for the moment its statement ran: try again
+          // shortly, when it has committed and its runs no longer look free.
+          contended++
+          await new Promise((resolve) => setTimeout(resolve, 1 + contended))
+          continue
+        }
+        if (got.length < limit) break
       }
       return claimed
     },
