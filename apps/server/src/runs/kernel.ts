@@ -177,9 +177,17 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
         // Parked runs: deadlines and parents whose children finished while no one was looking.
         const sweep = () =>
           runs.sweepParked().catch((error) => options.log.warn({ err: error }, 'parked runs sweep failed'))
+        const repair = () =>
+          queue
+            .repair()
+            .then((mended) => {
+              if (mended > 0) options.log.error({ mended }, 'run key counts were wrong and were mended: a defect')
+            })
+            .catch((error) => options.log.warn({ err: error }, 'queue repair failed'))
         const presenceTimer = setInterval(() => {
           void presence()
           void sweep()
+          void repair()
         }, options.presenceIntervalMs ?? 10_000)
         presenceTimer.unref()
         unsubscribe.push(() => clearInterval(presenceTimer))

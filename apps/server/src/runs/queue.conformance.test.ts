@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../test/databases.ts'
 import { testLog as log } from '../../test/output-capture.ts'
@@ -284,6 +285,17 @@ async function script(dialect: DialectName, cleanups: Array<() => Promise<void>>
       .where('concurrency_key', '=', 'key')
       .execute()
     expect(keys).toEqual([{ key: 'key', running: runningKeyed.length }])
+    expect(await queue.repair()).toBe(0)
+    // The safety net mends a count gone wrong (here by hand) and a queued key without its row.
+    await database.db.deleteFrom('run_keys').execute()
+    await database.db.insertInto('run_keys').values({ key: 'stray', running: 3 }).execute()
+    await sql`INSERT INTO run_queue (id, kind, priority, run_at, lease_token, concurrency_key, concurrency_limit)
+      VALUES ('orphan', 'work', 0, ${t0}, 0, 'lost', 1)`.execute(database.db)
+    expect(await queue.repair()).toBe(1)
+    expect(await database.db.selectFrom('run_keys').selectAll().orderBy('key').execute()).toEqual([
+      { key: 'lost', running: 0 },
+      { key: 'stray', running: 0 },
+    ])
   }
   return snapshots
 }

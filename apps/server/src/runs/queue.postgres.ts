@@ -248,6 +248,41 @@ export function createPostgresQueue(database: Db): RunQueue {
       return { accepted, claimed }
     },
 
+    async repair() {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        // A keyed queued run without its key row could never be claimed.
+        await client.query(`INSERT INTO run_keys (key) SELECT DISTINCT concurrency_key FROM run_queue
+          WHERE concurrency_key IS NOT NULL ON CONFLICT DO NOTHING`)
+        // An over-count would hold a key shut for good. With the key rows locked (claims skip them, a
+        // settlement waits), a fresh statement sees every committed lease of those keys; a settlement
+        // still in flight is counted and lowers the count after us.
+        const { rows: locked } = await client.query<{ key: string }>(
+          'SELECT key FROM run_keys WHERE running > 0 ORDER BY key FOR UPDATE SKIP LOCKED',
+        )
+        let mended = 0
+        if (locked.length > 0) {
+          const { rowCount } = await client.query(
+            `UPDATE run_keys k SET running = c.n FROM (
+               SELECT key, (SELECT count(*) FROM run_queue q
+                 WHERE q.concurrency_key = k2.key AND q.lease_expires_at IS NOT NULL)::int AS n
+               FROM run_keys k2 WHERE k2.key = ANY($1::text[])
+             ) c WHERE k.key = c.key AND k.running <> c.n`,
+            [locked.map((row) => row.key)],
+          )
+          mended = rowCount ?? 0
+        }
+        await client.query('COMMIT')
+        return mended
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      } finally {
+        client.release()
+      }
+    },
+
     async rescueExpired(now: number, limit: number) {
       const { rows } = await pool.query<RunRow>(rescueSql, [
         now,

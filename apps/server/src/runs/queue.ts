@@ -59,6 +59,11 @@ export interface RunQueue {
   ): Promise<{ accepted: boolean[]; claimed: RunRow[] }>
   /** Takes back runs whose lease expired: pending again if attempts remain, else failed `lease_expired`. */
   rescueExpired(now: number, limit: number): Promise<RunRow[]>
+  /**
+   * Checks the bookkeeping a claim relies on and mends it (PostgreSQL's per-key running counts);
+   * returns how many entries were wrong. A safety net: every path keeps them right itself.
+   */
+  repair(): Promise<number>
 }
 
 export const claimWindowExtra = 100
