@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
+import { botRunsToKeep } from './bots/bot.retention.ts'
 import { botProvidersOf } from './bots/bot-providers.ts'
 import { createBots } from './bots/bots.ts'
 import type { Tables } from './database.ts'
@@ -177,6 +178,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     runsMs: config.retention.runsMs,
     auditMs: config.retention.auditMs,
+    keepers: [...botRunsToKeep],
   })
   if (config.roles.includes('scheduler')) {
     bots.startScheduler()

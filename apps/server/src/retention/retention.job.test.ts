@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { testLog } from '../../test/kernel-harness.ts'
 import { appendAudit, verifyAudit } from '../audit/audit.store.ts'
+import { botRunsToKeep } from '../bots/bot.retention.ts'
 import { ManualClock } from '../platform/clock.ts'
 import { RetentionJob } from './retention.job.ts'
 
@@ -37,6 +38,7 @@ describe.each(dialects)('retention job on %s', (dialect) => {
       log: testLog,
       runsMs: 90 * day,
       auditMs: 365 * day,
+      keepers: botRunsToKeep,
     })
     expect(await job.runOnce()).toEqual({ runs: 0, events: 0, audit: 2 })
     const left = await db().db.selectFrom('audit_log').select('action').orderBy('id').execute()

@@ -3,7 +3,7 @@ import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'
 import type { Logger } from '../platform/logger.ts'
-import { pruneExpired } from '../runs/retention.ts'
+import { pruneExpired, type RetentionKeeper } from '../runs/retention.ts'
 
 // The system job that keeps the database from growing forever (the scheduler role runs it): finished
 // runs with their logs and relayed outbox events after OPENORCH_RUN_RETENTION_DAYS, audit entries
@@ -24,6 +24,8 @@ export class RetentionJob {
     log: Logger
     runsMs: number
     auditMs: number
+    /** Each domain's runs to keep however old (bots: botRunsToKeep). */
+    keepers: readonly RetentionKeeper[]
     intervalMs?: number
   }
 
@@ -45,7 +47,11 @@ export class RetentionJob {
   async runOnce(): Promise<RetentionResult | undefined> {
     const now = this.deps.clock.now()
     try {
-      const { runs, events } = await pruneExpired(this.deps.database, now - this.deps.runsMs)
+      const { runs, events } = await pruneExpired(
+        this.deps.database,
+        now - this.deps.runsMs,
+        this.deps.keepers,
+      )
       let audit = 0
       for (;;) {
         const n = await pruneAudit(this.deps.database, now - this.deps.auditMs, now)

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { createTestKernel } from '../../test/kernel-harness.ts'
+import { botRunsToKeep } from '../bots/bot.retention.ts'
 import { pruneExpired } from './retention.ts'
 import { appendRunLog } from './run-log.store.ts'
 
@@ -43,7 +44,7 @@ describe.each(dialects)('run retention on %s', (dialect) => {
     const stillPending = await run(null, 'pending', null)
     const onlyRunOfOtherBot = await run('news', 'timeout', 300)
     // recent is now scout's newest run and newest completed run: lastCompleted and lastFailed lose their protection.
-    const result = await pruneExpired(db(), now - 90 * day, 2)
+    const result = await pruneExpired(db(), now - 90 * day, botRunsToKeep, 2)
     const left = (await db().db.selectFrom('runs').select('id').execute()).map((r) => r.id).sort()
     expect(left).toEqual([recent, stillPending, onlyRunOfOtherBot].sort())
     expect(result.runs).toBe(4)
@@ -55,7 +56,7 @@ describe.each(dialects)('run retention on %s', (dialect) => {
   it('keeps the newest completed run of a bot (its memory) even when newer runs failed', async () => {
     const memory = await run('scout', 'completed', 200)
     const failed = await run('scout', 'failed', 150)
-    await pruneExpired(db(), now - 90 * day)
+    await pruneExpired(db(), now - 90 * day, botRunsToKeep)
     const left = (await db().db.selectFrom('runs').select('id').execute()).map((r) => r.id).sort()
     expect(left).toEqual([memory, failed].sort())
   })
@@ -71,14 +72,14 @@ describe.each(dialects)('run retention on %s', (dialect) => {
     // An enqueue kicks the relay, which may have moved the cursor meanwhile: put it back at the start.
     await new Promise((resolve) => setTimeout(resolve, 50))
     await setCursor(0, '0')
-    expect((await pruneExpired(db(), now - 90 * day)).events).toBe(0)
+    expect((await pruneExpired(db(), now - 90 * day, botRunsToKeep)).events).toBe(0)
     const lastTx =
       dialect === 'postgres'
         ? (await sql<{ tx: string }>`SELECT max(tx_id)::text AS tx FROM run_events`.execute(db().db)).rows[0]!
             .tx
         : '0'
     await setCursor(events.at(-1)!.id, lastTx)
-    expect((await pruneExpired(db(), now - 90 * day)).events).toBe(events.length)
+    expect((await pruneExpired(db(), now - 90 * day, botRunsToKeep)).events).toBe(events.length)
   })
 
   async function setCursor(lastId: number, lastTx: string) {

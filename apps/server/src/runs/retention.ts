@@ -1,11 +1,12 @@
-import { sql } from 'kysely'
-import type { Db } from '../database.ts'
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely'
+import type { Db, Tables } from '../database.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 
 // Retention: finished runs older than the retention period are deleted with their log lines, in
-// batches. The newest run of each bot, and its newest completed run (the bot's memory), are always
-// kept. Outbox events past every relay cursor and older than the period go too. Idempotent, so every
-// scheduler process may run it.
+// batches. The kernel knows no domain: each domain says which runs it still needs, however old (the
+// bots keep each bot's newest run and its newest completed run, its memory: bots/bot.retention.ts).
+// Outbox events past every cursor and older than the period go too. Idempotent, so every scheduler
+// process may run it.
 
 const finished = ['completed', 'failed', 'cancelled', 'timeout']
 
@@ -14,36 +15,36 @@ export interface PruneResult {
   events: number
 }
 
+/**
+ * A domain's runs that retention must keep however old: a query of their ids (null ids are ignored),
+ * run inside the pruning transaction.
+ */
+export type RetentionKeeper = (
+  trx: Kysely<Tables>,
+) =>
+  | SelectQueryBuilder<Tables, 'runs', { id: string | null }>
+  | SelectQueryBuilder<Tables, never, { id: string | null }>
+
 /** Deletes at most `batch` runs finished before `before` (and their log lines); returns how many. */
-export async function pruneRunsOnce(database: Db, before: number, batch: number): Promise<number> {
+export async function pruneRunsOnce(
+  database: Db,
+  before: number,
+  batch: number,
+  keepers: readonly RetentionKeeper[] = [],
+): Promise<number> {
   return writeTransaction(database, async (trx) => {
-    const newestPerBot = trx
-      .selectFrom('runs')
-      .select((eb) => eb.fn.max('id').as('id'))
-      .where('bot_id', 'is not', null)
-      .groupBy(['tenant_id', 'bot_id'])
-    const newestCompletedPerBot = newestPerBot.where('status', '=', 'completed')
-    const victims = await trx
+    let query = trx
       .selectFrom('runs')
       .select(['tenant_id', 'id'])
       .where('finished_at', '<', before)
       .where('status', 'in', finished)
-      .where((eb) =>
-        eb.and([
-          eb(
-            'id',
-            'not in',
-            eb.selectFrom(newestPerBot.as('k')).select('k.id').where('k.id', 'is not', null),
-          ),
-          eb(
-            'id',
-            'not in',
-            eb.selectFrom(newestCompletedPerBot.as('c')).select('c.id').where('c.id', 'is not', null),
-          ),
-        ]),
+    for (const keeper of keepers) {
+      const kept = keeper(trx).as('k')
+      query = query.where((eb) =>
+        eb('id', 'not in', eb.selectFrom(kept).select('k.id').where('k.id', 'is not', null)),
       )
-      .limit(batch)
-      .execute()
+    }
+    const victims = await query.limit(batch).execute()
     if (victims.length === 0) return 0
     const byTenant = new Map<string, string[]>()
     for (const v of victims) byTenant.set(v.tenant_id, [...(byTenant.get(v.tenant_id) ?? []), v.id])
@@ -97,10 +98,15 @@ export async function pruneEventsOnce(database: Db, before: number, batch: numbe
   })
 }
 
-export async function pruneExpired(database: Db, before: number, batch = 1000): Promise<PruneResult> {
+export async function pruneExpired(
+  database: Db,
+  before: number,
+  keepers: readonly RetentionKeeper[],
+  batch = 1000,
+): Promise<PruneResult> {
   const result = { runs: 0, events: 0 }
   for (;;) {
-    const n = await pruneRunsOnce(database, before, batch)
+    const n = await pruneRunsOnce(database, before, batch, keepers)
     result.runs += n
     if (n < batch) break
   }
