@@ -12,6 +12,11 @@ export const runEventPayloadSchema = z
     tenantId: z.string(),
     kind: z.string(),
     botId: z.string().nullable(),
+    parentRunId: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('The run that started this one, if any (on `run.<status>` events).'),
     status: runStatusSchema.optional(),
     attempt: z.number().int().optional(),
     error: z.object({ code: z.string(), message: z.string() }).nullable().optional(),

@@ -83,6 +83,10 @@ export const runSchema = z
     id: z.string(),
     kind: z.string().describe('Which executor runs it: `bot`, `pipeline`, `agent.task`, …'),
     botId: z.string().nullable(),
+    parentRunId: z
+      .string()
+      .nullable()
+      .describe('The run that started this one (a pipeline step, a notification, an agent task), if any.'),
     status: runStatusSchema,
     trigger: runTriggerSchema,
     input: z.unknown().describe('Any JSON; null when the run has none.'),
@@ -104,6 +108,13 @@ export const runSchema = z
     durationMs: z.number().int().nullable(),
     error: runErrorSchema.nullable(),
     waitReason: z.string().nullable().describe('What a `waiting` run waits for.'),
+    correlationKey: z
+      .string()
+      .nullable()
+      .describe("The name of a `waiting` run's current parking: it can be resumed by this key."),
+    waitUntil: isoTime
+      .nullable()
+      .describe('When a `waiting` run times out (`wait_timeout`), if it has a deadline.'),
     deadLettered: z
       .boolean()
       .describe('True when the run failed for good after its retries; retriable by hand.'),
@@ -121,10 +132,12 @@ export const runSchema = z
  *
  * @example
  * const run: Run = {
- *   id: '0190d7c1-5f7e-7cc2-9a43-6f1b2c3d4e5f', kind: 'bot', botId: 'news', status: 'completed',
+ *   id: '0190d7c1-5f7e-7cc2-9a43-6f1b2c3d4e5f', kind: 'bot', botId: 'news', parentRunId: null,
+ *   status: 'completed',
  *   trigger: 'schedule', input: null, output: { text: '…' }, outputHash: 'ab12…', isNew: true,
  *   attempt: 1, maxAttempts: 3, priority: 0, tokensIn: 812, tokensOut: 240, costUsd: 0.0031,
- *   durationMs: 4120, error: null, waitReason: null, deadLettered: false,
+ *   durationMs: 4120, error: null, waitReason: null, correlationKey: null, waitUntil: null,
+ *   deadLettered: false,
  *   createdAt: '2026-01-01T08:00:00.000Z', startedAt: '2026-01-01T08:00:00.120Z',
  *   finishedAt: '2026-01-01T08:00:04.240Z',
  * }

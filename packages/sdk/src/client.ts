@@ -40,6 +40,7 @@ export interface ApiRun {
   id: string
   kind: string
   botId: string | null
+  parentRunId: string | null
   status: RunStatus
   trigger: string
   input: unknown
@@ -55,6 +56,8 @@ export interface ApiRun {
   durationMs: number | null
   error: { code: string; message: string } | null
   waitReason: string | null
+  correlationKey: string | null
+  waitUntil: string | null
   deadLettered: boolean
   createdAt: string
   startedAt: string | null
