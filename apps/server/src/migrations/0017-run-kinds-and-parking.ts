@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { DialectName } from '../platform/db/database.ts'
 
-// The kernel's seams (issue 12, decision 0022):
+// The kernel's seams (issue 12, decision 0024):
 // - claims by kind: PostgreSQL's queue row carries the run's kind, so a worker claims only what it
 //   has executors for (SQLite filters `runs.kind` directly);
 // - keyed claims without locks: `run_keys` counts the running runs of each concurrency key. A claim

@@ -19,7 +19,7 @@ import { insertEventsFromSql } from './run-event.ts'
 // the runs UPDATE reads its output), so two of them never wait on each other in opposite orders.
 // Fencing is checked on `run_queue.lease_token`, mirrored to `runs`.
 //
-// Concurrency keys (migration 0017, decision 0022): `run_keys` counts each key's running runs. A claim
+// Concurrency keys (migration 0017, decision 0024): `run_keys` counts each key's running runs. A claim
 // walks the due runs in order, locking each with SKIP LOCKED as it reads it and passing over those
 // whose key is busy (by the count its snapshot sees), until it has `limit`; only then does it lock the
 // key rows of what it holds (SKIP LOCKED again), re-read their counts from those newest row versions,
