@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { DialectName } from '../platform/db/database.ts'
+import { queueFunctionsSql } from '../runs/queue.functions.postgres.ts'
 
 // The kernel's seams (issue 12, decision 0024):
 // - claims by kind: PostgreSQL's queue row carries the run's kind, so a worker claims only what it
@@ -44,9 +45,10 @@ export function runKindsAndParking(dialect: DialectName) {
       await sql`INSERT INTO run_keys (key, running)
         SELECT concurrency_key, count(*) FILTER (WHERE lease_expires_at IS NOT NULL)
         FROM run_queue WHERE concurrency_key IS NOT NULL GROUP BY concurrency_key`.execute(db)
-      // The claim takes keyed runs itself now (run_keys); the settle-and-claim function is rebuilt by
-      // the queue's statements (it is dropped: one source of queue semantics, see queue.postgres.ts).
+      // One-run claims and settle-and-claim take keyed runs and filter kinds now (run_keys); rebuilt
+      // from the queue's own definitions (queue.functions.postgres.ts).
       await sql`DROP FUNCTION IF EXISTS run_settle_and_claim`.execute(db)
+      for (const statement of queueFunctionsSql()) await sql.raw(statement).execute(db)
     },
     // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {
@@ -57,6 +59,8 @@ export function runKindsAndParking(dialect: DialectName) {
       await sql`ALTER TABLE runs DROP COLUMN wait_until`.execute(db)
       await sql`ALTER TABLE runs DROP COLUMN correlation_key`.execute(db)
       if (dialect !== 'postgres') return
+      await sql`DROP FUNCTION run_settle_and_claim`.execute(db)
+      await sql`DROP FUNCTION run_claim_one`.execute(db)
       await sql`DROP TABLE run_keys`.execute(db)
       await sql`ALTER TABLE run_queue DROP COLUMN kind`.execute(db)
     },

@@ -181,7 +181,8 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
           queue
             .repair()
             .then((mended) => {
-              if (mended > 0) options.log.error({ mended }, 'run key counts were wrong and were mended: a defect')
+              if (mended > 0)
+                options.log.error({ mended }, 'run key counts were wrong and were mended: a defect')
             })
             .catch((error) => options.log.warn({ err: error }, 'queue repair failed'))
         const presenceTimer = setInterval(() => {

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { Db } from '../database.ts'
+import { settlementParameterColumns } from './queue.functions.postgres.ts'
 import {
   type ClaimOptions,
   claimWindowExtra,
@@ -40,7 +41,7 @@ import { insertEventsFromSql } from './run-event.ts'
 // Parameters: $1 now, $2 worker id, $3 lease expiry, $4 kinds. The limit is written into the
 // statement, one prepared statement per limit: with `LIMIT $n` PostgreSQL cannot trust a generic plan
 // and re-plans the statement on every call, which costs more than running it.
-const claimSql = (limit: number) => `
+export const claimSql = (limit: number) => `
 WITH locked AS MATERIALIZED (
   SELECT c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at FROM (
     SELECT id, concurrency_key, concurrency_limit, priority, run_at FROM run_queue
@@ -181,6 +182,13 @@ function settlementParams(settlements: Settlement[], now: number): unknown[] {
   return [JSON.stringify(settlements.map((s) => settlementColumns(s, now))), now]
 }
 
+const claimOneSql = 'SELECT * FROM run_claim_one($1, $2, $3, $4) WHERE id IS NOT NULL'
+
+const settleAndClaimSql = `SELECT run_settle_and_claim(${Array.from(
+  { length: settlementParameterColumns.length + 4 },
+  (_, i) => `$${i + 1}`,
+).join(', ')}) AS result`
+
 /** How often a claim cut short by another claim's locks tries again before giving up for now. */
 const maxContendedRetries = 3
 
@@ -190,6 +198,15 @@ export function createPostgresQueue(database: Db): RunQueue {
   const queue: RunQueue = {
     async claim(options) {
       if (options.kinds.length === 0) return []
+      if (Math.floor(options.limit) === 1) {
+        // One run (a one-by-one worker's every claim): the function, one round trip of index lookups.
+        const { rows } = await pool.query<RunRow>({
+          name: 'openorch_claim_one',
+          text: claimOneSql,
+          values: [options.now, options.workerId, options.now + options.leaseMs, options.kinds],
+        })
+        return rows
+      }
       // Limits are rounded down to powers of two (at most ten prepared claim statements per
       // connection); a larger claim is made of a few of them.
       const claimed: RunRow[] = []
@@ -239,13 +256,33 @@ export function createPostgresQueue(database: Db): RunQueue {
       return settlements.map((s) => accepted.has(s.id))
     },
 
-    // Two statements, deliberately not one: settling and claiming in one statement deadlocked under
-    // load (its data-modifying CTEs run interleaved, so a claim could lock a stale row while the
-    // settlement still waited, decision 0002). Apart, a claim never waits on anything.
+    // One settlement and a free slot, a busy one-by-one worker's every step: one call of
+    // run_settle_and_claim (queue.functions.postgres.ts), one round trip and one commit. Otherwise two
+    // statements, deliberately not one: settling and claiming in one statement deadlocked under load
+    // (its data-modifying CTEs run interleaved, so a claim could lock a stale row while the settlement
+    // still waited, decision 0002). Apart, a claim never waits on anything.
     async settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions) {
-      const accepted = await queue.settle(settlements, now)
-      const claimed = next.limit >= 1 ? await queue.claim(next) : []
-      return { accepted, claimed }
+      if (settlements.length !== 1 || next.limit < 1 || next.kinds.length === 0) {
+        const accepted = await queue.settle(settlements, now)
+        const claimed = next.limit >= 1 ? await queue.claim(next) : []
+        return { accepted, claimed }
+      }
+      const columns = settlementColumns(settlements[0]!, now)
+      const { rows } = await pool.query<{ result: { settled: boolean; run: RunRow | null } }>({
+        name: 'openorch_settle_and_claim',
+        text: settleAndClaimSql,
+        values: [
+          ...settlementParameterColumns.map((column) => columns[column]),
+          now,
+          next.workerId,
+          next.now + next.leaseMs,
+          next.kinds,
+        ],
+      })
+      const { settled, run } = rows[0]!.result
+      const claimed = run ? [run] : []
+      if (run && next.limit > 1) claimed.push(...(await queue.claim({ ...next, limit: next.limit - 1 })))
+      return { accepted: [settled], claimed }
     },
 
     async repair() {

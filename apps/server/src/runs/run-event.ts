@@ -1,5 +1,5 @@
 import type { RunRow } from './run.table.ts'
-import type { RunEventPayload, RunStatus } from './run.types.ts'
+import type { RunEventPayload } from './run.types.ts'
 
 // The payload of a run's state-change event, defined once. The JavaScript builder (SQLite, writes made
 // by the service) and the PostgreSQL expression (set-based queue statements) both come from this list,
