@@ -68,7 +68,13 @@ describe.each(dialects)('migration 0008 (run queue) on %s', (dialect: DialectNam
     expect(await queue.settle([{ id: 'r-running', token: 3, outcome: 'released' }], now + 31_000)).toEqual([
       false,
     ])
-    const again = await queue.claim({ kinds: ['noop'], workerId: 'w2', limit: 10, now: now + 32_000, leaseMs: 30_000 })
+    const again = await queue.claim({
+      kinds: ['noop'],
+      workerId: 'w2',
+      limit: 10,
+      now: now + 32_000,
+      leaseMs: 30_000,
+    })
     expect(again.map((r) => [r.id, r.attempt])).toEqual([['r-running', 2]])
     const finished = await database.db
       .selectFrom('runs')
