@@ -326,8 +326,13 @@ export function createBotService(deps: BotServiceDeps) {
     }
     const next: BotRow = { ...current, ...set }
     await check(tenantId, next)
-    // Only a changed schedule is held to the minimum: an older bot can still be renamed.
-    if (next.schedule !== current.schedule || next.timezone !== current.timezone)
+    // A changed schedule, and a schedule being switched on, are held to the minimum: an older bot can
+    // still be renamed, but not re-enabled (or copied) with a schedule faster than the limit.
+    if (
+      next.schedule !== current.schedule ||
+      next.timezone !== current.timezone ||
+      (next.enabled === 1 && current.enabled === 0)
+    )
       await checkFrequency(tenantId, next)
     if (set.name !== undefined) await nameTaken(tenantId, next.name, id)
     const now = clock.now()
@@ -362,6 +367,7 @@ export function createBotService(deps: BotServiceDeps) {
     // A copy counts like new notes (checked here) and a new bot (checked by insert) before anything is written.
     const quotas = await quotasOf(tenantId)
     checkNotesCopy(quotas, await deps.notes.list(source.id))
+    await checkFrequency(tenantId, source)
     const { id: _id, tenant_id: _tenant, created_at: _created, updated_at: _updated, ...settings } = source
     const row = await insert(tenantId, {
       ...settings,

@@ -142,6 +142,30 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     const faster = await call('PATCH', `/bots/${ok.json().id}`, { schedule: '@every 5s' })
     expect(faster.json()).toMatchObject({ quota: 'min_schedule_seconds' })
     expect((await call('PATCH', `/bots/${ok.json().id}`, { name: 'Renamed' })).statusCode).toBe(200)
+
+    // The attack of the outside review (F1): a fast schedule saved earlier (when the workspace's limit
+    // was lower, here written directly), disabled — copying it or switching it on is refused.
+    const old = await bot('Old fast', { enabled: false, schedule: '@every 1h' })
+    await t!.database.db
+      .updateTable('bots')
+      .set({ schedule: '@every 1s' })
+      .where('id', '=', old.json().id)
+      .execute()
+    const copied = await call('POST', `/bots/${old.json().id}/duplicate`)
+    expect(copied.statusCode).toBe(409)
+    expect(copied.json()).toMatchObject({ code: 'quota_exceeded', quota: 'min_schedule_seconds' })
+    const enabled = await call('PATCH', `/bots/${old.json().id}`, { enabled: true })
+    expect(enabled.statusCode).toBe(409)
+    expect(enabled.json()).toMatchObject({ code: 'quota_exceeded', quota: 'min_schedule_seconds' })
+    expect((await call('GET', `/bots/${old.json().id}`)).json()).toMatchObject({ enabled: false })
+    // Renaming it still works; switching it on with an allowed schedule too.
+    expect((await call('PATCH', `/bots/${old.json().id}`, { name: 'Old slow' })).statusCode).toBe(200)
+    expect(
+      (await call('PATCH', `/bots/${old.json().id}`, { enabled: true, schedule: '@every 2m' })).statusCode,
+    ).toBe(200)
+    expect((await call('GET', '/bots')).json().items.map((b: { name: string }) => b.name)).not.toContain(
+      'Old fast (copy)',
+    )
   })
 
   it('limits notes per bot and their bytes; a duplicate counts its notes', async () => {
