@@ -23,9 +23,15 @@ const replacement = '[redacted]'
 /** Up to this many secrets, a search per secret is cheaper than the prefix index. */
 const fewSecrets = 8
 
+// Shapes of identities, never secrets: a "key" equal to someone's id or e-mail address would otherwise
+// erase that identity from answers and logs (the outside attack set a provider key to a user's id).
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const emailShape = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
 /** Whether `value` is long and varied enough to be treated as a secret (and scrubbed). */
 export function isScrubbable(value: string | null | undefined): value is string {
   if (!value || value.length < minSecretLength || value.length > maxSecretLength) return false
+  if (uuidShape.test(value) || emailShape.test(value)) return false
   return entropyBits(value) >= minEntropyBits
 }
 
@@ -104,21 +110,24 @@ class SecretSet {
 
 export type Scrub = (text: string) => string
 
-/** Log fields that say who did what, from where, in which request: never scrubbed. */
+/** Fields that say who did what, from where, in which request: never scrubbed (logs and answers). */
 const identityFields = new Set([
-  'tenantId',
-  'userId',
-  'keyId',
-  'actorId',
-  'reqId',
-  'requestId',
-  'runId',
-  'botId',
+  'id',
   'req',
   'res',
   'ip',
   'remoteAddress',
+  'by',
+  'createdBy',
+  'actor',
+  'email',
+  'owner',
 ])
+
+/** `id`, `tenantId`, `userId`, `keyId`, `runId`, `createdBy`, `by`, … */
+export function isIdentityField(key: string): boolean {
+  return identityFields.has(key) || key.endsWith('Id') || key.endsWith('Ids')
+}
 
 export class SecretScrubber {
   /** tenant → slot (e.g. `provider:openai`) → secret. */
@@ -185,7 +194,7 @@ export class SecretScrubber {
     const scrub: Scrub = (text) => this.all.scrub(text)
     let changed: Record<string, unknown> | undefined
     for (const [key, value] of Object.entries(fields)) {
-      if (identityFields.has(key)) continue
+      if (isIdentityField(key)) continue
       const plain = value instanceof Error ? stdSerializers.err(value) : value
       const scrubbed = scrubValues(plain, scrub)
       if (scrubbed === plain) continue
@@ -197,7 +206,7 @@ export class SecretScrubber {
 }
 
 /**
- * `value` with `scrub` applied to every string inside it (object keys stay); returns `value` itself
+ * `value` with `scrub` applied to every string inside it (object keys and identity fields stay); returns `value` itself
  * when nothing changed, so an answer without secrets is not copied. Depth is bounded by the JSON
  * depth limit of requests (body-parser.ts); cycles are not followed.
  */
@@ -222,6 +231,7 @@ export function scrubValues<T>(value: T, scrub: Scrub, seen = new Set<object>())
   if (source !== value) return scrubValues(source, scrub, seen) as T
   let copy: Record<string, unknown> | undefined
   for (const [key, item] of Object.entries(source)) {
+    if (isIdentityField(key)) continue
     const scrubbed = scrubValues(item, scrub, seen)
     if (scrubbed === item) continue
     copy ??= { ...source }

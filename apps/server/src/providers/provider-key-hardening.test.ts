@@ -10,7 +10,7 @@ import {
 import { dialects } from '../../test/databases.ts'
 import { recordPublic } from '../../test/output-capture.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
-import { secretScrubber } from '../platform/secret-scrubber.ts'
+import { scrubValues, secretScrubber } from '../platform/secret-scrubber.ts'
 
 // Issue 11 items 1 and 2, as the outside review attacked them: a PUT of one workspace registered
 // whatever `apiKey` it sent with the process-wide scrubber (refused or not), which then rewrote every
@@ -85,30 +85,44 @@ describe.each(dialects)('the secret scrubber cannot be turned against answers on
     expect(other.json()).toMatchObject({ id: theirs.id, name: `Bot ${key}` })
   })
 
-  it('never rewrites audit answers or identity fields of log lines; a rotated or removed key leaves the set', async () => {
-    // The admin saves "a key" equal to their own API key's id, hoping to erase it from the trail.
+  it('never rewrites audit answers or identities: an id or e-mail address is never taken for a key', async () => {
+    // The admin saves "a key" equal to their own API key's id (the outside attack used a user id the
+    // same way), hoping to erase it from the trail, the key list and the logs.
     const keys = (await t.app.inject({ url: '/api/v1/keys', headers: bearer(t.keys.admin) })).json() as {
-      items: Array<{ id: string; name: string }>
+      items: Array<{ id: string; name: string; createdBy: string | null }>
     }
     const adminKeyId = keys.items.find((k) => k.name === 'admin key')!.id
     recordPublic(adminKeyId)
     server = await startProviderServer('openai', { apiKey: adminKeyId, models: ['gpt-4o-mini'] })
     expect((await put(t.keys.admin, { apiKey: adminKeyId, baseUrl: server.baseUrl })).statusCode).toBe(200)
+    // Stored (it is what the provider accepts), but an id is not a secret: nothing is rewritten.
+    expect(secretScrubber.forTenant('default')(`quoted ${adminKeyId}`)).toBe(`quoted ${adminKeyId}`)
+    for (const url of ['/api/v1/audit', '/api/v1/keys']) {
+      const answer = await t.app.inject({ url, headers: bearer(t.keys.admin) })
+      expect(answer.statusCode, url).toBe(200)
+      expect(answer.body, url).toContain(adminKeyId)
+      expect(answer.body, url).not.toContain('[redacted]')
+    }
+    await server.close()
 
-    const audit = await t.app.inject({ url: '/api/v1/audit', headers: bearer(t.keys.admin) })
-    expect(audit.statusCode).toBe(200)
-    expect(audit.body).toContain(adminKeyId)
-    expect(audit.body).not.toContain('[redacted]')
-    // Log lines: free text is scrubbed, who and which request never (and the line stays JSON).
+    // A real key: free text is scrubbed in logs; who did it and which request never are.
+    const real = secretLike('sk-real')
+    server = await startProviderServer('openai', { apiKey: real, models: ['gpt-4o-mini'] })
+    expect((await put(t.keys.admin, { apiKey: real, baseUrl: server.baseUrl })).statusCode).toBe(200)
     captured.log
-      .child({ tenantId: 'default', keyId: adminKeyId })
-      .warn({ userId: adminKeyId, detail: `upstream said ${adminKeyId}` }, `quoted ${adminKeyId}`)
-    captured.log.error(new Error(`Incorrect API key provided: ${adminKeyId}`))
+      .child({ tenantId: 'default', keyId: real })
+      .warn(
+        { userId: real, by: `user:${real}`, createdBy: real, detail: `upstream said ${real}` },
+        `quoted ${real}`,
+      )
+    captured.log.error(new Error(`Incorrect API key provided: ${real}`))
     const [line, errorLine] = captured.lines().slice(-2)
     expect(line).toMatchObject({
       tenantId: 'default',
-      keyId: adminKeyId,
-      userId: adminKeyId,
+      keyId: real,
+      userId: real,
+      by: `user:${real}`,
+      createdBy: real,
       detail: 'upstream said [redacted]',
       msg: 'quoted [redacted]',
     })
@@ -116,7 +130,11 @@ describe.each(dialects)('the secret scrubber cannot be turned against answers on
       msg: 'Incorrect API key provided: [redacted]',
       err: { message: 'Incorrect API key provided: [redacted]' },
     })
-    expect(JSON.stringify(errorLine)).not.toContain(adminKeyId)
+    expect(JSON.stringify(errorLine)).not.toContain(real)
+    // In answers too, an identity field keeps its value while free text loses the secret.
+    expect(
+      scrubValues({ id: real, ownerId: real, note: `has ${real}` }, secretScrubber.forTenant('default')),
+    ).toEqual({ id: real, ownerId: real, note: 'has [redacted]' })
 
     // Rotated: the old key leaves the scrubber, the new one is in; removed: neither.
     const next = secretLike('sk-rotated')
@@ -124,7 +142,7 @@ describe.each(dialects)('the secret scrubber cannot be turned against answers on
     server = await startProviderServer('openai', { apiKey: next, models: ['gpt-4o-mini'] })
     expect((await put(t.keys.admin, { apiKey: next, baseUrl: server.baseUrl })).statusCode).toBe(200)
     const scrub = secretScrubber.forTenant('default')
-    expect(scrub(`${adminKeyId} ${next}`)).toBe(`${adminKeyId} [redacted]`)
+    expect(scrub(`${real} ${next}`)).toBe(`${real} [redacted]`)
     const removed = await t.app.inject({
       method: 'DELETE',
       url: '/api/v1/providers/openai',

@@ -27,7 +27,20 @@ describe('secret scrubber', () => {
 
   it('registers only values that look like secrets: long enough and varied', () => {
     const scrubber = new SecretScrubber()
-    for (const value of ['{"items":[', 'short-key-12', 'a'.repeat(40), 'abababababababababab', '', null]) {
+    const ids = [
+      '01a23ede-1a73-736d-90a0-dbe57a6293a3',
+      'F47AC10B-58CC-4372-A567-0E02B2C3D479',
+      'owner.name@example.com',
+    ]
+    for (const value of [
+      '{"items":[',
+      'short-key-12',
+      'a'.repeat(40),
+      'abababababababababab',
+      '',
+      null,
+      ...ids,
+    ]) {
       scrubber.set('a', 'provider:openai', value)
       expect(isScrubbable(value)).toBe(false)
       expect(scrubber.size).toBe(0)
