@@ -56,6 +56,21 @@ export function createBotNotes(dataDir: string): BotNotes {
     return file
   }
 
+  // Writes to one bot's notes take turns in this process: the quota check and the write are then one
+  // step, so parallel requests cannot all pass the check before any of them wrote (the outside attack
+  // stored 8 notes against a limit of 3), and two writes of one note never share a temporary file.
+  const turns = new Map<string, Promise<unknown>>()
+  function inTurn<T>(botId: string, work: () => Promise<T>): Promise<T> {
+    const previous = turns.get(botId) ?? Promise.resolve()
+    const next = previous.then(work, work)
+    const settled = next.catch(() => undefined)
+    turns.set(botId, settled)
+    void settled.then(() => {
+      if (turns.get(botId) === settled) turns.delete(botId)
+    })
+    return next
+  }
+
   async function stat(file: string) {
     try {
       return await fs.lstat(file)
@@ -129,28 +144,20 @@ export function createBotNotes(dataDir: string): BotNotes {
       return notes
     },
     get,
-    async put(botId, name, content, quotas) {
+    put(botId, name, content, quotas) {
       const file = fileOf(botId, name)
-      // Metadata only: the bot's notes may hold so many and so much (quotas).
-      if (quotas) checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
-      await fs.mkdir(path.dirname(file), { recursive: true })
-      const existing = await stat(file)
-      if (existing && !existing.isFile())
-        throw new AppError('invalid_note_name', `"${name}" is not a regular file.`, 400)
-      // Write then rename: a reader never sees half a note.
-      const temporary = `${file}.${process.pid}.tmp`
-      await fs.writeFile(temporary, content, { encoding: 'utf8', mode: 0o600 })
-      await fs.rename(temporary, file)
-      return get(botId, name)
+      return inTurn(botId, () => write(botId, name, file, content, quotas))
     },
     async remove(botId, name) {
       const file = fileOf(botId, name)
-      const info = await stat(file)
-      if (!info?.isFile()) throw notFound('note_not_found', `The bot has no note "${name}".`)
-      await fs.rm(file)
+      await inTurn(botId, async () => {
+        const info = await stat(file)
+        if (!info?.isFile()) throw notFound('note_not_found', `The bot has no note "${name}".`)
+        await fs.rm(file)
+      })
     },
     async removeAll(botId) {
-      await fs.rm(folderOf(botId), { recursive: true, force: true })
+      await inTurn(botId, () => fs.rm(folderOf(botId), { recursive: true, force: true }))
     },
     async copy(fromBotId, toBotId, quotas) {
       const notes = await list(fromBotId)
@@ -160,5 +167,19 @@ export function createBotNotes(dataDir: string): BotNotes {
         await this.put(toBotId, note.name, content)
       }
     },
+  }
+
+  async function write(botId: string, name: string, file: string, content: string, quotas?: Quotas) {
+    // Metadata only: the bot's notes may hold so many and so much (quotas).
+    if (quotas) checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
+    await fs.mkdir(path.dirname(file), { recursive: true })
+    const existing = await stat(file)
+    if (existing && !existing.isFile())
+      throw new AppError('invalid_note_name', `"${name}" is not a regular file.`, 400)
+    // Write then rename: a reader never sees half a note.
+    const temporary = `${file}.${process.pid}.tmp`
+    await fs.writeFile(temporary, content, { encoding: 'utf8', mode: 0o600 })
+    await fs.rename(temporary, file)
+    return get(botId, name)
   }
 }

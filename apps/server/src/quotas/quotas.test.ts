@@ -184,6 +184,28 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     expect((await call('GET', `/bots/${copy.json().id}/notes`)).json().items).toHaveLength(2)
   })
 
+  it('holds the notes quotas under parallel writes (attack finding F4: 8 notes stored against 3)', async () => {
+    await app({ notesPerBot: 3, noteBytesPerBot: 1000 })
+    const id = (await bot('Burst')).json().id
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        call('PUT', `/bots/${id}/notes/n${i}`, { content: 'x'.repeat(100) }),
+      ),
+    )
+    expect(answers.filter((a) => a.statusCode === 200)).toHaveLength(3)
+    expect(answers.filter((a) => a.statusCode === 409)).toHaveLength(47)
+    expect((await call('GET', `/bots/${id}/notes`)).json().items).toHaveLength(3)
+    // Bytes alike: 300 stored, 20 parallel writes of 300 bytes into the free 700 (two fit).
+    const big = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call('PUT', `/bots/${id}/notes/n${i % 3}`, { content: 'y'.repeat(300 + i) }),
+      ),
+    )
+    expect(big.every((a) => a.statusCode === 200 || a.statusCode === 409)).toBe(true)
+    const notes = (await call('GET', `/bots/${id}/notes`)).json().items as Array<{ size: number }>
+    expect(notes.reduce((sum, note) => sum + note.size, 0)).toBeLessThanOrEqual(1000)
+  })
+
   it('stops runs once the workspace spent its daily budget', async () => {
     await app({ dailyBudgetUsd: 0.5 })
     const id = (await bot('Spender')).json().id
