@@ -13,6 +13,10 @@ describe('query strings in logs', () => {
       '/api/v1/runs?limit=20&status=failed&api_key=[redacted]&token=[redacted]&flag',
     )
     expect(redactQuery('/api/v1/runs?q=my%20secret%20search')).toBe('/api/v1/runs?q=[redacted]')
+    // Attack finding F5: a harmless name does not make any value harmless.
+    expect(redactQuery('/api/v1/runs?apiKey=S1&limit=5&limit=oo_SECRET&status=sk-live-abcdef')).toBe(
+      '/api/v1/runs?apiKey=[redacted]&limit=5&limit=[redacted]&status=[redacted]',
+    )
   })
 
   let t: TestApp | undefined

@@ -77,8 +77,19 @@ function scrubMessage(this: Logger, args: unknown[], method: (...args: unknown[]
   method.apply(this, [scrub(first), ...rest.map(scrub)])
 }
 
-/** Query parameters whose values say nothing about anyone and help reading a log. */
-const plainQueryParameters = new Set(['limit', 'status', 'trigger', 'order', 'sort', 'format', 'view'])
+/**
+ * Query parameters whose values say nothing about anyone and help reading a log — kept only when the
+ * value has the parameter's shape (a number, a word), so `limit=oo_SECRET` is redacted too.
+ */
+const plainQueryParameters = new Map<string, RegExp>([
+  ['limit', /^\d{1,6}$/],
+  ['status', /^[a-z_]{1,20}$/],
+  ['trigger', /^[a-z_]{1,20}$/],
+  ['order', /^(asc|desc)$/],
+  ['sort', /^[a-zA-Z_]{1,30}$/],
+  ['format', /^[a-z]{1,10}$/],
+  ['view', /^[a-z_-]{1,20}$/],
+])
 
 /**
  * A URL as logged: the path, and the query's parameter names with their values replaced, except a
@@ -95,7 +106,8 @@ export function redactQuery(url: string): string {
       const equals = pair.indexOf('=')
       const name = equals < 0 ? pair : pair.slice(0, equals)
       if (equals < 0) return name
-      return plainQueryParameters.has(name) ? pair : `${name}=[redacted]`
+      const shape = plainQueryParameters.get(name)
+      return shape?.test(pair.slice(equals + 1)) ? pair : `${name}=[redacted]`
     })
   return `${url.slice(0, mark)}?${query.join('&')}`
 }
