@@ -356,7 +356,12 @@ describe.each(dialects)('live feed limits on %s', (dialect) => {
   beforeEach(async () => {
     t = await createTestApp(dialect, {
       sseHeartbeatMs: 100,
-      streams: { maxStreamMs: 600, maxStreamsPerCredential: 3, maxStreamsPerWorkspace: 5 },
+      streams: {
+        maxStreamMs: 600,
+        maxStreamsPerCredential: 3,
+        maxStreamsPerWorkspace: 5,
+        maxStreamsPerPerson: 3,
+      },
       requestTimeoutMs: 1000,
     })
     await t.app.listen({ port: 0, host: '127.0.0.1' })
@@ -372,8 +377,14 @@ describe.each(dialects)('live feed limits on %s', (dialect) => {
     const fourth = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.viewer) })
     expect(fourth.status).toBe(429)
     expect(await fourth.json()).toMatchObject({ code: 'too_many_streams' })
-    // Another key of the workspace: two more fit, then the workspace is full.
-    const more = await Promise.all([1, 2].map(() => openFeed(`${base}/api/v1/events`, bearer(t.keys.editor))))
+    // Another key of the workspace: one more fits; the last of the five is kept for admins
+    // (attack finding F3: members had taken every stream of the workspace).
+    const more = [await openFeed(`${base}/api/v1/events`, bearer(t.keys.editor))]
+    const reserved = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.editor) })
+    expect(reserved.status).toBe(429)
+    expect((await reserved.json()).detail).toContain('kept for its admins')
+    more.push(await openFeed(`${base}/api/v1/events`, bearer(t.keys.admin)))
+    expect(more[1]!.response.status).toBe(200)
     const sixth = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.admin) })
     expect(sixth.status).toBe(429)
     expect((await sixth.json()).detail).toContain('workspace')
@@ -390,6 +401,28 @@ describe.each(dialects)('live feed limits on %s', (dialect) => {
       { what: 'a slot to be free again', timeoutMs: 3000 },
     )
     for (const feed of [...open, ...more, other]) feed.close()
+  })
+
+  it('caps one person over all their keys (attack finding F3: ten keys of ten streams each)', async () => {
+    const ada = await t.users.createUser({
+      tenantId: 'default',
+      email: 'ada@example.com',
+      password: 'correct horse battery staple',
+      role: 'admin',
+    })
+    const keyOf = async (name: string) =>
+      (await t.apiKeys.createApiKey({ tenantId: 'default', name, role: 'viewer', createdBy: ada.id })).key
+    const first = await keyOf('one')
+    const second = await keyOf('two')
+    const feeds = await Promise.all(
+      [first, first, second].map((key) => openFeed(`${base}/api/v1/events`, bearer(key))),
+    )
+    for (const feed of feeds) expect(feed.response.status).toBe(200)
+    // The person's fourth stream is refused although this key has a slot and the workspace room.
+    const fourth = await fetch(`${base}/api/v1/events`, { headers: bearer(second) })
+    expect(fourth.status).toBe(429)
+    expect(await fourth.json()).toMatchObject({ code: 'too_many_streams' })
+    for (const feed of feeds) feed.close()
   })
 
   it('ends a stream after its longest life with stream.closed; the client reconnects', async () => {

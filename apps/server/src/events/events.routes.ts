@@ -2,7 +2,9 @@ import type { ServerResponse } from 'node:http'
 import { eventStreamHeadersSchema, eventStreamQuerySchema, problemResponse } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { personOf } from '../auth/api-key.service.ts'
 import { apiKeyOf, type CredentialCheck } from '../auth/auth.hook.ts'
+import { hasRole } from '../auth/role.ts'
 import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import { AppError, toError } from '../platform/errors.ts'
@@ -20,8 +22,10 @@ export interface StreamLimits {
   maxStreamMs?: number
   /** Open streams per credential (an API key, or a session's key) (default 10). */
   maxStreamsPerCredential?: number
-  /** Open streams per workspace (default 200). */
+  /** Open streams per workspace (default 200); the last tenth of them only for admins and owners. */
   maxStreamsPerWorkspace?: number
+  /** Open streams per person, over all their keys and sessions (default 20). */
+  maxStreamsPerPerson?: number
 }
 
 export interface EventRoutesOptions extends StreamLimits {
@@ -56,6 +60,10 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
   const maxStreamMs = options.maxStreamMs ?? 60 * 60_000
   const perCredential = options.maxStreamsPerCredential ?? 10
   const perWorkspace = options.maxStreamsPerWorkspace ?? 200
+  const perPerson = options.maxStreamsPerPerson ?? 20
+  // Members cannot take the whole workspace's streams: an admin can always still open one and act.
+  const forMembers = perWorkspace - Math.max(1, Math.ceil(perWorkspace / 10))
+  const byPerson = new Map<string, number>()
   const open = new Set<ServerResponse>()
   const byCredential = new Map<string, number>()
   const byWorkspace = new Map<string, number>()
@@ -82,7 +90,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
           '`run.failed`, …), `data` (RunEventPayload JSON) and `id` (the stored event id). Send `Last-Event-ID` ' +
           'to replay the stored events you missed. `run.running` is announced live only: it has no `id` and is ' +
           'not replayed. Live events may arrive out of order between runs; order by `id` where it matters. ' +
-          'A `: heartbeat` comment comes every 15 s; the credential is checked again at each, so a revoked key, a disabled user or workspace or an ended session ends the stream (with a last `stream.closed` event saying why). A stream ends after an hour at most (reconnect with Last-Event-ID); at most 10 streams per key and 200 per workspace are open at once.',
+          'A `: heartbeat` comment comes every 15 s; the credential is checked again at each, so a revoked key, a disabled user or workspace or an ended session ends the stream (with a last `stream.closed` event saying why). A stream ends after an hour at most (reconnect with Last-Event-ID); at most 10 streams per key, 20 per person and 200 per workspace are open at once (the last 20 of a workspace only for its admins).',
         headers: eventStreamHeadersSchema,
         querystring: eventStreamQuerySchema,
         response: {
@@ -90,7 +98,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
           400: problemResponse('Invalid Last-Event-ID.'),
           401: problemResponse('No valid API key.'),
           429: problemResponse(
-            'Too many open streams for this key or workspace (`too_many_streams`): close one, or share one stream between views.',
+            'Too many open streams for this key, person or workspace (`too_many_streams`, the detail says which): close one, or share one stream between views.',
           ),
         },
       },
@@ -98,13 +106,19 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
     async (request, reply) => {
       const tenantId = request.auth.tenantId
       const credential = request.auth.keyId
+      const person = personOf(request.auth) ?? `key:${credential}`
+      const inWorkspace = byWorkspace.get(tenantId) ?? 0
       // Counted before the stream opens, so N parallel requests cannot all slip under the cap.
       const refusal =
         (byCredential.get(credential) ?? 0) >= perCredential
           ? `This key already has ${perCredential} live streams open, the most it may have.`
-          : (byWorkspace.get(tenantId) ?? 0) >= perWorkspace
-            ? `This workspace already has ${perWorkspace} live streams open, the most it may have.`
-            : undefined
+          : (byPerson.get(person) ?? 0) >= perPerson
+            ? `You already have ${perPerson} live streams open over your keys and sessions, the most one person may have.`
+            : inWorkspace >= perWorkspace
+              ? `This workspace already has ${perWorkspace} live streams open, the most it may have.`
+              : inWorkspace >= forMembers && !hasRole(request.auth.role, 'admin')
+                ? `This workspace already has ${inWorkspace} live streams open; the last ${perWorkspace - forMembers} are kept for its admins.`
+                : undefined
       if (refusal)
         throw new AppError(
           'too_many_streams',
@@ -113,6 +127,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
           { headers: { 'retry-after': '30' } },
         )
       count(byCredential, credential, 1)
+      count(byPerson, person, 1)
       count(byWorkspace, tenantId, 1)
       const key = apiKeyOf(request)
       const lastEventId = request.headers['last-event-id'] ?? request.query.lastEventId
@@ -202,6 +217,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
         clearTimeout(forget)
         open.delete(res)
         count(byCredential, credential, -1)
+        count(byPerson, person, -1)
         count(byWorkspace, tenantId, -1)
       })
 
