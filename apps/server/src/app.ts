@@ -12,6 +12,7 @@ import { createAuthHook, createCredentialCheck, decorateAuth } from './auth/auth
 import { botRoutes } from './bots/bot.routes.ts'
 import type { Bots } from './bots/bots.ts'
 import type { Db } from './database.ts'
+import { deadLetterRoutes } from './events/dead-letters.routes.ts'
 import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
 import type { Bus } from './platform/bus.ts'
 import type { Clock } from './platform/clock.ts'
@@ -51,7 +52,7 @@ import { createWorkspaceService } from './workspaces/workspace.service.ts'
 
 export interface AppDeps {
   database: Db
-  kernel: Pick<RunKernel, 'runs'> & Partial<Pick<RunKernel, 'unserved'>>
+  kernel: Pick<RunKernel, 'runs'> & Partial<Pick<RunKernel, 'unserved' | 'relay'>>
   bus: Bus
   clock: Clock
   log: Logger
@@ -284,6 +285,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           checkCredential,
           ...(deps.config.sseHeartbeatMs !== undefined ? { heartbeatMs: deps.config.sseHeartbeatMs } : {}),
           ...deps.config.streams,
+        })
+        await secured.register(deadLetterRoutes, {
+          database: deps.database,
+          clock: deps.clock,
+          kick: () => deps.kernel.relay?.kick(),
         })
       })
     },

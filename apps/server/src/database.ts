@@ -5,6 +5,7 @@ import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
 import type {
   EventCursorsTable,
+  EventDeadLettersTable,
   RunEventsTable,
   RunKeysTable,
   RunsTable,
@@ -27,6 +28,7 @@ export interface Tables {
   runs: RunsTable
   run_events: RunEventsTable
   event_cursors: EventCursorsTable
+  event_dead_letters: EventDeadLettersTable
   run_keys: RunKeysTable
   run_workers: RunWorkersTable
   providers: ProvidersTable

@@ -110,6 +110,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
   })
 
+  const parked = new Counter({
+    name: 'openorch_events_parked_total',
+    help: 'Events a durable consumer failed on again and again and parked (dead letters), by consumer.',
+    labelNames: ['consumer'] as const,
+    registers: [metrics.registry],
+  })
+  kernel.relay.onParked = (consumer) => parked.inc({ consumer })
+
   const apiKeys = createApiKeyService({ database, clock: systemClock, log })
   const ownerKey = await apiKeys.bootstrapOwnerKey(config.auth.bootstrapApiKey)
   // Without OPENORCH_MASTER_KEY the vault generates one into <data>/master.key (0600) on first start.

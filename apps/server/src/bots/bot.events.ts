@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely'
 import { appendAuditIn, systemEntry } from '../audit/audit.store.ts'
 import type { Tables } from '../database.ts'
-import type { EventHandler } from '../events/outbox-relay.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { DialectName } from '../platform/db/database.ts'
 import type { Logger } from '../platform/logger.ts'
+import { appendEventsIn } from '../runs/outbox.store.ts'
+import type { EventHandler } from '../runs/outbox-relay.ts'
 
 // Bots react to their runs' events (never the other way round): failures in a row are counted and,
 // at the bot's `pauseAfterFailures`, its schedule is disabled with a `bot.paused` event. Runs inside
@@ -65,13 +66,12 @@ async function countFailure(
     .where('tenant_id', '=', tenantId)
     .where('id', '=', botId)
     .execute()
-  await trx
-    .insertInto('run_events')
-    .values({
-      tenant_id: tenantId,
-      run_id: runId,
+  await appendEventsIn(trx, [
+    {
+      tenantId,
+      runId,
       type: 'bot.paused',
-      payload: JSON.stringify({
+      payload: {
         runId,
         tenantId,
         kind: 'bot',
@@ -79,10 +79,10 @@ async function countFailure(
         botName: bot.name,
         consecutiveFailures: bot.consecutive_failures,
         reason,
-      }),
-      created_at: now,
-    })
-    .execute()
+      },
+      createdAt: now,
+    },
+  ])
   // A change nobody asked for: the audit trail says the scheduler made it, and why.
   await appendAuditIn(trx, deps.dialect, [
     systemEntry({

@@ -6,6 +6,7 @@ import { sha256Hex } from '../platform/ids.ts'
 import type { GenerateRequest, GenerateResult, ProviderCredentials } from '../providers/provider.types.ts'
 import type { QuotasOf } from '../quotas/quotas.ts'
 import type { Executor, RunContext } from '../runs/executor.ts'
+import { appendEventsIn } from '../runs/outbox.store.ts'
 import { RunFailure, toRunError } from '../runs/run.failure.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEvent } from '../runs/run.types.ts'
@@ -238,13 +239,12 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         .where((eb) => eb.or([eb('budget_warned_day', 'is', null), eb('budget_warned_day', '!=', day)]))
         .executeTakeFirst()
       if (Number(claimed.numUpdatedRows) === 0) return
-      await trx
-        .insertInto('run_events')
-        .values({
-          tenant_id: bot.tenant_id,
-          run_id: runId,
+      await appendEventsIn(trx, [
+        {
+          tenantId: bot.tenant_id,
+          runId,
           type: 'bot.budget_warning',
-          payload: JSON.stringify({
+          payload: {
             runId,
             tenantId: bot.tenant_id,
             kind: 'bot',
@@ -254,10 +254,10 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
             spentUsd: Math.round(spent * 1e6) / 1e6,
             dailyBudgetUsd: budget,
             share: Math.round((spent / budget) * 100) / 100,
-          }),
-          created_at: deps.clock.now(),
-        })
-        .execute()
+          },
+          createdAt: deps.clock.now(),
+        },
+      ])
     })
   }
 }

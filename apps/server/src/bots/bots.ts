@@ -70,7 +70,8 @@ export function createBots(deps: BotsDeps) {
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),
   )
-  deps.kernel.relay.onEvents(
+  deps.kernel.relay.consume(
+    'bots',
     createBotEventHandler({ clock: deps.clock, log: deps.log, dialect: deps.database.dialect }),
   )
 

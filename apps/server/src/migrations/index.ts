@@ -15,6 +15,7 @@ import { workspaces } from './0014-workspaces.ts'
 import { runSearchByWorkspace } from './0015-run-search-by-workspace.ts'
 import { workspaceQuotas } from './0016-workspace-quotas.ts'
 import { runKindsAndParking } from './0017-run-kinds-and-parking.ts'
+import { eventConsumers } from './0018-event-consumers.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0015-run-search-by-workspace': runSearchByWorkspace,
   '0016-workspace-quotas': workspaceQuotas,
   '0017-run-kinds-and-parking': runKindsAndParking,
+  '0018-event-consumers': eventConsumers,
 }

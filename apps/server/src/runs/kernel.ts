@@ -1,9 +1,9 @@
 import type { Db } from '../database.ts'
-import { OutboxRelay } from '../events/outbox-relay.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
 import { ExecutorRegistry, waitForChildren } from './executor.ts'
+import { OutboxRelay } from './outbox-relay.ts'
 import { createPostgresQueue } from './queue.postgres.ts'
 import { createSqliteQueue } from './queue.sqlite.ts'
 import type { RunQueue, Settlement } from './queue.ts'
@@ -147,7 +147,7 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
     worker,
     relay,
     start(startOptions = {}) {
-      relay.start()
+      void relay.start()
       // Backpressure warnings for queues filled by manual and API runs, which do not count on enqueue.
       const queueCheck = setInterval(() => {
         runs.checkQueue().catch((error) => options.log.warn({ err: error }, 'queue check failed'))

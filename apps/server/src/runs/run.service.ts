@@ -9,6 +9,7 @@ import type { Logger } from '../platform/logger.ts'
 import { insertRunsWithoutKeys } from './enqueue.postgres.ts'
 import { insertRunsWithoutKeysSqlite } from './enqueue.sqlite.ts'
 import { waitForChildren } from './executor.ts'
+import { type AppendedEvent, appendEventsIn as appendEvents } from './outbox.store.ts'
 import { toJsonText, toRun } from './run.mapper.ts'
 import {
   countPendingRuns,
@@ -503,11 +504,21 @@ export function createRunService(deps: RunServiceDeps) {
     return rows.map(toRun)
   }
 
+  /**
+   * A domain's own events (e.g. `bot.paused`), appended inside its transaction: consumers and the
+   * live feed get them after the commit.
+   */
+  async function appendEventsIn(trx: Kysely<Tables>, events: AppendedEvent[]): Promise<void> {
+    await appendEvents(trx, events)
+    if (events.length > 0) afterCommit(trx, () => deps.onRunsDue?.())
+  }
+
   return {
     enqueue,
     enqueueMany,
     enqueueIn,
     enqueueManyIn,
+    appendEventsIn,
     get,
     list,
     cancel,

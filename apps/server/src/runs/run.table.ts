@@ -57,6 +57,24 @@ export interface EventCursorsTable {
   name: string
   tenant_id: Generated<string>
   last_id: Generated<number>
+  failures: Generated<number>
+  last_error: string | null
+}
+
+/** An event a consumer could not handle, parked so it goes on (migration 0018). */
+export interface EventDeadLettersTable {
+  id: Generated<number>
+  consumer: string
+  event_id: number
+  tenant_id: string
+  run_id: string
+  type: string
+  payload: string
+  event_created_at: number
+  error: string
+  attempts: number
+  parked_at: number
+  retry_requested_at: number | null
 }
 
 /** PostgreSQL only: running runs per concurrency key (migration 0017). */

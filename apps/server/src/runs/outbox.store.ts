@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { Db, Tables } from '../database.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
-import type { RunEventRow } from '../runs/run.table.ts'
+import type { RunEventRow } from './run.table.ts'
 
 /**
  * Reads the next events after the relay cursor `name`, hands them to `consume` and moves the cursor,
@@ -108,4 +108,146 @@ export async function advanceOutbox(
   if (!rows[0] || rows[0].held === 0) return undefined
   // `held` stays on the rows (not copied away row by row).
   return rows.filter((row) => row.id !== null)
+}
+
+/** Makes the cursor `name` if it is missing, at the current end of the outbox (a new consumer starts there). */
+export async function ensureCursor(database: Db, name: string): Promise<void> {
+  if (database.dialect === 'sqlite') {
+    await sql`INSERT INTO event_cursors (name, last_id)
+      SELECT ${name}, coalesce(max(id), 0) FROM run_events WHERE true
+      ON CONFLICT (name) DO NOTHING`.execute(database.db)
+    return
+  }
+  // Every transaction below the snapshot's xmin has ended: the end is "all of them, none after"
+  // (the largest id a JavaScript number holds exactly: ids are read into numbers).
+  await sql`INSERT INTO event_cursors (name, last_id, last_tx)
+    SELECT ${name}, 9007199254740991,
+      (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text::xid8
+    ON CONFLICT (name) DO NOTHING`.execute(database.db)
+}
+
+/** A consumer's failures in a row and its last error, for everyone to see (0 and null: healthy). */
+export async function recordConsumerFailure(
+  database: Db,
+  name: string,
+  failures: number,
+  error: string | null,
+): Promise<void> {
+  await database.db
+    .updateTable('event_cursors')
+    .set({ failures, last_error: error })
+    .where('name', '=', name)
+    .execute()
+}
+
+/**
+ * Parks the next event of consumer `name` (the one it keeps failing on) and moves its cursor past
+ * it, in one transaction. Returns the event, or undefined if another process holds the cursor.
+ */
+export async function parkNextEvent(
+  database: Db,
+  name: string,
+  error: string,
+  attempts: number,
+  now: number,
+): Promise<RunEventRow | undefined> {
+  const rows = await consumeOutbox(database, name, 1, async (events, trx) => {
+    const event = events[0]!
+    await trx
+      .insertInto('event_dead_letters')
+      .values({
+        consumer: name,
+        event_id: Number(event.id),
+        tenant_id: event.tenant_id,
+        run_id: event.run_id,
+        type: event.type,
+        payload: event.payload,
+        event_created_at: Number(event.created_at),
+        error: error.slice(0, 2000),
+        attempts,
+        parked_at: now,
+        retry_requested_at: null,
+      })
+      .execute()
+  })
+  return rows?.[0]
+}
+
+export async function retryRequested(database: Db, consumer: string) {
+  return database.db
+    .selectFrom('event_dead_letters')
+    .selectAll()
+    .where('consumer', '=', consumer)
+    .where('retry_requested_at', 'is not', null)
+    .orderBy('id')
+    .limit(100)
+    .execute()
+}
+
+export async function removeDeadLetterIn(trx: Kysely<Tables>, id: number): Promise<void> {
+  await trx.deleteFrom('event_dead_letters').where('id', '=', id).execute()
+}
+
+export async function retryFailed(database: Db, id: number, error: string, now: number): Promise<void> {
+  await database.db
+    .updateTable('event_dead_letters')
+    .set((eb) => ({
+      retry_requested_at: null,
+      attempts: eb('attempts', '+', 1),
+      error: error.slice(0, 2000),
+      parked_at: now,
+    }))
+    .where('id', '=', id)
+    .execute()
+}
+
+export async function listDeadLetters(
+  database: Db,
+  tenantId: string,
+  page: { limit: number; before?: number | undefined },
+) {
+  let query = database.db
+    .selectFrom('event_dead_letters')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .orderBy('id', 'desc')
+    .limit(page.limit)
+  if (page.before !== undefined) query = query.where('id', '<', page.before)
+  return query.execute()
+}
+
+/** Asks for a parked event to be handled again; undefined if the workspace has no such dead letter. */
+export async function requestDeadLetterRetry(database: Db, tenantId: string, id: number, now: number) {
+  return database.db
+    .updateTable('event_dead_letters')
+    .set({ retry_requested_at: now })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst()
+}
+
+/** A domain's own events, appended inside its transaction (delivered to consumers after the commit). */
+export interface AppendedEvent {
+  tenantId: string
+  runId: string
+  type: string
+  payload: Record<string, unknown>
+  createdAt: number
+}
+
+export async function appendEventsIn(trx: Kysely<Tables>, events: AppendedEvent[]): Promise<void> {
+  if (events.length === 0) return
+  await trx
+    .insertInto('run_events')
+    .values(
+      events.map((event) => ({
+        tenant_id: event.tenantId,
+        run_id: event.runId,
+        type: event.type,
+        payload: JSON.stringify(event.payload),
+        created_at: event.createdAt,
+      })),
+    )
+    .execute()
 }

@@ -4,8 +4,8 @@ import { createTestDatabase, dialects, type TestDatabase } from '../../test/data
 import { createBus, testLog, waitFor } from '../../test/kernel-harness.ts'
 import type { Db } from '../database.ts'
 import { systemClock } from '../platform/clock.ts'
-import { createRunService } from '../runs/run.service.ts'
 import { OutboxRelay } from './outbox-relay.ts'
+import { createRunService } from './run.service.ts'
 
 describe.each(dialects)('outbox relay on %s', (dialect) => {
   let testDb: TestDatabase
@@ -55,7 +55,7 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
     const seen = new Map<number, number>()
     for (const db of [database, other]) {
       const { relay } = relayOn(db)
-      relay.onEvents((events) => {
+      relay.consume('bots', (events) => {
         for (const event of events) seen.set(event.id, (seen.get(event.id) ?? 0) + 1)
       })
       relay.start()
@@ -104,7 +104,7 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
     const { relay } = relayOn(database)
     let failures = 1
     const delivered: number[] = []
-    relay.onEvents((events) => {
+    relay.consume('bots', (events) => {
       if (failures-- > 0) throw new Error('handler down')
       delivered.push(...events.map((e) => e.id))
     })
@@ -120,7 +120,7 @@ describe.each(dialects)('outbox relay on %s', (dialect) => {
       const { relay, bus } = relayOn(database)
       const delivered: string[] = []
       if (variant === 'durable handlers') {
-        relay.onEvents((events) => {
+        relay.consume('bots', (events) => {
           delivered.push(...events.map((e) => e.runId))
         })
       } else {
