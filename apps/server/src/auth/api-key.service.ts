@@ -1,4 +1,4 @@
-import { appendAuditIn, systemEntry } from '../audit/audit.store.ts'
+import { appendAuditIn, systemEntry } from '../audit/audit.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'

@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely'
-import { appendAuditIn, systemEntry } from '../audit/audit.store.ts'
+import { appendAuditIn, systemEntry } from '../audit/audit.ts'
 import type { Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { DialectName } from '../platform/db/database.ts'
 import type { Logger } from '../platform/logger.ts'
-import { appendEventsIn } from '../runs/outbox.store.ts'
 import type { EventHandler } from '../runs/outbox-relay.ts'
+import { appendEventsIn } from '../runs/runs.ts'
 
 // Bots react to their runs' events (never the other way round): failures in a row are counted and,
 // at the bot's `pauseAfterFailures`, its schedule is disabled with a `bot.paused` event. Runs inside

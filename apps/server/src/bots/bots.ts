@@ -2,7 +2,7 @@ import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
-import { createQuotasOf } from '../quotas/quota.store.ts'
+import { createQuotasOf } from '../quotas/quota.service.ts'
 import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import { createBotEventHandler } from './bot.events.ts'
@@ -10,6 +10,9 @@ import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
 import { BotScheduler, type BotSchedulerDeps } from './bot.scheduler.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
 import { createBotNotes } from './bot-notes.ts'
+
+/** For other domains (the quotas page counts a workspace's bots). */
+export { countBots } from './bot.store.ts'
 
 // The bots domain wired onto a run kernel: service, notes, executor (run kind `bot`), scheduler and
 // the run-event handler. The kernel knows nothing of bots: they register with it here.

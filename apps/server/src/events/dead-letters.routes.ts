@@ -11,9 +11,9 @@ import { requireRole } from '../auth/auth.hook.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { notFound } from '../platform/errors.ts'
-import { listDeadLetters, requestDeadLetterRetry } from '../runs/outbox.store.ts'
 import { parseJson } from '../runs/run.mapper.ts'
-import type { EventDeadLettersTable } from '../runs/run.table.ts'
+import type { EventDeadLettersTable } from '../runs/runs.ts'
+import { listDeadLetters, requestDeadLetterRetry } from '../runs/runs.ts'
 
 // The events a durable consumer parked after failing on them again and again (decision 0025): the
 // workspace's admins see them and send them back to their consumer once the cause is fixed.

@@ -9,8 +9,8 @@ import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import { AppError, toError } from '../platform/errors.ts'
 import { parseJson } from '../runs/run.mapper.ts'
-import { listEventsAfter } from '../runs/run.store.ts'
 import type { RunEvent } from '../runs/run.types.ts'
+import { listEventsAfter } from '../runs/runs.ts'
 
 // GET /api/v1/events: the live feed of run state changes, as server-sent events, for the caller's
 // tenant only. With Last-Event-ID it first replays the outbox table after that id, then goes live

@@ -1,9 +1,9 @@
 import { isIP } from 'node:net'
 import path from 'node:path'
 import { z } from 'zod'
-import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import { defaultEgressAllow, type EgressAllowEntry, parseEgressAllow } from './egress/egress.ts'
 import { wantsPrettyLogs } from './logger.ts'
+import { defaultQuotas, type Quotas } from './quota-limits.ts'
 
 // Every environment variable the server reads, parsed once. Services receive the slice they need.
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max)

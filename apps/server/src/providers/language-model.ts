@@ -5,12 +5,12 @@ import { createOpenAI } from '@ai-sdk/openai'
 import type { LanguageModel } from 'ai'
 import { baseUrlOf } from './provider.catalog.ts'
 import type { ProviderCredentials } from './provider.types.ts'
-import { guardedFetch } from './upstream-guard.ts'
+import { type FetchFunction, guardedFetch } from './upstream-guard.ts'
 
 // The AI SDK model for a provider, model id and key. Keys are always passed explicitly, so the
 // SDKs never fall back to OPENAI_API_KEY & co. from the environment.
 
-export type FetchFunction = typeof globalThis.fetch
+export type { FetchFunction }
 
 export function languageModelOf(
   credentials: ProviderCredentials,

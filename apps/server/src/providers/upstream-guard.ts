@@ -1,7 +1,8 @@
-import type { FetchFunction } from './language-model.ts'
 import { providerCatalog } from './provider.catalog.ts'
 import { ProviderError } from './provider.error.ts'
 import type { ProviderName } from './provider.types.ts'
+
+export type FetchFunction = typeof globalThis.fetch
 
 // A provider's answer is input from outside like any request (OWASP API10, unsafe consumption of
 // APIs): a misconfigured base URL, a hostile proxy or a broken server must not be able to take the

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Tables } from '../database.ts'
-import { type QuotaOverrides, type Quotas, type QuotasOf, resolveQuotas } from './quotas.ts'
+import type { QuotaOverrides } from './quotas.ts'
 
 // A workspace's quota overrides live on its tenants row (JSON, migration 0016).
 
@@ -28,9 +28,4 @@ export async function setQuotaOverrides(
     .where('tenant_id', '=', tenantId)
     .executeTakeFirst()
   return Number(result.numUpdatedRows) > 0
-}
-
-/** Each workspace's quotas: the installation's with the workspace's overrides. */
-export function createQuotasOf(db: Kysely<Tables>, installation: Quotas): QuotasOf {
-  return async (tenantId) => resolveQuotas(installation, await quotaOverridesOf(db, tenantId))
 }

@@ -1,4 +1,5 @@
 import { AppError } from '../platform/errors.ts'
+import type { Quotas } from '../platform/quota-limits.ts'
 import type { ScheduleSpec } from '../schedules/schedule-spec.ts'
 
 // What one workspace may hold and ask for (issue 11 item 7, decision 0019): without limits an editor
@@ -6,29 +7,8 @@ import type { ScheduleSpec } from '../schedules/schedule-spec.ts'
 // bots firing every second. Limits are set per installation (environment) and apply to each
 // workspace on its own.
 
-export interface Quotas {
-  /** Bots per workspace. */
-  bots: number
-  /** Notes per bot. */
-  notesPerBot: number
-  /** Bytes of all notes of one bot together. */
-  noteBytesPerBot: number
-  /** Bytes of one run's input (as JSON). */
-  inputBytes: number
-  /** The shortest time between two fires of a schedule. */
-  minScheduleSeconds: number
-  /** What one workspace's runs may cost per UTC day together (USD); null: no limit. */
-  dailyBudgetUsd: number | null
-}
-
-export const defaultQuotas: Quotas = {
-  bots: 500,
-  notesPerBot: 100,
-  noteBytesPerBot: 4 * 1024 * 1024,
-  inputBytes: 64 * 1024,
-  minScheduleSeconds: 60,
-  dailyBudgetUsd: 5,
-}
+// The limits and their defaults live in platform/ (the configuration reads them); the rules here.
+export { defaultQuotas, type Quotas } from '../platform/quota-limits.ts'
 
 /** The quota names as they appear in problems (`quota`) and in GET /quotas. */
 export type QuotaName =

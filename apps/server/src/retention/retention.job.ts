@@ -1,4 +1,4 @@
-import { pruneAudit } from '../audit/audit.store.ts'
+import { pruneAudit } from '../audit/audit.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'

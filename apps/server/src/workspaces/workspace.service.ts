@@ -1,5 +1,5 @@
 import { workspaceNameSchema } from '@openorch/contracts'
-import { type AuditEntry, appendAudit, appendAuditIn, systemEntry } from '../audit/audit.store.ts'
+import { type AuditEntry, appendAudit, appendAuditIn, systemEntry } from '../audit/audit.ts'
 import type { AuthContext } from '../auth/api-key.service.ts'
 import { defaultTenantId } from '../auth/api-key.service.ts'
 import type { Db } from '../database.ts'
@@ -8,7 +8,7 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, toError } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
-import type { TenantRow } from '../tenants/tenant.table.ts'
+import type { TenantRow } from '../tenants/tenants.ts'
 import type { User, UserService } from '../users/user.service.ts'
 import {
   countUsersOf,

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Tables } from '../database.ts'
-import type { TenantRow } from '../tenants/tenant.table.ts'
+import type { TenantRow } from '../tenants/tenants.ts'
 
 // SQL of the workspaces domain, over the tenants table (one row per workspace).
 

@@ -1,0 +1,11 @@
+// The run kernel's public surface for domains, besides RunService (kernel.runs) and the relay
+// (kernel.relay): functions that work inside a caller's transaction or read the outbox.
+export {
+  type AppendedEvent,
+  appendEventsIn,
+  listDeadLetters,
+  requestDeadLetterRetry,
+} from './outbox.store.ts'
+export { listEventsAfter } from './run.store.ts'
+export type { EventDeadLettersTable } from './run.table.ts'
+export { appendRunLog, type RunLogLevel } from './run-log.store.ts'
