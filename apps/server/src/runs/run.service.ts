@@ -451,44 +451,62 @@ export function createRunService(deps: RunServiceDeps) {
    */
   async function sweepParked(limit = 100): Promise<{ timedOut: number; resumed: number }> {
     const now = clock.now()
-    const parked = await database.db
+    // Two questions, each answered by an index: parkings past their deadline (runs_parked_idx), and
+    // parents none of whose children is unfinished (runs_parent_idx for the children).
+    const overdue = await database.db
       .selectFrom('runs')
-      .select(['id', 'tenant_id', 'wait_reason', 'wait_until', 'lease_token'])
+      .select(['id', 'wait_reason', 'lease_token'])
       .where('wait_reason', 'is not', null)
+      .where('wait_until', 'is not', null)
+      .where('wait_until', '<=', now)
       .where('status', '=', 'waiting')
       .orderBy('wait_until')
       .limit(limit)
       .execute()
+    const joinable = await database.db
+      .selectFrom('runs as p')
+      .select(['p.id', 'p.tenant_id'])
+      .where('p.wait_reason', '=', waitForChildren)
+      .where('p.status', '=', 'waiting')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('runs as c')
+              .select('c.id')
+              .whereRef('c.parent_run_id', '=', 'p.id')
+              .where('c.status', 'in', ['pending', 'running', 'waiting']),
+          ),
+        ),
+      )
+      .limit(limit)
+      .execute()
     let timedOut = 0
     let resumed = 0
-    for (const run of parked) {
-      if (run.wait_until !== null && Number(run.wait_until) <= now) {
-        const after = await writeTransaction(database, async (trx) => {
-          const row = await trx
-            .updateTable('runs')
-            .set({
-              status: 'timeout',
-              finished_at: now,
-              updated_at: now,
-              wait_until: null,
-              correlation_key: null,
-              error_code: 'wait_timeout',
-              error_message: `The run waited for "${run.wait_reason}" past its deadline and was stopped.`,
-              error_retryable: 0,
-            })
-            .where('id', '=', run.id)
-            .where('status', '=', 'waiting')
-            .where('lease_token', '=', run.lease_token)
-            .returningAll()
-            .executeTakeFirst()
-          if (row) await insertEvents(trx, [row], now)
-          return row
-        })
-        if (after) timedOut++
-      } else if (run.wait_reason === waitForChildren) {
-        if (await resumeParentIfDone(run.tenant_id, run.id)) resumed++
-      }
+    for (const run of overdue) {
+      const after = await writeTransaction(database, async (trx) => {
+        const row = await trx
+          .updateTable('runs')
+          .set({
+            status: 'timeout',
+            finished_at: now,
+            updated_at: now,
+            wait_until: null,
+            correlation_key: null,
+            error_code: 'wait_timeout',
+            error_message: `The run waited for "${run.wait_reason}" past its deadline and was stopped.`,
+            error_retryable: 0,
+          })
+          .where('id', '=', run.id)
+          .where('status', '=', 'waiting')
+          .where('lease_token', '=', run.lease_token)
+          .returningAll()
+          .executeTakeFirst()
+        if (row) await insertEvents(trx, [row], now)
+        return row
+      })
+      if (after) timedOut++
     }
+    for (const parent of joinable) if (await resumeParentIfDone(parent.tenant_id, parent.id)) resumed++
     return { timedOut, resumed }
   }
 

@@ -211,6 +211,33 @@ describe.each(dialects)('kernel seams on %s', (dialect) => {
     expect(await status(k, made.run.id, 'completed')).toMatchObject({ output: 'joined', attempt: 2 })
   })
 
+  it('the sweep resumes a parent whose last child finished while nobody resumed it (a crash in between)', async () => {
+    const k = kernel({ presenceIntervalMs: 50 })
+    k.executors.register('orphaned-parent', async ({ run }) =>
+      run.attempt > 1 ? { output: 'joined' } : { wait: waitForChildren },
+    )
+    // The child is enqueued of a kind nobody serves, then finished behind the kernel's back.
+    const parent = await k.runs.enqueue({ tenantId, kind: 'orphaned-parent', trigger: 'api' })
+    if (parent.status !== 'created') throw new Error('expected created')
+    const child = await k.runs.enqueue({
+      tenantId,
+      kind: 'elsewhere',
+      trigger: 'api',
+      parentRunId: parent.run.id,
+    })
+    if (child.status !== 'created') throw new Error('expected created')
+    k.start()
+    await status(k, parent.run.id, 'waiting')
+    // The child ends behind the kernel's back (as if the process died before resuming the parent).
+    await database.db
+      .updateTable('runs')
+      .set({ status: 'completed', finished_at: Date.now() })
+      .where('id', '=', child.run.id)
+      .execute()
+    // The sweep (every 50 ms here, 10 s in production) finds the parent and resumes it.
+    expect(await status(k, parent.run.id, 'completed')).toMatchObject({ output: 'joined', attempt: 2 })
+  })
+
   it('enqueues inside a caller’s transaction: the run exists only if that transaction commits, and runs after it', async () => {
     const k = kernel()
     k.executors.register('follow-up', async ({ run }) => ({ output: run.input }))
