@@ -9,7 +9,7 @@ import type { Executor, RunContext } from '../runs/executor.ts'
 import { RunFailure, toRunError } from '../runs/run.failure.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEvent } from '../runs/run.types.ts'
-import { appendEventsIn, appendRunLog, type RunLogLevel } from '../runs/runs.ts'
+import { appendEventsIn, appendRunLogs, type RunLogEntry, type RunLogLevel } from '../runs/runs.ts'
 import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
 import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
@@ -50,8 +50,11 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
 
   return async function executeBot(context: RunContext) {
     const { run } = context
-    const log = (level: RunLogLevel, message: string, data?: Record<string, unknown>) =>
-      appendRunLog(db, {
+    // Lines are gathered and written at the run's milestones (before the model call, at the end, on
+    // failure): one statement instead of one per line, which was most of a run's round trips.
+    const pending: RunLogEntry[] = []
+    const log = async (level: RunLogLevel, message: string, data?: Record<string, unknown>) => {
+      pending.push({
         tenantId: run.tenantId,
         runId: run.id,
         attempt: run.attempt,
@@ -60,6 +63,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         data: data ?? null,
         at: deps.clock.now(),
       })
+    }
+    const flush = () => appendRunLogs(db, pending.splice(0))
 
     const bot = run.botId ? await findBot(db, run.tenantId, run.botId) : undefined
     if (!bot) throw new RunFailure('bot_not_found', `Bot ${run.botId} does not exist any more.`)
@@ -70,7 +75,9 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     })
 
     try {
-      return await execute(context, bot, log)
+      const result = await execute(context, bot, log, flush)
+      await flush()
+      return result
     } catch (error) {
       const reason = context.signal.aborted
         ? (context.signal.reason as { reason?: string })?.reason
@@ -87,7 +94,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
               ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
               willRetry: failure.retryable && run.attempt < run.maxAttempts,
             },
-      ).catch(() => {})
+      )
+      await flush().catch(() => {})
       throw error
     }
   }
@@ -96,6 +104,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     context: RunContext,
     bot: BotRow,
     log: (level: RunLogLevel, message: string, data?: Record<string, unknown>) => Promise<void>,
+    flush: () => Promise<void>,
   ) {
     const { run } = context
     let credentials: ProviderCredentials
@@ -166,6 +175,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       baseUrl: credentials.baseUrl,
       ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
     })
+    // What happened so far is on the run page while the model answers.
+    await flush()
     const stream = createStreamForwarder(deps, run, deps.streamFlushMs ?? 100)
     const started = deps.clock.now()
     let result: GenerateResult

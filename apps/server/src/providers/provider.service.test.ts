@@ -91,10 +91,17 @@ describe.each(dialects)('provider service on %s', (dialect) => {
     expect((await t.providers.get(tenantId, 'anthropic')).lastErrorCode).toBe('provider_quota')
 
     await t.providers.recordCall(tenantId, 'anthropic')
-    expect(await t.providers.get(tenantId, 'anthropic')).toMatchObject({
-      status: 'valid',
-      lastErrorCode: null,
-    })
+    const valid = await t.providers.get(tenantId, 'anthropic')
+    expect(valid).toMatchObject({ status: 'valid', lastErrorCode: null })
+    // Further successes within a minute write nothing (a write per run was a bot run's costliest
+    // statement); a failure is written at once, and the next success again.
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await t.providers.recordCall(tenantId, 'anthropic')
+    expect((await t.providers.get(tenantId, 'anthropic')).lastCheckedAt).toBe(valid.lastCheckedAt)
+    await t.providers.recordCall(tenantId, 'anthropic', refused)
+    expect((await t.providers.get(tenantId, 'anthropic')).status).toBe('failing')
+    await t.providers.recordCall(tenantId, 'anthropic')
+    expect((await t.providers.get(tenantId, 'anthropic')).status).toBe('valid')
   })
 
   it('keeps created_at and moves updated_at when a provider is saved again', async () => {

@@ -126,6 +126,8 @@ const validationFailed = (field: string, detail: string): AppError => {
   return new AppError('validation_failed', detail, 400, { errors })
 }
 
+const validRecordIntervalMs = 60_000
+
 export function createProviderService(deps: ProviderServiceDeps): ProviderService {
   const { database, clock, log, vault } = deps
   const validationTimeoutMs = deps.validationTimeoutMs ?? 15_000
@@ -135,6 +137,8 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
     deps.fetch ?? egressFetch(deps.egress ?? createEgressPolicy(parseEgressAllow(defaultEgressAllow)))
   // The SDK would print its warnings to the console; generate() logs them through pino instead.
   globalThis.AI_SDK_LOG_WARNINGS = false
+  /** When this process last wrote "valid" for a workspace's provider (see recordCall). */
+  const recordedValid = new Map<string, number>()
 
   /** The saved key, registered with the scrubber under its workspace (a rotation replaces it). */
   function decryptKey(row: ProviderRow): string | null {
@@ -265,9 +269,15 @@ export function createProviderService(deps: ProviderServiceDeps): ProviderServic
 
     async recordCall(tenantId, name, error) {
       const now = clock.now()
+      const key = `${tenantId}\u0000${name}`
       if (error === undefined) {
+        // A write per successful call was one of a bot run's costliest statements: "valid" is
+        // written at most once a minute per provider and process (a failure is written at once).
+        if (now - (recordedValid.get(key) ?? Number.NEGATIVE_INFINITY) < validRecordIntervalMs) return
+        recordedValid.set(key, now)
         await setProviderStatus(database.db, tenantId, name, { status: 'valid', lastErrorCode: null, now })
       } else if (error instanceof ProviderError && permanentCodes.has(error.code)) {
+        recordedValid.delete(key)
         await setProviderStatus(database.db, tenantId, name, {
           status: 'failing',
           lastErrorCode: error.code,

@@ -18,17 +18,25 @@ export interface RunLogEntry {
 }
 
 export async function appendRunLog(db: Q, entry: RunLogEntry): Promise<void> {
+  await appendRunLogs(db, [entry])
+}
+
+/** Several lines in one statement (an executor writes what it gathered at its milestones). */
+export async function appendRunLogs(db: Q, entries: RunLogEntry[]): Promise<void> {
+  if (entries.length === 0) return
   await db
     .insertInto('run_logs')
-    .values({
-      tenant_id: entry.tenantId,
-      run_id: entry.runId,
-      attempt: entry.attempt,
-      level: entry.level,
-      message: entry.message,
-      data: entry.data ? JSON.stringify(entry.data) : null,
-      created_at: entry.at,
-    })
+    .values(
+      entries.map((entry) => ({
+        tenant_id: entry.tenantId,
+        run_id: entry.runId,
+        attempt: entry.attempt,
+        level: entry.level,
+        message: entry.message,
+        data: entry.data ? JSON.stringify(entry.data) : null,
+        created_at: entry.at,
+      })),
+    )
     .execute()
 }
 

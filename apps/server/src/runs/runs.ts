@@ -8,4 +8,4 @@ export {
 } from './outbox.store.ts'
 export { listEventsAfter } from './run.store.ts'
 export type { EventDeadLettersTable } from './run.table.ts'
-export { appendRunLog, type RunLogLevel } from './run-log.store.ts'
+export { appendRunLog, appendRunLogs, type RunLogEntry, type RunLogLevel } from './run-log.store.ts'
