@@ -30,6 +30,8 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '1' },
     // openOrchestrator on plain Node, without the V8 flags `npm start` sets (decision 0013)
     'plain-node': { type: 'boolean', default: false },
+    // engine: `noop` (the bare kernel), `production` (bot runs as production runs them), or `both`
+    workload: { type: 'string', default: 'noop' },
     // scheduler
     schedules: { type: 'string', default: '1000,100000' },
     seconds: { type: 'string', default: '90' },
@@ -89,7 +91,7 @@ if (suite === 'search-isolation') {
   })
   process.exit(0)
 }
-if (suite === 'production') {
+if (suite === 'production' || (suite === 'engine' && values.workload !== 'noop')) {
   await runProductionSuite({
     databaseUrl,
     runs: Number(values.runs === '100000' ? '20000' : values.runs),
@@ -98,8 +100,10 @@ if (suite === 'production') {
     concurrency: Number(values.concurrency ?? '10'),
     skipPeers: values['skip-peers'],
     only: values.only?.split(',') ?? null,
+    rounds: Math.max(1, Number(values.rounds)),
   })
-  process.exit(0)
+  // `engine --workload both`: the no-op workload follows.
+  if (suite === 'production' || values.workload === 'production') process.exit(0)
 }
 if (suite === 'scheduler') {
   await runSchedulerSuite({

@@ -22,6 +22,8 @@ export async function runProductionSuite(options: {
   concurrency: number
   skipPeers: boolean
   only: string[] | null
+  /** Measure everything this many times, one system after the other, and report medians (default 1). */
+  rounds?: number
 }): Promise<void> {
   const here = import.meta.dirname
   await bundle({
@@ -37,8 +39,18 @@ export async function runProductionSuite(options: {
   )
   const shared = { ...options, baseUrl, apiKey }
   const wanted = (system: string) => options.only === null || options.only.includes(system)
-  const rows: Row[] = []
+  const rounds: Row[][] = []
   try {
+    for (let round = 0; round < Math.max(1, options.rounds ?? 1); round++) {
+      if ((options.rounds ?? 1) > 1) process.stderr.write(`round ${round + 1} of ${options.rounds}\n`)
+      rounds.push(await measureRound())
+    }
+  } finally {
+    standIn.stdin.end()
+  }
+
+  async function measureRound(): Promise<Row[]> {
+    const rows: Row[] = []
     for (const dialect of ['sqlite', 'postgres'] as const) {
       if (!wanted(dialect)) continue
       for (const mode of ['one-by-one', 'defaults'] as const) {
@@ -58,18 +70,38 @@ export async function runProductionSuite(options: {
       const r = JSON.parse(line!) as { name: string; mode: string; runsPerSecond: number; peakRssMb: number }
       rows.push({ system: r.name, mode: r.mode, runsPerSecond: r.runsPerSecond, peakRssMb: r.peakRssMb })
     }
-  } finally {
-    standIn.stdin.end()
+    return rows
+  }
+
+  // Each row: the median over the rounds (peak RSS: the highest); a ratio is taken within each round.
+  const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)]!
+  const isPeer = (r: Row) => r.system.startsWith('graphile-worker')
+  const rows: Row[] = rounds[0]!.map((first, i) => ({
+    ...first,
+    runsPerSecond: median(rounds.map((round) => round[i]!.runsPerSecond)),
+    peakRssMb: Math.max(...rounds.map((round) => round[i]!.peakRssMb)),
+  }))
+  const ratioOf = (i: number) => {
+    const each = rounds.map((round) => {
+      const peer = round.find(isPeer)
+      return peer ? round[i]!.runsPerSecond / peer.runsPerSecond : null
+    })
+    const known = each.filter((r): r is number => r !== null)
+    if (known.length === 0) return '–'
+    const middle = `${median(known).toFixed(2)}×`
+    return rounds.length === 1
+      ? middle
+      : `${middle} (rounds: ${known.map((r) => `${r.toFixed(2)}×`).join(', ')})`
   }
   const peer = rows.find((r) => r.system.startsWith('graphile-worker'))
   const lines = [
-    `Workload: ${options.runs} bot runs over ${options.bots} bots (each run with its bot's concurrency key), enqueued in batches of ${options.batchSize}, drained with concurrency ${options.concurrency}; provider: a local OpenAI-wire stand-in without delay.`,
+    `Workload: ${options.runs} bot runs over ${options.bots} bots (each run with its bot's concurrency key), enqueued in batches of ${options.batchSize}, drained with concurrency ${options.concurrency}; provider: a local OpenAI-wire stand-in without delay.${rounds.length > 1 ? ` Medians of ${rounds.length} rounds.` : ''}`,
     '',
     '| system | mode | runs/s | vs graphile-worker | peak RSS MB |',
     '|---|---|---:|---:|---:|',
     ...rows.map(
-      (r) =>
-        `| ${r.system} | ${r.mode} | ${r.runsPerSecond} | ${peer && r !== peer ? `${(r.runsPerSecond / peer.runsPerSecond).toFixed(2)}×` : '–'} | ${r.peakRssMb} |`,
+      (r, i) =>
+        `| ${r.system} | ${r.mode} | ${r.runsPerSecond} | ${peer && r !== peer ? ratioOf(i) : '–'} | ${r.peakRssMb} |`,
     ),
     '',
   ]
