@@ -10,7 +10,7 @@ import { apiKeyRoutes, personalKeyRoutes } from './auth/api-key.routes.ts'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
 import { createAuthHook, createCredentialCheck, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
-import type { Bots } from './bots/bots.ts'
+import { type Bots, countBots } from './bots/bots.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
 import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
@@ -277,6 +277,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             database: deps.database,
             clock: deps.clock,
             quotasOf: deps.bots.quotasOf,
+            countBots: (tenantId) => countBots(deps.database.db, tenantId),
           })
         await secured.register(scheduleRoutes, { clock: deps.clock })
         await secured.register(eventRoutes, {

@@ -9,9 +9,17 @@ import { afterAll, describe, expect, it } from 'vitest'
 // temporary copy of the layout, never in the tree — and the real tree passes them.
 
 const root = path.resolve(import.meta.dirname, '../../..')
-const config = createRequire(import.meta.url)(path.join(root, '.dependency-cruiser.cjs')) as {
+const require = createRequire(import.meta.url)
+const config = require(path.join(root, '.dependency-cruiser.cjs')) as {
   forbidden: Array<{ name: string }>
+  options: { exclude: { path: string } }
 }
+// The temporary baseline of violations in files others were rewriting (see .dependency-cruiser.cjs).
+const known = require(path.join(root, '.dependency-cruiser-known-violations.json')) as Array<{
+  from: string
+  to: string
+  rule: { name: string }
+}>
 
 async function violationsIn(
   baseDir: string,
@@ -22,7 +30,7 @@ async function violationsIn(
     validate: true,
     ruleSet: { forbidden: config.forbidden } as never,
     tsPreCompilationDeps: true,
-    exclude: { path: 'node_modules' },
+    exclude: config.options.exclude,
   })
   if (typeof result.output === 'string') throw new Error('expected a cruise result')
   return result.output.summary.violations.map((v) => ({ rule: v.rule.name, from: v.from, to: v.to }))
@@ -57,6 +65,12 @@ describe('import boundaries', () => {
       'apps/server/src/platform/config.ts',
       "import { n } from '../quotas/quota.routes.ts'\nexport const m = n\n",
     )
+    // Bots use quotas and quotas use bots: each file is fine alone, the two folders form a cycle.
+    plant('apps/server/src/quotas/quotas.ts', 'export const limit = 1\n')
+    plant(
+      'apps/server/src/bots/bot.service.ts',
+      "import { limit } from '../quotas/quotas.ts'\nexport const l = limit\n",
+    )
     plant('apps/server/src/users/a.ts', "import { b } from './b.ts'\nexport const a = b\n")
     plant('apps/server/src/users/b.ts', "import { a } from './a.ts'\nexport const b = a\n")
     plant(
@@ -74,14 +88,23 @@ describe('import boundaries', () => {
     expect(rules('platform-imports-no-domain')).toEqual([
       'apps/server/src/platform/config.ts → apps/server/src/quotas/quota.routes.ts',
     ])
-    expect(rules('no-cycles').length).toBeGreaterThan(0)
+    // A cycle is reported once, from its first file.
+    expect(rules('no-cycles')).toEqual(['apps/server/src/users/a.ts → apps/server/src/users/b.ts'])
+    expect(rules('no-domain-folder-cycles').sort()).toEqual([
+      'apps/server/src/bots → apps/server/src/quotas',
+      'apps/server/src/quotas → apps/server/src/bots',
+    ])
     expect(rules('web-imports-no-server')).toEqual([
       'apps/web/src/page.ts → apps/server/src/quotas/quota.routes.ts',
     ])
     expect(found.some((v) => v.from.includes('usage.routes.ts'))).toBe(false)
   })
 
-  it('passes on the real tree', async () => {
-    expect(await violationsIn(root, ['apps/server/src', 'apps/web/src'])).toEqual([])
+  it('passes on the real tree but for the known violations, each of which still occurs', async () => {
+    // Equal, not a subset: a new violation fails here as in `npm run lint`, and so does a baseline entry
+    // whose file was fixed (delete the entry then).
+    const key = (v: { rule: string; from: string; to: string }) => `${v.rule}: ${v.from} → ${v.to}`
+    const found = await violationsIn(root, ['apps/server/src', 'apps/web/src'])
+    expect(found.map(key).sort()).toEqual(known.map((v) => key({ ...v, rule: v.rule.name })).sort())
   }, 60_000)
 })

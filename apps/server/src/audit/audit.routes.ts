@@ -1,8 +1,8 @@
 import { auditPageSchema, auditQuerySchema, problemResponse } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { requireRole } from '../auth/auth.hook.ts'
 import type { Db } from '../database.ts'
-import { parseJson } from '../runs/run.mapper.ts'
+import { requireRole } from '../platform/http/caller.ts'
+import { parseJson } from '../platform/json.ts'
 import { listAudit } from './audit.store.ts'
 
 // GET /api/v1/audit: the workspace's audit trail, newest first (admins).

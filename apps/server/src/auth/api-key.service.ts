@@ -3,6 +3,7 @@ import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, toError } from '../platform/errors.ts'
+import type { AuthContext } from '../platform/http/caller.ts'
 import { newId, randomToken, sha256Hex } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import {
@@ -18,6 +19,8 @@ import {
 } from './api-key.store.ts'
 import { hasRole, isRole, type Role, roles } from './role.ts'
 
+export type { AuthContext }
+
 /** The workspace a new database starts with; `OPENORCH_API_KEY` becomes its owner key. */
 export const defaultTenantId = 'default'
 /** Shown in listings so a person can tell keys apart without seeing them. */
@@ -32,17 +35,6 @@ const maxKeyLength = 512
  * a few scripts; a stolen session cannot mint an unbounded supply (decision 0017).
  */
 export const maxPersonalKeysPerUser = 10
-
-/** Who is calling: attached to every authenticated request as `request.auth`. */
-export interface AuthContext {
-  tenantId: string
-  role: Role
-  keyId: string
-  /** The person a session or personal key belongs to; absent for a service key. */
-  userId?: string | null
-  /** The user who created a service key (null: bootstrap, CLI or older keys); absent otherwise. */
-  creatorId?: string | null
-}
 
 /**
  * The person acting behind a credential: the user of a session or personal key, or the creator of a

@@ -1,22 +1,7 @@
-import type {
-  FastifyInstance,
-  FastifyRequest,
-  onRequestAsyncHookHandler,
-  preHandlerAsyncHookHandler,
-} from 'fastify'
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { AppError } from '../platform/errors.ts'
-import type { ApiKeyService, AuthContext } from './api-key.service.ts'
-import { hasRole, type Role } from './role.ts'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Who is calling. Set by the auth hook before any handler of an authenticated scope runs. */
-    auth: AuthContext
-  }
-}
-
-const howToSend = 'Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`.'
-const challenge = { 'www-authenticate': 'Bearer realm="openorch"' }
+import { type AuthContext, challenge, howToSend } from '../platform/http/caller.ts'
+import type { ApiKeyService } from './api-key.service.ts'
 
 /** The key a request carries: `Authorization: Bearer <key>` first, then `X-API-Key`. */
 export function apiKeyOf(request: FastifyRequest): string | undefined {
@@ -84,22 +69,5 @@ export function createAuthHook(check: CredentialCheck): onRequestAsyncHookHandle
   }
 }
 
-/**
- * Refuses callers below `role` with 403 `forbidden`. Used as a preValidation hook: the role is checked
- * before the body is validated, so a caller without the role learns nothing from validation errors.
- */
-export function requireRole(role: Role): preHandlerAsyncHookHandler {
-  return async (request) => {
-    if (!request.auth)
-      throw new AppError('unauthorized', `This endpoint needs an API key. ${howToSend}`, 401, {
-        headers: challenge,
-      })
-    if (!hasRole(request.auth.role, role)) {
-      throw new AppError(
-        'forbidden',
-        `This needs the ${role} role or above; the API key has the ${request.auth.role} role.`,
-        403,
-      )
-    }
-  }
-}
+// The role check every domain's routes use lives in platform/ (decision 0026); re-exported for callers here.
+export { requireRole } from '../platform/http/caller.ts'

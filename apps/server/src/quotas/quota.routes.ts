@@ -6,7 +6,6 @@ import {
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { countBots } from '../bots/bots.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { notFound } from '../platform/errors.ts'
@@ -17,16 +16,20 @@ import type { QuotasOf } from './quotas.ts'
 
 // GET /api/v1/quotas: the caller's workspace's limits and what it uses of them; PUT
 // /api/v1/workspaces/{id}/quotas: an installation admin sets a workspace's own (decision 0019).
-export const quotaRoutes: FastifyPluginAsyncZod<{ database: Db; clock: Clock; quotasOf: QuotasOf }> = async (
-  app,
-  { database, clock, quotasOf },
-) => {
+// The bots domain enforces its quota through quotas/, so the count of bots is passed in rather than
+// imported (no bots ⇄ quotas cycle, decision 0026).
+export const quotaRoutes: FastifyPluginAsyncZod<{
+  database: Db
+  clock: Clock
+  quotasOf: QuotasOf
+  countBots: (tenantId: string) => Promise<number>
+}> = async (app, { database, clock, quotasOf, countBots }) => {
   async function viewOf(tenantId: string): Promise<QuotasView> {
     const quotas = await quotasOf(tenantId)
     const midnight = new Date(clock.now())
     midnight.setUTCHours(0, 0, 0, 0)
     return {
-      bots: { limit: quotas.bots, used: await countBots(database.db, tenantId) },
+      bots: { limit: quotas.bots, used: await countBots(tenantId) },
       notesPerBot: quotas.notesPerBot,
       noteBytesPerBot: quotas.noteBytesPerBot,
       inputBytes: quotas.inputBytes,
