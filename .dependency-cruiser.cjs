@@ -1,10 +1,7 @@
 // Import boundaries (decision 0026), mirroring shared/STYLE.md: dependencies point one way, the run
 // kernel knows no domain, a domain reaches another through its service or run events, never its store.
 // `npm run lint:boundaries` (part of `npm run lint`, so CI fails on a violation).
-//
-// .dependency-cruiser-known-violations.json is TEMPORARY: violations in files being rewritten by others
-// when the rules came in (made with `npx depcruise-baseline apps/server/src apps/web/src`). Fix the file
-// and delete its entry; boundaries.test.ts fails on an entry that no longer occurs. Never add to it.
+// There is no baseline of tolerated violations: the tree has none.
 
 const src = '^apps/server/src/'
 // Files that wire every domain together, and the migrations (they run against the schema as it was).

@@ -9,8 +9,8 @@ import {
   runSchema,
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { requireRole } from '../auth/auth.hook.ts'
 import type { Db } from '../database.ts'
+import { requireRole } from '../platform/http/caller.ts'
 import { parseJson } from './run.mapper.ts'
 import type { RunService } from './run.service.ts'
 import type { Run } from './run.types.ts'
