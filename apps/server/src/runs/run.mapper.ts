@@ -1,14 +1,8 @@
+import { parseJson } from '../platform/json.ts'
 import type { RunRow } from './run.table.ts'
 import type { ClaimedRun, Run, RunError, RunStatus, RunTrigger } from './run.types.ts'
 
-export function parseJson(text: string | null): unknown {
-  if (text === null) return null
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
+export { parseJson }
 
 export function toJsonText(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value)
