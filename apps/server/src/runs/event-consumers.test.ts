@@ -1,12 +1,17 @@
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import readline from 'node:readline'
+import { sql } from 'kysely'
 import pino from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, type TestApp } from '../../test/app-harness.ts'
-import { createTestDatabase, dialects, type TestDatabase } from '../../test/databases.ts'
+import { createTestDatabase, dialects, migrateTestDatabase, type TestDatabase } from '../../test/databases.ts'
 import { createBus, createTestKernel, testLog, waitFor } from '../../test/kernel-harness.ts'
 import type { Db } from '../database.ts'
 import { systemClock } from '../platform/clock.ts'
-import { listDeadLetters, requestDeadLetterRetry } from './outbox.store.ts'
+import { ensureCursor, listDeadLetters, parkNextEvent, requestDeadLetterRetry } from './outbox.store.ts'
 import { OutboxRelay } from './outbox-relay.ts'
+import { pruneEventsOnce } from './retention.ts'
 import { createRunService } from './run.service.ts'
 
 // Issue 12: each durable consumer has its own cursor, failure count and parking place; one that
@@ -64,6 +69,8 @@ describe.each(dialects)('event consumers on %s', (dialect) => {
       },
       { maxAttempts: 3 },
     )
+    const parkedBy: string[] = []
+    relay.onParked = (consumer) => parkedBy.push(consumer)
     relay.consume('steady', (events) => {
       healthy.push(...events.map((event) => event.runId))
     })
@@ -100,6 +107,7 @@ describe.each(dialects)('event consumers on %s', (dialect) => {
       attempts: 3,
     })
     expect(letters[0]!.error).toContain('cannot handle this one')
+    expect(parkedBy).toEqual(['fragile'])
     const cursor = await database.db
       .selectFrom('event_cursors')
       .select(['failures', 'last_error'])
@@ -174,6 +182,161 @@ describe.each(dialects)('event consumers on %s', (dialect) => {
     expect(all).toHaveLength(1)
     expect(replays).toBeLessThan(0)
   })
+
+  it('hands a batch whose process died before the commit to the next holder of the cursor, whole and in order', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, '../../test/consumer-child.ts')],
+      {
+        env: {
+          ...process.env,
+          OPENORCH_CHILD: JSON.stringify({ location: testDb.location, consumer: 'crashy' }),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    cleanups.push(async () => {
+      child.kill('SIGKILL')
+      await exited
+    })
+    const lines: Array<{ event: string; ids?: number[] }> = []
+    readline.createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)))
+    await waitFor(() => lines.some((line) => line.event === 'ready'), { what: 'the child' })
+    const made = await runs().enqueueMany(
+      [1, 2, 3].map((n) => ({ tenantId, kind: 'x', trigger: 'api' as const, input: n })),
+    )
+    expect(made).toHaveLength(3)
+    // The child holds the batch in its open transaction (its handler hangs): then it dies.
+    const held = await waitFor(() => lines.find((line) => line.event === 'handling')?.ids, {
+      what: 'the child to hold the batch',
+    })
+    child.kill('SIGKILL')
+    await exited
+
+    const { relay } = relayWith()
+    const delivered: number[] = []
+    relay.consume('crashy', (events) => {
+      delivered.push(...events.map((event) => event.id))
+    })
+    await relay.start()
+    await waitFor(() => delivered.length >= held.length, { what: 'the batch again' })
+    expect(delivered).toEqual(held)
+    expect(held).toHaveLength(3)
+    // What the dead transaction wrote is gone; the cursor is past the batch now.
+    const uncommitted = await database.db
+      .selectFrom('run_events')
+      .select('id')
+      .where('type', '=', 'test.uncommitted')
+      .execute()
+    expect(uncommitted).toEqual([])
+    const cursor = await database.db
+      .selectFrom('event_cursors')
+      .select('last_id')
+      .where('name', '=', 'crashy')
+      .executeTakeFirstOrThrow()
+    expect(Number(cursor.last_id)).toBe(held.at(-1))
+  })
+
+  it('parks only the event that failed: none if the cursor has moved past it meanwhile', async () => {
+    // No relay runs: the test moves the cursor itself.
+    expect(await ensureCursor(database, 'mover')).toBe(true)
+    expect(await ensureCursor(database, 'mover')).toBe(false)
+    await runs().enqueueMany([1, 2].map(() => ({ tenantId, kind: 'x', trigger: 'api' as const })))
+    const [first, second] = await database.db.selectFrom('run_events').select('id').orderBy('id').execute()
+    // The next event of `mover` is the first one: a park asked for the second finds it moved.
+    expect(await parkNextEvent(database, 'mover', Number(second!.id), 'x', 5, Date.now())).toBeUndefined()
+    expect(await listDeadLetters(database, tenantId, { limit: 10 })).toEqual([])
+    const parked = await parkNextEvent(database, 'mover', Number(first!.id), 'boom', 5, Date.now())
+    expect(Number(parked?.id)).toBe(Number(first!.id))
+    expect((await listDeadLetters(database, tenantId, { limit: 10 })).map((l) => Number(l.event_id))).toEqual(
+      [Number(first!.id)],
+    )
+  })
+
+  it('keeps outbox events that the slowest cursor has not passed, whichever consumer it is', async () => {
+    await ensureCursor(database, 'behind')
+    await runs().enqueueMany([1, 2, 3].map(() => ({ tenantId, kind: 'x', trigger: 'api' as const })))
+    const events = await database.db.selectFrom('run_events').select('id').orderBy('id').execute()
+    expect(events).toHaveLength(3)
+    await database.db.updateTable('run_events').set({ created_at: 0 }).execute()
+    // Every cursor at the end but `behind`, which is after the first event only. On PostgreSQL a
+    // position is (transaction, id).
+    const setCursor = async (name: string | null, id: number) => {
+      const which = name === null ? sql`true` : sql`name = ${name}`
+      if (database.dialect === 'sqlite')
+        await sql`UPDATE event_cursors SET last_id = ${id} WHERE ${which}`.execute(database.db)
+      else
+        await sql`UPDATE event_cursors SET last_id = ${id},
+          last_tx = (SELECT tx_id FROM run_events WHERE id = ${id}) WHERE ${which}`.execute(database.db)
+    }
+    await setCursor(null, Number(events[2]!.id))
+    await setCursor('behind', Number(events[0]!.id))
+    expect(await pruneEventsOnce(database, Date.now(), 100)).toBe(1)
+    const left = await database.db.selectFrom('run_events').select('id').orderBy('id').execute()
+    expect(left.map((e) => Number(e.id))).toEqual([Number(events[1]!.id), Number(events[2]!.id)])
+    // The live feed's cursor counts too.
+    await setCursor('behind', Number(events[2]!.id))
+    await setCursor('live', Number(events[1]!.id))
+    expect(await pruneEventsOnce(database, Date.now(), 100)).toBe(1)
+    expect(await pruneEventsOnce(database, Date.now(), 100)).toBe(0)
+  })
+})
+
+describe.each(dialects)('upgrade to event consumers on %s', (dialect) => {
+  it('puts the bots’ consumer and the live feed where the one relay cursor was: nothing lost, nothing repeated', async () => {
+    const testDb = await createTestDatabase(dialect, { upTo: '0017-run-kinds-and-parking' })
+    const database = await testDb.open()
+    try {
+      const service = createRunService({
+        database,
+        bus: createBus(database),
+        clock: systemClock,
+        log: testLog,
+        backpressure: { warnPending: 1e9, dropPending: 1e9 },
+      })
+      for (let n = 0; n < 3; n++) await service.enqueue({ tenantId, kind: 'x', trigger: 'api' })
+      const events = await database.db
+        .selectFrom('run_events')
+        .select(['id', 'run_id'])
+        .orderBy('id')
+        .execute()
+      expect(events).toHaveLength(3)
+      // The old relay had passed the first two events.
+      const passed = Number(events[1]!.id)
+      if (dialect === 'postgres')
+        await sql`UPDATE event_cursors SET last_id = ${passed},
+          last_tx = (SELECT tx_id FROM run_events WHERE id = ${passed}) WHERE name = 'relay'`.execute(
+          database.db,
+        )
+      else await sql`UPDATE event_cursors SET last_id = ${passed} WHERE name = 'relay'`.execute(database.db)
+      await migrateTestDatabase(database)
+      const names = await database.db.selectFrom('event_cursors').select('name').orderBy('name').execute()
+      expect(names.map((row) => row.name)).toEqual(['bots', 'live'])
+
+      const bus = createBus(database)
+      const relay = new OutboxRelay({ database, bus, clock: systemClock, log: testLog, intervalMs: 20 })
+      const toBots: string[] = []
+      const live: string[] = []
+      relay.consume('bots', (batch) => {
+        toBots.push(...batch.map((event) => event.runId))
+      })
+      bus.subscribe('events', (message) =>
+        live.push(...(JSON.parse(message) as Array<{ runId: string }>).map((e) => e.runId)),
+      )
+      await bus.ready()
+      await relay.start()
+      await waitFor(() => toBots.length >= 1 && live.length >= 1, { what: 'the third event' })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await relay.stop()
+      await bus.close()
+      expect(toBots).toEqual([events[2]!.run_id])
+      expect(live).toEqual([events[2]!.run_id])
+    } finally {
+      await database.close()
+      await testDb.cleanup()
+    }
+  })
 })
 
 describe.each(dialects)('dead letters in the API on %s', (dialect) => {
@@ -245,6 +408,20 @@ describe.each(dialects)('dead letters in the API on %s', (dialect) => {
     })
     expect(retried.statusCode).toBe(202)
     expect(retried.json().retryRequestedAt).not.toBeNull()
+    // Audited like every admin change: who asked for which dead letter's retry.
+    const audit = await t.database.db
+      .selectFrom('audit_log')
+      .select(['action', 'target_id', 'actor_role', 'tenant_id'])
+      .where('action', 'like', '%dead-letters%')
+      .execute()
+    expect(audit).toEqual([
+      {
+        action: 'POST /events/dead-letters/:id/retry',
+        target_id: id,
+        actor_role: 'admin',
+        tenant_id: tenantId,
+      },
+    ])
     await waitFor(async () => (await list()).json().items.length === 0, {
       what: 'the retried event to be handled',
     })

@@ -12,9 +12,9 @@ import {
   ensureCursor,
   parkNextEvent,
   recordConsumerFailure,
-  removeDeadLetterIn,
   retryFailed,
   retryRequested,
+  takeDeadLetterIn,
 } from './outbox.store.ts'
 import { parseJson } from './run.mapper.ts'
 import type { RunEventRow } from './run.table.ts'
@@ -24,6 +24,8 @@ import type { RunEvent, RunEventPayload } from './run.types.ts'
 const coalesceMs = 5
 /** A handler slower than this is logged as a defect: handlers only write, in their transaction. */
 export const slowHandlerMs = 200
+/** How often the cursor rows are made again if missing (someone deleted one by hand). */
+const ensureEveryMs = 60_000
 
 const nonAscii = /[\u0080-\uffff]/
 
@@ -68,6 +70,7 @@ export class OutboxRelay {
   private stopped = true
   private live: RunEvent[] = []
   private ready: Promise<void> = Promise.resolve()
+  private ensuredAt = 0
   private liveTimer: NodeJS.Timeout | undefined
 
   private readonly deps: {
@@ -86,7 +89,25 @@ export class OutboxRelay {
     this.failures = new FailureStreak(deps.log, 'outbox relay', deps.clock)
   }
 
-  /** Registers a durable consumer by name (its cursor row is made at start if it is missing). */
+  /**
+   * Registers a durable consumer by name. Its cursor row is made at start if it is missing; a
+   * brand-new consumer starts at the current end of the outbox (it is not handed old events).
+   *
+   * The handler gets each batch with the cursor's transaction and may only write in it: enqueue runs
+   * (`runs.enqueueManyIn(trx, …)`), append events (`runs.appendEventsIn(trx, …)`), update its own
+   * rows. No I/O: work that needs the network is a run of its own kind, enqueued here. A handler
+   * slower than `slowHandlerMs` is logged as a defect. Delivery is at least once (a batch that did not
+   * commit comes again). A batch that throws is rolled back and tried again with backoff; the event
+   * that still fails alone after `maxAttempts` tries is parked (GET /api/v1/events/dead-letters) and
+   * the consumer goes on.
+   *
+   * @example
+   * relay.consume('channels', async (events, trx) => {
+   *   const failed = events.filter((event) => event.type === 'run.failed')
+   *   await runs.enqueueManyIn(trx, failed.map((event) => ({ tenantId: event.tenantId, kind: 'notify',
+   *     trigger: 'channel', idempotencyKey: `notify:${event.id}` })))
+   * })
+   */
   consume(name: string, handler: EventHandler, options: ConsumerOptions = {}): void {
     if (name === liveCursor || this.consumers.some((c) => c.name === name))
       throw new Error(`An event consumer named "${name}" is already registered`)
@@ -100,8 +121,22 @@ export class OutboxRelay {
     return this.ready
   }
 
-  private ensure(names: string[]): Promise<void> {
-    return Promise.all(names.map((name) => ensureCursor(this.deps.database, name))).then(
+  /**
+   * A missing cursor row would leave its consumer silently idle (PostgreSQL cannot tell it from a
+   * cursor another process holds): make it, at the end of the outbox. `warn` when it should exist.
+   */
+  private ensure(names: string[], warn = false): Promise<void> {
+    this.ensuredAt = this.deps.clock.now()
+    return Promise.all(
+      names.map(async (name) => {
+        const made = await ensureCursor(this.deps.database, name)
+        if (made && warn)
+          this.deps.log.warn(
+            { consumer: name },
+            `the cursor of event consumer "${name}" was missing: made again at the end of the outbox`,
+          )
+      }),
+    ).then(
       () => undefined,
       (error) => this.deps.log.error({ err: toError(error) }, 'could not create the event cursors'),
     )
@@ -110,15 +145,7 @@ export class OutboxRelay {
   /** Starts relaying; resolves once every consumer's cursor exists (a new one starts at the end). */
   start(): Promise<void> {
     this.stopped = false
-    // A missing cursor row would leave its consumer silently idle: make it (at the end of the outbox).
-    this.ready = Promise.all(
-      [liveCursor, ...this.consumers.map((c) => c.name)].map((name) =>
-        ensureCursor(this.deps.database, name),
-      ),
-    ).then(
-      () => undefined,
-      (error) => this.deps.log.error({ err: toError(error) }, 'could not create the event cursors'),
-    )
+    this.ready = this.ensure([liveCursor, ...this.consumers.map((c) => c.name)])
     this.timer = setInterval(() => this.kick(), this.deps.intervalMs ?? 500)
     this.kick()
     return this.ready
@@ -160,6 +187,8 @@ export class OutboxRelay {
 
   private async drain(): Promise<void> {
     await this.ready
+    if (this.deps.clock.now() - this.ensuredAt > ensureEveryMs)
+      await this.ensure([liveCursor, ...this.consumers.map((c) => c.name)], true)
     // Live events of this process go out first: a claim's `running` never trails its own completion.
     await this.flushLive()
     const batch = this.deps.batch ?? 500
@@ -193,7 +222,7 @@ export class OutboxRelay {
           this.handle(consumer, rows.map(toRunEvent), trx),
         )
       } catch (error) {
-        if (error instanceof HandlerFailure) await this.failed(consumer, error.cause, error.events)
+        if (error instanceof HandlerFailure) await this.failed(consumer, error)
         else {
           // The database, not the handler: try again later, without counting it against the events.
           this.deps.log.warn(
@@ -214,24 +243,33 @@ export class OutboxRelay {
     try {
       await consumer.handler(events, trx)
     } catch (error) {
-      throw new HandlerFailure(error, events.length)
+      throw new HandlerFailure(error, events)
+    } finally {
+      // Slow whether it then succeeds or throws: the transaction was held that long either way.
+      const ms = Math.round(performance.now() - started)
+      if (ms > slowHandlerMs)
+        this.deps.log.error(
+          { consumer: consumer.name, ms, events: events.length },
+          `event consumer "${consumer.name}" took ${ms} ms in its transaction: a defect (handlers must only write, no I/O)`,
+        )
     }
-    const ms = performance.now() - started
-    if (ms > slowHandlerMs)
-      this.deps.log.error(
-        { consumer: consumer.name, ms: Math.round(ms), events: events.length },
-        `event consumer "${consumer.name}" took ${Math.round(ms)} ms in its transaction: a defect (handlers must only write, no I/O)`,
-      )
   }
 
-  private async failed(consumer: Consumer, error: unknown, events: number): Promise<void> {
+  private async failed(consumer: Consumer, failure: HandlerFailure): Promise<void> {
     consumer.failures++
-    const message = toError(error).message
+    const message = failure.message
     const { database, log, clock } = this.deps
     // After a batch fails, its events go one at a time; one failing alone `maxAttempts` times in a row
     // (counting the batch) is parked.
-    if (events === 1 && consumer.failures >= consumer.maxAttempts) {
-      const parked = await parkNextEvent(database, consumer.name, message, consumer.failures, clock.now())
+    if (failure.eventIds.length === 1 && consumer.failures >= consumer.maxAttempts) {
+      const parked = await parkNextEvent(
+        database,
+        consumer.name,
+        failure.eventIds[0]!,
+        message,
+        consumer.failures,
+        clock.now(),
+      )
       if (parked) {
         log.error(
           {
@@ -279,11 +317,14 @@ export class OutboxRelay {
         created_at: letter.event_created_at,
       })
       try {
-        await writeTransaction(database, async (trx) => {
+        const handled = await writeTransaction(database, async (trx) => {
+          // Taken first: another process retrying the same letter then finds it gone and skips it.
+          if (!(await takeDeadLetterIn(trx, letter.id))) return false
           await this.handle(consumer, [event], trx)
-          await removeDeadLetterIn(trx, letter.id)
+          return true
         })
-        this.deps.log.info({ consumer: consumer.name, eventId: event.id }, 'parked event handled on retry')
+        if (handled)
+          this.deps.log.info({ consumer: consumer.name, eventId: event.id }, 'parked event handled on retry')
       } catch (error) {
         await retryFailed(database, letter.id, toError(error).message, clock.now())
       }
@@ -344,11 +385,11 @@ export class OutboxRelay {
 
 /** A consumer's handler threw (counted against its events), as opposed to the database failing. */
 class HandlerFailure extends Error {
-  /** How many events the failed batch had. */
-  readonly events: number
-  constructor(cause: unknown, events: number) {
+  /** The failed batch's events. */
+  readonly eventIds: number[]
+  constructor(cause: unknown, events: RunEvent[]) {
     super(toError(cause).message, { cause })
-    this.events = events
+    this.eventIds = events.map((event) => event.id)
   }
 }
 

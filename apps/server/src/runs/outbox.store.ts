@@ -22,7 +22,9 @@ export async function consumeOutbox(
         .select('last_id')
         .where('name', '=', name)
         .executeTakeFirst()
-      const lastId = Number(cursor?.last_id ?? 0)
+      // No row: not "from the start" (that would hand the whole outbox over again and again).
+      if (!cursor) return undefined
+      const lastId = Number(cursor.last_id)
       const rows = await trx
         .selectFrom('run_events')
         .selectAll()
@@ -110,20 +112,25 @@ export async function advanceOutbox(
   return rows.filter((row) => row.id !== null)
 }
 
-/** Makes the cursor `name` if it is missing, at the current end of the outbox (a new consumer starts there). */
-export async function ensureCursor(database: Db, name: string): Promise<void> {
+/**
+ * Makes the cursor `name` if it is missing, at the current end of the outbox (a new consumer starts
+ * there). True if it was missing.
+ */
+export async function ensureCursor(database: Db, name: string): Promise<boolean> {
   if (database.dialect === 'sqlite') {
-    await sql`INSERT INTO event_cursors (name, last_id)
+    const result = await sql`INSERT INTO event_cursors (name, last_id)
       SELECT ${name}, coalesce(max(id), 0) FROM run_events WHERE true
       ON CONFLICT (name) DO NOTHING`.execute(database.db)
-    return
+    return Number(result.numAffectedRows ?? 0) > 0
   }
   // Every transaction below the snapshot's xmin has ended: the end is "all of them, none after"
-  // (the largest id a JavaScript number holds exactly: ids are read into numbers).
-  await sql`INSERT INTO event_cursors (name, last_id, last_tx)
+  // (the largest id a JavaScript number holds exactly: ids are read into numbers). Events of
+  // transactions from xmin on that committed already are delivered: a few too many, never one lost.
+  const result = await sql`INSERT INTO event_cursors (name, last_id, last_tx)
     SELECT ${name}, 9007199254740991,
       (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text::xid8
     ON CONFLICT (name) DO NOTHING`.execute(database.db)
+  return Number(result.numAffectedRows ?? 0) > 0
 }
 
 /** A consumer's failures in a row and its last error, for everyone to see (0 and null: healthy). */
@@ -140,19 +147,25 @@ export async function recordConsumerFailure(
     .execute()
 }
 
+/** The next event is no longer the one that failed: another process moved the cursor meanwhile. */
+class CursorMoved extends Error {}
+
 /**
- * Parks the next event of consumer `name` (the one it keeps failing on) and moves its cursor past
- * it, in one transaction. Returns the event, or undefined if another process holds the cursor.
+ * Parks event `eventId`, the next one of consumer `name` (the one it keeps failing on), and moves
+ * its cursor past it, in one transaction. Returns the event; undefined if another process holds the
+ * cursor or has moved it (the next event is then another one, which this consumer never failed on).
  */
 export async function parkNextEvent(
   database: Db,
   name: string,
+  eventId: number,
   error: string,
   attempts: number,
   now: number,
 ): Promise<RunEventRow | undefined> {
   const rows = await consumeOutbox(database, name, 1, async (events, trx) => {
     const event = events[0]!
+    if (Number(event.id) !== eventId) throw new CursorMoved()
     await trx
       .insertInto('event_dead_letters')
       .values({
@@ -169,6 +182,9 @@ export async function parkNextEvent(
         retry_requested_at: null,
       })
       .execute()
+  }).catch((error) => {
+    if (error instanceof CursorMoved) return undefined
+    throw error
   })
   return rows?.[0]
 }
@@ -184,8 +200,18 @@ export async function retryRequested(database: Db, consumer: string) {
     .execute()
 }
 
-export async function removeDeadLetterIn(trx: Kysely<Tables>, id: number): Promise<void> {
-  await trx.deleteFrom('event_dead_letters').where('id', '=', id).execute()
+/**
+ * Takes a dead letter whose retry was asked for, inside the transaction that handles it: false if
+ * another process took it first (on PostgreSQL this waits for that one: it commits, or it fails and
+ * clears the request).
+ */
+export async function takeDeadLetterIn(trx: Kysely<Tables>, id: number): Promise<boolean> {
+  const result = await trx
+    .deleteFrom('event_dead_letters')
+    .where('id', '=', id)
+    .where('retry_requested_at', 'is not', null)
+    .executeTakeFirst()
+  return Number(result.numDeletedRows) > 0
 }
 
 export async function retryFailed(database: Db, id: number, error: string, now: number): Promise<void> {
