@@ -7,11 +7,11 @@ import {
   type RunEventPayload,
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { requireRole } from '../auth/auth.hook.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { notFound } from '../platform/errors.ts'
-import { parseJson } from '../runs/run.mapper.ts'
+import { requireRole } from '../platform/http/caller.ts'
+import { parseJson } from '../platform/json.ts'
 import type { EventDeadLettersTable } from '../runs/runs.ts'
 import { listDeadLetters, requestDeadLetterRetry } from '../runs/runs.ts'
 

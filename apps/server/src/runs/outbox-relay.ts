@@ -5,6 +5,7 @@ import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
+import { parseJson } from '../platform/json.ts'
 import type { Logger } from '../platform/logger.ts'
 import {
   advanceOutbox,
@@ -16,7 +17,6 @@ import {
   retryRequested,
   takeDeadLetterIn,
 } from './outbox.store.ts'
-import { parseJson } from './run.mapper.ts'
 import type { RunEventRow } from './run.table.ts'
 import type { RunEvent, RunEventPayload } from './run.types.ts'
 
