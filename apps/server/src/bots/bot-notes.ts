@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { noteNamePattern } from '@openorch/contracts'
@@ -25,7 +26,11 @@ export interface BotNotes {
    */
   readWithin(botId: string, maxBytes: number): Promise<Array<NoteFile & { complete: boolean }>>
   get(botId: string, name: string): Promise<NoteFile>
-  /** With `quotas`, refuses what the bot's notes may not hold (quota_exceeded), by metadata only. */
+  /**
+   * With `quotas`, refuses what the bot's notes may not hold (quota_exceeded), by metadata only. The
+   * check is strict only under the bot's lock (BotService.putNote): parallel writes outside it can all
+   * pass the check before any of them wrote.
+   */
   put(botId: string, name: string, content: string, quotas?: Quotas): Promise<NoteFile>
   remove(botId: string, name: string): Promise<void>
   removeAll(botId: string): Promise<void>
@@ -54,21 +59,6 @@ export function createBotNotes(dataDir: string): BotNotes {
     if (path.dirname(file) !== folder)
       throw new AppError('invalid_note_name', `"${name}" leaves the bot's folder.`, 400)
     return file
-  }
-
-  // Writes to one bot's notes take turns in this process: the quota check and the write are then one
-  // step, so parallel requests cannot all pass the check before any of them wrote (the outside attack
-  // stored 8 notes against a limit of 3), and two writes of one note never share a temporary file.
-  const turns = new Map<string, Promise<unknown>>()
-  function inTurn<T>(botId: string, work: () => Promise<T>): Promise<T> {
-    const previous = turns.get(botId) ?? Promise.resolve()
-    const next = previous.then(work, work)
-    const settled = next.catch(() => undefined)
-    turns.set(botId, settled)
-    void settled.then(() => {
-      if (turns.get(botId) === settled) turns.delete(botId)
-    })
-    return next
   }
 
   async function stat(file: string) {
@@ -144,20 +134,34 @@ export function createBotNotes(dataDir: string): BotNotes {
       return notes
     },
     get,
-    put(botId, name, content, quotas) {
+    async put(botId, name, content, quotas) {
       const file = fileOf(botId, name)
-      return inTurn(botId, () => write(botId, name, file, content, quotas))
+      // Metadata only: the bot's notes may hold so many and so much (quotas).
+      if (quotas) checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
+      await fs.mkdir(path.dirname(file), { recursive: true })
+      const existing = await stat(file)
+      if (existing && !existing.isFile())
+        throw new AppError('invalid_note_name', `"${name}" is not a regular file.`, 400)
+      // Write then rename: a reader never sees half a note. A temporary name of its own per write, so
+      // two writes of one note (another request, another process on a shared folder) never mix.
+      const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`
+      try {
+        await fs.writeFile(temporary, content, { encoding: 'utf8', mode: 0o600 })
+        await fs.rename(temporary, file)
+      } catch (error) {
+        await fs.rm(temporary, { force: true })
+        throw error
+      }
+      return get(botId, name)
     },
     async remove(botId, name) {
       const file = fileOf(botId, name)
-      await inTurn(botId, async () => {
-        const info = await stat(file)
-        if (!info?.isFile()) throw notFound('note_not_found', `The bot has no note "${name}".`)
-        await fs.rm(file)
-      })
+      const info = await stat(file)
+      if (!info?.isFile()) throw notFound('note_not_found', `The bot has no note "${name}".`)
+      await fs.rm(file)
     },
     async removeAll(botId) {
-      await inTurn(botId, () => fs.rm(folderOf(botId), { recursive: true, force: true }))
+      await fs.rm(folderOf(botId), { recursive: true, force: true })
     },
     async copy(fromBotId, toBotId, quotas) {
       const notes = await list(fromBotId)
@@ -167,19 +171,5 @@ export function createBotNotes(dataDir: string): BotNotes {
         await this.put(toBotId, note.name, content)
       }
     },
-  }
-
-  async function write(botId: string, name: string, file: string, content: string, quotas?: Quotas) {
-    // Metadata only: the bot's notes may hold so many and so much (quotas).
-    if (quotas) checkNoteWrite(quotas, await list(botId), name, Buffer.byteLength(content, 'utf8'))
-    await fs.mkdir(path.dirname(file), { recursive: true })
-    const existing = await stat(file)
-    if (existing && !existing.isFile())
-      throw new AppError('invalid_note_name', `"${name}" is not a regular file.`, 400)
-    // Write then rename: a reader never sees half a note.
-    const temporary = `${file}.${process.pid}.tmp`
-    await fs.writeFile(temporary, content, { encoding: 'utf8', mode: 0o600 })
-    await fs.rename(temporary, file)
-    return get(botId, name)
   }
 }

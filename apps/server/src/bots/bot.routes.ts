@@ -287,7 +287,13 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (
     async (request) => {
       const bot = await bots.load(request.auth.tenantId, request.params.id)
       const quotas = quotasOf ? await quotasOf(request.auth.tenantId) : undefined
-      const note = await notes.put(bot.id, request.params.name, request.body.content, quotas)
+      const note = await bots.putNote(
+        bot.tenant_id,
+        bot.id,
+        request.params.name,
+        request.body.content,
+        quotas,
+      )
       return { ...note, updatedAt: iso(note.updatedAt) }
     },
   )

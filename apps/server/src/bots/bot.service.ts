@@ -12,6 +12,7 @@ import {
   checkInputSize,
   checkNotesCopy,
   defaultQuotas,
+  type Quotas,
   type QuotasOf,
   quotaExceeded,
   scheduleTooFrequent,
@@ -30,11 +31,12 @@ import {
   insertBot,
   latestRunsOf,
   listBots,
+  lockBot,
   recentRunsOf,
   updateBot,
 } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
-import type { BotNotes } from './bot-notes.ts'
+import type { BotNotes, NoteFile } from './bot-notes.ts'
 import { nextFireOf } from './bot-schedule.ts'
 
 /** What the bots need to know of providers: which are configured, and their default model. */
@@ -376,8 +378,36 @@ export function createBotService(deps: BotServiceDeps) {
       paused_reason: null,
       budget_warned_day: null,
     })
-    await deps.notes.copy(source.id, row.id, quotas)
+    // Under the copy's lock: a note written to the new bot meanwhile waits, then counts the copied ones.
+    await underBotLock(tenantId, row.id, () => deps.notes.copy(source.id, row.id, quotas))
     return toBotJson(row, undefined)
+  }
+
+  /**
+   * Runs `work` on the bot's files under the bot's lock (SQLite's write lock, the bot's row on
+   * PostgreSQL), for every process sharing the database; bot_not_found once the bot is deleted.
+   */
+  async function underBotLock<T>(tenantId: string, id: string, work: () => Promise<T>): Promise<T> {
+    return writeTransaction(database, async (trx) => {
+      if (!(await lockBot(trx, tenantId, id, database.dialect)))
+        throw notFound('bot_not_found', `Bot ${id} does not exist.`)
+      return work()
+    })
+  }
+
+  /**
+   * Creates or replaces a note. With `quotas`, the bot's notes are counted and the note written under
+   * the bot's lock, so parallel writes cannot overshoot the notes quotas together (the outside attack
+   * stored 8 notes against a limit of 3 with 100 parallel writes).
+   */
+  async function putNote(
+    tenantId: string,
+    id: string,
+    name: string,
+    content: string,
+    quotas?: Quotas,
+  ): Promise<NoteFile> {
+    return underBotLock(tenantId, id, () => deps.notes.put(id, name, content, quotas))
   }
 
   async function exportBot(tenantId: string, id: string): Promise<BotExportDocument> {
@@ -410,5 +440,5 @@ export function createBotService(deps: BotServiceDeps) {
     return deps.runs.enqueue(botRunRequest(bot, options.trigger, options.input ?? null, key))
   }
 
-  return { create, get, list, update, remove, duplicate, exportBot, importBot, runNow, load }
+  return { create, get, list, update, remove, duplicate, exportBot, importBot, runNow, load, putNote }
 }

@@ -18,6 +18,22 @@ export async function findBot(db: Q, tenantId: string, id: string): Promise<BotR
     .executeTakeFirst()
 }
 
+/**
+ * Takes the bot's lock inside a write transaction: its row FOR UPDATE on PostgreSQL (the transaction
+ * already holds SQLite's write lock). Work on the bot's files done before commit is then one step for
+ * every process sharing the database. False when the bot does not exist.
+ */
+export async function lockBot(
+  trx: Q,
+  tenantId: string,
+  id: string,
+  dialect: 'sqlite' | 'postgres',
+): Promise<boolean> {
+  let query = trx.selectFrom('bots').select('id').where('tenant_id', '=', tenantId).where('id', '=', id)
+  if (dialect === 'postgres') query = query.forUpdate()
+  return (await query.executeTakeFirst()) !== undefined
+}
+
 /** How many bots a workspace has (its bots quota). */
 export async function countBots(db: Q, tenantId: string): Promise<number> {
   const row = await db

@@ -143,14 +143,21 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     expect(faster.json()).toMatchObject({ quota: 'min_schedule_seconds' })
     expect((await call('PATCH', `/bots/${ok.json().id}`, { name: 'Renamed' })).statusCode).toBe(200)
 
-    // The attack of the outside review (F1): a fast schedule saved earlier (when the workspace's limit
-    // was lower, here written directly), disabled — copying it or switching it on is refused.
-    const old = await bot('Old fast', { enabled: false, schedule: '@every 1h' })
-    await t!.database.db
-      .updateTable('bots')
-      .set({ schedule: '@every 1s' })
-      .where('id', '=', old.json().id)
-      .execute()
+    // The attack of the outside review (F1), step by step: an installation admin lowers the default
+    // workspace's minimum for a while, an editor saves a fast, disabled bot, the minimum goes back to
+    // 60 s — copying that bot, switching it on or importing its export must all be refused.
+    const minimum = (value: number | null) =>
+      t!.app.inject({
+        method: 'PUT',
+        url: '/api/v1/workspaces/default/quotas',
+        headers: bearer(t!.keys.owner),
+        payload: { minScheduleSeconds: value },
+      })
+    expect((await minimum(1)).statusCode).toBe(200)
+    const old = await bot('Old fast', { enabled: false, schedule: '@every 1s' })
+    expect(old.statusCode).toBe(201)
+    expect((await minimum(null)).statusCode).toBe(200)
+    expect((await bot('Fast again', { schedule: '@every 1s' })).statusCode).toBe(409)
     const copied = await call('POST', `/bots/${old.json().id}/duplicate`)
     expect(copied.statusCode).toBe(409)
     expect(copied.json()).toMatchObject({ code: 'quota_exceeded', quota: 'min_schedule_seconds' })
@@ -158,6 +165,10 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     expect(enabled.statusCode).toBe(409)
     expect(enabled.json()).toMatchObject({ code: 'quota_exceeded', quota: 'min_schedule_seconds' })
     expect((await call('GET', `/bots/${old.json().id}`)).json()).toMatchObject({ enabled: false })
+    const exported = (await call('GET', `/bots/${old.json().id}/export`)).json()
+    const imported = await call('POST', '/bots/import', exported)
+    expect(imported.statusCode).toBe(409)
+    expect(imported.json()).toMatchObject({ code: 'quota_exceeded', quota: 'min_schedule_seconds' })
     // Renaming it still works; switching it on with an allowed schedule too.
     expect((await call('PATCH', `/bots/${old.json().id}`, { name: 'Old slow' })).statusCode).toBe(200)
     expect(
@@ -193,17 +204,33 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
       ),
     )
     expect(answers.filter((a) => a.statusCode === 200)).toHaveLength(3)
-    expect(answers.filter((a) => a.statusCode === 409)).toHaveLength(47)
+    const refused = answers.filter((a) => a.statusCode === 409)
+    expect(refused).toHaveLength(47)
+    expect(refused.every((a) => a.json().quota === 'notes_per_bot')).toBe(true)
     expect((await call('GET', `/bots/${id}/notes`)).json().items).toHaveLength(3)
-    // Bytes alike: 300 stored, 20 parallel writes of 300 bytes into the free 700 (two fit).
+
+    // Bytes alike, on a second bot: 50 parallel notes of 400 bytes against 1,000 — exactly two fit.
+    const other = (await bot('Bytes')).json().id
     const big = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        call('PUT', `/bots/${id}/notes/n${i % 3}`, { content: 'y'.repeat(300 + i) }),
+      Array.from({ length: 50 }, (_, i) =>
+        call('PUT', `/bots/${other}/notes/b${i}`, { content: 'y'.repeat(400) }),
       ),
     )
-    expect(big.every((a) => a.statusCode === 200 || a.statusCode === 409)).toBe(true)
-    const notes = (await call('GET', `/bots/${id}/notes`)).json().items as Array<{ size: number }>
-    expect(notes.reduce((sum, note) => sum + note.size, 0)).toBeLessThanOrEqual(1000)
+    expect(big.filter((a) => a.statusCode === 200)).toHaveLength(2)
+    const over = big.filter((a) => a.statusCode === 409)
+    expect(over).toHaveLength(48)
+    expect(over.every((a) => a.json().quota === 'note_bytes_per_bot')).toBe(true)
+    const notes = (await call('GET', `/bots/${other}/notes`)).json().items as Array<{ size: number }>
+    expect(notes.map((note) => note.size)).toEqual([400, 400])
+    // Replacing notes in parallel (each counts its new size instead of the old) stays within the bytes.
+    const replaced = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call('PUT', `/bots/${other}/notes/b${i % 5}`, { content: 'z'.repeat(450 + i) }),
+      ),
+    )
+    expect(replaced.some((a) => a.statusCode === 200)).toBe(true)
+    const after = (await call('GET', `/bots/${other}/notes`)).json().items as Array<{ size: number }>
+    expect(after.reduce((sum, note) => sum + note.size, 0)).toBeLessThanOrEqual(1000)
   })
 
   it('stops runs once the workspace spent its daily budget', async () => {
