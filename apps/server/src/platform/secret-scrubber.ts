@@ -23,16 +23,43 @@ const replacement = '[redacted]'
 /** Up to this many secrets, a search per secret is cheaper than the prefix index. */
 const fewSecrets = 8
 
-// Shapes of identities, never secrets: a "key" equal to someone's id or e-mail address would otherwise
-// erase that identity from answers and logs (the outside attack set a provider key to a user's id).
-const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+// Identities are never secrets: a "key" equal to someone's id or e-mail address would otherwise erase
+// that identity from answers and logs (the outside attack set a provider key to a user's id). So a
+// value that is, holds or is a piece of a UUID (all our ids: users, keys, bots, runs, workspaces) or
+// is an e-mail address never registers, and scrubbing never touches a UUID in a text (below).
+const uuidPattern = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+const holdsUuid = new RegExp(uuidPattern, 'i')
+const uuidsIn = new RegExp(uuidPattern, 'gi')
+/** Hex digits and dashes only, with a dash: the shape of a piece of a UUID (no key looks like that). */
+const uuidPieceShape = /^[0-9a-f-]*-[0-9a-f-]*$/i
 const emailShape = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+
+/** Whether `value` looks like an identity (an id, a piece of one, an e-mail address), never a secret. */
+export function looksLikeIdentity(value: string): boolean {
+  return holdsUuid.test(value) || uuidPieceShape.test(value) || emailShape.test(value)
+}
 
 /** Whether `value` is long and varied enough to be treated as a secret (and scrubbed). */
 export function isScrubbable(value: string | null | undefined): value is string {
   if (!value || value.length < minSecretLength || value.length > maxSecretLength) return false
-  if (uuidShape.test(value) || emailShape.test(value)) return false
+  if (looksLikeIdentity(value)) return false
   return entropyBits(value) >= minEntropyBits
+}
+
+/**
+ * `scrub` applied to `text` around its UUIDs, never across or inside one: a registered value that
+ * begins or ends like a piece of someone's id (`…d4314e/runs`, `/users/01a23ee5`) cannot cut that
+ * id out of a URL or a message.
+ */
+function outsideIds(text: string, scrub: Scrub): string {
+  if (!holdsUuid.test(text)) return scrub(text)
+  let out = ''
+  let last = 0
+  for (const match of text.matchAll(uuidsIn)) {
+    out += scrub(text.slice(last, match.index)) + match[0]
+    last = match.index + match[0].length
+  }
+  return out + scrub(text.slice(last))
 }
 
 function entropyBits(value: string): number {
@@ -119,14 +146,16 @@ const identityFields = new Set([
   'remoteAddress',
   'by',
   'createdBy',
-  'actor',
   'email',
   'owner',
+  // A page's position is an id too: a rewritten cursor would break paging.
+  'cursor',
+  'nextCursor',
 ])
 
-/** `id`, `tenantId`, `userId`, `keyId`, `runId`, `createdBy`, `by`, … */
+/** `id`, `tenantId`, `userId`, `keyId`, `runId`, `createdBy`, `by`, `actor`, `actorRole`, … */
 export function isIdentityField(key: string): boolean {
-  return identityFields.has(key) || key.endsWith('Id') || key.endsWith('Ids')
+  return identityFields.has(key) || key.endsWith('Id') || key.endsWith('Ids') || key.startsWith('actor')
 }
 
 export class SecretScrubber {
@@ -169,7 +198,8 @@ export class SecretScrubber {
     const slots = tenantId ? this.tenants.get(tenantId) : undefined
     if (!slots || slots.size === 0) return (text) => text
     const secrets = [...slots.values()].sort((a, b) => b.length - a.length)
-    return (text) => (text.length < minSecretLength ? text : replaceEach(text, secrets))
+    return (text) =>
+      text.length < minSecretLength ? text : outsideIds(text, (part) => replaceEach(part, secrets))
   }
 
   /**
@@ -185,13 +215,13 @@ export class SecretScrubber {
 
   /** Scrubs every registered secret: for text whose workspace is not known (log lines). */
   scrub(text: string): string {
-    return this.all.scrub(text)
+    return this.all.size === 0 ? text : outsideIds(text, (part) => this.all.scrub(part))
   }
 
   /** A log line's fields, scrubbed inside string values; identity fields are left as they are. */
   scrubLogFields(fields: Record<string, unknown>): Record<string, unknown> {
     if (this.all.size === 0) return fields
-    const scrub: Scrub = (text) => this.all.scrub(text)
+    const scrub: Scrub = (text) => this.scrub(text)
     let changed: Record<string, unknown> | undefined
     for (const [key, value] of Object.entries(fields)) {
       if (isIdentityField(key)) continue

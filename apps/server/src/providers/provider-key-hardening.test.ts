@@ -85,6 +85,107 @@ describe.each(dialects)('the secret scrubber cannot be turned against answers on
     expect(other.json()).toMatchObject({ id: theirs.id, name: `Bot ${key}` })
   })
 
+  it('keeps ids in /users, /keys and log lines when admins save ids as keys (attack finding F2)', async () => {
+    // As the outside review ran it: an admin of the default workspace (signed in) mints a service key,
+    // then saves their own user id as a provider "key" against a stand-in that accepts any key.
+    const password = 'correct horse battery staple 42'
+    const admin = await t.users.createUser({
+      tenantId: 'default',
+      email: 'ada@example.com',
+      password,
+      role: 'admin',
+    })
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'ada@example.com', password },
+    })
+    expect(login.statusCode).toBe(200)
+    const session = login.json().accessToken as string
+    const minted = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: bearer(session),
+      payload: { name: 'backdoor', role: 'admin', expiresAt: null },
+    })
+    expect(minted.statusCode).toBe(201)
+    const backdoorId = minted.json().apiKey.id as string
+    server = await startProviderServer('openai', { models: ['gpt-4o-mini'] })
+    recordPublic(admin.id)
+    expect((await put(session, { apiKey: admin.id, baseUrl: server.baseUrl })).statusCode).toBe(200)
+    // The admin of another workspace tries the victim's id, pieces of it and it in context.
+    const pieces = [
+      admin.id.toUpperCase(),
+      admin.id.slice(0, 30),
+      admin.id.slice(6),
+      `/users/${admin.id.slice(0, 13)}`,
+      `${admin.id.slice(-6)}/disable?x=Q7`,
+      `urn:uuid:${admin.id}`,
+    ]
+    // Three slots at once (one per provider), each stand-in accepting any key.
+    const kinds = ['openai', 'anthropic', 'google'] as const
+    const standIns = await Promise.all(kinds.map((kind) => startProviderServer(kind, { models: ['m-1'] })))
+    try {
+      for (const [index, piece] of pieces.entries()) {
+        recordPublic(piece)
+        const answer = await put(
+          t.keys.otherTenant,
+          { apiKey: piece, baseUrl: standIns[index % 3]!.baseUrl, defaultModel: 'm-1' },
+          kinds[index % 3],
+        )
+        expect(answer.statusCode, piece).toBe(200)
+      }
+    } finally {
+      await Promise.all(standIns.map((standIn) => standIn.close()))
+    }
+
+    // The owner's answers keep the admin's id and the key's creator.
+    const users = await t.app.inject({ url: '/api/v1/users', headers: bearer(t.keys.owner) })
+    expect(users.body).not.toContain('[redacted]')
+    expect(users.json().items).toContainEqual(
+      expect.objectContaining({ id: admin.id, email: 'ada@example.com' }),
+    )
+    const keys = await t.app.inject({ url: '/api/v1/keys', headers: bearer(t.keys.owner) })
+    expect(keys.body).not.toContain('[redacted]')
+    expect(keys.json().items).toContainEqual(expect.objectContaining({ id: backdoorId, createdBy: admin.id }))
+    const missing = await t.app.inject({ url: `/api/v1/bots/${admin.id}`, headers: bearer(t.keys.owner) })
+    expect(missing.json().detail).toContain(admin.id)
+
+    // Log lines (scrubbed with every workspace's secrets) keep the actor, ids in text and URLs.
+    const before = captured.lines().length
+    const added = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/users',
+      headers: bearer(session),
+      payload: { email: 'bo@example.com', password, role: 'viewer' },
+    })
+    expect(added.statusCode).toBe(201)
+    const changed = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${admin.id}`,
+      headers: bearer(t.keys.owner),
+      payload: { role: 'editor' },
+    })
+    expect(changed.statusCode).toBe(200)
+    captured.log.info(
+      { actorId: admin.id, actorRole: 'admin', url: `/api/v1/users/${admin.id}/disable?x=Q7` },
+      `user ${admin.id} looked at`,
+    )
+    const lines = captured.lines().slice(before)
+    expect(JSON.stringify(lines)).not.toContain('[redacted]')
+    expect(lines).toContainEqual(expect.objectContaining({ userId: admin.id, msg: 'user changed' }))
+    expect(lines).toContainEqual(
+      expect.objectContaining({ userId: added.json().id, by: `user:${admin.id}`, msg: 'user added' }),
+    )
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        actorId: admin.id,
+        url: `/api/v1/users/${admin.id}/disable?x=Q7`,
+        msg: `user ${admin.id} looked at`,
+      }),
+    )
+  })
+
   it('never rewrites audit answers or identities: an id or e-mail address is never taken for a key', async () => {
     // The admin saves "a key" equal to their own API key's id (the outside attack used a user id the
     // same way), hoping to erase it from the trail, the key list and the logs.

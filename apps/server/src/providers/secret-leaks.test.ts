@@ -31,6 +31,11 @@ describe('secret scrubber', () => {
       '01a23ede-1a73-736d-90a0-dbe57a6293a3',
       'F47AC10B-58CC-4372-A567-0E02B2C3D479',
       'owner.name@example.com',
+      // Pieces of an id and ids in context (the outside attack's way round a whole-id rule).
+      '01a23ede-1a73-736d-90a0-dbe5',
+      '1a73-736d-90a0-dbe57a6293a3',
+      'urn:uuid:01a23ede-1a73-736d-90a0-dbe57a6293a3',
+      'sk-01a23ede-1a73-736d-90a0-dbe57a6293a3',
     ]
     for (const value of [
       '{"items":[',
@@ -46,6 +51,23 @@ describe('secret scrubber', () => {
       expect(scrubber.size).toBe(0)
     }
     expect(isScrubbable(key)).toBe(true)
+    // Plain hex keys (a hash, an Azure key) are no id: they still register.
+    expect(isScrubbable('9f86d081884c7d659a2feaa0c55ad015')).toBe(true)
+  })
+
+  it('never rewrites a UUID in a text, whatever a registered value begins or ends with', () => {
+    const id = '01a23ee5-a887-7401-8f27-21e617d4314e'
+    const scrubber = new SecretScrubber()
+    // Values that pass as secrets yet overlap an id in a URL: the id's tail, the id's head.
+    scrubber.set('a', 'provider:openai', `${id.slice(-6)}/disable?x=Q7`)
+    scrubber.set('a', 'provider:google', `/users/${id.slice(0, 13)}`)
+    scrubber.set('a', 'provider:anthropic', key)
+    expect(scrubber.size).toBe(3)
+    const url = `/api/v1/users/${id}/disable?x=Q7`
+    for (const scrub of [scrubber.forTenant('a'), (text: string) => scrubber.scrub(text)])
+      expect(scrub(`${url} ${key}`)).toBe(`${url} [redacted]`)
+    // Away from an id the same value is scrubbed.
+    expect(scrubber.scrub('/users/01a23ee5-a887 and x')).toBe('[redacted] and x')
   })
 
   it('replaces inside string values only, never keys or structure', () => {
@@ -86,11 +108,17 @@ describe('secret scrubber', () => {
     const fields = scrubber.scrubLogFields({
       tenantId: key,
       userId: key,
+      by: `user:${key}`,
+      actorId: key,
+      actorRole: key,
+      nextCursor: key,
       detail: `upstream said ${key}`,
       err: new Error(`Incorrect API key provided: ${key}`),
     })
     expect(fields.tenantId).toBe(key)
     expect(fields.userId).toBe(key)
+    for (const field of ['actorId', 'actorRole', 'nextCursor']) expect(fields[field], field).toBe(key)
+    expect(fields.by).toBe(`user:${key}`)
     expect(fields.detail).toBe('upstream said [redacted]')
     expect((fields.err as { message: string }).message).toBe('Incorrect API key provided: [redacted]')
   })
