@@ -13,9 +13,45 @@ describe('query strings in logs', () => {
       '/api/v1/runs?limit=20&status=failed&api_key=[redacted]&token=[redacted]&flag',
     )
     expect(redactQuery('/api/v1/runs?q=my%20secret%20search')).toBe('/api/v1/runs?q=[redacted]')
-    // Attack finding F5: a harmless name does not make any value harmless.
-    expect(redactQuery('/api/v1/runs?apiKey=S1&limit=5&limit=oo_SECRET&status=sk-live-abcdef')).toBe(
-      '/api/v1/runs?apiKey=[redacted]&limit=5&limit=[redacted]&status=[redacted]',
+    // Attack finding F5: a harmless name does not make any value harmless — the report's URLs.
+    expect(redactQuery('/api/v1/runs?apiKey=S1&limit=5&limit=oo_SECRET')).toBe(
+      '/api/v1/runs?apiKey=[redacted]&limit=5&limit=[redacted]',
+    )
+    expect(redactQuery('/api/v1/events?status=oo_SECRET')).toBe('/api/v1/events?status=[redacted]')
+  })
+
+  it('keeps a harmless parameter only with a value of the shape the API accepts', () => {
+    const id = '01a23ee5-a887-7401-8f27-21e617d4314e'
+    const kept = [
+      'limit=200',
+      'status=failed',
+      'status=timeout',
+      'trigger=schedule',
+      'groupBy=model',
+      `cursor=${id}`,
+      'cursor=123456',
+      'lastEventId=42',
+    ]
+    for (const pair of kept) expect(redactQuery(`/api/v1/x?${pair}`), pair).toBe(`/api/v1/x?${pair}`)
+    const redacted = [
+      'limit=1000',
+      'limit=5%20',
+      'limit=-1',
+      'status=secretword',
+      'status=FAILED',
+      'trigger=oosecret',
+      'groupBy=tenant',
+      `cursor=${id}x`,
+      'cursor=sk-proj-Zq81mXr2Lw9TbN4v',
+      'lastEventId=1e3',
+      'order=desc',
+      'view=oosecretvalue',
+    ]
+    for (const pair of redacted)
+      expect(redactQuery(`/api/v1/x?${pair}`), pair).toBe(`/api/v1/x?${pair.split('=')[0]}=[redacted]`)
+    // A bare token or a name that is no plain word is a value too.
+    expect(redactQuery('/api/v1/x?sk-live-Zq81mXr2Lw9TbN4v&flag&oo_ab12=1')).toBe(
+      '/api/v1/x?[redacted]&flag&[redacted]',
     )
   })
 
@@ -39,6 +75,14 @@ describe('query strings in logs', () => {
     )
     expect(request?.req).toMatchObject({ method: 'GET', url: '/api/v1/bots?limit=5&api_key=[redacted]' })
     expect(JSON.stringify(lines)).not.toContain('sk-put-in-the-url-by-mistake')
+    // The report's unauthenticated request: its value never reaches a line either.
+    const anonymous = await t.app.inject({ url: '/api/v1/events?status=oo_SECRET' })
+    expect(anonymous.statusCode).toBe(401)
+    const after = captured.lines()
+    expect(after).toContainEqual(
+      expect.objectContaining({ req: expect.objectContaining({ url: '/api/v1/events?status=[redacted]' }) }),
+    )
+    expect(JSON.stringify(after)).not.toContain('oo_SECRET')
   })
 })
 

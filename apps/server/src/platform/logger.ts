@@ -1,8 +1,11 @@
+import { runStatuses, runTriggers, usageGroupings } from '@openorch/contracts'
 import pino, { type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import { secretScrubber } from './secret-scrubber.ts'
 
 export type { Logger }
+
+const replacement = '[redacted]'
 
 // Field names that never reach a log line with their value.
 export const redactedPaths = [
@@ -53,7 +56,7 @@ export function createLogger(options: {
     {
       level: options.level,
       name: options.name ?? 'openorch',
-      redact: { paths: redactedPaths, censor: '[redacted]' },
+      redact: { paths: redactedPaths, censor: replacement },
       base: { pid: process.pid },
       // Stored secrets are scrubbed inside string values, identity fields left as they are
       // (secret-scrubber.ts); scrubbing the serialised line could break its JSON.
@@ -77,19 +80,26 @@ function scrubMessage(this: Logger, args: unknown[], method: (...args: unknown[]
   method.apply(this, [scrub(first), ...rest.map(scrub)])
 }
 
+const oneOf = (values: readonly string[]) => new RegExp(`^(${values.join('|')})$`)
+const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
 /**
  * Query parameters whose values say nothing about anyone and help reading a log — kept only when the
- * value has the parameter's shape (a number, a word), so `limit=oo_SECRET` is redacted too.
+ * value has the shape the API accepts for it (contracts), so `limit=oo_SECRET` or `status=<a key>`
+ * is redacted like any other value (attack finding F5).
  */
 const plainQueryParameters = new Map<string, RegExp>([
-  ['limit', /^\d{1,6}$/],
-  ['status', /^[a-z_]{1,20}$/],
-  ['trigger', /^[a-z_]{1,20}$/],
-  ['order', /^(asc|desc)$/],
-  ['sort', /^[a-zA-Z_]{1,30}$/],
-  ['format', /^[a-z]{1,10}$/],
-  ['view', /^[a-z_-]{1,20}$/],
+  ['limit', /^\d{1,3}$/],
+  // Cursors are ids: a UUID, or an event's or audit entry's number.
+  ['cursor', new RegExp(`^(${uuid}|\\d{1,18})$`, 'i')],
+  ['lastEventId', /^\d{1,18}$/],
+  ['status', oneOf(runStatuses)],
+  ['trigger', oneOf(runTriggers)],
+  ['groupBy', oneOf(usageGroupings)],
 ])
+
+/** A parameter's name is kept when it is a plain word; a bare token (`?sk-…`) is a value too. */
+const plainName = /^[A-Za-z_]{1,24}$/
 
 /**
  * A URL as logged: the path, and the query's parameter names with their values replaced, except a
@@ -105,9 +115,10 @@ export function redactQuery(url: string): string {
     .map((pair) => {
       const equals = pair.indexOf('=')
       const name = equals < 0 ? pair : pair.slice(0, equals)
+      if (!plainName.test(name)) return replacement
       if (equals < 0) return name
       const shape = plainQueryParameters.get(name)
-      return shape?.test(pair.slice(equals + 1)) ? pair : `${name}=[redacted]`
+      return shape?.test(pair.slice(equals + 1)) ? pair : `${name}=${replacement}`
     })
   return `${url.slice(0, mark)}?${query.join('&')}`
 }
