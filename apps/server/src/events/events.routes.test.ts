@@ -376,18 +376,20 @@ describe.each(dialects)('live feed limits on %s', (dialect) => {
     for (const feed of open) expect(feed.response.status).toBe(200)
     const fourth = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.viewer) })
     expect(fourth.status).toBe(429)
-    expect(await fourth.json()).toMatchObject({ code: 'too_many_streams' })
+    expect(await fourth.json()).toMatchObject({ code: 'too_many_streams', cap: 'credential', limit: 3 })
     // Another key of the workspace: one more fits; the last of the five is kept for admins
     // (attack finding F3: members had taken every stream of the workspace).
     const more = [await openFeed(`${base}/api/v1/events`, bearer(t.keys.editor))]
     const reserved = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.editor) })
     expect(reserved.status).toBe(429)
-    expect((await reserved.json()).detail).toContain('kept for its admins')
+    const kept = await reserved.json()
+    expect(kept).toMatchObject({ cap: 'workspace_members', limit: 4 })
+    expect(kept.detail).toContain('kept for its admins')
     more.push(await openFeed(`${base}/api/v1/events`, bearer(t.keys.admin)))
     expect(more[1]!.response.status).toBe(200)
     const sixth = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.admin) })
     expect(sixth.status).toBe(429)
-    expect((await sixth.json()).detail).toContain('workspace')
+    expect(await sixth.json()).toMatchObject({ cap: 'workspace', limit: 5 })
     // Another workspace is not affected.
     const other = await openFeed(`${base}/api/v1/events`, bearer(t.keys.otherTenant))
     expect(other.response.status).toBe(200)
@@ -421,8 +423,76 @@ describe.each(dialects)('live feed limits on %s', (dialect) => {
     // The person's fourth stream is refused although this key has a slot and the workspace room.
     const fourth = await fetch(`${base}/api/v1/events`, { headers: bearer(second) })
     expect(fourth.status).toBe(429)
-    expect(await fourth.json()).toMatchObject({ code: 'too_many_streams' })
+    expect(await fourth.json()).toMatchObject({ code: 'too_many_streams', cap: 'person', limit: 3 })
     for (const feed of feeds) feed.close()
+  })
+
+  it('keeps owners and admins in the feed when two members open all they can (attack finding F3)', async () => {
+    // As the attack ran: each member signs in and mints personal keys, then opens streams with the
+    // session and every key. Caps here: 3 per key, 3 per person, 5 per workspace (the last one kept).
+    const password = 'correct horse battery staple'
+    const member = async (email: string, role: 'viewer' | 'editor') => {
+      await t.users.createUser({ tenantId: 'default', email, password, role })
+      const login = await fetch(`${base}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      })
+      expect(login.status).toBe(200)
+      const session = ((await login.json()) as { accessToken: string }).accessToken
+      const keys = [session]
+      for (const name of ['k1', 'k2']) {
+        const minted = await fetch(`${base}/api/v1/auth/keys`, {
+          method: 'POST',
+          headers: { ...bearer(session), 'content-type': 'application/json' },
+          body: JSON.stringify({ name, role: 'viewer', expiresAt: null }),
+        })
+        expect(minted.status).toBe(201)
+        keys.push(((await minted.json()) as { key: string }).key)
+      }
+      return keys
+    }
+    const credentials = [
+      ...(await member('vic@example.com', 'viewer')),
+      ...(await member('ed@example.com', 'editor')),
+    ]
+    // A stream held open (its body never read), or the refusal's problem.
+    type Attempt = { close: () => void } | { refusal: { cap: string } }
+    const attempt = async (key: string): Promise<Attempt> => {
+      const controller = new AbortController()
+      const answer = await fetch(`${base}/api/v1/events`, { headers: bearer(key), signal: controller.signal })
+      if (answer.status === 200) return { close: () => controller.abort() }
+      expect(answer.status).toBe(429)
+      return { refusal: (await answer.json()) as { cap: string } }
+    }
+    const feeds: Array<{ close: () => void }> = []
+    const refusals: string[] = []
+    // Every credential tries three streams (its own cap).
+    for (const key of credentials)
+      for (let i = 0; i < 3; i++) {
+        const result = await attempt(key)
+        if ('close' in result) feeds.push(result)
+        else refusals.push(result.refusal.cap)
+      }
+    // The workspace's four member slots are taken, the fifth kept: the first member hit the person
+    // cap, the second the members' share.
+    expect(feeds).toHaveLength(4)
+    expect(refusals).toContain('person')
+    expect(refusals).toContain('workspace_members')
+    // The admin still gets in; the owner too once a member lets go.
+    const admin = await attempt(t.keys.admin)
+    expect('close' in admin).toBe(true)
+    feeds.pop()!.close()
+    await waitFor(
+      async () => {
+        const again = await fetch(`${base}/api/v1/events`, { headers: bearer(t.keys.owner) })
+        if (again.status === 200) await again.body?.cancel()
+        return again.status === 200
+      },
+      { what: 'the owner to get a stream', timeoutMs: 3000 },
+    )
+    for (const feed of feeds) feed.close()
+    if ('close' in admin) admin.close()
   })
 
   it('ends a stream after its longest life with stream.closed; the client reconnects', async () => {

@@ -98,7 +98,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
           400: problemResponse('Invalid Last-Event-ID.'),
           401: problemResponse('No valid API key.'),
           429: problemResponse(
-            'Too many open streams for this key, person or workspace (`too_many_streams`, the detail says which): close one, or share one stream between views.',
+            'Too many open streams (`too_many_streams`): `cap` says which limit was hit — `credential` (this key or session), `person` (all your keys and sessions), `workspace`, or `workspace_members` (the rest is kept for admins) — and `limit` its size. Close one, or share one stream between views.',
           ),
         },
       },
@@ -109,22 +109,38 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
       const person = personOf(request.auth) ?? `key:${credential}`
       const inWorkspace = byWorkspace.get(tenantId) ?? 0
       // Counted before the stream opens, so N parallel requests cannot all slip under the cap.
-      const refusal =
+      const refusal: [cap: string, limit: number, detail: string] | undefined =
         (byCredential.get(credential) ?? 0) >= perCredential
-          ? `This key already has ${perCredential} live streams open, the most it may have.`
+          ? [
+              'credential',
+              perCredential,
+              `This key already has ${perCredential} live streams open, the most it may have.`,
+            ]
           : (byPerson.get(person) ?? 0) >= perPerson
-            ? `You already have ${perPerson} live streams open over your keys and sessions, the most one person may have.`
+            ? [
+                'person',
+                perPerson,
+                `You already have ${perPerson} live streams open over your keys and sessions, the most one person may have.`,
+              ]
             : inWorkspace >= perWorkspace
-              ? `This workspace already has ${perWorkspace} live streams open, the most it may have.`
+              ? [
+                  'workspace',
+                  perWorkspace,
+                  `This workspace already has ${perWorkspace} live streams open, the most it may have.`,
+                ]
               : inWorkspace >= forMembers && !hasRole(request.auth.role, 'admin')
-                ? `This workspace already has ${inWorkspace} live streams open; the last ${perWorkspace - forMembers} are kept for its admins.`
+                ? [
+                    'workspace_members',
+                    forMembers,
+                    `This workspace already has ${inWorkspace} live streams open; the last ${perWorkspace - forMembers} are kept for its admins.`,
+                  ]
                 : undefined
       if (refusal)
         throw new AppError(
           'too_many_streams',
-          `${refusal} Close a stream (a browser tab, a script) or share one stream between views, then try again.`,
+          `${refusal[2]} Close a stream (a browser tab, a script) or share one stream between views, then try again.`,
           429,
-          { headers: { 'retry-after': '30' } },
+          { headers: { 'retry-after': '30' }, members: { cap: refusal[0], limit: refusal[1] } },
         )
       count(byCredential, credential, 1)
       count(byPerson, person, 1)
