@@ -9,7 +9,7 @@ import {
   type TestApp,
 } from '../test/app-harness.ts'
 import { dialects } from '../test/databases.ts'
-import { createTestKernel, testLog } from '../test/kernel-harness.ts'
+import { createTestKernel, testLog, waitFor } from '../test/kernel-harness.ts'
 import { buildApp } from './app.ts'
 import { migrations } from './migrations/index.ts'
 import { createMetrics } from './platform/metrics.ts'
@@ -32,7 +32,15 @@ describe.each(dialects)('app on %s', (dialect) => {
   })
 
   it('answers /ready with 200 when the database answers and the schema is current', async () => {
-    const response = await t.app.inject({ url: '/ready' })
+    // Kysely lists the tables of every schema to read the migration state; a parallel test dropping
+    // its schema at that moment makes one read fail (503, then fine): ask until it answers.
+    const response = await waitFor(
+      async () => {
+        const answer = await t.app.inject({ url: '/ready' })
+        return answer.statusCode === 200 ? answer : undefined
+      },
+      { timeoutMs: 5000, what: '/ready to answer 200' },
+    )
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
   })
