@@ -220,7 +220,10 @@ describe.each(dialects)('workspace quotas on %s', (dialect) => {
     const over = big.filter((a) => a.statusCode === 409)
     expect(over).toHaveLength(48)
     expect(over.every((a) => a.json().quota === 'note_bytes_per_bot')).toBe(true)
-    const notes = (await call('GET', `/bots/${other}/notes`)).json().items as Array<{ name: string; size: number }>
+    const notes = (await call('GET', `/bots/${other}/notes`)).json().items as Array<{
+      name: string
+      size: number
+    }>
     expect(notes.map((note) => note.size)).toEqual([400, 400])
     // Replacing the two stored notes in parallel (each counts its new size instead of the old) stays
     // within the bytes. Which two won the race above is arbitrary, so replace those by name.
