@@ -37,6 +37,7 @@ import type { RunKernel } from './runs/kernel.ts'
 import { runRoutes } from './runs/run.routes.ts'
 import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
+import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
 import { workspaceRefusal } from './tenants/tenant.store.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
@@ -52,7 +53,7 @@ import { createWorkspaceService } from './workspaces/workspace.service.ts'
 
 export interface AppDeps {
   database: Db
-  kernel: Pick<RunKernel, 'runs'> & Partial<Pick<RunKernel, 'unserved' | 'relay'>>
+  kernel: Pick<RunKernel, 'runs'> & Partial<Pick<RunKernel, 'unserved' | 'relay' | 'views'>>
   bus: Bus
   clock: Clock
   log: Logger
@@ -262,12 +263,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await secured.register(userAdminRoutes, { userAdmin })
         }
         if (workspaces) await secured.register(workspaceRoutes, { workspaces })
-        await secured.register(runRoutes, { runs: deps.kernel.runs, database: deps.database })
+        await secured.register(runRoutes, {
+          runs: deps.kernel.runs,
+          database: deps.database,
+          views: deps.kernel.views ?? [],
+        })
         await secured.register(providerRoutes, { providers: deps.providers })
         if (deps.bots)
           await secured.register(botRoutes, {
             bots: deps.bots.service,
             runs: deps.kernel.runs,
+            runJson: runJsonOf(deps.kernel.views ?? []),
             notes: deps.bots.notes,
             quotasOf: deps.bots.quotasOf,
           })
@@ -284,13 +290,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           database: deps.database,
           bus: deps.bus,
           checkCredential,
+          views: deps.kernel.views ?? [],
           ...(deps.config.sseHeartbeatMs !== undefined ? { heartbeatMs: deps.config.sseHeartbeatMs } : {}),
           ...deps.config.streams,
         })
         await secured.register(deadLetterRoutes, {
           database: deps.database,
           clock: deps.clock,
+          views: deps.kernel.views ?? [],
           kick: () => deps.kernel.relay?.kick(),
+          consumers: () => deps.kernel.relay?.consumerNames() ?? [],
         })
       })
     },

@@ -44,13 +44,19 @@ function seed(file: string, options: DashboardBenchOptions): { heavyBotId: strin
     budget_warned_day, created_at, updated_at)
     VALUES (?, 'default', ?, ?, NULL, ?, 'openai', 'gpt-4o-mini', ?, 'Europe/Berlin', ?, 120, 2, 30,
     'ignore', 'skip', NULL, 0, NULL, NULL, NULL, 0, ?, ?, NULL, NULL, ?, ?)`)
-  const insertRun = db.prepare(`INSERT INTO runs (id, tenant_id, kind, bot_id, parent_run_id, status, trigger,
-    input, output, output_hash, is_new, priority, run_at, attempt, max_attempts, retry_base_ms, timeout_ms,
+  // A bot run's result (tokens, cost, hash, isNew) is JSON in runs.result (bots/bot.run-view.ts).
+  const insertRun =
+    db.prepare(`INSERT INTO runs (id, tenant_id, kind, subject_id, parent_run_id, status, trigger,
+    input, output, result, priority, run_at, attempt, max_attempts, retry_base_ms, timeout_ms,
     lease_token, lease_owner, lease_expires_at, concurrency_key, concurrency_limit, idempotency_key,
-    error_code, error_message, error_retryable, dead_lettered_at, wait_reason, tokens_in, tokens_out,
-    cost_usd, duration_ms, created_at, started_at, finished_at, updated_at)
-    VALUES (?, 'default', 'bot', ?, NULL, ?, ?, NULL, ?, ?, ?, 0, ?, 1, 3, 1000, 120000, 1, NULL, NULL,
-    NULL, 1, NULL, ?, ?, ?, NULL, NULL, 300, ?, 0.000057, 3200, ?, ?, ?, ?)`)
+    error_code, error_message, error_retryable, dead_lettered_at, wait_reason, duration_ms, created_at,
+    started_at, finished_at, updated_at)
+    VALUES (?, 'default', 'bot', ?, NULL, ?, ?, NULL, ?, ?, 0, ?, 1, 3, 1000, 120000, 1, NULL, NULL,
+    NULL, 1, NULL, ?, ?, ?, NULL, NULL, 3200, ?, ?, ?, ?)`)
+  const resultOf = (outputHash: string | null, isNew: number | null, tokensIn: number) =>
+    outputHash === null
+      ? null
+      : JSON.stringify({ outputHash, isNew: isNew === 1, tokensIn, tokensOut: 300, costUsd: 0.000057 })
   let heavyBotId = ''
   db.transaction(() => {
     for (let i = 0; i < options.bots; i++) {
@@ -80,13 +86,11 @@ function seed(file: string, options: DashboardBenchOptions): { heavyBotId: strin
           'completed',
           'schedule',
           JSON.stringify({ text: `## Report ${r + 1}\n\n- nothing new` }),
-          `h${i}-${r}`,
-          r === 2 ? 1 : 0,
+          resultOf(`h${i}-${r}`, r === 2 ? 1 : 0, 20),
           at,
           null,
           null,
           null,
-          20,
           at,
           at,
           at + 3200,
@@ -105,13 +109,11 @@ function seed(file: string, options: DashboardBenchOptions): { heavyBotId: strin
         failed ? 'failed' : 'completed',
         r % 3 === 0 ? 'manual' : 'schedule',
         failed ? null : JSON.stringify({ text: `## Run ${r}\n\nFound ${r % 7} new listings.` }),
-        failed ? null : `x${r % 97}`,
-        failed ? null : r % 5 === 0 ? 1 : 0,
+        resultOf(failed ? null : `x${r % 97}`, failed ? null : r % 5 === 0 ? 1 : 0, 40),
         at,
         failed ? 'provider_rate_limited' : null,
         failed ? 'The provider is limiting requests.' : null,
         failed ? 1 : null,
-        failed ? 0 : 40,
         at,
         at,
         at + 3200,

@@ -237,13 +237,13 @@ async function firedRuns(
 ): Promise<Array<{ id: string; status: string; fireAt: number; createdAt: number }>> {
   const rows = await database.db
     .selectFrom('runs')
-    .select(['id', 'status', 'bot_id', 'idempotency_key', 'created_at'])
+    .select(['id', 'status', 'subject_id', 'idempotency_key', 'created_at'])
     .where('kind', '=', botRunKind)
     .execute()
   const result = []
   for (const row of rows) {
     const slot = Number(row.idempotency_key!.slice(row.idempotency_key!.lastIndexOf(':') + 1))
-    const fireAt = slot + jitterOf(row.bot_id!, slot, JITTER_SECONDS * 1000)
+    const fireAt = slot + jitterOf(row.subject_id!, slot, JITTER_SECONDS * 1000)
     if (fireAt >= from && fireAt < to)
       result.push({ id: row.id, status: row.status, fireAt, createdAt: Number(row.created_at) })
   }

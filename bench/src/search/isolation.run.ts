@@ -106,7 +106,7 @@ async function main(): Promise<IsolationResult> {
           id: newId(),
           tenant_id: tenant,
           kind: 'bot',
-          bot_id: `bot-${tenant}`,
+          subject_id: `bot-${tenant}`,
           status: 'completed',
           trigger: 'schedule',
           output: report(extra(i + j)),

@@ -136,7 +136,7 @@ async function main(): Promise<SearchResult> {
       id: newId(),
       tenant_id: 'default',
       kind: 'bot',
-      bot_id: `bot-${(i + j) % 50}`,
+      subject_id: `bot-${(i + j) % 50}`,
       status: 'completed',
       trigger: 'schedule',
       output: JSON.stringify(output()),

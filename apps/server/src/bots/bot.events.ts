@@ -6,6 +6,7 @@ import type { DialectName } from '../platform/db/database.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { EventHandler } from '../runs/outbox-relay.ts'
 import { appendEventsIn } from '../runs/runs.ts'
+import { botRunView } from './bot.run-view.ts'
 
 // Bots react to their runs' events (never the other way round): failures in a row are counted and,
 // at the bot's `pauseAfterFailures`, its schedule is disabled with a `bot.paused` event. Runs inside
@@ -22,8 +23,9 @@ interface Deps {
 export function createBotEventHandler(deps: Deps): EventHandler {
   return async (events, trx) => {
     for (const event of events) {
-      const botId = event.payload.botId
-      if (event.payload.kind !== 'bot' || !botId) continue
+      // A bot run's subject is its bot (bot.run-view.ts); events stored before migration 0019 name it botId.
+      const botId = (event.payload.subjectId ?? event.payload.botId) as string | null | undefined
+      if (event.payload.kind !== botRunView.kind || !botId) continue
       if (event.type === 'run.completed') await resetFailures(trx, event.tenantId, botId)
       else if (failed.has(event.type))
         await countFailure(trx, deps, event.tenantId, botId, event.runId, event.payload)
@@ -75,6 +77,7 @@ async function countFailure(
         runId,
         tenantId,
         kind: 'bot',
+        subjectId: botId,
         botId,
         botName: bot.name,
         consecutiveFailures: bot.consecutive_failures,

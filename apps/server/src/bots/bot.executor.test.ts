@@ -9,6 +9,7 @@ import {
 } from '../../test/provider-servers/index.ts'
 import { sha256Hex } from '../platform/ids.ts'
 import type { Run } from '../runs/run.types.ts'
+import type { BotRunResult } from './bot.run-view.ts'
 
 const key = 'sk-test-0123456789abcdef3456'
 const tenantId = 'default'
@@ -62,7 +63,9 @@ describe.each(dialects)('bot runs end to end on %s', (dialect) => {
     waitFor(
       async () => {
         const run = await t.kernel.runs.get(tenantId, id)
-        return ['completed', 'failed', 'timeout', 'cancelled'].includes(run.status) ? run : undefined
+        // The bot's result (tokens, cost, hash, isNew) beside the kernel's fields, as the Run JSON shows it.
+        const shown = { ...run, ...(run.result as Partial<BotRunResult> | null) }
+        return ['completed', 'failed', 'timeout', 'cancelled'].includes(run.status) ? shown : undefined
       },
       { what: `run ${id} to settle` },
     )
@@ -140,7 +143,9 @@ describe.each(dialects)('bot runs end to end on %s', (dialect) => {
     expect(system2!.content).toContain(`Your last output (${new Date(first.finishedAt!).toISOString()})`)
     expect(system2!.content).toContain('Found: Offer A')
     expect(system2!.content.indexOf('## huge.md')).toBeLessThan(system2!.content.indexOf('## rules.md') >>> 0)
-    const log = await logOf((await t.kernel.runs.list(tenantId, { botId: bot.id, limit: 1 })).items[0]!.id)
+    const log = await logOf(
+      (await t.kernel.runs.list(tenantId, { subjectId: bot.id, limit: 1 })).items[0]!.id,
+    )
     expect(log.find((l) => l.message === 'note huge.md shortened to fit the context')).toMatchObject({
       level: 'warn',
     })

@@ -12,6 +12,7 @@ import type { RunEvent } from '../runs/run.types.ts'
 import { appendEventsIn, appendRunLogs, type RunLogEntry, type RunLogLevel } from '../runs/runs.ts'
 import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
 import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
+import { type BotRunResult, botResultOf } from './bot.run-view.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
 import { decideBudget } from './bot-budget.ts'
@@ -66,8 +67,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     }
     const flush = () => appendRunLogs(db, pending.splice(0))
 
-    const bot = run.botId ? await findBot(db, run.tenantId, run.botId) : undefined
-    if (!bot) throw new RunFailure('bot_not_found', `Bot ${run.botId} does not exist any more.`)
+    const bot = run.subjectId ? await findBot(db, run.tenantId, run.subjectId) : undefined
+    if (!bot) throw new RunFailure('bot_not_found', `Bot ${run.subjectId} does not exist any more.`)
     await log('info', `attempt ${run.attempt} of ${run.maxAttempts} started`, {
       trigger: run.trigger,
       provider: bot.provider,
@@ -215,7 +216,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       at: deps.clock.now(),
     })
     const outputHash = sha256Hex(result.text)
-    const isNew = previous?.output_hash !== outputHash
+    const isNew = botResultOf(previous?.result ?? null).outputHash !== outputHash
     await log('info', 'answer received', {
       model: result.model,
       finishReason: result.finishReason,
@@ -230,10 +231,14 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     if (bot.daily_budget_usd !== null && costUsd !== null)
       await warnNearBudget(bot, run.id, dayOf(now, bot.timezone), spentToday + costUsd)
 
-    return {
-      output: { text: result.text },
-      result: { outputHash, isNew, tokensIn: result.tokensIn, tokensOut: result.tokensOut, costUsd },
+    const botResult: BotRunResult = {
+      outputHash,
+      isNew,
+      tokensIn: result.tokensIn,
+      tokensOut: result.tokensOut,
+      costUsd,
     }
+    return { output: { text: result.text }, result: { ...botResult } }
   }
 
   /** At 80 % of the daily budget: one `bot.budget_warning` event per bot and day (the channels deliver it). */
@@ -258,6 +263,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
             runId,
             tenantId: bot.tenant_id,
             kind: 'bot',
+            subjectId: bot.id,
             botId: bot.id,
             botName: bot.name,
             day,
@@ -291,7 +297,7 @@ function createStreamForwarder(deps: BotExecutorDeps, run: RunContext['run'], fl
           runId: run.id,
           tenantId: run.tenantId,
           kind: run.kind,
-          botId: run.botId,
+          subjectId: run.subjectId,
           status: 'running',
           attempt: run.attempt,
           error: null,

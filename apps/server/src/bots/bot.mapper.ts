@@ -1,5 +1,6 @@
 import type { Bot, BotExportDocument, RunStatus } from '@openorch/contracts'
 import { parseJson } from '../runs/run.mapper.ts'
+import { botResultOf } from './bot.run-view.ts'
 import type { BotRow } from './bot.table.ts'
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString())
@@ -7,10 +8,10 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).to
 export interface LastRunRow {
   id: string
   status: string
-  is_new: number | null
+  /** The run's result (JSON, bot.run-view.ts). */
+  result: string | null
   output: string | null
   error_message: string | null
-  cost_usd: number | null
   created_at: number
   finished_at: number | null
 }
@@ -38,7 +39,7 @@ export function summaryOf(run: LastRunRow): string | null {
 export function toBotJson(
   row: BotRow,
   lastRun: LastRunRow | undefined,
-  recent: Array<{ id: string; status: string; is_new: number | null }> = [],
+  recent: Array<{ id: string; status: string; result: string | null }> = [],
 ): Bot {
   return {
     id: row.id,
@@ -50,9 +51,9 @@ export function toBotJson(
       ? {
           id: lastRun.id,
           status: lastRun.status as RunStatus,
-          isNew: lastRun.is_new === null ? null : lastRun.is_new === 1,
+          isNew: botResultOf(lastRun.result).isNew ?? null,
           summary: summaryOf(lastRun),
-          costUsd: lastRun.cost_usd,
+          costUsd: botResultOf(lastRun.result).costUsd ?? null,
           createdAt: iso(lastRun.created_at)!,
           finishedAt: iso(lastRun.finished_at),
         }
@@ -60,7 +61,7 @@ export function toBotJson(
     recentRuns: recent.map((r) => ({
       id: r.id,
       status: r.status as RunStatus,
-      isNew: r.is_new === null ? null : r.is_new === 1,
+      isNew: botResultOf(r.result).isNew ?? null,
     })),
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,

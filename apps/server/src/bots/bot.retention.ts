@@ -1,4 +1,5 @@
 import type { RetentionKeeper } from '../runs/retention.ts'
+import { botRunView } from './bot.run-view.ts'
 
 /**
  * The runs retention must keep for the bots however old: each bot's newest run, and its newest
@@ -9,13 +10,15 @@ export const botRunsToKeep: RetentionKeeper[] = [
     trx
       .selectFrom('runs')
       .select((eb) => eb.fn.max('id').as('id'))
-      .where('bot_id', 'is not', null)
-      .groupBy(['tenant_id', 'bot_id']),
+      .where('kind', '=', botRunView.kind)
+      .where('subject_id', 'is not', null)
+      .groupBy(['tenant_id', 'subject_id']),
   (trx) =>
     trx
       .selectFrom('runs')
       .select((eb) => eb.fn.max('id').as('id'))
-      .where('bot_id', 'is not', null)
+      .where('kind', '=', botRunView.kind)
+      .where('subject_id', 'is not', null)
       .where('status', '=', 'completed')
-      .groupBy(['tenant_id', 'bot_id']),
+      .groupBy(['tenant_id', 'subject_id']),
 ]

@@ -19,8 +19,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../auth/auth.hook.ts'
 import type { QuotasOf } from '../quotas/quotas.ts'
-import { toRunJson } from '../runs/run.routes.ts'
 import type { RunService } from '../runs/run.service.ts'
+import type { RunJsonOf } from '../runs/run-view.ts'
 import type { BotService } from './bot.service.ts'
 import type { BotNotes } from './bot-notes.ts'
 
@@ -29,6 +29,8 @@ import type { BotNotes } from './bot-notes.ts'
 export interface BotRoutesOptions {
   bots: BotService
   runs: Pick<RunService, 'list'>
+  /** Runs as the API shows them (every domain's view, run-view.ts). */
+  runJson: RunJsonOf
   notes: BotNotes
   /** Each workspace's quotas (notes per bot and their bytes); absent: notes are not limited. */
   quotasOf?: QuotasOf
@@ -56,7 +58,7 @@ const idempotencyHeaders = z.object({
 
 export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (
   app,
-  { bots, runs, notes, quotasOf },
+  { bots, runs, runJson: toRunJson, notes, quotasOf },
 ) => {
   app.get(
     '/bots',
@@ -223,7 +225,7 @@ export const botRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async (
     async (request) => {
       const bot = await bots.load(request.auth.tenantId, request.params.id)
       const page = await runs.list(request.auth.tenantId, {
-        botId: bot.id,
+        subjectId: bot.id,
         limit: request.query.limit,
         before: request.query.cursor,
       })

@@ -39,7 +39,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
       ...fields,
     })
   const runsOf = async (botId: string): Promise<Run[]> =>
-    (await t.kernel.runs.list(tenantId, { botId, limit: 200 })).items.reverse()
+    (await t.kernel.runs.list(tenantId, { subjectId: botId, limit: 200 })).items.reverse()
 
   it('fires a cron slot with seconds once, at its time, with the slot as idempotency key', async () => {
     await setUp()
@@ -207,8 +207,8 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
       expect((await other.tick()).every((r) => r.outcome === 'already_fired')).toBe(true)
       const counts = await t.database.db
         .selectFrom('runs')
-        .select(['bot_id', (eb) => eb.fn.countAll<number>().as('n')])
-        .groupBy('bot_id')
+        .select(['subject_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('subject_id')
         .execute()
       expect(counts).toHaveLength(20)
       for (const row of counts) expect(Number(row.n)).toBe(5)

@@ -99,7 +99,7 @@ export function botRunRequest(
     kind: botRunKind,
     trigger,
     input,
-    botId: bot.id,
+    subjectId: bot.id,
     maxRetries: bot.max_retries,
     retryBaseMs: bot.retry_delay_seconds * 1000,
     timeoutMs: bot.max_runtime_seconds * 1000,
@@ -150,7 +150,7 @@ export function createBotService(deps: BotServiceDeps) {
       rows.map((r) => r.id),
     )
     const byBot = new Map(latest.map((r) => [r.bot_id, r]))
-    const recent = new Map<string, Array<{ id: string; status: string; is_new: number | null }>>()
+    const recent = new Map<string, Array<{ id: string; status: string; result: string | null }>>()
     for (const run of await recentRunsOf(
       db,
       tenantId,

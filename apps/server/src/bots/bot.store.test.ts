@@ -18,7 +18,12 @@ describe.each(dialects)('the runs shown on bot cards on %s', (dialect) => {
       app.bots.service.create('default', { name, description: '', prompt: 'Go.', provider: 'openai' })
     const [busy, quiet, idle] = [await create('Busy'), await create('Quiet'), await create('Idle')]
     const enqueue = async (botId: string, tenantId = 'default') => {
-      const result = await app.kernel.runs.enqueue({ tenantId, kind: 'bot', botId, trigger: 'api' })
+      const result = await app.kernel.runs.enqueue({
+        tenantId,
+        kind: 'bot',
+        subjectId: botId,
+        trigger: 'api',
+      })
       if (result.status === 'dropped') throw new Error('dropped')
       return result.run.id
     }

@@ -102,7 +102,7 @@ export async function deleteBot(db: Q, tenantId: string, id: string): Promise<bo
 
 /**
  * The latest run of each bot in `botIds` (one query, for list pages). Driven by the bots: for each,
- * the newest run id is one step down runs_tenant_bot_idx (tenant_id, bot_id, id), so a bot with
+ * the newest run id is one step down runs_tenant_subject_idx (tenant_id, subject_id, id), so a bot with
  * 100,000 runs costs what a bot with one does (`npm run bench -- dashboard`; a correlated max per
  * run row made the first page of /bots take 320 ms with such a bot).
  */
@@ -112,12 +112,11 @@ export async function latestRunsOf(db: Q, tenantId: string, botIds: string[]) {
     .selectFrom('runs as r')
     .select([
       'r.id',
-      'r.bot_id',
+      'r.subject_id as bot_id',
       'r.status',
-      'r.is_new',
+      'r.result',
       'r.output',
       'r.error_message',
-      'r.cost_usd',
       'r.created_at',
       'r.finished_at',
     ])
@@ -130,7 +129,7 @@ export async function latestRunsOf(db: Q, tenantId: string, botIds: string[]) {
             .selectFrom('runs as l')
             .select((f) => f.fn.max('l.id').as('latest'))
             .where('l.tenant_id', '=', tenantId)
-            .whereRef('l.bot_id', '=', 'b.id')
+            .whereRef('l.subject_id', '=', 'b.id')
             .as('id'),
         )
         .where('b.tenant_id', '=', tenantId)
@@ -141,7 +140,7 @@ export async function latestRunsOf(db: Q, tenantId: string, botIds: string[]) {
 
 /**
  * The newest `perBot` runs of each bot in `botIds`, newest first (one query). Driven by the bots,
- * each reading only its newest `perBot` entries of runs_tenant_bot_idx: a window function over all
+ * each reading only its newest `perBot` entries of runs_tenant_subject_idx: a window function over all
  * runs of the page's bots numbered every run of a bot with a long history.
  */
 export async function recentRunsOf(db: Q, tenantId: string, botIds: string[], perBot = 5) {
@@ -157,16 +156,16 @@ export async function recentRunsOf(db: Q, tenantId: string, botIds: string[], pe
             .selectFrom('runs as l')
             .select('l.id')
             .where('l.tenant_id', '=', tenantId)
-            .whereRef('l.bot_id', '=', 'b.id')
+            .whereRef('l.subject_id', '=', 'b.id')
             .orderBy('l.id', 'desc')
             .limit(perBot),
         ),
       ),
     )
-    .select(['r.id', 'r.bot_id', 'r.status', 'r.is_new'])
+    .select(['r.id', 'r.subject_id as bot_id', 'r.status', 'r.result'])
     .where('b.tenant_id', '=', tenantId)
     .where('b.id', 'in', botIds)
-    .orderBy('r.bot_id')
+    .orderBy('r.subject_id')
     .orderBy('r.id', 'desc')
     .execute()
 }
@@ -175,9 +174,9 @@ export async function recentRunsOf(db: Q, tenantId: string, botIds: string[], pe
 export async function lastCompletedRun(db: Q, tenantId: string, botId: string, excludeRunId: string) {
   return db
     .selectFrom('runs')
-    .select(['id', 'output', 'output_hash', 'finished_at'])
+    .select(['id', 'output', 'result', 'finished_at'])
     .where('tenant_id', '=', tenantId)
-    .where('bot_id', '=', botId)
+    .where('subject_id', '=', botId)
     .where('status', '=', 'completed')
     .where('id', '!=', excludeRunId)
     .orderBy('id', 'desc')
@@ -196,9 +195,9 @@ export async function activeRunsOfBots(
   for (const [tenantId, botIds] of byTenant) {
     const rows = await db
       .selectFrom('runs')
-      .select(['id', 'status', 'bot_id'])
+      .select(['id', 'status', 'subject_id as bot_id'])
       .where('tenant_id', '=', tenantId)
-      .where('bot_id', 'in', botIds)
+      .where('subject_id', 'in', botIds)
       .where('status', 'in', ['pending', 'running', 'waiting'])
       .orderBy('id')
       .execute()

@@ -7,6 +7,7 @@ import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import { createBotEventHandler } from './bot.events.ts'
 import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
+import { botRunView } from './bot.run-view.ts'
 import { BotScheduler, type BotSchedulerDeps } from './bot.scheduler.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
 import { createBotNotes } from './bot-notes.ts'
@@ -22,7 +23,7 @@ export interface BotsDeps {
   bus: Bus
   clock: Clock
   log: Logger
-  kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay'>
+  kernel: Pick<RunKernel, 'runs' | 'executors' | 'views' | 'relay'>
   providers: ProviderDirectory & BotProviderAccess
   dataDir: string
   scheduler?: Partial<Pick<BotSchedulerDeps, 'batchSize' | 'maxSleepMs' | 'missedGraceMs'>>
@@ -61,6 +62,7 @@ export function createBots(deps: BotsDeps) {
       deps.bus.publish('control', schedulesChanged).catch(() => {})
     },
   })
+  deps.kernel.views.push(botRunView)
   deps.kernel.executors.register(
     botRunKind,
     createBotExecutor({

@@ -9,30 +9,57 @@ import {
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
-import { notFound } from '../platform/errors.ts'
+import { AppError, notFound } from '../platform/errors.ts'
 import { requireRole } from '../platform/http/caller.ts'
 import { parseJson } from '../platform/json.ts'
 import type { EventDeadLettersTable } from '../runs/runs.ts'
-import { listDeadLetters, requestDeadLetterRetry } from '../runs/runs.ts'
+import {
+  eventPayloadJsonOf,
+  findDeadLetter,
+  listDeadLetters,
+  type RunKindView,
+  requestDeadLetterRetry,
+} from '../runs/runs.ts'
 
 // The events a durable consumer parked after failing on them again and again (decision 0025): the
 // workspace's admins see them and send them back to their consumer once the cause is fixed.
 
 type Row = { [K in keyof EventDeadLettersTable]: K extends 'id' ? number | string : EventDeadLettersTable[K] }
 
-function toJson(row: Row) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString())
-  return {
-    id: String(row.id),
-    consumer: row.consumer,
-    eventId: Number(row.event_id),
-    runId: row.run_id,
-    type: row.type,
-    payload: parseJson(row.payload) as RunEventPayload,
-    error: row.error,
-    attempts: row.attempts,
-    parkedAt: iso(row.parked_at)!,
-    retryRequestedAt: iso(row.retry_requested_at),
+// A stored time as ISO; a damaged value (beyond what a Date holds) shows as the epoch, never a 500.
+function iso(ms: number | null): string | null {
+  if (ms === null) return null
+  const date = new Date(Number(ms))
+  return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString()
+}
+
+function toJsonWith(present: (payload: unknown) => Record<string, unknown>) {
+  return (row: Row) => {
+    // The payload as the live feed shows it; the fields every payload has come from the row itself, so
+    // a damaged payload (not an object, a field of the wrong type) still lists and can be retried.
+    const payload = present(parseJson(row.payload))
+    if (typeof payload.runId !== 'string') payload.runId = row.run_id
+    if (typeof payload.tenantId !== 'string') payload.tenantId = row.tenant_id
+    if (typeof payload.kind !== 'string') payload.kind = ''
+    return {
+      id: String(row.id),
+      consumer: row.consumer,
+      eventId: Number(row.event_id),
+      runId: row.run_id,
+      type: row.type,
+      payload: deadLetterSchema.shape.payload.safeParse(payload).success
+        ? (payload as RunEventPayload)
+        : ({
+            ...present({}),
+            runId: row.run_id,
+            tenantId: row.tenant_id,
+            kind: String(payload.kind),
+          } as RunEventPayload),
+      error: row.error,
+      attempts: row.attempts,
+      parkedAt: iso(row.parked_at)!,
+      retryRequestedAt: iso(row.retry_requested_at),
+    }
   }
 }
 
@@ -41,7 +68,12 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{
   clock: Clock
   /** Wakes the consumers at once (they also pass every half second). */
   kick: () => void
-}> = async (app, { database, clock, kick }) => {
+  /** The durable consumers this installation runs (every process runs the same). */
+  consumers: () => readonly string[]
+  /** How each kind's domain names its subject in a payload (run-view.ts). */
+  views: readonly RunKindView[]
+}> = async (app, { database, clock, kick, consumers, views }) => {
+  const toJson = toJsonWith(eventPayloadJsonOf(views))
   app.get(
     '/events/dead-letters',
     {
@@ -89,14 +121,30 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<{
           401: problemResponse('No valid API key.'),
           403: problemResponse('The API key is below the admin role (`forbidden`).'),
           404: problemResponse('No such dead letter in your workspace (`dead_letter_not_found`).'),
+          409: problemResponse(
+            'No consumer of that name runs in this version, so nothing would handle it (`consumer_not_running`).',
+          ),
         },
       },
     },
     async (request, reply) => {
       const { id } = request.params
-      const row = /^\d{1,15}$/.test(id)
-        ? await requestDeadLetterRetry(database, request.auth.tenantId, Number(id), clock.now())
-        : undefined
+      const tenantId = request.auth.tenantId
+      const parked = /^\d{1,15}$/.test(id) ? await findDeadLetter(database, tenantId, Number(id)) : undefined
+      if (!parked)
+        throw notFound(
+          'dead_letter_not_found',
+          `Dead letter ${request.params.id} does not exist in this workspace.`,
+        )
+      // Every process runs the same consumers: one this process does not know is not run anywhere (an
+      // upgrade removed it), and a retry would wait forever. Say so instead of accepting it.
+      if (!consumers().includes(parked.consumer))
+        throw new AppError(
+          'consumer_not_running',
+          `No consumer "${parked.consumer}" runs in this version of openOrchestrator, so nothing would handle the event again; it stays parked. Remove it from the database or run a version that has this consumer.`,
+          409,
+        )
+      const row = await requestDeadLetterRetry(database, tenantId, Number(id), clock.now())
       if (!row)
         throw notFound(
           'dead_letter_not_found',

@@ -10,7 +10,7 @@ import type { Bus } from '../platform/bus.ts'
 import { AppError, toError } from '../platform/errors.ts'
 import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEvent } from '../runs/run.types.ts'
-import { listEventsAfter } from '../runs/runs.ts'
+import { eventPayloadJsonOf, listEventsAfter, type RunKindView } from '../runs/runs.ts'
 
 // GET /api/v1/events: the live feed of run state changes, as server-sent events, for the caller's
 // tenant only. With Last-Event-ID it first replays the outbox table after that id, then goes live
@@ -38,6 +38,8 @@ export interface EventRoutesOptions extends StreamLimits {
   checkCredential?: CredentialCheck
   /** A comment line this often keeps proxies from closing an idle stream (default 15 s). */
   heartbeatMs?: number
+  /** How each kind's domain names its subject in a payload (run-view.ts). */
+  views?: readonly RunKindView[]
 }
 
 const replayPage = 500
@@ -46,16 +48,17 @@ const maxBufferedBytes = 1024 * 1024
 /** Live copies of replayed events arrive within a relay cycle; remembering them longer is waste. */
 const replayMemoryMs = 60_000
 
-function frameOf(event: RunEvent): string {
+function frameOf(event: RunEvent, present: (payload: unknown) => Record<string, unknown>): string {
   const type = event.type.replace(/[\r\n]/g, '')
   // A live-only event (id 0, a claim's run.running) carries no id: the client's Last-Event-ID must
   // keep pointing at the last stored event, the one a replay can start after.
   const id = event.id > 0 ? `id: ${event.id}\n` : ''
-  return `${id}event: ${type}\ndata: ${JSON.stringify(event.payload)}\n\n`
+  return `${id}event: ${type}\ndata: ${JSON.stringify(present(event.payload))}\n\n`
 }
 
 export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app, options) => {
   const { database, bus } = options
+  const present = eventPayloadJsonOf(options.views ?? [])
   const heartbeatMs = options.heartbeatMs ?? 15_000
   const maxStreamMs = options.maxStreamMs ?? 60 * 60_000
   const perCredential = options.maxStreamsPerCredential ?? 10
@@ -182,7 +185,7 @@ export const eventRoutes: FastifyPluginAsyncZod<EventRoutesOptions> = async (app
       const send = (event: RunEvent) => {
         // Not `id <= after`: on PostgreSQL ids commit out of order, so a lower id may be news.
         if (event.id > 0 && replayed.has(event.id)) return
-        write(frameOf(event))
+        write(frameOf(event, present))
       }
 
       const unsubscribe = bus.subscribe('events', (message) => {

@@ -16,6 +16,7 @@ import { runSearchByWorkspace } from './0015-run-search-by-workspace.ts'
 import { workspaceQuotas } from './0016-workspace-quotas.ts'
 import { runKindsAndParking } from './0017-run-kinds-and-parking.ts'
 import { eventConsumers } from './0018-event-consumers.ts'
+import { runSubjectAndResult } from './0019-run-subject-and-result.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0016-workspace-quotas': workspaceQuotas,
   '0017-run-kinds-and-parking': runKindsAndParking,
   '0018-event-consumers': eventConsumers,
+  '0019-run-subject-and-result': runSubjectAndResult,
 }

@@ -221,11 +221,12 @@ describe.each(dialects)('provider answers are outside input (API10): runs on %s'
     expect(run.status).toBe('completed')
     const row = await t.database.db
       .selectFrom('runs')
-      .select(['tokens_in', 'tokens_out', 'cost_usd'])
+      .select(['result'])
       .where('id', '=', run.id)
       .executeTakeFirstOrThrow()
-    expect(row).toMatchObject({ tokens_in: 0, tokens_out: 0 })
-    expect(Number(row.cost_usd ?? 0)).toBeGreaterThanOrEqual(0)
+    const result = JSON.parse(row.result!)
+    expect(result).toMatchObject({ tokensIn: 0, tokensOut: 0 })
+    expect(Number(result.costUsd ?? 0)).toBeGreaterThanOrEqual(0)
     const usage = await t.database.db
       .selectFrom('usage_records')
       .select(['model', 'tokens_in', 'tokens_out'])

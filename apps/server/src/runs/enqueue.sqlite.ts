@@ -10,7 +10,7 @@ const columns = [
   'id',
   'tenant_id',
   'kind',
-  'bot_id',
+  'subject_id',
   'parent_run_id',
   'status',
   'trigger',

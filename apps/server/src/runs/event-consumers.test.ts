@@ -288,14 +288,24 @@ describe.each(dialects)('upgrade to event consumers on %s', (dialect) => {
     const testDb = await createTestDatabase(dialect, { upTo: '0017-run-kinds-and-parking' })
     const database = await testDb.open()
     try {
-      const service = createRunService({
-        database,
-        bus: createBus(database),
-        clock: systemClock,
-        log: testLog,
-        backpressure: { warnPending: 1e9, dropPending: 1e9 },
-      })
-      for (let n = 0; n < 3; n++) await service.enqueue({ tenantId, kind: 'x', trigger: 'api' })
+      // Events as the code of that schema wrote them (today's run service writes today's columns).
+      for (let n = 0; n < 3; n++)
+        await database.db
+          .insertInto('run_events')
+          .values({
+            tenant_id: tenantId,
+            run_id: `old-${n}`,
+            type: 'run.pending',
+            payload: JSON.stringify({
+              runId: `old-${n}`,
+              tenantId,
+              kind: 'x',
+              botId: null,
+              status: 'pending',
+            }),
+            created_at: Date.now(),
+          })
+          .execute()
       const events = await database.db
         .selectFrom('run_events')
         .select(['id', 'run_id'])
@@ -425,5 +435,63 @@ describe.each(dialects)('dead letters in the API on %s', (dialect) => {
     await waitFor(async () => (await list()).json().items.length === 0, {
       what: 'the retried event to be handled',
     })
+  })
+
+  it('lists a damaged parked event and refuses a retry no consumer would handle (attack findings a, b)', async () => {
+    t.startKernel()
+    await t.kernel.relay.whenReady()
+    const park = (consumer: string, payload: string, parkedAt: number) =>
+      t.database.db
+        .insertInto('event_dead_letters')
+        .values({
+          consumer,
+          event_id: 1,
+          tenant_id: tenantId,
+          run_id: 'r-1',
+          type: 'run.failed',
+          payload,
+          event_created_at: 0,
+          error: 'x',
+          attempts: 5,
+          parked_at: parkedAt,
+          retry_requested_at: null,
+        })
+        .execute()
+    // As the attack planted them: a payload that is no run payload, a time beyond what a Date holds.
+    await park('bots', '"just a string"', 9e18)
+    await park('bots', '{"runId": 7, "kind": ["x"]}', Date.now())
+    await park('gone-consumer', '{}', Date.now())
+    const answer = await t.app.inject({ url: '/api/v1/events/dead-letters', headers: bearer(t.keys.admin) })
+    expect(answer.statusCode, answer.body).toBe(200)
+    const items = answer.json().items as Array<{
+      id: string
+      consumer: string
+      payload: unknown
+      parkedAt: string
+    }>
+    expect(items).toHaveLength(3)
+    expect(items[2]).toMatchObject({
+      payload: { runId: 'r-1', tenantId, kind: '' },
+      parkedAt: '1970-01-01T00:00:00.000Z',
+    })
+    expect(items[1]!.payload).toMatchObject({ runId: 'r-1', tenantId })
+    const retry = (id: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/api/v1/events/dead-letters/${id}/retry`,
+        headers: bearer(t.keys.admin),
+      })
+    expect((await retry(items[2]!.id)).statusCode).toBe(202)
+    // Nothing runs a consumer of that name: the retry would wait forever, so it is refused, not accepted.
+    const refused = await retry(items[0]!.id)
+    expect(refused.statusCode).toBe(409)
+    expect(refused.json()).toMatchObject({ code: 'consumer_not_running' })
+    expect(refused.json().detail).toContain('gone-consumer')
+    const row = await t.database.db
+      .selectFrom('event_dead_letters')
+      .select('retry_requested_at')
+      .where('consumer', '=', 'gone-consumer')
+      .executeTakeFirstOrThrow()
+    expect(row.retry_requested_at).toBeNull()
   })
 })

@@ -66,7 +66,8 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
       status: 'completed',
       attempt: 1,
       output: { echoed: { hello: 'world' } },
-      tokensIn: 3,
+      // The executor's result, stored and returned as it was: the kernel does not read it.
+      result: { tokensIn: 3 },
     })
     expect(run.startedAt).not.toBeNull()
     expect(run.finishedAt).not.toBeNull()

@@ -10,6 +10,7 @@ import type { RunQueue, Settlement } from './queue.ts'
 import { createRunService, type RunService } from './run.service.ts'
 import type { ClaimedRun, EnqueueRequest } from './run.types.ts'
 import { eventPayloadOf } from './run-event.ts'
+import type { RunKindView } from './run-view.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
 import { announceWorker, forgetWorker, unservedKinds } from './worker-presence.ts'
 
@@ -34,6 +35,8 @@ export interface RunKernelOptions {
 export interface RunKernel {
   queue: RunQueue
   executors: ExecutorRegistry
+  /** How each kind's domain appears in the Run JSON; domains add theirs when they register. */
+  views: RunKindView[]
   runs: RunService
   worker: Worker
   relay: OutboxRelay
@@ -143,6 +146,7 @@ export function createRunKernel(options: RunKernelOptions): RunKernel {
   return {
     queue,
     executors,
+    views: [],
     runs,
     worker,
     relay,

@@ -116,6 +116,11 @@ export class OutboxRelay {
     if (!this.stopped) this.ready = this.ready.then(() => this.ensure([name]))
   }
 
+  /** The names of the durable consumers registered (not the live feed's cursor). */
+  consumerNames(): string[] {
+    return this.consumers.map((consumer) => consumer.name)
+  }
+
   /** Resolves once the cursors of the consumers registered so far exist. */
   whenReady(): Promise<void> {
     return this.ready

@@ -242,6 +242,15 @@ export async function listDeadLetters(
   return query.execute()
 }
 
+export async function findDeadLetter(database: Db, tenantId: string, id: number) {
+  return database.db
+    .selectFrom('event_dead_letters')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst()
+}
+
 /** Asks for a parked event to be handled again; undefined if the workspace has no such dead letter. */
 export async function requestDeadLetterRetry(database: Db, tenantId: string, id: number, now: number) {
   return database.db

@@ -15,18 +15,14 @@ import { eventPayloadSql } from './run-event.ts'
 // the settlements committed meanwhile.
 //
 // Built from the same definitions as the statements (event payload, claim window), and created by
-// migration 0017: a change to either needs a migration that runs these again.
+// migrations 0017 and 0019: a change to either needs a migration that runs these again.
 
 export const settlementParameterColumns = [
   'id',
   'token',
   'status',
   'output',
-  'output_hash',
-  'is_new',
-  'tokens_in',
-  'tokens_out',
-  'cost_usd',
+  'result',
   'duration_ms',
   'error_code',
   'error_message',
@@ -78,8 +74,7 @@ BEGIN
   RETURN NULL;
 END $$`,
     `CREATE FUNCTION run_settle_and_claim(
-  p_id text, p_token bigint, p_status text, p_output text, p_output_hash text, p_is_new integer,
-  p_tokens_in integer, p_tokens_out integer, p_cost_usd float8, p_duration_ms integer,
+  p_id text, p_token bigint, p_status text, p_output text, p_result text, p_duration_ms integer,
   p_error_code text, p_error_message text, p_error_retryable integer, p_dead_lettered_at bigint,
   p_wait_reason text, p_wait_until bigint, p_correlation_key text, p_run_at bigint, p_refund integer,
   p_finished_at bigint, p_now bigint, p_worker text, p_lease_expires_at bigint, p_kinds text[]
@@ -97,9 +92,8 @@ BEGIN
   END IF;
   v_settled := FOUND;
   IF v_settled THEN
-    UPDATE runs SET status = p_status, output = p_output, output_hash = p_output_hash, is_new = p_is_new,
-        tokens_in = p_tokens_in, tokens_out = p_tokens_out, cost_usd = p_cost_usd,
-        duration_ms = p_duration_ms, error_code = p_error_code, error_message = p_error_message,
+    UPDATE runs SET status = p_status, output = p_output, result = p_result, duration_ms = p_duration_ms,
+        error_code = p_error_code, error_message = p_error_message,
         error_retryable = p_error_retryable, dead_lettered_at = p_dead_lettered_at,
         wait_reason = p_wait_reason, wait_until = p_wait_until, correlation_key = p_correlation_key,
         run_at = coalesce(p_run_at, run_at), attempt = attempt - p_refund,

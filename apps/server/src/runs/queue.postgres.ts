@@ -119,8 +119,7 @@ RETURNING q.id`
 const settleCtes = `
 v AS MATERIALIZED (
   SELECT * FROM json_to_recordset($1::json)
-  AS v(id text, token bigint, status text, output text, output_hash text, is_new int, tokens_in int,
-    tokens_out int, cost_usd float8, duration_ms int, error_code text, error_message text,
+  AS v(id text, token bigint, status text, output text, result text, duration_ms int, error_code text, error_message text,
     error_retryable int, dead_lettered_at bigint, wait_reason text, wait_until bigint,
     correlation_key text, run_at bigint, refund int, finished_at bigint)
 ), qd AS (
@@ -134,8 +133,7 @@ v AS MATERIALIZED (
     AND q.lease_token = v.token AND q.lease_expires_at IS NOT NULL
   RETURNING q.id
 ), u AS (
-  UPDATE runs r SET status = v.status, output = v.output, output_hash = v.output_hash, is_new = v.is_new,
-    tokens_in = v.tokens_in, tokens_out = v.tokens_out, cost_usd = v.cost_usd, duration_ms = v.duration_ms,
+  UPDATE runs r SET status = v.status, output = v.output, result = v.result, duration_ms = v.duration_ms,
     error_code = v.error_code, error_message = v.error_message, error_retryable = v.error_retryable,
     dead_lettered_at = v.dead_lettered_at, wait_reason = v.wait_reason, wait_until = v.wait_until,
     correlation_key = v.correlation_key, run_at = coalesce(v.run_at, r.run_at),

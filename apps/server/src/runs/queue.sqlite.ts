@@ -153,8 +153,7 @@ function prepare(sqlite: SqliteDatabase.Database) {
       `UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'`,
     ),
     settleOne: sqlite.prepare(
-      `UPDATE runs SET status = @status, output = @output, output_hash = @output_hash, is_new = @is_new,
-         tokens_in = @tokens_in, tokens_out = @tokens_out, cost_usd = @cost_usd, duration_ms = @duration_ms,
+      `UPDATE runs SET status = @status, output = @output, result = @result, duration_ms = @duration_ms,
          error_code = @error_code, error_message = @error_message, error_retryable = @error_retryable,
          dead_lettered_at = @dead_lettered_at, wait_reason = @wait_reason, wait_until = @wait_until,
          correlation_key = @correlation_key, run_at = coalesce(@run_at, run_at),

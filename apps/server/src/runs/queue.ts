@@ -9,13 +9,8 @@ export interface Lease {
   token: number
 }
 
-export interface CompletionResult {
-  outputHash?: string | null
-  isNew?: boolean | null
-  tokensIn?: number | null
-  tokensOut?: number | null
-  costUsd?: number | null
-}
+/** A domain's result of a completed run (JSON), stored and returned as it is: the kernel never reads it. */
+export type CompletionResult = Record<string, unknown>
 
 /** How a worker ends its hold on a run. Each is fenced: refused unless `token` still holds the lease. */
 export type Settlement = Lease &
@@ -79,11 +74,7 @@ export interface SettlementColumns {
   token: number
   status: string
   output: string | null
-  output_hash: string | null
-  is_new: number | null
-  tokens_in: number | null
-  tokens_out: number | null
-  cost_usd: number | null
+  result: string | null
   duration_ms: number | null
   error_code: string | null
   error_message: string | null
@@ -103,11 +94,7 @@ export function settlementColumns(s: Settlement, now: number): SettlementColumns
     token: s.token,
     status: 'pending',
     output: null,
-    output_hash: null,
-    is_new: null,
-    tokens_in: null,
-    tokens_out: null,
-    cost_usd: null,
+    result: null,
     duration_ms: null,
     error_code: null,
     error_message: null,
@@ -126,11 +113,7 @@ export function settlementColumns(s: Settlement, now: number): SettlementColumns
         ...base,
         status: 'completed',
         output: s.output === undefined || s.output === null ? null : JSON.stringify(s.output),
-        output_hash: s.result?.outputHash ?? null,
-        is_new: s.result?.isNew === undefined || s.result.isNew === null ? null : s.result.isNew ? 1 : 0,
-        tokens_in: s.result?.tokensIn ?? null,
-        tokens_out: s.result?.tokensOut ?? null,
-        cost_usd: s.result?.costUsd ?? null,
+        result: s.result === undefined || s.result === null ? null : JSON.stringify(s.result),
         duration_ms: s.durationMs,
         finished_at: now,
       }

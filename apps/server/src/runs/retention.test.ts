@@ -15,7 +15,12 @@ describe.each(dialects)('run retention on %s', (dialect) => {
 
   async function run(botId: string | null, status: string, finishedDaysAgo: number | null): Promise<string> {
     const kernel = createTestKernel(db())
-    const result = await kernel.runs.enqueue({ tenantId: 'default', kind: 'bot', trigger: 'api', botId })
+    const result = await kernel.runs.enqueue({
+      tenantId: 'default',
+      kind: 'bot',
+      trigger: 'api',
+      subjectId: botId,
+    })
     await kernel.bus.close()
     if (result.status === 'dropped') throw new Error('dropped')
     const id = result.run.id

@@ -8,7 +8,7 @@ const payloadColumns = [
   ['runId', 'id'],
   ['tenantId', 'tenant_id'],
   ['kind', 'kind'],
-  ['botId', 'bot_id'],
+  ['subjectId', 'subject_id'],
   ['parentRunId', 'parent_run_id'],
   ['status', 'status'],
   ['attempt', 'attempt'],

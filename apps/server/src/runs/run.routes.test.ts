@@ -54,8 +54,8 @@ describe.each(dialects)('runs API on %s', (dialect) => {
   })
 
   it('filters by status and bot', async () => {
-    const a = await enqueue({ botId: 'news' })
-    const b = await enqueue({ botId: 'weather' })
+    const a = await enqueue({ subjectId: 'news' })
+    const b = await enqueue({ subjectId: 'weather' })
     await t.kernel.runs.cancel(tenantId, b.id)
     const byBot = (await get('/api/v1/runs?botId=news')).json()
     expect(byBot.items.map((run: { id: string }) => run.id)).toEqual([a.id])
@@ -118,7 +118,12 @@ describe.each(dialects)('runs API on %s', (dialect) => {
       result: { tokensIn: 3, tokensOut: 5, costUsd: 0.25 },
     }))
     t.startKernel()
-    const created = await enqueue({ kind: 'echo', botId: 'news', input: { q: 'hi' }, trigger: 'schedule' })
+    const created = await enqueue({
+      kind: 'echo',
+      subjectId: 'news',
+      input: { q: 'hi' },
+      trigger: 'schedule',
+    })
     await waitFor(async () => (await t.kernel.runs.get(tenantId, created.id)).status === 'completed', {
       what: 'the run to complete',
     })
@@ -130,15 +135,19 @@ describe.each(dialects)('runs API on %s', (dialect) => {
     expect(body).toMatchObject({
       id: created.id,
       kind: 'echo',
-      botId: 'news',
+      // A kind no domain describes (run-view.ts): its subject and result are the kernel's opaque values,
+      // so the bots' fields are there, and null.
+      botId: null,
       status: 'completed',
       trigger: 'schedule',
       input: { q: 'hi' },
       output: { echoed: { q: 'hi' } },
       attempt: 1,
-      tokensIn: 3,
-      tokensOut: 5,
-      costUsd: 0.25,
+      tokensIn: null,
+      tokensOut: null,
+      costUsd: null,
+      outputHash: null,
+      isNew: null,
       error: null,
       deadLettered: false,
     })
@@ -147,6 +156,36 @@ describe.each(dialects)('runs API on %s', (dialect) => {
       expect(body[field]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
     }
     expect(Date.parse(body.finishedAt)).toBeGreaterThanOrEqual(Date.parse(body.startedAt))
+  })
+
+  it("shows a bot run's subject and result under the bots' names (the kernel stores them opaque)", async () => {
+    const created = await enqueue({ kind: 'bot', subjectId: 'news', trigger: 'api' })
+    const result = {
+      outputHash: 'ab12',
+      isNew: true,
+      tokensIn: 812,
+      tokensOut: 240,
+      costUsd: 0.0031,
+      extra: 1,
+    }
+    await t.database.db
+      .updateTable('runs')
+      .set({
+        status: 'completed',
+        output: '{"text":"hi"}',
+        result: JSON.stringify(result),
+        finished_at: Date.now(),
+      })
+      .where('id', '=', created.id)
+      .execute()
+    const body = (await get(`/api/v1/runs/${created.id}`)).json()
+    expect(runSchema.strict().safeParse(body).success).toBe(true)
+    expect(body).toMatchObject({ kind: 'bot', botId: 'news', outputHash: 'ab12', isNew: true })
+    expect(body).toMatchObject({ tokensIn: 812, tokensOut: 240, costUsd: 0.0031 })
+    // Only the fields the bots' view names: anything else in the result stays inside.
+    expect(body).not.toHaveProperty('extra')
+    const listed = (await get('/api/v1/runs?botId=news')).json().items
+    expect(listed).toMatchObject([{ id: created.id, botId: 'news', tokensIn: 812 }])
   })
 
   it('lets an editor cancel and retry, and refuses a viewer', async () => {

@@ -1,7 +1,6 @@
 import {
   pageQuerySchema,
   problemResponse,
-  type Run as RunJson,
   runIdParamsSchema,
   runListQuerySchema,
   runLogSchema,
@@ -13,48 +12,17 @@ import type { Db } from '../database.ts'
 import { requireRole } from '../platform/http/caller.ts'
 import { parseJson } from './run.mapper.ts'
 import type { RunService } from './run.service.ts'
-import type { Run } from './run.types.ts'
 import { listRunLog } from './run-log.store.ts'
 import { searchSnippet } from './run-search.ts'
+import { type RunKindView, runJsonOf, subjectFilterOf } from './run-view.ts'
 
 // /api/v1/runs: validate (contracts) → run service → reply. Every query is scoped by the caller's tenant.
 
 export interface RunRoutesOptions {
   runs: RunService
   database: Db
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
-
-/** The kernel's run (epoch ms, internal fields) as the API shows it (ISO times, DESIGN.md Run JSON). */
-export function toRunJson(run: Run): RunJson {
-  return {
-    id: run.id,
-    kind: run.kind,
-    botId: run.botId,
-    parentRunId: run.parentRunId,
-    status: run.status,
-    trigger: run.trigger,
-    input: run.input ?? null,
-    output: run.output ?? null,
-    outputHash: run.outputHash,
-    isNew: run.isNew,
-    attempt: run.attempt,
-    maxAttempts: run.maxAttempts,
-    priority: run.priority,
-    tokensIn: run.tokensIn,
-    tokensOut: run.tokensOut,
-    costUsd: run.costUsd,
-    durationMs: run.durationMs,
-    error: run.error ? { code: run.error.code, message: run.error.message } : null,
-    waitReason: run.waitReason,
-    correlationKey: run.correlationKey,
-    waitUntil: iso(run.waitUntil),
-    deadLettered: run.deadLettered,
-    createdAt: new Date(run.createdAt).toISOString(),
-    startedAt: iso(run.startedAt),
-    finishedAt: iso(run.finishedAt),
-  }
+  /** How each kind's domain appears in the Run JSON (run-view.ts). */
+  views: readonly RunKindView[]
 }
 
 const listErrors = {
@@ -71,7 +39,8 @@ const changeErrors = {
   409: problemResponse('The run is not in a state that allows this.'),
 }
 
-export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { runs, database }) => {
+export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { runs, database, views }) => {
+  const toRunJson = runJsonOf(views)
   app.get(
     '/runs',
     {
@@ -85,8 +54,9 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
       },
     },
     async (request) => {
-      const { status, botId, q, limit, cursor } = request.query
-      const page = await runs.list(request.auth.tenantId, { status, botId, q, limit, before: cursor })
+      const { status, q, limit, cursor } = request.query
+      const subjectId = subjectFilterOf(views, request.query)
+      const page = await runs.list(request.auth.tenantId, { status, subjectId, q, limit, before: cursor })
       const items = page.items.map((run) => {
         const json = toRunJson(run)
         const snippet = q === undefined ? undefined : searchSnippet(run.output, q)

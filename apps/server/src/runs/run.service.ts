@@ -50,14 +50,13 @@ export function createRunService(deps: RunServiceDeps) {
       id: newId(),
       tenant_id: request.tenantId,
       kind: request.kind,
-      bot_id: request.botId ?? null,
+      subject_id: request.subjectId ?? null,
       parent_run_id: request.parentRunId ?? null,
       status: 'pending',
       trigger: request.trigger,
       input: toJsonText(request.input),
       output: null,
-      output_hash: null,
-      is_new: null,
+      result: null,
       priority: request.priority ?? 0,
       run_at: request.runAt ?? now,
       attempt: 0,
@@ -77,9 +76,6 @@ export function createRunService(deps: RunServiceDeps) {
       wait_reason: null,
       correlation_key: null,
       wait_until: null,
-      tokens_in: null,
-      tokens_out: null,
-      cost_usd: null,
       duration_ms: null,
       created_at: now,
       started_at: null,
@@ -130,7 +126,7 @@ export function createRunService(deps: RunServiceDeps) {
       if (queue.drop && request.trigger === 'schedule') {
         const reason = `queue_full: ${queue.pending} runs are waiting, more than the limit of ${deps.backpressure.dropPending}`
         log.warn(
-          { kind: request.kind, botId: request.botId, pending: queue.pending, reason },
+          { kind: request.kind, subjectId: request.subjectId, pending: queue.pending, reason },
           'scheduled run dropped',
         )
         deps.onDropped?.(request, reason)

@@ -93,7 +93,7 @@ export async function findRun(db: Q, tenantId: string, id: string): Promise<RunR
 
 export interface RunListFilter {
   status?: RunStatus | undefined
-  botId?: string | undefined
+  subjectId?: string | undefined
   deadLettered?: boolean | undefined
   /** Newest first; the cursor is the last id of the previous page. */
   before?: string | undefined
@@ -118,7 +118,7 @@ export async function listRuns(database: Db, tenantId: string, filter: RunListFi
   }
   let query = database.db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
   if (filter.status) query = query.where('status', '=', filter.status)
-  if (filter.botId) query = query.where('bot_id', '=', filter.botId)
+  if (filter.subjectId) query = query.where('subject_id', '=', filter.subjectId)
   if (filter.deadLettered) query = query.where('dead_lettered_at', 'is not', null)
   if (filter.before) query = query.where('id', '<', filter.before)
   if (rareMatches) query = query.where(sql<boolean>`id = ANY(${rareMatches}::text[])`)
@@ -158,7 +158,7 @@ async function walkSearchPostgres(
     sql`r.tenant_id = ${tenantId}`,
   ]
   if (filter.status) conditions.push(sql`r.status = ${filter.status}`)
-  if (filter.botId) conditions.push(sql`r.bot_id = ${filter.botId}`)
+  if (filter.subjectId) conditions.push(sql`r.subject_id = ${filter.subjectId}`)
   if (filter.deadLettered) conditions.push(sql`r.dead_lettered_at IS NOT NULL`)
   if (filter.before) conditions.push(sql`s.run_id < ${filter.before}`)
   const { rows } = await sql<RunRow>`
@@ -227,7 +227,7 @@ async function searchRunsSqlite(
     sql`r.tenant_id = ${tenantId}`,
   ]
   if (filter.status) conditions.push(sql`r.status = ${filter.status}`)
-  if (filter.botId) conditions.push(sql`r.bot_id = ${filter.botId}`)
+  if (filter.subjectId) conditions.push(sql`r.subject_id = ${filter.subjectId}`)
   if (filter.deadLettered) conditions.push(sql`r.dead_lettered_at IS NOT NULL`)
   if (filter.before) conditions.push(sql`f.rowid < ${docIdBefore(filter.before, range)}`)
   const { rows } = await sql<RunRow>`

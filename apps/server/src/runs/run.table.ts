@@ -5,14 +5,15 @@ export interface RunsTable {
   id: string
   tenant_id: string
   kind: string
-  bot_id: string | null
+  /** What the run is about, in its kind's domain (a bot's id for `bot` runs); the kernel never reads it. */
+  subject_id: string | null
   parent_run_id: string | null
   status: string
   trigger: string
   input: string | null
   output: string | null
-  output_hash: string | null
-  is_new: number | null
+  /** The domain's result (JSON: a bot's tokens, cost, output hash, …); the kernel never reads it. */
+  result: string | null
   priority: number
   run_at: number
   attempt: number
@@ -34,9 +35,6 @@ export interface RunsTable {
   correlation_key: string | null
   /** The parking's deadline (epoch ms): past it the run times out. */
   wait_until: number | null
-  tokens_in: number | null
-  tokens_out: number | null
-  cost_usd: number | null
   duration_ms: number | null
   created_at: number
   started_at: number | null

@@ -17,20 +17,18 @@ export interface Run {
   id: string
   tenantId: string
   kind: string
-  botId: string | null
+  /** What the run is about in its kind's domain (a bot's id for `bot` runs); the kernel never reads it. */
+  subjectId: string | null
   parentRunId: string | null
   status: RunStatus
   trigger: RunTrigger
   input: unknown
   output: unknown
-  outputHash: string | null
-  isNew: boolean | null
+  /** The domain's result of a completed run (JSON); the kernel never reads it. */
+  result: unknown
   priority: number
   attempt: number
   maxAttempts: number
-  tokensIn: number | null
-  tokensOut: number | null
-  costUsd: number | null
   durationMs: number | null
   error: RunError | null
   waitReason: string | null
@@ -58,7 +56,8 @@ export interface EnqueueRequest {
   kind: string
   trigger: RunTrigger
   input?: unknown
-  botId?: string | null
+  /** What the run is about in its kind's domain (a bot's id for `bot` runs); the kernel never reads it. */
+  subjectId?: string | null
   parentRunId?: string | null
   priority?: number
   /** Epoch ms; default now. */
@@ -96,7 +95,7 @@ export interface RunEventPayload {
   runId: string
   tenantId: string
   kind: string
-  botId: string | null
+  subjectId: string | null
   /** On state changes (not on live-only `run.output`). */
   parentRunId?: string | null
   status: RunStatus

@@ -3,9 +3,11 @@
 export {
   type AppendedEvent,
   appendEventsIn,
+  findDeadLetter,
   listDeadLetters,
   requestDeadLetterRetry,
 } from './outbox.store.ts'
 export { listEventsAfter } from './run.store.ts'
 export type { EventDeadLettersTable } from './run.table.ts'
 export { appendRunLog, appendRunLogs, type RunLogEntry, type RunLogLevel } from './run-log.store.ts'
+export { eventPayloadJsonOf, type RunJsonOf, type RunKindView, runJsonOf } from './run-view.ts'
