@@ -12,6 +12,7 @@ import type {
   RunWorkersTable,
 } from './runs/run.table.ts'
 import type { RunLogsTable } from './runs/run-log.table.ts'
+import type { SchedulesTable } from './schedules/schedule.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
 import type {
@@ -33,6 +34,7 @@ export interface Tables {
   run_workers: RunWorkersTable
   providers: ProvidersTable
   bots: BotsTable
+  schedules: SchedulesTable
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable
   audit_log: AuditLogTable

@@ -20,6 +20,7 @@ import { ensurePrivateDir } from './platform/private-files.ts'
 import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
+import { createSchedules } from './schedules/schedules.ts'
 import { createUsageService } from './usage/usage.service.ts'
 import { createUserService } from './users/user.service.ts'
 
@@ -133,12 +134,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     vault,
     egress: createEgressPolicy(config.egressAllow),
   })
+  const schedules = createSchedules({ database, bus, clock: systemClock, log, runs: kernel.runs })
   const bots = createBots({
     database,
     bus,
     clock: systemClock,
     log,
     kernel,
+    schedules,
     providers: botProvidersOf(providers),
     dataDir: config.dataDir,
     quotas: config.quotas,
@@ -189,7 +192,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     keepers: [...botRunsToKeep],
   })
   if (config.roles.includes('scheduler')) {
-    bots.startScheduler()
+    schedules.start()
     retention.start()
   }
 
@@ -202,7 +205,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       closing ??= (async () => {
         log.info({ graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new work is claimed')
         await app.close()
-        await bots.stop()
+        await schedules.stop()
         await retention.stop()
         await kernel.stop(config.worker.shutdownGraceMs)
         await bus.close()

@@ -25,6 +25,7 @@ import {
   type ProviderServiceDeps,
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
+import { createSchedules } from '../src/schedules/schedules.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase, type TestDatabase } from './databases.ts'
@@ -104,8 +105,16 @@ export async function createTestApp(
     otherTenant: await keyFor('owner', otherTenantId),
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-test-'))
+  const schedules = createSchedules({
+    database,
+    bus: kernel.bus,
+    clock: kernel.clock,
+    log: options.log ?? testLog,
+    runs: kernel.runs,
+  })
   const bots = createBots({
     database,
+    schedules,
     bus: kernel.bus,
     clock: kernel.clock,
     log: options.log ?? testLog,
@@ -181,7 +190,7 @@ export async function createTestApp(
       if (closed) return
       closed = true
       await app.close()
-      await bots.stop()
+      await schedules.stop()
       if (started) await kernel.stop(1000)
       for (const second of seconds) await second.close()
       await kernel.bus.close()

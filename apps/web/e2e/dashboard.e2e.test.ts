@@ -322,7 +322,11 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     const nextRuns = page.getByTestId('next-runs').locator('li')
     // The preview follows the new expression: five weekday mornings at 8:00 in Europe/Berlin.
     await waitFor(
-      async () => (await nextRuns.count()) === 5 && /\b8:00/.test(await nextRuns.first().innerText()),
+      // All five, not the first: the list re-renders when the preview answers, and a check of the first
+      // item could pass on one answer and the loop below read the next (CI on 6c3e971).
+      async () =>
+        (await nextRuns.count()) === 5 &&
+        (await nextRuns.allInnerTexts()).every((text) => /\b8:00/.test(text)),
       {
         what: 'five next runs at 8:00',
       },

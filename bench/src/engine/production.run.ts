@@ -26,6 +26,7 @@ import { tuneHeapForServer } from '../../../apps/server/src/platform/heap.ts'
 import { createProviderService } from '../../../apps/server/src/providers/provider.service.ts'
 import { defaultQuotas } from '../../../apps/server/src/quotas/quotas.ts'
 import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
+import { createSchedules } from '../../../apps/server/src/schedules/schedules.ts'
 import { removeBenchPlace } from '../bench-place.ts'
 import { markCpu, reportCpu } from '../machine-cpu.ts'
 
@@ -125,6 +126,7 @@ async function main(): Promise<ProductionResult> {
   })
   const bots = createBots({
     database,
+    schedules: createSchedules({ database, bus, clock: systemClock, log, runs: kernel.runs }),
     bus,
     clock: systemClock,
     log,

@@ -3,7 +3,7 @@
 //
 // N enabled bots with `@every 60s` and jitterSeconds 60: each fires once a minute, at an instant spread
 // over the minute by the scheduler's own deterministic jitter, so the load is a steady N/60 slots a
-// second. The real BotScheduler runs on its own timer with the system clock (`start()`), the real run
+// second. The real Scheduler (schedules/) runs on its own timer with the system clock (`start()`), the real run
 // kernel claims the runs, and a no-op executor for run kind `bot` records when each run started.
 // Lateness of a slot = executor start − the slot's fire time (slot + jitterOf), both from the system clock.
 
@@ -13,10 +13,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { sql } from 'kysely'
 import pino from 'pino'
-import { BotScheduler } from '../../../apps/server/src/bots/bot.scheduler.ts'
+import { botScheduleOwner } from '../../../apps/server/src/bots/bot.schedule-owner.ts'
 import { botRunKind } from '../../../apps/server/src/bots/bot.service.ts'
 import type { BotRow } from '../../../apps/server/src/bots/bot.table.ts'
-import { nextFireOf } from '../../../apps/server/src/bots/bot-schedule.ts'
+import { scheduleOfBot } from '../../../apps/server/src/bots/bot-schedule.ts'
 import type { Tables } from '../../../apps/server/src/database.ts'
 import { migrations } from '../../../apps/server/src/migrations/index.ts'
 import { createLocalBus, createPostgresBus } from '../../../apps/server/src/platform/bus.ts'
@@ -25,7 +25,10 @@ import { openDatabase } from '../../../apps/server/src/platform/db/database.ts'
 import { migrateToLatest } from '../../../apps/server/src/platform/db/migrator.ts'
 import { newId } from '../../../apps/server/src/platform/ids.ts'
 import { createRunKernel } from '../../../apps/server/src/runs/kernel.ts'
+import { nextFireOf } from '../../../apps/server/src/schedules/schedule.store.ts'
+import type { ScheduleRow } from '../../../apps/server/src/schedules/schedule.table.ts'
 import { jitterOf } from '../../../apps/server/src/schedules/schedule-spec.ts'
+import { Scheduler } from '../../../apps/server/src/schedules/scheduler.ts'
 import { removeBenchPlace } from '../bench-place.ts'
 import { type Lateness, summarise } from './lateness.ts'
 
@@ -80,8 +83,6 @@ function botRow(id: string, index: number, createdAt: number): BotRow {
     daily_budget_usd: null,
     max_output_tokens: null,
     consecutive_failures: 0,
-    next_fire_at: null,
-    next_slot_at: null,
     paused_reason: null,
     budget_warned_day: null,
     created_at: createdAt,
@@ -108,19 +109,34 @@ async function main(): Promise<SchedulerResult> {
   const chunk = 1000
   for (let first = 0; first < options.schedules; first += chunk) {
     const rows: BotRow[] = []
+    const schedules: ScheduleRow[] = []
     for (let i = first; i < Math.min(first + chunk, options.schedules); i++) {
       const row = botRow(newId(), i, insertStart)
+      const settings = scheduleOfBot(row)!
       // The first slot whose fire time (jitter included) is after the window opens.
-      let next = nextFireOf(row, windowStart - 60_000)
+      let next = nextFireOf(settings, windowStart - 60_000)
       while (next.next_fire_at !== null && next.next_fire_at <= windowStart)
-        next = nextFireOf(row, next.next_slot_at!)
-      Object.assign(row, next)
+        next = nextFireOf(settings, next.next_slot_at!)
       rows.push(row)
+      schedules.push({
+        owner_kind: settings.ownerKind,
+        owner_id: settings.ownerId,
+        tenant_id: settings.tenantId,
+        spec: settings.spec,
+        timezone: settings.timezone,
+        jitter_seconds: settings.jitterSeconds,
+        missed_policy: settings.missedPolicy,
+        overlap_policy: settings.overlapPolicy,
+        ...next,
+        updated_at: insertStart,
+      })
     }
     await database.db.insertInto('bots').values(rows).execute()
+    await database.db.insertInto('schedules').values(schedules).execute()
   }
   const insertSeconds = (now() - insertStart) / 1000
-  if (dialect === 'postgres') await sql`ANALYZE bots`.execute(database.db)
+  if (dialect === 'postgres')
+    for (const table of ['bots', 'schedules']) await sql`ANALYZE ${sql.table(table)}`.execute(database.db)
   if (now() > windowStart)
     process.stderr.write(`warning: inserting took ${insertSeconds.toFixed(1)} s, past the window start\n`)
 
@@ -157,12 +173,13 @@ async function main(): Promise<SchedulerResult> {
     starts.set(run.id, now())
     return {}
   })
-  const scheduler = new BotScheduler({
+  const scheduler = new Scheduler({
     database,
     clock: systemClock,
     log: log.child({ component: 'scheduler' }),
     runs: kernel.runs,
   })
+  scheduler.own(botRunKind, botScheduleOwner)
   kernel.start()
   scheduler.start()
 

@@ -1,18 +1,21 @@
-import { jitterOf, parseSchedule } from '../schedules/schedule-spec.ts'
+import type { ScheduleSettings } from '../schedules/schedules.ts'
+import { botRunView } from './bot.run-view.ts'
 import type { BotRow } from './bot.table.ts'
 
-/** The slot a bot's schedule fires next after `after`, and when (jitter included); nulls when it does not fire. */
-export function nextFireOf(
-  bot: Pick<BotRow, 'id' | 'schedule' | 'timezone' | 'enabled' | 'jitter_seconds'>,
-  after: number,
-): { next_slot_at: number | null; next_fire_at: number | null } {
-  if (bot.enabled !== 1 || !bot.schedule) return { next_slot_at: null, next_fire_at: null }
-  const slot = parseSchedule(bot.schedule, bot.timezone).nextAfter(after)
-  if (slot === null) return { next_slot_at: null, next_fire_at: null }
-  return { next_slot_at: slot, next_fire_at: slot + jitterOf(bot.id, slot, bot.jitter_seconds * 1000) }
-}
+// A bot with a schedule has one in schedules/ (decision 0028), firing while the bot is enabled.
 
-/** The idempotency key of a slot: a second firing of the same slot, by any process, is a no-op. */
-export function slotKeyOf(botId: string, slot: number): string {
-  return `schedule:${botId}:${slot}`
+/** The schedule a bot's settings describe (null: the bot has none). */
+export function scheduleOfBot(bot: BotRow): ScheduleSettings | null {
+  if (!bot.schedule) return null
+  return {
+    ownerKind: botRunView.kind,
+    ownerId: bot.id,
+    tenantId: bot.tenant_id,
+    spec: bot.schedule,
+    timezone: bot.timezone,
+    jitterSeconds: bot.jitter_seconds,
+    missedPolicy: bot.missed_run_policy,
+    overlapPolicy: bot.overlap_policy,
+    active: bot.enabled === 1,
+  }
 }

@@ -6,6 +6,7 @@ import type { DialectName } from '../platform/db/database.ts'
 import type { Logger } from '../platform/logger.ts'
 import type { EventHandler } from '../runs/outbox-relay.ts'
 import { appendEventsIn } from '../runs/runs.ts'
+import { pauseScheduleIn } from '../schedules/schedules.ts'
 import { botRunView } from './bot.run-view.ts'
 
 // Bots react to their runs' events (never the other way round): failures in a row are counted and,
@@ -64,10 +65,11 @@ async function countFailure(
   const reason = `${bot.consecutive_failures} runs failed in a row (last: ${payload.error?.code ?? 'failed'}); the schedule was paused. Fix the cause, then enable the bot again.`
   await trx
     .updateTable('bots')
-    .set({ enabled: 0, next_fire_at: null, next_slot_at: null, paused_reason: reason, updated_at: now })
+    .set({ enabled: 0, paused_reason: reason, updated_at: now })
     .where('tenant_id', '=', tenantId)
     .where('id', '=', botId)
     .execute()
+  await pauseScheduleIn(trx, botRunView.kind, botId, now)
   await appendEventsIn(trx, [
     {
       tenantId,

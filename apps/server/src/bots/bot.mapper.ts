@@ -38,13 +38,15 @@ export function summaryOf(run: LastRunRow): string | null {
 
 export function toBotJson(
   row: BotRow,
+  /** When its schedule fires next (schedules/); null: not scheduled or not firing. */
+  nextFireAt: number | null,
   lastRun: LastRunRow | undefined,
   recent: Array<{ id: string; status: string; result: string | null }> = [],
 ): Bot {
   return {
     id: row.id,
     ...settingsOf(row),
-    nextRunAt: iso(row.next_fire_at),
+    nextRunAt: iso(nextFireAt),
     pausedReason: row.paused_reason,
     consecutiveFailures: row.consecutive_failures,
     lastRun: lastRun

@@ -19,10 +19,11 @@ import {
 } from '../quotas/quotas.ts'
 import type { RunService } from '../runs/run.service.ts'
 import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.types.ts'
+import { activeRunsOfSubjects } from '../runs/runs.ts'
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
+import { nextFireTimes, putScheduleIn, removeScheduleIn, updatePoliciesIn } from '../schedules/schedules.ts'
 import { toBotExport, toBotJson } from './bot.mapper.ts'
 import {
-  activeRunsOfBots,
   botNamesLike,
   countBots,
   deleteBot,
@@ -37,7 +38,7 @@ import {
 } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
 import type { BotNotes, NoteFile } from './bot-notes.ts'
-import { nextFireOf } from './bot-schedule.ts'
+import { scheduleOfBot } from './bot-schedule.ts'
 
 /** What the bots need to know of providers: which are configured, and their default model. */
 export interface ProviderDirectory {
@@ -57,6 +58,9 @@ export interface BotServiceDeps {
   /** Tells the scheduler (of every process) that schedules changed. */
   onSchedulesChanged?: () => void
 }
+
+/** Who a bot's schedule is kept by (schedules/); bot.schedule-owner.ts says what it holds. */
+const scheduleSettingsOf = (row: BotRow) => scheduleOfBot(row)
 
 export const botRunKind = 'bot'
 
@@ -157,7 +161,14 @@ export function createBotService(deps: BotServiceDeps) {
       rows.map((r) => r.id),
     ))
       recent.set(run.bot_id!, [...(recent.get(run.bot_id!) ?? []), run])
-    return rows.map((row) => toBotJson(row, byBot.get(row.id), recent.get(row.id)))
+    const fireTimes = await nextFireTimes(
+      db,
+      botRunKind,
+      rows.map((r) => r.id),
+    )
+    return rows.map((row) =>
+      toBotJson(row, fireTimes.get(row.id) ?? null, byBot.get(row.id), recent.get(row.id)),
+    )
   }
 
   /** Checks what zod cannot: schedule, time zone, provider set up, a model to use. Every bad field at once. */
@@ -250,8 +261,6 @@ export function createBotService(deps: BotServiceDeps) {
       daily_budget_usd: input.dailyBudgetUsd,
       max_output_tokens: input.maxOutputTokens,
       consecutive_failures: 0,
-      next_fire_at: null,
-      next_slot_at: null,
       paused_reason: null,
       budget_warned_day: null,
     }
@@ -261,12 +270,15 @@ export function createBotService(deps: BotServiceDeps) {
     deps.onSchedulesChanged?.()
   }
 
-  async function insert(tenantId: string, settings: BotSettings): Promise<BotRow> {
+  async function insert(
+    tenantId: string,
+    settings: BotSettings,
+  ): Promise<{ row: BotRow; nextFireAt: number | null }> {
     const now = clock.now()
     const id = newId()
     const row: BotRow = { ...settings, id, tenant_id: tenantId, created_at: now, updated_at: now }
-    Object.assign(row, nextFireOf(row, now))
     const quotas = await quotasOf(tenantId)
+    let nextFireAt: number | null = null
     try {
       await writeTransaction(database, async (trx) => {
         // Count and insert under one lock (SQLite's write lock, the workspace's row on PostgreSQL), so
@@ -280,6 +292,8 @@ export function createBotService(deps: BotServiceDeps) {
             .execute()
         checkBotCount(quotas, await countBots(trx, tenantId))
         await insertBot(trx, row)
+        const schedule = scheduleSettingsOf(row)
+        if (schedule) nextFireAt = await putScheduleIn(trx, schedule, now)
       })
     } catch (error) {
       if (error instanceof AppError) throw error
@@ -288,8 +302,8 @@ export function createBotService(deps: BotServiceDeps) {
       throw error
     }
     log.info({ botId: id, tenantId, schedule: row.schedule, enabled: row.enabled === 1 }, 'bot created')
-    if (row.next_fire_at !== null) changed()
-    return row
+    if (nextFireAt !== null) changed()
+    return { row, nextFireAt }
   }
 
   async function create(tenantId: string, body: BotCreate): Promise<Bot> {
@@ -297,8 +311,8 @@ export function createBotService(deps: BotServiceDeps) {
     await check(tenantId, settings)
     await checkFrequency(tenantId, settings)
     await nameTaken(tenantId, settings.name)
-    const row = await insert(tenantId, settings)
-    return toBotJson(row, undefined)
+    const { row, nextFireAt } = await insert(tenantId, settings)
+    return toBotJson(row, nextFireAt, undefined)
   }
 
   async function get(tenantId: string, id: string): Promise<Bot> {
@@ -343,11 +357,21 @@ export function createBotService(deps: BotServiceDeps) {
       next.timezone !== current.timezone ||
       next.enabled !== current.enabled ||
       next.jitter_seconds !== current.jitter_seconds
-    if (scheduleChanged) Object.assign(set, nextFireOf(next, now))
+    const policiesChanged =
+      next.missed_run_policy !== current.missed_run_policy || next.overlap_policy !== current.overlap_policy
     // Enabling again clears a pause and starts the failure count afresh.
     if (set.enabled === 1 && current.enabled === 0)
       Object.assign(set, { paused_reason: null, consecutive_failures: 0 })
-    const row = await updateBot(db, tenantId, id, { ...set, updated_at: now })
+    // The bot and its schedule change together, or not at all.
+    const row = await writeTransaction(database, async (trx) => {
+      const updated = await updateBot(trx, tenantId, id, { ...set, updated_at: now })
+      if (!updated) return undefined
+      const schedule = scheduleSettingsOf(updated)
+      if (!schedule) await removeScheduleIn(trx, botRunKind, id)
+      else if (scheduleChanged) await putScheduleIn(trx, schedule, now)
+      else if (policiesChanged) await updatePoliciesIn(trx, botRunKind, id, schedule, now)
+      return updated
+    })
     if (!row) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
     if (scheduleChanged) changed()
     return get(tenantId, row.id)
@@ -355,9 +379,14 @@ export function createBotService(deps: BotServiceDeps) {
 
   async function remove(tenantId: string, id: string): Promise<void> {
     await load(tenantId, id)
-    if (!(await deleteBot(db, tenantId, id))) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
+    const deleted = await writeTransaction(database, async (trx) => {
+      if (!(await deleteBot(trx, tenantId, id))) return false
+      await removeScheduleIn(trx, botRunKind, id)
+      return true
+    })
+    if (!deleted) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
     // Its queued and running runs would only fail with bot_not_found: cancel them now.
-    const active = await activeRunsOfBots(db, [{ tenantId, botId: id }])
+    const active = await activeRunsOfSubjects(db, [{ tenantId, subjectId: id }])
     for (const run of active.get(id) ?? []) await deps.runs.cancel(tenantId, run.id).catch(() => undefined)
     await deps.notes.removeAll(id)
     log.info({ botId: id, tenantId }, 'bot deleted (its runs are kept for history and usage)')
@@ -371,7 +400,7 @@ export function createBotService(deps: BotServiceDeps) {
     checkNotesCopy(quotas, await deps.notes.list(source.id))
     await checkFrequency(tenantId, source)
     const { id: _id, tenant_id: _tenant, created_at: _created, updated_at: _updated, ...settings } = source
-    const row = await insert(tenantId, {
+    const { row, nextFireAt } = await insert(tenantId, {
       ...settings,
       name: await freeName(tenantId, source.name, 'copy'),
       consecutive_failures: 0,
@@ -380,7 +409,7 @@ export function createBotService(deps: BotServiceDeps) {
     })
     // Under the copy's lock: a note written to the new bot meanwhile waits, then counts the copied ones.
     await underBotLock(tenantId, row.id, () => deps.notes.copy(source.id, row.id, quotas))
-    return toBotJson(row, undefined)
+    return toBotJson(row, nextFireAt, undefined)
   }
 
   /**
@@ -424,8 +453,8 @@ export function createBotService(deps: BotServiceDeps) {
     await check(tenantId, settings)
     await checkFrequency(tenantId, settings)
     settings.name = await freeName(tenantId, settings.name, 'imported')
-    const row = await insert(tenantId, settings)
-    return toBotJson(row, undefined)
+    const { row, nextFireAt } = await insert(tenantId, settings)
+    return toBotJson(row, nextFireAt, undefined)
   }
 
   /** Starts a run now. The same Idempotency-Key within 24 h returns the first run instead of a second. */

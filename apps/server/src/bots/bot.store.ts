@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Updateable } from 'kysely'
+import type { Kysely, Updateable } from 'kysely'
 import type { Tables } from '../database.ts'
 import type { BotRow, BotsTable } from './bot.table.ts'
 
@@ -182,92 +182,4 @@ export async function lastCompletedRun(db: Q, tenantId: string, botId: string, e
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst()
-}
-
-/** Runs that hold or wait for a slot, of many bots at once, by bot id (the scheduler's overlap policies). */
-export async function activeRunsOfBots(
-  db: Q,
-  bots: Array<{ tenantId: string; botId: string }>,
-): Promise<Map<string, Array<{ id: string; status: string }>>> {
-  const byTenant = new Map<string, string[]>()
-  for (const { tenantId, botId } of bots) byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), botId])
-  const active = new Map<string, Array<{ id: string; status: string }>>()
-  for (const [tenantId, botIds] of byTenant) {
-    const rows = await db
-      .selectFrom('runs')
-      .select(['id', 'status', 'subject_id as bot_id'])
-      .where('tenant_id', '=', tenantId)
-      .where('subject_id', 'in', botIds)
-      .where('status', 'in', ['pending', 'running', 'waiting'])
-      .orderBy('id')
-      .execute()
-    for (const row of rows) {
-      const list = active.get(row.bot_id!) ?? []
-      list.push({ id: row.id, status: row.status })
-      active.set(row.bot_id!, list)
-    }
-  }
-  return active
-}
-
-/** A bot moving on from `firedSlot` to its next slot and fire time (jitter included); null: none left. */
-export interface BotAdvance {
-  tenantId: string
-  id: string
-  firedSlot: number | null
-  next: { slot: number; fireAt: number } | null
-}
-
-/**
- * Moves bots to their next slot in one statement, each unless someone changed its schedule meanwhile
- * (its `next_slot_at` is no longer the one fired). A bot without a next slot is disabled.
- */
-export async function advanceBots(
-  db: Q,
-  advances: BotAdvance[],
-  now: number,
-  dialect: 'sqlite' | 'postgres',
-): Promise<void> {
-  for (const bot of advances.filter((a) => a.next === null))
-    await db
-      .updateTable('bots')
-      .set({
-        next_slot_at: null,
-        next_fire_at: null,
-        enabled: 0,
-        paused_reason: 'The schedule has no further slots.',
-        updated_at: now,
-      })
-      .where('tenant_id', '=', bot.tenantId)
-      .where('id', '=', bot.id)
-      .where('next_slot_at', '=', bot.firedSlot)
-      .execute()
-  const moving = advances.filter((a) => a.next !== null)
-  if (dialect === 'sqlite') {
-    // SQLite plans UPDATE … FROM (VALUES …) with bound parameters as a scan of bots per value row
-    // (~1 s per 500 rows at 100,000 bots); one indexed update per row costs microseconds.
-    for (const a of moving)
-      await db
-        .updateTable('bots')
-        .set({ next_slot_at: a.next!.slot, next_fire_at: a.next!.fireAt })
-        .where('tenant_id', '=', a.tenantId)
-        .where('id', '=', a.id)
-        .where('next_slot_at', '=', a.firedSlot)
-        .execute()
-    return
-  }
-  // 5 parameters a row: 500 rows stay far below both dialects' limits.
-  for (let i = 0; i < moving.length; i += 500) {
-    const values = moving
-      .slice(i, i + 500)
-      .map(
-        (a) =>
-          sql`(${a.tenantId}, ${a.id}, CAST(${a.firedSlot} AS bigint), CAST(${a.next!.slot} AS bigint), CAST(${a.next!.fireAt} AS bigint))`,
-      )
-    await sql`
-      WITH v (tenant_id, id, fired_slot, next_slot_at, next_fire_at) AS (VALUES ${sql.join(values)})
-      UPDATE bots SET next_slot_at = v.next_slot_at, next_fire_at = v.next_fire_at
-      FROM v
-      WHERE bots.tenant_id = v.tenant_id AND bots.id = v.id AND bots.next_slot_at = v.fired_slot`.execute(db)
-  }
 }

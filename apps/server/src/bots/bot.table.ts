@@ -24,8 +24,6 @@ export interface BotsTable {
   daily_budget_usd: number | null
   max_output_tokens: number | null
   consecutive_failures: number
-  next_fire_at: number | null
-  next_slot_at: number | null
   paused_reason: string | null
   budget_warned_day: string | null
   created_at: number

@@ -5,10 +5,11 @@ import type { Logger } from '../platform/logger.ts'
 import { createQuotasOf } from '../quotas/quota.service.ts'
 import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
+import type { Schedules } from '../schedules/schedules.ts'
 import { createBotEventHandler } from './bot.events.ts'
 import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
 import { botRunView } from './bot.run-view.ts'
-import { BotScheduler, type BotSchedulerDeps } from './bot.scheduler.ts'
+import { botScheduleOwner } from './bot.schedule-owner.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
 import { createBotNotes } from './bot-notes.ts'
 
@@ -26,7 +27,8 @@ export interface BotsDeps {
   kernel: Pick<RunKernel, 'runs' | 'executors' | 'views' | 'relay'>
   providers: ProviderDirectory & BotProviderAccess
   dataDir: string
-  scheduler?: Partial<Pick<BotSchedulerDeps, 'batchSize' | 'maxSleepMs' | 'missedGraceMs'>>
+  /** The schedules domain: the bots own the schedules of kind `bot`. */
+  schedules: Schedules
   streamFlushMs?: number
   /** The installation's quotas; a workspace may have its own on top (default: defaultQuotas). */
   quotas?: Quotas
@@ -34,19 +36,11 @@ export interface BotsDeps {
 
 export type Bots = ReturnType<typeof createBots>
 
-const schedulesChanged = JSON.stringify({ type: 'schedules_changed' })
-
 export function createBots(deps: BotsDeps) {
   const quotas = deps.quotas ?? defaultQuotas
   const quotasOf = createQuotasOf(deps.database.db, quotas)
   const notes = createBotNotes(deps.dataDir)
-  const scheduler = new BotScheduler({
-    database: deps.database,
-    clock: deps.clock,
-    log: deps.log.child({ component: 'scheduler' }),
-    runs: deps.kernel.runs,
-    ...deps.scheduler,
-  })
+  deps.schedules.scheduler.own(botRunKind, botScheduleOwner)
   const service = createBotService({
     database: deps.database,
     bus: deps.bus,
@@ -56,11 +50,7 @@ export function createBots(deps: BotsDeps) {
     providers: deps.providers,
     notes,
     quotasOf,
-    onSchedulesChanged: () => {
-      scheduler.nudge()
-      // Other processes' schedulers sleep until their earliest slot: tell them the table changed.
-      deps.bus.publish('control', schedulesChanged).catch(() => {})
-    },
+    onSchedulesChanged: () => deps.schedules.changed(),
   })
   deps.kernel.views.push(botRunView)
   deps.kernel.executors.register(
@@ -80,24 +70,13 @@ export function createBots(deps: BotsDeps) {
     createBotEventHandler({ clock: deps.clock, log: deps.log, dialect: deps.database.dialect }),
   )
 
-  let unsubscribe: (() => void) | undefined
   return {
     service,
     notes,
     /** The installation's quotas, and each workspace's (with its overrides). */
     quotas,
     quotasOf,
-    scheduler,
-    /** Starts firing schedules (the scheduler role). */
-    startScheduler(): void {
-      unsubscribe = deps.bus.subscribe('control', (message) => {
-        if (message === schedulesChanged) scheduler.nudge()
-      })
-      scheduler.start()
-    },
-    async stop(): Promise<void> {
-      unsubscribe?.()
-      await scheduler.stop()
-    },
+    /** The scheduler the bots' schedules fire on (shared with every owning kind). */
+    scheduler: deps.schedules.scheduler,
   }
 }

@@ -17,6 +17,7 @@ import { workspaceQuotas } from './0016-workspace-quotas.ts'
 import { runKindsAndParking } from './0017-run-kinds-and-parking.ts'
 import { eventConsumers } from './0018-event-consumers.ts'
 import { runSubjectAndResult } from './0019-run-subject-and-result.ts'
+import { schedules } from './0020-schedules.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0017-run-kinds-and-parking': runKindsAndParking,
   '0018-event-consumers': eventConsumers,
   '0019-run-subject-and-result': runSubjectAndResult,
+  '0020-schedules': schedules,
 }

@@ -389,3 +389,33 @@ export async function listEventsAfter(database: Db, tenantId: string, afterId: n
     ORDER BY tx_id, id LIMIT ${limit}`.execute(database.db)
   return rows
 }
+
+/**
+ * Runs that hold or wait for a slot, of many subjects at once, by subject id (the scheduler's overlap
+ * policies, a deleted owner's runs to cancel).
+ */
+export async function activeRunsOfSubjects(
+  db: Kysely<Tables>,
+  subjects: Array<{ tenantId: string; subjectId: string }>,
+): Promise<Map<string, Array<{ id: string; status: string }>>> {
+  const byTenant = new Map<string, string[]>()
+  for (const { tenantId, subjectId } of subjects)
+    byTenant.set(tenantId, [...(byTenant.get(tenantId) ?? []), subjectId])
+  const active = new Map<string, Array<{ id: string; status: string }>>()
+  for (const [tenantId, subjectIds] of byTenant) {
+    const rows = await db
+      .selectFrom('runs')
+      .select(['id', 'status', 'subject_id'])
+      .where('tenant_id', '=', tenantId)
+      .where('subject_id', 'in', subjectIds)
+      .where('status', 'in', ['pending', 'running', 'waiting'])
+      .orderBy('id')
+      .execute()
+    for (const row of rows) {
+      const list = active.get(row.subject_id!) ?? []
+      list.push({ id: row.id, status: row.status })
+      active.set(row.subject_id!, list)
+    }
+  }
+  return active
+}

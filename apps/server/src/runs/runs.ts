@@ -7,7 +7,9 @@ export {
   listDeadLetters,
   requestDeadLetterRetry,
 } from './outbox.store.ts'
-export { listEventsAfter } from './run.store.ts'
+export type { RunService } from './run.service.ts'
+export { activeRunsOfSubjects, listEventsAfter } from './run.store.ts'
 export type { EventDeadLettersTable } from './run.table.ts'
+export type { EnqueueRequest, EnqueueResult, Run } from './run.types.ts'
 export { appendRunLog, appendRunLogs, type RunLogEntry, type RunLogLevel } from './run-log.store.ts'
 export { eventPayloadJsonOf, type RunJsonOf, type RunKindView, runJsonOf } from './run-view.ts'

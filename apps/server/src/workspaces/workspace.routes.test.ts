@@ -333,11 +333,11 @@ describe.each(dialects)('workspaces on %s', (dialect) => {
 
     clock.advance(60_000)
     expect(await t.bots.scheduler.tick()).toEqual([
-      { botId: ours.id, slot: start + 60_000, outcome: 'fired' },
+      { kind: 'bot', ownerId: ours.id, slot: start + 60_000, outcome: 'fired' },
     ])
     clock.advance(60_000)
     expect(await t.bots.scheduler.tick()).toEqual([
-      { botId: ours.id, slot: start + 120_000, outcome: 'fired' },
+      { kind: 'bot', ownerId: ours.id, slot: start + 120_000, outcome: 'fired' },
     ])
     const runsOf = async (tenantId: string) =>
       (await t.kernel.runs.list(tenantId, { limit: 200 })).items.filter((r) => r.trigger === 'schedule')
@@ -348,7 +348,7 @@ describe.each(dialects)('workspaces on %s', (dialect) => {
     ).toBe(200)
     clock.advance(1_000)
     const after = await t.bots.scheduler.tick()
-    expect(after).toEqual([{ botId: theirs.id, slot: start + 120_000, outcome: 'caught_up' }])
+    expect(after).toEqual([{ kind: 'bot', ownerId: theirs.id, slot: start + 120_000, outcome: 'caught_up' }])
     expect(await runsOf(acme.id)).toHaveLength(1)
   })
 

@@ -2,15 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 import { testLog } from '../../test/kernel-harness.ts'
+import { botScheduleOwner } from '../bots/bot.schedule-owner.ts'
 import { ManualClock } from '../platform/clock.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
 import type { Run } from '../runs/run.types.ts'
-import { jitterOf } from '../schedules/schedule-spec.ts'
-import { BotScheduler } from './bot.scheduler.ts'
+import { putScheduleIn } from './schedule.store.ts'
+import { jitterOf } from './schedule-spec.ts'
+import { Scheduler } from './scheduler.ts'
 
 const tenantId = 'default'
 const start = Date.parse('2026-05-01T10:00:00Z')
 
-describe.each(dialects)('bot scheduler on %s', (dialect) => {
+describe.each(dialects)('scheduler (bots as owners) on %s', (dialect) => {
   let t: TestApp
   let clock: ManualClock
 
@@ -48,7 +51,9 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
     clock.advance(9_999)
     expect(await t.bots.scheduler.tick()).toEqual([])
     clock.advance(1)
-    expect(await t.bots.scheduler.tick()).toEqual([{ botId: bot.id, slot: start + 10_000, outcome: 'fired' }])
+    expect(await t.bots.scheduler.tick()).toEqual([
+      { kind: 'bot', ownerId: bot.id, slot: start + 10_000, outcome: 'fired' },
+    ])
     expect(await t.bots.scheduler.tick()).toEqual([])
     const [run] = await runsOf(bot.id)
     expect(run).toMatchObject({
@@ -88,7 +93,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
     const bot = await createBot({ schedule: '@every 1m' })
     clock.advance(10 * 60_000 + 5_000) // down for ten minutes
     const fired = await t.bots.scheduler.tick()
-    expect(fired).toEqual([{ botId: bot.id, slot: start + 10 * 60_000, outcome: 'missed' }])
+    expect(fired).toEqual([{ kind: 'bot', ownerId: bot.id, slot: start + 10 * 60_000, outcome: 'missed' }])
     const runs = await runsOf(bot.id)
     expect(runs).toHaveLength(1)
     expect(runs[0]).toMatchObject({ status: 'cancelled', error: { code: 'slot_missed' } })
@@ -118,7 +123,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
     clock.set(slot + jitter - 1)
     expect(await t.bots.scheduler.tick()).toEqual([])
     clock.set(slot + jitter)
-    expect(await t.bots.scheduler.tick()).toEqual([{ botId: bot.id, slot, outcome: 'fired' }])
+    expect(await t.bots.scheduler.tick()).toEqual([{ kind: 'bot', ownerId: bot.id, slot, outcome: 'fired' }])
   })
 
   it('applies the overlap policies: skip, buffer_one, allow_all, cancel_other', async () => {
@@ -131,7 +136,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
       for (let i = 1; i <= 3; i++) {
         clock.set(start + i * 60_000)
         const fired = await t.bots.scheduler.tick()
-        outcomes[policy]!.push(...fired.filter((f) => f.botId === bot.id).map((f) => f.outcome))
+        outcomes[policy]!.push(...fired.filter((f) => f.ownerId === bot.id).map((f) => f.outcome))
         // buffer_one: the first run is running, so one more may wait behind it.
         if (policy === 'buffer_one' && i === 1) {
           const [first] = await runsOf(bot.id)
@@ -166,7 +171,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
     clock.advance(60_000)
     expect((await t.bots.scheduler.tick()).map((r) => r.outcome)).toEqual(['fired'])
     await t.database.db
-      .updateTable('bots')
+      .updateTable('schedules')
       .set({ next_slot_at: start + 60_000, next_fire_at: start + 60_000 })
       .execute()
     expect((await t.bots.scheduler.tick()).map((r) => r.outcome)).toEqual(['already_fired'])
@@ -191,7 +196,8 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
     async () => {
       await setUp()
       const second = await t.openSecond()
-      const other = new BotScheduler({ database: second, clock, log: testLog, runs: t.kernel.runs })
+      const other = new Scheduler({ database: second, clock, log: testLog, runs: t.kernel.runs })
+      other.own('bot', botScheduleOwner)
       const bots = []
       for (let i = 0; i < 20; i++)
         bots.push(await createBot({ name: `bot ${i}`, schedule: '@every 1m', overlapPolicy: 'allow_all' }))
@@ -201,7 +207,7 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
       }
       // A process that read the bot before the other advanced it fires a slot again: the slot key makes it a no-op.
       await t.database.db
-        .updateTable('bots')
+        .updateTable('schedules')
         .set({ next_slot_at: start + 5 * 60_000, next_fire_at: start + 5 * 60_000 })
         .execute()
       expect((await other.tick()).every((r) => r.outcome === 'already_fired')).toBe(true)
@@ -214,4 +220,108 @@ describe.each(dialects)('bot scheduler on %s', (dialect) => {
       for (const row of counts) expect(Number(row.n)).toBe(5)
     },
   )
+
+  it('fires the schedules of any owning kind through its owner, and stops one whose owner is gone', async () => {
+    await setUp()
+    // A second kind's domain (as pipelines will be): its own schedules, its own runs, the same scheduler.
+    const asked: string[][] = []
+    t.bots.scheduler.own('report', {
+      async requests(_db, due) {
+        asked.push(due.map((schedule) => schedule.owner_id))
+        return new Map(
+          due
+            .filter((schedule) => schedule.owner_id !== 'gone')
+            .map((schedule) => [
+              schedule.owner_id,
+              { tenantId, kind: 'report', trigger: 'schedule' as const, subjectId: schedule.owner_id },
+            ]),
+        )
+      },
+    })
+    await writeTransaction(t.database, async (trx) => {
+      for (const ownerId of ['weekly', 'gone'])
+        await putScheduleIn(
+          trx,
+          {
+            ownerKind: 'report',
+            ownerId,
+            tenantId,
+            spec: '@every 1m',
+            timezone: 'UTC',
+            jitterSeconds: 0,
+            missedPolicy: 'ignore',
+            overlapPolicy: 'allow_all',
+            active: true,
+          },
+          start,
+        )
+    })
+    const bot = await createBot({ schedule: '@every 1m', overlapPolicy: 'allow_all' })
+    clock.set(start + 60_000)
+    const fired = await t.bots.scheduler.tick()
+    expect(fired).toEqual(
+      expect.arrayContaining([
+        { kind: 'report', ownerId: 'weekly', slot: start + 60_000, outcome: 'fired' },
+        { kind: 'report', ownerId: 'gone', slot: start + 60_000, outcome: 'owner_gone' },
+        { kind: 'bot', ownerId: bot.id, slot: start + 60_000, outcome: 'fired' },
+      ]),
+    )
+    expect(asked).toEqual([expect.arrayContaining(['weekly', 'gone'])])
+    const [report] = (await t.kernel.runs.list(tenantId, { subjectId: 'weekly', limit: 5 })).items
+    expect(report).toMatchObject({ kind: 'report', trigger: 'schedule', status: 'pending' })
+    const gone = await t.database.db
+      .selectFrom('schedules')
+      .select(['next_fire_at'])
+      .where('owner_id', '=', 'gone')
+      .executeTakeFirstOrThrow()
+    expect(gone.next_fire_at).toBeNull()
+    clock.set(start + 120_000)
+    expect((await t.bots.scheduler.tick()).map((r) => r.ownerId).sort()).toEqual([bot.id, 'weekly'].sort())
+  })
+
+  it('disables a bot whose schedule can no longer be read, and says why', async () => {
+    await setUp()
+    const bot = await createBot({ schedule: '@every 1m' })
+    // As if the time zone database lost the zone after the bot was saved.
+    await t.database.db
+      .updateTable('schedules')
+      .set({ timezone: 'Mars/Olympus_Mons' })
+      .where('owner_id', '=', bot.id)
+      .execute()
+    clock.set(start + 60_000)
+    expect((await t.bots.scheduler.tick()).map((r) => r.outcome)).toEqual(['invalid_schedule'])
+    const after = await t.bots.service.get(tenantId, bot.id)
+    expect(after).toMatchObject({ enabled: false, nextRunAt: null })
+    expect(after.pausedReason).toMatch(/can no longer be read/)
+    // Enabled again (its settings are valid), the schedule fires again.
+    const enabled = await t.bots.service.update(tenantId, bot.id, { enabled: true })
+    expect(enabled.nextRunAt).toBe('2026-05-01T10:02:00.000Z')
+  })
+
+  it('keeps a bot and its schedule together: edited, disabled and deleted at once', async () => {
+    await setUp()
+    const bot = await createBot({ schedule: '@every 1m' })
+    const row = () =>
+      t.database.db.selectFrom('schedules').selectAll().where('owner_id', '=', bot.id).executeTakeFirst()
+    expect(await row()).toMatchObject({
+      spec: '@every 1m',
+      overlap_policy: 'skip',
+      next_fire_at: start + 60_000,
+    })
+    await t.bots.service.update(tenantId, bot.id, {
+      overlapPolicy: 'allow_all',
+      missedRunPolicy: 'catch_up_one',
+    })
+    expect(await row()).toMatchObject({ overlap_policy: 'allow_all', missed_policy: 'catch_up_one' })
+    await t.bots.service.update(tenantId, bot.id, { schedule: '@every 5m' })
+    expect(await row()).toMatchObject({ spec: '@every 5m', next_fire_at: start + 300_000 })
+    expect((await t.bots.service.update(tenantId, bot.id, { enabled: false })).nextRunAt).toBeNull()
+    expect(await row()).toMatchObject({ next_fire_at: null })
+    await t.bots.service.update(tenantId, bot.id, { schedule: null })
+    expect(await row()).toBeUndefined()
+    await t.bots.service.update(tenantId, bot.id, { schedule: '@every 1m', enabled: true })
+    expect(await row()).toMatchObject({ next_fire_at: start + 60_000 })
+    await t.bots.service.remove(tenantId, bot.id)
+    expect(await row()).toBeUndefined()
+  })
 })
