@@ -6,12 +6,13 @@ import type { Logger } from '../platform/logger.ts'
 import { pruneExpired, type RetentionKeeper } from '../runs/retention.ts'
 
 // The system job that keeps the database from growing forever (the scheduler role runs it): finished
-// runs with their logs and relayed outbox events after OPENORCH_RUN_RETENTION_DAYS, audit entries
+// runs with their logs, relayed outbox events and parked ones after OPENORCH_RUN_RETENTION_DAYS, audit entries
 // after OPENORCH_AUDIT_RETENTION_DAYS. Every step is idempotent, so every scheduler process may run it.
 
 export interface RetentionResult {
   runs: number
   events: number
+  deadLetters: number
   audit: number
 }
 
@@ -47,7 +48,7 @@ export class RetentionJob {
   async runOnce(): Promise<RetentionResult | undefined> {
     const now = this.deps.clock.now()
     try {
-      const { runs, events } = await pruneExpired(
+      const { runs, events, deadLetters } = await pruneExpired(
         this.deps.database,
         now - this.deps.runsMs,
         this.deps.keepers,
@@ -58,8 +59,9 @@ export class RetentionJob {
         audit += n
         if (n === 0) break
       }
-      if (runs + events + audit > 0) this.deps.log.info({ runs, events, audit }, 'old records pruned')
-      return { runs, events, audit }
+      if (runs + events + deadLetters + audit > 0)
+        this.deps.log.info({ runs, events, deadLetters, audit }, 'old records pruned')
+      return { runs, events, deadLetters, audit }
     } catch (error) {
       this.deps.log.warn({ err: toError(error) }, 'pruning old records failed; will try again')
       return undefined

@@ -13,6 +13,8 @@ const finished = ['completed', 'failed', 'cancelled', 'timeout']
 export interface PruneResult {
   runs: number
   events: number
+  /** Parked events (event_dead_letters) older than the horizon, retried or not. */
+  deadLetters: number
 }
 
 /**
@@ -104,7 +106,7 @@ export async function pruneExpired(
   keepers: readonly RetentionKeeper[],
   batch = 1000,
 ): Promise<PruneResult> {
-  const result = { runs: 0, events: 0 }
+  const result = { runs: 0, events: 0, deadLetters: 0 }
   for (;;) {
     const n = await pruneRunsOnce(database, before, batch, keepers)
     result.runs += n
@@ -115,5 +117,11 @@ export async function pruneExpired(
     result.events += n
     if (n < batch) break
   }
+  // A dead letter nobody retried within the runs' retention is history too: its run may be gone.
+  const parked = await database.db
+    .deleteFrom('event_dead_letters')
+    .where('parked_at', '<', before)
+    .executeTakeFirst()
+  result.deadLetters = Number(parked.numDeletedRows)
   return result
 }
