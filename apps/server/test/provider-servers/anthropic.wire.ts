@@ -11,6 +11,8 @@ import {
 // (JSON, or named SSE events message_start → content_block_* → message_delta with usage →
 // message_stop), GET /v1/models, key in `x-api-key`, errors as { type: 'error', error: { type, message } }.
 // An account without credit gets 400 invalid_request_error "Your credit balance is too low…".
+// Tool calls: `tool_use` content blocks { id, name, input } after the text, stop_reason 'tool_use';
+// streamed as content_block_start (input {}) → input_json_delta partial_json pieces → content_block_stop.
 
 const anthropicError = (type: string, message: string) => ({
   type: 'error',
@@ -94,54 +96,78 @@ export const anthropicWire: Wire = {
     first_id: ids[0] ?? null,
     last_id: ids.at(-1) ?? null,
   }),
-  completion: ({ model, pieces, usage }) => ({
+  completion: ({ model, pieces, usage, toolCalls = [] }) => ({
     id: 'msg_01TestTestTestTestTestTest',
     type: 'message',
     role: 'assistant',
     model,
-    content: [{ type: 'text', text: pieces.join('') }],
-    stop_reason: 'end_turn',
+    content: [
+      ...(pieces.length > 0 || toolCalls.length === 0 ? [{ type: 'text', text: pieces.join('') }] : []),
+      ...toolCalls.map((call) => ({ type: 'tool_use', id: call.id, name: call.name, input: call.input })),
+    ],
+    stop_reason: toolCalls.length > 0 ? 'tool_use' : 'end_turn',
     stop_sequence: null,
     usage: usageOf(usage, usage?.outputTokens ?? 0),
   }),
-  stream: ({ model, pieces, usage }) => ({
-    head: [
-      sseEvent('message_start', {
-        type: 'message_start',
-        message: {
-          id: 'msg_01TestTestTestTestTestTest',
-          type: 'message',
-          role: 'assistant',
-          model,
-          content: [],
-          stop_reason: null,
-          stop_sequence: null,
-          usage: usageOf(usage, usage ? 1 : 0),
-        },
-      }),
-      sseEvent('content_block_start', {
-        type: 'content_block_start',
-        index: 0,
-        content_block: { type: 'text', text: '' },
-      }),
-      sseEvent('ping', { type: 'ping' }),
-    ],
-    deltas: pieces.map((text) =>
-      sseEvent('content_block_delta', {
-        type: 'content_block_delta',
-        index: 0,
-        delta: { type: 'text_delta', text },
-      }),
-    ),
-    tail: [
-      sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }),
+  stream: ({ model, pieces, usage, toolCalls = [] }) => {
+    const hasText = pieces.length > 0 || toolCalls.length === 0
+    const delta = (index: number, delta: unknown) =>
+      sseEvent('content_block_delta', { type: 'content_block_delta', index, delta })
+    const blockStop = (index: number) => sseEvent('content_block_stop', { type: 'content_block_stop', index })
+    // Each tool_use block: opened with an empty input, then its JSON in input_json_delta pieces
+    // (the first one empty, as the API sends it), then closed.
+    const toolBlocks = toolCalls.flatMap((call, n) => {
+      const index = n + (hasText ? 1 : 0)
+      return [
+        sseEvent('content_block_start', {
+          type: 'content_block_start',
+          index,
+          content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} },
+        }),
+        ...['', ...call.jsonPieces].map((partial_json) =>
+          delta(index, { type: 'input_json_delta', partial_json }),
+        ),
+        blockStop(index),
+      ]
+    })
+    const messageStart = sseEvent('message_start', {
+      type: 'message_start',
+      message: {
+        id: 'msg_01TestTestTestTestTestTest',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: usageOf(usage, usage ? 1 : 0),
+      },
+    })
+    const messageEnd = [
       sseEvent('message_delta', {
         type: 'message_delta',
-        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        delta: { stop_reason: toolCalls.length > 0 ? 'tool_use' : 'end_turn', stop_sequence: null },
         usage: { output_tokens: usage?.outputTokens ?? 0 },
       }),
       sseEvent('message_stop', { type: 'message_stop' }),
-    ],
-  }),
+    ]
+    if (!hasText)
+      return {
+        head: [messageStart, sseEvent('ping', { type: 'ping' })],
+        deltas: toolBlocks,
+        tail: messageEnd,
+      }
+    const textDeltas = pieces.map((text) => delta(0, { type: 'text_delta', text }))
+    const textStart = sseEvent('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    })
+    const head = [messageStart, textStart, sseEvent('ping', { type: 'ping' })]
+    return toolCalls.length > 0
+      ? { head, deltas: [...textDeltas, blockStop(0), ...toolBlocks], tail: messageEnd }
+      : { head, deltas: textDeltas, tail: [blockStop(0), ...messageEnd] }
+  },
   error: errorReply,
+  toolCallId: (n) => `toolu_${n}`,
 }

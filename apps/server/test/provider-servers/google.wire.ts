@@ -4,6 +4,7 @@ import {
   type ErrorReply,
   retryAfterSeconds,
   sse,
+  type ToolCallAnswer,
   type Wire,
 } from './wire.ts'
 
@@ -15,6 +16,8 @@ import {
 // API_KEY_INVALID (not 401), a missing key 403 PERMISSION_DENIED; rate limits and quotas are both
 // 429 RESOURCE_EXHAUSTED, told apart by the QuotaFailure's quotaId (…PerMinute… vs …PerDay…), and
 // the wait comes as RetryInfo.retryDelay, not as a Retry-After header.
+// Tool calls: `functionCall` parts { name, args } after the text, finishReason STOP (the client tells
+// them apart by the parts); streamed whole in the last chunk. No id unless the behaviour gives one.
 
 const googleError = (code: number, status: string, message: string, details: unknown[] = []) => ({
   error: { code, message, status, ...(details.length > 0 ? { details } : {}) },
@@ -121,6 +124,11 @@ function usageMetadata(usage: AnswerInput['usage'], final: boolean) {
   }
 }
 
+/** A `functionCall` part: name and args, the id only when the behaviour gave one. */
+const functionCallPart = (call: ToolCallAnswer) => ({
+  functionCall: { ...(call.id === undefined ? {} : { id: call.id }), name: call.name, args: call.input },
+})
+
 const generatePath = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent)$/
 
 export const googleWire: Wire = {
@@ -151,31 +159,47 @@ export const googleWire: Wire = {
         : ['generateContent', 'countTokens', 'createCachedContent', 'batchGenerateContent'],
     })),
   }),
-  completion: ({ model, pieces, usage }) => ({
+  completion: ({ model, pieces, usage, toolCalls = [] }) => ({
     candidates: [
-      { content: { parts: [{ text: pieces.join('') }], role: 'model' }, finishReason: 'STOP', index: 0 },
+      {
+        content: {
+          parts: [
+            ...(pieces.length > 0 || toolCalls.length === 0 ? [{ text: pieces.join('') }] : []),
+            ...toolCalls.map(functionCallPart),
+          ],
+          role: 'model',
+        },
+        finishReason: 'STOP',
+        index: 0,
+      },
     ],
     ...usageMetadata(usage, true),
     modelVersion: model,
     responseId: 'test-response-id',
   }),
-  stream: ({ model, pieces, usage }) => ({
-    head: [],
-    deltas: pieces.map((text, index) =>
-      sse({
-        candidates: [
-          {
-            content: { parts: [{ text }], role: 'model' },
-            ...(index === pieces.length - 1 ? { finishReason: 'STOP' } : {}),
-            index: 0,
-          },
-        ],
-        ...usageMetadata(usage, index === pieces.length - 1),
-        modelVersion: model,
-        responseId: 'test-response-id',
-      }),
-    ),
-    tail: [],
-  }),
+  stream: ({ model, pieces, usage, toolCalls = [] }) => {
+    // One chunk per text piece; the function calls arrive whole, in the last chunk.
+    const parts: unknown[][] = pieces.map((text) => [{ text }])
+    if (toolCalls.length > 0) parts.push(toolCalls.map(functionCallPart))
+    return {
+      head: [],
+      deltas: parts.map((chunkParts, index) =>
+        sse({
+          candidates: [
+            {
+              content: { parts: chunkParts, role: 'model' },
+              ...(index === parts.length - 1 ? { finishReason: 'STOP' } : {}),
+              index: 0,
+            },
+          ],
+          ...usageMetadata(usage, index === parts.length - 1),
+          modelVersion: model,
+          responseId: 'test-response-id',
+        }),
+      ),
+      tail: [],
+    }
+  },
   error: errorReply,
+  toolCallId: () => undefined,
 }

@@ -6,12 +6,15 @@ import {
   type ErrorReply,
   retryAfterHeaders,
   sse,
+  type ToolCallAnswer,
   type Wire,
 } from './wire.ts'
 
 // Mistral's chat API (https://docs.mistral.ai/api/): OpenAI-like, but the usage rides on the last
 // streamed chunk without being asked for, the model list carries capabilities, and errors use
 // { object: 'error', message, type, param, code } (a bare { message, request_id } for a bad key).
+// Tool calls: message.tool_calls [{ id, type: 'function', function: { name, arguments }, index }] with
+// finish_reason 'tool_calls'; streamed whole in the last chunk, with the usage.
 
 const created = 1_767_225_600
 
@@ -25,6 +28,13 @@ const usageOf = (usage: AnswerInput['usage']) =>
         },
       }
     : {}
+
+const mistralToolCall = (call: ToolCallAnswer, index: number) => ({
+  id: call.id,
+  type: 'function',
+  function: { name: call.name, arguments: call.json },
+  index,
+})
 
 const mistralError = (message: string, type: string, code: string | null) => ({
   object: 'error',
@@ -98,7 +108,7 @@ export const mistralWire: Wire = {
       type: 'base',
     })),
   }),
-  completion: ({ model, pieces, usage }) => ({
+  completion: ({ model, pieces, usage, toolCalls = [] }) => ({
     id: 'cmpl-test',
     object: 'chat.completion',
     created,
@@ -106,13 +116,18 @@ export const mistralWire: Wire = {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: pieces.join(''), tool_calls: null, prefix: false },
-        finish_reason: 'stop',
+        message: {
+          role: 'assistant',
+          content: pieces.join(''),
+          tool_calls: toolCalls.length > 0 ? toolCalls.map(mistralToolCall) : null,
+          prefix: false,
+        },
+        finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop',
       },
     ],
     ...usageOf(usage),
   }),
-  stream: ({ model, pieces, usage }) => {
+  stream: ({ model, pieces, usage, toolCalls = [] }) => {
     const chunk = (delta: Record<string, unknown>, finishReason: string | null, extra = {}) =>
       sse({
         id: 'cmpl-test',
@@ -122,11 +137,18 @@ export const mistralWire: Wire = {
         choices: [{ index: 0, delta, finish_reason: finishReason }],
         ...extra,
       })
+    // The calls arrive whole, in the last chunk, with finish_reason 'tool_calls' and the usage.
+    const last =
+      toolCalls.length > 0
+        ? chunk({ content: '', tool_calls: toolCalls.map(mistralToolCall) }, 'tool_calls', usageOf(usage))
+        : chunk({ content: '' }, 'stop', usageOf(usage))
     return {
       head: [chunk({ role: 'assistant', content: '' }, null)],
       deltas: pieces.map((piece) => chunk({ content: piece }, null)),
-      tail: [chunk({ content: '' }, 'stop', usageOf(usage)), 'data: [DONE]\n\n'],
+      tail: [last, 'data: [DONE]\n\n'],
     }
   },
   error: errorReply,
+  // Mistral's ids are 9 letters and digits (and it refuses tool results whose id is not).
+  toolCallId: (n) => `call${String(n).padStart(5, '0')}`,
 }

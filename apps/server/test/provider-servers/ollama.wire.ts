@@ -4,6 +4,8 @@ import { bearerOf, type ErrorReply, type Wire } from './wire.ts'
 // Ollama (https://github.com/ollama/ollama/blob/main/docs/api.md): GET /api/tags lists the pulled
 // models; POST /v1/chat/completions is its OpenAI-compatible endpoint (streaming with include_usage).
 // Ollama itself takes no key; a key check only applies when the server is started with one (a proxy).
+// Tool calls come as OpenAI's, but streamed whole: one delta with every call and its complete
+// arguments, then the finishing chunk with finish_reason 'tool_calls'.
 
 export const ollamaWire: Wire = {
   basePath: '',
@@ -32,7 +34,8 @@ export const ollamaWire: Wire = {
     })),
   }),
   completion: (input) => openAiCompletion(input, 'fp_ollama'),
-  stream: (input) => openAiStream(input, 'fp_ollama'),
+  stream: (input) => openAiStream(input, 'fp_ollama', { wholeToolCalls: true }),
+  toolCallId: (n) => `call_${n}`,
   error(input): ErrorReply {
     if (input.kind === 'bad_request') {
       return {

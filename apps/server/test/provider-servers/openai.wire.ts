@@ -8,12 +8,16 @@ import {
   retryAfterHeaders,
   type StreamFrames,
   sse,
+  type ToolCallAnswer,
   type Wire,
 } from './wire.ts'
 
 // OpenAI's Chat Completions wire format (https://platform.openai.com/docs/api-reference/chat):
 // POST /v1/chat/completions (JSON or SSE with a final usage chunk when stream_options.include_usage),
 // GET /v1/models, errors as { error: { message, type, param, code } }.
+// Tool calls: message.tool_calls [{ id, type: 'function', function: { name, arguments } }] with
+// finish_reason 'tool_calls'; streamed, each call opens with a delta carrying index, id, type and the
+// name (arguments ''), then deltas of only index + pieces of the arguments text.
 
 const created = 1_767_225_600
 
@@ -39,7 +43,28 @@ export const openAiUsage = (usage: { inputTokens: number; outputTokens: number }
   completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
 })
 
-export function openAiCompletion({ model, pieces, usage }: AnswerInput, fingerprint: string) {
+const hasToolCalls = (input: AnswerInput) => (input.toolCalls?.length ?? 0) > 0
+
+/** A whole tool call as the message (or Ollama's one streamed delta) carries it. */
+export const openAiToolCall = (call: ToolCallAnswer, index?: number) => ({
+  ...(index === undefined ? {} : { index }),
+  id: call.id,
+  type: 'function',
+  function: { name: call.name, arguments: call.json },
+})
+
+export function openAiCompletion(input: AnswerInput, fingerprint: string) {
+  const { model, pieces, usage } = input
+  const toolCalls = input.toolCalls ?? []
+  const message = hasToolCalls(input)
+    ? {
+        role: 'assistant',
+        content: pieces.length > 0 ? pieces.join('') : null,
+        tool_calls: toolCalls.map((call) => openAiToolCall(call)),
+        refusal: null,
+        annotations: [],
+      }
+    : { role: 'assistant', content: pieces.join(''), refusal: null, annotations: [] }
   return {
     id: 'chatcmpl-test',
     object: 'chat.completion',
@@ -48,9 +73,9 @@ export function openAiCompletion({ model, pieces, usage }: AnswerInput, fingerpr
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: pieces.join(''), refusal: null, annotations: [] },
+        message,
         logprobs: null,
-        finish_reason: 'stop',
+        finish_reason: hasToolCalls(input) ? 'tool_calls' : 'stop',
       },
     ],
     ...(usage ? { usage: openAiUsage(usage) } : {}),
@@ -58,7 +83,15 @@ export function openAiCompletion({ model, pieces, usage }: AnswerInput, fingerpr
   }
 }
 
-export function openAiStream(input: AnswerInput, fingerprint: string): StreamFrames {
+/**
+ * `wholeToolCalls`: every call in one delta with its complete arguments (Ollama, which parses the
+ * calls out of the model's output before it sends them); otherwise OpenAI's fragments.
+ */
+export function openAiStream(
+  input: AnswerInput,
+  fingerprint: string,
+  { wholeToolCalls = false } = {},
+): StreamFrames {
   const includeUsage = wantsUsage(input.request)
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
     sse({
@@ -71,23 +104,46 @@ export function openAiStream(input: AnswerInput, fingerprint: string): StreamFra
       ...(includeUsage ? { usage: null } : {}),
       ...extra,
     })
-  const tail = [chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }])]
+  const deltaChunk = (delta: Record<string, unknown>) =>
+    chunk([{ index: 0, delta, logprobs: null, finish_reason: null }])
+  const toolCalls = input.toolCalls ?? []
+  const tail = [
+    chunk([
+      { index: 0, delta: {}, logprobs: null, finish_reason: toolCalls.length > 0 ? 'tool_calls' : 'stop' },
+    ]),
+  ]
   if (includeUsage && input.usage) tail.push(chunk([], { usage: openAiUsage(input.usage) }))
   tail.push('data: [DONE]\n\n')
-  return {
-    head: [
-      chunk([
+  const textDeltas = input.pieces.map((piece) => deltaChunk({ content: piece }))
+  if (toolCalls.length === 0)
+    return {
+      head: [deltaChunk({ role: 'assistant', content: '', refusal: null })],
+      deltas: textDeltas,
+      tail,
+    }
+
+  // Per call: a delta that opens it (index, id, type, name), then the arguments in pieces.
+  const callDeltas: Record<string, unknown>[] = wholeToolCalls
+    ? [{ role: 'assistant', content: '', tool_calls: toolCalls.map(openAiToolCall) }]
+    : toolCalls.flatMap((call, index) => [
         {
-          index: 0,
-          delta: { role: 'assistant', content: '', refusal: null },
-          logprobs: null,
-          finish_reason: null,
+          tool_calls: [
+            { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } },
+          ],
         },
-      ]),
-    ],
-    deltas: input.pieces.map((piece) =>
-      chunk([{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }]),
-    ),
+        ...call.jsonPieces.map((piece) => ({ tool_calls: [{ index, function: { arguments: piece } }] })),
+      ])
+  if (input.pieces.length > 0)
+    return {
+      head: [deltaChunk({ role: 'assistant', content: '', refusal: null })],
+      deltas: [...textDeltas, ...callDeltas.map(deltaChunk)],
+      tail,
+    }
+  // No text: OpenAI opens with the role and the first call in one delta, content null.
+  const [first, ...rest] = callDeltas
+  return {
+    head: [deltaChunk({ role: 'assistant', content: null, ...first, refusal: null })],
+    deltas: rest.map(deltaChunk),
     tail,
   }
 }
@@ -169,4 +225,5 @@ export const openAiWire: Wire = {
   completion: (input) => openAiCompletion(input, 'fp_test'),
   stream: (input) => openAiStream(input, 'fp_test'),
   error: openAiErrorReply,
+  toolCallId: (n) => `call_${n}`,
 }

@@ -5,7 +5,7 @@ import { googleWire } from './google.wire.ts'
 import { mistralWire } from './mistral.wire.ts'
 import { ollamaWire } from './ollama.wire.ts'
 import { openAiWire } from './openai.wire.ts'
-import type { ErrorKind, RecordedRequest, Route, Usage, Wire } from './wire.ts'
+import type { AnswerInput, ErrorKind, RecordedRequest, Route, ToolCallAnswer, Usage, Wire } from './wire.ts'
 
 // Local HTTP servers (port 0) that speak each LLM provider's real wire format, for tests of anything
 // that calls a provider: key checks, model lists, streamed and plain answers with usage, and the
@@ -26,6 +26,20 @@ export type ProviderBehaviour =
       usage?: Usage | null
       /** The model the answer names (default: the one asked for). */
       model?: string
+    }
+  /**
+   * The model calls these functions (several in one step allowed), after `text` if given, and stops
+   * with the provider's "tool calls" reason (OpenAI/Mistral/Ollama `tool_calls`, Anthropic `tool_use`,
+   * Gemini STOP with functionCall parts). `arguments` is the JSON value of the call's arguments.
+   * Ids default to the provider's style (`call_1`, `toolu_1`, Mistral `call00001`; Gemini sends none).
+   * Script it with a text answer after it: `{ type: 'script', steps: [toolCalls, success] }`.
+   */
+  | {
+      type: 'tool_calls'
+      calls: Array<{ id?: string; name: string; arguments: unknown }>
+      text?: string
+      /** Default { inputTokens: 12, outputTokens: 5 }; null: the answer reports no usage. */
+      usage?: Usage | null
     }
   /** The provider's refusal of a bad key (Gemini: 400 API_KEY_INVALID, as the real API does). */
   | { type: 'unauthorized' }
@@ -68,7 +82,7 @@ export interface ProviderServer {
   close(): Promise<void>
 }
 
-export type { RecordedRequest, Usage } from './wire.ts'
+export type { RecordedRequest, ToolCallAnswer, Usage } from './wire.ts'
 
 const wires: Record<ProviderServerKind, Wire> = {
   openai: openAiWire,
@@ -181,6 +195,12 @@ export async function startProviderServer(
     next()
   }
 
+  function sendAnswer(res: http.ServerResponse, route: Route, answer: AnswerInput) {
+    if (!route.stream) return sendJson(res, 200, wire.completion(answer))
+    const frames = wire.stream(answer)
+    writeFrames(res, [...frames.head, ...frames.deltas, ...frames.tail])
+  }
+
   function act(step: ProviderBehaviour, request: RecordedRequest, route: Route, res: http.ServerResponse) {
     switch (step.type) {
       case 'success': {
@@ -191,9 +211,27 @@ export async function startProviderServer(
           usage: step.usage === undefined ? defaultUsage : step.usage,
           request,
         }
-        if (!route.stream) return sendJson(res, 200, wire.completion(answer))
-        const frames = wire.stream(answer)
-        return writeFrames(res, [...frames.head, ...frames.deltas, ...frames.tail])
+        return sendAnswer(res, route, answer)
+      }
+      case 'tool_calls': {
+        if (route.endpoint === 'models') return sendJson(res, 200, wire.models(models))
+        const toolCalls = step.calls.map((call, index): ToolCallAnswer => {
+          const json = JSON.stringify(call.arguments ?? {})
+          return {
+            id: call.id ?? wire.toolCallId(index + 1),
+            name: call.name,
+            input: call.arguments ?? {},
+            json,
+            jsonPieces: piecesOf(json, 3),
+          }
+        })
+        return sendAnswer(res, route, {
+          model: route.model,
+          pieces: step.text ? piecesOf(step.text, 3) : [],
+          usage: step.usage === undefined ? defaultUsage : step.usage,
+          request,
+          toolCalls,
+        })
       }
       case 'unauthorized':
       case 'quota':

@@ -40,12 +40,27 @@ export interface StreamFrames {
   tail: string[]
 }
 
+/** One function call of an answer. */
+export interface ToolCallAnswer {
+  /** Undefined only where the provider sends none (Gemini). */
+  id: string | undefined
+  name: string
+  /** The arguments as the model produced them (Anthropic's `input`, Gemini's `args`). */
+  input: unknown
+  /** The same as JSON text (OpenAI's, Mistral's and Ollama's `arguments`), and cut in pieces for streaming. */
+  json: string
+  jsonPieces: string[]
+}
+
 export interface AnswerInput {
   model: string
+  /** The text in streamed pieces; empty: no text at all (a tool-call answer without leading text). */
   pieces: string[]
   /** null: the provider reports no usage. */
   usage: Usage | null
   request: RecordedRequest
+  /** Present and non-empty: the answer ends with these function calls (finish reason "tool calls"). */
+  toolCalls?: ToolCallAnswer[]
 }
 
 export type ErrorKind = 'unauthorized' | 'quota' | 'rate_limited' | 'server_error' | 'bad_request'
@@ -72,6 +87,8 @@ export interface Wire {
   completion(input: AnswerInput): unknown
   stream(input: AnswerInput): StreamFrames
   error(input: ErrorInput): ErrorReply
+  /** The id of the `n`th tool call (from 1) when the behaviour names none; undefined: the provider sends none. */
+  toolCallId(n: number): string | undefined
   /** The default model list of the models endpoint. */
   defaultModels: string[]
 }
