@@ -39,6 +39,7 @@ import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
 import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
+import { type ToolRegistry, toolRoutes } from './tools/tools.ts'
 import { workspaceRefusal } from './tenants/tenant.store.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
@@ -86,6 +87,8 @@ export interface AppDeps {
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
   bots?: Pick<Bots, 'service' | 'notes' | 'quotasOf'>
   usage?: UsageService
+  /** The tool sets bots may use (GET /tools). */
+  tools?: ToolRegistry
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
   /** Dashboard users and sessions; without it only API keys authenticate. */
@@ -286,6 +289,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             countBots: (tenantId) => countBots(deps.database.db, tenantId),
           })
         await secured.register(scheduleRoutes, { clock: deps.clock })
+        if (deps.tools) await secured.register(toolRoutes, { registry: deps.tools })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

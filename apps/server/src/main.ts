@@ -21,6 +21,7 @@ import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { createSchedules } from './schedules/schedules.ts'
+import { createToolRegistry } from './tools/tools.ts'
 import { createUsageService } from './usage/usage.service.ts'
 import { createUserService } from './users/user.service.ts'
 
@@ -135,6 +136,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     egress: createEgressPolicy(config.egressAllow),
   })
   const schedules = createSchedules({ database, bus, clock: systemClock, log, runs: kernel.runs })
+  const tools = createToolRegistry()
   const bots = createBots({
     database,
     bus,
@@ -142,6 +144,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     kernel,
     schedules,
+    tools: { registry: tools, egress: createEgressPolicy(config.egressAllow) },
     providers: botProvidersOf(providers),
     dataDir: config.dataDir,
     quotas: config.quotas,
@@ -165,6 +168,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     providers,
     bots,
     usage: createUsageService({ database, clock: systemClock }),
+    tools,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     users: createUserService({

@@ -26,6 +26,7 @@ import {
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createSchedules } from '../src/schedules/schedules.ts'
+import { createToolRegistry } from '../src/tools/tools.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase, type TestDatabase } from './databases.ts'
@@ -72,6 +73,8 @@ export async function createTestApp(
     log?: Logger
     /** Overrides of the provider service (timeouts, fetch). */
     providers?: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>>
+    /** OPENORCH_EGRESS_ALLOW for the bots' tools (default: loopback, where the tests' servers are). */
+    toolEgressAllow?: string
     /** What the bots use to reach providers (default: the provider service above). */
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
@@ -112,9 +115,15 @@ export async function createTestApp(
     log: options.log ?? testLog,
     runs: kernel.runs,
   })
+  // Tools reach the local stand-ins (shops, MCP servers) on loopback; everything else stays refused.
+  const toolRegistry = createToolRegistry()
   const bots = createBots({
     database,
     schedules,
+    tools: {
+      registry: toolRegistry,
+      egress: createEgressPolicy(parseEgressAllow(options.toolEgressAllow ?? '127.0.0.0/8,::1')),
+    },
     bus: kernel.bus,
     clock: kernel.clock,
     log: options.log ?? testLog,
@@ -157,6 +166,7 @@ export async function createTestApp(
     providers: vaulted.providers,
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
+    tools: toolRegistry,
     users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })

@@ -799,7 +799,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         db.prepare(
           'UPDATE usage_records SET created_at = (SELECT finished_at FROM runs WHERE runs.id = usage_records.run_id)',
         ).run()
-        db.prepare('UPDATE bots SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
+        db.prepare('UPDATE schedules SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
         // API keys: fixed times, and fixed prefixes for the keys the test created (random otherwise).
         // A last use after the real time also keeps the server from touching it during the shots.
         db.prepare(

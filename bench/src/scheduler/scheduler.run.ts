@@ -82,6 +82,8 @@ function botRow(id: string, index: number, createdAt: number): BotRow {
     max_cost_per_run_usd: null,
     daily_budget_usd: null,
     max_output_tokens: null,
+    tools: '[]',
+    max_tool_iterations: 10,
     consecutive_failures: 0,
     paused_reason: null,
     budget_warned_day: null,

@@ -88,6 +88,25 @@ const botFields = {
     .max(1_000_000)
     .nullable()
     .describe('Cap on tokens the model writes per run.'),
+  tools: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(120)
+        .regex(/^[a-z][a-z0-9_-]*(:[A-Za-z0-9_.-]+)?$/, 'a tool-set name such as `web` or `mcp:github`'),
+    )
+    .max(20)
+    .refine((names) => new Set(names).size === names.length, 'each tool set once')
+    .describe(
+      'Tool sets the bot may use (`GET /api/v1/tools` lists them): `web`, `search`, `files`, `code`, `browser`, `mcp:<name>`. Empty: no tools.',
+    ),
+  maxToolIterations: z
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .describe('Rounds of tool calls a run may make before it fails with `tool_iterations_exceeded`.'),
 }
 
 export const botCreateSchema = z
@@ -111,6 +130,8 @@ export const botCreateSchema = z
     maxCostPerRunUsd: botFields.maxCostPerRunUsd.default(null),
     dailyBudgetUsd: botFields.dailyBudgetUsd.default(null),
     maxOutputTokens: botFields.maxOutputTokens.default(null),
+    tools: botFields.tools.default([]),
+    maxToolIterations: botFields.maxToolIterations.default(10),
   })
   .meta({ id: 'BotCreate', description: 'A new bot. Unknown fields are rejected.' })
 
@@ -178,6 +199,8 @@ export const botSchema = z
     maxCostPerRunUsd: z.number().nullable(),
     dailyBudgetUsd: z.number().nullable(),
     maxOutputTokens: z.number().int().nullable(),
+    tools: z.array(z.string()).describe('The tool sets the bot may use.'),
+    maxToolIterations: z.number().int(),
     nextRunAt: isoTime.nullable().describe('When the schedule fires next (null: no schedule, or disabled).'),
     pausedReason: z
       .string()

@@ -1,6 +1,7 @@
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
+import type { EgressPolicy } from '../platform/egress/egress.ts'
 import { AppError } from '../platform/errors.ts'
 import { sha256Hex } from '../platform/ids.ts'
 import type { GenerateRequest, GenerateResult, ProviderCredentials } from '../providers/provider.types.ts'
@@ -11,7 +12,9 @@ import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEvent } from '../runs/run.types.ts'
 import { appendEventsIn, appendRunLogs, type RunLogEntry, type RunLogLevel } from '../runs/runs.ts'
 import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
+import { runToolLoop, type ToolCallReport, type ToolRegistry } from '../tools/tools.ts'
 import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
+import { toolsOf } from './bot.mapper.ts'
 import { type BotRunResult, botResultOf } from './bot.run-view.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
@@ -39,6 +42,8 @@ export interface BotExecutorDeps {
   streamFlushMs?: number
   /** Each workspace's quotas: its daily budget over all its bots (UTC day); absent: no budget. */
   quotasOf?: QuotasOf
+  /** The installation's tool sets and egress rules; absent: bots run without tools. */
+  tools?: { registry: ToolRegistry; egress: EgressPolicy }
 }
 
 /** Share of the daily budget at which a `bot.budget_warning` event is emitted (once per day). */
@@ -178,66 +183,148 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     })
     // What happened so far is on the run page while the model answers.
     await flush()
+
+    // One model call: usage recorded (one record per call), the provider's status updated. With
+    // tools the model is called once per round, each call within what is left of the budget.
+    let costUsd: number | null = 0
+    let costKnown = true
+    // One stream for the run: the text of every call continues the same output (offsets go on).
     const stream = createStreamForwarder(deps, run, deps.streamFlushMs ?? 100)
-    const started = deps.clock.now()
-    let result: GenerateResult
-    try {
-      result = await deps.providers.generate(credentials, {
-        model: bot.model,
-        system: built.system,
-        prompt: built.prompt,
-        signal: context.signal,
-        ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
-        onDelta: stream.push,
+    const callModel = async (
+      request: Pick<GenerateRequest, 'prompt' | 'messages' | 'tools'>,
+      call: number,
+    ): Promise<GenerateResult> => {
+      if (call > 0) {
+        // The lease again before spending more, and the budget: what this run spent counts.
+        await context.assertLease()
+        if (budget.enforced && costUsd !== null && costUsd >= budget.remainingUsd)
+          throw new RunFailure(
+            'budget_exceeded',
+            `The run spent $${costUsd.toFixed(4)} in ${call} model call${call === 1 ? '' : 's'}, all that was left of the bot's budget ($${budget.remainingUsd.toFixed(4)}): it stopped before the next call. Raise the limit or give the bot fewer tools rounds.`,
+          )
+      }
+      const started = deps.clock.now()
+      let result: GenerateResult
+      try {
+        result = await deps.providers.generate(credentials, {
+          model: bot.model,
+          system: built.system,
+          ...request,
+          signal: context.signal,
+          ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
+          onDelta: stream.push,
+        })
+      } catch (error) {
+        await deps.providers.recordCall?.(run.tenantId, bot.provider, error).catch(() => {})
+        throw error
+      } finally {
+        stream.close()
+      }
+      await deps.providers.recordCall?.(run.tenantId, bot.provider).catch(() => {})
+      const callCost = deps.providers.costUsd(
+        bot.provider,
+        result.model || bot.model,
+        result.tokensIn,
+        result.tokensOut,
+      )
+      if (callCost === null) costKnown = false
+      costUsd = costKnown && costUsd !== null && callCost !== null ? costUsd + callCost : null
+      await recordUsage(db, {
+        tenantId: run.tenantId,
+        runId: run.id,
+        attempt: run.attempt,
+        call,
+        botId: bot.id,
+        provider: bot.provider,
+        model: result.model || bot.model,
+        tokensIn: result.tokensIn,
+        tokensOut: result.tokensOut,
+        costUsd: callCost,
+        at: deps.clock.now(),
       })
-    } catch (error) {
-      await deps.providers.recordCall?.(run.tenantId, bot.provider, error).catch(() => {})
-      throw error
-    } finally {
-      stream.close()
+      await log('info', result.toolCalls.length > 0 ? 'tool calls requested' : 'answer received', {
+        model: result.model,
+        finishReason: result.finishReason,
+        tokensIn: result.tokensIn,
+        tokensOut: result.tokensOut,
+        costUsd: callCost,
+        callMs: deps.clock.now() - started,
+        ...(result.toolCalls.length > 0 ? { calls: result.toolCalls.map((c) => c.toolName) } : {}),
+      })
+      return result
     }
-    await deps.providers.recordCall?.(run.tenantId, bot.provider).catch(() => {})
-    const costUsd = deps.providers.costUsd(
-      bot.provider,
-      result.model || bot.model,
-      result.tokensIn,
-      result.tokensOut,
-    )
-    await recordUsage(db, {
-      tenantId: run.tenantId,
-      runId: run.id,
-      attempt: run.attempt,
-      botId: bot.id,
-      provider: bot.provider,
-      model: result.model || bot.model,
-      tokensIn: result.tokensIn,
-      tokensOut: result.tokensOut,
-      costUsd,
-      at: deps.clock.now(),
-    })
+
+    const functions = deps.tools ? deps.tools.registry.functionsOf(toolsOf(bot)) : []
+    let result: GenerateResult
+    let tokensIn: number
+    let tokensOut: number
+    if (functions.length === 0) {
+      result = await callModel({ prompt: built.prompt }, 0)
+      tokensIn = result.tokensIn
+      tokensOut = result.tokensOut
+    } else {
+      const loop = await runToolLoop({
+        prompt: built.prompt,
+        functions,
+        context: {
+          tenantId: run.tenantId,
+          runId: run.id,
+          signal: context.signal,
+          egress: deps.tools!.egress,
+        },
+        maxIterations: bot.max_tool_iterations,
+        call: ({ messages, tools, round }) => callModel({ messages, tools }, round),
+        assertLease: () => context.assertLease(),
+        onToolCall: (report) => reportToolCall(report),
+      })
+      result = loop.final
+      tokensIn = loop.tokensIn
+      tokensOut = loop.tokensOut
+      await log('info', 'tools done', { toolCalls: loop.toolCalls, rounds: loop.rounds })
+    }
+
+    /** A tool call: a run-log line when it ends, and live events as it starts and ends. */
+    async function reportToolCall(report: ToolCallReport): Promise<void> {
+      deps.publishLive({
+        id: 0,
+        tenantId: run.tenantId,
+        runId: run.id,
+        type: 'run.tool_call',
+        payload: {
+          runId: run.id,
+          tenantId: run.tenantId,
+          kind: run.kind,
+          subjectId: run.subjectId,
+          status: 'running',
+          attempt: run.attempt,
+          error: null,
+          toolCallId: report.toolCallId,
+          tool: report.tool,
+          toolStatus: report.status,
+          arguments: report.arguments,
+          ...(report.durationMs !== undefined ? { durationMs: report.durationMs } : {}),
+        },
+        createdAt: deps.clock.now(),
+      })
+      if (report.status === 'started') return
+      await log(report.status === 'failed' ? 'warn' : 'info', `tool ${report.tool} ${report.status}`, {
+        tool: report.tool,
+        toolCallId: report.toolCallId,
+        arguments: report.arguments,
+        durationMs: report.durationMs,
+        ...(report.resultChars !== undefined ? { resultChars: report.resultChars } : {}),
+        ...(report.error ? { error: report.error } : {}),
+      })
+    }
+
     const outputHash = sha256Hex(result.text)
     const isNew = botResultOf(previous?.result ?? null).outputHash !== outputHash
-    await log('info', 'answer received', {
-      model: result.model,
-      finishReason: result.finishReason,
-      tokensIn: result.tokensIn,
-      tokensOut: result.tokensOut,
-      costUsd,
-      callMs: deps.clock.now() - started,
-      isNew,
-    })
-    if (costUsd === null)
+    if (!costKnown)
       await log('warn', `no price known for ${bot.provider} ${result.model || bot.model}: cost not counted`)
     if (bot.daily_budget_usd !== null && costUsd !== null)
       await warnNearBudget(bot, run.id, dayOf(now, bot.timezone), spentToday + costUsd)
 
-    const botResult: BotRunResult = {
-      outputHash,
-      isNew,
-      tokensIn: result.tokensIn,
-      tokensOut: result.tokensOut,
-      costUsd,
-    }
+    const botResult: BotRunResult = { outputHash, isNew, tokensIn, tokensOut, costUsd }
     return { output: { text: result.text }, result: { ...botResult } }
   }
 

@@ -92,7 +92,15 @@ function settingsOf(row: BotRow): Required<BotExportDocument['bot']> {
     maxCostPerRunUsd: row.max_cost_per_run_usd,
     dailyBudgetUsd: row.daily_budget_usd,
     maxOutputTokens: row.max_output_tokens,
+    tools: toolsOf(row),
+    maxToolIterations: row.max_tool_iterations,
   }
+}
+
+/** The bot's tool sets (stored as a JSON array). */
+export function toolsOf(row: Pick<BotRow, 'tools'>): string[] {
+  const value = parseJson(row.tools)
+  return Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : []
 }
 
 /** A bot as a portable document: settings only; no id, state or secrets. */

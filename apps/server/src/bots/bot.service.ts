@@ -22,7 +22,7 @@ import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.type
 import { activeRunsOfSubjects } from '../runs/runs.ts'
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
 import { nextFireTimes, putScheduleIn, removeScheduleIn, updatePoliciesIn } from '../schedules/schedules.ts'
-import { toBotExport, toBotJson } from './bot.mapper.ts'
+import { toBotExport, toBotJson, toolsOf } from './bot.mapper.ts'
 import {
   botNamesLike,
   countBots,
@@ -57,6 +57,8 @@ export interface BotServiceDeps {
   quotasOf?: QuotasOf
   /** Tells the scheduler (of every process) that schedules changed. */
   onSchedulesChanged?: () => void
+  /** The tool-set names a workspace's bots may use (tools/); absent: any name is accepted. */
+  toolSets?: (tenantId: string) => Promise<readonly string[]>
 }
 
 /** Who a bot's schedule is kept by (schedules/); bot.schedule-owner.ts says what it holds. */
@@ -89,6 +91,8 @@ const columnOf = {
   maxCostPerRunUsd: 'max_cost_per_run_usd',
   dailyBudgetUsd: 'daily_budget_usd',
   maxOutputTokens: 'max_output_tokens',
+  tools: 'tools',
+  maxToolIterations: 'max_tool_iterations',
 } as const satisfies Record<keyof BotUpdate, keyof BotRow>
 
 /** The enqueue request of a bot run: retries, timeout and per-bot concurrency come from the bot. */
@@ -195,6 +199,16 @@ export function createBotService(deps: BotServiceDeps) {
       })
     if (!settings.model)
       errors.push({ field: 'model', message: 'Choose a model (the provider has no default model).' })
+    const tools = toolsOf(settings)
+    if (tools.length > 0 && deps.toolSets) {
+      const available = new Set(await deps.toolSets(tenantId))
+      const unknown = tools.filter((name) => !available.has(name))
+      if (unknown.length > 0)
+        errors.push({
+          field: 'tools',
+          message: `${unknown.map((name) => `"${name}"`).join(', ')} ${unknown.length === 1 ? 'is not a tool set' : 'are not tool sets'} of this installation; GET /api/v1/tools lists them.`,
+        })
+    }
     if (errors.length > 0) {
       const providerOnly = errors.every((e) => e.field === 'provider')
       throw new AppError(
@@ -260,6 +274,8 @@ export function createBotService(deps: BotServiceDeps) {
       max_cost_per_run_usd: input.maxCostPerRunUsd,
       daily_budget_usd: input.dailyBudgetUsd,
       max_output_tokens: input.maxOutputTokens,
+      tools: JSON.stringify(input.tools),
+      max_tool_iterations: input.maxToolIterations,
       consecutive_failures: 0,
       paused_reason: null,
       budget_warned_day: null,
@@ -338,7 +354,8 @@ export function createBotService(deps: BotServiceDeps) {
     for (const [field, value] of Object.entries(patch)) {
       if (value === undefined) continue
       const column = columnOf[field as keyof BotUpdate]
-      ;(set as Record<string, unknown>)[column] = typeof value === 'boolean' ? (value ? 1 : 0) : value
+      ;(set as Record<string, unknown>)[column] =
+        typeof value === 'boolean' ? (value ? 1 : 0) : Array.isArray(value) ? JSON.stringify(value) : value
     }
     const next: BotRow = { ...current, ...set }
     await check(tenantId, next)

@@ -23,6 +23,9 @@ export interface BotsTable {
   max_cost_per_run_usd: number | null
   daily_budget_usd: number | null
   max_output_tokens: number | null
+  /** The tool sets the bot may use: a JSON array of names (tools/). */
+  tools: string
+  max_tool_iterations: number
   consecutive_failures: number
   paused_reason: string | null
   budget_warned_day: string | null

@@ -1,11 +1,13 @@
 import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
+import type { EgressPolicy } from '../platform/egress/egress.ts'
 import type { Logger } from '../platform/logger.ts'
 import { createQuotasOf } from '../quotas/quota.service.ts'
 import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import type { Schedules } from '../schedules/schedules.ts'
+import type { ToolRegistry } from '../tools/tools.ts'
 import { createBotEventHandler } from './bot.events.ts'
 import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
 import { botRunView } from './bot.run-view.ts'
@@ -29,6 +31,8 @@ export interface BotsDeps {
   dataDir: string
   /** The schedules domain: the bots own the schedules of kind `bot`. */
   schedules: Schedules
+  /** The tool sets bots may use and the egress rules their calls obey; absent: no tools. */
+  tools?: { registry: ToolRegistry; egress: EgressPolicy }
   streamFlushMs?: number
   /** The installation's quotas; a workspace may have its own on top (default: defaultQuotas). */
   quotas?: Quotas
@@ -51,6 +55,7 @@ export function createBots(deps: BotsDeps) {
     notes,
     quotasOf,
     onSchedulesChanged: () => deps.schedules.changed(),
+    ...(deps.tools ? { toolSets: (tenantId: string) => deps.tools!.registry.names(tenantId) } : {}),
   })
   deps.kernel.views.push(botRunView)
   deps.kernel.executors.register(
@@ -61,6 +66,7 @@ export function createBots(deps: BotsDeps) {
       notes,
       providers: deps.providers,
       quotasOf,
+      ...(deps.tools ? { tools: deps.tools } : {}),
       publishLive: (event) => deps.kernel.relay.publishLive(event),
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),

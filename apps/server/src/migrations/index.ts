@@ -18,6 +18,7 @@ import { runKindsAndParking } from './0017-run-kinds-and-parking.ts'
 import { eventConsumers } from './0018-event-consumers.ts'
 import { runSubjectAndResult } from './0019-run-subject-and-result.ts'
 import { schedules } from './0020-schedules.ts'
+import { botTools } from './0021-bot-tools.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0018-event-consumers': eventConsumers,
   '0019-run-subject-and-result': runSubjectAndResult,
   '0020-schedules': schedules,
+  '0021-bot-tools': botTools,
 }

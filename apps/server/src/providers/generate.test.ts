@@ -73,6 +73,9 @@ describe.each(providerNames)('generate with %s', (name) => {
       tokensOut: 4,
       model: models[name],
       finishReason: 'stop',
+      // An answer, not tool calls: nothing to run, no turn to send back.
+      toolCalls: [],
+      responseMessages: [],
     })
     expect(chatRequests()).toHaveLength(1)
     const body = JSON.stringify(chatRequests()[0]!.body)

@@ -1,4 +1,4 @@
-import { streamText } from 'ai'
+import { jsonSchema, type ModelMessage, streamText, type ToolSet, tool } from 'ai'
 import type { Logger } from '../platform/logger.ts'
 import { type FetchFunction, languageModelOf } from './language-model.ts'
 import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
@@ -68,10 +68,19 @@ export async function generate(
 
   async function consume(): Promise<GenerateResult> {
     touch()
+    const tools: ToolSet | undefined = request.tools
+      ? Object.fromEntries(
+          Object.entries(request.tools).map(([name, spec]) => [
+            name,
+            tool({ description: spec.description, inputSchema: jsonSchema(spec.inputSchema as never) }),
+          ]),
+        )
+      : undefined
     const result = streamText({
       model: languageModelOf(credentials, model!, options.fetch),
       system: request.system,
-      prompt: request.prompt,
+      ...(request.messages ? { messages: request.messages } : { prompt: request.prompt ?? '' }),
+      ...(tools ? { tools } : {}),
       ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
       abortSignal: signal,
       maxRetries: 0,
@@ -83,6 +92,7 @@ export async function generate(
     let finishReason = 'other'
     let tokensIn = 0
     let tokensOut = 0
+    const toolCalls: GenerateResult['toolCalls'] = []
     for await (const part of result.fullStream) {
       touch()
       switch (part.type) {
@@ -101,6 +111,16 @@ export async function generate(
           if (part.warnings.length > 0)
             options.log?.debug({ provider, model, warnings: part.warnings }, 'provider call warnings')
           break
+        case 'tool-call':
+          toolCalls.push({
+            toolCallId: part.toolCallId,
+            toolName: part.toolName,
+            input: part.input,
+            ...('invalid' in part && part.invalid
+              ? { invalid: part.error instanceof Error ? part.error.message : 'arguments that are not JSON' }
+              : {}),
+          })
+          break
         case 'finish-step':
           answeredBy = plainText(part.response.modelId ?? '', 200) || answeredBy
           break
@@ -115,7 +135,8 @@ export async function generate(
           throw request.signal.aborted ? request.signal.reason : timeoutError()
       }
     }
-    return { text, tokensIn, tokensOut, model: answeredBy, finishReason }
+    const responseMessages: ModelMessage[] = toolCalls.length > 0 ? (await result.response).messages : []
+    return { text, tokensIn, tokensOut, model: answeredBy, finishReason, toolCalls, responseMessages }
   }
 
   const running = consume()

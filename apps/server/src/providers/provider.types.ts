@@ -1,3 +1,4 @@
+import type { ModelMessage } from 'ai'
 // The provider layer's contract: what bots (and later pipelines and the planner) may call.
 // Implemented in providers/ on top of the Vercel AI SDK (ai@6, @ai-sdk/*@3).
 
@@ -29,7 +30,12 @@ export interface ProviderCredentials {
 export interface GenerateRequest {
   model: string
   system: string
-  prompt: string
+  /** The user's turn; or, for a conversation with tool calls, `messages` instead. */
+  prompt?: string
+  /** The conversation so far (user turn, the model's tool calls, their results); replaces `prompt`. */
+  messages?: ModelMessage[]
+  /** Functions the model may call, by name (no execution here: the caller runs them, tools/). */
+  tools?: Record<string, ModelTool>
   /** The run's abort signal: timeout, cancel, lost lease, shutdown. */
   signal: AbortSignal
   maxOutputTokens?: number
@@ -44,6 +50,24 @@ export interface GenerateResult {
   /** The model that answered (the provider may resolve an alias). */
   model: string
   finishReason: string
+  /** The functions the model asked to call in this step (empty when it answered). */
+  toolCalls: ModelToolCall[]
+  /** The model's turn as messages, to send back with the tools' results in the next call. */
+  responseMessages: ModelMessage[]
+}
+
+/** A function the model may call: described by a JSON Schema of its arguments. */
+export interface ModelTool {
+  description: string
+  inputSchema: Record<string, unknown>
+}
+
+export interface ModelToolCall {
+  toolCallId: string
+  toolName: string
+  input: unknown
+  /** Set when the model named no such tool or sent arguments that are not JSON. */
+  invalid?: string
 }
 
 /** `valid`: the key passed its last check. `failing`: a call with the saved key was refused for good. */

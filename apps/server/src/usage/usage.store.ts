@@ -9,6 +9,8 @@ export interface UsageRecord {
   tenantId: string
   runId: string
   attempt: number
+  /** The model call within the attempt (default 0; a run with tools makes several). */
+  call?: number
   botId: string | null
   provider: string
   model: string
@@ -25,6 +27,7 @@ export async function recordUsage(db: Q, record: UsageRecord): Promise<void> {
       tenant_id: record.tenantId,
       run_id: record.runId,
       attempt: record.attempt,
+      call: record.call ?? 0,
       bot_id: record.botId,
       provider: record.provider,
       model: record.model,
@@ -33,7 +36,7 @@ export async function recordUsage(db: Q, record: UsageRecord): Promise<void> {
       cost_usd: record.costUsd,
       created_at: record.at,
     })
-    .onConflict((oc) => oc.columns(['run_id', 'attempt']).doNothing())
+    .onConflict((oc) => oc.columns(['run_id', 'attempt', 'call']).doNothing())
     .execute()
 }
 

@@ -6,6 +6,8 @@ export interface UsageRecordsTable {
   tenant_id: string
   run_id: string
   attempt: number
+  /** The model call within the attempt (0 first; a run with tools makes several). */
+  call: Generated<number>
   bot_id: string | null
   provider: string
   model: string

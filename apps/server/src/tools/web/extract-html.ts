@@ -1,7 +1,7 @@
 import { load } from 'cheerio'
+import { ToolError } from '../tool-error.ts'
 import { absoluteUrl, documentBase, readableText } from './html-text.ts'
 import { type FetchLimits, fetchGuarded, loadHtml, type WebToolContext } from './http-fetch.ts'
-import { ToolError } from './tool-error.ts'
 
 export interface ExtractHtmlInput {
   url: string

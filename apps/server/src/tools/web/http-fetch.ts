@@ -5,8 +5,8 @@ import {
   egressRefusal,
   type FetchFunction,
 } from '../../platform/egress/egress.ts'
+import { ToolError } from '../tool-error.ts'
 import { reducePage } from './html-text.ts'
-import { ToolError } from './tool-error.ts'
 
 // The web tools' one way out: every request and every redirect hop goes through the egress guard
 // (checked after DNS resolution, connected to the checked address), redirects are followed by hand so

@@ -2,9 +2,9 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEgressPolicy, parseEgressAllow } from '../../platform/egress/egress.ts'
+import { ToolError } from '../tool-error.ts'
 import { extractHtml } from './extract-html.ts'
 import { httpFetch, type WebToolContext } from './http-fetch.ts'
-import { ToolError } from './tool-error.ts'
 
 // Real listeners on 127.0.0.1 stand for the web: `site` is opened by the policy (127.0.0.1:<its port>
 // only), `other` is not, and counts what reaches it.

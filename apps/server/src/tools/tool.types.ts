@@ -1,0 +1,35 @@
+import type { z } from 'zod'
+import type { EgressPolicy } from '../platform/egress/egress.ts'
+
+// A tool set is what a bot is given (`web`, `code`, …): named functions the model may call. The
+// functions know nothing of bots or runs; what they may reach comes in the context (decision 0029).
+
+/** What a function may use while it runs: the run's signal and the installation's egress rules. */
+export interface ToolContext {
+  tenantId: string
+  runId: string
+  /** Cancel, timeout, a lost lease: every fetch, sandbox and child process stops with it. */
+  signal: AbortSignal
+  egress: EgressPolicy
+}
+
+export interface ToolFunction<Input = unknown> {
+  /** Unique over all tool sets (`http_fetch`): the name the model calls. */
+  name: string
+  /** For the model: what it does, when to use it, what it returns. */
+  description: string
+  /** The arguments; validated before the call, their JSON Schema is what the model sees. */
+  input: z.ZodType<Input>
+  /** Acts outside the orchestrator (sends, writes, posts): the run's lease is presented first. */
+  sideEffects?: boolean
+  execute(input: Input, context: ToolContext): Promise<unknown>
+}
+
+export interface ToolSet {
+  name: string
+  description: string
+  // biome-ignore lint/suspicious/noExplicitAny: each function has its own input type
+  functions: ToolFunction<any>[]
+}
+
+export { ToolError } from './tool-error.ts'

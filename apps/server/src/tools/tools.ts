@@ -1,0 +1,17 @@
+// The tools domain's public surface (decision 0029): the registry of tool sets, the loop a bot run
+// talks to its model through, and the types a tool set is written against.
+
+export { toolRoutes } from './tool.routes.ts'
+export { type ToolContext, ToolError, type ToolFunction, type ToolSet } from './tool.types.ts'
+export { runToolLoop, type ToolCallReport, type ToolLoopOptions, type ToolLoopResult } from './tool-loop.ts'
+export { ToolRegistry, type ToolSetDescription } from './tool-registry.ts'
+
+import { ToolRegistry } from './tool-registry.ts'
+import { webToolSet } from './web/web.tool-set.ts'
+
+/** The registry with the built-in tool sets. */
+export function createToolRegistry(): ToolRegistry {
+  const registry = new ToolRegistry()
+  registry.register(webToolSet)
+  return registry
+}

@@ -1,0 +1,36 @@
+import { z } from 'zod'
+
+// Tools (issue 13): the tool sets a bot may be given, as `GET /api/v1/tools` lists them.
+
+export const toolFunctionSchema = z
+  .object({
+    name: z.string().describe('The name the model calls, e.g. `http_fetch`.'),
+    description: z.string(),
+    inputSchema: z.record(z.string(), z.unknown()).describe('JSON Schema of the arguments.'),
+  })
+  .meta({ id: 'ToolFunction', description: 'A function of a tool set.' })
+
+export const toolSetSchema = z
+  .object({
+    name: z.string().describe('What a bot names in `tools`, e.g. `web`.'),
+    description: z.string(),
+    configured: z.boolean().describe('False when the set needs setting up first (a search key, …).'),
+    needsApproval: z
+      .array(z.string())
+      .describe('Functions whose calls wait for a person’s approval (empty: none).'),
+    functions: z.array(toolFunctionSchema),
+  })
+  .meta({ id: 'ToolSet', description: 'Tools a bot may be given.' })
+
+/**
+ * A tool set as `GET /api/v1/tools` lists it.
+ *
+ * @example
+ * const web: ToolSet = { name: 'web', description: 'Read web pages…', configured: true, needsApproval: [],
+ *   functions: [{ name: 'http_fetch', description: 'Fetches a URL…', inputSchema: { type: 'object' } }] }
+ */
+export type ToolSet = z.infer<typeof toolSetSchema>
+
+export const toolSetListSchema = z
+  .object({ items: z.array(toolSetSchema) })
+  .meta({ id: 'ToolSetList', description: 'The tool sets of this installation.' })
