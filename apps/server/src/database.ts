@@ -1,5 +1,6 @@
 import type { AuditAnchorTable, AuditLogTable } from './audit/audit.table.ts'
 import type { ApiKeysTable } from './auth/api-key.table.ts'
+import type { BotFilesTable } from './bots/bot-file.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
 import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
@@ -34,6 +35,7 @@ export interface Tables {
   run_workers: RunWorkersTable
   providers: ProvidersTable
   bots: BotsTable
+  bot_files: BotFilesTable
   schedules: SchedulesTable
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable

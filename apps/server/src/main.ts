@@ -3,6 +3,7 @@ import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
 import { botRunsToKeep } from './bots/bot.retention.ts'
+import { importNoteFiles } from './bots/bot-notes.import.ts'
 import { botProvidersOf } from './bots/bot-providers.ts'
 import { createBots } from './bots/bots.ts'
 import type { Tables } from './database.ts'
@@ -56,6 +57,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const database = await openServerDatabase(config)
   const applied = await migrateToLatest(database.db, database.dialect, migrations)
   if (applied.length > 0) log.info({ applied }, 'database migrated')
+  // Notes kept as files before migration 0022 move into the database (once; nothing to do after).
+  await importNoteFiles(database, config.dataDir, log)
 
   const bus: Bus =
     database.dialect === 'postgres'
@@ -146,7 +149,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     schedules,
     tools: { registry: tools, egress: createEgressPolicy(config.egressAllow) },
     providers: botProvidersOf(providers),
-    dataDir: config.dataDir,
     quotas: config.quotas,
   })
 

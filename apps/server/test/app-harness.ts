@@ -129,7 +129,6 @@ export async function createTestApp(
     log: options.log ?? testLog,
     kernel,
     providers: options.botProviders?.(database) ?? botProvidersOf(vaulted.providers),
-    dataDir,
     streamFlushMs: 20,
     // Tests schedule every second and spend freely unless they test the quotas themselves.
     quotas: { ...defaultQuotas, minScheduleSeconds: 1, dailyBudgetUsd: null, ...options.quotas },

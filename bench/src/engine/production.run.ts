@@ -132,7 +132,6 @@ async function main(): Promise<ProductionResult> {
     log,
     kernel,
     providers: botProvidersOf(providers),
-    dataDir: dir,
     quotas: { ...defaultQuotas, bots: options.bots, dailyBudgetUsd: null },
   })
   const rows: BotRow[] = []

@@ -260,7 +260,7 @@ export const botRunRequestSchema = z
 
 export type BotRunRequest = z.input<typeof botRunRequestSchema>
 
-// Notes: the bot's docs folder, part of every run's context (newest first, within a token budget).
+// Notes: the bot's docs, part of every run's context (newest first, within a token budget).
 export const noteNamePattern = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/
 
 export const noteParamsSchema = z.object({

@@ -31,7 +31,9 @@ describe('authentication cannot be bypassed', () => {
   })
 
   async function snapshot() {
-    const count = async (table: 'bots' | 'runs' | 'audit_log' | 'api_keys' | 'providers' | 'run_events') =>
+    const count = async (
+      table: 'bots' | 'runs' | 'audit_log' | 'api_keys' | 'providers' | 'run_events' | 'bot_files',
+    ) =>
       Number(
         (
           await t.database.db
@@ -40,7 +42,6 @@ describe('authentication cannot be bypassed', () => {
             .executeTakeFirstOrThrow()
         ).n,
       )
-    const notesDir = path.join(t.dataDir, 'bots', botId)
     return {
       bots: await count('bots'),
       runs: await count('runs'),
@@ -48,7 +49,7 @@ describe('authentication cannot be bypassed', () => {
       keys: await count('api_keys'),
       providers: await count('providers'),
       events: await count('run_events'),
-      notes: fs.existsSync(notesDir) ? fs.readdirSync(notesDir).length : 0,
+      notes: await count('bot_files'),
       bot: JSON.stringify(await t.bots.service.get('default', botId)),
     }
   }

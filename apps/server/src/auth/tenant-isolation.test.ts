@@ -24,7 +24,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
       provider: 'openai',
       schedule: '@hourly',
     })
-    await t.bots.notes.put(bot.id, 'a.md', 'tenant-a-secret-note')
+    await t.bots.notes.put({ tenantId: 'default', botId: bot.id }, 'a.md', 'tenant-a-secret-note')
     const run = await t.bots.service.runNow('default', bot.id, {
       trigger: 'api',
       input: 'tenant-a-secret-input',

@@ -126,9 +126,9 @@ describe.each(dialects)('bot runs end to end on %s', (dialect) => {
     await setUp()
     server.setBehaviour({ type: 'success', text: 'Found: Offer A' })
     const bot = await createBot()
-    await t.bots.notes.put(bot.id, 'rules.md', 'Only size 42.')
+    await t.bots.notes.put({ tenantId, botId: bot.id }, 'rules.md', 'Only size 42.')
     const first = await settled((await runBot(bot.id, { maxPrice: 40 })).id)
-    await t.bots.notes.put(bot.id, 'huge.md', 'y'.repeat(40_000))
+    await t.bots.notes.put({ tenantId, botId: bot.id }, 'huge.md', 'y'.repeat(40_000))
     await settled((await runBot(bot.id)).id)
     const [firstCall, secondCall] = server.requests.filter((r) => r.path.endsWith('/chat/completions'))
     const messages = (call: typeof firstCall) =>

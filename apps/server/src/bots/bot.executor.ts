@@ -20,6 +20,7 @@ import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
 import { decideBudget } from './bot-budget.ts'
 import { buildBotContext, notesTokenBudget } from './bot-context.ts'
+import { botFileSpace } from './bot-files.ts'
 import type { BotNotes } from './bot-notes.ts'
 
 /** What a bot run needs of the provider layer. */
@@ -271,6 +272,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
           runId: run.id,
           signal: context.signal,
           egress: deps.tools!.egress,
+          files: botFileSpace(deps, run.tenantId, bot.id),
         },
         maxIterations: bot.max_tool_iterations,
         call: ({ messages, tools, round }) => callModel({ messages, tools }, round),

@@ -272,16 +272,20 @@ describe.each(dialects)('bots API on %s', (dialect) => {
     expect(hostile.statusCode).toBe(400)
   })
 
-  it('keeps notes inside the bot’s folder and removes them with the bot', async () => {
+  it('keeps notes with the bot (in the database, nothing on disk) and removes them with it', async () => {
     const bot = await create()
     const put = await send('PUT', `/api/v1/bots/${bot.id}/notes/prices%202026.md`, {
       content: '# Prices\n35 €',
     })
     expect(put.statusCode, put.body).toBe(200)
     expect(put.json()).toMatchObject({ name: 'prices 2026.md', size: 15 })
-    expect(fs.readFileSync(path.join(t.dataDir, 'bots', bot.id, 'prices 2026.md'), 'utf8')).toBe(
-      '# Prices\n35 €',
-    )
+    const stored = () =>
+      t.database.db
+        .selectFrom('bot_files')
+        .select(['space', 'name', 'content'])
+        .where('bot_id', '=', bot.id)
+        .execute()
+    expect(await stored()).toEqual([{ space: 'notes', name: 'prices 2026.md', content: '# Prices\n35 €' }])
     expect(
       (await get(`/api/v1/bots/${bot.id}/notes`)).json().items.map((n: { name: string }) => n.name),
     ).toEqual(['prices 2026.md'])
@@ -295,7 +299,8 @@ describe.each(dialects)('bots API on %s', (dialect) => {
         expect([400, 404], `${method} ${name}`).toContain(response.statusCode)
         expect(response.headers['content-type']).toContain('application/problem+json')
       }
-    expect(fs.readdirSync(path.join(t.dataDir, 'bots', bot.id))).toEqual(['prices 2026.md'])
+    expect((await stored()).map((note) => note.name)).toEqual(['prices 2026.md'])
+    expect(fs.existsSync(path.join(t.dataDir, 'bots'))).toBe(false)
     expect(fs.existsSync(path.join(t.dataDir, 'escape'))).toBe(false)
     expect((await get(`/api/v1/bots/${bot.id}/notes/missing.md`)).json().code).toBe('note_not_found')
     expect((await send('DELETE', `/api/v1/bots/${bot.id}/notes/prices%202026.md`)).statusCode).toBe(204)
@@ -306,7 +311,7 @@ describe.each(dialects)('bots API on %s', (dialect) => {
       status: 'cancelled',
       botId: bot.id,
     })
-    expect(fs.existsSync(path.join(t.dataDir, 'bots', bot.id))).toBe(false)
+    expect(await stored()).toEqual([])
     expect((await get(`/api/v1/bots/${bot.id}`)).statusCode).toBe(404)
   })
 })

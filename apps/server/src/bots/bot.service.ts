@@ -1,6 +1,7 @@
 import type { Bot, BotCreate, BotExport, BotExportDocument, BotUpdate } from '@openorch/contracts'
 import { botCreateSchema } from '@openorch/contracts'
-import type { Db } from '../database.ts'
+import type { Kysely } from 'kysely'
+import type { Db, Tables } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
@@ -399,13 +400,13 @@ export function createBotService(deps: BotServiceDeps) {
     const deleted = await writeTransaction(database, async (trx) => {
       if (!(await deleteBot(trx, tenantId, id))) return false
       await removeScheduleIn(trx, botRunKind, id)
+      await deps.notes.removeAll(id, trx)
       return true
     })
     if (!deleted) throw notFound('bot_not_found', `Bot ${id} does not exist.`)
     // Its queued and running runs would only fail with bot_not_found: cancel them now.
     const active = await activeRunsOfSubjects(db, [{ tenantId, subjectId: id }])
     for (const run of active.get(id) ?? []) await deps.runs.cancel(tenantId, run.id).catch(() => undefined)
-    await deps.notes.removeAll(id)
     log.info({ botId: id, tenantId }, 'bot deleted (its runs are kept for history and usage)')
     changed()
   }
@@ -425,7 +426,9 @@ export function createBotService(deps: BotServiceDeps) {
       budget_warned_day: null,
     })
     // Under the copy's lock: a note written to the new bot meanwhile waits, then counts the copied ones.
-    await underBotLock(tenantId, row.id, () => deps.notes.copy(source.id, row.id, quotas))
+    await underBotLock(tenantId, row.id, (trx) =>
+      deps.notes.copy(source.id, { tenantId, botId: row.id }, quotas, trx),
+    )
     return toBotJson(row, nextFireAt, undefined)
   }
 
@@ -433,11 +436,15 @@ export function createBotService(deps: BotServiceDeps) {
    * Runs `work` on the bot's files under the bot's lock (SQLite's write lock, the bot's row on
    * PostgreSQL), for every process sharing the database; bot_not_found once the bot is deleted.
    */
-  async function underBotLock<T>(tenantId: string, id: string, work: () => Promise<T>): Promise<T> {
+  async function underBotLock<T>(
+    tenantId: string,
+    id: string,
+    work: (trx: Kysely<Tables>) => Promise<T>,
+  ): Promise<T> {
     return writeTransaction(database, async (trx) => {
       if (!(await lockBot(trx, tenantId, id, database.dialect)))
         throw notFound('bot_not_found', `Bot ${id} does not exist.`)
-      return work()
+      return work(trx)
     })
   }
 
@@ -453,7 +460,9 @@ export function createBotService(deps: BotServiceDeps) {
     content: string,
     quotas?: Quotas,
   ): Promise<NoteFile> {
-    return underBotLock(tenantId, id, () => deps.notes.put(id, name, content, quotas))
+    return underBotLock(tenantId, id, (trx) =>
+      deps.notes.put({ tenantId, botId: id }, name, content, quotas, trx),
+    )
   }
 
   async function exportBot(tenantId: string, id: string): Promise<BotExportDocument> {

@@ -28,7 +28,6 @@ export interface BotsDeps {
   log: Logger
   kernel: Pick<RunKernel, 'runs' | 'executors' | 'views' | 'relay'>
   providers: ProviderDirectory & BotProviderAccess
-  dataDir: string
   /** The schedules domain: the bots own the schedules of kind `bot`. */
   schedules: Schedules
   /** The tool sets bots may use and the egress rules their calls obey; absent: no tools. */
@@ -43,7 +42,7 @@ export type Bots = ReturnType<typeof createBots>
 export function createBots(deps: BotsDeps) {
   const quotas = deps.quotas ?? defaultQuotas
   const quotasOf = createQuotasOf(deps.database.db, quotas)
-  const notes = createBotNotes(deps.dataDir)
+  const notes = createBotNotes({ database: deps.database, clock: deps.clock })
   deps.schedules.scheduler.own(botRunKind, botScheduleOwner)
   const service = createBotService({
     database: deps.database,

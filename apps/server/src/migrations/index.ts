@@ -19,6 +19,7 @@ import { eventConsumers } from './0018-event-consumers.ts'
 import { runSubjectAndResult } from './0019-run-subject-and-result.ts'
 import { schedules } from './0020-schedules.ts'
 import { botTools } from './0021-bot-tools.ts'
+import { botFiles } from './0022-bot-files.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0019-run-subject-and-result': runSubjectAndResult,
   '0020-schedules': schedules,
   '0021-bot-tools': botTools,
+  '0022-bot-files': botFiles,
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
-import { dialects } from '../../test/databases.ts'
+import { dialects, useTestDatabase } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 import { createBotNotes } from '../bots/bot-notes.ts'
 import { parseSchedule } from '../schedules/schedule-spec.ts'
@@ -279,26 +279,31 @@ describe('quotas without a database', () => {
     expect(scheduleTooFrequent(defaultQuotas, parseSchedule('0 9,10 * * *', 'UTC'), now)).toBeUndefined()
     expect(scheduleTooFrequent(defaultQuotas, parseSchedule('*/20 * * * * *', 'UTC'), now)).toContain('20 s')
   })
+})
+
+describe.each(dialects)('notes in the database on %s', (dialect) => {
+  const fixture = useTestDatabase(dialect)
 
   it('reads note metadata first and only the bytes the context can use', async () => {
-    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'openorch-notes-'))
-    try {
-      const notes = createBotNotes(dir)
-      for (const [index, name] of ['old', 'middle', 'new'].entries()) {
-        await notes.put('bot-1', name, name[0]!.repeat(10_000))
-        // Distinct modification times: newest first is the order.
-        const when = new Date(Date.UTC(2026, 0, 1 + index))
-        fs.utimesSync(path.join(dir, 'bots', 'bot-1', name), when, when)
-      }
-      const read = await notes.readWithin('bot-1', 15_000)
-      expect(read.map((note) => [note.name, note.content.length, note.complete])).toEqual([
-        ['new', 10_000, true],
-        ['middle', 5_000, false],
-        ['old', 0, false],
-      ])
-      expect(read.map((note) => note.size)).toEqual([10_000, 10_000, 10_000])
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
+    let now = Date.UTC(2026, 0, 1)
+    const notes = createBotNotes({ database: fixture.database, clock: { now: () => now } })
+    for (const name of ['old', 'middle', 'new']) {
+      await notes.put({ tenantId: 'default', botId: 'bot-1' }, name, name[0]!.repeat(10_000))
+      now += 86_400_000
     }
+    const read = await notes.readWithin('bot-1', 15_000)
+    expect(read.map((note) => [note.name, note.content.length, note.complete])).toEqual([
+      ['new', 10_000, true],
+      ['middle', 5_000, false],
+      ['old', 0, false],
+    ])
+    expect(read.map((note) => note.size)).toEqual([10_000, 10_000, 10_000])
+    // A multi-byte character cut at the limit is dropped, not shown broken.
+    await notes.put({ tenantId: 'default', botId: 'bot-2' }, 'umlauts', 'ä'.repeat(10))
+    expect((await notes.readWithin('bot-2', 5))[0]).toMatchObject({
+      content: 'ää',
+      complete: false,
+      size: 20,
+    })
   })
 })

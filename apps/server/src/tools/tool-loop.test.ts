@@ -156,6 +156,56 @@ describe.each(dialects)('bots with tools on %s', (dialect) => {
     expect((await run(bot.id)).result).toMatchObject({ isNew: false })
   })
 
+  it('the scout: reads the shop, keeps what it saw in a file, and isNew follows what is new', async () => {
+    await setUp()
+    const bot = await createBot({ tools: ['web', 'files'] })
+    const scoutRun = async (answer: string, seen: string) => {
+      model.setBehaviour({
+        type: 'script',
+        steps: [
+          {
+            type: 'tool_calls',
+            calls: [
+              { name: 'files_read', arguments: { name: 'seen.txt' } },
+              { name: 'http_fetch', arguments: { url: `${shop.url}/` } },
+            ],
+          },
+          {
+            type: 'tool_calls',
+            calls: [{ name: 'files_write', arguments: { name: 'seen.txt', content: seen } }],
+          },
+          { type: 'success', text: answer },
+        ],
+      })
+      model.requests.length = 0
+      const done = await run(bot.id)
+      expect(done.status, JSON.stringify(done.error)).toBe('completed')
+      return done
+    }
+    const first = await scoutRun('New: Nike Air Max 90 — 35 €', 'offer/0\noffer/1')
+    expect(first.result).toMatchObject({ isNew: true })
+    // The first run found no file yet: the model was told so, and went on.
+    expect(chatBodies()[1]).toContain('file_not_found')
+    // The shop did not change: the bot reads what it saw before, and has nothing new to say.
+    const second = await scoutRun('Nothing new.', 'offer/0\noffer/1')
+    expect(chatBodies()[1]).toContain('offer/1')
+    expect(chatBodies()[1]).not.toContain('file_not_found')
+    expect(second.result).toMatchObject({ isNew: true })
+    const third = await scoutRun('Nothing new.', 'offer/0\noffer/1')
+    expect(third.result).toMatchObject({ isNew: false })
+    shop.setOffers(['Nike Air Max 90 — 35 €', 'Adidas Samba — 55 €', 'Nike Air Max 90 — 29 €'])
+    const fourth = await scoutRun('New: Nike Air Max 90 — 29 €', 'offer/0\noffer/1\noffer/2')
+    expect(chatBodies()[1]).toContain('29 €')
+    expect(fourth.result).toMatchObject({ isNew: true })
+    // The file is the bot's, in the database: the API's notes are not where it is.
+    const stored = await t.database.db
+      .selectFrom('bot_files')
+      .select(['space', 'name', 'content'])
+      .where('bot_id', '=', bot.id)
+      .execute()
+    expect(stored).toEqual([{ space: 'files', name: 'seen.txt', content: 'offer/0\noffer/1\noffer/2' }])
+  })
+
   it('tells the model what a tool refused, and goes on: private addresses, unknown tools, bad arguments', async () => {
     await setUp()
     const bot = await createBot()

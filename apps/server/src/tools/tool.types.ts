@@ -11,6 +11,17 @@ export interface ToolContext {
   /** Cancel, timeout, a lost lease: every fetch, sandbox and child process stops with it. */
   signal: AbortSignal
   egress: EgressPolicy
+  /** The files of whoever the run is for (a bot's own space): the files tool set reads and writes here. */
+  files?: FileSpace
+}
+
+/** A file space (a bot's own): names are flat, checked, and quotas hold; errors are ToolErrors. */
+export interface FileSpace {
+  list(): Promise<Array<{ name: string; size: number; updatedAt: number }>>
+  read(name: string): Promise<{ name: string; content: string; size: number; updatedAt: number }>
+  write(name: string, content: string): Promise<{ name: string; size: number }>
+  append(name: string, content: string): Promise<{ name: string; size: number }>
+  delete(name: string): Promise<void>
 }
 
 export interface ToolFunction<Input = unknown> {

@@ -2,10 +2,11 @@
 // talks to its model through, and the types a tool set is written against.
 
 export { toolRoutes } from './tool.routes.ts'
-export { type ToolContext, ToolError, type ToolFunction, type ToolSet } from './tool.types.ts'
+export { type FileSpace, type ToolContext, ToolError, type ToolFunction, type ToolSet } from './tool.types.ts'
 export { runToolLoop, type ToolCallReport, type ToolLoopOptions, type ToolLoopResult } from './tool-loop.ts'
 export { ToolRegistry, type ToolSetDescription } from './tool-registry.ts'
 
+import { filesToolSet } from './files/files.tool-set.ts'
 import { ToolRegistry } from './tool-registry.ts'
 import { webToolSet } from './web/web.tool-set.ts'
 
@@ -13,5 +14,6 @@ import { webToolSet } from './web/web.tool-set.ts'
 export function createToolRegistry(): ToolRegistry {
   const registry = new ToolRegistry()
   registry.register(webToolSet)
+  registry.register(filesToolSet)
   return registry
 }
