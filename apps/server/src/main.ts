@@ -147,7 +147,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     kernel,
     schedules,
-    tools: { registry: tools, egress: createEgressPolicy(config.egressAllow) },
+    tools: { registry: tools, egress: createEgressPolicy(config.toolEgressAllow) },
     providers: botProvidersOf(providers),
     quotas: config.quotas,
   })

@@ -80,6 +80,12 @@ describe('loadConfig', () => {
       { kind: 'cidr', cidr: '10.0.0.0/8' },
       { kind: 'host', host: 'intranet.example', port: undefined },
     ])
+    // The tools' URLs come from the model: the Ollama opened for providers by default is not theirs.
+    expect(loadConfig({}).toolEgressAllow).toEqual([])
+    expect(loadConfig({ OPENORCH_EGRESS_ALLOW: 'none' }).toolEgressAllow).toEqual([])
+    expect(loadConfig({ OPENORCH_EGRESS_ALLOW: '10.0.0.0/8' }).toolEgressAllow).toEqual([
+      { kind: 'cidr', cidr: '10.0.0.0/8' },
+    ])
     expect(() => loadConfig({ OPENORCH_EGRESS_ALLOW: '10.0.0.0/8,10.0.0.0/40' })).toThrow(
       /OPENORCH_EGRESS_ALLOW.*"10\.0\.0\.0\/40" is not a CIDR/,
     )

@@ -162,6 +162,11 @@ export interface Config {
   }
   /** What outbound calls may reach although it is not on the internet (OPENORCH_EGRESS_ALLOW). */
   egressAllow: EgressAllowEntry[]
+  /**
+   * The same for the bots' tools, whose URLs come from the model (and so from any page it read):
+   * only what OPENORCH_EGRESS_ALLOW names, never the local Ollama opened by default for providers.
+   */
+  toolEgressAllow: EgressAllowEntry[]
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
@@ -232,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       trustProxy: e.OPENORCH_TRUST_PROXY,
     },
     egressAllow: e.OPENORCH_EGRESS_ALLOW,
+    toolEgressAllow: 'OPENORCH_EGRESS_ALLOW' in cleaned ? e.OPENORCH_EGRESS_ALLOW : [],
     dataDir,
     database: {
       url: e.DATABASE_URL,
