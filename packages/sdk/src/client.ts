@@ -24,6 +24,7 @@ import type {
   SchedulePreview,
   Session,
   SetupState,
+  ToolSet,
   Usage,
   User,
   UserCreate,
@@ -436,6 +437,11 @@ export function createClient(options: ClientOptions) {
     remove: (name: ProviderName) => request<void>('DELETE', provider(name)),
   }
 
+  const tools = {
+    /** The tool sets a bot may be given, with each function's JSON Schema. */
+    list: () => request<{ items: ToolSet[] }>('GET', '/tools'),
+  }
+
   const schedules = {
     /** The next fire times of a schedule in a time zone (the dashboard's cron helper). */
     preview: (query: { schedule: string; timezone?: string; count?: number }) =>
@@ -481,7 +487,7 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { auth, users, keys, workspaces, runs, bots, providers, schedules, usage, quotas, events }
+  return { auth, users, keys, workspaces, runs, bots, providers, schedules, tools, usage, quotas, events }
 }
 
 export type Client = ReturnType<typeof createClient>

@@ -28,6 +28,7 @@ export type BotFormValues = Required<
     | 'maxRetries'
     | 'dailyBudgetUsd'
     | 'maxCostPerRunUsd'
+    | 'tools'
   >
 >
 
@@ -46,6 +47,7 @@ export function valuesOfBot(bot: Bot): BotFormValues {
     maxRetries: bot.maxRetries,
     dailyBudgetUsd: bot.dailyBudgetUsd,
     maxCostPerRunUsd: bot.maxCostPerRunUsd,
+    tools: bot.tools,
   }
 }
 
@@ -65,6 +67,7 @@ export function BotForm({
   const { t } = useI18n()
   const client = useClient()
   const providers = useQuery({ queryKey: ['providers'], queryFn: () => client.providers.list() })
+  const toolSets = useQuery({ queryKey: ['tools'], queryFn: () => client.tools.list() })
   const [values, setValues] = useState<BotFormValues>(initial)
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
@@ -206,6 +209,40 @@ export function BotForm({
           />
           {t('bot.enabled')}
         </label>
+        <fieldset>
+          <legend className="text-sm font-medium">{t('bot.tools')}</legend>
+          <p className="text-xs text-slate-600 dark:text-slate-400">{t('bot.toolsHint')}</p>
+          <ul className="mt-2 space-y-2" data-testid="tool-picker">
+            {(toolSets.data?.items ?? []).map((toolSet) => (
+              <li key={toolSet.name}>
+                <label className="flex items-start gap-2 text-sm">
+                  <input
+                    type="checkbox"
+                    className="mt-0.5 h-4 w-4"
+                    checked={values.tools.includes(toolSet.name)}
+                    onChange={(e) =>
+                      set(
+                        'tools',
+                        e.target.checked
+                          ? [...values.tools, toolSet.name]
+                          : values.tools.filter((n) => n !== toolSet.name),
+                      )
+                    }
+                  />
+                  <span>
+                    <span className="font-mono">{toolSet.name}</span> — {toolSet.description}
+                    <span className="block text-xs text-slate-600 dark:text-slate-400">
+                      {toolSet.functions.map((fn) => fn.name).join(', ')}
+                    </span>
+                  </span>
+                </label>
+              </li>
+            ))}
+          </ul>
+          {fieldError('tools') && (
+            <p className="mt-1 text-sm text-red-700 dark:text-red-300">{fieldError('tools')}</p>
+          )}
+        </fieldset>
         <details>
           <summary className="cursor-pointer text-sm font-medium">{t('bot.limits')}</summary>
           <div className="mt-3 grid gap-4 sm:grid-cols-2">

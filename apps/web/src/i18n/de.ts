@@ -155,6 +155,9 @@ export const de: Record<MessageKey, string> = {
   'bot.setUpProvider': 'Anbieter einrichten',
   'bot.enabled': 'Zeitplan ist an',
   'bot.limits': 'Limits und Wiederholungen',
+  'bot.tools': 'Werkzeuge',
+  'bot.toolsHint':
+    'Was der Bot während eines Laufs benutzen darf. Jeder Aufruf steht im Protokoll des Laufs.',
   'bot.maxRuntime': 'Zeitlimit pro Lauf (Sekunden)',
   'bot.maxRetries': 'Wiederholungen nach vorübergehendem Fehler',
   'bot.dailyBudget': 'Tagesbudget (USD)',

@@ -148,6 +148,8 @@ export const en = {
   'bot.setUpProvider': 'Set up a provider',
   'bot.enabled': 'Schedule is on',
   'bot.limits': 'Limits and retries',
+  'bot.tools': 'Tools',
+  'bot.toolsHint': 'What the bot may use while it runs. Every call is shown in the run’s log.',
   'bot.maxRuntime': 'Time limit per run (seconds)',
   'bot.maxRetries': 'Retries after a temporary error',
   'bot.dailyBudget': 'Daily budget (USD)',

@@ -100,7 +100,8 @@ export const botTemplates: BotTemplate[] = [
     description: 'template.scout.description',
     prompt: 'template.scout.prompt',
     schedule: '@hourly',
-    settings: { maxRuntimeSeconds: 120, maxRetries: 2, pauseAfterFailures: 5 },
+    // The scout reads the shop's pages and keeps what it saw in a file.
+    settings: { maxRuntimeSeconds: 120, maxRetries: 2, pauseAfterFailures: 5, tools: ['web', 'files'] },
   },
   {
     id: 'summariser',

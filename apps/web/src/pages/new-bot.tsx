@@ -33,6 +33,7 @@ export default function NewBot() {
     maxRetries: template?.settings.maxRetries ?? 1,
     dailyBudgetUsd: null,
     maxCostPerRunUsd: null,
+    tools: template?.settings.tools ?? [],
   }
 
   return (
