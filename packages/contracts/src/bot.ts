@@ -107,6 +107,12 @@ const botFields = {
     .min(1)
     .max(50)
     .describe('Rounds of tool calls a run may make before it fails with `tool_iterations_exceeded`.'),
+  outputSchema: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe(
+      'A JSON Schema (an object) the answer must match: stored as `output.data` beside `output.text`, and `isNew` compares the data. Null: free text.',
+    ),
 }
 
 export const botCreateSchema = z
@@ -132,6 +138,7 @@ export const botCreateSchema = z
     maxOutputTokens: botFields.maxOutputTokens.default(null),
     tools: botFields.tools.default([]),
     maxToolIterations: botFields.maxToolIterations.default(10),
+    outputSchema: botFields.outputSchema.default(null),
   })
   .meta({ id: 'BotCreate', description: 'A new bot. Unknown fields are rejected.' })
 
@@ -201,6 +208,7 @@ export const botSchema = z
     maxOutputTokens: z.number().int().nullable(),
     tools: z.array(z.string()).describe('The tool sets the bot may use.'),
     maxToolIterations: z.number().int(),
+    outputSchema: z.record(z.string(), z.unknown()).nullable(),
     nextRunAt: isoTime.nullable().describe('When the schedule fires next (null: no schedule, or disabled).'),
     pausedReason: z
       .string()

@@ -14,7 +14,7 @@ import { appendEventsIn, appendRunLogs, type RunLogEntry, type RunLogLevel } fro
 import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
 import { runToolLoop, type ToolCallReport, type ToolRegistry } from '../tools/tools.ts'
 import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
-import { toolsOf } from './bot.mapper.ts'
+import { outputSchemaOf, toolsOf } from './bot.mapper.ts'
 import { type BotRunResult, botResultOf } from './bot.run-view.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
@@ -22,6 +22,7 @@ import { decideBudget } from './bot-budget.ts'
 import { buildBotContext, notesTokenBudget } from './bot-context.ts'
 import { botFileSpace } from './bot-files.ts'
 import type { BotNotes } from './bot-notes.ts'
+import { canonicalJson, parseStructuredAnswer } from './bot-output-schema.ts'
 
 /** What a bot run needs of the provider layer. */
 export interface BotProviderAccess {
@@ -192,7 +193,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     // One stream for the run: the text of every call continues the same output (offsets go on).
     const stream = createStreamForwarder(deps, run, deps.streamFlushMs ?? 100)
     const callModel = async (
-      request: Pick<GenerateRequest, 'prompt' | 'messages' | 'tools'>,
+      request: Pick<GenerateRequest, 'prompt' | 'messages' | 'tools' | 'outputSchema'>,
       call: number,
     ): Promise<GenerateResult> => {
       if (call > 0) {
@@ -255,12 +256,15 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       return result
     }
 
+    const outputSchema = outputSchemaOf(bot)
     const functions = deps.tools ? deps.tools.registry.functionsOf(toolsOf(bot)) : []
     let result: GenerateResult
     let tokensIn: number
     let tokensOut: number
+    /** The index of the last model call (usage records count calls from 0). */
+    let lastCall = 0
     if (functions.length === 0) {
-      result = await callModel({ prompt: built.prompt }, 0)
+      result = await callModel({ prompt: built.prompt, ...(outputSchema ? { outputSchema } : {}) }, 0)
       tokensIn = result.tokensIn
       tokensOut = result.tokensOut
     } else {
@@ -275,12 +279,14 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
           files: botFileSpace(deps, run.tenantId, bot.id),
         },
         maxIterations: bot.max_tool_iterations,
-        call: ({ messages, tools, round }) => callModel({ messages, tools }, round),
+        call: ({ messages, tools, round }) =>
+          callModel({ messages, tools, ...(outputSchema ? { outputSchema } : {}) }, round),
         assertLease: () => context.assertLease(),
         onToolCall: (report) => reportToolCall(report),
       })
       result = loop.final
       tokensIn = loop.tokensIn
+      lastCall = loop.rounds
       tokensOut = loop.tokensOut
       await log('info', 'tools done', { toolCalls: loop.toolCalls, rounds: loop.rounds })
     }
@@ -319,7 +325,45 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       })
     }
 
-    const outputHash = sha256Hex(result.text)
+    // Structured output: the answer must match the bot's schema. A mismatch is told to the model once
+    // (one more call, counted like the others); a second mismatch fails the run for good.
+    let data: unknown
+    if (outputSchema) {
+      let parsed = parseStructuredAnswer(outputSchema, result.text)
+      if (!parsed.ok) {
+        await log('warn', 'answer does not match the output schema; asking once more', {
+          problem: parsed.problem,
+        })
+        const retry = await callModel(
+          {
+            messages: [
+              { role: 'user', content: built.prompt },
+              { role: 'assistant', content: result.text },
+              {
+                role: 'user',
+                content: `Your answer does not match the required JSON Schema: ${parsed.problem}. Answer again with only the JSON object, matching the schema.`,
+              },
+            ],
+            outputSchema,
+          },
+          lastCall + 1,
+        )
+        tokensIn += retry.tokensIn
+        tokensOut += retry.tokensOut
+        result = retry
+        parsed = parseStructuredAnswer(outputSchema, result.text)
+        if (!parsed.ok)
+          throw new RunFailure(
+            'output_invalid',
+            `The model's answer did not match the bot's output schema, twice: ${parsed.problem}. Make the prompt say what to answer, or loosen the schema.`,
+            false,
+          )
+      }
+      data = parsed.data
+    }
+
+    // "New" means new data when there is a schema, not new wording.
+    const outputHash = sha256Hex(outputSchema ? canonicalJson(data) : result.text)
     const isNew = botResultOf(previous?.result ?? null).outputHash !== outputHash
     if (!costKnown)
       await log('warn', `no price known for ${bot.provider} ${result.model || bot.model}: cost not counted`)
@@ -327,7 +371,10 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       await warnNearBudget(bot, run.id, dayOf(now, bot.timezone), spentToday + costUsd)
 
     const botResult: BotRunResult = { outputHash, isNew, tokensIn, tokensOut, costUsd }
-    return { output: { text: result.text }, result: { ...botResult } }
+    return {
+      output: outputSchema ? { text: result.text, data } : { text: result.text },
+      result: { ...botResult },
+    }
   }
 
   /** At 80 % of the daily budget: one `bot.budget_warning` event per bot and day (the channels deliver it). */

@@ -94,7 +94,16 @@ function settingsOf(row: BotRow): Required<BotExportDocument['bot']> {
     maxOutputTokens: row.max_output_tokens,
     tools: toolsOf(row),
     maxToolIterations: row.max_tool_iterations,
+    outputSchema: outputSchemaOf(row),
   }
+}
+
+/** The bot's output schema (stored as JSON text), or null. */
+export function outputSchemaOf(row: Pick<BotRow, 'output_schema'>): Record<string, unknown> | null {
+  const value = parseJson(row.output_schema)
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null
 }
 
 /** The bot's tool sets (stored as a JSON array). */

@@ -23,7 +23,7 @@ import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.type
 import { activeRunsOfSubjects } from '../runs/runs.ts'
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
 import { nextFireTimes, putScheduleIn, removeScheduleIn, updatePoliciesIn } from '../schedules/schedules.ts'
-import { toBotExport, toBotJson, toolsOf } from './bot.mapper.ts'
+import { outputSchemaOf, toBotExport, toBotJson, toolsOf } from './bot.mapper.ts'
 import {
   botNamesLike,
   countBots,
@@ -39,6 +39,7 @@ import {
 } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
 import type { BotNotes, NoteFile } from './bot-notes.ts'
+import { outputSchemaProblem } from './bot-output-schema.ts'
 import { scheduleOfBot } from './bot-schedule.ts'
 
 /** What the bots need to know of providers: which are configured, and their default model. */
@@ -94,6 +95,7 @@ const columnOf = {
   maxOutputTokens: 'max_output_tokens',
   tools: 'tools',
   maxToolIterations: 'max_tool_iterations',
+  outputSchema: 'output_schema',
 } as const satisfies Record<keyof BotUpdate, keyof BotRow>
 
 /** The enqueue request of a bot run: retries, timeout and per-bot concurrency come from the bot. */
@@ -200,6 +202,9 @@ export function createBotService(deps: BotServiceDeps) {
       })
     if (!settings.model)
       errors.push({ field: 'model', message: 'Choose a model (the provider has no default model).' })
+    const schema = outputSchemaOf(settings)
+    const schemaProblem = settings.output_schema === null ? undefined : outputSchemaProblem(schema)
+    if (schemaProblem) errors.push({ field: 'outputSchema', message: `The output schema ${schemaProblem}.` })
     const tools = toolsOf(settings)
     if (tools.length > 0 && deps.toolSets) {
       const available = new Set(await deps.toolSets(tenantId))
@@ -277,6 +282,7 @@ export function createBotService(deps: BotServiceDeps) {
       max_output_tokens: input.maxOutputTokens,
       tools: JSON.stringify(input.tools),
       max_tool_iterations: input.maxToolIterations,
+      output_schema: input.outputSchema === null ? null : JSON.stringify(input.outputSchema),
       consecutive_failures: 0,
       paused_reason: null,
       budget_warned_day: null,
@@ -356,7 +362,13 @@ export function createBotService(deps: BotServiceDeps) {
       if (value === undefined) continue
       const column = columnOf[field as keyof BotUpdate]
       ;(set as Record<string, unknown>)[column] =
-        typeof value === 'boolean' ? (value ? 1 : 0) : Array.isArray(value) ? JSON.stringify(value) : value
+        typeof value === 'boolean'
+          ? value
+            ? 1
+            : 0
+          : Array.isArray(value) || (typeof value === 'object' && value !== null)
+            ? JSON.stringify(value)
+            : value
     }
     const next: BotRow = { ...current, ...set }
     await check(tenantId, next)

@@ -26,6 +26,8 @@ export interface BotsTable {
   /** The tool sets the bot may use: a JSON array of names (tools/). */
   tools: string
   max_tool_iterations: number
+  /** The JSON Schema answers must match (JSON text); null: free text. */
+  output_schema: string | null
   consecutive_failures: number
   paused_reason: string | null
   budget_warned_day: string | null

@@ -20,6 +20,7 @@ import { runSubjectAndResult } from './0019-run-subject-and-result.ts'
 import { schedules } from './0020-schedules.ts'
 import { botTools } from './0021-bot-tools.ts'
 import { botFiles } from './0022-bot-files.ts'
+import { botOutputSchema } from './0023-bot-output-schema.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -44,4 +45,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0020-schedules': schedules,
   '0021-bot-tools': botTools,
   '0022-bot-files': botFiles,
+  '0023-bot-output-schema': botOutputSchema,
 }

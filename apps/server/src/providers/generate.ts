@@ -1,4 +1,4 @@
-import { jsonSchema, type ModelMessage, streamText, type ToolSet, tool } from 'ai'
+import { jsonSchema, type ModelMessage, Output, streamText, type ToolSet, tool } from 'ai'
 import type { Logger } from '../platform/logger.ts'
 import { type FetchFunction, languageModelOf } from './language-model.ts'
 import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
@@ -81,6 +81,10 @@ export async function generate(
       system: request.system,
       ...(request.messages ? { messages: request.messages } : { prompt: request.prompt ?? '' }),
       ...(tools ? { tools } : {}),
+      // Structured output: the SDK asks the provider for JSON of this schema; the caller validates it.
+      ...(request.outputSchema
+        ? { output: Output.object({ schema: jsonSchema(request.outputSchema as never) }) }
+        : {}),
       ...(request.maxOutputTokens !== undefined ? { maxOutputTokens: request.maxOutputTokens } : {}),
       abortSignal: signal,
       maxRetries: 0,

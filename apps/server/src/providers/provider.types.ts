@@ -36,6 +36,8 @@ export interface GenerateRequest {
   messages?: ModelMessage[]
   /** Functions the model may call, by name (no execution here: the caller runs them, tools/). */
   tools?: Record<string, ModelTool>
+  /** A JSON Schema (an object) the answer must match: asked for as the provider's structured output. */
+  outputSchema?: Record<string, unknown>
   /** The run's abort signal: timeout, cancel, lost lease, shutdown. */
   signal: AbortSignal
   maxOutputTokens?: number
