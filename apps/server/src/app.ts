@@ -39,8 +39,8 @@ import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
 import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
-import { type ToolRegistry, toolRoutes } from './tools/tools.ts'
 import { workspaceRefusal } from './tenants/tenant.store.ts'
+import { type SearchSettings, type ToolRegistry, toolRoutes } from './tools/tools.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
 import { sessionRoutes, userAdminRoutes, userRoutes } from './users/user.routes.ts'
@@ -89,6 +89,8 @@ export interface AppDeps {
   usage?: UsageService
   /** The tool sets bots may use (GET /tools). */
   tools?: ToolRegistry
+  /** The workspaces' web search set-up (GET/PUT/DELETE /tools/search). */
+  search?: SearchSettings
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
   /** Dashboard users and sessions; without it only API keys authenticate. */
@@ -289,7 +291,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             countBots: (tenantId) => countBots(deps.database.db, tenantId),
           })
         await secured.register(scheduleRoutes, { clock: deps.clock })
-        if (deps.tools) await secured.register(toolRoutes, { registry: deps.tools })
+        if (deps.tools)
+          await secured.register(toolRoutes, {
+            registry: deps.tools,
+            ...(deps.search ? { search: deps.search } : {}),
+          })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

@@ -1,7 +1,7 @@
 import type { AuditAnchorTable, AuditLogTable } from './audit/audit.table.ts'
 import type { ApiKeysTable } from './auth/api-key.table.ts'
-import type { BotFilesTable } from './bots/bot-file.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
+import type { BotFilesTable } from './bots/bot-file.table.ts'
 import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
 import type {
@@ -15,6 +15,7 @@ import type {
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { SchedulesTable } from './schedules/schedule.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
+import type { ToolSettingsTable } from './tools/tool-settings.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
 import type {
   LoginFailuresTable,
@@ -36,6 +37,7 @@ export interface Tables {
   providers: ProvidersTable
   bots: BotsTable
   bot_files: BotFilesTable
+  tool_settings: ToolSettingsTable
   schedules: SchedulesTable
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable

@@ -22,7 +22,7 @@ import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { createSchedules } from './schedules/schedules.ts'
-import { createToolRegistry } from './tools/tools.ts'
+import { createSearchSettings, createToolRegistry } from './tools/tools.ts'
 import { createUsageService } from './usage/usage.service.ts'
 import { createUserService } from './users/user.service.ts'
 
@@ -139,7 +139,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     egress: createEgressPolicy(config.egressAllow),
   })
   const schedules = createSchedules({ database, bus, clock: systemClock, log, runs: kernel.runs })
-  const tools = createToolRegistry()
+  const toolEgress = createEgressPolicy(config.toolEgressAllow)
+  const search = createSearchSettings({ database, vault, clock: systemClock, egress: toolEgress, log })
+  const tools = createToolRegistry({ search })
   const bots = createBots({
     database,
     bus,
@@ -147,7 +149,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     kernel,
     schedules,
-    tools: { registry: tools, egress: createEgressPolicy(config.toolEgressAllow) },
+    tools: { registry: tools, egress: toolEgress },
     providers: botProvidersOf(providers),
     quotas: config.quotas,
   })
@@ -171,6 +173,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     bots,
     usage: createUsageService({ database, clock: systemClock }),
     tools,
+    search,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     users: createUserService({

@@ -26,7 +26,7 @@ import {
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createSchedules } from '../src/schedules/schedules.ts'
-import { createToolRegistry } from '../src/tools/tools.ts'
+import { createSearchSettings, createToolRegistry } from '../src/tools/tools.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase, type TestDatabase } from './databases.ts'
@@ -116,14 +116,19 @@ export async function createTestApp(
     runs: kernel.runs,
   })
   // Tools reach the local stand-ins (shops, MCP servers) on loopback; everything else stays refused.
-  const toolRegistry = createToolRegistry()
+  const toolEgress = createEgressPolicy(parseEgressAllow(options.toolEgressAllow ?? '127.0.0.0/8,::1'))
+  const search = createSearchSettings({
+    database,
+    vault: vaulted.vault,
+    clock: kernel.clock,
+    egress: toolEgress,
+    log: options.log ?? testLog,
+  })
+  const toolRegistry = createToolRegistry({ search })
   const bots = createBots({
     database,
     schedules,
-    tools: {
-      registry: toolRegistry,
-      egress: createEgressPolicy(parseEgressAllow(options.toolEgressAllow ?? '127.0.0.0/8,::1')),
-    },
+    tools: { registry: toolRegistry, egress: toolEgress },
     bus: kernel.bus,
     clock: kernel.clock,
     log: options.log ?? testLog,
@@ -166,6 +171,7 @@ export async function createTestApp(
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
     tools: toolRegistry,
+    search,
     users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })

@@ -13,6 +13,7 @@ function requiredRole(method: string, path: string): Role {
   if (path.startsWith('/api/v1/workspaces')) return 'owner'
   if (path === '/api/v1/audit' || /^\/api\/v1\/(keys|users|events\/dead-letters)/.test(path)) return 'admin'
   if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
+  if (path === '/api/v1/tools/search' && method !== 'GET') return 'admin'
   if (method === 'GET') return 'viewer'
   if (/^\/api\/v1\/(bots|runs)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)

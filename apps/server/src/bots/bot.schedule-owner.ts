@@ -3,7 +3,6 @@ import type { Tables } from '../database.ts'
 import type { EnqueueRequest } from '../runs/runs.ts'
 import type { ScheduleOwner } from '../schedules/schedules.ts'
 import { botRunRequest } from './bot.service.ts'
-import type { BotRow } from './bot.table.ts'
 
 // The bots as owners of schedules (schedules/, decision 0028): a slot runs the bot; a schedule that
 // ends disables its bot and says why.

@@ -13,7 +13,9 @@ export function botTools(_dialect: DialectName) {
       await sql`ALTER TABLE bots ADD COLUMN max_tool_iterations integer NOT NULL DEFAULT 10`.execute(db)
       await sql`ALTER TABLE usage_records ADD COLUMN call integer NOT NULL DEFAULT 0`.execute(db)
       await sql`DROP INDEX usage_records_run_idx`.execute(db)
-      await sql`CREATE UNIQUE INDEX usage_records_run_idx ON usage_records (run_id, attempt, call)`.execute(db)
+      await sql`CREATE UNIQUE INDEX usage_records_run_idx ON usage_records (run_id, attempt, call)`.execute(
+        db,
+      )
     },
     // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {

@@ -1,5 +1,3 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { bearer, createTestApp, insertProviderRow, type TestApp } from '../../test/app-harness.ts'
 import { dialects, useTestDatabase } from '../../test/databases.ts'

@@ -7,6 +7,7 @@ import type { ToolFunction, ToolSet } from './tool.types.ts'
 export interface ToolSetDescription {
   name: string
   description: string
+  configured: boolean
   functions: Array<{ name: string; description: string; inputSchema: Record<string, unknown> }>
 }
 
@@ -33,10 +34,13 @@ export class ToolRegistry {
     return names.flatMap((name) => this.sets.get(name)?.functions ?? [])
   }
 
-  describe(): ToolSetDescription[] {
-    return [...this.sets.values()].map((set) => ({
+  async describe(tenantId: string): Promise<ToolSetDescription[]> {
+    const sets = [...this.sets.values()]
+    const configured = await Promise.all(sets.map((set) => set.configured?.(tenantId) ?? true))
+    return sets.map((set, index) => ({
       name: set.name,
       description: set.description,
+      configured: configured[index]!,
       functions: set.functions.map((fn) => ({
         name: fn.name,
         description: fn.description,

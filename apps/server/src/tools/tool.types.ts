@@ -41,6 +41,8 @@ export interface ToolSet {
   description: string
   // biome-ignore lint/suspicious/noExplicitAny: each function has its own input type
   functions: ToolFunction<any>[]
+  /** False while the workspace has not set the set up (a search provider); absent: always ready. */
+  configured?(tenantId: string): Promise<boolean>
 }
 
 export { ToolError } from './tool-error.ts'
