@@ -20,7 +20,7 @@ describe.each(dialects)('web search set-up and the search tool set on %s', (dial
     await t?.close()
   })
 
-  const put = (payload: unknown, key = t.keys.admin) =>
+  const put = (payload: Record<string, unknown>, key = t.keys.admin) =>
     t.app.inject({ method: 'PUT', url: '/api/v1/tools/search', headers: bearer(key), payload })
   const listed = async () =>
     toolSetListSchema.parse(
@@ -53,7 +53,10 @@ describe.each(dialects)('web search set-up and the search tool set on %s', (dial
 
     const saved = await put({ provider: 'brave', apiKey: braveKey, baseUrl: brave.baseUrl })
     expect(saved.statusCode, saved.body).toBe(200)
-    expect(searchSettingsSchema.parse(saved.json())).toMatchObject({ provider: 'brave', keyHint: 'BSA-…7788' })
+    expect(searchSettingsSchema.parse(saved.json())).toMatchObject({
+      provider: 'brave',
+      keyHint: 'BSA-…7788',
+    })
     expect(saved.body).not.toContain(braveKey)
     const got = await t.app.inject({ url: '/api/v1/tools/search', headers: bearer(t.keys.viewer) })
     expect(got.json()).toMatchObject({ provider: 'brave', baseUrl: brave.baseUrl })
