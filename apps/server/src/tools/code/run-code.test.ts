@@ -1,8 +1,37 @@
-import { describe, expect, it } from 'vitest'
-import { type RunCodeInput, type RunCodeOptions, runCode } from './run-code.ts'
+import type { Worker } from 'node:worker_threads'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { closeCodeWorkers, type RunCodeInput, type RunCodeOptions, runCode } from './run-code.ts'
 import { ToolError } from './tool-error.ts'
 
 const signal = new AbortController().signal
+
+// Every worker thread this file's process starts (Node reports each on `process`), and those gone.
+const workers: Worker[] = []
+const exited = new Set<Worker>()
+const onWorker = (worker: Worker) => {
+  workers.push(worker)
+  worker.once('exit', () => exited.add(worker))
+}
+process.on('worker', onWorker)
+
+beforeAll(async () => {
+  // The first worker loads tsx and QuickJS (~0.5 s); the timing tests below should not pay for it.
+  await runCode({ code: '0' }, { signal })
+})
+
+afterAll(async () => {
+  await closeCodeWorkers()
+  process.off('worker', onWorker)
+})
+
+const running = () => workers.filter((worker) => !exited.has(worker))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5_000) throw new Error('timed out waiting for the workers')
+    await sleep(10)
+  }
+}
 
 async function toolErrorOf(input: RunCodeInput, options: Partial<RunCodeOptions> = {}): Promise<ToolError> {
   const error = await runCode(input, { signal, ...options }).then(
@@ -149,26 +178,17 @@ describe('runCode', () => {
     await expect(runCode({ code: 'while (true) {}' }, { signal: controller.signal })).rejects.toBe(reason)
   })
 
-  it('stops the code when the signal aborts while it runs, and rethrows the reason', async () => {
-    // The code holds the thread, so no timer can call abort() during the run; this signal turns
-    // aborted 100 ms into the run, which is what the interrupt handler polls.
+  it('stops the code when the signal aborts while it runs, rethrows the reason at once, and runs the next call', async () => {
+    const controller = new AbortController()
     const reason = new Error('run cancelled')
-    const abortsAt = performance.now() + 100
-    const isAborted = () => performance.now() >= abortsAt
-    const midRunSignal = {
-      get aborted() {
-        return isAborted()
-      },
-      reason,
-      throwIfAborted() {
-        if (isAborted()) throw reason
-      },
-    } as unknown as AbortSignal
+    setTimeout(() => controller.abort(reason), 100)
     const started = performance.now()
     await expect(
-      runCode({ code: 'while (true) {}' }, { signal: midRunSignal, timeoutMs: 5_000 }),
+      runCode({ code: 'while (true) {}' }, { signal: controller.signal, timeoutMs: 5_000 }),
     ).rejects.toBe(reason)
-    expect(performance.now() - started).toBeLessThan(1_000)
+    const elapsed = performance.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(95)
+    expect(elapsed).toBeLessThan(300)
     expect((await runCode({ code: '1 + 1' }, { signal })).result).toBe(2)
   })
 
@@ -286,5 +306,142 @@ describe('runCode', () => {
         expect(run.result).toEqual({ double: i * 2 })
       }
     }
+  })
+})
+
+describe('runCode on worker threads', () => {
+  it('keeps the main thread responsive while the code runs', async () => {
+    let ticks = 0
+    const timer = setInterval(() => ticks++, 10)
+    try {
+      const error = await toolErrorOf({ code: 'while (true) {}' }, { timeoutMs: 300 })
+      expect(error.code).toBe('code_timeout')
+    } finally {
+      clearInterval(timer)
+    }
+    expect(ticks).toBeGreaterThanOrEqual(10)
+  })
+
+  it('terminates the worker of an aborted run, and starts another when needed', async () => {
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    const run = runCode({ code: 'while (true) {}' }, { signal: controller.signal, timeoutMs: 5_000 })
+    await sleep(100)
+    const busy = running()
+    const abortedAt = performance.now()
+    controller.abort(reason)
+    await expect(run).rejects.toBe(reason)
+    expect(performance.now() - abortedAt).toBeLessThan(100)
+    await until(() => running().length === busy.length - 1)
+    const results = await Promise.all([
+      runCode({ code: '"a"' }, { signal }),
+      runCode({ code: '"b"' }, { signal }),
+    ])
+    expect(results.map((each) => each.result)).toEqual(['a', 'b'])
+  })
+
+  it('runs at most OPENORCH_CODE_WORKERS (default 2) sandboxes at once', async () => {
+    const started = performance.now()
+    const settled: number[] = []
+    const calls = [0, 1, 2].map((n) =>
+      toolErrorOf({ code: 'for (;;) {}' }, { timeoutMs: 300 }).then((error) => {
+        expect(error.code).toBe('code_timeout')
+        settled[n] = performance.now() - started
+      }),
+    )
+    await sleep(100)
+    expect(running().length).toBeLessThanOrEqual(2)
+    await Promise.all(calls)
+    expect(settled[2]).toBeGreaterThanOrEqual(590)
+  })
+
+  it('fails the call of a worker that dies with code_error, and the next call runs', async () => {
+    const before = new Set(running())
+    const run = toolErrorOf({ code: 'while (true) {}' }, { timeoutMs: 5_000 })
+    await sleep(100)
+    // Killed from outside: the pool did not ask for it, so it is a crash to the call.
+    await Promise.all(running().map((worker) => worker.terminate()))
+    const error = await run
+    expect(error.code).toBe('code_error')
+    expect(error.message).toMatch(/^The sandbox process failed/)
+    expect(before.size).toBeGreaterThan(0)
+    expect((await runCode({ code: '"alive"' }, { signal })).result).toBe('alive')
+  })
+
+  it('closeCodeWorkers() stops every worker, fails a running call, and the next call starts afresh', async () => {
+    await Promise.all([runCode({ code: '1' }, { signal }), runCode({ code: '2' }, { signal })])
+    expect(running().length).toBeGreaterThan(0)
+    const run = toolErrorOf({ code: 'while (true) {}' }, { timeoutMs: 5_000 })
+    await sleep(100)
+    await closeCodeWorkers()
+    expect(running()).toEqual([])
+    expect((await run).code).toBe('code_error')
+    expect((await runCode({ code: '"again"' }, { signal })).result).toBe('again')
+    await closeCodeWorkers()
+    expect(running()).toEqual([])
+  })
+
+  describe('with a pool of one worker', () => {
+    let saved: string | undefined
+
+    beforeEach(async () => {
+      saved = process.env.OPENORCH_CODE_WORKERS
+      process.env.OPENORCH_CODE_WORKERS = '1'
+      await closeCodeWorkers()
+      await runCode({ code: '0' }, { signal })
+    })
+
+    afterEach(async () => {
+      if (saved === undefined) delete process.env.OPENORCH_CODE_WORKERS
+      else process.env.OPENORCH_CODE_WORKERS = saved
+      await closeCodeWorkers()
+    })
+
+    it('runs two calls one after the other, in the order they came', async () => {
+      const order: string[] = []
+      const started = performance.now()
+      const first = toolErrorOf({ code: 'while (true) {}' }, { timeoutMs: 300 }).then((error) => {
+        order.push(error.code)
+      })
+      const second = runCode({ code: '"second"' }, { signal }).then((run) => {
+        order.push(run.result as string)
+        return performance.now() - started
+      })
+      await sleep(100)
+      expect(running().length).toBe(1)
+      await first
+      expect(await second).toBeGreaterThanOrEqual(295)
+      expect(order).toEqual(['code_timeout', 'second'])
+    })
+
+    it('drops a waiting call whose signal aborts, without ever running it', async () => {
+      const count = workers.length
+      const first = toolErrorOf({ code: 'while (true) {}' }, { timeoutMs: 400 })
+      const controller = new AbortController()
+      const reason = new Error('no longer needed')
+      const waiting = runCode({ code: 'while (true) {}' }, { signal: controller.signal, timeoutMs: 5_000 })
+      await sleep(50)
+      const abortedAt = performance.now()
+      controller.abort(reason)
+      await expect(waiting).rejects.toBe(reason)
+      expect(performance.now() - abortedAt).toBeLessThan(100)
+      expect((await first).code).toBe('code_timeout')
+      // Had the aborted call reached the worker, this one would wait for its 5 s or a new worker.
+      const next = performance.now()
+      expect((await runCode({ code: '"next"' }, { signal })).result).toBe('next')
+      expect(performance.now() - next).toBeLessThan(1_000)
+      expect(workers.length).toBe(count)
+    })
+
+    it('rejects a call aborted while waiting for the worker to start', async () => {
+      await closeCodeWorkers()
+      const controller = new AbortController()
+      const reason = new Error('gone')
+      const run = runCode({ code: '1' }, { signal: controller.signal })
+      controller.abort(reason)
+      await expect(run).rejects.toBe(reason)
+      // The worker it started serves the next call.
+      expect((await runCode({ code: '"served"' }, { signal })).result).toBe('served')
+    })
   })
 })

@@ -1,38 +1,35 @@
+import { existsSync } from 'node:fs'
 import {
-  newQuickJSWASMModule,
-  newVariant,
-  type QuickJSContext,
-  type QuickJSHandle,
-  type QuickJSWASMModule,
-  RELEASE_SYNC,
-  Scope,
-} from 'quickjs-emscripten'
+  DEFAULT_MEMORY_BYTES,
+  formatSize,
+  type RunCodeResult,
+  type SandboxLimits,
+  type SandboxMessage,
+  type SandboxRequest,
+  timeoutMessage,
+} from './run-code.protocol.ts'
 import { ToolError } from './tool-error.ts'
+import { WorkerPool } from './worker-pool.ts'
 
-// The `run_code` tool: untrusted JavaScript in QuickJS compiled to WebAssembly. Every call gets a
-// fresh runtime and context with a memory limit, a stack limit and an interrupt handler (time limit,
-// abort signal). The context has only the language's own built-ins: no module loader, no timers, no
-// host objects. Two doors lead out, both carrying strings the host checks: `console.*` (one line per
-// call) and the result (one JSON text). `input` goes in as JSON text and is parsed inside.
+// The `run_code` tool: untrusted JavaScript in QuickJS compiled to WebAssembly (run-code.sandbox.ts),
+// run in a small pool of worker threads so that a long run never holds the server's event loop (HTTP,
+// lease heartbeats, the scheduler). The input is checked here, on the main thread; the worker runs the
+// sandbox with its own time limit (QuickJS's interrupt handler) and memory limit (QuickJS's own and
+// the WebAssembly memory's maximum). The main thread adds what the sandbox cannot do for itself: an
+// abort terminates the worker mid-run, so does a watchdog when the worker misses the time limit by
+// 2 s, and a worker that dies fails its call; a new worker replaces each one when a call needs it.
 //
-// The code runs synchronously on the calling thread, so the event loop waits until it ends (at the
-// latest at the time limit). The interrupt handler reads `signal.aborted`, but an abort from a timer
-// or another request can only land after the run; a worker thread would lift both limits.
+// OPENORCH_CODE_WORKERS (default 2) caps the sandboxes that run at once; further calls wait in order.
+// A warm worker costs ~23 MB of RSS (measured on the bundle): its V8 isolate and the sandbox's
+// WebAssembly memory, 16 MiB at first, growing with use up to 16 MiB + the call's memory limit.
+
+export type { RunCodeResult } from './run-code.protocol.ts'
 
 export interface RunCodeInput {
   /** JavaScript (a script, not a module), at most 100 KB. Its last expression is the result. */
   code: string
   /** Any JSON value, available to the code as the global `input`. */
   input?: unknown
-}
-
-export interface RunCodeResult {
-  /** The JSON value of the code's last expression; `undefined` becomes `null`. */
-  result: unknown
-  /** `console.log` (and `info`, `warn`, `error`, `debug`) lines: at most 100, each at most 1,000 characters. */
-  logs: string[]
-  /** Wall time of the sandbox: runtime creation, the code, its result, teardown. */
-  durationMs: number
 }
 
 export interface RunCodeOptions {
@@ -58,125 +55,28 @@ export const runCodeDescription = [
   'Limits: 5 s, 32 MiB of memory, 100 KB of code, 1 MB of result.',
 ].join(' ')
 
-type RunCodeErrorCode = 'code_timeout' | 'code_memory' | 'code_error' | 'code_invalid' | 'code_result_invalid'
-
 const DEFAULT_TIMEOUT_MS = 5_000
-const DEFAULT_MEMORY_BYTES = 32 * 1024 * 1024
 const MIN_MEMORY_BYTES = 1024 * 1024
 const MAX_MEMORY_BYTES = 1024 * 1024 * 1024
 const MAX_INPUT_BYTES = 4 * 1024 * 1024
 const MAX_CODE_BYTES = 100 * 1024
-const MAX_RESULT_BYTES = 1024 * 1024
-const MAX_LOG_LINES = 100
-const MAX_LOG_LINE_CHARS = 1_000
-// QuickJS checks its own stack (in WebAssembly memory), but every QuickJS frame is also a frame on
-// this thread's native stack. 192 KiB leaves plain JS recursion (~1,000 calls deep) a 2x margin to
-// Node's ~1 MB stack (measured: contained at 256 KiB, native overflow at 384 KiB); the run starts
-// after an `await`, from the microtask queue, so the caller's depth does not eat into it. A few C paths
-// (the parser, JSON of deeply nested data) use more native stack per byte and can still overflow the
-// native stack first: that is caught below, reported as code_error, and the module is replaced.
-const MAX_STACK_BYTES = 192 * 1024
-// QuickJS's own limit counts small blocks but not the bytes of large strings, arrays and buffers
-// (malloc_usable_size is 0 under Emscripten, quickjs-emscripten#255, #271): under a 32 MiB limit a
-// run reached 2 GiB. So each module gets its own WebAssembly memory with a maximum: the engine's
-// initial 16 MiB (code, stack, first heap) plus the limit. Past it malloc fails and QuickJS throws.
-const ENGINE_BYTES = 16 * 1024 * 1024
-const WASM_PAGE_BYTES = 64 * 1024
-// Reading a thrown error after an out-of-memory needs room the code used up: a block taken before
-// the code runs and freed before its error is read, and a little more of QuickJS's own limit.
-const RESERVE_BYTES = 1024 * 1024
-const ERROR_READING_HEADROOM_BYTES = 1024 * 1024
-const FILENAME = 'code.js'
-// A thrown value's description is read back only up to this size (its message is cut in the sandbox).
-const MAX_THROWN_CHARS = 64 * 1024
+const DEFAULT_WORKERS = 2
+const MAX_WORKERS = 64
+// How long past its time limit a worker may stay silent before it is terminated: the interrupt
+// handler ends a run within milliseconds, so this only catches a run it could not stop.
+const WATCHDOG_GRACE_MS = 2_000
+// The worker's own V8 heap (the sandbox's memory is WebAssembly memory, outside it): the result and
+// logs as host strings, the input's JSON text, QuickJS's bindings. The stack is 4 MB, where the
+// sandbox's 192 KiB stack limit leaves a wide margin (run-code.sandbox.ts).
+const WORKER_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 }
 
-// Evaluated before the user's code. Captures JSON before the code can replace it, installs `console`
-// (formatting happens inside, under the limits; a long line is cut to one character more than the
-// host keeps, so the host sees it was cut), and hands the host three helpers the code cannot reach.
-const PRELUDE = `(function (hostLog) {
-  'use strict'
-  var stringify = JSON.stringify
-  var parse = JSON.parse
-  var toString = String
-  var ErrorClass = Error
-  function toText(value) {
-    if (typeof value === 'string') return value
-    try {
-      if (value instanceof ErrorClass) return toString(value)
-      var json = stringify(value)
-      if (typeof json === 'string') return json
-    } catch (error) {}
-    try {
-      return toString(value)
-    } catch (error) {
-      return '[value that cannot be printed]'
-    }
-  }
-  function log() {
-    var line = ''
-    for (var i = 0; i < arguments.length; i++) line += (i > 0 ? ' ' : '') + toText(arguments[i])
-    hostLog(line.length > ${MAX_LOG_LINE_CHARS} ? line.slice(0, ${MAX_LOG_LINE_CHARS + 1}) : line)
-  }
-  globalThis.console = { log: log, info: log, warn: log, error: log, debug: log }
-  globalThis.input = undefined
-  return {
-    setInput: function (json) { globalThis.input = parse(json) },
-    serialize: function (value) { return value === undefined ? 'null' : stringify(value) },
-    describe: function (error) {
-      var out = { message: '' }
-      try {
-        if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
-          if (typeof error.name === 'string') out.name = error.name.slice(0, 200)
-          out.message = (typeof error.message === 'string' ? error.message : toText(error)).slice(0, 2000)
-          if (typeof error.stack === 'string') out.stack = error.stack.slice(0, 2000)
-        } else {
-          out.message = toText(error).slice(0, 2000)
-          if (error === null) out.isNull = true
-        }
-      } catch (ignored) {}
-      return stringify(out)
-    },
-  }
-})`
-
-interface ThrownValue {
-  name?: string
-  message: string
-  stack?: string
-  /** QuickJS throws null when it cannot allocate even the out-of-memory error. */
-  isNull?: boolean
-}
-
-// One WebAssembly module per memory size (in practice one per process), instantiated on first use.
-// Each call's runtime lives in its memory and is freed before the call returns; calls never overlap,
-// as each runs to its end on this thread without awaiting.
-const modules = new Map<number, Promise<QuickJSWASMModule>>()
-
-function loadQuickJs(memoryBytes: number): Promise<QuickJSWASMModule> {
-  let loading = modules.get(memoryBytes)
-  if (loading === undefined) {
-    const wasmMemory = new WebAssembly.Memory({
-      initial: ENGINE_BYTES / WASM_PAGE_BYTES,
-      maximum: Math.ceil((ENGINE_BYTES + memoryBytes) / WASM_PAGE_BYTES),
-    })
-    const started = newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory }))
-    loading = started.catch((error: unknown) => {
-      dropQuickJs(memoryBytes, started)
-      throw error
-    })
-    modules.set(memoryBytes, loading)
-  }
-  return loading
-}
-
-function dropQuickJs(memoryBytes: number, loading: Promise<QuickJSWASMModule>): void {
-  if (modules.get(memoryBytes) === loading) modules.delete(memoryBytes)
-}
+let pool: WorkerPool<SandboxRequest, Exclude<SandboxMessage, { type: 'ready' }>> | undefined
+let nextId = 1
 
 /**
- * Runs `code` in a fresh QuickJS sandbox and returns the JSON of its last expression.
+ * Runs `code` in a fresh QuickJS sandbox on a worker thread and returns the JSON of its last expression.
  * Throws a ToolError (code_invalid, code_timeout, code_memory, code_error, code_result_invalid),
- * or `signal.reason` when the signal aborts.
+ * or `signal.reason` when the signal aborts (at once, also while the code runs or waits for a worker).
  *
  * @example
  * const { result } = await runCode({ code: 'input.a + input.b', input: { a: 1, b: 2 } }, { signal })
@@ -186,50 +86,79 @@ export async function runCode(input: RunCodeInput, options: RunCodeOptions): Pro
   const limits = checkOptions(options)
   options.signal.throwIfAborted()
   const { code, inputJson } = checkInput(input, limits)
-  const loading = loadQuickJs(limits.memoryBytes)
-  const module = await loading
-  options.signal.throwIfAborted()
-  const run = new SandboxRun(options.signal, limits)
-  let isModuleBroken = false
-  try {
-    return run.execute(module, code, inputJson)
-  } catch (error) {
-    if (error instanceof ToolError && error.code === 'code_memory') {
-      // QuickJS does not survive every failed allocation cleanly (it may throw null, and the
-      // bindings write through a null pointer when their own malloc fails): start afresh.
-      isModuleBroken = true
-      dropQuickJs(limits.memoryBytes, loading)
-    }
-    if (error instanceof ToolError || run.stop === 'abort') throw error
-    // Anything else came out of the WebAssembly module: Node's own stack overflow inside QuickJS's
-    // C code, or an abort. Its memory may be half-updated, so it is dropped; the next call loads a
-    // new one (and nothing here touches the old one again).
-    isModuleBroken = true
-    dropQuickJs(limits.memoryBytes, loading)
-    if (error instanceof RangeError && /call stack/i.test(error.message)) {
-      throw failure(
-        'code_error',
-        'The code nested too deeply (stack overflow): deep recursion, or deeply nested data or expressions. ' +
-          'Use a loop instead of recursion, or flatten the data.',
-        run.logs,
-      )
-    }
-    throw error
-  } finally {
-    if (!isModuleBroken) {
-      try {
-        run.dispose()
-      } catch (error) {
-        // QuickJS aborts when a handle outlives its runtime: a bug here, and the module is unusable.
-        dropQuickJs(limits.memoryBytes, loading)
-        // biome-ignore lint/correctness/noUnsafeFinally: a leak must surface even over the run's own error
-        throw error
-      }
-    }
+  pool ??= createPool()
+  const reply = await pool.run(
+    { id: nextId++, code, inputJson, limits },
+    {
+      signal: options.signal,
+      watchdogMs: limits.timeoutMs + WATCHDOG_GRACE_MS,
+      onWatchdog: () => new ToolError('code_timeout', timeoutMessage(limits.timeoutMs)),
+      retire: (message) => message.type === 'failure',
+    },
+  )
+  if (reply.type === 'result') return reply.result
+  if (reply.type === 'refusal') throw new ToolError(reply.code, reply.message)
+  // A bug, or a broken WebAssembly module: the worker is gone, the error surfaces as it was thrown.
+  const error = new Error(reply.message)
+  error.name = reply.name
+  throw error
+}
+
+/** Terminates every sandbox worker (shutdown, tests); calls still waiting or running fail with code_error. */
+export async function closeCodeWorkers(): Promise<void> {
+  const closing = pool
+  pool = undefined
+  await closing?.close()
+}
+
+function createPool(): NonNullable<typeof pool> {
+  const { entry, execArgv } = workerEntry()
+  return new WorkerPool({
+    size: workerCount(),
+    entry,
+    ...(execArgv === undefined ? {} : { execArgv }),
+    resourceLimits: WORKER_RESOURCE_LIMITS,
+    name: 'run_code sandbox',
+    crashed: (error, isStarting) =>
+      isStarting
+        ? new Error(`run_code: the sandbox worker did not start (${error?.message ?? 'it exited'})`, {
+            cause: error,
+          })
+        : new ToolError(
+            'code_error',
+            'The sandbox process failed while running the code (it crashed or was stopped). ' +
+              'Run the code again; if it fails again, make it do less work or use less memory.',
+          ),
+    closed: () => new ToolError('code_error', 'The sandbox was shut down before the code finished.'),
+  })
+}
+
+// The bundle (scripts/build.mjs) puts the worker next to itself as dist/run-code.worker.js. From the
+// sources (tsx, vitest) the worker is the TypeScript file next to this one, and needs tsx's loader:
+// registered in the worker by a one-line --import (tsx's own `--import tsx` registers on the main
+// thread only). A worker given execArgv no longer inherits the main thread's Node options.
+function workerEntry(): { entry: URL; execArgv?: string[] } {
+  const bundled = new URL('./run-code.worker.js', import.meta.url)
+  if (existsSync(bundled)) return { entry: bundled }
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const register = `import { register } from ${JSON.stringify(tsx)}; register()`
+  return {
+    entry: new URL('./run-code.worker.ts', import.meta.url),
+    execArgv: ['--import', `data:text/javascript,${encodeURIComponent(register)}`],
   }
 }
 
-function checkOptions(options: RunCodeOptions): Limits {
+function workerCount(): number {
+  const value = process.env.OPENORCH_CODE_WORKERS
+  if (value === undefined || value === '') return DEFAULT_WORKERS
+  const count = Number(value)
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS) {
+    throw new RangeError(`OPENORCH_CODE_WORKERS must be an integer from 1 to ${MAX_WORKERS}, got "${value}"`)
+  }
+  return count
+}
+
+function checkOptions(options: RunCodeOptions): SandboxLimits {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
@@ -245,7 +174,10 @@ function checkOptions(options: RunCodeOptions): Limits {
   return { timeoutMs, memoryBytes }
 }
 
-function checkInput(input: RunCodeInput, limits: Limits): { code: string; inputJson: string | undefined } {
+function checkInput(
+  input: RunCodeInput,
+  limits: SandboxLimits,
+): { code: string; inputJson: string | undefined } {
   if (typeof input !== 'object' || input === null || typeof input.code !== 'string') {
     throw new ToolError('code_invalid', '`code` must be a string of JavaScript.')
   }
@@ -277,276 +209,4 @@ function checkInput(input: RunCodeInput, limits: Limits): { code: string; inputJ
     )
   }
   return { code: input.code, inputJson }
-}
-
-interface Limits {
-  timeoutMs: number
-  memoryBytes: number
-}
-
-interface Helpers {
-  setInput: QuickJSHandle
-  serialize: QuickJSHandle
-  describe: QuickJSHandle
-}
-
-// One call's runtime, context and handles. Every handle goes into `scope`, whose dispose frees them
-// in reverse order: handles, then the context, then the runtime.
-class SandboxRun {
-  readonly logs: string[] = []
-  stop: 'timeout' | 'abort' | undefined
-  private logLineCount = 0
-  private readonly scope = new Scope()
-  private readonly startedAt = performance.now()
-  private readonly signal: AbortSignal
-  private readonly limits: Limits
-
-  constructor(signal: AbortSignal, limits: Limits) {
-    this.signal = signal
-    this.limits = limits
-  }
-
-  execute(module: QuickJSWASMModule, code: string, inputJson: string | undefined): RunCodeResult {
-    const deadline = this.startedAt + this.limits.timeoutMs
-    const runtime = this.scope.manage(module.newRuntime())
-    runtime.setMemoryLimit(this.limits.memoryBytes)
-    runtime.setMaxStackSize(MAX_STACK_BYTES)
-    // No loader at all: `import()` rejects with "could not load module".
-    runtime.removeModuleLoader()
-    runtime.setInterruptHandler(() => {
-      if (this.stop === undefined) {
-        if (this.signal.aborted) this.stop = 'abort'
-        else if (performance.now() > deadline) this.stop = 'timeout'
-      }
-      return this.stop !== undefined
-    })
-    const ctx = this.scope.manage(runtime.newContext())
-    const helpers = this.installPrelude(ctx)
-    // Made inside (a host buffer copied in costs ~2 ms until V8 optimises the copy); only this handle holds it.
-    const reserve = this.scope.manage(
-      ctx.unwrapResult(ctx.evalCode(`new ArrayBuffer(${RESERVE_BYTES})`, 'reserve.js', { type: 'global' })),
-    )
-    const readThrown = (errorHandle: QuickJSHandle): ThrownValue | undefined => {
-      if (reserve.alive) reserve.dispose()
-      runtime.setMemoryLimit(this.limits.memoryBytes + ERROR_READING_HEADROOM_BYTES)
-      try {
-        return this.readThrown(ctx, helpers, errorHandle)
-      } finally {
-        runtime.setMemoryLimit(this.limits.memoryBytes)
-      }
-    }
-
-    if (inputJson !== undefined) {
-      const json = this.scope.manage(ctx.newString(inputJson))
-      const parsed = ctx.callFunction(helpers.setInput, ctx.undefined, json)
-      if (parsed.error) {
-        const thrown = readThrown(this.scope.manage(parsed.error))
-        this.throwIfStopped()
-        if (isOutOfMemory(thrown)) {
-          throw new ToolError(
-            'code_invalid',
-            `\`input\` does not fit in the sandbox's ${formatMib(this.limits.memoryBytes)} of memory. Pass less data.`,
-          )
-        }
-        throw new ToolError(
-          'code_invalid',
-          `\`input\` could not be read in the sandbox: ${thrown?.message ?? ''}`,
-        )
-      }
-      this.scope.manage(parsed.value)
-    }
-
-    const evaluated = ctx.evalCode(code, FILENAME, { type: 'global' })
-    if (evaluated.error) throw this.codeFailure(readThrown(this.scope.manage(evaluated.error)))
-    let value = this.scope.manage(evaluated.value)
-
-    // Promise callbacks run after the script, as in any engine; a promise result is awaited.
-    const jobs = runtime.executePendingJobs()
-    if (jobs.error) throw this.codeFailure(readThrown(this.scope.manage(jobs.error)))
-    const state = ctx.getPromiseState(value)
-    if (state.type === 'pending') {
-      throw failure(
-        'code_result_invalid',
-        'The code returned a promise that never settles. There are no timers or I/O here: ' +
-          'compute the value synchronously, or await only promises the code resolves itself.',
-        this.logs,
-      )
-    }
-    if (state.type === 'rejected') throw this.codeFailure(readThrown(this.scope.manage(state.error)))
-    if (!state.notAPromise) value = this.scope.manage(state.value)
-
-    const serialized = ctx.callFunction(helpers.serialize, ctx.undefined, value)
-    if (serialized.error) {
-      const thrown = readThrown(this.scope.manage(serialized.error))
-      this.throwIfStopped()
-      if (isOutOfMemory(thrown)) throw this.memoryFailure()
-      throw failure(
-        'code_result_invalid',
-        `The code's last value cannot be turned into JSON (${thrown?.message ?? 'unknown reason'}). ` +
-          'End the code with plain data (objects, arrays, strings, numbers, booleans, null) without cycles or BigInts.',
-        this.logs,
-      )
-    }
-    const json = this.scope.manage(serialized.value)
-    if (ctx.typeof(json) !== 'string') {
-      throw failure(
-        'code_result_invalid',
-        `The code's last value is a ${ctx.typeof(value)}, which has no JSON form. ` +
-          'End the code with plain data: objects, arrays, strings, numbers, booleans or null.',
-        this.logs,
-      )
-    }
-    const result = parseResult(ctx, json, this.logs)
-    return { result, logs: this.finishLogs(), durationMs: Math.round(performance.now() - this.startedAt) }
-  }
-
-  dispose(): void {
-    this.scope.dispose()
-  }
-
-  private installPrelude(ctx: QuickJSContext): Helpers {
-    const hostLog = this.scope.manage(
-      ctx.newFunction('hostLog', (line) => {
-        this.logLineCount++
-        if (this.logs.length < MAX_LOG_LINES && line !== undefined && ctx.typeof(line) === 'string') {
-          this.logs.push(truncateLine(ctx.getString(line)))
-        }
-      }),
-    )
-    const prelude = this.scope.manage(
-      ctx.unwrapResult(ctx.evalCode(PRELUDE, 'prelude.js', { type: 'global' })),
-    )
-    const helpers = this.scope.manage(ctx.unwrapResult(ctx.callFunction(prelude, ctx.undefined, hostLog)))
-    return {
-      setInput: this.scope.manage(ctx.getProp(helpers, 'setInput')),
-      serialize: this.scope.manage(ctx.getProp(helpers, 'serialize')),
-      describe: this.scope.manage(ctx.getProp(helpers, 'describe')),
-    }
-  }
-
-  // Keeps 99 lines and says in the 100th how many more there were.
-  private finishLogs(): string[] {
-    if (this.logLineCount <= MAX_LOG_LINES) return this.logs
-    const kept = this.logs.slice(0, MAX_LOG_LINES - 1)
-    kept.push(`… ${this.logLineCount - kept.length} more lines not shown (at most ${MAX_LOG_LINES} are kept)`)
-    return kept
-  }
-
-  private readThrown(
-    ctx: QuickJSContext,
-    helpers: Helpers,
-    errorHandle: QuickJSHandle,
-  ): ThrownValue | undefined {
-    if (this.stop !== undefined) return undefined
-    const described = ctx.callFunction(helpers.describe, ctx.undefined, errorHandle)
-    if (described.error) {
-      this.scope.manage(described.error)
-      return undefined
-    }
-    const json = this.scope.manage(described.value)
-    if (ctx.typeof(json) !== 'string' || (ctx.getLength(json) ?? 0) > MAX_THROWN_CHARS) return undefined
-    try {
-      return JSON.parse(ctx.getString(json)) as ThrownValue
-    } catch {
-      return undefined
-    }
-  }
-
-  private codeFailure(thrown: ThrownValue | undefined): Error {
-    this.throwIfStopped()
-    if (isOutOfMemory(thrown)) return this.memoryFailure()
-    if (thrown === undefined)
-      return failure('code_error', 'The code threw a value that cannot be read.', this.logs)
-    if (thrown.isNull) {
-      return failure(
-        'code_memory',
-        `The code stopped without an error value: it most likely ran out of memory (limit ${formatMib(this.limits.memoryBytes)}), ` +
-          'or it threw null. Work on less data at a time, and throw Error objects.',
-        this.logs,
-      )
-    }
-    const line = lineOf(thrown.stack)
-    const where = line === undefined ? '' : ` (line ${line})`
-    const what = thrown.name ? `${thrown.name}: ${thrown.message}` : thrown.message
-    let hint = 'Fix the code and run it again.'
-    if (thrown.message === 'stack overflow') {
-      hint = 'The code nested too deeply: use a loop instead of deep recursion, or flatten the data.'
-    } else if (thrown.message === 'return not in a function') {
-      hint = 'A top-level `return` is not allowed: end the code with the expression whose value you want.'
-    } else if (/could not load module/.test(thrown.message)) {
-      hint = 'There is no module system here: write the code without imports.'
-    }
-    return failure('code_error', `The code threw ${what}${where}. ${hint}`, this.logs)
-  }
-
-  private memoryFailure(): ToolError {
-    return failure(
-      'code_memory',
-      `The code ran out of memory (limit ${formatMib(this.limits.memoryBytes)}). ` +
-        'Work on less data at a time, and avoid building very large strings or arrays.',
-      this.logs,
-    )
-  }
-
-  private throwIfStopped(): void {
-    if (this.stop === 'abort') throw this.signal.reason
-    if (this.stop === 'timeout') {
-      throw failure(
-        'code_timeout',
-        `The code was stopped after ${formatSeconds(this.limits.timeoutMs)} (the time limit). ` +
-          'Look for a loop that never ends, or do less work per call.',
-        this.logs,
-      )
-    }
-  }
-}
-
-function parseResult(ctx: QuickJSContext, json: QuickJSHandle, logs: string[]): unknown {
-  const tooLarge = () =>
-    failure(
-      'code_result_invalid',
-      'The result is larger than 1 MB of JSON. Return a summary, a count or the first items instead of everything.',
-      logs,
-    )
-  // Characters never outnumber UTF-8 bytes: a long string is refused before it is copied out.
-  if ((ctx.getLength(json) ?? 0) > MAX_RESULT_BYTES) throw tooLarge()
-  const text = ctx.getString(json)
-  if (Buffer.byteLength(text, 'utf8') > MAX_RESULT_BYTES) throw tooLarge()
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw failure('code_result_invalid', 'The result is not valid JSON. Return plain data.', logs)
-  }
-}
-
-function failure(code: RunCodeErrorCode, message: string, logs: string[]): ToolError {
-  if (logs.length === 0) return new ToolError(code, message)
-  const last = logs.slice(-10).join('\n')
-  const shown = last.length > 2_000 ? `…${last.slice(-2_000)}` : last
-  return new ToolError(code, `${message}\nLast console output before it stopped:\n${shown}`)
-}
-
-function isOutOfMemory(thrown: ThrownValue | undefined): boolean {
-  return thrown?.name === 'InternalError' && thrown.message === 'out of memory'
-}
-
-function lineOf(stack: string | undefined): number | undefined {
-  const match = stack?.match(/code\.js:(\d+)/)
-  return match ? Number(match[1]) : undefined
-}
-
-function truncateLine(line: string): string {
-  return line.length > MAX_LOG_LINE_CHARS ? `${line.slice(0, MAX_LOG_LINE_CHARS - 1)}…` : line
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(2))} s`
-}
-
-function formatMib(bytes: number): string {
-  return `${Number((bytes / (1024 * 1024)).toFixed(1))} MiB`
-}
-
-function formatSize(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} KB` : formatMib(bytes)
 }
