@@ -22,7 +22,7 @@ import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { createSchedules } from './schedules/schedules.ts'
-import { createSearchSettings, createToolRegistry } from './tools/tools.ts'
+import { closeCodeWorkers, createSearchSettings, createToolRegistry } from './tools/tools.ts'
 import { createUsageService } from './usage/usage.service.ts'
 import { createUserService } from './users/user.service.ts'
 
@@ -217,6 +217,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await schedules.stop()
         await retention.stop()
         await kernel.stop(config.worker.shutdownGraceMs)
+        // The code sandbox's worker threads: nothing runs in them once the runs are stopped.
+        await closeCodeWorkers()
         await bus.close()
         await database.close()
         log.info('stopped')

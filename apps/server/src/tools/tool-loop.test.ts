@@ -239,6 +239,37 @@ describe.each(dialects)('bots with tools on %s', (dialect) => {
     expect(failed.every((line) => line.level === 'warn')).toBe(true)
   })
 
+  it('computes with run_code in the sandbox, where the host (process, require, fetch) does not exist', async () => {
+    await setUp()
+    const bot = await createBot({ tools: ['code'] })
+    model.setBehaviour({
+      type: 'script',
+      steps: [
+        {
+          type: 'tool_calls',
+          calls: [
+            {
+              name: 'run_code',
+              arguments: {
+                code: 'input.prices.filter((p) => p < 40).length',
+                input: { prices: [35, 55, 29] },
+              },
+            },
+            {
+              name: 'run_code',
+              arguments: { code: 'typeof process + "/" + typeof require + "/" + typeof fetch' },
+            },
+          ],
+        },
+        { type: 'success', text: 'Two offers under 40 €.' },
+      ],
+    })
+    expect((await run(bot.id)).status).toBe('completed')
+    const second = chatBodies()[1]!
+    expect(second).toMatch(/"result\\?":2/)
+    expect(second).toContain('undefined/undefined/undefined')
+  })
+
   it('runs the calls of one step at the same time', async () => {
     await setUp()
     const bot = await createBot()

@@ -7,6 +7,7 @@ import {
   RELEASE_SYNC,
   Scope,
 } from 'quickjs-emscripten'
+import { ToolError } from '../tool-error.ts'
 import {
   DEFAULT_MEMORY_BYTES,
   formatMib,
@@ -15,7 +16,6 @@ import {
   type SandboxLimits,
   timeoutMessage,
 } from './run-code.protocol.ts'
-import { ToolError } from './tool-error.ts'
 
 // The sandbox itself, run inside a worker thread (run-code.worker.ts): every call gets a fresh QuickJS
 // runtime and context with a memory limit, a stack limit and an interrupt handler (the time limit).

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ToolError } from '../tool-error.ts'
 import { closeCodeWorkers, type RunCodeInput, type RunCodeOptions, runCode } from './run-code.ts'
-import { ToolError } from './tool-error.ts'
 
 const signal = new AbortController().signal
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { ToolError } from '../tool-error.ts'
 import {
   DEFAULT_MEMORY_BYTES,
   formatSize,
@@ -8,7 +9,6 @@ import {
   type SandboxRequest,
   timeoutMessage,
 } from './run-code.protocol.ts'
-import { ToolError } from './tool-error.ts'
 import { WorkerPool } from './worker-pool.ts'
 
 // The `run_code` tool: untrusted JavaScript in QuickJS compiled to WebAssembly (run-code.sandbox.ts),

@@ -3,9 +3,9 @@
 // The main thread never sends a call before the last one is answered, and stops this thread from
 // outside (Worker.terminate) when a caller aborts or a run outlives its time limit.
 import { parentPort } from 'node:worker_threads'
+import { ToolError } from '../tool-error.ts'
 import type { SandboxMessage, SandboxRequest } from './run-code.protocol.ts'
 import { preloadSandbox, runInSandbox } from './run-code.sandbox.ts'
-import { ToolError } from './tool-error.ts'
 
 const port = parentPort
 if (port === null) throw new Error('run-code.worker.ts runs only as a worker thread (see run-code.ts)')
