@@ -22,7 +22,12 @@ import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { createSchedules } from './schedules/schedules.ts'
-import { closeCodeWorkers, createSearchSettings, createToolRegistry } from './tools/tools.ts'
+import {
+  closeCodeWorkers,
+  createBrowserPool,
+  createSearchSettings,
+  createToolRegistry,
+} from './tools/tools.ts'
 import { createUsageService } from './usage/usage.service.ts'
 import { createUserService } from './users/user.service.ts'
 
@@ -141,7 +146,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const schedules = createSchedules({ database, bus, clock: systemClock, log, runs: kernel.runs })
   const toolEgress = createEgressPolicy(config.toolEgressAllow)
   const search = createSearchSettings({ database, vault, clock: systemClock, egress: toolEgress, log })
-  const tools = createToolRegistry({ search })
+  // Chromium starts at the first browser call, not here; a machine without it answers browser_missing.
+  const browser = createBrowserPool({ log: log.child({ component: 'browser' }) })
+  const tools = createToolRegistry({ search, browser })
   const bots = createBots({
     database,
     bus,
@@ -219,6 +226,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await kernel.stop(config.worker.shutdownGraceMs)
         // The code sandbox's worker threads: nothing runs in them once the runs are stopped.
         await closeCodeWorkers()
+        await browser.close()
         await bus.close()
         await database.close()
         log.info('stopped')

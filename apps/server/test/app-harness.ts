@@ -26,7 +26,7 @@ import {
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createSchedules } from '../src/schedules/schedules.ts'
-import { createSearchSettings, createToolRegistry } from '../src/tools/tools.ts'
+import { createBrowserPool, createSearchSettings, createToolRegistry } from '../src/tools/tools.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase, type TestDatabase } from './databases.ts'
@@ -124,7 +124,9 @@ export async function createTestApp(
     egress: toolEgress,
     log: options.log ?? testLog,
   })
-  const toolRegistry = createToolRegistry({ search })
+  // Chromium starts only when a test's bot opens a page.
+  const browser = createBrowserPool({ log: options.log ?? testLog })
+  const toolRegistry = createToolRegistry({ search, browser })
   const bots = createBots({
     database,
     schedules,
@@ -206,6 +208,7 @@ export async function createTestApp(
       closed = true
       await app.close()
       await schedules.stop()
+      await browser.close()
       if (started) await kernel.stop(1000)
       for (const second of seconds) await second.close()
       await kernel.bus.close()

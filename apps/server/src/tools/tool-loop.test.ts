@@ -25,6 +25,13 @@ async function startShop() {
       if (!response.writableFinished) aborted.push(request.url ?? '')
     })
     if (request.url === '/hang') return
+    if (request.url === '/rendered') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      response.end(
+        '<html><head><title>Rendered</title></head><body><div id="app"></div><script>document.getElementById("app").textContent = "Drawn by script"</script></body></html>',
+      )
+      return
+    }
     const send = () => {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
       response.end(
@@ -268,6 +275,21 @@ describe.each(dialects)('bots with tools on %s', (dialect) => {
     const second = chatBodies()[1]!
     expect(second).toMatch(/"result\\?":2/)
     expect(second).toContain('undefined/undefined/undefined')
+  })
+
+  it('opens a page in the browser, whose content only exists once its script ran', async () => {
+    await setUp()
+    const bot = await createBot({ tools: ['browser'] })
+    model.setBehaviour({
+      type: 'script',
+      steps: [
+        { type: 'tool_calls', calls: [{ name: 'browser_open', arguments: { url: `${shop.url}/rendered` } }] },
+        { type: 'success', text: 'Rendered.' },
+      ],
+    })
+    const done = await run(bot.id)
+    expect(done.status, JSON.stringify(done.error)).toBe('completed')
+    expect(chatBodies()[1]).toContain('Drawn by script')
   })
 
   it('runs the calls of one step at the same time', async () => {
