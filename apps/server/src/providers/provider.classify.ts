@@ -1,5 +1,6 @@
 import { APICallError, LoadAPIKeyError, RetryError } from 'ai'
 import { egressRefusal } from '../platform/egress/egress.ts'
+import { networkFailureReason } from '../platform/egress/network-reason.ts'
 import { providerCatalog } from './provider.catalog.ts'
 import { ProviderError, parseRetryAfter } from './provider.error.ts'
 import type { ProviderErrorCode, ProviderName } from './provider.types.ts'
@@ -204,37 +205,6 @@ export function wrongBaseUrl(provider: ProviderName, url: string, what: string):
   return `Could not use ${info.label} at ${url}: ${what}.${hint}`
 }
 
-const networkCodes: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  ECONNRESET: 'connection reset',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-  UND_ERR_SOCKET: 'connection closed',
-  CERT_HAS_EXPIRED: 'TLS certificate expired',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
-}
-const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
-
-/** The innermost readable reason of a network failure (`connection refused`), and whether it was a timeout. */
-function reasonOf(error: unknown): { reason: string; timedOut: boolean } {
-  let current: unknown = error
-  let reason = error instanceof Error ? error.message : String(error)
-  for (let depth = 0; depth < 6 && current instanceof Error; depth++) {
-    const code = (current as NodeJS.ErrnoException).code
-    if (code && timeoutCodes.has(code)) return { reason: 'no answer in time', timedOut: true }
-    if (code && networkCodes[code]) return { reason: networkCodes[code], timedOut: false }
-    if (current.name === 'TimeoutError') return { reason: 'no answer in time', timedOut: true }
-    if (current.message && current.message !== 'fetch failed') reason = current.message
-    current = current.cause
-  }
-  return { reason, timedOut: false }
-}
-
 /** A call that got no HTTP answer at all: refused, DNS, reset, TLS, a transport timeout. */
 export function classifyNetworkError(
   provider: ProviderName,
@@ -250,7 +220,7 @@ export function classifyNetworkError(
       cause: error,
     })
   }
-  const { reason, timedOut } = reasonOf(error)
+  const { reason, timedOut } = networkFailureReason(error)
   if (phase === 'validate') {
     return new ProviderError('provider_unreachable', wrongBaseUrl(provider, url, reason), {
       provider,

@@ -12,6 +12,7 @@ import type { EgressRefusedError } from '../../platform/egress/egress.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ToolContext } from '../tool.types.ts'
 import { ToolError } from '../tool-error.ts'
+import { parseHttpUrl } from '../web/http-fetch.ts'
 import { cachedResolver, guardBrowserContext, type ResolveHost } from './browser-egress.ts'
 import { type EgressProxy, refusedMarker, startEgressProxy } from './browser-proxy.ts'
 
@@ -420,25 +421,6 @@ export async function checkSelectors(page: Page, selectors: Record<string, strin
       `The selector "${problems.name}" (${JSON.stringify(problems.selector)}) is not a valid CSS selector: ${problems.message} Fix it, e.g. "article h2 a" or "table.prices td:nth-child(2)".`,
     )
   }
-}
-
-export function parseHttpUrl(text: string): URL {
-  let url: URL
-  try {
-    url = new URL(text.trim())
-  } catch {
-    throw new ToolError(
-      'url_invalid',
-      `"${text}" is not a URL: give a full address such as https://example.com/.`,
-    )
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ToolError(
-      'url_invalid',
-      `${url.protocol.slice(0, -1)} URLs are not opened (${text}): only http and https addresses are.`,
-    )
-  }
-  return url
 }
 
 /** `promise`, or the signal's reason as soon as it aborts (then `onAbort` runs). */

@@ -1,4 +1,5 @@
 import { egressRefusal } from '../../platform/egress/egress.ts'
+import { networkFailureReason } from '../../platform/egress/network-reason.ts'
 import { brave } from './brave.search.ts'
 import type {
   CheckSearchOptions,
@@ -261,34 +262,6 @@ async function readCapped(response: Response, spec: SearchProviderSpec, where: s
   return new TextDecoder().decode(Buffer.concat(chunks, size))
 }
 
-const networkCodes: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'DNS lookup failed',
-  ECONNRESET: 'connection reset',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-  UND_ERR_SOCKET: 'connection closed',
-  CERT_HAS_EXPIRED: 'TLS certificate expired',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
-}
-
-/** The innermost readable reason of a "fetch failed" chain (`connection refused`). */
-function networkReason(error: unknown): string {
-  let reason = error instanceof Error ? error.message : String(error)
-  let current: unknown = error
-  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
-    const code = (current as NodeJS.ErrnoException).code
-    if (code && networkCodes[code]) return networkCodes[code]
-    if (current.message && current.message !== 'fetch failed') reason = current.message
-    current = current.cause
-  }
-  return reason
-}
-
 function networkFailure(spec: SearchProviderSpec, where: string, error: unknown): SearchError {
   const refused = egressRefusal(error)
   if (refused) {
@@ -299,7 +272,7 @@ function networkFailure(spec: SearchProviderSpec, where: string, error: unknown)
   }
   return new SearchError(
     'search_unavailable',
-    `Could not reach ${spec.label} at ${where} (${networkReason(error)}). Check that the service is up and that the base URL is ${spec.baseUrlHint}, or try again later.`,
+    `Could not reach ${spec.label} at ${where} (${networkFailureReason(error).reason}). Check that the service is up and that the base URL is ${spec.baseUrlHint}, or try again later.`,
     { provider: spec.name, cause: error },
   )
 }

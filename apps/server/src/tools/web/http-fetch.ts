@@ -235,7 +235,8 @@ function checkedRequest(input: HttpFetchInput): CheckedRequest {
   return { url, method, body: input.body, headers }
 }
 
-function parseHttpUrl(text: string): URL {
+/** An http(s) URL without credentials in it, or url_invalid saying what to give instead. */
+export function parseHttpUrl(text: string): URL {
   let url: URL
   try {
     url = new URL(text.trim())
@@ -248,7 +249,7 @@ function parseHttpUrl(text: string): URL {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ToolError(
       'url_invalid',
-      `${url.protocol.slice(0, -1)} URLs are not fetched (${text}): only http and https addresses are.`,
+      `${url.protocol.slice(0, -1)} URLs are not used (${text}): only http and https addresses are.`,
     )
   }
   if (url.username !== '' || url.password !== '') {
