@@ -1,5 +1,6 @@
 // Zod schemas of the HTTP API, shared by the server (validation, OpenAPI), the dashboard and the SDK.
 export * from './api-key.ts'
+export * from './approval.ts'
 export * from './audit.ts'
 export * from './bot.ts'
 export * from './event.ts'

@@ -257,7 +257,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     }
 
     const outputSchema = outputSchemaOf(bot)
-    const functions = deps.tools ? deps.tools.registry.functionsOf(toolsOf(bot)) : []
+    const functions = deps.tools ? await deps.tools.registry.functionsFor(run.tenantId, toolsOf(bot)) : []
     let result: GenerateResult
     let tokensIn: number
     let tokensOut: number

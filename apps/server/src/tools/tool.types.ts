@@ -31,6 +31,13 @@ export interface ToolFunction<Input = unknown> {
   description: string
   /** The arguments; validated before the call, their JSON Schema is what the model sees. */
   input: z.ZodType<Input>
+  /**
+   * The JSON Schema the model sees when it is not `input`'s own (an MCP server's tool brings its
+   * schema; `input` then checks it). Absent: derived from `input`.
+   */
+  inputSchema?: Record<string, unknown>
+  /** Every call waits for a person's approval (files_delete; MCP tools a server lists), whatever the policy. */
+  requiresApproval?: boolean
   /** Acts outside the orchestrator (sends, writes, posts): the run's lease is presented first. */
   sideEffects?: boolean
   execute(input: Input, context: ToolContext): Promise<unknown>

@@ -16,7 +16,7 @@ export { createSearchSettings, type SearchSettings } from './search/search.setti
 export { toolRoutes } from './tool.routes.ts'
 export { type FileSpace, type ToolContext, ToolError, type ToolFunction, type ToolSet } from './tool.types.ts'
 export { runToolLoop, type ToolCallReport, type ToolLoopOptions, type ToolLoopResult } from './tool-loop.ts'
-export { ToolRegistry, type ToolSetDescription } from './tool-registry.ts'
+export { ToolRegistry, type ToolSetDescription, type ToolSetSource } from './tool-registry.ts'
 
 /** The registry with the built-in tool sets (search and browser only with their services). */
 export function createToolRegistry(
