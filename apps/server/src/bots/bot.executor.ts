@@ -82,8 +82,9 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       model: bot.model,
     })
 
+    const cleanups: Array<() => Promise<void>> = []
     try {
-      const result = await execute(context, bot, log, flush)
+      const result = await execute(context, bot, log, flush, cleanups)
       await flush()
       return result
     } catch (error) {
@@ -105,6 +106,9 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       )
       await flush().catch(() => {})
       throw error
+    } finally {
+      // What tools opened for this attempt (stdio MCP servers) ends with it.
+      await Promise.allSettled(cleanups.map((cleanup) => cleanup()))
     }
   }
 
@@ -113,6 +117,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     bot: BotRow,
     log: (level: RunLogLevel, message: string, data?: Record<string, unknown>) => Promise<void>,
     flush: () => Promise<void>,
+    cleanups: Array<() => Promise<void>>,
   ) {
     const { run } = context
     let credentials: ProviderCredentials
@@ -277,6 +282,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
           signal: context.signal,
           egress: deps.tools!.egress,
           files: botFileSpace(deps, run.tenantId, bot.id),
+          atEnd: (cleanup) => cleanups.push(cleanup),
         },
         maxIterations: bot.max_tool_iterations,
         call: ({ messages, tools, round }) =>

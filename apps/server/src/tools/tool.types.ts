@@ -13,6 +13,11 @@ export interface ToolContext {
   egress: EgressPolicy
   /** The files of whoever the run is for (a bot's own space): the files tool set reads and writes here. */
   files?: FileSpace
+  /**
+   * Registers work for when this attempt of the run ends, however it ends (a stdio MCP server started
+   * for the run is stopped). Absent: the caller keeps nothing open past the call.
+   */
+  atEnd?(cleanup: () => Promise<void>): void
 }
 
 /** A file space (a bot's own): names are flat, checked, and quotas hold; errors are ToolErrors. */
