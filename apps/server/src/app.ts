@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
 import type { Kysely } from 'kysely'
+import { approvalRoutes } from './approvals/approval.routes.ts'
+import type { Approvals } from './approvals/approvals.ts'
 import { registerAuditTrail } from './audit/audit.hook.ts'
 import { auditRoutes } from './audit/audit.routes.ts'
 import { apiKeyRoutes, personalKeyRoutes } from './auth/api-key.routes.ts'
@@ -40,7 +42,7 @@ import { runStatuses } from './runs/run.types.ts'
 import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
 import { workspaceRefusal } from './tenants/tenant.store.ts'
-import { type SearchSettings, type ToolRegistry, toolRoutes } from './tools/tools.ts'
+import { type SearchSettings, type ToolPolicies, type ToolRegistry, toolRoutes } from './tools/tools.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
 import { sessionRoutes, userAdminRoutes, userRoutes } from './users/user.routes.ts'
@@ -91,6 +93,10 @@ export interface AppDeps {
   tools?: ToolRegistry
   /** The workspaces' web search set-up (GET/PUT/DELETE /tools/search). */
   search?: SearchSettings
+  /** The workspaces' approval policies (GET/PUT /tools/policy). */
+  toolPolicies?: ToolPolicies
+  /** Tool calls waiting for a person (/approvals). */
+  approvals?: Approvals
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
   /** Dashboard users and sessions; without it only API keys authenticate. */
@@ -295,7 +301,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await secured.register(toolRoutes, {
             registry: deps.tools,
             ...(deps.search ? { search: deps.search } : {}),
+            ...(deps.toolPolicies ? { policies: deps.toolPolicies } : {}),
           })
+        if (deps.approvals) await secured.register(approvalRoutes, { approvals: deps.approvals })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

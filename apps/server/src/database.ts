@@ -1,3 +1,4 @@
+import type { ApprovalsTable } from './approvals/approval.table.ts'
 import type { AuditAnchorTable, AuditLogTable } from './audit/audit.table.ts'
 import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
@@ -15,6 +16,7 @@ import type {
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { SchedulesTable } from './schedules/schedule.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
+import type { ToolPoliciesTable } from './tools/tool-policy.table.ts'
 import type { ToolSettingsTable } from './tools/tool-settings.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
 import type {
@@ -38,6 +40,8 @@ export interface Tables {
   bots: BotsTable
   bot_files: BotFilesTable
   tool_settings: ToolSettingsTable
+  tool_policies: ToolPoliciesTable
+  approvals: ApprovalsTable
   schedules: SchedulesTable
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
+import { createApprovals } from './approvals/approvals.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
 import { botRunsToKeep } from './bots/bot.retention.ts'
 import { importNoteFiles } from './bots/bot-notes.import.ts'
@@ -15,6 +16,7 @@ import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { createEgressPolicy } from './platform/egress/egress.ts'
+import { toError } from './platform/errors.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { ensurePrivateDir } from './platform/private-files.ts'
@@ -26,6 +28,7 @@ import {
   closeCodeWorkers,
   createBrowserPool,
   createSearchSettings,
+  createToolPolicies,
   createToolRegistry,
 } from './tools/tools.ts'
 import { createUsageService } from './usage/usage.service.ts'
@@ -149,6 +152,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Chromium starts at the first browser call, not here; a machine without it answers browser_missing.
   const browser = createBrowserPool({ log: log.child({ component: 'browser' }) })
   const tools = createToolRegistry({ search, browser })
+  const approvals = createApprovals({ database, clock: systemClock, runs: kernel.runs })
+  kernel.relay.consume('approvals', approvals.onEvents)
+  const toolPolicies = createToolPolicies({ database, clock: systemClock, registry: tools })
   const bots = createBots({
     database,
     bus,
@@ -157,6 +163,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     kernel,
     schedules,
     tools: { registry: tools, egress: toolEgress },
+    approvals: { service: approvals, policies: toolPolicies },
     providers: botProvidersOf(providers),
     quotas: config.quotas,
   })
@@ -181,6 +188,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     usage: createUsageService({ database, clock: systemClock }),
     tools,
     search,
+    toolPolicies,
+    approvals,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     users: createUserService({
@@ -199,6 +208,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     url = `http://${wildcard ? 'localhost' : config.http.host}:${port}`
   }
   kernel.start({ worker: config.roles.includes('worker') })
+  // Approvals past their expiry count as rejected; every worker process looks every 15 s (fenced).
+  if (config.roles.includes('worker'))
+    approvals.startSweeping(15_000, (error) =>
+      log.error({ err: toError(error) }, 'approval expiry sweep failed'),
+    )
   const retention = new RetentionJob({
     database,
     clock: systemClock,
@@ -223,6 +237,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await app.close()
         await schedules.stop()
         await retention.stop()
+        approvals.stopSweeping()
         await kernel.stop(config.worker.shutdownGraceMs)
         // The code sandbox's worker threads: nothing runs in them once the runs are stopped.
         await closeCodeWorkers()

@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { App } from '../src/app.ts'
 import { buildApp } from '../src/app.ts'
+import { type Approvals, createApprovals } from '../src/approvals/approvals.ts'
 import { type ApiKeyService, createApiKeyService } from '../src/auth/api-key.service.ts'
 import type { Role } from '../src/auth/role.ts'
 import type { BotProviderAccess } from '../src/bots/bot.executor.ts'
@@ -26,7 +27,12 @@ import {
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createSchedules } from '../src/schedules/schedules.ts'
-import { createBrowserPool, createSearchSettings, createToolRegistry } from '../src/tools/tools.ts'
+import {
+  createBrowserPool,
+  createSearchSettings,
+  createToolPolicies,
+  createToolRegistry,
+} from '../src/tools/tools.ts'
 import { createUsageService } from '../src/usage/usage.service.ts'
 import { createUserService, type UserService } from '../src/users/user.service.ts'
 import { createTestDatabase, type TestDatabase } from './databases.ts'
@@ -43,6 +49,7 @@ export interface TestApp {
   vault: Vault
   metrics: Metrics
   bots: Bots
+  approvals: Approvals
   users: UserService
   /** The data directory (notes), a fresh temporary folder. */
   dataDir: string
@@ -127,10 +134,14 @@ export async function createTestApp(
   // Chromium starts only when a test's bot opens a page.
   const browser = createBrowserPool({ log: options.log ?? testLog })
   const toolRegistry = createToolRegistry({ search, browser })
+  const approvals = createApprovals({ database, clock: kernel.clock, runs: kernel.runs })
+  kernel.relay.consume('approvals', approvals.onEvents)
+  const toolPolicies = createToolPolicies({ database, clock: kernel.clock, registry: toolRegistry })
   const bots = createBots({
     database,
     schedules,
     tools: { registry: toolRegistry, egress: toolEgress },
+    approvals: { service: approvals, policies: toolPolicies },
     bus: kernel.bus,
     clock: kernel.clock,
     log: options.log ?? testLog,
@@ -174,6 +185,8 @@ export async function createTestApp(
     usage: createUsageService({ database, clock: kernel.clock }),
     tools: toolRegistry,
     search,
+    toolPolicies,
+    approvals,
     users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
@@ -190,6 +203,7 @@ export async function createTestApp(
     vault: vaulted.vault,
     metrics,
     bots,
+    approvals,
     users,
     dataDir,
     keys,

@@ -15,7 +15,9 @@ export const approvalSchema = z
     botName: z.string().nullable(),
     toolSet: z.string().describe('The tool set of the function, e.g. `files` or `mcp:crm`.'),
     tool: z.string().describe('The function the model wants to call, e.g. `files_delete`.'),
-    arguments: z.unknown().describe('The arguments it would be called with (secret-looking fields redacted).'),
+    arguments: z
+      .unknown()
+      .describe('The arguments it would be called with (secret-looking fields redacted).'),
     reason: z
       .string()
       .nullable()
@@ -24,7 +26,10 @@ export const approvalSchema = z
     expiresAt: z.iso.datetime().nullable().describe('Undecided by then, it counts as rejected (`expired`).'),
     decidedAt: z.iso.datetime().nullable(),
     decidedBy: z
-      .object({ type: z.string().describe('`user`, `api_key` or `system` (expiry).'), id: z.string().nullable() })
+      .object({
+        type: z.string().describe('`user`, `api_key` or `system` (expiry).'),
+        id: z.string().nullable(),
+      })
       .nullable(),
     comment: z.string().nullable().describe('The decider’s comment; a rejection’s is told to the model.'),
   })

@@ -14,8 +14,9 @@ function requiredRole(method: string, path: string): Role {
   if (path === '/api/v1/audit' || /^\/api\/v1\/(keys|users|events\/dead-letters)/.test(path)) return 'admin'
   if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
   if (path === '/api/v1/tools/search' && method !== 'GET') return 'admin'
+  if (path === '/api/v1/tools/policy' && method !== 'GET') return 'admin'
   if (method === 'GET') return 'viewer'
-  if (/^\/api\/v1\/(bots|runs)/.test(path)) return 'editor'
+  if (/^\/api\/v1\/(bots|runs|approvals)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)
 }
 

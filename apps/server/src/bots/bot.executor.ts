@@ -1,3 +1,4 @@
+import type { Approvals } from '../approvals/approvals.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
@@ -12,7 +13,14 @@ import { parseJson } from '../runs/run.mapper.ts'
 import type { RunEvent } from '../runs/run.types.ts'
 import { appendEventsIn, appendRunLogs, type RunLogEntry, type RunLogLevel } from '../runs/runs.ts'
 import { dayOf, startOfDay } from '../schedules/schedule-spec.ts'
-import { runToolLoop, type ToolCallReport, type ToolRegistry } from '../tools/tools.ts'
+import {
+  type ApprovalDecisionOutcome,
+  runToolLoop,
+  type ToolCallReport,
+  type ToolLoopState,
+  type ToolPolicies,
+  type ToolRegistry,
+} from '../tools/tools.ts'
 import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
 import { outputSchemaOf, toolsOf } from './bot.mapper.ts'
 import { type BotRunResult, botResultOf } from './bot.run-view.ts'
@@ -46,6 +54,16 @@ export interface BotExecutorDeps {
   quotasOf?: QuotasOf
   /** The installation's tool sets and egress rules; absent: bots run without tools. */
   tools?: { registry: ToolRegistry; egress: EgressPolicy }
+  /** Approvals and the workspaces' approval policies; absent: calls that need approval are refused. */
+  approvals?: { service: Approvals; policies: ToolPolicies }
+}
+
+/** What a bot run parked for an approval resumes from (the approval's `state`). */
+interface ParkedBotRun {
+  loop: ToolLoopState
+  system: string
+  costUsd: number | null
+  costKnown: boolean
 }
 
 /** Share of the daily budget at which a `bot.budget_warning` event is emitted (once per day). */
@@ -128,6 +146,17 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       throw error
     }
 
+    // A run parked for an approval goes on from its conversation once the approval is decided.
+    const decided = deps.approvals ? await deps.approvals.service.decidedOf(run.tenantId, run.id) : undefined
+    const parked = decided?.state as ParkedBotRun | undefined
+    if (decided)
+      await log('info', `approval ${decided.row.status}: going on from the conversation`, {
+        approvalId: decided.row.id,
+        tool: decided.row.tool,
+        decision: decided.row.status,
+        ...(decided.row.comment ? { comment: decided.row.comment } : {}),
+      })
+
     const previous = await lastCompletedRun(db, run.tenantId, bot.id, run.id)
     const built = buildBotContext({
       bot,
@@ -193,8 +222,9 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
 
     // One model call: usage recorded (one record per call), the provider's status updated. With
     // tools the model is called once per round, each call within what is left of the budget.
-    let costUsd: number | null = 0
-    let costKnown = true
+    let costUsd: number | null = parked ? parked.costUsd : 0
+    let costKnown = parked ? parked.costKnown : true
+    const system = parked?.system ?? built.system
     // One stream for the run: the text of every call continues the same output (offsets go on).
     const stream = createStreamForwarder(deps, run, deps.streamFlushMs ?? 100)
     const callModel = async (
@@ -215,7 +245,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       try {
         result = await deps.providers.generate(credentials, {
           model: bot.model,
-          system: built.system,
+          system,
           ...request,
           signal: context.signal,
           ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
@@ -273,6 +303,13 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       tokensIn = result.tokensIn
       tokensOut = result.tokensOut
     } else {
+      const policy = deps.approvals ? await deps.approvals.policies.get(run.tenantId) : undefined
+      const policyNames = new Set(policy?.requireApproval ?? [])
+      const toolSetOf = new Map(functions.map((fn) => [fn.name, fn.toolSet]))
+      const decision: ApprovalDecisionOutcome | undefined =
+        decided && decided.row.status !== 'pending' && decided.row.status !== 'parking'
+          ? { toolCallId: decided.row.tool_call_id, status: decided.row.status, comment: decided.row.comment }
+          : undefined
       const loop = await runToolLoop({
         prompt: built.prompt,
         functions,
@@ -289,7 +326,68 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
           callModel({ messages, tools, ...(outputSchema ? { outputSchema } : {}) }, round),
         assertLease: () => context.assertLease(),
         onToolCall: (report) => reportToolCall(report),
+        needsApproval: (fn) => fn.requiresApproval === true || policyNames.has(fn.name),
+        ...(parked && decision ? { resume: { state: parked.loop, decision } } : {}),
+        runApproved: async (toolCallId, execute) => {
+          if (!decided || !deps.approvals) return execute()
+          // The lease first: a zombie of this run must not make the call a person allowed.
+          await context.assertLease()
+          const once = await deps.approvals.service.executeOnce(run.tenantId, decided.row.id, execute)
+          if ('unknown' in once) {
+            await log(
+              'warn',
+              'the approved call was started by an earlier attempt that stopped: not made again',
+              {
+                approvalId: decided.row.id,
+                tool: decided.row.tool,
+              },
+            )
+            return {
+              type: 'tool-result',
+              toolCallId,
+              toolName: decided.row.tool,
+              output: {
+                type: 'error-text',
+                value:
+                  'outcome_unknown: the approved call was started before, and the process running it stopped before its result was kept. It was not made a second time; check its effect before trying again.',
+              },
+            }
+          }
+          return once.result
+        },
       })
+      if (loop.parked) {
+        if (!deps.approvals)
+          throw new RunFailure(
+            'approval_unavailable',
+            `The call of ${loop.parked.tool} needs a person's approval, and approvals are not available in this process.`,
+            false,
+          )
+        const expiresAfter = policy?.expiresAfterSeconds ?? null
+        const state: ParkedBotRun = { loop: loop.state, system, costUsd, costKnown }
+        const approval = await deps.approvals.service.request({
+          tenantId: run.tenantId,
+          runId: run.id,
+          subjectKind: run.kind,
+          subjectId: bot.id,
+          subjectName: bot.name,
+          toolSet: toolSetOf.get(loop.parked.tool) ?? 'unknown',
+          tool: loop.parked.tool,
+          toolCallId: loop.parked.toolCallId,
+          arguments: loop.parked.arguments,
+          reason: loop.parked.reason,
+          state,
+          expiresAt: expiresAfter === null ? null : deps.clock.now() + expiresAfter * 1000,
+        })
+        await log('info', `waiting for approval of ${loop.parked.tool}`, {
+          approvalId: approval.id,
+          tool: loop.parked.tool,
+          toolCallId: loop.parked.toolCallId,
+          arguments: loop.parked.arguments,
+          ...(expiresAfter !== null ? { expiresAfterSeconds: expiresAfter } : {}),
+        })
+        return { wait: 'approval', correlationKey: approval.correlationKey } as const
+      }
       result = loop.final
       tokensIn = loop.tokensIn
       lastCall = loop.rounds
@@ -327,6 +425,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         arguments: report.arguments,
         durationMs: report.durationMs,
         ...(report.resultChars !== undefined ? { resultChars: report.resultChars } : {}),
+        ...(report.result !== undefined ? { result: report.result } : {}),
+        ...(report.file !== undefined ? { file: report.file } : {}),
         ...(report.error ? { error: report.error } : {}),
       })
     }

@@ -9,7 +9,7 @@ import type { RunKernel } from '../runs/kernel.ts'
 import type { Schedules } from '../schedules/schedules.ts'
 import type { ToolRegistry } from '../tools/tools.ts'
 import { createBotEventHandler } from './bot.events.ts'
-import { type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
+import { type BotExecutorDeps, type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
 import { botRunView } from './bot.run-view.ts'
 import { botScheduleOwner } from './bot.schedule-owner.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
@@ -32,6 +32,8 @@ export interface BotsDeps {
   schedules: Schedules
   /** The tool sets bots may use and the egress rules their calls obey; absent: no tools. */
   tools?: { registry: ToolRegistry; egress: EgressPolicy }
+  /** Approvals and the approval policies: tool calls that need a person park the run. */
+  approvals?: BotExecutorDeps['approvals']
   streamFlushMs?: number
   /** The installation's quotas; a workspace may have its own on top (default: defaultQuotas). */
   quotas?: Quotas
@@ -66,6 +68,7 @@ export function createBots(deps: BotsDeps) {
       providers: deps.providers,
       quotasOf,
       ...(deps.tools ? { tools: deps.tools } : {}),
+      ...(deps.approvals ? { approvals: deps.approvals } : {}),
       publishLive: (event) => deps.kernel.relay.publishLive(event),
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),

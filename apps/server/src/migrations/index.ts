@@ -22,6 +22,7 @@ import { botTools } from './0021-bot-tools.ts'
 import { botFiles } from './0022-bot-files.ts'
 import { botOutputSchema } from './0023-bot-output-schema.ts'
 import { toolSettings } from './0024-tool-settings.ts'
+import { approvals } from './0025-approvals.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0022-bot-files': botFiles,
   '0023-bot-output-schema': botOutputSchema,
   '0024-tool-settings': toolSettings,
+  '0025-approvals': approvals,
 }

@@ -365,27 +365,48 @@ export function createRunService(deps: RunServiceDeps) {
     target: { id: string; correlationKey?: string } | { correlationKey: string },
     options: { input?: unknown } = {},
   ): Promise<{ resumed: boolean; run: Run | null }> {
-    const now = clock.now()
-    const outcome = await writeTransaction(database, async (trx) => {
-      let query = trx.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
-      if ('id' in target) query = query.where('id', '=', target.id)
-      if (target.correlationKey !== undefined)
-        query = query.where('correlation_key', '=', target.correlationKey)
-      const found = await query.execute()
-      const current = found.find((row) => row.status === 'waiting')
-      if (!current) {
-        if ('id' in target && found.length === 0 && target.correlationKey === undefined)
-          throw notFound('run_not_found', `Run ${target.id} does not exist.`)
-        return {
-          resumed: false,
-          row: found[0] ?? ('id' in target ? await findRun(trx, tenantId, target.id) : undefined),
-        }
-      }
-      const after = await wake(trx, current, now, options.input)
-      return { resumed: after !== undefined, row: after ?? current }
-    })
+    const outcome = await writeTransaction(database, (trx) => resumeRowIn(trx, tenantId, target, options))
     if (outcome.resumed) deps.onRunsDue?.()
     return { resumed: outcome.resumed, run: outcome.row ? toRun(outcome.row) : null }
+  }
+
+  /**
+   * `resume` inside the caller's transaction (an approval decided): the run wakes exactly when the
+   * caller's change commits. The worker is woken after the commit.
+   */
+  async function resumeIn(
+    trx: Kysely<Tables>,
+    tenantId: string,
+    target: { id: string; correlationKey?: string } | { correlationKey: string },
+    options: { input?: unknown } = {},
+  ): Promise<{ resumed: boolean; run: Run | null }> {
+    const outcome = await resumeRowIn(trx, tenantId, target, options)
+    if (outcome.resumed) afterCommit(trx, () => deps.onRunsDue?.())
+    return { resumed: outcome.resumed, run: outcome.row ? toRun(outcome.row) : null }
+  }
+
+  async function resumeRowIn(
+    trx: Kysely<Tables>,
+    tenantId: string,
+    target: { id: string; correlationKey?: string } | { correlationKey: string },
+    options: { input?: unknown },
+  ): Promise<{ resumed: boolean; row: RunRow | undefined }> {
+    let query = trx.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
+    if ('id' in target) query = query.where('id', '=', target.id)
+    if (target.correlationKey !== undefined)
+      query = query.where('correlation_key', '=', target.correlationKey)
+    const found = await query.execute()
+    const current = found.find((row) => row.status === 'waiting')
+    if (!current) {
+      if ('id' in target && found.length === 0 && target.correlationKey === undefined)
+        throw notFound('run_not_found', `Run ${target.id} does not exist.`)
+      return {
+        resumed: false,
+        row: found[0] ?? ('id' in target ? await findRun(trx, tenantId, target.id) : undefined),
+      }
+    }
+    const after = await wake(trx, current, clock.now(), options.input)
+    return { resumed: after !== undefined, row: after ?? current }
   }
 
   /** waiting → pending, fenced on the parking (status, key, reason as read). */
@@ -538,6 +559,7 @@ export function createRunService(deps: RunServiceDeps) {
     cancel,
     retry,
     resume,
+    resumeIn,
     resumeParentIfDone,
     sweepParked,
     children,

@@ -1,5 +1,5 @@
 import type { ModelMessage, ToolResultPart } from 'ai'
-import type { GenerateResult, ModelTool } from '../providers/provider.types.ts'
+import type { GenerateResult, ModelTool, ModelToolCall } from '../providers/provider.types.ts'
 import { RunFailure } from '../runs/run.failure.ts'
 import { type ToolContext, ToolError, type ToolFunction } from './tool.types.ts'
 import { inputSchemaOf } from './tool-registry.ts'
@@ -20,6 +20,10 @@ export interface ToolCallReport {
   durationMs?: number
   /** Characters of the result as sent to the model (before truncation). */
   resultChars?: number
+  /** The start of the result, for people reading the run (at most 2,000 characters). */
+  result?: string
+  /** A file the call stored in the run's file space (a screenshot), to link from the run. */
+  file?: string
   error?: { code: string; message: string }
 }
 
@@ -41,47 +45,184 @@ export interface ToolLoopOptions {
   onToolCall(report: ToolCallReport): void | Promise<void>
   /** A result longer than this (as JSON) is cut, with a note to the model (default 20,000). */
   maxResultChars?: number
+  /** Whether a call of this function waits for a person first (absent: only `requiresApproval` ones). */
+  needsApproval?(fn: ToolFunction): boolean
+  /** Goes on with a conversation that was parked for an approval, now decided. */
+  resume?: { state: ToolLoopState; decision: ApprovalDecisionOutcome }
+  /**
+   * Runs an approved call at most once, even when the process dies during it and the run is taken up
+   * again (the caller keeps a marker before and the result after). Absent: the call simply runs.
+   */
+  runApproved?(toolCallId: string, run: () => Promise<ToolResultPart>): Promise<ToolResultPart>
 }
 
-export interface ToolLoopResult {
-  /** The model's final answer. */
-  final: GenerateResult
+/** How a person decided on the call a parked conversation waits for. */
+export interface ApprovalDecisionOutcome {
+  toolCallId: string
+  status: 'approved' | 'rejected' | 'expired'
+  comment: string | null
+}
+
+/** A conversation with its step in progress: what a parked run resumes from (JSON). */
+export interface ToolLoopState {
+  messages: ModelMessage[]
+  /** The calls the model asked for in the current round, their results so far (null: not yet). */
+  step: { calls: ModelToolCall[]; results: Array<ToolResultPart | null>; reason: string | null } | null
   tokensIn: number
   tokensOut: number
   toolCalls: number
   rounds: number
 }
 
+interface Totals {
+  tokensIn: number
+  tokensOut: number
+  toolCalls: number
+  rounds: number
+}
+
+/** The model answered. */
+export interface ToolLoopAnswer extends Totals {
+  parked?: undefined
+  final: GenerateResult
+}
+
+/** A call waits for a person: the caller parks the run with `state` and asks for approval. */
+export interface ToolLoopParked extends Totals {
+  parked: {
+    toolCallId: string
+    tool: string
+    /** The arguments as logged (redacted). */
+    arguments: unknown
+    /** The arguments as the call will get them. */
+    input: unknown
+    /** What the model said along with the call: its stated reason. */
+    reason: string | null
+  }
+  state: ToolLoopState
+  final?: undefined
+}
+
+export type ToolLoopResult = ToolLoopAnswer | ToolLoopParked
+
 export async function runToolLoop(options: ToolLoopOptions): Promise<ToolLoopResult> {
   const byName = new Map(options.functions.map((fn) => [fn.name, fn]))
   const tools = Object.fromEntries(
     options.functions.map((fn) => [fn.name, { description: fn.description, inputSchema: inputSchemaOf(fn) }]),
   )
-  const messages: ModelMessage[] = [{ role: 'user', content: options.prompt }]
-  let tokensIn = 0
-  let tokensOut = 0
-  let toolCalls = 0
-  for (let round = 0; ; round++) {
-    const result = await options.call({ messages, tools, round })
-    tokensIn += result.tokensIn
-    tokensOut += result.tokensOut
-    if (result.toolCalls.length === 0) return { final: result, tokensIn, tokensOut, toolCalls, rounds: round }
-    if (round >= options.maxIterations)
-      throw new RunFailure(
-        'tool_iterations_exceeded',
-        `The model still asked for tools after ${options.maxIterations} round${options.maxIterations === 1 ? '' : 's'} of tool calls (${toolCalls} calls): the run stops here. Raise maxToolIterations, or make the prompt say when to stop.`,
-        false,
-      )
+  const needsApproval = (call: ModelToolCall) => {
+    const fn = byName.get(call.toolName)
+    if (!fn || call.invalid) return false
+    return options.needsApproval ? options.needsApproval(fn) : fn.requiresApproval === true
+  }
+  const state: ToolLoopState = options.resume
+    ? structuredClone(options.resume.state)
+    : {
+        messages: [{ role: 'user', content: options.prompt }],
+        step: null,
+        tokensIn: 0,
+        tokensOut: 0,
+        toolCalls: 0,
+        rounds: 0,
+      }
+  let decision = options.resume?.decision
+  for (;;) {
+    if (!state.step) {
+      const result = await options.call({ messages: state.messages, tools, round: state.rounds })
+      state.tokensIn += result.tokensIn
+      state.tokensOut += result.tokensOut
+      if (result.toolCalls.length === 0) return { final: result, ...totalsOf(state) }
+      if (state.rounds >= options.maxIterations)
+        throw new RunFailure(
+          'tool_iterations_exceeded',
+          `The model still asked for tools after ${options.maxIterations} round${options.maxIterations === 1 ? '' : 's'} of tool calls (${state.toolCalls} calls): the run stops here. Raise maxToolIterations, or make the prompt say when to stop.`,
+          false,
+        )
+      state.messages.push(...result.responseMessages)
+      state.step = {
+        calls: result.toolCalls,
+        results: result.toolCalls.map(() => null),
+        reason: result.text.trim() || null,
+      }
+    }
     options.context.signal.throwIfAborted()
-    messages.push(...result.responseMessages)
-    const results = await Promise.all(result.toolCalls.map((call) => runCall(call, byName, options)))
-    toolCalls += results.length
-    messages.push({ role: 'tool', content: results })
+    const step = state.step
+    // Calls that need nobody run at once, together; those that wait for a person come after, in order.
+    const free = step.calls.flatMap((call, index) =>
+      step.results[index] === null && !needsApproval(call) ? [index] : [],
+    )
+    const done = await Promise.all(free.map((index) => runCall(step.calls[index]!, byName, options)))
+    free.forEach((index, i) => {
+      step.results[index] = done[i]!
+    })
+    for (const [index, call] of step.calls.entries()) {
+      if (step.results[index] !== null) continue
+      if (decision?.toolCallId !== call.toolCallId)
+        return {
+          parked: {
+            toolCallId: call.toolCallId,
+            tool: call.toolName,
+            arguments: redactArguments(call.input),
+            input: call.input,
+            reason: step.reason,
+          },
+          state: structuredClone(state),
+          ...totalsOf(state),
+        }
+      const decided = decision
+      decision = undefined
+      step.results[index] =
+        decided.status === 'approved'
+          ? await (options.runApproved
+              ? options.runApproved(call.toolCallId, () => runCall(call, byName, options))
+              : runCall(call, byName, options))
+          : await refused(call, decided, options)
+    }
+    state.toolCalls += step.calls.length
+    state.rounds++
+    state.messages.push({ role: 'tool', content: step.results as ToolResultPart[] })
+    state.step = null
+  }
+}
+
+function totalsOf(state: ToolLoopState): Totals {
+  return {
+    tokensIn: state.tokensIn,
+    tokensOut: state.tokensOut,
+    toolCalls: state.toolCalls,
+    rounds: state.rounds,
+  }
+}
+
+/** A call a person rejected (or let expire): the model is told so, in words, as the call's result. */
+async function refused(
+  call: ModelToolCall,
+  decision: ApprovalDecisionOutcome,
+  options: ToolLoopOptions,
+): Promise<ToolResultPart> {
+  const message =
+    decision.status === 'expired'
+      ? 'nobody approved this call in time; it was not made. Do not try it again in this run.'
+      : `rejected by a person${decision.comment ? `: ${decision.comment}` : ''}. The call was not made.`
+  const code = decision.status === 'expired' ? 'approval_expired' : 'approval_rejected'
+  await options.onToolCall({
+    toolCallId: call.toolCallId,
+    tool: call.toolName,
+    arguments: redactArguments(call.input),
+    status: 'failed',
+    durationMs: 0,
+    error: { code, message },
+  })
+  return {
+    type: 'tool-result',
+    toolCallId: call.toolCallId,
+    toolName: call.toolName,
+    output: { type: 'error-text', value: `${code}: ${message}` },
   }
 }
 
 async function runCall(
-  call: GenerateResult['toolCalls'][number],
+  call: ModelToolCall,
   byName: Map<string, ToolFunction>,
   options: ToolLoopOptions,
 ): Promise<ToolResultPart> {
@@ -135,6 +276,10 @@ async function runCall(
       status: 'completed',
       durationMs: Date.now() - started,
       resultChars: text.length,
+      result: text.length <= resultPreviewChars ? text : `${text.slice(0, resultPreviewChars)}…`,
+      ...(typeof (value as { file?: unknown })?.file === 'string'
+        ? { file: (value as { file: string }).file }
+        : {}),
     })
     return answer(
       text.length <= limit
@@ -153,6 +298,9 @@ async function runCall(
     return failed('tool_failed', error instanceof Error ? error.message : String(error))
   }
 }
+
+/** How much of a result the run log keeps for people. */
+const resultPreviewChars = 2000
 
 const secretName = /pass(word)?|secret|token|api[-_]?key|auth|cookie|credential|private/i
 

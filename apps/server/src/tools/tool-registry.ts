@@ -12,6 +12,9 @@ export interface ToolSetDescription {
   functions: Array<{ name: string; description: string; inputSchema: Record<string, unknown> }>
 }
 
+/** A function as offered to a run, with the name of its set (what an approval shows). */
+export type OfferedFunction = ToolFunction & { toolSet: string }
+
 /** Tool sets of one workspace that are not built in (`mcp:<name>`): looked up per call, never cached here. */
 export interface ToolSetSource {
   /** The names of the workspace's sets from this source, usable or not (a bot may name them). */
@@ -54,15 +57,15 @@ export class ToolRegistry {
    * saved; a set removed since simply offers nothing), and a function whose name an earlier set
    * already uses is left out, so the model never sees two tools of one name.
    */
-  async functionsFor(tenantId: string, names: readonly string[]): Promise<ToolFunction[]> {
+  async functionsFor(tenantId: string, names: readonly string[]): Promise<OfferedFunction[]> {
     const sets = await this.setsFor(tenantId, names)
     const seen = new Set<string>()
-    const functions: ToolFunction[] = []
+    const functions: OfferedFunction[] = []
     for (const set of sets)
       for (const fn of set.functions) {
         if (seen.has(fn.name)) continue
         seen.add(fn.name)
-        functions.push(fn)
+        functions.push({ ...fn, toolSet: set.name })
       }
     return functions
   }

@@ -2,12 +2,14 @@ import {
   problemResponse,
   searchSettingsPutSchema,
   searchSettingsSchema,
+  toolPolicySchema,
   toolSetListSchema,
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../platform/http/caller.ts'
 import type { SearchSettings, SearchSettingsView } from './search/search.settings.ts'
+import type { ToolPolicies } from './tool-policy.ts'
 import type { ToolRegistry } from './tool-registry.ts'
 
 // GET /api/v1/tools: the tool sets bots of this workspace may be given, with each function's JSON
@@ -22,10 +24,11 @@ const adminErrors = {
   403: problemResponse('The API key is below the admin role (`forbidden`).'),
 }
 
-export const toolRoutes: FastifyPluginAsyncZod<{ registry: ToolRegistry; search?: SearchSettings }> = async (
-  app,
-  { registry, search },
-) => {
+export const toolRoutes: FastifyPluginAsyncZod<{
+  registry: ToolRegistry
+  search?: SearchSettings
+  policies?: ToolPolicies
+}> = async (app, { registry, search, policies }) => {
   app.get(
     '/tools',
     {
@@ -38,14 +41,58 @@ export const toolRoutes: FastifyPluginAsyncZod<{ registry: ToolRegistry; search?
       },
     },
     async (request) => {
-      const names = new Set(await registry.names(request.auth.tenantId))
+      const tenantId = request.auth.tenantId
+      const policy = new Set(policies ? (await policies.get(tenantId)).requireApproval : [])
+      const always = new Set(
+        (await registry.functionsFor(tenantId, await registry.names(tenantId)))
+          .filter((fn) => fn.requiresApproval)
+          .map((fn) => fn.name),
+      )
       return {
-        items: (await registry.describe(request.auth.tenantId))
-          .filter((set) => names.has(set.name))
-          .map((set) => ({ ...set, needsApproval: [] })),
+        items: (await registry.describe(tenantId)).map((set) => ({
+          ...set,
+          needsApproval: set.functions
+            .filter((fn) => always.has(fn.name) || policy.has(fn.name))
+            .map((fn) => fn.name),
+        })),
       }
     },
   )
+
+  if (policies) {
+    app.get(
+      '/tools/policy',
+      {
+        schema: {
+          tags: ['tools'],
+          summary: 'Get the approval policy',
+          description:
+            'Built-in functions whose calls wait for a person in this workspace, and how long an approval may wait.',
+          response: { 200: toolPolicySchema, 401: problemResponse('No valid API key.') },
+        },
+      },
+      async (request) => policies.get(request.auth.tenantId),
+    )
+    app.put(
+      '/tools/policy',
+      {
+        preValidation: requireRole('admin'),
+        schema: {
+          tags: ['tools'],
+          summary: 'Set the approval policy',
+          description:
+            'Marks built-in functions whose every call waits for a person (files_delete always does; MCP tools are marked on their server), and an optional expiry after which an undecided approval counts as rejected. Applies to calls made from now on. Needs admin.',
+          body: toolPolicySchema,
+          response: {
+            200: toolPolicySchema,
+            400: problemResponse('Invalid fields, or a name that is not a built-in function.'),
+            ...adminErrors,
+          },
+        },
+      },
+      async (request) => policies.put(request.auth.tenantId, request.body),
+    )
+  }
 
   if (!search) return
   const notConfigured = {

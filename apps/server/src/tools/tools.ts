@@ -15,8 +15,21 @@ export { closeCodeWorkers } from './code/run-code.ts'
 export { createSearchSettings, type SearchSettings } from './search/search.settings.ts'
 export { toolRoutes } from './tool.routes.ts'
 export { type FileSpace, type ToolContext, ToolError, type ToolFunction, type ToolSet } from './tool.types.ts'
-export { runToolLoop, type ToolCallReport, type ToolLoopOptions, type ToolLoopResult } from './tool-loop.ts'
-export { ToolRegistry, type ToolSetDescription, type ToolSetSource } from './tool-registry.ts'
+export {
+  type ApprovalDecisionOutcome,
+  runToolLoop,
+  type ToolCallReport,
+  type ToolLoopOptions,
+  type ToolLoopResult,
+  type ToolLoopState,
+} from './tool-loop.ts'
+export { createToolPolicies, type ToolPolicies } from './tool-policy.ts'
+export {
+  type OfferedFunction,
+  ToolRegistry,
+  type ToolSetDescription,
+  type ToolSetSource,
+} from './tool-registry.ts'
 
 /** The registry with the built-in tool sets (search and browser only with their services). */
 export function createToolRegistry(

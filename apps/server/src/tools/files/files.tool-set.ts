@@ -3,8 +3,8 @@ import type { FileSpace, ToolContext, ToolSet } from '../tool.types.ts'
 import { ToolError } from '../tool-error.ts'
 
 // `files`: the bot's own files, kept between runs (what it has seen, lists, drafts). Unlike notes they
-// are not part of every run's context: the bot reads them when it needs them. Deleting waits for
-// approvals (issue 13), so this set cannot delete yet; writing an empty file is the way to clear one.
+// are not part of every run's context: the bot reads them when it needs them. Every delete waits for a
+// person's approval (the run parks until then).
 
 const name = z.string().min(1).max(200).describe('A flat file name: letters, digits, spaces, ".", "_", "-".')
 
@@ -15,7 +15,8 @@ function spaceOf(context: ToolContext): FileSpace {
 
 export const filesToolSet: ToolSet = {
   name: 'files',
-  description: "The bot's own files, kept between runs: list, read, write and append (up to 1 MiB a file).",
+  description:
+    "The bot's own files, kept between runs: list, read, write, append (up to 1 MiB a file) and delete (after a person approves).",
   functions: [
     {
       name: 'files_list',
@@ -42,6 +43,17 @@ export const filesToolSet: ToolSet = {
         'Adds text to the end of one of the bot’s files (creates it if missing), e.g. one line per item seen.',
       input: z.strictObject({ name, content: z.string().max(1024 * 1024) }),
       execute: (input, context) => spaceOf(context).append(input.name, input.content),
+    },
+    {
+      name: 'files_delete',
+      description:
+        'Deletes one of the bot’s files for good. A person approves every delete first: say why in your message.',
+      input: z.strictObject({ name }),
+      requiresApproval: true,
+      execute: async (input, context) => {
+        await spaceOf(context).delete(input.name)
+        return { deleted: input.name }
+      },
     },
   ],
 }
