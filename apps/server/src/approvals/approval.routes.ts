@@ -103,7 +103,7 @@ export const approvalRoutes: FastifyPluginAsyncZod<{ approvals: Approvals }> = a
               ? 'The run goes on and the call is made, once. Recorded in the audit trail with the comment. Needs editor.'
               : 'The run goes on without the call: the model is told “rejected by a person: <comment>”. Recorded in the audit trail. Needs editor.',
           params: idParams,
-          body: approvalDecisionSchema.optional(),
+          body: approvalDecisionSchema.nullish(),
           response: {
             200: approvalSchema,
             ...oneErrors,

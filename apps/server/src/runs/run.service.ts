@@ -413,15 +413,18 @@ export function createRunService(deps: RunServiceDeps) {
   async function wake(trx: Kysely<Tables>, row: RunRow, now: number, input?: unknown) {
     const after = await trx
       .updateTable('runs')
-      .set({
+      .set((eb) => ({
         status: 'pending',
+        // The claim that takes it up counts an attempt; a parking is not a failure, so it gets one
+        // more, and the run keeps every retry it had (attempt numbers stay unique for logs and usage).
+        max_attempts: eb('max_attempts', '+', 1),
         run_at: now,
         wait_reason: null,
         wait_until: null,
         correlation_key: null,
         updated_at: now,
         ...(input !== undefined ? { input: toJsonText(input) } : {}),
-      })
+      }))
       .where('tenant_id', '=', row.tenant_id)
       .where('id', '=', row.id)
       .where('status', '=', 'waiting')

@@ -1,0 +1,164 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { afterEach, describe, expect, it } from 'vitest'
+import { dialects, postgresUrl } from './databases.ts'
+import { waitFor } from './kernel-harness.ts'
+import { startProviderServer } from './provider-servers/index.ts'
+
+// Issue 13: kill -9 of the process while a run waits for approval. The parking and the approval are
+// rows, not memory: a new process finds them, the approval decides, and the call runs exactly once.
+
+const bin = path.join(import.meta.dirname, '..', 'bin', 'openorch.mjs')
+const ownerKey = 'approval-crash-owner-key-12345678'
+const providerKey = 'sk-crash-0123456789abcdef'
+const cleanups: Array<() => Promise<void>> = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+})
+
+function startServer(env: Record<string, string>) {
+  const child: ChildProcess = spawn(process.execPath, [bin, 'start'], {
+    env: {
+      ...process.env,
+      OPENORCH_LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      OPENORCH_API_KEY: ownerKey,
+      OPENORCH_EGRESS_ALLOW: '127.0.0.1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (chunk) => {
+    out += chunk
+  })
+  child.stderr!.on('data', () => {})
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
+  cleanups.push(async () => {
+    child.kill('SIGKILL')
+    await exited
+  })
+  return {
+    child,
+    exited,
+    url: () =>
+      waitFor(() => /running at (http:\/\/\S+)/.exec(out)?.[1], {
+        what: 'the server to start',
+        timeoutMs: 30_000,
+      }),
+  }
+}
+
+async function databaseEnv(dialect: string): Promise<Record<string, string>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-approval-crash-'))
+  cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }))
+  if (dialect !== 'postgres') return { OPENORCH_DATA_DIR: dir, DATABASE_URL: '' }
+  // A database of its own: the server migrates it as a fresh installation would.
+  const name = `openorch_approval_crash_${process.pid}_${Date.now()}`
+  const admin = new pg.Client({ connectionString: postgresUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  cleanups.push(async () => {
+    const drop = new pg.Client({ connectionString: postgresUrl })
+    await drop.connect()
+    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await drop.end()
+  })
+  const url = new URL(postgresUrl)
+  url.pathname = `/${name}`
+  return { OPENORCH_DATA_DIR: dir, DATABASE_URL: url.toString() }
+}
+
+describe.each(dialects)('approvals across a crash on %s', (dialect) => {
+  it('a run waiting for approval survives kill -9; after a restart, approving makes the call once', async () => {
+    const model = await startProviderServer('openai', { apiKey: providerKey, models: ['gpt-4o-mini'] })
+    cleanups.push(() => model.close())
+    const env = await databaseEnv(dialect)
+    const api = (base: string) => async (method: string, route: string, body?: unknown) => {
+      const response = await fetch(`${base}/api/v1${route}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${ownerKey}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      })
+      const text = await response.text()
+      return { status: response.status, json: text ? JSON.parse(text) : null }
+    }
+
+    const first = startServer(env)
+    const call = api(await first.url())
+    expect(
+      (
+        await call('PUT', '/providers/openai', {
+          apiKey: providerKey,
+          baseUrl: model.baseUrl,
+          defaultModel: 'gpt-4o-mini',
+        })
+      ).status,
+    ).toBe(200)
+    // Scripted after the provider's key check, which is a model call too.
+    model.setBehaviour({
+      type: 'script',
+      steps: [
+        {
+          type: 'tool_calls',
+          calls: [{ name: 'files_write', arguments: { name: 'old.txt', content: 'x' } }],
+        },
+        { type: 'tool_calls', calls: [{ name: 'files_delete', arguments: { name: 'old.txt' } }] },
+        { type: 'success', text: 'Deleted.' },
+      ],
+    })
+    const bot = await call('POST', '/bots', {
+      name: 'Librarian',
+      prompt: 'Tidy up your files.',
+      provider: 'openai',
+      tools: ['files'],
+    })
+    expect(bot.status, JSON.stringify(bot.json)).toBe(201)
+    const started = await call('POST', `/bots/${bot.json.id}/runs`, {})
+    expect(started.status, JSON.stringify(started.json)).toBe(202)
+    const runId = started.json.id as string
+    const pending = await waitFor(
+      async () => (await call('GET', `/approvals?status=pending&runId=${runId}`)).json.items[0],
+      { what: 'the pending approval', timeoutMs: 30_000 },
+    )
+    expect(pending).toMatchObject({ tool: 'files_delete', arguments: { name: 'old.txt' } })
+
+    first.child.kill('SIGKILL')
+    await first.exited
+
+    const second = startServer(env)
+    const again = api(await second.url())
+    expect((await again('GET', `/runs/${runId}`)).json).toMatchObject({
+      status: 'waiting',
+      waitReason: 'approval',
+    })
+    expect((await again('GET', `/approvals/${pending.id}`)).json).toMatchObject({ status: 'pending' })
+    const approved = await again('POST', `/approvals/${pending.id}/approve`, { comment: 'after the crash' })
+    expect(approved.status, JSON.stringify(approved.json)).toBe(200)
+    const done = await waitFor(
+      async () => {
+        const run = (await again('GET', `/runs/${runId}`)).json
+        return ['completed', 'failed'].includes(run.status) ? run : undefined
+      },
+      { what: 'the run to finish', timeoutMs: 30_000 },
+    )
+    expect(done).toMatchObject({ status: 'completed', output: { text: 'Deleted.' } })
+    const log = (await again('GET', `/runs/${runId}/log`)).json.items as Array<{ message: string }>
+    expect(log.filter((line) => line.message === 'tool files_delete completed')).toHaveLength(1)
+    expect(log.filter((line) => line.message === 'tool files_write completed')).toHaveLength(1)
+    // Three model calls in all: the conversation went on after the crash, nothing was asked twice.
+    expect(model.requests.filter((r) => r.path.endsWith('/chat/completions'))).toHaveLength(3)
+    expect((await again('POST', `/approvals/${pending.id}/approve`)).status).toBe(409)
+    // The parking used no retry: the resumed attempt still had one left.
+    expect(done).toMatchObject({ attempt: 2, maxAttempts: 3 })
+  }, 120_000)
+})
