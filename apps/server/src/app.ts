@@ -42,6 +42,7 @@ import { runStatuses } from './runs/run.types.ts'
 import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
 import { workspaceRefusal } from './tenants/tenant.store.ts'
+import { type McpServers, mcpRoutes } from './tools/mcp/mcp.ts'
 import { type SearchSettings, type ToolPolicies, type ToolRegistry, toolRoutes } from './tools/tools.ts'
 import { usageRoutes } from './usage/usage.routes.ts'
 import type { UsageService } from './usage/usage.service.ts'
@@ -93,6 +94,8 @@ export interface AppDeps {
   tools?: ToolRegistry
   /** The workspaces' web search set-up (GET/PUT/DELETE /tools/search). */
   search?: SearchSettings
+  /** The workspaces' MCP servers (/mcp-servers). */
+  mcp?: McpServers
   /** The workspaces' approval policies (GET/PUT /tools/policy). */
   toolPolicies?: ToolPolicies
   /** Tool calls waiting for a person (/approvals). */
@@ -304,6 +307,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             ...(deps.toolPolicies ? { policies: deps.toolPolicies } : {}),
           })
         if (deps.approvals) await secured.register(approvalRoutes, { approvals: deps.approvals })
+        if (deps.mcp) await secured.register(mcpRoutes, { mcp: deps.mcp.service })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

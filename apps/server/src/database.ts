@@ -16,6 +16,7 @@ import type {
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { SchedulesTable } from './schedules/schedule.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
+import type { McpServersTable } from './tools/mcp/mcp-server.table.ts'
 import type { ToolPoliciesTable } from './tools/tool-policy.table.ts'
 import type { ToolSettingsTable } from './tools/tool-settings.table.ts'
 import type { UsageRecordsTable } from './usage/usage.table.ts'
@@ -40,6 +41,7 @@ export interface Tables {
   bots: BotsTable
   bot_files: BotFilesTable
   tool_settings: ToolSettingsTable
+  mcp_servers: McpServersTable
   tool_policies: ToolPoliciesTable
   approvals: ApprovalsTable
   schedules: SchedulesTable

@@ -24,6 +24,7 @@ import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { createSchedules } from './schedules/schedules.ts'
+import { createMcpServers } from './tools/mcp/mcp.ts'
 import {
   closeCodeWorkers,
   createBrowserPool,
@@ -152,6 +153,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Chromium starts at the first browser call, not here; a machine without it answers browser_missing.
   const browser = createBrowserPool({ log: log.child({ component: 'browser' }) })
   const tools = createToolRegistry({ search, browser })
+  // MCP servers are connected to at their first use, never before an admin enables them.
+  const mcp = createMcpServers({
+    database,
+    vault,
+    clock: systemClock,
+    egress: toolEgress,
+    log,
+    stdio: config.mcpStdio,
+  })
+  tools.addSource(mcp.source)
   const approvals = createApprovals({ database, clock: systemClock, runs: kernel.runs })
   kernel.relay.consume('approvals', approvals.onEvents)
   const toolPolicies = createToolPolicies({ database, clock: systemClock, registry: tools })
@@ -188,6 +199,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     usage: createUsageService({ database, clock: systemClock }),
     tools,
     search,
+    mcp,
     toolPolicies,
     approvals,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
@@ -242,6 +254,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         // The code sandbox's worker threads: nothing runs in them once the runs are stopped.
         await closeCodeWorkers()
         await browser.close()
+        // Stdio MCP servers' process groups, and the live HTTP connections.
+        await mcp.close()
         await bus.close()
         await database.close()
         log.info('stopped')

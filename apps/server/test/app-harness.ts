@@ -27,6 +27,7 @@ import {
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createSchedules } from '../src/schedules/schedules.ts'
+import { createMcpServers, type McpServers } from '../src/tools/mcp/mcp.ts'
 import {
   createBrowserPool,
   createSearchSettings,
@@ -49,6 +50,8 @@ export interface TestApp {
   vault: Vault
   metrics: Metrics
   bots: Bots
+  /** The workspaces' MCP servers (their connections are closed with the app). */
+  mcp: McpServers
   approvals: Approvals
   users: UserService
   /** The data directory (notes), a fresh temporary folder. */
@@ -82,6 +85,8 @@ export async function createTestApp(
     providers?: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>>
     /** OPENORCH_EGRESS_ALLOW for the bots' tools (default: loopback, where the tests' servers are). */
     toolEgressAllow?: string
+    /** OPENORCH_MCP_STDIO (default false), and the MCP tools' call timeout (default 60 s). */
+    mcp?: { stdio?: boolean; callTimeoutMs?: number }
     /** What the bots use to reach providers (default: the provider service above). */
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
@@ -134,6 +139,16 @@ export async function createTestApp(
   // Chromium starts only when a test's bot opens a page.
   const browser = createBrowserPool({ log: options.log ?? testLog })
   const toolRegistry = createToolRegistry({ search, browser })
+  const mcp = createMcpServers({
+    database,
+    vault: vaulted.vault,
+    clock: kernel.clock,
+    egress: toolEgress,
+    log: options.log ?? testLog,
+    stdio: options.mcp?.stdio ?? false,
+    ...(options.mcp?.callTimeoutMs !== undefined ? { callTimeoutMs: options.mcp.callTimeoutMs } : {}),
+  })
+  toolRegistry.addSource(mcp.source)
   const approvals = createApprovals({ database, clock: kernel.clock, runs: kernel.runs })
   kernel.relay.consume('approvals', approvals.onEvents)
   const toolPolicies = createToolPolicies({ database, clock: kernel.clock, registry: toolRegistry })
@@ -185,6 +200,7 @@ export async function createTestApp(
     usage: createUsageService({ database, clock: kernel.clock }),
     tools: toolRegistry,
     search,
+    mcp,
     toolPolicies,
     approvals,
     users,
@@ -203,6 +219,7 @@ export async function createTestApp(
     vault: vaulted.vault,
     metrics,
     bots,
+    mcp,
     approvals,
     users,
     dataDir,
@@ -223,6 +240,7 @@ export async function createTestApp(
       await app.close()
       await schedules.stop()
       await browser.close()
+      await mcp.close()
       if (started) await kernel.stop(1000)
       for (const second of seconds) await second.close()
       await kernel.bus.close()

@@ -15,6 +15,8 @@ function requiredRole(method: string, path: string): Role {
   if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
   if (path === '/api/v1/tools/search' && method !== 'GET') return 'admin'
   if (path === '/api/v1/tools/policy' && method !== 'GET') return 'admin'
+  // MCP servers, reading included (their settings name hosts and programs): admins (decision 0031).
+  if (path.startsWith('/api/v1/mcp-servers')) return 'admin'
   if (method === 'GET') return 'viewer'
   if (/^\/api\/v1\/(bots|runs|approvals)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)

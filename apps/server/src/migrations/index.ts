@@ -23,6 +23,7 @@ import { botFiles } from './0022-bot-files.ts'
 import { botOutputSchema } from './0023-bot-output-schema.ts'
 import { toolSettings } from './0024-tool-settings.ts'
 import { approvals } from './0025-approvals.ts'
+import { mcpServers } from './0026-mcp-servers.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0023-bot-output-schema': botOutputSchema,
   '0024-tool-settings': toolSettings,
   '0025-approvals': approvals,
+  '0026-mcp-servers': mcpServers,
 }

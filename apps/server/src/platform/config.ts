@@ -99,6 +99,8 @@ const envSchema = z.object({
     .transform((value) => value.split(',').map((role) => role.trim()))
     .pipe(z.array(z.enum(['api', 'scheduler', 'worker'])).min(1)),
   OPENORCH_PRETTY_LOGS: boolFrom.optional(),
+  // stdio MCP servers run programs on this machine: off unless the operator says so.
+  OPENORCH_MCP_STDIO: boolFrom.optional(),
   // Unset (or empty): a local Ollama on its default port is open; `none`: nothing private is.
   OPENORCH_EGRESS_ALLOW: z
     .string()
@@ -167,6 +169,8 @@ export interface Config {
    * only what OPENORCH_EGRESS_ALLOW names, never the local Ollama opened by default for providers.
    */
   toolEgressAllow: EgressAllowEntry[]
+  /** Whether stdio MCP servers (programs on this machine) may be registered and started (OPENORCH_MCP_STDIO). */
+  mcpStdio: boolean
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
@@ -238,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     },
     egressAllow: e.OPENORCH_EGRESS_ALLOW,
     toolEgressAllow: 'OPENORCH_EGRESS_ALLOW' in cleaned ? e.OPENORCH_EGRESS_ALLOW : [],
+    mcpStdio: e.OPENORCH_MCP_STDIO ?? false,
     dataDir,
     database: {
       url: e.DATABASE_URL,

@@ -5,7 +5,8 @@ import { toError } from '../platform/errors.ts'
 // `openorch secrets rotate`: every stored secret made with another key is decrypted (with the key
 // ring: OPENORCH_MASTER_KEY plus OPENORCH_EXTRA_MASTER_KEYS) and encrypted again with the primary
 // key. Each value is replaced only if it is still the one that was read, so a secret saved meanwhile
-// by a running process is left as it is (decision 0010): providers' keys and tools' (the web search).
+// by a running process is left as it is (decision 0010): providers' keys and tools' (the web search,
+// MCP servers' headers and environment).
 // Channels' credentials join this list when channels arrive.
 
 export interface RotationResult {
@@ -58,6 +59,31 @@ export async function rotateSecrets(database: Db, vault: Vault): Promise<Rotatio
           .where('secret_encrypted', '=', row.secret_encrypted!)
           .executeTakeFirst(),
     )
+  // MCP servers' header and environment values (tools/mcp, migration 0026).
+  const mcpServers = await database.db
+    .selectFrom('mcp_servers')
+    .select(['tenant_id', 'id', 'name', 'headers_encrypted', 'env_encrypted'])
+    .where((eb) => eb.or([eb('headers_encrypted', 'is not', null), eb('env_encrypted', 'is not', null)]))
+    .execute()
+  for (const row of mcpServers)
+    for (const column of ['headers_encrypted', 'env_encrypted'] as const) {
+      const stored = row[column]
+      if (stored === null) continue
+      await rotateOne(
+        vault,
+        result,
+        stored,
+        `MCP server ${row.name} (${column === 'headers_encrypted' ? 'headers' : 'env'}) of workspace ${row.tenant_id}`,
+        (fresh) =>
+          database.db
+            .updateTable('mcp_servers')
+            .set({ [column]: fresh })
+            .where('tenant_id', '=', row.tenant_id)
+            .where('id', '=', row.id)
+            .where(column, '=', stored)
+            .executeTakeFirst(),
+      )
+    }
   return result
 }
 
