@@ -100,6 +100,71 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
     await following
   })
 
+  it('sets the approval policy, and approves a waiting call from the inbox (a second decision is approval_decided)', async () => {
+    const { startProviderServer } = await import('../../../apps/server/test/provider-servers/index.ts')
+    const provider = await startProviderServer('openai', { apiKey: 'sk-sdk-1234', models: ['gpt-4o-mini'] })
+    try {
+      t = await createTestApp(dialect)
+      const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+      const client = createClient({ baseUrl: address, apiKey: t.keys.owner })
+      await client.providers.configure('openai', {
+        apiKey: 'sk-sdk-1234',
+        baseUrl: provider.baseUrl,
+        defaultModel: 'gpt-4o-mini',
+      })
+      expect(
+        await client.tools.setPolicy({ requireApproval: ['files_write'], expiresAfterSeconds: null }),
+      ).toEqual({
+        requireApproval: ['files_write'],
+        expiresAfterSeconds: null,
+      })
+      expect((await client.tools.policy()).requireApproval).toEqual(['files_write'])
+      t.startKernel()
+      provider.setBehaviour({
+        type: 'script',
+        steps: [
+          {
+            type: 'tool_calls',
+            calls: [{ name: 'files_write', arguments: { name: 'a.txt', content: 'hi' } }],
+          },
+          { type: 'success', text: 'Written.' },
+        ],
+      })
+      const bot = await client.bots.create({
+        name: 'Writer',
+        prompt: 'Write a.txt.',
+        provider: 'openai',
+        tools: ['files'],
+      })
+      const run = await client.bots.run(bot.id)
+      const waiting = await waitFor(
+        async () => (await client.approvals.list({ status: 'pending' })).items[0],
+        {
+          what: 'the approval',
+        },
+      )
+      expect(waiting).toMatchObject({
+        runId: run.id,
+        tool: 'files_write',
+        arguments: { name: 'a.txt', content: 'hi' },
+      })
+      expect(await client.approvals.get(waiting.id)).toEqual(waiting)
+      expect((await client.approvals.approve(waiting.id, { comment: 'yes' })).status).toBe('approved')
+      const again = await client.approvals.reject(waiting.id).catch((error: unknown) => error)
+      expect((again as ApiError).code).toBe('approval_decided')
+      const done = await waitFor(
+        async () => {
+          const current = await client.runs.get(run.id)
+          return current.status === 'completed' ? current : undefined
+        },
+        { what: 'the run to finish' },
+      )
+      expect(done.output).toEqual({ text: 'Written.' })
+    } finally {
+      await provider.close()
+    }
+  })
+
   it('reports a refused key as an ApiError with the problem code', async () => {
     t = await createTestApp(dialect)
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' })

@@ -2,6 +2,8 @@ import type {
   ApiKey,
   ApiKeyCreate,
   ApiKeyCreated,
+  Approval,
+  ApprovalDecision,
   Bot,
   BotCreate,
   BotExport,
@@ -24,6 +26,7 @@ import type {
   SchedulePreview,
   Session,
   SetupState,
+  ToolPolicy,
   ToolSet,
   Usage,
   User,
@@ -440,6 +443,24 @@ export function createClient(options: ClientOptions) {
   const tools = {
     /** The tool sets a bot may be given, with each function's JSON Schema. */
     list: () => request<{ items: ToolSet[] }>('GET', '/tools'),
+    /** Built-in functions whose calls wait for a person, and how long an approval may wait. */
+    policy: () => request<ToolPolicy>('GET', '/tools/policy'),
+    /** Needs admin. Unknown function names are refused (400). */
+    setPolicy: (policy: ToolPolicy) => request<ToolPolicy>('PUT', '/tools/policy', undefined, policy),
+  }
+
+  const approval = (id: string) => `/approvals/${encodeURIComponent(id)}`
+  const approvals = {
+    /** Newest first; `status: 'pending'` is the inbox. */
+    list: (query: { status?: Approval['status']; runId?: string; limit?: number; cursor?: string } = {}) =>
+      request<Page<Approval>>('GET', '/approvals', { ...query }),
+    get: (id: string) => request<Approval>('GET', approval(id)),
+    /** The run goes on and the call is made once. Someone deciding first throws ApiError `approval_decided` (409). */
+    approve: (id: string, decision: ApprovalDecision = {}) =>
+      request<Approval>('POST', `${approval(id)}/approve`, undefined, decision),
+    /** The model is told "rejected by a person: <comment>". */
+    reject: (id: string, decision: ApprovalDecision = {}) =>
+      request<Approval>('POST', `${approval(id)}/reject`, undefined, decision),
   }
 
   const schedules = {
@@ -487,7 +508,21 @@ export function createClient(options: ClientOptions) {
     }
   }
 
-  return { auth, users, keys, workspaces, runs, bots, providers, schedules, tools, usage, quotas, events }
+  return {
+    auth,
+    users,
+    keys,
+    workspaces,
+    runs,
+    bots,
+    providers,
+    schedules,
+    tools,
+    approvals,
+    usage,
+    quotas,
+    events,
+  }
 }
 
 export type Client = ReturnType<typeof createClient>
