@@ -36,6 +36,11 @@ const Search = lazy(() => import('./pages/search.tsx'))
 const Team = lazy(() => import('./pages/team.tsx'))
 const Account = lazy(() => import('./pages/account.tsx'))
 const Workspaces = lazy(() => import('./pages/workspaces.tsx'))
+const Approvals = lazy(() => import('./pages/approvals.tsx'))
+const ApprovalDetail = lazy(() =>
+  import('./pages/approvals.tsx').then((module) => ({ default: module.ApprovalDetail })),
+)
+const McpServers = lazy(() => import('./pages/mcp-servers.tsx'))
 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession)
@@ -100,6 +105,9 @@ const routes: { pattern: string; render: (params: Record<string, string>) => Rea
   { pattern: '/team', render: () => <Team /> },
   { pattern: '/account', render: () => <Account /> },
   { pattern: '/workspaces', render: () => <Workspaces /> },
+  { pattern: '/approvals', render: () => <Approvals /> },
+  { pattern: '/approvals/:id', render: (p) => <ApprovalDetail id={p.id!} /> },
+  { pattern: '/mcp-servers', render: () => <McpServers /> },
 ]
 
 function Routes() {
@@ -178,10 +186,14 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
 
   const canManageTeam = useCanManageTeam()
   const canManageWorkspaces = useCanManageWorkspaces()
-  const nav = [
+  const pendingApprovals = usePendingApprovals()
+  const nav: NavItem[] = [
     { href: '/', label: t('nav.bots') },
+    { href: '/approvals', label: t('nav.approvals'), badge: pendingApprovals },
     { href: '/usage', label: t('nav.usage') },
     { href: '/providers', label: t('nav.providers') },
+    // MCP servers and the team are for admins (the same check: the server's list answers them only).
+    ...(canManageTeam ? [{ href: '/mcp-servers', label: t('nav.mcpServers') }] : []),
     ...(canManageTeam ? [{ href: '/team', label: t('nav.team') }] : []),
     ...(canManageWorkspaces ? [{ href: '/workspaces', label: t('nav.workspaces') }] : []),
   ]
@@ -223,7 +235,7 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
             // the search and the live state.
             <>
               <div className="ml-auto flex items-center gap-1">
-                <PhoneMenu items={nav} current={current} />
+                <PhoneMenu items={nav} current={current} badge={pendingApprovals} />
                 <AccountMenu onSignOut={onSignOut} compact />
               </div>
               <div className="flex w-full items-center gap-2">
@@ -241,7 +253,39 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   )
 }
 
-type NavItem = { href: string; label: string }
+type NavItem = { href: string; label: string; badge?: string | null }
+
+/**
+ * How many approvals wait ("100+" past one page), null when none; the live feed's `approval.*`
+ * events refresh it.
+ */
+function usePendingApprovals(): string | null {
+  const client = useClient()
+  const pending = useQuery({
+    queryKey: ['approvals', 'pending-count'],
+    queryFn: () => client.approvals.list({ status: 'pending', limit: 100 }),
+  })
+  const n = pending.data?.items.length ?? 0
+  if (n === 0) return null
+  return pending.data?.nextCursor ? `${n}+` : String(n)
+}
+
+/** A count beside a nav entry, read out as "(3 waiting)". */
+function CountBadge({ count, testId }: { count: string; testId?: string }) {
+  const { t } = useI18n()
+  return (
+    <>
+      <span
+        aria-hidden="true"
+        data-testid={testId}
+        className="ml-1.5 inline-block min-w-5 rounded-full bg-amber-200 px-1.5 text-center text-xs font-semibold text-amber-950 dark:bg-amber-300 dark:text-slate-950"
+      >
+        {count}
+      </span>
+      <span className="sr-only"> {t('nav.waiting', { n: count })}</span>
+    </>
+  )
+}
 
 function NavLinks({
   items,
@@ -265,6 +309,7 @@ function NavLinks({
             className="block rounded-md px-3 py-2 text-sm font-medium text-slate-700 no-underline hover:bg-slate-100 aria-[current=page]:bg-indigo-50 aria-[current=page]:text-indigo-800 dark:text-slate-200 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-200"
           >
             {item.label}
+            {item.badge && <CountBadge count={item.badge} testId="approvals-badge" />}
           </Link>
         </li>
       ))}
@@ -295,7 +340,15 @@ function closeOnEscape(menu: { current: HTMLDetailsElement | null }) {
 }
 
 /** On a phone: the pages and the preferences behind one button. */
-function PhoneMenu({ items, current }: { items: NavItem[]; current: (href: string) => boolean }) {
+function PhoneMenu({
+  items,
+  current,
+  badge,
+}: {
+  items: NavItem[]
+  current: (href: string) => boolean
+  badge: string | null
+}) {
   const { t } = useI18n()
   const menu = useRef<HTMLDetailsElement>(null)
   const close = () => {
@@ -305,6 +358,7 @@ function PhoneMenu({ items, current }: { items: NavItem[]; current: (href: strin
     <details ref={menu} onKeyDown={closeOnEscape(menu)} data-testid="phone-menu">
       <summary className="flex cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span aria-hidden="true">☰</span> {t('nav.menu')}
+        {badge && <CountBadge count={badge} />}
       </summary>
       <div className="fixed inset-x-4 z-20 mt-1 space-y-3 rounded-md border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
         <nav aria-label={t('nav.main')}>

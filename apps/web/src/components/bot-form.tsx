@@ -229,13 +229,33 @@ export function BotForm({
                       )
                     }
                   />
-                  <span>
-                    <span className="font-mono">{toolSet.name}</span> — {toolSet.description}
-                    <span className="block text-xs text-slate-600 dark:text-slate-400">
+                  <span className="min-w-0">
+                    <span className="font-mono break-all">{toolSet.name}</span> — {toolSet.description}
+                    <span className="block text-xs break-words text-slate-600 dark:text-slate-400">
                       {toolSet.functions.map((fn) => fn.name).join(', ')}
                     </span>
+                    {toolSet.needsApproval.length > 0 && (
+                      <span className="block text-xs text-amber-900 dark:text-amber-200">
+                        <span aria-hidden="true">✋ </span>
+                        {toolSet.functions.length > 0 &&
+                        toolSet.functions.every((fn) => toolSet.needsApproval.includes(fn.name))
+                          ? t('bot.toolsAllNeedApproval')
+                          : t('bot.toolsNeedApproval', { names: toolSet.needsApproval.join(', ') })}
+                      </span>
+                    )}
                   </span>
                 </label>
+                {!toolSet.configured && (
+                  <p className="ml-6 text-xs">
+                    {t('bot.toolsNeedsSetUp')}{' '}
+                    {toolSet.name === 'search' && (
+                      <Link href="/providers#tools">{t('bot.toolsSetUpSearch')}</Link>
+                    )}
+                    {toolSet.name.startsWith('mcp:') && (
+                      <Link href="/mcp-servers">{t('bot.toolsSetUpMcp')}</Link>
+                    )}
+                  </p>
+                )}
               </li>
             ))}
           </ul>

@@ -1,4 +1,10 @@
-import { type Client, createClient, createSessionCredentials, type SessionCredentials } from '@openorch/sdk'
+import {
+  apiErrorOf,
+  type Client,
+  createClient,
+  createSessionCredentials,
+  type SessionCredentials,
+} from '@openorch/sdk'
 import { createContext, type ReactNode, useContext } from 'react'
 import { type Session, saveSession } from './session.ts'
 
@@ -48,4 +54,45 @@ export function useSignedIn(): SignedInClient {
 
 export function useClient(): Client {
   return useSignedIn().client
+}
+
+/**
+ * A request the SDK has no method for yet (MCP servers, the search set-up, bot files), with the same
+ * credentials: a user session's token, refreshed once after a 401, or the API key. A refusal throws
+ * the SDK's ApiError with its problem, like the client does.
+ */
+export async function authorizedFetch(
+  signedIn: SignedInClient,
+  path: string,
+  init: RequestInit & { headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const url = `${window.location.origin}/api/v1${path}`
+  const { session, credentials } = signedIn
+  const send = (token: string) =>
+    fetch(url, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } })
+  const token = session.kind === 'apiKey' ? session.apiKey : await (credentials?.getAccessToken() ?? '')
+  const response = await send(token)
+  if (response.status !== 401 || !credentials) return response
+  const fresh = await credentials.refresh(token)
+  if (fresh === undefined) return response
+  await response.body?.cancel().catch(() => {})
+  return send(fresh)
+}
+
+/** A JSON request through `authorizedFetch`; the answer's JSON (undefined for 204). */
+export async function requestJson<T>(
+  signedIn: SignedInClient,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const response = await authorizedFetch(signedIn, path, {
+    method,
+    ...(body !== undefined
+      ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }
+      : {}),
+  })
+  if (!response.ok) throw await apiErrorOf(response, `${method} ${path}: HTTP ${response.status}`)
+  const text = await response.text()
+  return (text ? JSON.parse(text) : undefined) as T
 }

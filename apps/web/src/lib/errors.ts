@@ -47,6 +47,22 @@ const known: Record<string, MessageKey> = {
   workspace_disabled: 'error.workspace_disabled',
   workspace_not_found: 'error.workspace_not_found',
   default_workspace_protected: 'error.default_workspace_protected',
+  approval_decided: 'error.approval_decided',
+  approval_not_found: 'error.approval_not_found',
+  mcp_stdio_disabled: 'error.mcp_stdio_disabled',
+  mcp_server_exists: 'error.mcp_server_exists',
+  mcp_server_not_found: 'error.mcp_server_not_found',
+  mcp_secrets_unreadable: 'error.mcp_secrets_unreadable',
+  search_unauthorized: 'error.search_unauthorized',
+  search_quota: 'error.search_quota',
+  search_rate_limited: 'error.search_rate_limited',
+  search_unavailable: 'error.search_unavailable',
+  search_bad_request: 'error.search_bad_request',
+  search_timeout: 'error.search_timeout',
+  search_not_configured: 'error.search_not_configured',
+  search_answer_invalid: 'error.search_answer_invalid',
+  tool_iterations_exceeded: 'error.tool_iterations_exceeded',
+  output_invalid: 'error.output_invalid',
 }
 
 export interface Described {

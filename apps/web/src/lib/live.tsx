@@ -2,11 +2,14 @@ import { ApiError, type Client } from '@openorch/sdk'
 import { type QueryClient, useQueryClient } from '@tanstack/react-query'
 import { createContext, type ReactNode, useContext, useEffect, useState, useSyncExternalStore } from 'react'
 import { useClient } from './api.tsx'
+import { type ToolCall, toolCallOfEvent } from './tool-calls.ts'
 
 // The live feed (GET /api/v1/events) read with fetch, so the API key travels in the Authorization
 // header and never in a URL (EventSource cannot send headers). Run state changes refresh the queries
 // that show them; `run.output` deltas are collected per run for the run page's live output. On a
-// dropped connection it reconnects with Last-Event-ID, backing off up to 30 s.
+// dropped connection it reconnects with Last-Event-ID, backing off up to 30 s. `run.tool_call` events
+// (live only) are kept per run for the run page's running calls; `approval.*` events refresh the
+// approvals inbox and its count in the header.
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting' | 'refused'
 
@@ -39,6 +42,39 @@ export const outputStore = new OutputStore()
 
 export function useLiveOutput(runId: string): string | undefined {
   return useSyncExternalStore(outputStore.subscribe, () => outputStore.get(runId))
+}
+
+/** The tool calls the feed reported per run, in the order they started (a newer state replaces an older). */
+class ToolCallStore {
+  private calls = new Map<string, readonly ToolCall[]>()
+  private listeners = new Set<Listener>()
+
+  report(runId: string, call: ToolCall): void {
+    const current = this.calls.get(runId) ?? []
+    const index = current.findIndex((c) => c.toolCallId === call.toolCallId)
+    // A late `started` after the call ended changes nothing.
+    if (index >= 0 && current[index]!.status !== 'started') return
+    const next = index >= 0 ? current.map((c, i) => (i === index ? call : c)) : [...current, call]
+    this.calls.set(runId, next)
+    for (const listener of this.listeners) listener()
+  }
+
+  get(runId: string): readonly ToolCall[] {
+    return this.calls.get(runId) ?? none
+  }
+
+  subscribe = (listener: Listener): (() => void) => {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+}
+
+const none: readonly ToolCall[] = []
+
+export const toolCallStore = new ToolCallStore()
+
+export function useLiveToolCalls(runId: string): readonly ToolCall[] {
+  return useSyncExternalStore(toolCallStore.subscribe, () => toolCallStore.get(runId))
 }
 
 const FeedContext = createContext<FeedState>('connecting')
@@ -85,6 +121,15 @@ async function follow(
         if (event.type === 'run.output') {
           if (typeof event.payload.delta === 'string')
             outputStore.append(runId, event.payload.offset ?? 0, event.payload.delta)
+        } else if (event.type === 'run.tool_call') {
+          const call = toolCallOfEvent(event.payload)
+          if (call) toolCallStore.report(runId, call)
+          // A call that ended is a new line in the run's log.
+          if (call && call.status !== 'started')
+            void queryClient.invalidateQueries({ queryKey: ['run', runId, 'log'] })
+        } else if (event.type.startsWith('approval.')) {
+          void queryClient.invalidateQueries({ queryKey: ['approvals'] })
+          void queryClient.invalidateQueries({ queryKey: ['run', runId] })
         } else if (event.type.startsWith('run.')) {
           refresh(queryClient, runId, botId)
         } else if (event.type.startsWith('bot.')) {

@@ -15,9 +15,9 @@ import { Button, Card, ErrorNote, Field, PageTitle, TextInput } from '../compone
 import { useSignedIn } from '../lib/api.tsx'
 import { fieldRefusal } from '../lib/errors.ts'
 import { useI18n } from '../lib/i18n.tsx'
+import { useMyRole } from '../lib/roles.ts'
 import { onNavigation } from '../lib/router.tsx'
 import { signOutEverywhereId, useSignOut } from '../lib/sign-out.tsx'
-import { useMyRole } from './team.tsx'
 
 // The signed-in person's own account: change the password (the session continues: the SDK switches
 // to the new session the server answers), personal API keys, and "sign out everywhere". A password

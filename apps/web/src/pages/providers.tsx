@@ -1,11 +1,13 @@
 import { useQuery } from '@tanstack/react-query'
 import { ProviderSetup } from '../components/provider-setup.tsx'
+import { SearchSetup, ToolPolicyCard } from '../components/tool-settings.tsx'
 import { Card, ErrorNote, Loading, PageTitle } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
 import { providerCatalog } from '../lib/catalog.ts'
 import { useI18n } from '../lib/i18n.tsx'
 
-// Every provider with its state; each can be set up, re-keyed or pointed at another base URL.
+// Every provider with its state; each can be set up, re-keyed or pointed at another base URL. Below
+// them the tools' settings: the web search provider and which built-in calls wait for approval.
 
 export default function Providers() {
   const { t } = useI18n()
@@ -35,6 +37,13 @@ export default function Providers() {
           )
         })}
       </ul>
+      <h2 className="mt-8 mb-4 text-2xl font-semibold text-slate-900 dark:text-white" id="tools">
+        {t('providers.tools')}
+      </h2>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <SearchSetup />
+        <ToolPolicyCard />
+      </div>
     </div>
   )
 }

@@ -1,16 +1,19 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useMemo } from 'react'
+import { ToolCallItem } from '../components/tool-call.tsx'
 import { Button, Card, ErrorNote, Loading, PageTitle, StatusBadge } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
 import { runErrorAdvice } from '../lib/errors.ts'
 import { formatDateTime, formatDuration, formatNumber, formatUsd, outputText } from '../lib/format.ts'
 import { useI18n } from '../lib/i18n.tsx'
-import { useLiveOutput } from '../lib/live.tsx'
+import { useLiveOutput, useLiveToolCalls } from '../lib/live.tsx'
 import { renderMarkdown } from '../lib/markdown.ts'
 import { Link, navigate } from '../lib/router.tsx'
+import { timelineOf } from '../lib/tool-calls.ts'
 
-// One run: its output (Markdown, sanitised), streamed live while it runs, its log, input, attempts
-// and error with what to do; cancel while it may still run, retry once it has ended.
+// One run: its output (Markdown, sanitised), streamed live while it runs, its timeline (the log with
+// each tool call inline, running calls live), input, attempts and error with what to do; a run
+// waiting for approval links to it; cancel while it may still run, retry once it has ended.
 
 const active = new Set(['pending', 'running', 'waiting'])
 const retriable = new Set(['failed', 'cancelled', 'timeout'])
@@ -31,6 +34,13 @@ export default function RunDetail({ id }: { id: string }) {
     enabled: !!run.data?.botId,
   })
   const live = useLiveOutput(id)
+  const liveCalls = useLiveToolCalls(id)
+  const waitsForApproval = run.data?.status === 'waiting' && run.data.waitReason === 'approval'
+  const approvals = useQuery({
+    queryKey: ['approvals', 'run', id],
+    queryFn: () => client.approvals.list({ runId: id, status: 'pending', limit: 5 }),
+    enabled: waitsForApproval,
+  })
   const cancel = useMutation({
     mutationFn: () => client.runs.cancel(id),
     onSuccess: (updated) => queryClient.setQueryData(['run', id], updated),
@@ -47,6 +57,11 @@ export default function RunDetail({ id }: { id: string }) {
   const isActive = data ? active.has(data.status) : false
   const finalText = data ? outputText(data.output) : ''
   const html = useMemo(() => (finalText ? renderMarkdown(finalText) : ''), [finalText])
+  // Calls the feed reported only while the run runs: after it, the log has every finished one.
+  const timeline = useMemo(
+    () => timelineOf(log.data?.items ?? [], isActive ? liveCalls : []),
+    [log.data, liveCalls, isActive],
+  )
 
   if (run.isLoading) return <Loading />
   if (!data) return <ErrorNote error={run.error} />
@@ -111,6 +126,29 @@ export default function RunDetail({ id }: { id: string }) {
         </dl>
       </Card>
 
+      {waitsForApproval && (
+        <section
+          aria-labelledby="run-approval"
+          className="rounded-lg border border-amber-300 bg-amber-50 p-4 text-amber-950 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-50"
+        >
+          <h2 id="run-approval" className="font-semibold">
+            <span aria-hidden="true">⏸️</span> {t('run.waitingForApproval')}
+          </h2>
+          {approvals.data?.items[0] ? (
+            <p className="mt-1">
+              {t('run.approvalAsks', { tool: approvals.data.items[0].tool })}{' '}
+              <Link href={`/approvals/${encodeURIComponent(approvals.data.items[0].id)}`}>
+                {t('run.openApproval')}
+              </Link>
+            </p>
+          ) : (
+            <p className="mt-1">
+              <Link href="/approvals">{t('run.openApprovals')}</Link>
+            </p>
+          )}
+        </section>
+      )}
+
       {data.error && (
         <section
           aria-labelledby="run-error"
@@ -174,29 +212,47 @@ export default function RunDetail({ id }: { id: string }) {
         </h2>
         <Card>
           <ErrorNote error={log.error} />
-          {log.data && log.data.items.length === 0 && (
+          {log.data && timeline.length === 0 && (
             <p className="text-slate-600 dark:text-slate-400">{t('run.logEmpty')}</p>
           )}
-          <ol className="space-y-1 font-mono text-xs [overflow-wrap:anywhere]">
-            {log.data?.items.map((entry, i) => (
-              <li
+          <ol className="space-y-1 font-mono text-xs [overflow-wrap:anywhere]" data-testid="run-timeline">
+            {timeline.map((item, i) =>
+              item.kind === 'tool' ? (
+                <li key={`tool-${item.call.toolCallId}`}>
+                  <ToolCallItem call={item.call} at={item.at} botId={data.botId} />
+                </li>
+              ) : item.kind === 'approval' ? (
                 // biome-ignore lint/suspicious/noArrayIndexKey: the log only grows at its end
-                key={`${entry.at}-${i}`}
-                className={
-                  entry.level === 'error'
-                    ? 'text-red-700 dark:text-red-300'
-                    : entry.level === 'warn'
-                      ? 'text-amber-800 dark:text-amber-300'
-                      : ''
-                }
-              >
-                <time dateTime={entry.at}>{new Date(entry.at).toLocaleTimeString(lang)}</time> #
-                {entry.attempt} {entry.level} {entry.message}
-                {entry.data && (
-                  <span className="text-slate-600 dark:text-slate-400"> {JSON.stringify(entry.data)}</span>
-                )}
-              </li>
-            ))}
+                <li key={`${item.entry.at}-${i}`}>
+                  <time dateTime={item.entry.at}>{new Date(item.entry.at).toLocaleTimeString(lang)}</time> #
+                  {item.entry.attempt} {t('run.approvalAsked', { tool: item.tool })}{' '}
+                  <Link href={`/approvals/${encodeURIComponent(item.approvalId)}`} className="font-sans">
+                    {t('run.openApproval')}
+                  </Link>
+                </li>
+              ) : (
+                <li
+                  // biome-ignore lint/suspicious/noArrayIndexKey: the log only grows at its end
+                  key={`${item.entry.at}-${i}`}
+                  className={
+                    item.entry.level === 'error'
+                      ? 'text-red-700 dark:text-red-300'
+                      : item.entry.level === 'warn'
+                        ? 'text-amber-800 dark:text-amber-300'
+                        : ''
+                  }
+                >
+                  <time dateTime={item.entry.at}>{new Date(item.entry.at).toLocaleTimeString(lang)}</time> #
+                  {item.entry.attempt} {item.entry.level} {item.entry.message}
+                  {item.entry.data && (
+                    <span className="text-slate-600 dark:text-slate-400">
+                      {' '}
+                      {JSON.stringify(item.entry.data)}
+                    </span>
+                  )}
+                </li>
+              ),
+            )}
           </ol>
         </Card>
       </section>

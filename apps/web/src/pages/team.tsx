@@ -16,22 +16,12 @@ import { Button, Card, ErrorNote, Field, Loading, PageTitle, Select, TextInput }
 import { useSignedIn } from '../lib/api.tsx'
 import { fieldRefusal } from '../lib/errors.ts'
 import { useI18n } from '../lib/i18n.tsx'
+import { isAdminRole, roleRank, useMyRole } from '../lib/roles.ts'
 
 // The workspace's people and service keys (admins and owners). A lower role — or a key below admin —
 // gets a sentence saying so, not an error. Every error shows where it happened: a refused password
 // at the password field, a `last_owner` at the person's row. Each service key names its creator;
 // disabling or removing a person revokes the keys they created, and the dialog lists them first.
-
-const roleRank: Record<Role, number> = { viewer: 0, editor: 1, admin: 2, owner: 3 }
-
-/** The signed-in user's role as the server last said it (undefined for an API key). */
-export function useMyRole(): Role | undefined {
-  const { session, credentials } = useSignedIn()
-  if (session.kind !== 'jwt') return undefined
-  return credentials?.current()?.user.role ?? session.user.role
-}
-
-export const isAdminRole = (role: Role | undefined) => role === 'admin' || role === 'owner'
 
 export default function Team() {
   const { t } = useI18n()
