@@ -12,6 +12,7 @@ import { apiKeyRoutes, personalKeyRoutes } from './auth/api-key.routes.ts'
 import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.ts'
 import { createAuthHook, createCredentialCheck, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
+import { botFileRoutes } from './bots/bot-files.routes.ts'
 import { type Bots, countBots } from './bots/bots.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
@@ -88,7 +89,7 @@ export interface AppDeps {
   /** LLM providers of each workspace (keys encrypted with the process's vault). */
   providers: ProviderService
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
-  bots?: Pick<Bots, 'service' | 'notes' | 'quotasOf'>
+  bots?: Pick<Bots, 'service' | 'notes' | 'quotasOf' | 'files'>
   usage?: UsageService
   /** The tool sets bots may use (GET /tools). */
   tools?: ToolRegistry
@@ -291,6 +292,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             notes: deps.bots.notes,
             quotasOf: deps.bots.quotasOf,
           })
+        if (deps.bots)
+          await secured.register(botFileRoutes, { bots: deps.bots.service, files: deps.bots.files })
         if (deps.usage) await secured.register(usageRoutes, { usage: deps.usage })
         if (deps.bots)
           await secured.register(quotaRoutes, {

@@ -151,7 +151,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const toolEgress = createEgressPolicy(config.toolEgressAllow)
   const search = createSearchSettings({ database, vault, clock: systemClock, egress: toolEgress, log })
   // Chromium starts at the first browser call, not here; a machine without it answers browser_missing.
-  const browser = createBrowserPool({ log: log.child({ component: 'browser' }) })
+  const browser = createBrowserPool({
+    log: log.child({ component: 'browser' }),
+    concurrency: config.browser.concurrency,
+    ...(config.browser.executablePath !== undefined ? { executablePath: config.browser.executablePath } : {}),
+  })
   const tools = createToolRegistry({ search, browser })
   // MCP servers are connected to at their first use, never before an admin enables them.
   const mcp = createMcpServers({

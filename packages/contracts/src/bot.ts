@@ -304,5 +304,41 @@ export const noteListSchema = z
 export type Note = z.infer<typeof noteSchema>
 export type NoteSummary = z.infer<typeof noteSummarySchema>
 
+// Files: what the bot's tools keep between runs (the files tool set's texts, browser screenshots).
+// Unlike notes they are not part of the context; people read them here.
+export const botFileNamePattern = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$/
+
+export const botFileParamsSchema = z.object({
+  id: z.string().min(1).max(200),
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe('A file name of the bot: letters, digits, space, `.`, `_`, `-`; no path.'),
+})
+
+export const botFileSummarySchema = z
+  .object({
+    name: z.string(),
+    size: z.number().int().describe('In bytes.'),
+    contentType: z
+      .string()
+      .describe('`text/plain; charset=utf-8` for text; e.g. `image/png` for a browser screenshot.'),
+    updatedAt: isoTime,
+  })
+  .meta({ id: 'BotFileSummary', description: 'A file of a bot, without its content.' })
+
+export const botFileListSchema = z
+  .object({ items: z.array(botFileSummarySchema) })
+  .meta({ id: 'BotFileList', description: 'A bot’s files, newest first.' })
+
+/**
+ * A file the bot's tools keep, as listed by `GET /bots/{id}/files`; `GET /bots/{id}/files/{name}`
+ * gives its bytes.
+ * @example
+ * const shot: BotFileSummary = { name: 'screenshot-20250101T120000Z-1a2b3c4d.png', size: 48213, contentType: 'image/png', updatedAt: '2025-01-01T12:00:00.000Z' }
+ */
+export type BotFileSummary = z.infer<typeof botFileSummarySchema>
+
 /** A complete export document, as the server writes it (every field present). */
 export type BotExportDocument = z.output<typeof botExportSchema>

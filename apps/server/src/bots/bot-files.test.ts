@@ -62,6 +62,54 @@ describe.each(dialects)("a bot's files and notes in the database on %s", (dialec
     expect(await files.list()).toEqual([])
   })
 
+  it('keeps binary files: their real byte size counts, the model is told instead of given base64', async () => {
+    const bot = await setUp()
+    const files = botFileSpace({ database: t.database, clock: { now: () => 1000 } }, tenantId, bot.id)
+    const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 1, 2, 255])
+    expect(await files.writeBinary('shot.png', bytes, 'image/png')).toEqual({ name: 'shot.png', size: 12 })
+    await files.write('seen.txt', 'ä')
+    expect(await files.list()).toEqual([
+      { name: 'seen.txt', size: 2, updatedAt: 1000, contentType: 'text/plain; charset=utf-8' },
+      { name: 'shot.png', size: 12, updatedAt: 1000, contentType: 'image/png' },
+    ])
+    const refused = await files.read('shot.png').catch((error: unknown) => error as ToolError)
+    expect(refused).toMatchObject({ code: 'file_binary' })
+    expect((refused as ToolError).message).toContain('image/png, 12 bytes')
+    expect((refused as ToolError).message).not.toContain(bytes.toString('base64'))
+    expect(await codeOf(files.append('shot.png', 'x'))).toBe('file_binary')
+    // What people fetch is the bytes as written, and text as its UTF-8.
+    expect(await t.bots.files.get(bot.id, 'shot.png')).toMatchObject({
+      bytes,
+      contentType: 'image/png',
+      size: 12,
+    })
+    expect((await t.bots.files.get(bot.id, 'seen.txt')).bytes).toEqual(Buffer.from('ä'))
+    expect(await codeOf(files.writeBinary('x.bin', bytes, 'not a type'))).toBe('request_invalid')
+    expect(await codeOf(files.writeBinary('../x.png', bytes, 'image/png'))).toBe('file_name_invalid')
+    // Text may replace a binary file (and the other way round).
+    await files.write('shot.png', 'now text')
+    expect((await files.read('shot.png')).content).toBe('now text')
+
+    // Quotas count bytes, not their base64 spelling: exactly 1 MiB fits, one byte more does not.
+    const mib = Buffer.alloc(fileLimits.fileBytes, 7)
+    expect(await files.writeBinary('full.bin', mib, 'application/octet-stream')).toEqual({
+      name: 'full.bin',
+      size: fileLimits.fileBytes,
+    })
+    expect((await t.bots.files.get(bot.id, 'full.bin')).bytes.equals(mib)).toBe(true)
+    expect(
+      await codeOf(files.writeBinary('over.bin', Buffer.alloc(fileLimits.fileBytes + 1), 'image/png')),
+    ).toBe('file_too_large')
+    // Twenty full files are exactly the 20 MiB a bot may hold: one byte more is refused.
+    for (let i = 0; i < 18; i++) await files.writeBinary(`full${i}.bin`, mib, 'application/octet-stream')
+    await files.delete('seen.txt')
+    await files.delete('shot.png')
+    expect(await files.writeBinary('last.bin', mib, 'application/octet-stream')).toMatchObject({
+      size: fileLimits.fileBytes,
+    })
+    expect(await codeOf(files.writeBinary('one-more.png', Buffer.alloc(1), 'image/png'))).toBe('files_quota')
+  })
+
   it('holds the count quota under parallel writes, and a deleted bot takes its files along', async () => {
     const bot = await setUp()
     const files = botFileSpace({ database: t.database, clock: { now: () => 1000 } }, tenantId, bot.id)

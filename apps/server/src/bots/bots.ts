@@ -13,6 +13,7 @@ import { type BotExecutorDeps, type BotProviderAccess, createBotExecutor } from 
 import { botRunView } from './bot.run-view.ts'
 import { botScheduleOwner } from './bot.schedule-owner.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
+import { createBotFiles } from './bot-files.ts'
 import { createBotNotes } from './bot-notes.ts'
 
 /** For other domains (the quotas page counts a workspace's bots). */
@@ -81,6 +82,8 @@ export function createBots(deps: BotsDeps) {
   return {
     service,
     notes,
+    /** The files the bots' tools keep, read-only, for people (GET /bots/{id}/files). */
+    files: createBotFiles({ database: deps.database }),
     /** The installation's quotas, and each workspace's (with its overrides). */
     quotas,
     quotasOf,

@@ -24,6 +24,7 @@ import { botOutputSchema } from './0023-bot-output-schema.ts'
 import { toolSettings } from './0024-tool-settings.ts'
 import { approvals } from './0025-approvals.ts'
 import { mcpServers } from './0026-mcp-servers.ts'
+import { botFileBinary } from './0027-bot-file-binary.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -52,4 +53,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0024-tool-settings': toolSettings,
   '0025-approvals': approvals,
   '0026-mcp-servers': mcpServers,
+  '0027-bot-file-binary': botFileBinary,
 }

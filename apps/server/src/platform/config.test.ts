@@ -105,6 +105,23 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ OPENORCH_MIN_SCHEDULE_SECONDS: '0' })).toThrow(/OPENORCH_MIN_SCHEDULE_SECONDS/)
   })
 
+  it('reads the browser settings: Chromium found by default, 2 pages; a bad path or count is named', () => {
+    expect(loadConfig({}).browser).toEqual({ executablePath: undefined, concurrency: 2 })
+    expect(
+      loadConfig({ OPENORCH_CHROMIUM_PATH: '/opt/chrome/chrome', OPENORCH_BROWSER_CONCURRENCY: '4' }).browser,
+    ).toEqual({ executablePath: '/opt/chrome/chrome', concurrency: 4 })
+    try {
+      loadConfig({ OPENORCH_CHROMIUM_PATH: 'chromium', OPENORCH_BROWSER_CONCURRENCY: 'two' })
+      expect.unreachable('loadConfig accepted bad browser settings')
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        expect.stringMatching(/^OPENORCH_CHROMIUM_PATH="chromium": must be an absolute path/),
+        expect.stringMatching(/^OPENORCH_BROWSER_CONCURRENCY="two": /),
+      ])
+    }
+    expect(() => loadConfig({ OPENORCH_BROWSER_CONCURRENCY: '0' })).toThrow(/OPENORCH_BROWSER_CONCURRENCY/)
+  })
+
   it('treats empty strings as unset and parses roles', () => {
     const config = loadConfig({ PORT: '', OPENORCH_ROLES: 'api, worker', DATABASE_URL: 'postgres://u@h/db' })
     expect(config.http.port).toBe(8080)

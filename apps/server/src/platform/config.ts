@@ -101,6 +101,13 @@ const envSchema = z.object({
   OPENORCH_PRETTY_LOGS: boolFrom.optional(),
   // stdio MCP servers run programs on this machine: off unless the operator says so.
   OPENORCH_MCP_STDIO: boolFrom.optional(),
+  // The browser tool set: Chromium to start (unset: /usr/bin/chromium and the like) and pages at once.
+  OPENORCH_CHROMIUM_PATH: z
+    .string()
+    .trim()
+    .refine((value) => path.isAbsolute(value), 'must be an absolute path such as /usr/bin/chromium')
+    .optional(),
+  OPENORCH_BROWSER_CONCURRENCY: intFrom(1, 64).default(2),
   // Unset (or empty): a local Ollama on its default port is open; `none`: nothing private is.
   OPENORCH_EGRESS_ALLOW: z
     .string()
@@ -171,6 +178,8 @@ export interface Config {
   toolEgressAllow: EgressAllowEntry[]
   /** Whether stdio MCP servers (programs on this machine) may be registered and started (OPENORCH_MCP_STDIO). */
   mcpStdio: boolean
+  /** The browser tool set's Chromium (OPENORCH_CHROMIUM_PATH; undefined: found) and pages per process. */
+  browser: { executablePath: string | undefined; concurrency: number }
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
@@ -243,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     egressAllow: e.OPENORCH_EGRESS_ALLOW,
     toolEgressAllow: 'OPENORCH_EGRESS_ALLOW' in cleaned ? e.OPENORCH_EGRESS_ALLOW : [],
     mcpStdio: e.OPENORCH_MCP_STDIO ?? false,
+    browser: { executablePath: e.OPENORCH_CHROMIUM_PATH, concurrency: e.OPENORCH_BROWSER_CONCURRENCY },
     dataDir,
     database: {
       url: e.DATABASE_URL,

@@ -20,11 +20,19 @@ export interface ToolContext {
   atEnd?(cleanup: () => Promise<void>): void
 }
 
-/** A file space (a bot's own): names are flat, checked, and quotas hold; errors are ToolErrors. */
+/**
+ * A file space (a bot's own): names are flat, checked, and quotas hold (in bytes, text or binary);
+ * errors are ToolErrors. Files are text, or binary (a screenshot) written by a tool with writeBinary.
+ */
 export interface FileSpace {
-  list(): Promise<Array<{ name: string; size: number; updatedAt: number }>>
+  /** Newest first; `contentType` is `text/plain; charset=utf-8` for text, e.g. `image/png` otherwise. */
+  list(): Promise<Array<{ name: string; size: number; updatedAt: number; contentType: string }>>
+  /** A text file; a binary one is refused with `file_binary`, naming its type and size. */
   read(name: string): Promise<{ name: string; content: string; size: number; updatedAt: number }>
   write(name: string, content: string): Promise<{ name: string; size: number }>
+  /** Creates or replaces a binary file; `contentType` a MIME type such as `image/png`. */
+  writeBinary(name: string, bytes: Uint8Array, contentType: string): Promise<{ name: string; size: number }>
+  /** Text only: appending to a binary file is refused with `file_binary`. */
   append(name: string, content: string): Promise<{ name: string; size: number }>
   delete(name: string): Promise<void>
 }

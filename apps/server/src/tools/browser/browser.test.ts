@@ -6,7 +6,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createEgressPolicy, type EgressPolicy, parseEgressAllow } from '../../platform/egress/egress.ts'
 import { createLogger } from '../../platform/logger.ts'
-import type { ToolContext } from '../tool.types.ts'
+import type { FileSpace, ToolContext } from '../tool.types.ts'
 import { ToolError } from '../tool-error.ts'
 import { createBrowserToolSet } from './browser.tool-set.ts'
 import { type BrowserPool, chromiumCandidates, createBrowserPool, openPage } from './browser.ts'
@@ -256,7 +256,7 @@ describe.skipIf(!hasChromium)('browser tool set (Chromium at /usr/bin/chromium)'
     siteUrl = await listen(site)
     otherUrl = await listen(other)
     allowSite = createEgressPolicy(parseEgressAllow(siteUrl.replace('http://', '')))
-    pool = createBrowserPool({ log, env: {} })
+    pool = createBrowserPool({ log })
   })
 
   afterAll(async () => {
@@ -348,6 +348,58 @@ describe.skipIf(!hasChromium)('browser tool set (Chromium at /usr/bin/chromium)'
     expect(full.truncated).toBe(false)
   })
 
+  it('browser_screenshot stores the image in the run’s file space and returns its name, not its bytes', async () => {
+    const written: Array<{ name: string; bytes: Buffer; contentType: string }> = []
+    let pngTooLarge = false
+    const files: FileSpace = {
+      list: async () => [],
+      read: async () => expect.unreachable('not read'),
+      write: async () => expect.unreachable('not text'),
+      append: async () => expect.unreachable('not text'),
+      delete: async () => {},
+      async writeBinary(name, bytes, contentType) {
+        // As the bot's space answers a PNG over 1 MiB: the tool takes a JPEG instead.
+        if (pngTooLarge && contentType === 'image/png') throw new ToolError('file_too_large', 'too large')
+        written.push({ name, bytes: Buffer.from(bytes), contentType })
+        return { name, size: bytes.byteLength }
+      },
+    }
+    const shot = (await call(
+      'browser_screenshot',
+      { url: `${siteUrl}/js` },
+      { ...runContext(), files },
+    )) as Record<string, unknown>
+    expect(written).toHaveLength(1)
+    const [stored] = written
+    expect(stored!.name).toMatch(/^screenshot-\d{8}T\d{6}Z-[0-9a-f]{8}\.png$/)
+    expect(stored!.contentType).toBe('image/png')
+    expect(stored!.bytes.subarray(0, 4)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47]))
+    expect(shot).toEqual({
+      file: stored!.name,
+      contentType: 'image/png',
+      bytes: stored!.bytes.byteLength,
+      sha256: createHash('sha256').update(stored!.bytes).digest('hex'),
+      url: `${siteUrl}/js`,
+      title: 'Rendered title',
+      width: 1280,
+      height: 800,
+      truncated: false,
+    })
+    expect(stored!.name).toContain((shot.sha256 as string).slice(0, 8))
+
+    pngTooLarge = true
+    const jpeg = (await call(
+      'browser_screenshot',
+      { url: `${siteUrl}/tall`, fullPage: true },
+      { ...runContext(), files },
+    )) as Record<string, unknown>
+    const second = written[1]!
+    expect(second.name).toMatch(/\.jpg$/)
+    expect(second.bytes.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]))
+    expect(jpeg).toMatchObject({ file: second.name, contentType: 'image/jpeg', width: 1280 })
+    expect(jpeg.height).toBeGreaterThanOrEqual(3000)
+  })
+
   it('lets no request of a page reach a place the egress policy refuses: images, frames, fetch, WebSockets', async () => {
     logLines.length = 0
     const result = (await call('browser_open', { url: `${siteUrl}/leaky`, waitFor: '#done' })) as {
@@ -382,7 +434,6 @@ describe.skipIf(!hasChromium)('browser tool set (Chromium at /usr/bin/chromium)'
     const port = new URL(siteUrl).port
     const named = createBrowserPool({
       log,
-      env: {},
       resolve: async (host) => {
         if (host === 'shop.example') return [{ address: '127.0.0.1', family: 4 }]
         throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' })
@@ -470,7 +521,7 @@ describe.skipIf(!hasChromium)('browser tool set (Chromium at /usr/bin/chromium)'
   })
 
   it('with concurrency 1 runs pages one after the other, and a waiting call leaves the queue on abort', async () => {
-    const single = createBrowserPool({ log, env: {}, concurrency: 1 })
+    const single = createBrowserPool({ log, concurrency: 1 })
     try {
       const spans: Array<[number, number]> = []
       const work = () =>
@@ -501,22 +552,18 @@ describe.skipIf(!hasChromium)('browser tool set (Chromium at /usr/bin/chromium)'
     expect(error).toMatchObject({ name: 'ToolError', code: 'browser_missing' })
     expect((error as Error).message).toContain('apt-get install chromium')
     expect((error as Error).message).toContain('OPENORCH_CHROMIUM_PATH')
-    const fromEnv = createBrowserPool({ log, env: { OPENORCH_CHROMIUM_PATH: '/opt/none/chrome' } })
-    await expect(fromEnv.withPage(runContext(), async () => 'never')).rejects.toMatchObject({
-      code: 'browser_missing',
-      message: expect.stringContaining('/opt/none/chrome (OPENORCH_CHROMIUM_PATH)'),
-    })
-    await Promise.all([missing.close(), fromEnv.close()])
+    expect((error as Error).message).toContain('/nonexistent/chromium (OPENORCH_CHROMIUM_PATH)')
+    await missing.close()
   })
 
   it('checks its options at once', () => {
     expect(() => createBrowserPool({ log, concurrency: 0 })).toThrow(RangeError)
-    expect(() => createBrowserPool({ log, env: { OPENORCH_BROWSER_CONCURRENCY: 'two' } })).toThrow(RangeError)
+    expect(() => createBrowserPool({ log, concurrency: 1.5 })).toThrow(RangeError)
   })
 
   it('close() stops Chromium: no process is left, and later calls fail with browser_closed', async () => {
     const before = new Set(chromiumPids())
-    const own = createBrowserPool({ log, env: {} })
+    const own = createBrowserPool({ log })
     const browser = await own.withPage(runContext(), async (page) => page.context().browser() as Browser)
     const started = chromiumPids().filter((pid) => !before.has(pid))
     expect(started.length).toBeGreaterThan(0)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { load } from 'cheerio'
 import type { Page } from 'playwright-core'
 import { z } from 'zod'
-import type { ToolSet } from '../tool.types.ts'
+import type { FileSpace, ToolSet } from '../tool.types.ts'
 import { ToolError } from '../tool-error.ts'
 import { absoluteUrl, reducePage } from '../web/html-text.ts'
 import { type BrowserPool, checkSelectors, openPage } from './browser.ts'
@@ -41,6 +41,34 @@ export interface BrowserScreenshotResult {
   truncated: boolean
   /** The PNG, only when it is at most 200 KB. */
   base64?: string
+}
+
+/** A screenshot stored among the bot's files (a run with a file space): what the model and the log see. */
+export interface BrowserScreenshotFile {
+  /** The name among the bot's files (`screenshot-<UTC time>-<sha256 prefix>.png`), for GET /bots/{id}/files/{name}. */
+  file: string
+  /** `image/png`, or `image/jpeg` when the PNG was over the 1 MiB a file may hold. */
+  contentType: string
+  /** The stored image's size and SHA-256. */
+  bytes: number
+  sha256: string
+  url: string
+  title?: string
+  /** In pixels. */
+  width: number
+  height: number
+  truncated: boolean
+}
+
+/** A screenshot as taken, before it is stored or returned. */
+interface Shot {
+  png: Buffer
+  url: string
+  title?: string
+  truncated: boolean
+  fullPage: boolean
+  /** The area shot when cut (full page over 10,000 pixels). */
+  clip?: { x: number; y: number; width: number; height: number }
 }
 
 const maxTextChars = 100_000
@@ -104,7 +132,7 @@ export function createBrowserToolSet(pool: BrowserPool): ToolSet {
       {
         name: 'browser_screenshot',
         description:
-          'Opens a URL in a browser (1280×800 window) and takes a PNG screenshot of it, or of the whole page with fullPage (cut at 10,000 pixels high). Returns the final URL, the title, the image size in bytes and its SHA-256, and the image itself as base64 only when it is at most 200 KB. It does not describe what is on the page: read it with browser_open.',
+          "Opens a URL in a browser (1280×800 window) and takes a PNG screenshot of it, or of the whole page with fullPage (cut at 10,000 pixels high), and stores it among the bot's files, where people see it from the run's log. Returns the file name, the final URL, the title, width and height, and the image's size in bytes and SHA-256; not the image itself. It does not tell you what is on the page: read it with browser_open.",
         input: z.strictObject({
           url,
           fullPage: z
@@ -113,7 +141,12 @@ export function createBrowserToolSet(pool: BrowserPool): ToolSet {
             .describe('The whole scrolling page instead of the window. Default false.'),
         }),
         execute: (input, context) =>
-          pool.withPage(context, (page) => browserScreenshot(page, input.url, input.fullPage ?? false)),
+          pool.withPage(context, async (page) => {
+            const shot = await takeScreenshot(page, input.url, input.fullPage ?? false)
+            // Without a file space (no bot behind the call) the model gets the image inline, if small.
+            if (!context.files) return inlineScreenshot(shot)
+            return storeScreenshot(page, shot, context.files)
+          }),
       },
     ],
   }
@@ -195,31 +228,92 @@ export async function browserScreenshot(
   url: string,
   fullPage: boolean,
 ): Promise<BrowserScreenshotResult> {
+  return inlineScreenshot(await takeScreenshot(page, url, fullPage))
+}
+
+async function takeScreenshot(page: Page, url: string, fullPage: boolean): Promise<Shot> {
   await openPage(page, url)
   let truncated = false
   let png: Buffer
+  let clip: Shot['clip']
   if (fullPage) {
     const height = await page.evaluate(() =>
       Math.max(document.documentElement.scrollHeight, document.body?.scrollHeight ?? 0),
     )
     truncated = height > maxShotHeight
     const width = page.viewportSize()?.width ?? 1280
-    png = await page.screenshot(
-      truncated ? { fullPage: true, clip: { x: 0, y: 0, width, height: maxShotHeight } } : { fullPage: true },
-    )
+    clip = truncated ? { x: 0, y: 0, width, height: maxShotHeight } : undefined
+    png = await page.screenshot(clip ? { fullPage: true, clip } : { fullPage: true })
   } else {
     png = await page.screenshot()
   }
   const title = (await page.title()).trim()
   return {
+    png,
     url: page.url(),
     ...(title === '' ? {} : { title }),
-    bytes: png.byteLength,
-    sha256: createHash('sha256').update(png).digest('hex'),
     truncated,
-    ...(png.byteLength <= maxInlinePngBytes ? { base64: png.toString('base64') } : {}),
+    fullPage,
+    ...(clip ? { clip } : {}),
   }
 }
+
+function inlineScreenshot(shot: Shot): BrowserScreenshotResult {
+  return {
+    url: shot.url,
+    ...(shot.title === undefined ? {} : { title: shot.title }),
+    bytes: shot.png.byteLength,
+    sha256: sha256Of(shot.png),
+    truncated: shot.truncated,
+    ...(shot.png.byteLength <= maxInlinePngBytes ? { base64: shot.png.toString('base64') } : {}),
+  }
+}
+
+/**
+ * Stores the shot as `screenshot-<UTC time>-<sha256 prefix>.png`. A PNG over what a file may hold (a
+ * long page full of photos) is taken again as a JPEG, which is several times smaller; the quota errors
+ * (`file_too_large`, `files_quota`) reach the model as they are.
+ */
+async function storeScreenshot(page: Page, shot: Shot, files: FileSpace): Promise<BrowserScreenshotFile> {
+  // The PNG header's IHDR chunk holds width and height (big-endian, at bytes 16 and 20).
+  const width = shot.png.readUInt32BE(16)
+  const height = shot.png.readUInt32BE(20)
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+  let image = shot.png
+  let contentType = 'image/png'
+  let stored: { name: string } | undefined
+  const nameFor = (bytes: Buffer, extension: string) =>
+    `screenshot-${stamp}-${sha256Of(bytes).slice(0, 8)}.${extension}`
+  try {
+    stored = await files.writeBinary(nameFor(image, 'png'), image, contentType)
+  } catch (error) {
+    if (!(error instanceof ToolError) || error.code !== 'file_too_large') throw error
+    image = await page.screenshot({
+      type: 'jpeg',
+      quality: 70,
+      ...(shot.fullPage ? { fullPage: true } : {}),
+      ...(shot.clip ? { clip: shot.clip } : {}),
+    })
+    contentType = 'image/jpeg'
+    stored = await files.writeBinary(nameFor(image, 'jpg'), image, contentType)
+  }
+  return {
+    file: stored.name,
+    contentType,
+    bytes: image.byteLength,
+    sha256: sha256Of(image),
+    url: shot.url,
+    ...(shot.title === undefined ? {} : { title: shot.title }),
+    width,
+    height,
+    truncated: shot.truncated,
+  }
+}
+
+const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
 /** `text` cut at `max` characters, never between the halves of a surrogate pair. */
 function cut(text: string, max: number): { text: string; truncated: boolean } {

@@ -25,15 +25,13 @@ import { type EgressProxy, refusedMarker, startEgressProxy } from './browser-pro
 // run's abort closes its context at once and rejects with the signal's reason.
 
 export interface BrowserPoolOptions {
-  /** Chromium or Chrome; default OPENORCH_CHROMIUM_PATH, else the first of `chromiumCandidates` there is. */
+  /** Chromium or Chrome (OPENORCH_CHROMIUM_PATH); default the first of `chromiumCandidates` there is. */
   executablePath?: string
-  /** Pages open at once; default OPENORCH_BROWSER_CONCURRENCY, else 2. */
+  /** Pages open at once (OPENORCH_BROWSER_CONCURRENCY); default 2. */
   concurrency?: number
   log: Logger
   /** How hosts are resolved for the egress checks (dns.lookup with all); tests give names of their own. */
   resolve?: ResolveHost
-  /** Where the two variables above are read when the options are not given (process.env). */
-  env?: Record<string, string | undefined>
 }
 
 /** What a page needs of a tool call: the run (for logs), its signal, and the egress rules. */
@@ -63,8 +61,7 @@ const installHint =
   'Install Chromium on the server (apt-get install chromium), or set OPENORCH_CHROMIUM_PATH to a Chromium or Chrome executable.'
 
 export function createBrowserPool(options: BrowserPoolOptions): BrowserPool {
-  const env = options.env ?? process.env
-  const concurrency = options.concurrency ?? parseConcurrency(env.OPENORCH_BROWSER_CONCURRENCY)
+  const concurrency = options.concurrency ?? defaultBrowserConcurrency
   if (!Number.isSafeInteger(concurrency) || concurrency < 1)
     throw new RangeError(`Browser pool: concurrency must be a positive integer, got ${concurrency}.`)
   const log = options.log.child({ component: 'browser' })
@@ -78,7 +75,7 @@ export function createBrowserPool(options: BrowserPoolOptions): BrowserPool {
 
   function launched(): Promise<Browser> {
     if (browser) return browser
-    const launching = launchChromium(options.executablePath, env, log)
+    const launching = launchChromium(options.executablePath, log)
     browser = launching
     launching.then(
       (started) =>
@@ -179,22 +176,13 @@ export function createBrowserPool(options: BrowserPoolOptions): BrowserPool {
   return { withPage, close }
 }
 
-function parseConcurrency(text: string | undefined): number {
-  if (text === undefined || text.trim() === '') return defaultBrowserConcurrency
-  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN
-}
-
-/** The executable to start: the option, else OPENORCH_CHROMIUM_PATH, else the first candidate there is. */
-export function findChromium(
-  executablePath: string | undefined,
-  env: Record<string, string | undefined>,
-): string {
-  const named = executablePath ?? (env.OPENORCH_CHROMIUM_PATH?.trim() || undefined)
-  if (named !== undefined) {
-    if (isExecutable(named)) return named
+/** The executable to start: the one named (OPENORCH_CHROMIUM_PATH), else the first candidate there is. */
+export function findChromium(executablePath: string | undefined): string {
+  if (executablePath !== undefined) {
+    if (isExecutable(executablePath)) return executablePath
     throw new ToolError(
       'browser_missing',
-      `There is no browser to run at ${named}${executablePath === undefined ? ' (OPENORCH_CHROMIUM_PATH)' : ''}. ${installHint}`,
+      `There is no browser to run at ${executablePath} (OPENORCH_CHROMIUM_PATH). ${installHint}`,
     )
   }
   const found = chromiumCandidates.find(isExecutable)
@@ -214,12 +202,8 @@ function isExecutable(path: string): boolean {
   }
 }
 
-async function launchChromium(
-  executablePath: string | undefined,
-  env: Record<string, string | undefined>,
-  log: Logger,
-): Promise<Browser> {
-  const path = findChromium(executablePath, env)
+async function launchChromium(executablePath: string | undefined, log: Logger): Promise<Browser> {
+  const path = findChromium(executablePath)
   // Chromium's sandbox needs an unprivileged user (it runs in user namespaces). As root Chromium
   // refuses to start with it ("Running as root without --no-sandbox is not supported"), so it is
   // turned off only then; run the server as an ordinary user to keep pages sandboxed.

@@ -21,13 +21,14 @@ export const filesToolSet: ToolSet = {
     {
       name: 'files_list',
       description:
-        'Lists the bot’s files with their size in bytes and when each was last written, newest first.',
+        'Lists the bot’s files with their size in bytes, content type (text/plain for text; image/png for a screenshot a tool stored) and when each was last written, newest first.',
       input: z.strictObject({}),
       execute: async (_input, context) => ({ files: await spaceOf(context).list() }),
     },
     {
       name: 'files_read',
-      description: 'Returns the content of one of the bot’s files.',
+      description:
+        'Returns the content of one of the bot’s text files. Binary files (screenshots) cannot be read as text: they are for people to see.',
       input: z.strictObject({ name }),
       execute: (input, context) => spaceOf(context).read(input.name),
     },
