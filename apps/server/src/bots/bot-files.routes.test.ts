@@ -175,8 +175,13 @@ describe.each(dialects)('a bot’s files through the API on %s', (dialect) => {
       expect(bodies[1]).not.toContain(png.toString('base64').slice(0, 100))
       // files_list shows it as an image.
       expect(bodies[2]).toContain('image/png')
-      const log = (await get(`/api/v1/runs/${run.id}/log`)).json().items as Array<{ message: string }>
-      expect(log.map((line) => line.message)).toContain('tool browser_screenshot completed')
+      // The run's log line of the call names the file, so the run can link it.
+      const log = (await get(`/api/v1/runs/${run.id}/log`)).json().items as Array<{
+        message: string
+        data: Record<string, unknown> | null
+      }>
+      const line = log.find((entry) => entry.message === 'tool browser_screenshot completed')
+      expect(line?.data).toMatchObject({ tool: 'browser_screenshot', file: file!.name })
     },
     60_000,
   )
