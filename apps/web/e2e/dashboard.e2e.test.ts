@@ -6,6 +6,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type HttpMcpServer, startHttpMcpServer } from '../../server/src/tools/mcp/mcp-test-servers.ts'
 import { waitFor } from '../../server/test/kernel-harness.ts'
 import { captureDir, recordSecret } from '../../server/test/output-capture.ts'
 import { type ProviderServer, startProviderServer } from '../../server/test/provider-servers/index.ts'
@@ -26,12 +27,22 @@ const userPassword = 'correct horse battery staple'
 const providerKey = 'sk-e2e-1234567890'
 /** Anna's password after the team walk-through changes it. */
 const changedPassword = 'violet tram over the quiet river'
+/** The header the MCP server is registered with (kept encrypted, never shown again). */
+const mcpToken = 'Bearer mcp-e2e-token-1234567890'
 const editorEmail = 'ben@example.com'
 const editorPassword = 'lantern orbit pebble mosaic'
 /** Refused when adding Ben: a common password. */
 const weakPassword = 'password1234'
 // Issue 5: the secrets this file hands the system, for the final grep of every log line of the run.
-for (const secret of [apiKey, userPassword, changedPassword, editorPassword, weakPassword, providerKey])
+for (const secret of [
+  apiKey,
+  userPassword,
+  changedPassword,
+  editorPassword,
+  weakPassword,
+  providerKey,
+  mcpToken,
+])
   recordSecret(secret)
 /**
  * With OPENORCH_TEST_CAPTURE_DIR set (`npm test`), the server process's log lines (and the CLI's)
@@ -764,6 +775,191 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     expect(problems).toEqual([])
   }, 60_000)
 
+  /** The API as the owner key, for what the browser does not need to do itself. */
+  async function api<T = Record<string, unknown>>(method: string, route: string, body?: unknown) {
+    const response = await fetch(`${url}/api/v1${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    })
+    const text = await response.text()
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T }
+  }
+
+  async function runUntil(runId: string, status: string) {
+    await waitFor(
+      async () => (await api<{ status: string }>('GET', `/runs/${runId}`)).body.status === status,
+      { what: `run ${runId} ${status}`, timeoutMs: 30_000, intervalMs: 100 },
+    )
+  }
+
+  let toolRunPath = ''
+  let mcp: HttpMcpServer | undefined
+
+  it('shows a bot’s tool calls in its run (arguments, result, a screenshot), approves a waiting call from the inbox (the badge drops), adds an MCP server with its status and tools', async () => {
+    const bot = await api<{ id: string }>('POST', '/bots', {
+      name: 'Offer keeper',
+      emoji: '🗂️',
+      prompt: 'Keep the offers you have seen in seen.json, and a screenshot of the shop.',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      tools: ['files', 'browser'],
+    })
+    expect(bot.status).toBe(201)
+    const botId = bot.body.id
+    const context = await newContext({ signedIn: true })
+    const page = await context.newPage()
+    watch(page)
+    try {
+      // A run whose model calls two tools in one step, then answers.
+      provider.setBehaviour({
+        type: 'script',
+        steps: [
+          {
+            type: 'tool_calls',
+            calls: [
+              {
+                id: 'call_w1',
+                name: 'files_write',
+                arguments: { name: 'seen.json', content: '["am90-39"]' },
+              },
+              { id: 'call_s1', name: 'browser_screenshot', arguments: { url: `${url}/` } },
+            ],
+          },
+          { type: 'success', text: 'Saved one offer to seen.json and took a screenshot of the shop.' },
+        ],
+      })
+      const first = await api<{ id: string }>('POST', `/bots/${botId}/runs`, {})
+      await runUntil(first.body.id, 'completed')
+      toolRunPath = `/runs/${first.body.id}`
+      await page.goto(toolRunPath)
+      await page.getByRole('heading', { name: 'Timeline' }).waitFor()
+      const write = page.getByTestId('tool-call').filter({ hasText: 'files_write' })
+      await hasText(write, 'done')
+      await write.locator('summary').click()
+      await hasText(write, '"name": "seen.json"')
+      await hasText(write, 'Result')
+      // The screenshot: a thumbnail fetched with the key, opened full size in a dialog.
+      const shot = page.getByTestId('tool-call').filter({ hasText: 'browser_screenshot' })
+      await hasText(shot, 'done')
+      const thumbnail = shot.getByRole('button', { name: /^Open the picture screenshot-.+\.png full size$/ })
+      await thumbnail.waitFor({ timeout: 20_000 })
+      expect(
+        await thumbnail.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth),
+      ).toBeGreaterThan(0)
+      await thumbnail.click()
+      const dialog = page.getByRole('dialog')
+      await dialog.waitFor()
+      await checkA11y(page, 'run with a screenshot open')
+      await page.keyboard.press('Escape')
+      await dialog.waitFor({ state: 'hidden' })
+      await checkA11y(page, 'run with tool calls')
+
+      // A call that needs a person: the run waits, the header counts it, the run page links to it.
+      provider.setBehaviour({
+        type: 'script',
+        steps: [
+          {
+            type: 'tool_calls',
+            text: 'The list is outdated; I will start a new one.',
+            calls: [{ id: 'call_d1', name: 'files_delete', arguments: { name: 'seen.json' } }],
+          },
+          { type: 'success', text: 'Deleted seen.json; starting afresh.' },
+        ],
+      })
+      const second = await api<{ id: string }>('POST', `/bots/${botId}/runs`, {})
+      await runUntil(second.body.id, 'waiting')
+      await page.goto(`/runs/${second.body.id}`)
+      await page.getByRole('heading', { name: 'Waiting for your approval' }).waitFor()
+      const badge = page.getByTestId('approvals-badge')
+      await hasText(badge, '1')
+      await page.getByRole('link', { name: 'Open the approval' }).first().click()
+      await page.getByRole('heading', { name: 'Approval', exact: true }).waitFor()
+      await hasText(page.getByTestId('approval'), 'The list is outdated; I will start a new one.')
+      // The inbox: the call with its bot, arguments and reason; approved with a comment.
+      await page.getByRole('link', { name: /^Approvals/ }).click()
+      await page.getByRole('heading', { name: 'Approvals', exact: true }).waitFor()
+      const card = page.getByTestId('approval').filter({ hasText: 'files_delete' })
+      await hasText(card, 'Offer keeper')
+      await hasText(card, 'seen.json')
+      await hasText(card, 'The list is outdated')
+      await checkA11y(page, 'approvals')
+      await card.getByLabel('Comment (optional)').fill('Fine, start afresh.')
+      await card.getByRole('button', { name: 'Approve files_delete' }).click()
+      await hasText(page.getByTestId('approval-outcome'), 'Approved: files_delete is called now')
+      await badge.waitFor({ state: 'detached' })
+      await page.getByText('Nothing waits for your approval').waitFor()
+      await runUntil(second.body.id, 'completed')
+      await page.getByRole('link', { name: 'Approved', exact: true }).click()
+      await hasText(page.getByTestId('approval').first(), 'Fine, start afresh.')
+      await page.goto(`/runs/${second.body.id}`)
+      await hasText(page.getByTestId('tool-call').filter({ hasText: 'files_delete' }), 'done')
+
+      // One left waiting, for the screenshots of the inbox and the badge.
+      provider.setBehaviour({
+        type: 'tool_calls',
+        text: 'These offers are older than a week; the shop no longer lists them.',
+        calls: [{ id: 'call_d2', name: 'files_delete', arguments: { name: 'offers-2030-02.json' } }],
+      })
+      const third = await api<{ id: string }>('POST', `/bots/${botId}/runs`, {})
+      await runUntil(third.body.id, 'waiting')
+      await hasText(page.getByTestId('approvals-badge'), '1')
+
+      // An MCP server, added on its page: connected, its tools listed, one of them waiting for approval.
+      mcp = await startHttpMcpServer()
+      await page.getByRole('link', { name: 'MCP servers', exact: true }).click()
+      await page.getByRole('heading', { name: 'MCP servers', exact: true }).waitFor()
+      await page.getByText('No MCP server yet').waitFor()
+      await page.getByLabel('Name', { exact: true }).fill('shop')
+      await page.getByLabel('URL', { exact: true }).fill(mcp.url)
+      await page.getByLabel('Name 1').fill('Authorization')
+      await page.getByLabel('Value 1').fill(mcpToken)
+      await page.getByRole('button', { name: 'Add server' }).click()
+      await page.getByText('shop is added: bots can be given mcp:shop.').waitFor()
+      const server = page.getByTestId('mcp-server').filter({ hasText: 'mcp:shop' })
+      await hasText(server.getByTestId('mcp-status'), 'connected')
+      await hasText(server.getByTestId('mcp-tools'), 'Says the text back.')
+      expect(mcp.requests.some((r) => r.headers.authorization === mcpToken)).toBe(true)
+      await server.getByLabel('echo waits for approval').check()
+      await server.getByRole('button', { name: 'Save approvals' }).click()
+      await hasText(
+        server.getByTestId('mcp-tools').locator('li').filter({ hasText: 'echo' }),
+        'needs approval',
+      )
+      await checkA11y(page, 'MCP servers')
+      // The bot form offers its tool set, and says which call waits for a person.
+      await page.goto('/bots/new')
+      const picker = page.getByTestId('tool-picker')
+      await hasText(picker, 'mcp:shop')
+      await hasText(
+        picker.locator('li').filter({ hasText: 'mcp:shop' }),
+        'Waits for a person’s approval before: mcp_shop__echo',
+      )
+      // Disabled, it is called no more (and stays so for the screenshots).
+      await page.goto('/mcp-servers')
+      await server.getByRole('button', { name: 'Disable shop' }).click()
+      await hasText(server.getByTestId('mcp-status'), 'disabled')
+      // A server on a private address nobody opened is refused in words.
+      await page.getByLabel('Name', { exact: true }).fill('intranet')
+      await page.getByLabel('URL', { exact: true }).fill('http://10.1.2.3/mcp')
+      await page.getByRole('button', { name: 'Add server' }).click()
+      await hasText(page.getByRole('alert'), 'private network')
+    } finally {
+      provider.setBehaviour({
+        type: 'success',
+        text: answer,
+        chunks: 24,
+        usage: { inputTokens: 300, outputTokens: 20 },
+      })
+      await context.close()
+      await mcp?.close()
+    }
+    expect(problems).toEqual([])
+  }, 120_000)
+
   /**
    * Stable screenshots: the walk-through's data gets fixed times before `shotNow` (runs, their log
    * and usage), and the bot's next run a fixed slot after it, written straight into the server's
@@ -799,6 +995,20 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         db.prepare(
           'UPDATE usage_records SET created_at = (SELECT finished_at FROM runs WHERE runs.id = usage_records.run_id)',
         ).run()
+        // Tool calls: their measured time; approvals and MCP servers: fixed times like the runs'.
+        db.prepare(
+          `UPDATE run_logs SET data = json_set(data, '$.durationMs', 40)
+             WHERE json_extract(data, '$.durationMs') IS NOT NULL`,
+        ).run()
+        db.prepare(
+          `UPDATE approvals SET requested_at = (SELECT started_at FROM runs WHERE runs.id = approvals.run_id) + 1000,
+             decided_at = CASE WHEN decided_at IS NULL THEN NULL
+               ELSE (SELECT started_at FROM runs WHERE runs.id = approvals.run_id) + 61000 END`,
+        ).run()
+        db.prepare(
+          `UPDATE mcp_servers SET created_at = ?, updated_at = ?, url = 'http://127.0.0.1:4020/mcp',
+             tools_checked_at = CASE WHEN tools_checked_at IS NULL THEN NULL ELSE ? END`,
+        ).run(shotNow - 3600_000, shotNow - 3600_000, shotNow - 3600_000)
         db.prepare('UPDATE schedules SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
         // API keys: fixed times, and fixed prefixes for the keys the test created (random otherwise).
         // A last use after the real time also keeps the server from touching it during the shots.
@@ -877,6 +1087,9 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     { name: 'new-bot', path: '/bots/new?template=research', signedIn: true, ready: 'New bot' },
     { name: 'bot', path: () => botPath, signedIn: true, ready: 'Run history' },
     { name: 'run', path: () => runPath, signedIn: true, ready: 'Output' },
+    { name: 'run-tools', path: () => toolRunPath, signedIn: true, ready: 'Timeline' },
+    { name: 'approvals', path: '/approvals', signedIn: true, ready: 'Approvals' },
+    { name: 'mcp-servers', path: '/mcp-servers', signedIn: true, ready: 'MCP servers' },
     { name: 'usage', path: '/usage', signedIn: true, ready: 'Usage' },
     { name: 'providers', path: '/providers', signedIn: true, ready: 'Providers' },
     { name: 'team', path: '/team', signedIn: true, ready: 'Service API keys' },

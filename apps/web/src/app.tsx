@@ -14,7 +14,7 @@ import {
   useSyncExternalStore,
 } from 'react'
 import { Preferences } from './components/preferences.tsx'
-import { Loading, TextInput } from './components/ui.tsx'
+import { cx, Loading, TextInput } from './components/ui.tsx'
 import { ClientProvider, clientFor, useClient, useSignedIn } from './lib/api.tsx'
 import { I18nProvider, useI18n } from './lib/i18n.tsx'
 import { type FeedState, LiveFeedProvider, useFeedState } from './lib/live.tsx'
@@ -270,15 +270,26 @@ function usePendingApprovals(): string | null {
   return pending.data?.nextCursor ? `${n}+` : String(n)
 }
 
-/** A count beside a nav entry, read out as "(3 waiting)". */
-function CountBadge({ count, testId }: { count: string; testId?: string }) {
+/** A count beside a nav entry (or, `overlay`, on the corner of the phone's menu button), read out as "(3 waiting)". */
+function CountBadge({
+  count,
+  testId,
+  overlay = false,
+}: {
+  count: string
+  testId?: string
+  overlay?: boolean
+}) {
   const { t } = useI18n()
   return (
     <>
       <span
         aria-hidden="true"
         data-testid={testId}
-        className="ml-1.5 inline-block min-w-5 rounded-full bg-amber-200 px-1.5 text-center text-xs font-semibold text-amber-950 dark:bg-amber-300 dark:text-slate-950"
+        className={cx(
+          'inline-block min-w-5 rounded-full bg-amber-200 px-1.5 text-center text-xs font-semibold text-amber-950 dark:bg-amber-300 dark:text-slate-950',
+          overlay ? 'absolute -top-1.5 -right-2' : 'ml-1.5',
+        )}
       >
         {count}
       </span>
@@ -356,9 +367,9 @@ function PhoneMenu({
   }
   return (
     <details ref={menu} onKeyDown={closeOnEscape(menu)} data-testid="phone-menu">
-      <summary className="flex cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
+      <summary className="relative flex cursor-pointer list-none items-center gap-1 rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100 dark:text-slate-200 dark:hover:bg-slate-800 [&::-webkit-details-marker]:hidden">
         <span aria-hidden="true">☰</span> {t('nav.menu')}
-        {badge && <CountBadge count={badge} />}
+        {badge && <CountBadge count={badge} overlay />}
       </summary>
       <div className="fixed inset-x-4 z-20 mt-1 space-y-3 rounded-md border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-800">
         <nav aria-label={t('nav.main')}>

@@ -249,10 +249,14 @@ export function BotForm({
                   <p className="ml-6 text-xs">
                     {t('bot.toolsNeedsSetUp')}{' '}
                     {toolSet.name === 'search' && (
-                      <Link href="/providers#tools">{t('bot.toolsSetUpSearch')}</Link>
+                      <Link href="/providers#tools" className="underline">
+                        {t('bot.toolsSetUpSearch')}
+                      </Link>
                     )}
                     {toolSet.name.startsWith('mcp:') && (
-                      <Link href="/mcp-servers">{t('bot.toolsSetUpMcp')}</Link>
+                      <Link href="/mcp-servers" className="underline">
+                        {t('bot.toolsSetUpMcp')}
+                      </Link>
                     )}
                   </p>
                 )}

@@ -37,8 +37,14 @@ export function ToolCallItem({
       className="my-1 rounded-md border border-slate-200 font-sans text-sm dark:border-slate-700"
       data-testid="tool-call"
     >
-      <details>
-        <summary className="flex cursor-pointer flex-wrap items-center gap-x-2 gap-y-1 px-2 py-1.5">
+      <details className="group">
+        <summary className="flex cursor-pointer list-none flex-wrap items-center gap-x-2 gap-y-1 px-2 py-1.5 [&::-webkit-details-marker]:hidden">
+          <span
+            aria-hidden="true"
+            className="text-xs text-slate-600 transition-transform group-open:rotate-90 dark:text-slate-400"
+          >
+            ▶
+          </span>
           {at && (
             <time dateTime={at} className="font-mono text-xs text-slate-600 dark:text-slate-400">
               {new Date(at).toLocaleTimeString(lang)}

@@ -110,7 +110,7 @@ export function SearchSetup() {
           </Field>
           <p className="text-sm text-slate-700 dark:text-slate-300">
             {t(`search.setup.about.${chosen}`)}{' '}
-            <a href={info.keyUrl} target="_blank" rel="noopener noreferrer">
+            <a href={info.keyUrl} target="_blank" rel="noopener noreferrer" className="underline">
               {t(info.needsKey ? 'search.setup.getKey' : 'search.setup.docs', { name: info.label })}
             </a>
           </p>

@@ -643,7 +643,7 @@ export const en = {
   'mcp.unknownHint': 'Enabled; the orchestrator connects the next time it is asked or a bot uses it.',
   'mcp.disabledHint': 'Disabled: bots get none of its tools, and nothing is started or called.',
   'mcp.check': 'Check now',
-  'mcp.checkLabel': 'Check {name} now',
+  'mcp.checkLabel': 'Check now: {name}',
   'mcp.enable': 'Enable',
   'mcp.disable': 'Disable',
   'mcp.enableLabel': 'Enable {name}',

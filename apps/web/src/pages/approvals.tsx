@@ -219,14 +219,16 @@ export function ApprovalCard({
         </div>
         <p className="mt-1 text-sm text-slate-700 dark:text-slate-300">
           {approval.botId ? (
-            <Link href={`/bots/${encodeURIComponent(approval.botId)}`}>
+            <Link href={`/bots/${encodeURIComponent(approval.botId)}`} className="underline">
               {approval.botName ?? t('approvals.aBot')}
             </Link>
           ) : (
             t('approvals.noBot')
           )}
           {' · '}
-          <Link href={`/runs/${encodeURIComponent(approval.runId)}`}>{t('approvals.openRun')}</Link>
+          <Link href={`/runs/${encodeURIComponent(approval.runId)}`} className="underline">
+            {t('approvals.openRun')}
+          </Link>
         </p>
         <dl className="mt-2 grid gap-x-6 gap-y-1 text-sm sm:grid-cols-2">
           <div>

@@ -137,13 +137,18 @@ export default function RunDetail({ id }: { id: string }) {
           {approvals.data?.items[0] ? (
             <p className="mt-1">
               {t('run.approvalAsks', { tool: approvals.data.items[0].tool })}{' '}
-              <Link href={`/approvals/${encodeURIComponent(approvals.data.items[0].id)}`}>
+              <Link
+                href={`/approvals/${encodeURIComponent(approvals.data.items[0].id)}`}
+                className="underline"
+              >
                 {t('run.openApproval')}
               </Link>
             </p>
           ) : (
             <p className="mt-1">
-              <Link href="/approvals">{t('run.openApprovals')}</Link>
+              <Link href="/approvals" className="underline">
+                {t('run.openApprovals')}
+              </Link>
             </p>
           )}
         </section>
@@ -226,7 +231,10 @@ export default function RunDetail({ id }: { id: string }) {
                 <li key={`${item.entry.at}-${i}`}>
                   <time dateTime={item.entry.at}>{new Date(item.entry.at).toLocaleTimeString(lang)}</time> #
                   {item.entry.attempt} {t('run.approvalAsked', { tool: item.tool })}{' '}
-                  <Link href={`/approvals/${encodeURIComponent(item.approvalId)}`} className="font-sans">
+                  <Link
+                    href={`/approvals/${encodeURIComponent(item.approvalId)}`}
+                    className="font-sans underline"
+                  >
                     {t('run.openApproval')}
                   </Link>
                 </li>
