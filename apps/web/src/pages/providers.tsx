@@ -1,4 +1,5 @@
 import { useQuery } from '@tanstack/react-query'
+import { useEffect } from 'react'
 import { ProviderSetup } from '../components/provider-setup.tsx'
 import { SearchSetup, ToolPolicyCard } from '../components/tool-settings.tsx'
 import { Card, ErrorNote, Loading, PageTitle } from '../components/ui.tsx'
@@ -13,6 +14,11 @@ export default function Providers() {
   const { t } = useI18n()
   const client = useClient()
   const providers = useQuery({ queryKey: ['providers'], queryFn: () => client.providers.list() })
+  // The bot form's "Set up web search" leads to /providers#tools: once the page is there, go to it.
+  useEffect(() => {
+    if (!providers.isLoading && window.location.hash === '#tools')
+      document.getElementById('tools')?.scrollIntoView()
+  }, [providers.isLoading])
   if (providers.isLoading) return <Loading />
   return (
     <div>
