@@ -153,6 +153,7 @@ export async function openMcpConnection(target: McpTarget, options: OpenOptions)
       const result = await guard(
         client.listTools(cursor ? { cursor } : {}, { timeout: limits.listTimeoutMs }),
         'listing its tools',
+        limits.listTimeoutMs,
       )
       for (const tool of result.tools) {
         if (listed.length >= limits.maxTools) break

@@ -107,6 +107,32 @@ describe('converting MCP tool schemas for the providers', () => {
     expect(validate({ q: 'shoes', extra: 1 })).toBe(false)
     expect(validate({})).toBe(false)
   })
+
+  it('leaves a server’s regular expressions to the server: a catastrophic pattern costs nothing here', () => {
+    const original = {
+      type: 'object',
+      properties: {
+        q: { type: 'string', pattern: '^(a+)+$' },
+        // A property named like the keyword stays a property.
+        pattern: { type: 'string', minLength: 1 },
+        tags: {
+          type: 'object',
+          patternProperties: { '^(x+)+$': { type: 'number' } },
+          additionalProperties: false,
+        },
+      },
+      propertyNames: { pattern: '^(b+)+$' },
+      required: ['q', 'pattern'],
+    }
+    const validate = argumentValidator(createSchemaCompiler(), original, convertInputSchema(original))
+    const started = performance.now()
+    expect(validate({ q: `${'a'.repeat(40)}!`, pattern: 'p', tags: { [`${'x'.repeat(40)}!`]: 1 } })).toBe(
+      true,
+    )
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(validate({ q: 'a', pattern: '' })).toBe(false)
+    expect(validate({ q: 1, pattern: 'p' })).toBe(false)
+  })
 })
 
 describe('function names of MCP tools', () => {

@@ -218,16 +218,41 @@ export function argumentValidator(ajv: Ajv, original: unknown, converted: Schema
   if (isObject(original)) {
     const { $schema: _dialect, $id: _id, ...rest } = original
     try {
-      return ajv.compile(rest)
+      return ajv.compile(withoutPatterns(rest) as Schema)
     } catch {
       // The converted schema below is simpler (no references, fewer keywords).
     }
   }
   try {
-    return ajv.compile(converted)
+    return ajv.compile(withoutPatterns(converted) as Schema)
   } catch (error) {
     throw new SchemaConversionError(`the schema does not compile: ${(error as Error).message}`)
   }
+}
+
+/** Keywords whose value maps names to schemas: a key there is a property's name, not a keyword. */
+const schemaMaps = new Set(['properties', '$defs', 'definitions', 'dependentSchemas'])
+
+/**
+ * The schema without regular expressions, for checking arguments here. A server's `pattern` runs on
+ * the orchestrator's main thread, and a catastrophic one (`^(a+)+$`) froze every workspace for as long
+ * as it backtracked (attack finding 1). The server checks its own patterns; the shape still is ours.
+ * `patternProperties` goes too, and with it an `additionalProperties: false` it qualified.
+ */
+export function withoutPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutPatterns)
+  if (!isObject(schema)) return schema
+  const result: Record<string, unknown> = {}
+  const hadPatternProperties = 'patternProperties' in schema
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'pattern' || key === 'patternProperties' || key === 'propertyNames') continue
+    if (key === 'additionalProperties' && value === false && hadPatternProperties) continue
+    result[key] =
+      schemaMaps.has(key) && isObject(value)
+        ? Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutPatterns(sub)]))
+        : withoutPatterns(value)
+  }
+  return result
 }
 
 /** What is wrong with the arguments, in words the model can act on (at most 10 problems). */

@@ -226,6 +226,12 @@ describe.each(dialects)('MCP servers on %s', (dialect) => {
     const byAdmin = await call('POST', '/mcp-servers', t.keys.admin, stdio)
     expect(byAdmin.statusCode).toBe(403)
     expect(byAdmin.json().code).toBe('forbidden')
+    // The owner of another workspace is no installation admin: a program on this machine could read
+    // every workspace's data (attack finding 2).
+    const byOtherOwner = await call('POST', '/mcp-servers', t.keys.otherTenant, stdio)
+    expect(byOtherOwner.statusCode).toBe(403)
+    expect(byOtherOwner.json()).toMatchObject({ code: 'forbidden' })
+    expect(byOtherOwner.json().detail).toContain('installation’s admins')
     const created = await call('POST', '/mcp-servers', t.keys.owner, stdio)
     expect(created.statusCode, created.body).toBe(201)
     expect(created.json()).toMatchObject({

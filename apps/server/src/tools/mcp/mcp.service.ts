@@ -1,6 +1,7 @@
 import dns from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { McpServer, McpServerCreate, McpServerUpdate } from '@openorch/contracts'
+import { defaultTenantId } from '../../auth/api-key.service.ts'
 import type { Db } from '../../database.ts'
 import type { Clock } from '../../platform/clock.ts'
 import type { Vault } from '../../platform/crypto.ts'
@@ -161,12 +162,14 @@ export function createMcpService(deps: McpServiceDeps) {
     }
   }
 
-  function checkStdioAllowed(role: Role): void {
+  function checkStdioAllowed(tenantId: string, role: Role): void {
     if (!deps.stdio) throw stdioDisabled()
-    if (role !== 'owner')
+    // A program on the orchestrator's machine can read what the orchestrator can (its environment, the
+    // master key, every workspace's data): that is the installation's admins' call, not a workspace's.
+    if (role !== 'owner' || tenantId !== defaultTenantId)
       throw new AppError(
         'forbidden',
-        `stdio MCP servers run programs on the orchestrator’s machine: only owners may register or change them; the API key has the ${role} role.`,
+        `stdio MCP servers run programs on the orchestrator’s machine: only the installation’s admins (owners of the default workspace) may register or change them; this key is ${role === 'owner' ? 'an owner of another workspace' : `a ${role}`}.`,
         403,
       )
   }
@@ -242,7 +245,7 @@ export function createMcpService(deps: McpServiceDeps) {
         enabled: body.enabled ?? false,
         requireApproval: body.requireApproval ?? [],
       }
-      if (settings.transport === 'stdio') checkStdioAllowed(role)
+      if (settings.transport === 'stdio') checkStdioAllowed(tenantId, role)
       checkShape(settings)
       if (settings.url) await checkUrl(settings.url)
       await nameFree(tenantId, settings.name)
@@ -277,7 +280,7 @@ export function createMcpService(deps: McpServiceDeps) {
     async update(tenantId: string, role: Role, id: string, body: McpServerUpdate): Promise<McpServer> {
       const row = await mustFind(tenantId, id)
       const transport = body.transport ?? row.transport
-      if (row.transport === 'stdio' || transport === 'stdio') checkStdioAllowed(role)
+      if (row.transport === 'stdio' || transport === 'stdio') checkStdioAllowed(tenantId, role)
       const switched = transport !== row.transport
       const stored = {
         headers: switched || body.headers ? {} : safeSecrets(row, 'headers'),
