@@ -1,5 +1,5 @@
-import { accessSync, constants } from 'node:fs'
 import dgram from 'node:dgram'
+import { accessSync, constants } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
