@@ -29,7 +29,16 @@ export async function registerSecurityHeaders(
     if (!reply.hasHeader('x-content-type-options')) reply.header('x-content-type-options', 'nosniff')
     if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'no-referrer')
     if (apiPaths.some((p) => request.url.startsWith(p))) {
-      reply.header('content-security-policy', apiCsp)
+      // A route's own policy (a bot file served with `sandbox`) is kept, never framed either.
+      const own = reply.getHeader('content-security-policy')
+      reply.header(
+        'content-security-policy',
+        typeof own !== 'string'
+          ? apiCsp
+          : own.includes('frame-ancestors')
+            ? own
+            : `${own}; frame-ancestors 'none'`,
+      )
       reply.header('x-frame-options', 'DENY')
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
     } else if (isDocsPath(request.url)) {
