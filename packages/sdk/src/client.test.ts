@@ -165,6 +165,37 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
     }
   })
 
+  it('registers, reads, changes and removes an MCP server; a second of the same name is mcp_server_exists', async () => {
+    t = await createTestApp(dialect)
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const client = createClient({ baseUrl: address, apiKey: t.keys.admin })
+    const created = await client.mcpServers.create({
+      name: 'crm',
+      transport: 'http',
+      url: 'http://127.0.0.1:9/mcp',
+      headers: { authorization: 'Bearer mcp-secret-123456' },
+    })
+    expect(created).toMatchObject({
+      name: 'crm',
+      toolSet: 'mcp:crm',
+      enabled: false,
+      status: 'disabled',
+      headerNames: ['authorization'],
+    })
+    expect(JSON.stringify(created)).not.toContain('mcp-secret')
+    const again = await client.mcpServers
+      .create({ name: 'crm', transport: 'http', url: 'http://127.0.0.1:9/mcp' })
+      .catch((error: unknown) => error)
+    expect((again as ApiError).code).toBe('mcp_server_exists')
+    expect((await client.mcpServers.list()).items.map((server) => server.name)).toEqual(['crm'])
+    expect(await client.mcpServers.update(created.id, { requireApproval: '*' })).toMatchObject({
+      requireApproval: '*',
+    })
+    expect(await client.mcpServers.get(created.id)).toMatchObject({ status: 'disabled', tools: [] })
+    await client.mcpServers.remove(created.id)
+    expect((await client.mcpServers.list()).items).toEqual([])
+  })
+
   it('reports a refused key as an ApiError with the problem code', async () => {
     t = await createTestApp(dialect)
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' })

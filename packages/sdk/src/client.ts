@@ -9,6 +9,9 @@ import type {
   BotExport,
   BotExportDocument,
   BotUpdate,
+  McpServer,
+  McpServerCreate,
+  McpServerUpdate,
   Note,
   NoteSummary,
   Page,
@@ -24,6 +27,8 @@ import type {
   RunSearchSnippet,
   RunStatus,
   SchedulePreview,
+  SearchSettings,
+  SearchSettingsPut,
   Session,
   SetupState,
   ToolPolicy,
@@ -447,6 +452,25 @@ export function createClient(options: ClientOptions) {
     policy: () => request<ToolPolicy>('GET', '/tools/policy'),
     /** Needs admin. Unknown function names are refused (400). */
     setPolicy: (policy: ToolPolicy) => request<ToolPolicy>('PUT', '/tools/policy', undefined, policy),
+    /** The workspace's web search set-up (the key masked); ApiError `search_not_configured` without one. */
+    search: () => request<SearchSettings>('GET', '/tools/search'),
+    /** Checks the provider with a real search first; a refusal throws ApiError (`search_unauthorized`, …). */
+    setSearch: (settings: SearchSettingsPut) =>
+      request<SearchSettings>('PUT', '/tools/search', undefined, settings),
+    removeSearch: () => request<void>('DELETE', '/tools/search'),
+  }
+
+  const mcpServer = (id: string) => `/mcp-servers/${encodeURIComponent(id)}`
+  const mcpServers = {
+    /** Needs admin. Stored status only: listing connects to nothing. */
+    list: () => request<{ items: McpServer[] }>('GET', '/mcp-servers'),
+    /** Connects to an enabled server (or uses its connection) and reports status and tools. */
+    get: (id: string) => request<McpServer>('GET', mcpServer(id)),
+    /** Disabled unless `enabled: true`; stdio needs OPENORCH_MCP_STDIO and an installation admin. */
+    create: (server: McpServerCreate) => request<McpServer>('POST', '/mcp-servers', undefined, server),
+    update: (id: string, changes: McpServerUpdate) =>
+      request<McpServer>('PATCH', mcpServer(id), undefined, changes),
+    remove: (id: string) => request<void>('DELETE', mcpServer(id)),
   }
 
   const approval = (id: string) => `/approvals/${encodeURIComponent(id)}`
@@ -519,6 +543,7 @@ export function createClient(options: ClientOptions) {
     schedules,
     tools,
     approvals,
+    mcpServers,
     usage,
     quotas,
     events,
