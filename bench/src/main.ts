@@ -5,7 +5,8 @@
 // old substring scan (bench/src/search); `search-isolation`: whether one workspace can slow or probe
 // another's search. `npm run bench -- dashboard`: the dashboard in Chromium with
 // 1,000 bots and a bot with 100,000 runs (bench/src/dashboard). `scrubber`: the secret scrubber's
-// cost per answer and log line as secrets pile up, old against new (bench/src/scrubber). Each measurement runs in its own
+// cost per answer and log line as secrets pile up, old against new (bench/src/scrubber). `tools`: the
+// tool loop's cost per call, run_code, http_fetch, the browser and its memory (bench/src/tools). Each measurement runs in its own
 // process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -17,6 +18,7 @@ import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 import { runScrubberSuite } from './scrubber/scrubber.suite.ts'
 import { runSearchIsolationSuite } from './search/isolation.suite.ts'
 import { runSearchSuite } from './search/search.suite.ts'
+import { runToolsSuite } from './tools/tools.suite.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -51,7 +53,16 @@ const { values, positionals } = parseArgs({
   },
 })
 const suite = positionals[0] ?? 'engine'
-const suites = ['engine', 'production', 'scheduler', 'search', 'search-isolation', 'dashboard', 'scrubber']
+const suites = [
+  'engine',
+  'production',
+  'scheduler',
+  'search',
+  'search-isolation',
+  'dashboard',
+  'scrubber',
+  'tools',
+]
 if (!suites.includes(suite)) {
   process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
   process.exit(1)
@@ -71,6 +82,15 @@ if (suite === 'dashboard') {
 
 const databaseUrl =
   process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+if (suite === 'tools') {
+  await runToolsSuite({
+    databaseUrl,
+    samples: Number(values.samples === '30' ? '200' : values.samples),
+    runs: Number(values.runs === '100000' ? '40' : values.runs),
+    only: values.only?.split(',') ?? null,
+  })
+  process.exit(0)
+}
 if (suite === 'search') {
   await runSearchSuite({
     databaseUrl,
