@@ -101,11 +101,16 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     })
 
     const cleanups: Array<() => Promise<void>> = []
+    // Usage records written in the background (one round trip less a tool round); all of them are
+    // in before the run settles, whichever way.
+    const writes: Array<Promise<void>> = []
     try {
-      const result = await execute(context, bot, log, flush, cleanups)
+      const result = await execute(context, bot, log, flush, cleanups, writes)
+      await Promise.all(writes)
       await flush()
       return result
     } catch (error) {
+      await Promise.allSettled(writes)
       const reason = context.signal.aborted
         ? (context.signal.reason as { reason?: string })?.reason
         : undefined
@@ -136,6 +141,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     log: (level: RunLogLevel, message: string, data?: Record<string, unknown>) => Promise<void>,
     flush: () => Promise<void>,
     cleanups: Array<() => Promise<void>>,
+    writes: Array<Promise<void>>,
   ) {
     const { run } = context
     let credentials: ProviderCredentials
@@ -232,8 +238,9 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       call: number,
     ): Promise<GenerateResult> => {
       if (call > 0) {
-        // The lease again before spending more, and the budget: what this run spent counts.
-        await context.assertLease()
+        // The lease again before spending more (the last call's usage record lands meanwhile), and
+        // the budget: what this run spent counts.
+        await Promise.all([...writes, context.assertLease()])
         if (budget.enforced && costUsd !== null && costUsd >= budget.remainingUsd)
           throw new RunFailure(
             'budget_exceeded',
@@ -266,7 +273,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       )
       if (callCost === null) costKnown = false
       costUsd = costKnown && costUsd !== null && callCost !== null ? costUsd + callCost : null
-      await recordUsage(db, {
+      // Written while the tools of this round run; awaited before the next call and at the end.
+      const usageWrite = recordUsage(db, {
         tenantId: run.tenantId,
         runId: run.id,
         attempt: run.attempt,
@@ -279,6 +287,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         costUsd: callCost,
         at: deps.clock.now(),
       })
+      usageWrite.catch(() => {})
+      writes.push(usageWrite)
       await log('info', result.toolCalls.length > 0 ? 'tool calls requested' : 'answer received', {
         model: result.model,
         finishReason: result.finishReason,
