@@ -175,7 +175,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       connectionsCheckingInterval: Math.min(5_000, (deps.config.requestTimeoutMs ?? 30_000) / 4),
     },
     trustProxy: trustProxyOf(deps.config.trustProxy),
-    routerOptions: { ignoreTrailingSlash: true },
+    // A bot file's name (up to 200 characters, percent-encoded up to three times longer) is a path
+    // parameter: Fastify's default of 100 refused the longer ones with 414.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
     // Fastify's own closing 503 is plain JSON; ours below is problem+json like every other error.
     return503OnClosing: false,
     // Router-level refusals (a malformed percent-encoding, a path parameter over 100 characters) never

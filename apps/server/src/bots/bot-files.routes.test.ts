@@ -82,7 +82,16 @@ describe.each(dialects)('a bot’s files through the API on %s', (dialect) => {
       'x-content-type-options': 'nosniff',
       'content-disposition': 'attachment; filename="seen.txt"',
     })
+    // The route's own sandbox policy is kept by the global headers, which add frame-ancestors to it.
     expect(text.headers['content-security-policy']).toContain("default-src 'none'")
+    expect(text.headers['content-security-policy']).toContain('sandbox')
+    expect(text.headers['content-security-policy']).toContain("frame-ancestors 'none'")
+    // A name of the longest length the files tool allows downloads too (not 414).
+    const longName = `${'n'.repeat(196)}.txt`
+    await files.write(longName, 'long')
+    const long = await get(`/api/v1/bots/${bot.id}/files/${longName}`)
+    expect(long.statusCode, long.body).toBe(200)
+    expect(long.body).toBe('long')
     // An SVG may carry scripts: it is a download, never shown as this origin's page.
     expect((await get(`/api/v1/bots/${bot.id}/files/page.svg`)).headers['content-disposition']).toBe(
       'attachment; filename="page.svg"',

@@ -76,13 +76,17 @@ export const botFileRoutes: FastifyPluginAsyncZod<BotFileRoutesOptions> = async 
       const file = await files.get(bot.id, request.params.name)
       const disposition = inlineTypes.has(file.contentType) ? 'inline' : 'attachment'
       // Fastify sends a Buffer as it is, past the serializer; the response schema only documents it.
-      return reply
-        .type(file.contentType)
-        .header('x-content-type-options', 'nosniff')
-        .header('content-disposition', `${disposition}; filename="${file.name}"`)
-        .header('cache-control', 'private, no-cache')
-        .header('last-modified', new Date(file.updatedAt).toUTCString())
-        .send(file.bytes as unknown as string)
+      return (
+        reply
+          .type(file.contentType)
+          .header('x-content-type-options', 'nosniff')
+          // Opened however (a new tab, a frame), a file is no page of this origin: no script, no plug-in.
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('content-disposition', `${disposition}; filename="${file.name}"`)
+          .header('cache-control', 'private, no-cache')
+          .header('last-modified', new Date(file.updatedAt).toUTCString())
+          .send(file.bytes as unknown as string)
+      )
     },
   )
 }

@@ -425,6 +425,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
           toolStatus: report.status,
           arguments: report.arguments,
           ...(report.durationMs !== undefined ? { durationMs: report.durationMs } : {}),
+          ...(report.file !== undefined ? { file: report.file } : {}),
         },
         createdAt: deps.clock.now(),
       })
