@@ -27,6 +27,7 @@ import { createSchedules } from './schedules/schedules.ts'
 import { createMcpServers } from './tools/mcp/mcp.ts'
 import {
   closeCodeWorkers,
+  configureCodeWorkers,
   createBrowserPool,
   createSearchSettings,
   createToolPolicies,
@@ -156,6 +157,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     concurrency: config.browser.concurrency,
     ...(config.browser.executablePath !== undefined ? { executablePath: config.browser.executablePath } : {}),
   })
+  configureCodeWorkers(config.codeWorkers)
   const tools = createToolRegistry({ search, browser })
   // MCP servers are connected to at their first use, never before an admin enables them.
   const mcp = createMcpServers({

@@ -122,6 +122,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ OPENORCH_BROWSER_CONCURRENCY: '0' })).toThrow(/OPENORCH_BROWSER_CONCURRENCY/)
   })
 
+  it('reads the code sandboxes per process: 2 by default, 1 to 64', () => {
+    expect(loadConfig({}).codeWorkers).toBe(2)
+    expect(loadConfig({ OPENORCH_CODE_WORKERS: '4' }).codeWorkers).toBe(4)
+    for (const bad of ['0', '65', 'many', '1.5'])
+      expect(() => loadConfig({ OPENORCH_CODE_WORKERS: bad }), bad).toThrow(/OPENORCH_CODE_WORKERS/)
+  })
+
   it('treats empty strings as unset and parses roles', () => {
     const config = loadConfig({ PORT: '', OPENORCH_ROLES: 'api, worker', DATABASE_URL: 'postgres://u@h/db' })
     expect(config.http.port).toBe(8080)

@@ -108,6 +108,7 @@ const envSchema = z.object({
     .refine((value) => path.isAbsolute(value), 'must be an absolute path such as /usr/bin/chromium')
     .optional(),
   OPENORCH_BROWSER_CONCURRENCY: intFrom(1, 64).default(2),
+  OPENORCH_CODE_WORKERS: intFrom(1, 64).default(2),
   // Unset (or empty): a local Ollama on its default port is open; `none`: nothing private is.
   OPENORCH_EGRESS_ALLOW: z
     .string()
@@ -180,6 +181,8 @@ export interface Config {
   mcpStdio: boolean
   /** The browser tool set's Chromium (OPENORCH_CHROMIUM_PATH; undefined: found) and pages per process. */
   browser: { executablePath: string | undefined; concurrency: number }
+  /** The code tool set's sandboxes that run at once per process (OPENORCH_CODE_WORKERS). */
+  codeWorkers: number
   dataDir: string
   database: { url: string | undefined; sqlitePath: string; sqliteSynchronous: 'NORMAL' | 'FULL' }
   auth: { bootstrapApiKey: string | undefined }
@@ -253,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     toolEgressAllow: 'OPENORCH_EGRESS_ALLOW' in cleaned ? e.OPENORCH_EGRESS_ALLOW : [],
     mcpStdio: e.OPENORCH_MCP_STDIO ?? false,
     browser: { executablePath: e.OPENORCH_CHROMIUM_PATH, concurrency: e.OPENORCH_BROWSER_CONCURRENCY },
+    codeWorkers: e.OPENORCH_CODE_WORKERS,
     dataDir,
     database: {
       url: e.DATABASE_URL,

@@ -11,7 +11,7 @@ import { ToolRegistry } from './tool-registry.ts'
 import { webToolSet } from './web/web.tool-set.ts'
 
 export { type BrowserPool, createBrowserPool } from './browser/browser.ts'
-export { closeCodeWorkers } from './code/run-code.ts'
+export { closeCodeWorkers, configureCodeWorkers } from './code/run-code.ts'
 export { createSearchSettings, type SearchSettings } from './search/search.settings.ts'
 export { toolRoutes } from './tool.routes.ts'
 export { type FileSpace, type ToolContext, ToolError, type ToolFunction, type ToolSet } from './tool.types.ts'

@@ -71,6 +71,15 @@ const WATCHDOG_GRACE_MS = 2_000
 const WORKER_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 }
 
 let pool: WorkerPool<SandboxRequest, Exclude<SandboxMessage, { type: 'ready' }>> | undefined
+/** Set from the configuration (OPENORCH_CODE_WORKERS, checked there) before the first call. */
+let configuredWorkers: number | undefined
+
+/** The sandboxes that may run at once, from the configuration; takes effect for a pool not yet started. */
+export function configureCodeWorkers(count: number): void {
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_WORKERS)
+    throw new RangeError(`code workers must be an integer from 1 to ${MAX_WORKERS}, got ${count}`)
+  configuredWorkers = count
+}
 let nextId = 1
 
 /**
@@ -149,6 +158,8 @@ function workerEntry(): { entry: URL; execArgv?: string[] } {
 }
 
 function workerCount(): number {
+  if (configuredWorkers !== undefined) return configuredWorkers
+  // Without a configuration (tests, a library use): the variable as it is now.
   const value = process.env.OPENORCH_CODE_WORKERS
   if (value === undefined || value === '') return DEFAULT_WORKERS
   const count = Number(value)
