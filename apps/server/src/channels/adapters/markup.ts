@@ -100,7 +100,7 @@ const inlineRules: Array<[RegExp, (match: RegExpExecArray) => Inline]> = [
   [/\\([\\`*_{}[\]()#+\-.!~>|<])/y, (m) => ({ type: 'text', text: m[1]! })],
   [/(`+)(?!`)([^\n]*?[^`\n])\1(?!`)/y, (m) => ({ type: 'code', text: trimCode(m[2]!) })],
   [
-    /\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"\n]*")?\s*\)/y,
+    /\[([^\]\n]+)\]\(\s*<?((?:[^()\s<>]|\([^()\s<>]*\))+)>?(?:\s+"[^"\n]*")?\s*\)/y,
     (m) => ({ type: 'link', url: m[2]!, children: parseInline(m[1]!) }),
   ],
   [/<((?:https?:\/\/|mailto:)[^>\s]+)>/y, (m) => ({ type: 'link', url: m[1]!, children: [text(m[1]!)] })],
