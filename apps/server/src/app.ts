@@ -14,6 +14,7 @@ import { createAuthHook, createCredentialCheck, decorateAuth } from './auth/auth
 import { botRoutes } from './bots/bot.routes.ts'
 import { botFileRoutes } from './bots/bot-files.routes.ts'
 import { type Bots, countBots } from './bots/bots.ts'
+import { type ChannelsDomain, channelRoutes } from './channels/channels.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
 import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
@@ -101,6 +102,8 @@ export interface AppDeps {
   toolPolicies?: ToolPolicies
   /** Tool calls waiting for a person (/approvals). */
   approvals?: Approvals
+  /** Notification channels, the bots' rules, the delivery history (/channels, /notifications). */
+  channels?: ChannelsDomain
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
   /** Dashboard users and sessions; without it only API keys authenticate. */
@@ -312,6 +315,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             ...(deps.toolPolicies ? { policies: deps.toolPolicies } : {}),
           })
         if (deps.approvals) await secured.register(approvalRoutes, { approvals: deps.approvals })
+        if (deps.channels)
+          await secured.register(channelRoutes, {
+            channels: deps.channels.service,
+            runs: deps.kernel.runs,
+            clock: deps.clock,
+          })
         if (deps.mcp) await secured.register(mcpRoutes, { mcp: deps.mcp.service })
         await secured.register(eventRoutes, {
           database: deps.database,

@@ -7,6 +7,8 @@ import { botRunsToKeep } from './bots/bot.retention.ts'
 import { importNoteFiles } from './bots/bot-notes.import.ts'
 import { botProvidersOf } from './bots/bot-providers.ts'
 import { createBots } from './bots/bots.ts'
+import { builtInChannelAdapters } from './channels/adapters/index.ts'
+import { createChannels } from './channels/channels.ts'
 import type { Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
 import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
@@ -185,6 +187,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     quotas: config.quotas,
   })
 
+  const channels = createChannels({
+    database,
+    clock: systemClock,
+    vault,
+    kernel,
+    egress: toolEgress,
+    adapters: builtInChannelAdapters,
+    botOf: bots.botOf,
+  })
+
   const app = await buildApp({
     database,
     kernel,
@@ -208,6 +220,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     mcp,
     toolPolicies,
     approvals,
+    channels,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     users: createUserService({

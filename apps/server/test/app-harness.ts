@@ -11,6 +11,8 @@ import type { BotProviderAccess } from '../src/bots/bot.executor.ts'
 import type { ProviderDirectory } from '../src/bots/bot.service.ts'
 import { botProvidersOf } from '../src/bots/bot-providers.ts'
 import { type Bots, createBots } from '../src/bots/bots.ts'
+import { builtInChannelAdapters } from '../src/channels/adapters/index.ts'
+import { type ChannelAdapter, type ChannelsDomain, createChannels } from '../src/channels/channels.ts'
 import type { Db } from '../src/database.ts'
 import type { StreamLimits } from '../src/events/events.routes.ts'
 import { migrations } from '../src/migrations/index.ts'
@@ -53,6 +55,7 @@ export interface TestApp {
   /** The workspaces' MCP servers (their connections are closed with the app). */
   mcp: McpServers
   approvals: Approvals
+  channels: ChannelsDomain
   users: UserService
   /** The data directory (notes), a fresh temporary folder. */
   dataDir: string
@@ -85,6 +88,8 @@ export async function createTestApp(
     providers?: Partial<Pick<ProviderServiceDeps, 'fetch' | 'validationTimeoutMs' | 'idleTimeoutMs'>>
     /** OPENORCH_EGRESS_ALLOW for the bots' tools (default: loopback, where the tests' servers are). */
     toolEgressAllow?: string
+    /** Channel types besides the built-in ones (a test's own recording adapter). */
+    channelAdapters?: readonly ChannelAdapter[]
     /** OPENORCH_MCP_STDIO (default false), and the MCP tools' call timeout (default 60 s). */
     mcp?: { stdio?: boolean; callTimeoutMs?: number }
     /** What the bots use to reach providers (default: the provider service above). */
@@ -166,6 +171,16 @@ export async function createTestApp(
     // Tests schedule every second and spend freely unless they test the quotas themselves.
     quotas: { ...defaultQuotas, minScheduleSeconds: 1, dailyBudgetUsd: null, ...options.quotas },
   })
+  const channels = createChannels({
+    database,
+    clock: kernel.clock,
+    vault: vaulted.vault,
+    kernel,
+    egress: toolEgress,
+    adapters: [...builtInChannelAdapters, ...(options.channelAdapters ?? [])],
+    botOf: bots.botOf,
+    retryBaseMs: 20,
+  })
   const users = createUserService({
     database,
     clock: kernel.clock,
@@ -203,6 +218,7 @@ export async function createTestApp(
     mcp,
     toolPolicies,
     approvals,
+    channels,
     users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
@@ -221,6 +237,7 @@ export async function createTestApp(
     bots,
     mcp,
     approvals,
+    channels,
     users,
     dataDir,
     keys,

@@ -12,7 +12,7 @@ export const runStatuses = [
   'cancelled',
   'timeout',
 ] as const
-export const runTriggers = ['manual', 'api', 'schedule', 'pipeline', 'webhook', 'channel'] as const
+export const runTriggers = ['manual', 'api', 'schedule', 'pipeline', 'webhook', 'channel', 'event'] as const
 
 export const runStatusSchema = z.enum(runStatuses).meta({
   id: 'RunStatus',

@@ -18,7 +18,7 @@ function requiredRole(method: string, path: string): Role {
   // MCP servers, reading included (their settings name hosts and programs): admins (decision 0031).
   if (path.startsWith('/api/v1/mcp-servers')) return 'admin'
   if (method === 'GET') return 'viewer'
-  if (/^\/api\/v1\/(bots|runs|approvals)/.test(path)) return 'editor'
+  if (/^\/api\/v1\/(bots|runs|approvals|channels)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)
 }
 

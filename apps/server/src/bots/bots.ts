@@ -13,6 +13,7 @@ import { type BotExecutorDeps, type BotProviderAccess, createBotExecutor } from 
 import { botRunView } from './bot.run-view.ts'
 import { botScheduleOwner } from './bot.schedule-owner.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
+import { findBot } from './bot.store.ts'
 import { createBotFiles } from './bot-files.ts'
 import { createBotNotes } from './bot-notes.ts'
 
@@ -82,6 +83,11 @@ export function createBots(deps: BotsDeps) {
   return {
     service,
     notes,
+    /** A bot of the workspace by id and name, for domains that name it (channels); undefined if none. */
+    async botOf(tenantId: string, id: string): Promise<{ id: string; name: string } | undefined> {
+      const row = await findBot(deps.database.db, tenantId, id)
+      return row ? { id: row.id, name: row.name } : undefined
+    },
     /** The files the bots' tools keep, read-only, for people (GET /bots/{id}/files). */
     files: createBotFiles({ database: deps.database }),
     /** The installation's quotas, and each workspace's (with its overrides). */

@@ -25,6 +25,7 @@ import { toolSettings } from './0024-tool-settings.ts'
 import { approvals } from './0025-approvals.ts'
 import { mcpServers } from './0026-mcp-servers.ts'
 import { botFileBinary } from './0027-bot-file-binary.ts'
+import { channels } from './0028-channels.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -54,4 +55,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0025-approvals': approvals,
   '0026-mcp-servers': mcpServers,
   '0027-bot-file-binary': botFileBinary,
+  '0028-channels': channels,
 }

@@ -1,7 +1,8 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Db, Tables } from '../database.ts'
+import { toRun } from './run.mapper.ts'
 import type { RunEventRow, RunRow } from './run.table.ts'
-import type { RunStatus } from './run.types.ts'
+import type { Run, RunStatus } from './run.types.ts'
 import { eventPayloadOf } from './run-event.ts'
 import { foldWord, ftsMatchQuery, postgresSearchText, searchWords } from './run-search.ts'
 
@@ -93,6 +94,8 @@ export async function findRun(db: Q, tenantId: string, id: string): Promise<RunR
 
 export interface RunListFilter {
   status?: RunStatus | undefined
+  /** Only runs of this kind (a domain listing its own runs: notifications). */
+  kind?: string | undefined
   subjectId?: string | undefined
   deadLettered?: boolean | undefined
   /** Newest first; the cursor is the last id of the previous page. */
@@ -118,6 +121,7 @@ export async function listRuns(database: Db, tenantId: string, filter: RunListFi
   }
   let query = database.db.selectFrom('runs').selectAll().where('tenant_id', '=', tenantId)
   if (filter.status) query = query.where('status', '=', filter.status)
+  if (filter.kind) query = query.where('kind', '=', filter.kind)
   if (filter.subjectId) query = query.where('subject_id', '=', filter.subjectId)
   if (filter.deadLettered) query = query.where('dead_lettered_at', 'is not', null)
   if (filter.before) query = query.where('id', '<', filter.before)
@@ -418,4 +422,10 @@ export async function activeRunsOfSubjects(
     }
   }
   return active
+}
+
+/** A run as domains see it, read inside the caller's transaction (an event consumer deciding on it). */
+export async function runIn(db: Q, tenantId: string, id: string): Promise<Run | undefined> {
+  const row = await findRun(db, tenantId, id)
+  return row ? toRun(row) : undefined
 }

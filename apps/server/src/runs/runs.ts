@@ -8,7 +8,7 @@ export {
   requestDeadLetterRetry,
 } from './outbox.store.ts'
 export type { RunService } from './run.service.ts'
-export { activeRunsOfSubjects, listEventsAfter } from './run.store.ts'
+export { activeRunsOfSubjects, listEventsAfter, runIn } from './run.store.ts'
 export type { EventDeadLettersTable } from './run.table.ts'
 export type { EnqueueRequest, EnqueueResult, Run } from './run.types.ts'
 export { appendRunLog, appendRunLogs, type RunLogEntry, type RunLogLevel } from './run-log.store.ts'

@@ -1,0 +1,14 @@
+import type { ChannelAdapter } from '../channel.types.ts'
+import { discordAdapter } from './discord.ts'
+import { slackAdapter } from './slack.ts'
+import { telegramAdapter } from './telegram.ts'
+import { webhookAdapter } from './webhook.ts'
+
+// The channel types of this installation, one adapter file each (issue 14). Each is typed by its own
+// config; the domain hands it only a config its own schema parsed, hence the widening below.
+export const builtInChannelAdapters: readonly ChannelAdapter[] = [
+  telegramAdapter,
+  webhookAdapter,
+  slackAdapter,
+  discordAdapter,
+] as unknown as readonly ChannelAdapter[]

@@ -1,0 +1,359 @@
+import { randomBytes } from 'node:crypto'
+import type { BotChannelLink, Channel, ChannelCreate, ChannelUpdate } from '@openorch/contracts'
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Vault } from '../platform/crypto.ts'
+import type { EgressPolicy } from '../platform/egress/egress.ts'
+import { AppError, notFound } from '../platform/errors.ts'
+import { newId } from '../platform/ids.ts'
+import { secretScrubber } from '../platform/secret-scrubber.ts'
+import { maskApiKey } from '../providers/key-hint.ts'
+import type { ChannelRow } from './channel.table.ts'
+import { type ChannelAdapter, ChannelError, type ChannelMessage } from './channel.types.ts'
+
+// A workspace's channels: settings checked by their adapter and kept with their secrets in the vault
+// (never returned, masked as hints), status from the deliveries, and which bots notify where.
+
+export type Channels = ReturnType<typeof createChannelService>
+
+/** A channel ready to send through: its adapter and its config with the secrets decrypted. */
+export interface ResolvedChannel {
+  row: ChannelRow
+  adapter: ChannelAdapter
+  config: Record<string, unknown>
+}
+
+const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString())
+
+export function createChannelService(deps: {
+  database: Db
+  clock: Clock
+  vault: Vault
+  egress: EgressPolicy
+  adapters: readonly ChannelAdapter[]
+  /** The bot of a link, if it is in the workspace (the bots domain answers). */
+  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+}) {
+  const db = deps.database.db
+  const byType = new Map(deps.adapters.map((adapter) => [adapter.type, adapter]))
+
+  function adapterOf(type: string): ChannelAdapter {
+    const adapter = byType.get(type)
+    if (!adapter)
+      throw new AppError(
+        'validation_failed',
+        `Channels of type "${type}" are not available on this installation (available: ${[...byType.keys()].join(', ')}).`,
+        400,
+        { errors: [{ field: 'type', message: `unknown channel type "${type}"` }] },
+      )
+    return adapter
+  }
+
+  /** The config checked by the type's schema, split into what is shown and what the vault keeps. */
+  async function checkedConfig(adapter: ChannelAdapter, config: Record<string, unknown>) {
+    const parsed = adapter.configSchema.safeParse(config)
+    if (!parsed.success)
+      throw new AppError(
+        'validation_failed',
+        `The ${adapter.type} settings are not valid: ${parsed.error.issues
+          .slice(0, 10)
+          .map((issue) => `config.${issue.path.join('.')}: ${issue.message}`)
+          .join('; ')}.`,
+        400,
+        {
+          errors: parsed.error.issues.slice(0, 20).map((issue) => ({
+            field: ['config', ...issue.path].join('.'),
+            message: issue.message,
+          })),
+        },
+      )
+    const full = parsed.data as Record<string, unknown>
+    await adapter.check?.(full, deps.egress)
+    const shown: Record<string, unknown> = {}
+    const secrets: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(full)) {
+      if (adapter.secretFields.includes(key)) secrets[key] = value
+      else shown[key] = value
+    }
+    return { full, shown, secrets }
+  }
+
+  function hintsOf(secrets: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(secrets).map(([key, value]) => [
+        key,
+        typeof value === 'string' ? maskApiKey(value) : `${Object.keys(value ?? {}).length} value(s)`,
+      ]),
+    )
+  }
+
+  function toJson(row: ChannelRow): Channel {
+    return {
+      id: row.id,
+      type: row.type as Channel['type'],
+      name: row.name,
+      config: JSON.parse(row.config) as Record<string, unknown>,
+      secretHints: JSON.parse(row.secret_hints) as Record<string, string>,
+      status: row.status,
+      lastError: row.last_error,
+      lastDeliveredAt: iso(row.last_delivered_at),
+      eventTypes: JSON.parse(row.event_types) as Channel['eventTypes'],
+      createdAt: iso(row.created_at)!,
+      updatedAt: iso(row.updated_at)!,
+    }
+  }
+
+  async function rowOf(tenantId: string, id: string): Promise<ChannelRow> {
+    const row = await db
+      .selectFrom('channels')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (!row) throw notFound('channel_not_found', `Channel ${id} does not exist in this workspace.`)
+    return row
+  }
+
+  async function nameFree(tenantId: string, name: string, exceptId?: string) {
+    const other = await db
+      .selectFrom('channels')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', name)
+      .executeTakeFirst()
+    if (other && other.id !== exceptId)
+      throw new AppError(
+        'channel_exists',
+        `A channel named "${name}" exists already; choose another name.`,
+        409,
+      )
+  }
+
+  /** The channel's config with its secrets, registered with the scrubber so no answer or log shows them. */
+  function resolve(row: ChannelRow): ResolvedChannel {
+    const adapter = adapterOf(row.type)
+    const secrets =
+      row.secrets_encrypted === null
+        ? {}
+        : (JSON.parse(deps.vault.decrypt(row.secrets_encrypted)) as Record<string, unknown>)
+    for (const [key, value] of Object.entries(secrets))
+      if (typeof value === 'string') secretScrubber.set(row.tenant_id, `channel:${row.id}:${key}`, value)
+    return { row, adapter, config: { ...JSON.parse(row.config), ...secrets } }
+  }
+
+  async function delivered(tenantId: string, id: string): Promise<void> {
+    const now = deps.clock.now()
+    await db
+      .updateTable('channels')
+      .set({ status: 'connected', last_error: null, last_delivered_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .execute()
+  }
+
+  /** A delivery refused for good: the channel shows `error` with the reason until it works again. */
+  async function failed(tenantId: string, id: string, reason: string): Promise<void> {
+    await db
+      .updateTable('channels')
+      .set({ status: 'error', last_error: reason.slice(0, 2000) })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .execute()
+  }
+
+  return {
+    adapterOf,
+    toJson,
+    async list(tenantId: string): Promise<Channel[]> {
+      const rows = await db
+        .selectFrom('channels')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .orderBy('name')
+        .execute()
+      return rows.map(toJson)
+    },
+    async get(tenantId: string, id: string): Promise<Channel> {
+      return toJson(await rowOf(tenantId, id))
+    },
+    async resolved(tenantId: string, id: string): Promise<ResolvedChannel> {
+      return resolve(await rowOf(tenantId, id))
+    },
+
+    async create(tenantId: string, body: ChannelCreate): Promise<Channel & { secret?: string }> {
+      const adapter = adapterOf(body.type)
+      // A webhook signs what it sends with a secret of its own, made here and shown once.
+      const signingSecret = adapter.secretFields.includes('signingSecret')
+        ? `whsec_${randomBytes(24).toString('base64url')}`
+        : undefined
+      const { shown, secrets } = await checkedConfig(adapter, {
+        ...body.config,
+        ...(signingSecret ? { signingSecret } : {}),
+      })
+      await nameFree(tenantId, body.name)
+      const now = deps.clock.now()
+      const row: ChannelRow = {
+        id: newId(),
+        tenant_id: tenantId,
+        type: body.type,
+        name: body.name,
+        config: JSON.stringify(shown),
+        secrets_encrypted:
+          Object.keys(secrets).length > 0 ? deps.vault.encrypt(JSON.stringify(secrets)) : null,
+        secret_hints: JSON.stringify(hintsOf(secrets)),
+        status: 'pending',
+        last_error: null,
+        last_delivered_at: null,
+        event_types: '[]',
+        created_at: now,
+        updated_at: now,
+      }
+      await db.insertInto('channels').values(row).execute()
+      return { ...toJson(row), ...(signingSecret ? { secret: signingSecret } : {}) }
+    },
+
+    async update(tenantId: string, id: string, body: ChannelUpdate): Promise<Channel> {
+      const row = await rowOf(tenantId, id)
+      const set: Partial<ChannelRow> = { updated_at: deps.clock.now() }
+      if (body.name !== undefined && body.name !== row.name) {
+        await nameFree(tenantId, body.name, id)
+        set.name = body.name
+      }
+      if (body.config !== undefined) {
+        const current = resolve(row)
+        const adapter = current.adapter
+        // A secret left out keeps the stored one (people never see it to send it back).
+        const kept = Object.fromEntries(
+          adapter.secretFields
+            .filter((key) => !(key in body.config!))
+            .flatMap((key) => (current.config[key] === undefined ? [] : [[key, current.config[key]]])),
+        )
+        const { shown, secrets } = await checkedConfig(adapter, { ...kept, ...body.config })
+        set.config = JSON.stringify(shown)
+        set.secrets_encrypted =
+          Object.keys(secrets).length > 0 ? deps.vault.encrypt(JSON.stringify(secrets)) : null
+        set.secret_hints = JSON.stringify(hintsOf(secrets))
+        // New settings deserve a new chance.
+        set.status = 'pending'
+        set.last_error = null
+      }
+      await db
+        .updateTable('channels')
+        .set(set)
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .execute()
+      return toJson(await rowOf(tenantId, id))
+    },
+
+    async remove(tenantId: string, id: string): Promise<void> {
+      await rowOf(tenantId, id)
+      await db
+        .deleteFrom('bot_channels')
+        .where('tenant_id', '=', tenantId)
+        .where('channel_id', '=', id)
+        .execute()
+      await db.deleteFrom('channels').where('tenant_id', '=', tenantId).where('id', '=', id).execute()
+    },
+
+    async setEvents(tenantId: string, id: string, types: readonly string[]): Promise<Channel> {
+      await rowOf(tenantId, id)
+      await db
+        .updateTable('channels')
+        .set({ event_types: JSON.stringify([...new Set(types)].sort()), updated_at: deps.clock.now() })
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .execute()
+      return toJson(await rowOf(tenantId, id))
+    },
+
+    /** Sends a test message now: delivered, or the exact reason why not (the channel's status follows). */
+    async test(tenantId: string, id: string, message: ChannelMessage, signal: AbortSignal) {
+      const channel = resolve(await rowOf(tenantId, id))
+      try {
+        await channel.adapter.send(message, { config: channel.config, signal, egress: deps.egress })
+        await delivered(tenantId, id)
+        return { delivered: true, error: null }
+      } catch (error) {
+        const failure =
+          error instanceof ChannelError
+            ? { code: error.code, message: error.message }
+            : { code: 'channel_failed', message: error instanceof Error ? error.message : String(error) }
+        const scrubbed = { ...failure, message: secretScrubber.forTenant(tenantId)(failure.message) }
+        await failed(tenantId, id, scrubbed.message)
+        return { delivered: false, error: scrubbed }
+      }
+    },
+
+    delivered,
+    failed,
+
+    async links(tenantId: string, botId: string): Promise<BotChannelLink[]> {
+      if (!(await deps.botOf(tenantId, botId)))
+        throw notFound('bot_not_found', `Bot ${botId} does not exist.`)
+      const rows = await db
+        .selectFrom('bot_channels')
+        .innerJoin('channels', 'channels.id', 'bot_channels.channel_id')
+        .select([
+          'bot_channels.channel_id',
+          'channels.name',
+          'channels.type',
+          'bot_channels.rule',
+          'bot_channels.format',
+        ])
+        .where('bot_channels.tenant_id', '=', tenantId)
+        .where('bot_channels.bot_id', '=', botId)
+        .orderBy('channels.name')
+        .execute()
+      return rows.map((row) => ({
+        channelId: row.channel_id,
+        channelName: row.name,
+        channelType: row.type as BotChannelLink['channelType'],
+        rule: row.rule as BotChannelLink['rule'],
+        format: row.format as BotChannelLink['format'],
+      }))
+    },
+
+    async link(
+      tenantId: string,
+      botId: string,
+      channelId: string,
+      rule: BotChannelLink['rule'],
+      format: BotChannelLink['format'],
+    ): Promise<BotChannelLink> {
+      if (!(await deps.botOf(tenantId, botId)))
+        throw notFound('bot_not_found', `Bot ${botId} does not exist.`)
+      const channel = await rowOf(tenantId, channelId)
+      await db
+        .insertInto('bot_channels')
+        .values({
+          bot_id: botId,
+          channel_id: channelId,
+          tenant_id: tenantId,
+          rule,
+          format,
+          created_at: deps.clock.now(),
+        })
+        .onConflict((oc) => oc.columns(['bot_id', 'channel_id']).doUpdateSet({ rule, format }))
+        .execute()
+      return {
+        channelId,
+        channelName: channel.name,
+        channelType: channel.type as BotChannelLink['channelType'],
+        rule,
+        format,
+      }
+    },
+
+    async unlink(tenantId: string, botId: string, channelId: string): Promise<void> {
+      const removed = await db
+        .deleteFrom('bot_channels')
+        .where('tenant_id', '=', tenantId)
+        .where('bot_id', '=', botId)
+        .where('channel_id', '=', channelId)
+        .executeTakeFirst()
+      if (Number(removed.numDeletedRows) === 0)
+        throw notFound('channel_link_not_found', `Bot ${botId} does not notify channel ${channelId}.`)
+    },
+  }
+}

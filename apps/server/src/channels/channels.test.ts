@@ -1,0 +1,385 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { channelCreatedSchema, channelSchema, notificationPageSchema } from '@openorch/contracts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { bearer, createTestApp, type TestApp } from '../../test/app-harness.ts'
+import { dialects } from '../../test/databases.ts'
+import { waitFor } from '../../test/kernel-harness.ts'
+import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
+import { verifySignature } from './adapters/webhook.ts'
+import { type ChannelAdapter, ChannelError, type ChannelMessage } from './channels.ts'
+
+// Issue 14's delivery on both engines: a bot's run notifies its channels by rule, through runs of kind
+// `notification` (retried, dead-lettered, in order per channel); a real webhook receiver verifies the
+// signature with the documented check.
+
+const tenantId = 'default'
+const key = 'sk-test-0123456789abcdef3456'
+
+/** A channel type of the test's own: records what it is asked to send, fails as told. */
+function recorder() {
+  const sent: ChannelMessage[] = []
+  const failures: ChannelError[] = []
+  const adapter: ChannelAdapter<{ room: string; token: string }> = {
+    type: 'recorder',
+    configSchema: z.strictObject({ room: z.string().min(1), token: z.string().min(8) }),
+    secretFields: ['token'],
+    async send(message) {
+      const failure = failures.shift()
+      if (failure) throw failure
+      sent.push(message)
+    },
+  }
+  return { sent, failures, adapter: adapter as unknown as ChannelAdapter }
+}
+
+/** A webhook receiver on loopback that checks every request's signature. */
+async function startReceiver() {
+  const received: Array<{ headers: http.IncomingHttpHeaders; body: string; valid: boolean }> = []
+  let secret = ''
+  const statuses: number[] = []
+  const server = http.createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk) => {
+      body += chunk
+    })
+    request.on('end', () => {
+      const valid = verifySignature(
+        secret,
+        String(request.headers['x-openorch-timestamp']),
+        body,
+        String(request.headers['x-openorch-signature']),
+      )
+      received.push({ headers: request.headers, body, valid })
+      response.writeHead(statuses.shift() ?? 200).end('ok')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    statuses,
+    setSecret: (value: string) => {
+      secret = value
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+describe.each(dialects)('channels on %s', (dialect) => {
+  let t: TestApp
+  let model: ProviderServer | undefined
+  let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined
+  afterEach(async () => {
+    await model?.close()
+    await receiver?.close()
+    await t?.close()
+  })
+
+  const call = (method: string, url: string, apiKey: string, payload?: object) =>
+    t.app.inject({
+      method: method as 'GET',
+      url: `/api/v1${url}`,
+      headers: bearer(apiKey),
+      ...(payload === undefined ? {} : { payload }),
+    })
+
+  async function botWithModel(answers: string[]) {
+    model = await startProviderServer('openai', { apiKey: key, models: ['gpt-4o-mini'], chunkDelayMs: 1 })
+    const configured = await call('PUT', '/providers/openai', t.keys.admin, {
+      apiKey: key,
+      baseUrl: model.baseUrl,
+      defaultModel: 'gpt-4o-mini',
+    })
+    expect(configured.statusCode, configured.body).toBe(200)
+    model.setBehaviour({ type: 'script', steps: answers.map((text) => ({ type: 'success' as const, text })) })
+    return t.bots.service.create(tenantId, {
+      name: 'Sneaker scout',
+      prompt: 'Look.',
+      provider: 'openai',
+      retryDelaySeconds: 0,
+    })
+  }
+  const runBot = async (botId: string) => {
+    const made = await t.bots.service.runNow(tenantId, botId, { trigger: 'manual' })
+    if (made.status === 'dropped') throw new Error('dropped')
+    return waitFor(
+      async () => {
+        const run = await t.kernel.runs.get(tenantId, made.run.id)
+        return ['completed', 'failed', 'timeout'].includes(run.status) ? run : undefined
+      },
+      { what: 'the bot run' },
+    )
+  }
+  const notifications = async (query = '') =>
+    notificationPageSchema.parse((await call('GET', `/notifications${query}`, t.keys.viewer)).json()).items
+
+  it('keeps secrets in the vault: never returned, hinted, kept on a change without them; names unique; editors manage', async () => {
+    const rec = recorder()
+    t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
+    const created = await call('POST', '/channels', t.keys.editor, {
+      type: 'recorder',
+      name: 'Team room',
+      config: { room: 'general', token: 'tok-secret-123456789' },
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    const channel = channelCreatedSchema.parse(created.json())
+    expect(channel).toMatchObject({ config: { room: 'general' }, status: 'pending', eventTypes: [] })
+    expect(channel.secretHints.token).toBeDefined()
+    expect(created.body).not.toContain('tok-secret')
+    expect(
+      (await call('POST', '/channels', t.keys.viewer, { type: 'recorder', name: 'x', config: {} }))
+        .statusCode,
+    ).toBe(403)
+    const twice = await call('POST', '/channels', t.keys.editor, {
+      type: 'recorder',
+      name: 'Team room',
+      config: { room: 'a', token: 'tok-secret-abcdefgh' },
+    })
+    expect(twice.statusCode).toBe(409)
+    expect(twice.json().code).toBe('channel_exists')
+    const unknown = await call('POST', '/channels', t.keys.editor, { type: 'pigeon', name: 'p', config: {} })
+    expect(unknown.statusCode).toBe(400)
+    const invalid = await call('POST', '/channels', t.keys.editor, {
+      type: 'recorder',
+      name: 'bad',
+      config: { room: '' },
+    })
+    expect(invalid.statusCode).toBe(400)
+    expect(invalid.json().errors.map((e: { field: string }) => e.field)).toEqual(
+      expect.arrayContaining(['config.room', 'config.token']),
+    )
+
+    // A change without the secret keeps it: the test message goes out with the stored token.
+    const changed = await call('PATCH', `/channels/${channel.id}`, t.keys.editor, {
+      config: { room: 'random' },
+    })
+    expect(changed.statusCode, changed.body).toBe(200)
+    expect(changed.json()).toMatchObject({
+      config: { room: 'random' },
+      secretHints: { token: channel.secretHints.token },
+    })
+    const tested = await call('POST', `/channels/${channel.id}/test`, t.keys.editor)
+    expect(tested.json()).toEqual({ delivered: true, error: null })
+    expect(rec.sent.map((m) => m.event)).toEqual(['test'])
+    const listed = await call('GET', '/channels', t.keys.viewer)
+    expect(listed.body).not.toContain('tok-secret')
+    expect(channelSchema.parse(listed.json().items[0])).toMatchObject({
+      status: 'connected',
+      lastError: null,
+    })
+    // Another workspace sees none of it.
+    expect((await call('GET', `/channels/${channel.id}`, t.keys.otherTenant)).statusCode).toBe(404)
+    expect((await call('DELETE', `/channels/${channel.id}`, t.keys.editor)).statusCode).toBe(204)
+    expect((await call('GET', '/channels', t.keys.viewer)).json().items).toEqual([])
+  })
+
+  it('notifies by rule through notification runs: on_new only when the result is new, always every time', async () => {
+    const rec = recorder()
+    t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
+    t.startKernel()
+    const bot = await botWithModel(['Air Max 90 for 35 €', 'Air Max 90 for 35 €', 'Samba for 39 €'])
+    const room = channelCreatedSchema.parse(
+      (
+        await call('POST', '/channels', t.keys.editor, {
+          type: 'recorder',
+          name: 'Room',
+          config: { room: 'r', token: 'tok-0123456789' },
+        })
+      ).json(),
+    )
+    const log = channelCreatedSchema.parse(
+      (
+        await call('POST', '/channels', t.keys.editor, {
+          type: 'recorder',
+          name: 'Log',
+          config: { room: 'l', token: 'tok-0123456789' },
+        })
+      ).json(),
+    )
+    expect(
+      (
+        await call('PUT', `/bots/${bot.id}/channels/${room.id}`, t.keys.editor, {
+          rule: 'on_new',
+          format: 'full',
+        })
+      ).statusCode,
+    ).toBe(200)
+    expect(
+      (await call('PUT', `/bots/${bot.id}/channels/${log.id}`, t.keys.editor, { rule: 'always' })).json(),
+    ).toMatchObject({
+      channelName: 'Log',
+      rule: 'always',
+      format: 'short',
+    })
+    expect((await call('GET', `/bots/${bot.id}/channels`, t.keys.viewer)).json().items).toHaveLength(2)
+
+    for (let i = 0; i < 3; i++) await runBot(bot.id)
+    await waitFor(async () => (await notifications('?status=sent')).length === 5, { what: 'five deliveries' })
+    const byRoom = rec.sent.filter((m) => m.data.status === 'completed' && m.format === 'full')
+    expect(byRoom.map((m) => m.text)).toEqual(['Air Max 90 for 35 €', 'Samba for 39 €'])
+    expect(rec.sent.filter((m) => m.format === 'short')).toHaveLength(3)
+    const first = byRoom[0]!
+    expect(first.title).toBe('✅ Sneaker scout — completed (new)')
+    expect(first.data).toMatchObject({
+      event: 'run.completed',
+      botId: bot.id,
+      botName: 'Sneaker scout',
+      isNew: true,
+      status: 'completed',
+    })
+    expect(first.link).toMatch(/^\/runs\//)
+    const history = await notifications(`?channelId=${room.id}`)
+    expect(history).toHaveLength(2)
+    expect(history[0]).toMatchObject({
+      channelId: room.id,
+      event: 'run.completed',
+      status: 'sent',
+      attempts: 1,
+    })
+    // A delivery is a run of its own kind, whose parent is the run it reports.
+    const delivery = await t.kernel.runs.get(tenantId, history[0]!.id)
+    expect(delivery).toMatchObject({ kind: 'notification', trigger: 'event', parentRunId: history[0]!.runId })
+    // Unlinked: nothing more goes to the room.
+    expect((await call('DELETE', `/bots/${bot.id}/channels/${room.id}`, t.keys.editor)).statusCode).toBe(204)
+    expect((await call('DELETE', `/bots/${bot.id}/channels/${room.id}`, t.keys.editor)).json().code).toBe(
+      'channel_link_not_found',
+    )
+  })
+
+  it('retries a channel that is down with backoff, and fails a refused one at once, marking it', async () => {
+    const rec = recorder()
+    t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
+    t.startKernel()
+    const bot = await botWithModel(['one', 'two'])
+    const channel = channelCreatedSchema.parse(
+      (
+        await call('POST', '/channels', t.keys.editor, {
+          type: 'recorder',
+          name: 'Room',
+          config: { room: 'r', token: 'tok-0123456789' },
+        })
+      ).json(),
+    )
+    await call('PUT', `/bots/${bot.id}/channels/${channel.id}`, t.keys.editor, { rule: 'always' })
+    rec.failures.push(
+      new ChannelError('room_unavailable', 'The room is down.', { retryable: true }),
+      new ChannelError('room_unavailable', 'The room is down.', { retryable: true, retryAfterMs: 50 }),
+    )
+    await runBot(bot.id)
+    const sent = await waitFor(async () => (await notifications('?status=sent'))[0], {
+      what: 'the delivery after two failures',
+    })
+    expect(sent.attempts).toBe(3)
+    expect(rec.sent).toHaveLength(1)
+
+    rec.failures.push(
+      new ChannelError('room_gone', 'The room was deleted.', { retryable: false, channelBroken: true }),
+    )
+    await runBot(bot.id)
+    const dead = await waitFor(async () => (await notifications('?status=dead'))[0], {
+      what: 'the dead delivery',
+    })
+    expect(dead).toMatchObject({
+      attempts: 1,
+      lastError: { code: 'room_gone', message: 'The room was deleted.' },
+    })
+    expect((await call('GET', `/channels/${channel.id}`, t.keys.viewer)).json()).toMatchObject({
+      status: 'error',
+      lastError: 'The room was deleted.',
+    })
+    // Retried by hand (the room is back): delivered.
+    const retried = await call('POST', `/runs/${dead.id}/retry`, t.keys.editor)
+    expect(retried.statusCode, retried.body).toBe(200)
+    await waitFor(async () => (await notifications('?status=sent')).length === 2, {
+      what: 'the retried delivery',
+    })
+    expect(rec.sent.map((m) => m.data.output)).toEqual([{ text: 'one' }, { text: 'two' }])
+  })
+
+  it('signs webhooks; the receiver verifies them with the documented check, and the event id stays the same across retries', async () => {
+    t = await createTestApp(dialect)
+    t.startKernel()
+    receiver = await startReceiver()
+    const bot = await botWithModel(['Air Max 90 for 35 €'])
+    const created = await call('POST', '/channels', t.keys.editor, {
+      type: 'webhook',
+      name: 'Hook',
+      config: { url: receiver.url, headers: { 'x-team': 'shoes' } },
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    const channel = channelCreatedSchema.parse(created.json())
+    expect(channel.secret).toMatch(/^whsec_/)
+    receiver.setSecret(channel.secret!)
+    expect((await call('GET', `/channels/${channel.id}`, t.keys.viewer)).body).not.toContain(channel.secret!)
+    await call('PUT', `/bots/${bot.id}/channels/${channel.id}`, t.keys.editor, { rule: 'on_new' })
+    receiver.statuses.push(503)
+    const run = await runBot(bot.id)
+    await waitFor(() => receiver!.received.length === 2, { what: 'a failed and a retried delivery' })
+    const [first, second] = receiver.received
+    expect(first!.valid && second!.valid).toBe(true)
+    expect(second!.headers['x-openorch-event-id']).toBe(first!.headers['x-openorch-event-id'])
+    expect(second!.headers['x-team']).toBe('shoes')
+    expect(JSON.parse(second!.body)).toEqual({
+      eventId: first!.headers['x-openorch-event-id'],
+      event: 'run.completed',
+      botId: bot.id,
+      botName: 'Sneaker scout',
+      runId: run.id,
+      status: 'completed',
+      isNew: true,
+      output: { text: 'Air Max 90 for 35 €' },
+      error: null,
+      createdAt: expect.any(String),
+    })
+    // A refused address is refused when saved.
+    const refused = await call('POST', '/channels', t.keys.editor, {
+      type: 'webhook',
+      name: 'Meta',
+      config: { url: 'http://169.254.169.254/hook' },
+    })
+    expect(refused.statusCode).toBe(400)
+    expect(refused.json().code).toBe('egress_refused')
+  })
+
+  it('sends the workspace events a channel subscribed to: an approval waiting', async () => {
+    const rec = recorder()
+    t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
+    t.startKernel()
+    const bot = await botWithModel([])
+    await t.bots.service.update(tenantId, bot.id, { tools: ['files'] })
+    model!.setBehaviour({
+      type: 'tool_calls',
+      calls: [{ name: 'files_delete', arguments: { name: 'a.txt' } }],
+    })
+    const channel = channelCreatedSchema.parse(
+      (
+        await call('POST', '/channels', t.keys.editor, {
+          type: 'recorder',
+          name: 'Room',
+          config: { room: 'r', token: 'tok-0123456789' },
+        })
+      ).json(),
+    )
+    const subscribed = await call('PUT', `/channels/${channel.id}/events`, t.keys.editor, {
+      types: ['approval.requested'],
+    })
+    expect(subscribed.json()).toMatchObject({ eventTypes: ['approval.requested'] })
+    expect(
+      (await call('PUT', `/channels/${channel.id}/events`, t.keys.editor, { types: ['run.exploded'] }))
+        .statusCode,
+    ).toBe(400)
+    await t.bots.service.runNow(tenantId, bot.id, { trigger: 'manual' })
+    await waitFor(() => rec.sent.length === 1, { what: 'the approval notification' })
+    expect(rec.sent[0]).toMatchObject({
+      event: 'approval.requested',
+      title: expect.stringContaining('files_delete'),
+      link: '/approvals',
+    })
+  })
+})

@@ -1,0 +1,60 @@
+// The channels domain's public surface (issue 14, decision 0032): channels and their adapters, the
+// bots' rules, and delivery as runs of kind `notification` fed by the outbox.
+
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Vault } from '../platform/crypto.ts'
+import type { EgressPolicy } from '../platform/egress/egress.ts'
+import type { RunKernel } from '../runs/kernel.ts'
+import type { ChannelAdapter } from './channel.types.ts'
+import { createChannelService } from './channels.service.ts'
+import { createNotificationExecutor } from './notification.executor.ts'
+import { createNotifyConsumer, notificationRunKind } from './notify.consumer.ts'
+
+export { channelRoutes } from './channel.routes.ts'
+export {
+  type ChannelAdapter,
+  ChannelError,
+  type ChannelMessage,
+  type NotificationData,
+} from './channel.types.ts'
+export type { Channels } from './channels.service.ts'
+export { notificationRunKind } from './notify.consumer.ts'
+
+export type ChannelsDomain = ReturnType<typeof createChannels>
+
+export function createChannels(deps: {
+  database: Db
+  clock: Clock
+  vault: Vault
+  kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay'>
+  /** What channels may reach (webhooks, Slack, Discord, a self-hosted Telegram API): the tools' rules. */
+  egress: EgressPolicy
+  adapters: readonly ChannelAdapter[]
+  /** A bot of the workspace by id (the bots domain answers; channels do not read its tables). */
+  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+  publicUrl?: string | undefined
+  /** The first delivery retry's delay (default 2 s). */
+  retryBaseMs?: number
+}) {
+  const service = createChannelService(deps)
+  deps.kernel.executors.register(
+    notificationRunKind,
+    createNotificationExecutor({
+      channels: service,
+      runs: deps.kernel.runs,
+      egress: deps.egress,
+      botOf: deps.botOf,
+      publicUrl: deps.publicUrl,
+    }),
+  )
+  deps.kernel.relay.consume(
+    'channels',
+    createNotifyConsumer({
+      runs: deps.kernel.runs,
+      clock: deps.clock,
+      ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
+    }),
+  )
+  return { service }
+}

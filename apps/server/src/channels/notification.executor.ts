@@ -1,0 +1,61 @@
+import type { EgressPolicy } from '../platform/egress/egress.ts'
+import { AppError } from '../platform/errors.ts'
+import { secretScrubber } from '../platform/secret-scrubber.ts'
+import type { Executor } from '../runs/executor.ts'
+import { RunFailure } from '../runs/run.failure.ts'
+import type { RunService } from '../runs/runs.ts'
+import { ChannelError } from './channel.types.ts'
+import type { Channels } from './channels.service.ts'
+import { messageOfRun, messageOfSystemEvent, type NotificationInput } from './notification-message.ts'
+
+// A notification run: builds the message of the event it reports and sends it through its channel,
+// under the run's lease. A transient failure is retried by the kernel (backoff with jitter, the
+// channel's Retry-After as a floor), a permanent one fails the run at once and marks the channel.
+
+export function createNotificationExecutor(deps: {
+  channels: Channels
+  runs: Pick<RunService, 'get'>
+  egress: EgressPolicy
+  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+  /** The dashboard's address for links (`https://orch.example.com`); absent: paths only. */
+  publicUrl?: string | undefined
+}): Executor {
+  const linkTo = (path: string) => `${deps.publicUrl?.replace(/\/$/, '') ?? ''}${path}`
+  return async ({ run, signal, assertLease }) => {
+    const input = run.input as NotificationInput
+    let channel: Awaited<ReturnType<Channels['resolved']>>
+    try {
+      channel = await deps.channels.resolved(run.tenantId, input.channelId)
+    } catch (error) {
+      // A channel removed since the event: nothing to deliver to.
+      if (error instanceof AppError && error.code === 'channel_not_found')
+        return { output: { delivered: false, reason: 'channel_gone' } }
+      throw error
+    }
+    let message: ReturnType<typeof messageOfRun>
+    if (input.reportedRunId) {
+      const reported = await deps.runs.get(run.tenantId, input.reportedRunId)
+      const bot = reported.subjectId ? await deps.botOf(run.tenantId, reported.subjectId) : undefined
+      message = messageOfRun(input, reported, bot?.name ?? null, linkTo(`/runs/${reported.id}`))
+    } else {
+      const about = typeof input.payload.runId === 'string' ? linkTo(`/runs/${input.payload.runId}`) : null
+      message = messageOfSystemEvent(
+        input,
+        input.event.startsWith('approval.') ? linkTo('/approvals') : about,
+      )
+    }
+    // Sending is the side effect: a worker that lost the run must not send it as well.
+    await assertLease()
+    try {
+      await channel.adapter.send(message, { config: channel.config, signal, egress: deps.egress })
+    } catch (error) {
+      if (signal.aborted) throw signal.reason
+      if (!(error instanceof ChannelError)) throw error
+      const words = secretScrubber.forTenant(run.tenantId)(error.message)
+      if (error.channelBroken) await deps.channels.failed(run.tenantId, input.channelId, words)
+      throw new RunFailure(error.code, words, error.retryable, error.retryAfterMs)
+    }
+    await deps.channels.delivered(run.tenantId, input.channelId)
+    return { output: { delivered: true, channelId: input.channelId, event: input.event } }
+  }
+}
