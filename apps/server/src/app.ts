@@ -320,6 +320,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             channels: deps.channels.service,
             runs: deps.kernel.runs,
             clock: deps.clock,
+            egress: deps.channels.egress,
           })
         if (deps.mcp) await secured.register(mcpRoutes, { mcp: deps.mcp.service })
         await secured.register(eventRoutes, {

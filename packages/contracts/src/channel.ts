@@ -173,3 +173,34 @@ export const notificationPageSchema = pageSchemaOf(notificationSchema).meta({
   id: 'NotificationPage',
   description: 'Deliveries, newest first.',
 })
+
+export const telegramDiscoverSchema = z
+  .strictObject({
+    botToken: z
+      .string()
+      .min(20)
+      .max(200)
+      .describe('The token @BotFather gave; used for this call only, not stored.'),
+    apiBaseUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .optional()
+      .describe('A self-hosted Bot API server.'),
+  })
+  .meta({ id: 'TelegramDiscover', description: 'Find the chats that wrote to a Telegram bot.' })
+
+export const telegramChatListSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        chatId: z.number().int(),
+        title: z.string(),
+        type: z.enum(['private', 'group', 'supergroup', 'channel']),
+        username: z.string().optional(),
+      }),
+    ),
+  })
+  .meta({
+    id: 'TelegramChatList',
+    description: 'Chats that wrote to the bot lately (newest updates Telegram keeps).',
+  })

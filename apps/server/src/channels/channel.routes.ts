@@ -13,12 +13,18 @@ import {
   notificationListQuerySchema,
   notificationPageSchema,
   problemResponse,
+  telegramChatListSchema,
+  telegramDiscoverSchema,
 } from '@openorch/contracts'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Clock } from '../platform/clock.ts'
+import type { EgressPolicy } from '../platform/egress/egress.ts'
+import { AppError } from '../platform/errors.ts'
 import { requireRole } from '../platform/http/caller.ts'
 import type { Run, RunService } from '../runs/runs.ts'
+import { discoverChats } from './adapters/telegram.ts'
+import { ChannelError } from './channel.types.ts'
 import type { Channels } from './channels.service.ts'
 import { type NotificationInput, testMessage } from './notification-message.ts'
 import { notificationRunKind } from './notify.consumer.ts'
@@ -52,7 +58,8 @@ export const channelRoutes: FastifyPluginAsyncZod<{
   channels: Channels
   runs: RunService
   clock: Clock
-}> = async (app, { channels, runs, clock }) => {
+  egress: EgressPolicy
+}> = async (app, { channels, runs, clock, egress }) => {
   app.get(
     '/channels',
     {
@@ -171,6 +178,42 @@ export const channelRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request) => channels.setEvents(request.auth.tenantId, request.params.id, request.body.types),
+  )
+
+  app.post(
+    '/channels/telegram/discover-chats',
+    {
+      preValidation: editor,
+      schema: {
+        tags: ['channels'],
+        summary: 'Find the chats that wrote to a Telegram bot',
+        description:
+          'For the set-up: asks Telegram (`getUpdates`, without consuming updates) which chats sent the bot a message. Send the bot a message first. The token is not stored. Needs editor.',
+        body: telegramDiscoverSchema,
+        response: {
+          200: telegramChatListSchema,
+          ...readErrors,
+          400: problemResponse('Invalid body, or a Bot API address the egress rules refuse.'),
+          403: changeErrors[403],
+          422: problemResponse(
+            'Telegram refused the token (`telegram_unauthorized`) or could not be reached.',
+          ),
+        },
+      },
+    },
+    async (request) => {
+      try {
+        const items = await discoverChats(request.body.botToken, {
+          ...(request.body.apiBaseUrl ? { apiBaseUrl: request.body.apiBaseUrl } : {}),
+          egress,
+          signal: AbortSignal.timeout(15_000),
+        })
+        return { items }
+      } catch (error) {
+        if (error instanceof ChannelError) throw new AppError(error.code, error.message, 422)
+        throw error
+      }
+    },
   )
 
   app.get(

@@ -7,6 +7,7 @@ import { bearer, createTestApp, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
+import { startTelegramServer } from '../../test/telegram-server.ts'
 import { verifySignature } from './adapters/webhook.ts'
 import { type ChannelAdapter, ChannelError, type ChannelMessage } from './channels.ts'
 
@@ -381,5 +382,34 @@ describe.each(dialects)('channels on %s', (dialect) => {
       title: expect.stringContaining('files_delete'),
       link: '/approvals',
     })
+  })
+
+  it('finds the chats that wrote to a Telegram bot for the set-up, and says when Telegram refuses the token', async () => {
+    t = await createTestApp(dialect)
+    const telegram = await startTelegramServer()
+    try {
+      telegram.pushMessage({ id: 42, first_name: 'Ada', username: 'ada' }, '/start')
+      const found = await call('POST', '/channels/telegram/discover-chats', t.keys.editor, {
+        botToken: telegram.token,
+        apiBaseUrl: telegram.url,
+      })
+      expect(found.statusCode, found.body).toBe(200)
+      expect(found.json()).toEqual({
+        items: [{ chatId: 42, title: 'Ada', type: 'private', username: 'ada' }],
+      })
+      const refused = await call('POST', '/channels/telegram/discover-chats', t.keys.editor, {
+        botToken: '999999:wrong-token-abcdefghijklmnop',
+        apiBaseUrl: telegram.url,
+      })
+      expect(refused.statusCode).toBe(422)
+      expect(refused.json().code).toBe('telegram_unauthorized')
+      expect(refused.body).not.toContain('wrong-token')
+      expect(
+        (await call('POST', '/channels/telegram/discover-chats', t.keys.viewer, { botToken: telegram.token }))
+          .statusCode,
+      ).toBe(403)
+    } finally {
+      await telegram.close()
+    }
   })
 })

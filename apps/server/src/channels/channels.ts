@@ -56,5 +56,5 @@ export function createChannels(deps: {
       ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
     }),
   )
-  return { service }
+  return { service, egress: deps.egress }
 }
