@@ -95,20 +95,25 @@ export function parseMarkdown(markdown: string): Block[] {
   return blocks
 }
 
-// Each tried at a position, in this order; `y` anchors it there.
+// Each tried at a position, in this order; `y` anchors it there. Spans are bounded (2,000 characters,
+// links 500 of text): an unclosed `**` then costs a bounded look ahead, not the rest of a long line,
+// so a 1 MB output with thousands of stray markers parses in linear time.
 const inlineRules: Array<[RegExp, (match: RegExpExecArray) => Inline]> = [
   [/\\([\\`*_{}[\]()#+\-.!~>|<])/y, (m) => ({ type: 'text', text: m[1]! })],
-  [/(`+)(?!`)([^\n]*?[^`\n])\1(?!`)/y, (m) => ({ type: 'code', text: trimCode(m[2]!) })],
+  [/(`+)(?!`)([^\n]{0,2000}?[^`\n])\1(?!`)/y, (m) => ({ type: 'code', text: trimCode(m[2]!) })],
   [
-    /\[([^\]\n]+)\]\(\s*<?((?:[^()\s<>]|\([^()\s<>]*\))+)>?(?:\s+"[^"\n]*")?\s*\)/y,
+    /\[([^\]\n]{1,500})\]\(\s*<?((?:[^()\s<>]|\([^()\s<>]{0,200}\)){1,2000})>?(?:\s+"[^"\n]{0,200}")?\s*\)/y,
     (m) => ({ type: 'link', url: m[2]!, children: parseInline(m[1]!) }),
   ],
-  [/<((?:https?:\/\/|mailto:)[^>\s]+)>/y, (m) => ({ type: 'link', url: m[1]!, children: [text(m[1]!)] })],
-  [/\*\*(?=\S)([^\n]*?\S)\*\*/y, (m) => ({ type: 'strong', children: parseInline(m[1]!) })],
-  [/__(?=\S)([^\n]*?\S)__(?!\w)/y, (m) => ({ type: 'strong', children: parseInline(m[1]!) })],
-  [/~~(?=\S)([^\n]*?\S)~~/y, (m) => ({ type: 'strike', children: parseInline(m[1]!) })],
-  [/\*(?=[^\s*])([^\n*]*?[^\s*])\*(?!\*)/y, (m) => ({ type: 'em', children: parseInline(m[1]!) })],
-  [/_(?=\S)([^\n_]*?\S)_(?!\w)/y, (m) => ({ type: 'em', children: parseInline(m[1]!) })],
+  [
+    /<((?:https?:\/\/|mailto:)[^>\s]{1,2000})>/y,
+    (m) => ({ type: 'link', url: m[1]!, children: [text(m[1]!)] }),
+  ],
+  [/\*\*(?=\S)([^\n]{0,2000}?\S)\*\*/y, (m) => ({ type: 'strong', children: parseInline(m[1]!) })],
+  [/__(?=\S)([^\n]{0,2000}?\S)__(?!\w)/y, (m) => ({ type: 'strong', children: parseInline(m[1]!) })],
+  [/~~(?=\S)([^\n]{0,2000}?\S)~~/y, (m) => ({ type: 'strike', children: parseInline(m[1]!) })],
+  [/\*(?=[^\s*])([^\n*]{0,2000}?[^\s*])\*(?!\*)/y, (m) => ({ type: 'em', children: parseInline(m[1]!) })],
+  [/_(?=\S)([^\n_]{0,2000}?\S)_(?!\w)/y, (m) => ({ type: 'em', children: parseInline(m[1]!) })],
 ]
 
 const text = (value: string): Inline => ({ type: 'text', text: value })
@@ -129,24 +134,22 @@ export function parseInline(source: string): Inline[] {
         pattern.lastIndex = index
         const match = pattern.exec(source)
         if (!match) continue
+        const node = build(match)
+        index += match[0].length
+        if (node.type === 'text') {
+          plain += node.text
+          continue outer
+        }
         if (plain) nodes.push(text(plain))
         plain = ''
-        const node = build(match)
-        const last = nodes.at(-1)
-        if (node.type === 'text' && last?.type === 'text') last.text += node.text
-        else nodes.push(node)
-        index += match[0].length
+        nodes.push(node)
         continue outer
       }
     }
     plain += char
     index++
   }
-  if (plain) {
-    const last = nodes.at(-1)
-    if (last?.type === 'text') last.text += plain
-    else nodes.push(text(plain))
-  }
+  if (plain) nodes.push(text(plain))
   return nodes
 }
 

@@ -128,7 +128,12 @@ export function slackPayload(message: ChannelMessage): SlackPayload {
       ],
     })
   const markdown = message.format === 'short' ? firstLine(message.text) : message.text
-  let sections = mrkdwnSections(markdown, slackLimits.sectionText)
+  // Fifty blocks hold at most 150,000 characters; twice that of Markdown fills them (a huge output is
+  // not parsed to the end only to be cut).
+  let sections = mrkdwnSections(
+    markdown.slice(0, 2 * slackLimits.blocks * slackLimits.sectionText),
+    slackLimits.sectionText,
+  )
   const room = slackLimits.blocks - head.length - tail.length
   if (sections.length > room) {
     sections = sections.slice(0, room)
