@@ -42,8 +42,15 @@ export interface TelegramServer {
   /** When set, only these chats exist; any other is 400 "chat not found". */
   knownChats: Set<string> | undefined
   webhook: { url: string; secretToken: string | undefined } | undefined
-  /** The next `count` calls of `method` fail this way (`retryAfter` seconds for rate_limited). */
-  failNext(method: string, failure: TelegramFailure, options?: { count?: number; retryAfter?: number }): void
+  /**
+   * The next `count` calls of `method` fail this way (`retryAfter` seconds for rate_limited), after
+   * `skip` calls that are answered normally.
+   */
+  failNext(
+    method: string,
+    failure: TelegramFailure,
+    options?: { count?: number; retryAfter?: number; skip?: number },
+  ): void
   /** Queues an update (its update_id is set when absent) and wakes a waiting long poll. */
   pushUpdate(update: Record<string, unknown>): Record<string, unknown>
   /** An update carrying a private text message from `from`. */
@@ -190,7 +197,7 @@ export async function startTelegramServer(
   const botId = Number(token.split(':')[0])
   const requests: RecordedTelegramRequest[] = []
   const sent: SentTelegramMessage[] = []
-  const failures = new Map<string, Array<{ failure: TelegramFailure; retryAfter: number }>>()
+  const failures = new Map<string, Array<{ failure: TelegramFailure; retryAfter: number } | undefined>>()
   let updates: Array<Record<string, unknown>> = []
   let nextUpdateId = 100_000
   let nextMessageId = 1
@@ -204,8 +211,9 @@ export async function startTelegramServer(
     blockedChats: new Set(),
     knownChats: undefined,
     webhook: undefined,
-    failNext(method, failure, { count = 1, retryAfter = 1 } = {}) {
+    failNext(method, failure, { count = 1, retryAfter = 1, skip = 0 } = {}) {
       const queue = failures.get(method) ?? []
+      for (let i = 0; i < skip; i++) queue.push(undefined)
       for (let i = 0; i < count; i++) queue.push({ failure, retryAfter })
       failures.set(method, queue)
     },

@@ -119,6 +119,15 @@ describe('telegram formatting', () => {
     expect(offers).toEqual(paragraphs.map((_, i) => i))
   })
 
+  it('waits out a short 429 on a later part instead of failing (a retry would repeat the first part)', async () => {
+    api.failNext('sendMessage', 'rate_limited', { skip: 1, retryAfter: 1 })
+    await send(`${'first part '.repeat(300)}\n\n${'second part '.repeat(300)}`)
+    expect(api.sent).toHaveLength(2)
+    expect(api.sent[0]!.text).toContain('first part')
+    expect(api.sent[1]!.text).toContain('second part')
+    expect(api.requests.filter((request) => request.method === 'sendMessage')).toHaveLength(3)
+  })
+
   it('cuts a long code block or bold run into parts that each close and reopen their tags', () => {
     const code = `\`\`\`\n${'x < y && z\n'.repeat(1_000)}\`\`\``
     const bold = `**${'word & '.repeat(1_500)}**`

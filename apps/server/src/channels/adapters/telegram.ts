@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { z } from 'zod'
 import {
   type EgressPolicy,
@@ -22,6 +23,21 @@ import { type Block, type Inline, isSafeLinkUrl, parseMarkdown } from './markup.
 export const telegramApiBaseUrl = 'https://api.telegram.org'
 /** Telegram's limit for one message's text. */
 export const telegramMessageLimit = 4_096
+/** The pause between the parts of one long message (Telegram allows about one message a second per chat). */
+const partIntervalMs = 1_000
+/** A 429 on a later part up to this long is waited out in the send (a retry would repeat the earlier parts). */
+const maxInPlaceWaitMs = 30_000
+
+/** Waits `ms`, or throws the signal's reason when the run is cancelled meanwhile. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal })
+  } catch (error) {
+    if (signal.aborted) throw signal.reason
+    throw error
+  }
+}
+
 /** How long the Bot API has to answer one call; the kernel retries after that. */
 const telegramTimeoutMs = 15_000
 
@@ -60,15 +76,32 @@ export const telegramAdapter: ChannelAdapter<TelegramConfig> = {
   },
   async send(message, { config, signal, egress }) {
     const api = { baseUrl: config.apiBaseUrl ?? telegramApiBaseUrl, token: config.botToken, egress, signal }
-    // In order, each after the one before was accepted: a retry of the delivery sends them all again
-    // (Telegram has no idempotency key), which is the lesser evil than a message missing its middle.
-    for (const text of splitTelegramHtml(renderTelegramMessage(message), telegramMessageLimit))
-      await callTelegram(api, 'sendMessage', {
-        chat_id: config.chatId,
-        text,
-        parse_mode: 'HTML',
-        link_preview_options: { is_disabled: true },
-      })
+    // In order, each after the one before was accepted. Telegram has no idempotency key, so a retry of
+    // the delivery sends every part again: after the first part is out, parts are paced (about one
+    // message a second per chat) and a short 429 is waited out here rather than handed to the kernel.
+    const parts = splitTelegramHtml(renderTelegramMessage(message), telegramMessageLimit)
+    for (const [index, text] of parts.entries()) {
+      if (index > 0) await pause(partIntervalMs, signal)
+      for (let waited = 0; ; waited++) {
+        try {
+          await callTelegram(api, 'sendMessage', {
+            chat_id: config.chatId,
+            text,
+            parse_mode: 'HTML',
+            link_preview_options: { is_disabled: true },
+          })
+          break
+        } catch (error) {
+          const retryAfterMs = error instanceof ChannelError ? error.retryAfterMs : undefined
+          const isShortRateLimit =
+            error instanceof ChannelError &&
+            error.code === 'telegram_rate_limited' &&
+            (retryAfterMs ?? 0) <= maxInPlaceWaitMs
+          if (index === 0 || !isShortRateLimit || waited >= 3) throw error
+          await pause(retryAfterMs ?? 1_000, signal)
+        }
+      }
+    }
   },
 }
 
