@@ -13,6 +13,7 @@ import { type ApiKeyService, createApiKeyService } from './auth/api-key.service.
 import { createAuthHook, createCredentialCheck, decorateAuth } from './auth/auth.hook.ts'
 import { botRoutes } from './bots/bot.routes.ts'
 import { botFileRoutes } from './bots/bot-files.routes.ts'
+import { botHookRoutes, inboundHookRoutes } from './bots/bot-hooks.routes.ts'
 import { type Bots, countBots } from './bots/bots.ts'
 import { type ChannelsDomain, channelRoutes } from './channels/channels.ts'
 import type { Db } from './database.ts'
@@ -90,7 +91,7 @@ export interface AppDeps {
   /** LLM providers of each workspace (keys encrypted with the process's vault). */
   providers: ProviderService
   /** The bots domain; its routes are registered when given (main.ts always gives it). */
-  bots?: Pick<Bots, 'service' | 'notes' | 'quotasOf' | 'files'>
+  bots?: Pick<Bots, 'service' | 'notes' | 'quotasOf' | 'files' | 'hooks'>
   usage?: UsageService
   /** The tool sets bots may use (GET /tools). */
   tools?: ToolRegistry
@@ -260,6 +261,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           })
         : undefined
       if (workspaces) await api.register(setupRoutes, { workspaces })
+      // Inbound webhooks carry their own credential (the token in the URL), not an API key.
+      if (deps.bots)
+        await api.register(inboundHookRoutes, { bots: deps.bots.service, hooks: deps.bots.hooks })
       await api.register(async (secured) => {
         const checkCredential = createCredentialCheck(
           apiKeys,
@@ -299,6 +303,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           })
         if (deps.bots)
           await secured.register(botFileRoutes, { bots: deps.bots.service, files: deps.bots.files })
+        if (deps.bots)
+          await secured.register(botHookRoutes, { bots: deps.bots.service, hooks: deps.bots.hooks })
         if (deps.usage) await secured.register(usageRoutes, { usage: deps.usage })
         if (deps.bots)
           await secured.register(quotaRoutes, {

@@ -3,6 +3,7 @@ import type { AuditAnchorTable, AuditLogTable } from './audit/audit.table.ts'
 import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
 import type { BotFilesTable } from './bots/bot-file.table.ts'
+import type { BotHooksTable } from './bots/bot-hook.table.ts'
 import type { BotChannelsTable, ChannelsTable } from './channels/channel.table.ts'
 import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
@@ -41,6 +42,7 @@ export interface Tables {
   providers: ProvidersTable
   bots: BotsTable
   bot_files: BotFilesTable
+  bot_hooks: BotHooksTable
   channels: ChannelsTable
   bot_channels: BotChannelsTable
   tool_settings: ToolSettingsTable

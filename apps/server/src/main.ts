@@ -7,6 +7,7 @@ import { botRunsToKeep } from './bots/bot.retention.ts'
 import { importNoteFiles } from './bots/bot-notes.import.ts'
 import { botProvidersOf } from './bots/bot-providers.ts'
 import { createBots } from './bots/bots.ts'
+import { closeEmailTransports } from './channels/adapters/email.ts'
 import { builtInChannelAdapters } from './channels/adapters/index.ts'
 import { createChannels } from './channels/channels.ts'
 import type { Tables } from './database.ts'
@@ -273,6 +274,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         // The code sandbox's worker threads: nothing runs in them once the runs are stopped.
         await closeCodeWorkers()
         await browser.close()
+        // Pooled SMTP connections of the e-mail channels.
+        closeEmailTransports()
         // Stdio MCP servers' process groups, and the live HTTP connections.
         await mcp.close()
         await bus.close()

@@ -15,6 +15,7 @@ import { botScheduleOwner } from './bot.schedule-owner.ts'
 import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
 import { findBot } from './bot.store.ts'
 import { createBotFiles } from './bot-files.ts'
+import { createBotHooks } from './bot-hooks.ts'
 import { createBotNotes } from './bot-notes.ts'
 
 /** For other domains (the quotas page counts a workspace's bots). */
@@ -83,6 +84,8 @@ export function createBots(deps: BotsDeps) {
   return {
     service,
     notes,
+    /** The bots' inbound webhooks (POST /hooks/{token}). */
+    hooks: createBotHooks({ database: deps.database, clock: deps.clock }),
     /** A bot of the workspace by id and name, for domains that name it (channels); undefined if none. */
     async botOf(tenantId: string, id: string): Promise<{ id: string; name: string } | undefined> {
       const row = await findBot(deps.database.db, tenantId, id)

@@ -26,6 +26,7 @@ import { approvals } from './0025-approvals.ts'
 import { mcpServers } from './0026-mcp-servers.ts'
 import { botFileBinary } from './0027-bot-file-binary.ts'
 import { channels } from './0028-channels.ts'
+import { botHooks } from './0029-bot-hooks.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -56,4 +57,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0026-mcp-servers': mcpServers,
   '0027-bot-file-binary': botFileBinary,
   '0028-channels': channels,
+  '0029-bot-hooks': botHooks,
 }

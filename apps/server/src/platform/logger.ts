@@ -123,10 +123,19 @@ export function redactQuery(url: string): string {
   return `${url.slice(0, mark)}?${query.join('&')}`
 }
 
+/** Paths whose last part is a credential (an inbound hook's token): logged without it. */
+const credentialPaths = /(\/hooks\/)[^/?#]+/
+
+/** A URL as logged: credentials in the path and the query's values redacted. */
+export function redactUrl(url: string): string {
+  return redactQuery(url.replace(credentialPaths, `$1${replacement}`))
+}
+
 /** Fastify logs the request object (`req`) and serialises its `url` later: hand it a redacted one. */
 function withQueryRedacted(fields: Record<string, unknown>): Record<string, unknown> {
   const req = fields.req as { url?: unknown } | undefined
-  if (!req || typeof req !== 'object' || typeof req.url !== 'string' || !req.url.includes('?')) return fields
+  if (!req || typeof req !== 'object' || typeof req.url !== 'string') return fields
+  if (!req.url.includes('?') && !credentialPaths.test(req.url)) return fields
   // The request's other properties (method, host, ip) stay reachable through the prototype.
-  return { ...fields, req: Object.create(req, { url: { value: redactQuery(req.url), enumerable: true } }) }
+  return { ...fields, req: Object.create(req, { url: { value: redactUrl(req.url), enumerable: true } }) }
 }

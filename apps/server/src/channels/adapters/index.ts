@@ -1,5 +1,6 @@
 import type { ChannelAdapter } from '../channel.types.ts'
 import { discordAdapter } from './discord.ts'
+import { emailAdapter } from './email.ts'
 import { slackAdapter } from './slack.ts'
 import { telegramAdapter } from './telegram.ts'
 import { webhookAdapter } from './webhook.ts'
@@ -8,6 +9,7 @@ import { webhookAdapter } from './webhook.ts'
 // config; the domain hands it only a config its own schema parsed, hence the widening below.
 export const builtInChannelAdapters: readonly ChannelAdapter[] = [
   telegramAdapter,
+  emailAdapter,
   webhookAdapter,
   slackAdapter,
   discordAdapter,
