@@ -41,6 +41,7 @@ const ApprovalDetail = lazy(() =>
   import('./pages/approvals.tsx').then((module) => ({ default: module.ApprovalDetail })),
 )
 const McpServers = lazy(() => import('./pages/mcp-servers.tsx'))
+const Channels = lazy(() => import('./pages/channels.tsx'))
 
 export function App() {
   const [session, setSession] = useState<Session | null>(loadSession)
@@ -108,6 +109,7 @@ const routes: { pattern: string; render: (params: Record<string, string>) => Rea
   { pattern: '/approvals', render: () => <Approvals /> },
   { pattern: '/approvals/:id', render: (p) => <ApprovalDetail id={p.id!} /> },
   { pattern: '/mcp-servers', render: () => <McpServers /> },
+  { pattern: '/channels', render: () => <Channels /> },
 ]
 
 function Routes() {
@@ -190,6 +192,7 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   const nav: NavItem[] = [
     { href: '/', label: t('nav.bots') },
     { href: '/approvals', label: t('nav.approvals'), badge: pendingApprovals },
+    { href: '/channels', label: t('nav.channels') },
     { href: '/usage', label: t('nav.usage') },
     { href: '/providers', label: t('nav.providers') },
     // MCP servers and the team are for admins (the same check: the server's list answers them only).

@@ -63,6 +63,10 @@ const known: Record<string, MessageKey> = {
   search_answer_invalid: 'error.search_answer_invalid',
   tool_iterations_exceeded: 'error.tool_iterations_exceeded',
   output_invalid: 'error.output_invalid',
+  channel_exists: 'error.channel_exists',
+  channel_not_found: 'error.channel_not_found',
+  channel_link_not_found: 'error.channel_link_not_found',
+  telegram_unauthorized: 'error.telegram_unauthorized',
 }
 
 export interface Described {

@@ -93,6 +93,9 @@ function refresh(queryClient: QueryClient, runId: string, botId: string | null):
   }
   void queryClient.invalidateQueries({ queryKey: ['usage'] })
   void queryClient.invalidateQueries({ queryKey: ['queue'] })
+  // A delivery is a run too (kind notification): its channel's status and the history follow it.
+  void queryClient.invalidateQueries({ queryKey: ['channels'] })
+  void queryClient.invalidateQueries({ queryKey: ['notifications'] })
 }
 
 async function follow(

@@ -1,6 +1,7 @@
 import type { ApiRun } from '@openorch/sdk'
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { memo, useMemo, useRef, useState } from 'react'
+import { BotNotifications } from '../components/bot-notifications.tsx'
 import { type Bar, BarChart } from '../components/charts.tsx'
 import { NotesEditor } from '../components/notes-editor.tsx'
 import {
@@ -242,6 +243,8 @@ export default function BotDetail({ id }: { id: string }) {
           </div>
         )}
       </section>
+
+      <BotNotifications botId={id} botName={b.name} />
 
       <NotesEditor botId={id} />
     </div>
