@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import http from 'node:http'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { verifySignature } from '../../server/src/channels/adapters/webhook.ts'
 import { type HttpMcpServer, startHttpMcpServer } from '../../server/src/tools/mcp/mcp-test-servers.ts'
 import { waitFor } from '../../server/test/kernel-harness.ts'
 import { captureDir, recordSecret } from '../../server/test/output-capture.ts'
@@ -33,6 +36,8 @@ const editorEmail = 'ben@example.com'
 const editorPassword = 'lantern orbit pebble mosaic'
 /** Refused when adding Ben: a common password. */
 const weakPassword = 'password1234'
+/** The webhook channel's header (kept encrypted, never shown again). */
+const hookHeader = 'Bearer hook-e2e-token-1234567890'
 // Issue 5: the secrets this file hands the system, for the final grep of every log line of the run.
 for (const secret of [
   apiKey,
@@ -42,6 +47,7 @@ for (const secret of [
   weakPassword,
   providerKey,
   mcpToken,
+  hookHeader,
 ])
   recordSecret(secret)
 /**
@@ -960,6 +966,143 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     expect(problems).toEqual([])
   }, 120_000)
 
+  it('sets up a webhook channel (the signing secret shown once, a test delivered and verified), links a bot with the rule always, and shows the run’s delivery as sent in the history', async () => {
+    const received: { headers: http.IncomingHttpHeaders; body: string }[] = []
+    const receiver = http.createServer((request, response) => {
+      let body = ''
+      request.setEncoding('utf8')
+      request.on('data', (chunk: string) => {
+        body += chunk
+      })
+      request.on('end', () => {
+        received.push({ headers: request.headers, body })
+        response.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`
+    const bot = await api<{ id: string }>('POST', '/bots', {
+      name: 'Deal notifier',
+      emoji: '📣',
+      prompt: 'Find new road bike offers in Berlin under 800 €.',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+    })
+    expect(bot.status).toBe(201)
+    const botId = bot.body.id
+    const context = await newContext({ signedIn: true })
+    const page = await context.newPage()
+    watch(page)
+    try {
+      await page.goto('/')
+      await page.getByRole('link', { name: 'Channels', exact: true }).click()
+      await page.getByRole('heading', { name: 'Channels', exact: true }).waitFor()
+      await page.getByText('No channel yet').waitFor()
+      await page.getByText('Nothing delivered yet').waitFor()
+      // The guided set-up: the type, its steps, its fields.
+      await page.getByRole('radio', { name: /^Webhook/ }).check()
+      await hasText(page.getByTestId('channel-setup'), 'the signing secret once')
+      await checkA11y(page, 'channels, webhook set-up')
+      // Nothing filled in: each missing field says so where it is.
+      await page.getByRole('button', { name: 'Add channel' }).click()
+      await page.getByText('Required.').first().waitFor()
+      await page.getByLabel('Name', { exact: true }).fill('Team hook')
+      await page.getByLabel('URL', { exact: true }).fill(hookUrl)
+      await page.getByRole('button', { name: 'Add a header' }).click()
+      await page.getByLabel('Header name 1').fill('Authorization')
+      await page.getByLabel('Header value 1').fill(hookHeader)
+      await page.getByRole('button', { name: 'Add channel' }).click()
+      await page.getByRole('heading', { name: 'Team hook is added.' }).waitFor()
+      // The signing secret, this once.
+      const once = page.getByTestId('channel-secret')
+      await hasText(once, 'you will not see it again')
+      const secret = await once.getByLabel('Signing secret').inputValue()
+      expect(secret.length).toBeGreaterThanOrEqual(32)
+      recordSecret(secret)
+      await checkA11y(page, 'channels, secret shown once')
+      await page.getByRole('button', { name: 'Send a test' }).click()
+      await hasText(
+        page.getByTestId('channel-created-test'),
+        'Delivered: the test message reached Team hook.',
+      )
+      // The receiver got it, signed with that secret, with the header.
+      expect(received).toHaveLength(1)
+      const test = received[0]!
+      expect(test.headers.authorization).toBe(hookHeader)
+      expect(
+        verifySignature(
+          secret,
+          String(test.headers['x-openorch-timestamp']),
+          test.body,
+          String(test.headers['x-openorch-signature']),
+        ),
+      ).toBe(true)
+      await page.getByRole('button', { name: 'Done' }).click()
+      await once.waitFor({ state: 'detached' })
+      expect(await page.getByText(secret).count()).toBe(0)
+      // The card: connected, a delivery a moment ago, the header hinted, never shown.
+      const card = page.getByTestId('channel').filter({ hasText: 'Team hook' })
+      await hasText(card.getByTestId('channel-status'), 'connected')
+      await hasText(card, hookUrl)
+      expect(await card.innerText()).not.toContain(hookHeader)
+      // A test from the card, and a workspace alert chosen.
+      await card.getByRole('button', { name: 'Send test to Team hook' }).click()
+      await hasText(card.getByTestId('channel-test-result'), 'Delivered')
+      expect(received).toHaveLength(2)
+      await card.getByLabel('A bot was paused after repeated failures').check()
+      await card.getByRole('button', { name: 'Save alerts of Team hook' }).click()
+      await hasText(card, 'Alerts saved.')
+      const saved = await api<{ items: { name: string; eventTypes: string[] }[] }>('GET', '/channels')
+      expect(saved.body.items.find((c) => c.name === 'Team hook')?.eventTypes).toEqual(['bot.paused'])
+      await checkA11y(page, 'channels')
+
+      // The bot page: the channel linked with the rule "after every run".
+      await page.goto(`/bots/${botId}`)
+      const section = page.getByTestId('bot-notifications')
+      await hasText(section, 'This bot notifies no channel yet.')
+      await hasText(section, 'an answer starting with NO_RESULTS, counts as nothing')
+      await section.getByLabel('When', { exact: true }).selectOption('always')
+      await section.getByRole('button', { name: 'Add', exact: true }).click()
+      const link = section.getByTestId('bot-channel').filter({ hasText: 'Team hook' })
+      await link.waitFor()
+      expect(await link.getByLabel('When to notify Team hook').inputValue()).toBe('always')
+      await checkA11y(page, 'bot with a channel')
+      const links = await api<{ items: { channelName: string; rule: string }[] }>(
+        'GET',
+        `/bots/${botId}/channels`,
+      )
+      expect(links.body.items).toEqual([
+        expect.objectContaining({ channelName: 'Team hook', rule: 'always' }),
+      ])
+
+      // A run: delivered to the receiver, and shown as sent in the history with the run linked.
+      const run = await api<{ id: string }>('POST', `/bots/${botId}/runs`, {})
+      await runUntil(run.body.id, 'completed')
+      await waitFor(
+        async () =>
+          (
+            await api<{ items: { runId: string; status: string }[] }>('GET', '/notifications?status=sent')
+          ).body.items.some((n) => n.runId === run.body.id),
+        { what: 'the delivery sent', timeoutMs: 30_000, intervalMs: 200 },
+      )
+      const delivery = received.find((r) => r.body.includes(run.body.id))
+      expect(delivery, 'the receiver got the run').toBeDefined()
+      expect(JSON.parse(delivery!.body)).toMatchObject({ event: 'run.completed', botName: 'Deal notifier' })
+      await page.goto('/channels')
+      const history = page.getByTestId('notification').filter({ hasText: 'Run result' }).first()
+      await hasText(history.getByTestId('notification-status'), 'sent')
+      await hasText(history, 'Team hook')
+      await hasText(history, 'attempts: 1')
+      await history.getByRole('link', { name: 'Reported run' }).click()
+      await page.waitForURL(`**/runs/${run.body.id}`)
+      await page.getByRole('heading', { name: 'Output' }).waitFor()
+    } finally {
+      await context.close()
+      await new Promise<void>((resolve) => receiver.close(() => resolve()))
+    }
+    expect(problems).toEqual([])
+  }, 120_000)
+
   /**
    * Stable screenshots: the walk-through's data gets fixed times before `shotNow` (runs, their log
    * and usage), and the bot's next run a fixed slot after it, written straight into the server's
@@ -1010,6 +1153,12 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
              tools_checked_at = CASE WHEN tools_checked_at IS NULL THEN NULL ELSE ? END`,
         ).run(shotNow - 3600_000, shotNow - 3600_000, shotNow - 3600_000)
         db.prepare('UPDATE schedules SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
+        // Channels: fixed times, and the webhook receiver's random port.
+        db.prepare(
+          `UPDATE channels SET created_at = ?, updated_at = ?,
+             last_delivered_at = CASE WHEN last_delivered_at IS NULL THEN NULL ELSE ? END,
+             config = CASE WHEN type = 'webhook' THEN json_set(config, '$.url', 'http://127.0.0.1:4030/hook') ELSE config END`,
+        ).run(shotNow - 3 * 3600_000, shotNow - 3 * 3600_000, shotNow - 600_000)
         // API keys: fixed times, and fixed prefixes for the keys the test created (random otherwise).
         // A last use after the real time also keeps the server from touching it during the shots.
         db.prepare(
@@ -1090,6 +1239,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     { name: 'run-tools', path: () => toolRunPath, signedIn: true, ready: 'Timeline' },
     { name: 'approvals', path: '/approvals', signedIn: true, ready: 'Approvals' },
     { name: 'mcp-servers', path: '/mcp-servers', signedIn: true, ready: 'MCP servers' },
+    { name: 'channels', path: '/channels', signedIn: true, ready: 'Channels' },
     { name: 'usage', path: '/usage', signedIn: true, ready: 'Usage' },
     { name: 'providers', path: '/providers', signedIn: true, ready: 'Providers' },
     { name: 'team', path: '/team', signedIn: true, ready: 'Service API keys' },

@@ -775,7 +775,7 @@ export const de: Record<MessageKey, string> = {
   'channels.never': 'nie',
   'channels.secretSaved': 'gespeichert,',
   'channels.test': 'Test senden',
-  'channels.testLabel': 'Eine Testnachricht an {name} senden',
+  'channels.testLabel': 'Test senden an {name}',
   'channels.testDelivered': 'Zugestellt: Die Testnachricht hat {name} erreicht.',
   'channels.testFailed':
     'Nicht zugestellt: {name} hat die Testnachricht abgelehnt oder war nicht erreichbar.',
@@ -796,7 +796,7 @@ export const de: Record<MessageKey, string> = {
   'channels.event.approval.requested': 'Ein Werkzeugaufruf wartet auf Freigabe',
   'channels.event.approval.decided': 'Über eine Freigabe wurde entschieden',
   'channels.saveEvents': 'Meldungen speichern',
-  'channels.saveEventsLabel': 'Meldungen von {name} speichern',
+  'channels.saveEventsLabel': 'Meldungen speichern ({name})',
   'channels.eventsSaved': 'Meldungen gespeichert.',
   'channels.egressRefused':
     'Diese Adresse liegt in einem privaten Netz (oder auf diesem Rechner), das diese Installation nicht aufruft. Bitte den Betreiber, sie mit OPENORCH_EGRESS_ALLOW freizugeben.',
@@ -950,7 +950,7 @@ export const de: Record<MessageKey, string> = {
   'botNotify.format': 'Format',
   'botNotify.formatLabel': 'Format für {name}',
   'botNotify.remove': 'Entfernen',
-  'botNotify.removeLabel': '{name} nicht mehr benachrichtigen (Entfernen)',
+  'botNotify.removeLabel': 'Entfernen: {name} nicht mehr benachrichtigen',
   'botNotify.addChannel': 'Einen Kanal benachrichtigen',
   'botNotify.add': 'Hinzufügen',
   'botNotify.rulesExplained': 'Was die Auswahl bedeutet',
@@ -962,7 +962,7 @@ export const de: Record<MessageKey, string> = {
   'botNotify.ruleHint.always': 'jeder beendete Lauf, egal wie er ausging.',
   'botNotify.ruleHint.on_new': 'nur wenn die Antwort sich von der des letzten Laufs unterscheidet.',
   'botNotify.ruleHint.on_results':
-    'wenn der Lauf etwas gefunden hat — eine leere Liste oder eine Antwort, die mit NO_RESULTS beginnt, zählt als nichts.',
+    'ein abgeschlossener Lauf mit Ergebnis — eine leere Liste oder eine Antwort, die mit NO_RESULTS beginnt, zählt als nichts.',
   'botNotify.ruleHint.on_error': 'wenn der Lauf fehlschlug oder zu lange dauerte.',
   'botNotify.ruleHint.never': 'die Verknüpfung bleibt, aber nichts wird gesendet.',
   'botNotify.format.short': 'Kurz',

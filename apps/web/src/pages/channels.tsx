@@ -150,7 +150,8 @@ function ChannelCard({ channel, canEdit }: { channel: Channel; canEdit: boolean 
   const secrets = Object.entries(channel.secretHints)
   const fieldLabel = (key: string) => {
     const field = spec?.fields.find((f) => f.key === key)
-    return field ? t(field.label) : key
+    if (field) return t(field.label)
+    return key === 'signingSecret' ? t('channels.secretLabel') : key
   }
 
   return (
