@@ -4,7 +4,12 @@ import type { ApiKeysTable } from './auth/api-key.table.ts'
 import type { BotsTable } from './bots/bot.table.ts'
 import type { BotFilesTable } from './bots/bot-file.table.ts'
 import type { BotHooksTable } from './bots/bot-hook.table.ts'
-import type { BotChannelsTable, ChannelsTable } from './channels/channel.table.ts'
+import type {
+  BotChannelsTable,
+  ChannelsTable,
+  HeldNotificationsTable,
+  NotificationSettingsTable,
+} from './channels/channel.table.ts'
 import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
 import type {
@@ -45,6 +50,8 @@ export interface Tables {
   bot_hooks: BotHooksTable
   channels: ChannelsTable
   bot_channels: BotChannelsTable
+  notification_settings: NotificationSettingsTable
+  held_notifications: HeldNotificationsTable
   tool_settings: ToolSettingsTable
   mcp_servers: McpServersTable
   tool_policies: ToolPoliciesTable

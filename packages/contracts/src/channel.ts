@@ -23,6 +23,21 @@ const channelName = z
   .max(100)
   .describe('A name people recognise, unique in the workspace (“Team chat”, “My inbox”).')
 
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time like 23:00')
+
+export const quietHoursSchema = z
+  .strictObject({
+    start: clockTime.describe('Local time the quiet window starts, e.g. `23:00`.'),
+    end: clockTime.describe('Local time it ends, e.g. `07:00` (the next morning when earlier than start).'),
+    timezone: z.string().min(1).max(64).describe('An IANA time zone, e.g. `Europe/Berlin`.'),
+  })
+  .meta({
+    id: 'QuietHours',
+    description: 'A daily window when notifications are held; one digest is sent when it ends.',
+  })
+
+export type QuietHours = z.infer<typeof quietHoursSchema>
+
 export const channelSchema = z
   .object({
     id: z.string(),
@@ -43,6 +58,7 @@ export const channelSchema = z
       .describe('Why the last delivery failed, in words; null after a success.'),
     lastDeliveredAt: z.iso.datetime().nullable(),
     eventTypes: z.array(z.enum(channelEventTypes)).describe('System events of the workspace sent here.'),
+    quietHours: quietHoursSchema.nullable().describe('The channel’s own quiet hours; null: the workspace’s.'),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
@@ -204,3 +220,20 @@ export const telegramChatListSchema = z
     id: 'TelegramChatList',
     description: 'Chats that wrote to the bot lately (newest updates Telegram keeps).',
   })
+
+export const channelQuietHoursPutSchema = z.strictObject({ quietHours: quietHoursSchema.nullable() }).meta({
+  id: 'ChannelQuietHoursPut',
+  description: 'A channel’s own quiet hours, or null for the workspace’s.',
+})
+
+export const notificationSettingsSchema = z
+  .strictObject({
+    quietHours: quietHoursSchema.nullable().describe('The workspace’s quiet hours; null: none.'),
+    urgentEvents: z
+      .array(z.enum(channelEventTypes))
+      .max(channelEventTypes.length)
+      .describe('System events sent at once even in quiet hours.'),
+  })
+  .meta({ id: 'NotificationSettings', description: 'A workspace’s quiet hours and urgent events.' })
+
+export type NotificationSettings = z.infer<typeof notificationSettingsSchema>

@@ -15,6 +15,7 @@ function requiredRole(method: string, path: string): Role {
   if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
   if (path === '/api/v1/tools/search' && method !== 'GET') return 'admin'
   if (path === '/api/v1/tools/policy' && method !== 'GET') return 'admin'
+  if (path === '/api/v1/notification-settings' && method !== 'GET') return 'admin'
   // MCP servers, reading included (their settings name hosts and programs): admins (decision 0031).
   if (path.startsWith('/api/v1/mcp-servers')) return 'admin'
   if (method === 'GET') return 'viewer'

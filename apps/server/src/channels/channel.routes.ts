@@ -6,12 +6,14 @@ import {
   channelCreateSchema,
   channelEventsSchema,
   channelListSchema,
+  channelQuietHoursPutSchema,
   channelSchema,
   channelTestResultSchema,
   channelUpdateSchema,
   type Notification,
   notificationListQuerySchema,
   notificationPageSchema,
+  notificationSettingsSchema,
   problemResponse,
   telegramChatListSchema,
   telegramDiscoverSchema,
@@ -27,7 +29,7 @@ import { discoverChats } from './adapters/telegram.ts'
 import { ChannelError } from './channel.types.ts'
 import type { Channels } from './channels.service.ts'
 import { type NotificationInput, testMessage } from './notification-message.ts'
-import { notificationRunKind } from './notify.consumer.ts'
+import { digestEvent, notificationRunKind } from './notify.consumer.ts'
 
 // /api/v1/channels, the bots' channel rules and the notification history. Editors manage channels;
 // viewers read them, never their secrets.
@@ -47,10 +49,15 @@ const changeErrors = {
   409: problemResponse('Another channel has this name (`channel_exists`).'),
 }
 
-const notificationStatusOf = (run: Run): Notification['status'] => {
+const notificationStatusOf = (run: Run, now: number): Notification['status'] => {
   if (run.status === 'completed') return 'sent'
   if (run.status === 'failed' || run.status === 'timeout') return run.deadLettered ? 'dead' : 'failed'
-  if (run.status === 'waiting') return 'held'
+  // A digest waiting for its quiet window to end holds what arrived meanwhile.
+  if (
+    run.status === 'waiting' ||
+    (run.status === 'pending' && run.runAt > now && (run.input as NotificationInput).event === digestEvent)
+  )
+    return 'held'
   return 'pending'
 }
 
@@ -180,6 +187,55 @@ export const channelRoutes: FastifyPluginAsyncZod<{
     async (request) => channels.setEvents(request.auth.tenantId, request.params.id, request.body.types),
   )
 
+  app.put(
+    '/channels/:id/quiet-hours',
+    {
+      preValidation: editor,
+      schema: {
+        tags: ['channels'],
+        summary: 'Set a channel’s quiet hours',
+        description:
+          'Notifications arriving in the window are held and sent as one digest when it ends; urgent system events are sent at once. Null: the workspace’s quiet hours apply.',
+        params: idParams,
+        body: channelQuietHoursPutSchema,
+        response: { 200: channelSchema, ...changeErrors },
+      },
+    },
+    async (request) =>
+      channels.setQuietHours(request.auth.tenantId, request.params.id, request.body.quietHours),
+  )
+  app.get(
+    '/notification-settings',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Get the workspace’s quiet hours',
+        response: { 200: notificationSettingsSchema, ...readErrors },
+      },
+    },
+    async (request) => channels.settings(request.auth.tenantId),
+  )
+  app.put(
+    '/notification-settings',
+    {
+      preValidation: requireRole('admin'),
+      schema: {
+        tags: ['channels'],
+        summary: 'Set the workspace’s quiet hours',
+        description:
+          'For every channel without quiet hours of its own; `urgentEvents` are sent at once anyway. Needs admin.',
+        body: notificationSettingsSchema,
+        response: {
+          200: notificationSettingsSchema,
+          ...readErrors,
+          400: changeErrors[400],
+          403: problemResponse('The API key is below the admin role (`forbidden`).'),
+        },
+      },
+    },
+    async (request) => channels.putSettings(request.auth.tenantId, request.body),
+  )
+
   app.post(
     '/channels/telegram/discover-chats',
     {
@@ -295,14 +351,9 @@ export const channelRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { channelId, status, limit, cursor } = request.query
+      // Held (a digest before its window ends) and pending are both pending runs.
       const runStatus =
-        status === 'sent'
-          ? 'completed'
-          : status === 'held'
-            ? 'waiting'
-            : status === 'pending'
-              ? 'pending'
-              : undefined
+        status === 'sent' ? 'completed' : status === 'held' || status === 'pending' ? 'pending' : undefined
       // Failed and dead are told apart by the dead letter; read a wider page and filter.
       const page = await runs.list(request.auth.tenantId, {
         kind: notificationRunKind,
@@ -313,7 +364,7 @@ export const channelRoutes: FastifyPluginAsyncZod<{
         limit,
       })
       const items = page.items
-        .filter((run) => status === undefined || notificationStatusOf(run) === status)
+        .filter((run) => status === undefined || notificationStatusOf(run, clock.now()) === status)
         .map((run) => {
           const input = run.input as NotificationInput
           return {
@@ -323,7 +374,7 @@ export const channelRoutes: FastifyPluginAsyncZod<{
             eventId: input.eventId,
             runId:
               input.reportedRunId ?? (typeof input.payload?.runId === 'string' ? input.payload.runId : null),
-            status: notificationStatusOf(run),
+            status: notificationStatusOf(run, clock.now()),
             attempts: run.attempt,
             lastError: run.error ? { code: run.error.code, message: run.error.message } : null,
             createdAt: new Date(run.createdAt).toISOString(),

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import type { BotChannelLink, Channel, ChannelCreate, ChannelUpdate } from '@openorch/contracts'
+import type {
+  BotChannelLink,
+  Channel,
+  ChannelCreate,
+  ChannelUpdate,
+  NotificationSettings,
+  QuietHours,
+} from '@openorch/contracts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Vault } from '../platform/crypto.ts'
@@ -8,6 +15,7 @@ import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import { secretScrubber } from '../platform/secret-scrubber.ts'
 import { maskApiKey } from '../providers/key-hint.ts'
+import { isValidTimeZone } from '../schedules/schedule-spec.ts'
 import type { ChannelRow } from './channel.table.ts'
 import { type ChannelAdapter, ChannelError, type ChannelMessage } from './channel.types.ts'
 
@@ -98,6 +106,7 @@ export function createChannelService(deps: {
       lastError: row.last_error,
       lastDeliveredAt: iso(row.last_delivered_at),
       eventTypes: JSON.parse(row.event_types) as Channel['eventTypes'],
+      quietHours: row.quiet_hours === null ? null : (JSON.parse(row.quiet_hours) as QuietHours),
       createdAt: iso(row.created_at)!,
       updatedAt: iso(row.updated_at)!,
     }
@@ -161,9 +170,79 @@ export function createChannelService(deps: {
       .execute()
   }
 
+  function checkTimezone(hours: QuietHours | null) {
+    if (hours && !isValidTimeZone(hours.timezone))
+      throw new AppError(
+        'validation_failed',
+        `"${hours.timezone}" is not a time zone; use an IANA name such as Europe/Berlin.`,
+        400,
+        {
+          errors: [{ field: 'quietHours.timezone', message: 'unknown time zone' }],
+        },
+      )
+  }
+
   return {
     adapterOf,
     toJson,
+    /** What a channel held in the quiet window ending at `windowEnd`, oldest first. */
+    async held(tenantId: string, channelId: string, windowEnd: number) {
+      const rows = await db
+        .selectFrom('held_notifications')
+        .select(['id', 'input'])
+        .where('tenant_id', '=', tenantId)
+        .where('channel_id', '=', channelId)
+        .where('window_end', '=', windowEnd)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+      return rows.map((row) => ({ id: row.id, input: JSON.parse(row.input) as unknown }))
+    },
+    /** The held notifications a digest delivered. */
+    async release(tenantId: string, ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return
+      await db
+        .deleteFrom('held_notifications')
+        .where('tenant_id', '=', tenantId)
+        .where('id', 'in', ids)
+        .execute()
+    },
+    async setQuietHours(tenantId: string, id: string, hours: QuietHours | null): Promise<Channel> {
+      checkTimezone(hours)
+      await rowOf(tenantId, id)
+      await db
+        .updateTable('channels')
+        .set({ quiet_hours: hours ? JSON.stringify(hours) : null, updated_at: deps.clock.now() })
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .execute()
+      return toJson(await rowOf(tenantId, id))
+    },
+    async settings(tenantId: string): Promise<NotificationSettings> {
+      const row = await db
+        .selectFrom('notification_settings')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirst()
+      return {
+        quietHours: row?.quiet_hours ? (JSON.parse(row.quiet_hours) as QuietHours) : null,
+        urgentEvents: row ? (JSON.parse(row.urgent_events) as NotificationSettings['urgentEvents']) : [],
+      }
+    },
+    async putSettings(tenantId: string, settings: NotificationSettings): Promise<NotificationSettings> {
+      checkTimezone(settings.quietHours)
+      const values = {
+        quiet_hours: settings.quietHours ? JSON.stringify(settings.quietHours) : null,
+        urgent_events: JSON.stringify([...new Set(settings.urgentEvents)].sort()),
+        updated_at: deps.clock.now(),
+      }
+      await db
+        .insertInto('notification_settings')
+        .values({ tenant_id: tenantId, ...values })
+        .onConflict((oc) => oc.column('tenant_id').doUpdateSet(values))
+        .execute()
+      return { quietHours: settings.quietHours, urgentEvents: JSON.parse(values.urgent_events) }
+    },
     async list(tenantId: string): Promise<Channel[]> {
       const rows = await db
         .selectFrom('channels')
@@ -205,6 +284,7 @@ export function createChannelService(deps: {
         last_error: null,
         last_delivered_at: null,
         event_types: '[]',
+        quiet_hours: null,
         created_at: now,
         updated_at: now,
       }

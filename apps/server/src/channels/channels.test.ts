@@ -8,6 +8,7 @@ import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
 import { startTelegramServer } from '../../test/telegram-server.ts'
+import { ManualClock } from '../platform/clock.ts'
 import { verifySignature } from './adapters/webhook.ts'
 import { type ChannelAdapter, ChannelError, type ChannelMessage } from './channels.ts'
 
@@ -80,6 +81,8 @@ describe.each(dialects)('channels on %s', (dialect) => {
     await model?.close()
     await receiver?.close()
     await t?.close()
+    model = undefined
+    receiver = undefined
   })
 
   const call = (method: string, url: string, apiKey: string, payload?: object) =>
@@ -117,8 +120,13 @@ describe.each(dialects)('channels on %s', (dialect) => {
       { what: 'the bot run' },
     )
   }
+  const jsonOf = async (answer: ReturnType<typeof call>) => {
+    const response = await answer
+    expect(response.statusCode, response.body).toBe(200)
+    return response.json()
+  }
   const notifications = async (query = '') =>
-    notificationPageSchema.parse((await call('GET', `/notifications${query}`, t.keys.viewer)).json()).items
+    notificationPageSchema.parse(await jsonOf(call('GET', `/notifications${query}`, t.keys.viewer))).items
 
   it('keeps secrets in the vault: never returned, hinted, kept on a change without them; names unique; editors manage', async () => {
     const rec = recorder()
@@ -411,5 +419,70 @@ describe.each(dialects)('channels on %s', (dialect) => {
     } finally {
       await telegram.close()
     }
+  })
+
+  it('holds notifications in quiet hours across midnight, and sends one digest in order when the window ends', async () => {
+    const rec = recorder()
+    // 23:30 in Berlin on a winter night (22:30 UTC).
+    const clock = new ManualClock(Date.parse('2026-12-04T22:30:00Z'))
+    t = await createTestApp(dialect, { channelAdapters: [rec.adapter], kernel: { clock } })
+    t.startKernel()
+    const bot = await botWithModel(['First find', 'Second find'])
+    const channel = channelCreatedSchema.parse(
+      (
+        await call('POST', '/channels', t.keys.editor, {
+          type: 'recorder',
+          name: 'Phone',
+          config: { room: 'r', token: 'tok-0123456789' },
+        })
+      ).json(),
+    )
+    const badZone = await call('PUT', `/channels/${channel.id}/quiet-hours`, t.keys.editor, {
+      quietHours: { start: '23:00', end: '07:00', timezone: 'Mars/Olympus' },
+    })
+    expect(badZone.statusCode).toBe(400)
+    const quiet = await call('PUT', `/channels/${channel.id}/quiet-hours`, t.keys.editor, {
+      quietHours: { start: '23:00', end: '07:00', timezone: 'Europe/Berlin' },
+    })
+    expect(quiet.json()).toMatchObject({
+      quietHours: { start: '23:00', end: '07:00', timezone: 'Europe/Berlin' },
+    })
+    await call('PUT', `/bots/${bot.id}/channels/${channel.id}`, t.keys.editor, { rule: 'always' })
+    await runBot(bot.id)
+    clock.advance(60_000)
+    await runBot(bot.id)
+    const held = await waitFor(async () => (await notifications('?status=held'))[0], {
+      what: 'the held digest',
+    })
+    expect(held).toMatchObject({ channelId: channel.id, event: 'digest' })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(rec.sent).toEqual([])
+
+    // 07:00 in Berlin is 06:00 UTC: the digest goes out, once, with both in the order they happened.
+    clock.set(Date.parse('2026-12-05T06:00:01Z'))
+    await waitFor(() => rec.sent.length === 1, { what: 'the digest' })
+    const digest = rec.sent[0]!
+    expect(digest.title).toBe('🌙 2 notifications during quiet hours')
+    expect(digest.text.split('\n')).toEqual([
+      '- ✅ Sneaker scout — completed (new): First find',
+      '- ✅ Sneaker scout — completed (new): Second find',
+    ])
+    expect(digest.data.output).toEqual([
+      expect.objectContaining({ event: 'run.completed', output: { text: 'First find' } }),
+      expect.objectContaining({ event: 'run.completed', output: { text: 'Second find' } }),
+    ])
+    await waitFor(async () => (await notifications('?status=sent')).length === 1, { what: 'the digest sent' })
+    expect(await t.database.db.selectFrom('held_notifications').select('id').execute()).toEqual([])
+
+    // The workspace's settings: urgent events validated, admins only.
+    const settings = await call('PUT', '/notification-settings', t.keys.admin, {
+      quietHours: null,
+      urgentEvents: ['run.dead_lettered'],
+    })
+    expect(settings.json()).toEqual({ quietHours: null, urgentEvents: ['run.dead_lettered'] })
+    expect(
+      (await call('PUT', '/notification-settings', t.keys.editor, { quietHours: null, urgentEvents: [] }))
+        .statusCode,
+    ).toBe(403)
   })
 })

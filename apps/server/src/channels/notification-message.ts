@@ -161,3 +161,46 @@ export function testMessage(now: number): ChannelMessage {
     },
   }
 }
+
+/** One message for everything a channel held in a quiet window, in the order it happened. */
+export function digestMessage(
+  input: NotificationInput,
+  items: readonly ChannelMessage[],
+  link: string | null,
+): ChannelMessage {
+  const lines = items.map((item) => {
+    const first = item.text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim()
+    return `- ${item.title}${first ? `: ${first.length > 200 ? `${first.slice(0, 199)}…` : first}` : ''}`
+  })
+  const severity = items.some((item) => item.severity === 'error')
+    ? 'error'
+    : items.some((item) => item.severity === 'warning')
+      ? 'warning'
+      : 'info'
+  return {
+    eventId: input.eventId,
+    event: input.event,
+    title: `🌙 ${items.length} notification${items.length === 1 ? '' : 's'} during quiet hours`,
+    text: lines.join('\n'),
+    format: 'full',
+    facts: [],
+    link,
+    footer: null,
+    severity,
+    data: {
+      eventId: input.eventId,
+      event: input.event,
+      botId: null,
+      botName: null,
+      runId: null,
+      status: null,
+      isNew: null,
+      output: items.map((item) => item.data),
+      error: null,
+      createdAt: new Date(input.createdAt).toISOString(),
+    },
+  }
+}

@@ -4,9 +4,15 @@ import { secretScrubber } from '../platform/secret-scrubber.ts'
 import type { Executor } from '../runs/executor.ts'
 import { RunFailure } from '../runs/run.failure.ts'
 import type { RunService } from '../runs/runs.ts'
-import { ChannelError } from './channel.types.ts'
+import { ChannelError, type ChannelMessage } from './channel.types.ts'
 import type { Channels } from './channels.service.ts'
-import { messageOfRun, messageOfSystemEvent, type NotificationInput } from './notification-message.ts'
+import {
+  digestMessage,
+  messageOfRun,
+  messageOfSystemEvent,
+  type NotificationInput,
+} from './notification-message.ts'
+import { digestEvent } from './notify.consumer.ts'
 
 // A notification run: builds the message of the event it reports and sends it through its channel,
 // under the run's lease. A transient failure is retried by the kernel (backoff with jitter, the
@@ -32,18 +38,18 @@ export function createNotificationExecutor(deps: {
         return { output: { delivered: false, reason: 'channel_gone' } }
       throw error
     }
-    let message: ReturnType<typeof messageOfRun>
-    if (input.reportedRunId) {
-      const reported = await deps.runs.get(run.tenantId, input.reportedRunId)
-      const bot = reported.subjectId ? await deps.botOf(run.tenantId, reported.subjectId) : undefined
-      message = messageOfRun(input, reported, bot?.name ?? null, linkTo(`/runs/${reported.id}`))
-    } else {
-      const about = typeof input.payload.runId === 'string' ? linkTo(`/runs/${input.payload.runId}`) : null
-      message = messageOfSystemEvent(
-        input,
-        input.event.startsWith('approval.') ? linkTo('/approvals') : about,
+    let held: Array<{ id: string }> = []
+    let message: ChannelMessage
+    if (input.event === digestEvent) {
+      const windowEnd = Number(input.payload.windowEnd)
+      const rows = await deps.channels.held(run.tenantId, input.channelId, windowEnd)
+      if (rows.length === 0) return { output: { delivered: false, reason: 'nothing_held' } }
+      held = rows
+      const items = await Promise.all(
+        rows.map((row) => messageOf(run.tenantId, row.input as NotificationInput)),
       )
-    }
+      message = digestMessage(input, items, linkTo('/notifications'))
+    } else message = await messageOf(run.tenantId, input)
     // Sending is the side effect: a worker that lost the run must not send it as well.
     await assertLease()
     try {
@@ -56,6 +62,28 @@ export function createNotificationExecutor(deps: {
       throw new RunFailure(error.code, words, error.retryable, error.retryAfterMs)
     }
     await deps.channels.delivered(run.tenantId, input.channelId)
-    return { output: { delivered: true, channelId: input.channelId, event: input.event } }
+    await deps.channels.release(
+      run.tenantId,
+      held.map((row) => row.id),
+    )
+    return {
+      output: {
+        delivered: true,
+        channelId: input.channelId,
+        event: input.event,
+        ...(held.length > 0 ? { items: held.length } : {}),
+      },
+    }
+  }
+
+  /** The message of one event: a bot run's outcome (read now), or a system event's words. */
+  async function messageOf(tenantId: string, input: NotificationInput): Promise<ChannelMessage> {
+    if (input.reportedRunId) {
+      const reported = await deps.runs.get(tenantId, input.reportedRunId)
+      const bot = reported.subjectId ? await deps.botOf(tenantId, reported.subjectId) : undefined
+      return messageOfRun(input, reported, bot?.name ?? null, linkTo(`/runs/${reported.id}`))
+    }
+    const about = typeof input.payload.runId === 'string' ? linkTo(`/runs/${input.payload.runId}`) : null
+    return messageOfSystemEvent(input, input.event.startsWith('approval.') ? linkTo('/approvals') : about)
   }
 }

@@ -2,10 +2,12 @@ import { channelEventTypes } from '@openorch/contracts'
 import type { Kysely } from 'kysely'
 import type { Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
+import { newId } from '../platform/ids.ts'
 import type { RunEvent } from '../runs/run.types.ts'
 import { type EnqueueRequest, type RunService, runIn } from '../runs/runs.ts'
 import type { NotificationInput } from './notification-message.ts'
 import { ruleMatches } from './notify-rules.ts'
+import { type QuietHours, quietUntil } from './quiet-hours.ts'
 
 // The outbox consumer that turns events into notifications (issue 14, decision 0032). It runs inside
 // its cursor's transaction and does no I/O: it only enqueues runs of kind `notification`, one per
@@ -28,7 +30,15 @@ export function createNotifyConsumer(deps: {
 }) {
   return async function notify(events: RunEvent[], trx: Kysely<Tables>): Promise<void> {
     const requests: EnqueueRequest[] = []
-    const request = (
+    const candidates: Array<{
+      event: RunEvent
+      channelId: string
+      format: NotificationInput['format']
+      type: string
+    }> = []
+    const request = (event: RunEvent, channelId: string, format: NotificationInput['format'], type: string) =>
+      candidates.push({ event, channelId, format, type })
+    const deliver = (
       event: RunEvent,
       channelId: string,
       format: NotificationInput['format'],
@@ -97,6 +107,101 @@ export function createNotifyConsumer(deps: {
         for (const channel of subscribed) request(event, channel.id, 'short', systemType)
       }
     }
+    // Quiet hours: what arrives in a channel's quiet window waits for one digest at its end (a run of
+    // its own, made once per channel and window), unless it is an urgent system event.
+    const quiet = quietLookup(trx)
+    for (const { event, channelId, format, type } of candidates) {
+      const until = await quiet.heldUntil(event.tenantId, channelId, type, event.createdAt)
+      if (until === undefined) {
+        deliver(event, channelId, format, type)
+        continue
+      }
+      const input: NotificationInput = {
+        eventId: String(event.id),
+        event: type,
+        channelId,
+        format,
+        reportedRunId: runOutcomes.has(type) ? event.runId : null,
+        payload: event.payload as unknown as Record<string, unknown>,
+        createdAt: event.createdAt,
+      }
+      await trx
+        .insertInto('held_notifications')
+        .values({
+          id: newId(),
+          tenant_id: event.tenantId,
+          channel_id: channelId,
+          window_end: until,
+          input: JSON.stringify(input),
+          created_at: event.createdAt,
+        })
+        .execute()
+      const digest: NotificationInput = {
+        eventId: `digest:${channelId}:${until}`,
+        event: digestEvent,
+        channelId,
+        format: 'short',
+        reportedRunId: null,
+        payload: { windowEnd: until },
+        createdAt: until,
+      }
+      requests.push({
+        tenantId: event.tenantId,
+        kind: notificationRunKind,
+        trigger: 'event',
+        subjectId: channelId,
+        input: digest,
+        runAt: until,
+        idempotencyKey: digest.eventId,
+        maxRetries: notificationRetries,
+        retryBaseMs: deps.retryBaseMs ?? 2000,
+        timeoutMs: 60_000,
+        concurrencyKey: `channel:${channelId}`,
+      })
+    }
     if (requests.length > 0) await deps.runs.enqueueManyIn(trx, requests)
+  }
+}
+
+/** The event of a digest's notification run. */
+export const digestEvent = 'digest'
+
+/** Quiet hours as this batch needs them, each workspace's and channel's read once. */
+function quietLookup(trx: Kysely<Tables>) {
+  const workspaces = new Map<string, { hours: QuietHours | null; urgent: string[] }>()
+  const channels = new Map<string, QuietHours | null>()
+  return {
+    async heldUntil(
+      tenantId: string,
+      channelId: string,
+      type: string,
+      at: number,
+    ): Promise<number | undefined> {
+      let workspace = workspaces.get(tenantId)
+      if (!workspace) {
+        const row = await trx
+          .selectFrom('notification_settings')
+          .select(['quiet_hours', 'urgent_events'])
+          .where('tenant_id', '=', tenantId)
+          .executeTakeFirst()
+        workspace = {
+          hours: row?.quiet_hours ? (JSON.parse(row.quiet_hours) as QuietHours) : null,
+          urgent: row ? (JSON.parse(row.urgent_events) as string[]) : [],
+        }
+        workspaces.set(tenantId, workspace)
+      }
+      if (workspace.urgent.includes(type)) return undefined
+      if (!channels.has(channelId)) {
+        const row = await trx
+          .selectFrom('channels')
+          .select('quiet_hours')
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', channelId)
+          .executeTakeFirst()
+        channels.set(channelId, row?.quiet_hours ? (JSON.parse(row.quiet_hours) as QuietHours) : null)
+      }
+      const hours = channels.get(channelId) ?? workspace.hours
+      return hours ? quietUntil(hours, at) : undefined
+    },
   }
 }
