@@ -13,6 +13,7 @@ import { type HttpMcpServer, startHttpMcpServer } from '../../server/src/tools/m
 import { waitFor } from '../../server/test/kernel-harness.ts'
 import { captureDir, recordSecret } from '../../server/test/output-capture.ts'
 import { type ProviderServer, startProviderServer } from '../../server/test/provider-servers/index.ts'
+import { startTelegramServer } from '../../server/test/telegram-server.ts'
 
 // The dashboard end to end: a real server (SQLite in a temp dir, its own process), the local OpenAI
 // stand-in, Debian's Chromium driven by playwright-core. One walk through what a new user does, an
@@ -1099,6 +1100,78 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     } finally {
       await context.close()
       await new Promise<void>((resolve) => receiver.close(() => resolve()))
+    }
+    expect(problems).toEqual([])
+  }, 120_000)
+
+  it('guides a Telegram set-up (the token, “Find my chat” against a local Bot API, a test delivered), prefills e-mail settings per provider, renames a channel keeping its token, and removes it after asking', async () => {
+    const telegram = await startTelegramServer()
+    recordSecret(telegram.token)
+    const context = await newContext({ signedIn: true })
+    const page = await context.newPage()
+    watch(page)
+    try {
+      await page.goto('/channels')
+      await page.getByRole('heading', { name: 'Channels', exact: true }).waitFor()
+      await page.getByRole('radio', { name: /^Telegram/ }).check()
+      const setup = page.getByTestId('channel-setup')
+      await hasText(setup, '@BotFather')
+      await setup.getByRole('button', { name: 'Find my chat' }).click()
+      await hasText(setup, 'Paste the bot token first.')
+      await setup.getByLabel('Bot token', { exact: true }).fill(telegram.token)
+      await setup.getByText('More settings').click()
+      await setup.getByLabel('Bot API server (optional)').fill(telegram.url)
+      await setup.getByRole('button', { name: 'Find my chat' }).click()
+      await hasText(setup, 'No chat has written to this bot lately')
+      // Anna writes to the bot; the finder lists her chat and, the only one, picks it.
+      telegram.pushMessage({ id: 4242, type: 'private', first_name: 'Anna', username: 'anna_b' }, 'hello')
+      await setup.getByRole('button', { name: 'Find my chat' }).click()
+      await setup.getByRole('radio', { name: /4242/ }).waitFor()
+      expect(await setup.getByLabel('Chat id', { exact: true }).inputValue()).toBe('4242')
+      await checkA11y(page, 'channels, Telegram set-up')
+      await setup.getByLabel('Name', { exact: true }).fill('My phone')
+      await setup.getByRole('button', { name: 'Add channel' }).click()
+      await page.getByRole('heading', { name: 'My phone is added.' }).waitFor()
+      expect(await page.getByTestId('channel-secret').count()).toBe(0)
+      await page.getByRole('button', { name: 'Send a test' }).click()
+      await hasText(page.getByTestId('channel-created-test'), 'Delivered: the test message reached My phone.')
+      expect(telegram.sent.map((m) => String(m.chatId))).toEqual(['4242'])
+      await page.getByRole('button', { name: 'Done' }).click()
+
+      // E-mail: a provider's settings filled in.
+      await page.getByRole('radio', { name: /^E-mail/ }).check()
+      await setup.getByLabel('Mail provider').selectOption('outlook')
+      expect(await setup.getByLabel('SMTP server').inputValue()).toBe('smtp.office365.com')
+      expect(await setup.getByLabel('Port').inputValue()).toBe('587')
+      expect(await setup.getByLabel('Encryption').inputValue()).toBe('starttls')
+      await setup.getByLabel('Mail provider').selectOption('gmail')
+      expect(await setup.getByLabel('SMTP server').inputValue()).toBe('smtp.gmail.com')
+      expect(await setup.getByLabel('Encryption').inputValue()).toBe('tls')
+      await hasText(setup, 'app password')
+      await checkA11y(page, 'channels, e-mail set-up')
+
+      // Renamed without the token: the stored one is kept, a test still goes through.
+      const card = page.getByTestId('channel').filter({ hasText: 'My phone' })
+      await card.getByRole('button', { name: 'Edit My phone' }).click()
+      await hasText(card, 'Leave it empty to keep it.')
+      await card.getByLabel('Name', { exact: true }).fill('Anna’s phone')
+      await card.getByRole('button', { name: 'Save', exact: true }).click()
+      const renamed = page.getByTestId('channel').filter({ hasText: 'Anna’s phone' })
+      await renamed.getByRole('heading', { name: /Anna’s phone/ }).waitFor()
+      await renamed.getByRole('button', { name: 'Send test to Anna’s phone' }).click()
+      await hasText(renamed.getByTestId('channel-test-result'), 'Delivered')
+      expect(telegram.sent).toHaveLength(2)
+      // Removed after asking.
+      await renamed.getByRole('button', { name: 'Remove Anna’s phone' }).click()
+      const dialog = page.getByRole('dialog')
+      await hasText(dialog, 'Remove Anna’s phone?')
+      await dialog.getByRole('button', { name: 'Remove channel' }).click()
+      await renamed.waitFor({ state: 'detached' })
+      const left = await api<{ items: { name: string }[] }>('GET', '/channels')
+      expect(left.body.items.map((c) => c.name)).toEqual(['Team hook'])
+    } finally {
+      await context.close()
+      await telegram.close()
     }
     expect(problems).toEqual([])
   }, 120_000)
