@@ -44,6 +44,7 @@ import { Link } from '../lib/router.tsx'
 // channel works (connected, waiting for a first delivery, or the error), when it last delivered, sends
 // a test on request, and picks the workspace's system events it gets. A guided set-up per type adds
 // one; a webhook's signing secret is shown once. Below, the delivery history with a retry for dead ones.
+// A type without a set-up form here (a browser's push subscription) is listed, tested and removed only.
 
 const statusStyles: Record<Channel['status'], string> = {
   connected: 'bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100',
@@ -173,14 +174,16 @@ function ChannelCard({ channel, canEdit }: { channel: Channel; canEdit: boolean 
               >
                 {t('channels.test')}
               </Button>
-              <Button
-                className="px-2 py-1"
-                aria-expanded={editing}
-                onClick={() => setEditing((open) => !open)}
-                aria-label={t('channels.editLabel', { name: channel.name })}
-              >
-                {t('channels.edit')}
-              </Button>
+              {spec && (
+                <Button
+                  className="px-2 py-1"
+                  aria-expanded={editing}
+                  onClick={() => setEditing((open) => !open)}
+                  aria-label={t('channels.editLabel', { name: channel.name })}
+                >
+                  {t('channels.edit')}
+                </Button>
+              )}
               <ConfirmButton
                 label={t('channels.remove')}
                 accessibleLabel={t('channels.removeLabel', { name: channel.name })}
