@@ -1,17 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
-import { dialects, postgresUrl } from './databases.ts'
+import { dialects } from './databases.ts'
 import { waitFor } from './kernel-harness.ts'
 import { startProviderServer } from './provider-servers/index.ts'
+import { serverDatabaseEnv, startServerProcess } from './server-process.ts'
 
 // Issue 13: kill -9 of the process while a run waits for approval. The parking and the approval are
 // rows, not memory: a new process finds them, the approval decides, and the call runs exactly once.
 
-const bin = path.join(import.meta.dirname, '..', 'bin', 'openorch.mjs')
+const _bin = path.join(import.meta.dirname, '..', 'bin', 'openorch.mjs')
 const ownerKey = 'approval-crash-owner-key-12345678'
 const providerKey = 'sk-crash-0123456789abcdef'
 const cleanups: Array<() => Promise<void>> = []
@@ -20,81 +17,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
 })
 
-function startServer(env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [bin, 'start'], {
-    env: {
-      ...process.env,
-      OPENORCH_LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      OPENORCH_API_KEY: ownerKey,
-      OPENORCH_EGRESS_ALLOW: '127.0.0.1',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (chunk) => {
-    out += chunk
-  })
-  child.stderr!.on('data', () => {})
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-  cleanups.push(async () => {
-    child.kill('SIGKILL')
-    await exited
-  })
-  return {
-    child,
-    exited,
-    url: () =>
-      waitFor(() => /running at (http:\/\/\S+)/.exec(out)?.[1], {
-        what: 'the server to start',
-        timeoutMs: 30_000,
-      }),
-  }
-}
-
-async function databaseEnv(dialect: string): Promise<Record<string, string>> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openorch-approval-crash-'))
-  cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }))
-  if (dialect !== 'postgres') return { OPENORCH_DATA_DIR: dir, DATABASE_URL: '' }
-  // A database of its own: the server migrates it as a fresh installation would.
-  const name = `openorch_approval_crash_${process.pid}_${Date.now()}`
-  const admin = new pg.Client({ connectionString: postgresUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  cleanups.push(async () => {
-    const drop = new pg.Client({ connectionString: postgresUrl })
-    await drop.connect()
-    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await drop.end()
-  })
-  const url = new URL(postgresUrl)
-  url.pathname = `/${name}`
-  return { OPENORCH_DATA_DIR: dir, DATABASE_URL: url.toString() }
-}
-
 describe.each(dialects)('approvals across a crash on %s', (dialect) => {
   it('a run waiting for approval survives kill -9; after a restart, approving makes the call once', async () => {
     const model = await startProviderServer('openai', { apiKey: providerKey, models: ['gpt-4o-mini'] })
     cleanups.push(() => model.close())
-    const env = await databaseEnv(dialect)
-    const api = (base: string) => async (method: string, route: string, body?: unknown) => {
-      const response = await fetch(`${base}/api/v1${route}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${ownerKey}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      })
-      const text = await response.text()
-      return { status: response.status, json: text ? JSON.parse(text) : null }
-    }
+    const env = { ...(await serverDatabaseEnv(dialect, cleanups)), OPENORCH_EGRESS_ALLOW: '127.0.0.1' }
 
-    const first = startServer(env)
-    const call = api(await first.url())
+    const first = startServerProcess(env, ownerKey, cleanups)
+    const call = first.api(await first.url())
     expect(
       (
         await call('PUT', '/providers/openai', {
@@ -135,8 +65,8 @@ describe.each(dialects)('approvals across a crash on %s', (dialect) => {
     first.child.kill('SIGKILL')
     await first.exited
 
-    const second = startServer(env)
-    const again = api(await second.url())
+    const second = startServerProcess(env, ownerKey, cleanups)
+    const again = second.api(await second.url())
     expect((await again('GET', `/runs/${runId}`)).json).toMatchObject({
       status: 'waiting',
       waitReason: 'approval',
