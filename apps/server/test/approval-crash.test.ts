@@ -1,4 +1,3 @@
-import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dialects } from './databases.ts'
 import { waitFor } from './kernel-harness.ts'
@@ -8,7 +7,6 @@ import { serverDatabaseEnv, startServerProcess } from './server-process.ts'
 // Issue 13: kill -9 of the process while a run waits for approval. The parking and the approval are
 // rows, not memory: a new process finds them, the approval decides, and the call runs exactly once.
 
-const _bin = path.join(import.meta.dirname, '..', 'bin', 'openorch.mjs')
 const ownerKey = 'approval-crash-owner-key-12345678'
 const providerKey = 'sk-crash-0123456789abcdef'
 const cleanups: Array<() => Promise<void>> = []
