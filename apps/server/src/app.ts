@@ -16,6 +16,7 @@ import { botFileRoutes } from './bots/bot-files.routes.ts'
 import { botHookRoutes, inboundHookRoutes } from './bots/bot-hooks.routes.ts'
 import { type Bots, countBots } from './bots/bots.ts'
 import { type ChannelsDomain, channelRoutes } from './channels/channels.ts'
+import { type Push, pushRoutes } from './channels/push/push.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
 import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
@@ -105,6 +106,8 @@ export interface AppDeps {
   approvals?: Approvals
   /** Notification channels, the bots' rules, the delivery history (/channels, /notifications). */
   channels?: ChannelsDomain
+  /** Web Push: the VAPID public key and the browsers' subscriptions (/push). */
+  push?: Push
   /** The dashboard's build (apps/web/dist); served at `/` when it holds an index.html. */
   webRoot?: string
   /** Dashboard users and sessions; without it only API keys authenticate. */
@@ -328,6 +331,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             clock: deps.clock,
             egress: deps.channels.egress,
           })
+        if (deps.push) await secured.register(pushRoutes, { push: deps.push.service, vapid: deps.push.vapid })
         if (deps.mcp) await secured.register(mcpRoutes, { mcp: deps.mcp.service })
         await secured.register(eventRoutes, {
           database: deps.database,

@@ -10,6 +10,7 @@ import { createBots } from './bots/bots.ts'
 import { closeEmailTransports } from './channels/adapters/email.ts'
 import { builtInChannelAdapters } from './channels/adapters/index.ts'
 import { createChannels } from './channels/channels.ts'
+import { createPush } from './channels/push/push.ts'
 import type { Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
 import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
@@ -188,13 +189,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     quotas: config.quotas,
   })
 
+  const push = createPush({ database, clock: systemClock, vault, channels: () => channels.service })
   const channels = createChannels({
     database,
     clock: systemClock,
     vault,
     kernel,
     egress: toolEgress,
-    adapters: builtInChannelAdapters,
+    adapters: [...builtInChannelAdapters, push.adapter],
     botOf: bots.botOf,
   })
 
@@ -222,6 +224,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     toolPolicies,
     approvals,
     channels,
+    push,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     users: createUserService({

@@ -13,6 +13,7 @@ import { botProvidersOf } from '../src/bots/bot-providers.ts'
 import { type Bots, createBots } from '../src/bots/bots.ts'
 import { builtInChannelAdapters } from '../src/channels/adapters/index.ts'
 import { type ChannelAdapter, type ChannelsDomain, createChannels } from '../src/channels/channels.ts'
+import { createPush, type Push } from '../src/channels/push/push.ts'
 import type { Db } from '../src/database.ts'
 import type { StreamLimits } from '../src/events/events.routes.ts'
 import { migrations } from '../src/migrations/index.ts'
@@ -56,6 +57,8 @@ export interface TestApp {
   mcp: McpServers
   approvals: Approvals
   channels: ChannelsDomain
+  /** Web Push: VAPID keys and the browsers' subscriptions. */
+  push: Push
   users: UserService
   /** The data directory (notes), a fresh temporary folder. */
   dataDir: string
@@ -171,13 +174,19 @@ export async function createTestApp(
     // Tests schedule every second and spend freely unless they test the quotas themselves.
     quotas: { ...defaultQuotas, minScheduleSeconds: 1, dailyBudgetUsd: null, ...options.quotas },
   })
+  const push = createPush({
+    database,
+    clock: kernel.clock,
+    vault: vaulted.vault,
+    channels: () => channels.service,
+  })
   const channels = createChannels({
     database,
     clock: kernel.clock,
     vault: vaulted.vault,
     kernel,
     egress: toolEgress,
-    adapters: [...builtInChannelAdapters, ...(options.channelAdapters ?? [])],
+    adapters: [...builtInChannelAdapters, push.adapter, ...(options.channelAdapters ?? [])],
     botOf: bots.botOf,
     retryBaseMs: 20,
   })
@@ -219,6 +228,7 @@ export async function createTestApp(
     toolPolicies,
     approvals,
     channels,
+    push,
     users,
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
@@ -238,6 +248,7 @@ export async function createTestApp(
     mcp,
     approvals,
     channels,
+    push,
     users,
     dataDir,
     keys,

@@ -42,3 +42,48 @@ self.addEventListener('fetch', (event) => {
     )
   }
 })
+
+// Web Push (issue 14): the server sends `{ title, body, url, eventId }`, encrypted for this browser
+// (components/push-toggle.tsx subscribes it). One notification per event: a repeat replaces it.
+self.addEventListener('push', (event) => {
+  let data = {}
+  try {
+    data = event.data ? event.data.json() : {}
+  } catch {
+    data = { body: event.data ? event.data.text() : '' }
+  }
+  const title = typeof data.title === 'string' && data.title ? data.title : 'openOrchestrator'
+  event.waitUntil(
+    self.registration.showNotification(title, {
+      body: typeof data.body === 'string' ? data.body : '',
+      icon: '/icon-192.png',
+      badge: '/icon-192.png',
+      ...(data.eventId ? { tag: `openorch-${data.eventId}` } : {}),
+      data: { url: typeof data.url === 'string' ? data.url : '/' },
+    }),
+  )
+})
+
+// A click opens the run (or what the notification is about) in a dashboard tab: one already open is
+// focused and sent there, else a new one. Only this dashboard's pages: another origin's link keeps its
+// path on this one.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close()
+  let target
+  try {
+    target = new URL(event.notification.data?.url || '/', self.location.origin)
+  } catch {
+    target = new URL('/', self.location.origin)
+  }
+  const href = new URL(`${target.pathname}${target.search}${target.hash}`, self.location.origin).href
+  event.waitUntil(
+    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((client) => new URL(client.url).origin === self.location.origin)
+      if (!open) return self.clients.openWindow(href)
+      return open
+        .focus()
+        .then((client) => client.navigate(href))
+        .catch(() => self.clients.openWindow(href))
+    }),
+  )
+})

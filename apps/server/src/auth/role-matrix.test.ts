@@ -18,6 +18,8 @@ function requiredRole(method: string, path: string): Role {
   if (path === '/api/v1/notification-settings' && method !== 'GET') return 'admin'
   // MCP servers, reading included (their settings name hosts and programs): admins (decision 0031).
   if (path.startsWith('/api/v1/mcp-servers')) return 'admin'
+  // Anyone signed in subscribes their own browser to push notifications (issue 14).
+  if (path.startsWith('/api/v1/push/')) return 'viewer'
   if (method === 'GET') return 'viewer'
   if (/^\/api\/v1\/(bots|runs|approvals|channels)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)

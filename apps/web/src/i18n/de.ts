@@ -480,6 +480,19 @@ export const de: Record<MessageKey, string> = {
     'Du hast keine persönlichen API-Schlüssel, die funktionieren; es wird keiner widerrufen.',
   'account.keysUnknown':
     'Deine persönlichen API-Schlüssel werden auch widerrufen. Ihre Liste konnte nicht geladen werden, deshalb stehen sie nicht hier.',
+  'push.title': 'Benachrichtigungen in diesem Browser',
+  'push.intro':
+    'Werde hier benachrichtigt, wenn ein Bot fertig ist, auch wenn das Dashboard geschlossen ist. Dieser Browser wird zu einem Kanal; auf der Seite eines Bots wählst du, welche Ergebnisse er bekommt.',
+  'push.enable': 'Benachrichtigungen in diesem Browser aktivieren',
+  'push.disable': 'In diesem Browser ausschalten',
+  'push.on': 'Benachrichtigungen sind in diesem Browser an.',
+  'push.onAs':
+    'Benachrichtigungen sind in diesem Browser an: Er ist der Kanal „{name}“. Verknüpfe Bots auf ihrer Seite (Benachrichtigungen) mit ihm.',
+  'push.denied':
+    'Dieser Browser blockiert Benachrichtigungen dieser Seite. Erlaube sie in den Website-Einstellungen (das Symbol neben der Adresse) und lade die Seite neu.',
+  'push.unsupported':
+    'Dieser Browser kann hier keine Push-Benachrichtigungen empfangen (auf iPhone oder iPad füge das Dashboard zuerst zum Home-Bildschirm hinzu; die Seite muss über https geöffnet sein).',
+  'error.push_subscription_not_found': 'Dieser Browser ist (nicht mehr) für Benachrichtigungen angemeldet.',
   'error.last_owner':
     'Der Arbeitsbereich braucht einen aktiven Inhaber: Mache zuerst eine andere Person zum Inhaber.',
   'error.user_exists':

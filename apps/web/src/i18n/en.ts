@@ -452,6 +452,19 @@ export const en = {
   'account.everywhereNoKeys': 'You have no personal API keys that work, so none are revoked.',
   'account.keysUnknown':
     'Your personal API keys are revoked too. Their list could not be loaded, so they are not named here.',
+  'push.title': 'Notifications in this browser',
+  'push.intro':
+    'Get notified here when a bot finishes, even with the dashboard closed. This browser becomes a channel; choose on a bot’s page which of its results it gets.',
+  'push.enable': 'Enable notifications in this browser',
+  'push.disable': 'Turn off in this browser',
+  'push.on': 'Notifications are on in this browser.',
+  'push.onAs':
+    'Notifications are on in this browser: it is the channel “{name}”. Link bots to it on their page (Notifications).',
+  'push.denied':
+    'This browser blocks notifications from this site. Allow them in the site settings (the icon next to the address), then reload the page.',
+  'push.unsupported':
+    'This browser cannot receive push notifications here (on an iPhone or iPad, add the dashboard to the home screen first; the page must be opened over https).',
+  'error.push_subscription_not_found': 'This browser is not subscribed to notifications (any more).',
   'error.last_owner': 'The workspace needs an enabled owner: make another person owner first.',
   'error.user_exists':
     'This e-mail already has an account (maybe in another workspace). Use another address.',

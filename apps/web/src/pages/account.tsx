@@ -11,6 +11,7 @@ import {
   useKeys,
 } from '../components/api-keys.tsx'
 import { ConfirmButton } from '../components/confirm.tsx'
+import { PushToggle } from '../components/push-toggle.tsx'
 import { Button, Card, ErrorNote, Field, PageTitle, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
 import { fieldRefusal } from '../lib/errors.ts'
@@ -49,6 +50,7 @@ export default function Account() {
         </p>
       </div>
       <ChangePassword email={session.user.email} />
+      <PushToggle />
       <ApiKeysSection scope="personal" roles={rolesUpTo(role)} />
       <SignOutEverywhere />
     </div>
