@@ -4,7 +4,7 @@ import { pageQuerySchema, pageSchemaOf } from './pagination.ts'
 // Channels (issue 14): where a workspace's notifications go, which bots notify where, and what was
 // delivered. A notification is a run of kind `notification`; its history comes from the runs.
 
-export const channelTypes = ['telegram', 'email', 'webhook', 'slack', 'discord'] as const
+export const channelTypes = ['telegram', 'email', 'webhook', 'slack', 'discord', 'push', 'amqp', 'nats'] as const
 export const channelRules = ['always', 'on_new', 'on_results', 'on_error', 'never'] as const
 export const channelFormats = ['short', 'full', 'summary'] as const
 /** System events a channel may subscribe to for the whole workspace. */
@@ -88,7 +88,7 @@ export const channelCreateSchema = z
     config: z
       .record(z.string(), z.unknown())
       .describe(
-        'Per type: telegram `{ botToken, chatId, apiBaseUrl? }`; email `{ host, port, security, user?, pass?, from, to[] }`; webhook `{ url, headers? }`; slack and discord `{ webhookUrl }`.',
+        'Per type: telegram `{ botToken, chatId, apiBaseUrl? }`; email `{ host, port, security, user?, pass?, from, to[] }`; webhook `{ url, headers? }`; slack and discord `{ webhookUrl }`; amqp `{ url, exchange, routingKey? }`; nats `{ servers, subject, … }`. Push channels are made by POST /push/subscriptions.',
       ),
   })
   .meta({ id: 'ChannelCreate', description: 'A new channel.' })
