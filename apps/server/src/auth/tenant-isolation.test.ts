@@ -88,7 +88,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   })
 
   // A valid body for each route that changes something, so the answer is about the id, not the body.
-  const bodies: Record<string, unknown> = {
+  const bodies: Record<string, object> = {
     'PATCH /api/v1/channels/{id}': { name: 'x' },
     'PUT /api/v1/channels/{id}/events': { types: [] },
     'PUT /api/v1/channels/{id}/quiet-hours': { quietHours: null },
