@@ -1,6 +1,8 @@
 import type { ChannelAdapter } from '../channel.types.ts'
+import { amqpAdapter } from './amqp.ts'
 import { discordAdapter } from './discord.ts'
 import { emailAdapter } from './email.ts'
+import { natsAdapter } from './nats.ts'
 import { slackAdapter } from './slack.ts'
 import { telegramAdapter } from './telegram.ts'
 import { webhookAdapter } from './webhook.ts'
@@ -13,4 +15,6 @@ export const builtInChannelAdapters: readonly ChannelAdapter[] = [
   webhookAdapter,
   slackAdapter,
   discordAdapter,
+  amqpAdapter,
+  natsAdapter,
 ] as unknown as readonly ChannelAdapter[]
