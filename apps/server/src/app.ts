@@ -15,7 +15,12 @@ import { botRoutes } from './bots/bot.routes.ts'
 import { botFileRoutes } from './bots/bot-files.routes.ts'
 import { botHookRoutes, inboundHookRoutes } from './bots/bot-hooks.routes.ts'
 import { type Bots, countBots } from './bots/bots.ts'
-import { type ChannelsDomain, channelRoutes } from './channels/channels.ts'
+import {
+  type ChannelsDomain,
+  channelRoutes,
+  telegramRoutes,
+  telegramWebhookRoutes,
+} from './channels/channels.ts'
 import { type Push, pushRoutes } from './channels/push/push.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
@@ -267,6 +272,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       // Inbound webhooks carry their own credential (the token in the URL), not an API key.
       if (deps.bots)
         await api.register(inboundHookRoutes, { bots: deps.bots.service, hooks: deps.bots.hooks })
+      // Telegram's webhook: a secret path and Telegram's secret-token header, not an API key.
+      if (deps.channels?.telegram)
+        await api.register(telegramWebhookRoutes, { telegram: deps.channels.telegram.service })
       await api.register(async (secured) => {
         const checkCredential = createCredentialCheck(
           apiKeys,
@@ -331,6 +339,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             clock: deps.clock,
             egress: deps.channels.egress,
           })
+        if (deps.channels?.telegram)
+          await secured.register(telegramRoutes, { telegram: deps.channels.telegram.service })
         if (deps.push) await secured.register(pushRoutes, { push: deps.push.service, vapid: deps.push.vapid })
         if (deps.mcp) await secured.register(mcpRoutes, { mcp: deps.mcp.service })
         await secured.register(eventRoutes, {

@@ -1,17 +1,16 @@
 import { fileURLToPath } from 'node:url'
+import type { Bot } from '@openorch/contracts'
 import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
-import { createApprovals } from './approvals/approvals.ts'
+import { type Approvals, createApprovals } from './approvals/approvals.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
 import { botRunsToKeep } from './bots/bot.retention.ts'
 import { importNoteFiles } from './bots/bot-notes.import.ts'
 import { botProvidersOf } from './bots/bot-providers.ts'
-import { createBots } from './bots/bots.ts'
-import { closeAmqpConnections } from './channels/adapters/amqp.ts'
+import { type Bots, createBots } from './bots/bots.ts'
 import { closeEmailTransports } from './channels/adapters/email.ts'
 import { builtInChannelAdapters } from './channels/adapters/index.ts'
-import { closeNatsConnections } from './channels/adapters/nats.ts'
-import { createChannels } from './channels/channels.ts'
+import { createChannels, type TelegramInboundPeople } from './channels/channels.ts'
 import { createPush } from './channels/push/push.ts'
 import type { Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
@@ -22,7 +21,7 @@ import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
 import { createEgressPolicy } from './platform/egress/egress.ts'
-import { toError } from './platform/errors.ts'
+import { AppError, toError } from './platform/errors.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { ensurePrivateDir } from './platform/private-files.ts'
@@ -40,7 +39,7 @@ import {
   createToolRegistry,
 } from './tools/tools.ts'
 import { createUsageService } from './usage/usage.service.ts'
-import { createUserService } from './users/user.service.ts'
+import { createUserService, type UserService } from './users/user.service.ts'
 
 // The composition root: the only place that reads config and wires things together.
 
@@ -192,12 +191,19 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   })
 
   const push = createPush({ database, clock: systemClock, vault, channels: () => channels.service })
+  const users = createUserService({
+    database,
+    clock: systemClock,
+    log,
+    signingKey: vault.deriveKey('openorch session signing v1'),
+  })
   const channels = createChannels({
     database,
     clock: systemClock,
     vault,
     kernel,
     egress: toolEgress,
+    telegram: { log, people: telegramPeopleOf({ bots, approvals, users }) },
     adapters: [...builtInChannelAdapters, push.adapter],
     botOf: bots.botOf,
   })
@@ -229,12 +235,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     push,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
-    users: createUserService({
-      database,
-      clock: systemClock,
-      log,
-      signingKey: vault.deriveKey('openorch session signing v1'),
-    }),
+    users,
   })
   let url = ''
   if (config.roles.includes('api')) {
@@ -250,6 +251,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     approvals.startSweeping(15_000, (error) =>
       log.error({ err: toError(error) }, 'approval expiry sweep failed'),
     )
+  // Telegram channels without a webhook: every worker process competes for each channel's polling lease.
+  if (config.roles.includes('worker')) channels.telegram?.poller.start()
   const retention = new RetentionJob({
     database,
     clock: systemClock,
@@ -275,14 +278,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await schedules.stop()
         await retention.stop()
         approvals.stopSweeping()
+        await channels.telegram?.poller.stop()
         await kernel.stop(config.worker.shutdownGraceMs)
         // The code sandbox's worker threads: nothing runs in them once the runs are stopped.
         await closeCodeWorkers()
         await browser.close()
         // Pooled SMTP connections of the e-mail channels.
         closeEmailTransports()
-        // The AMQP and NATS channels' kept connections.
-        await Promise.all([closeAmqpConnections(), closeNatsConnections()])
         // Stdio MCP servers' process groups, and the live HTTP connections.
         await mcp.close()
         await bus.close()
@@ -290,6 +292,56 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         log.info('stopped')
       })()
       return closing
+    },
+  }
+}
+
+/** What Telegram's inbound commands may do in other domains, as plain functions (channels import none of them). */
+export function telegramPeopleOf(deps: {
+  bots: Pick<Bots, 'service'>
+  approvals: Pick<Approvals, 'decide' | 'get'>
+  users: Pick<UserService, 'me'>
+}): TelegramInboundPeople {
+  const unless = async <T>(code: string, read: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read()
+    } catch (error) {
+      if (error instanceof AppError && error.code === code) return undefined
+      throw error
+    }
+  }
+  return {
+    userOf: (userId) => unless('user_not_found', () => deps.users.me(userId)),
+    async listBots(tenantId) {
+      const all: Bot[] = []
+      let cursor: string | undefined
+      do {
+        const page = await deps.bots.service.list(tenantId, { limit: 100, cursor })
+        all.push(...page.items)
+        cursor = page.nextCursor ?? undefined
+      } while (cursor && all.length < 1_000)
+      return all
+    },
+    async runBot(tenantId, botId, idempotencyKey) {
+      const result = await deps.bots.service.runNow(tenantId, botId, { trigger: 'channel', idempotencyKey })
+      return result.status === 'dropped' ? { dropped: result.reason } : { runId: result.run.id }
+    },
+    async setBotEnabled(tenantId, botId, enabled) {
+      await deps.bots.service.update(tenantId, botId, { enabled })
+    },
+    async decideApproval(tenantId, approvalId, decision, decider) {
+      await deps.approvals.decide(tenantId, approvalId, decision, decider, null)
+    },
+    async approvalOf(tenantId, approvalId) {
+      const row = await unless('approval_not_found', () => deps.approvals.get(tenantId, approvalId))
+      return row
+        ? {
+            status: row.status,
+            decidedByType: row.decided_by_type,
+            decidedById: row.decided_by_id,
+            expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+          }
+        : undefined
     },
   }
 }

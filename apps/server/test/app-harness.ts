@@ -16,6 +16,7 @@ import { type ChannelAdapter, type ChannelsDomain, createChannels } from '../src
 import { createPush, type Push } from '../src/channels/push/push.ts'
 import type { Db } from '../src/database.ts'
 import type { StreamLimits } from '../src/events/events.routes.ts'
+import { telegramPeopleOf } from '../src/main.ts'
 import { migrations } from '../src/migrations/index.ts'
 import type { Clock } from '../src/platform/clock.ts'
 import { createVault, type Vault } from '../src/platform/crypto.ts'
@@ -189,6 +190,12 @@ export async function createTestApp(
     adapters: [...builtInChannelAdapters, push.adapter, ...(options.channelAdapters ?? [])],
     botOf: bots.botOf,
     retryBaseMs: 20,
+    // `users` is made below; its functions are called only once requests come.
+    telegram: {
+      log: options.log ?? testLog,
+      people: telegramPeopleOf({ bots, approvals, users: { me: (id) => users.me(id) } }),
+      polling: { leaseMs: 6_000, scanIntervalMs: 100, longPollSeconds: 1 },
+    },
   })
   const users = createUserService({
     database,
@@ -267,6 +274,7 @@ export async function createTestApp(
       closed = true
       await app.close()
       await schedules.stop()
+      await channels.telegram?.poller.stop()
       await browser.close()
       await mcp.close()
       if (started) await kernel.stop(1000)

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 // wire format: `POST /bot<token>/<method>` with JSON, form or query parameters, answers
 // `{ ok: true, result }` or `{ ok: false, error_code, description, parameters? }`.
 // Methods: sendMessage, getUpdates (offset confirms, limit, long-poll timeout, 409 while a webhook is
-// set), setWebhook, deleteWebhook, getWebhookInfo, answerCallbackQuery, getMe. Every request is
+// set), setWebhook, deleteWebhook, getWebhookInfo, answerCallbackQuery, editMessageText, getMe. Every request is
 // recorded. Failures are scripted per method (429 with parameters.retry_after, 403 blocked, 400 chat
 // not found, 401 bad token, 500), a wrong token is 401 and a blocked chat 403 like the real API.
 // sendMessage checks what Telegram checks: a non-empty text of at most 4,096 characters (counted as
@@ -28,6 +28,8 @@ export interface SentTelegramMessage {
   text: string
   parseMode: string | undefined
   messageId: number
+  /** Inline buttons, as sent (`reply_markup`). */
+  replyMarkup?: unknown
 }
 
 export interface TelegramServer {
@@ -42,6 +44,10 @@ export interface TelegramServer {
   /** When set, only these chats exist; any other is 400 "chat not found". */
   knownChats: Set<string> | undefined
   webhook: { url: string; secretToken: string | undefined } | undefined
+  /** editMessageText calls accepted, in order. */
+  edited: Array<{ chatId: number | string; messageId: number; text: string }>
+  /** answerCallbackQuery calls accepted, in order. */
+  answered: Array<{ callbackQueryId: string; text: string | undefined; showAlert: boolean }>
   /**
    * The next `count` calls of `method` fail this way (`retryAfter` seconds for rate_limited), after
    * `skip` calls that are answered normally.
@@ -57,6 +63,12 @@ export interface TelegramServer {
   pushMessage(
     chat: { id: number; type?: string; title?: string; username?: string; first_name?: string },
     text: string,
+  ): Record<string, unknown>
+  /** An update carrying a button press by `from` on a message the bot sent (`sent` entry). */
+  pushCallback(
+    from: { id: number; first_name?: string },
+    message: SentTelegramMessage,
+    data: string,
   ): Record<string, unknown>
   close(): Promise<void>
 }
@@ -211,6 +223,8 @@ export async function startTelegramServer(
     blockedChats: new Set(),
     knownChats: undefined,
     webhook: undefined,
+    edited: [],
+    answered: [],
     failNext(method, failure, { count = 1, retryAfter = 1, skip = 0 } = {}) {
       const queue = failures.get(method) ?? []
       for (let i = 0; i < skip; i++) queue.push(undefined)
@@ -237,6 +251,24 @@ export async function startTelegramServer(
           chat: { type: 'private', ...chat },
           date: Math.floor(Date.now() / 1000),
           text,
+        },
+      })
+    },
+    pushCallback(from, message, data) {
+      return state.pushUpdate({
+        callback_query: {
+          id: `cbq-${nextUpdateId}`,
+          from: { id: from.id, is_bot: false, first_name: from.first_name ?? 'Test' },
+          message: {
+            message_id: message.messageId,
+            chat: { id: Number(message.chatId), type: 'private' },
+            date: Math.floor(Date.now() / 1000),
+            text: ((parsed) => ('text' in parsed ? parsed.text : message.text))(
+              parseTelegramHtml(message.text),
+            ),
+          },
+          chat_instance: '1',
+          data,
         },
       })
     },
@@ -283,6 +315,7 @@ export async function startTelegramServer(
           text,
           parseMode: typeof params.parse_mode === 'string' ? params.parse_mode : undefined,
           messageId,
+          ...(params.reply_markup === undefined ? {} : { replyMarkup: params.reply_markup }),
         })
         return ok({
           message_id: messageId,
@@ -346,7 +379,25 @@ export async function startTelegramServer(
             400,
             'Bad Request: query is too old and response timeout expired or query ID is invalid',
           )
+        state.answered.push({
+          callbackQueryId: params.callback_query_id,
+          text: typeof params.text === 'string' ? params.text : undefined,
+          showAlert: params.show_alert === true || params.show_alert === 'true',
+        })
         return ok(true)
+      case 'editMessageText': {
+        const text = typeof params.text === 'string' ? params.text : ''
+        const messageId = Number(params.message_id)
+        if (!sent.some((message) => message.messageId === messageId))
+          return refuse(400, 'Bad Request: message to edit not found')
+        if (text.trim() === '') return refuse(400, 'Bad Request: message text is empty')
+        if (typeof params.parse_mode === 'string' && params.parse_mode.toUpperCase() === 'HTML') {
+          const parsed = parseTelegramHtml(text)
+          if ('error' in parsed) return refuse(400, `Bad Request: can't parse entities: ${parsed.error}`)
+        }
+        state.edited.push({ chatId: params.chat_id as number | string, messageId, text })
+        return ok(true)
+      }
       default:
         return refuse(404, 'Not Found')
     }

@@ -20,6 +20,9 @@ function requiredRole(method: string, path: string): Role {
   if (path.startsWith('/api/v1/mcp-servers')) return 'admin'
   // Anyone signed in subscribes their own browser to push notifications (issue 14).
   if (path.startsWith('/api/v1/push/')) return 'viewer'
+  // Telegram: switching how a channel receives commands is an admin's; a link code is any person's.
+  if (/^\/api\/v1\/channels\/[^/]+\/telegram\/inbound$/.test(path)) return 'admin'
+  if (/^\/api\/v1\/channels\/[^/]+\/telegram\/link-code$/.test(path)) return 'viewer'
   if (method === 'GET') return 'viewer'
   if (/^\/api\/v1\/(bots|runs|approvals|channels)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)

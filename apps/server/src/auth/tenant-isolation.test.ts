@@ -92,6 +92,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
     'PATCH /api/v1/channels/{id}': { name: 'x' },
     'PUT /api/v1/channels/{id}/events': { types: [] },
     'PUT /api/v1/channels/{id}/quiet-hours': { quietHours: null },
+    'PUT /api/v1/channels/{id}/telegram/inbound': { mode: 'off' },
     'PUT /api/v1/bots/{id}/channels/{channelId}': { rule: 'always' },
   }
   const payloadFor = (method: string, path: string) => {

@@ -10,6 +10,7 @@ import type { ChannelAdapter } from './channel.types.ts'
 import { createChannelService } from './channels.service.ts'
 import { createNotificationExecutor } from './notification.executor.ts'
 import { createNotifyConsumer, notificationRunKind } from './notify.consumer.ts'
+import { createTelegram, type TelegramInboundOptions } from './telegram/telegram.ts'
 
 export { channelRoutes } from './channel.routes.ts'
 export {
@@ -20,6 +21,12 @@ export {
 } from './channel.types.ts'
 export type { Channels } from './channels.service.ts'
 export { notificationRunKind } from './notify.consumer.ts'
+export {
+  type TelegramInboundPeople,
+  telegramReplyRunKind,
+  telegramRoutes,
+  telegramWebhookRoutes,
+} from './telegram/telegram.ts'
 
 export type ChannelsDomain = ReturnType<typeof createChannels>
 
@@ -36,8 +43,13 @@ export function createChannels(deps: {
   publicUrl?: string | undefined
   /** The first delivery retry's delay (default 2 s). */
   retryBaseMs?: number
+  /** Telegram's inbound commands, linking and approval buttons (channels/telegram/); absent: none. */
+  telegram?: TelegramInboundOptions
 }) {
   const service = createChannelService(deps)
+  const telegram = deps.telegram
+    ? createTelegram({ ...deps, ...deps.telegram, channels: service, retryBaseMs: deps.retryBaseMs })
+    : undefined
   deps.kernel.executors.register(
     notificationRunKind,
     createNotificationExecutor({
@@ -46,6 +58,8 @@ export function createChannels(deps: {
       egress: deps.egress,
       botOf: deps.botOf,
       publicUrl: deps.publicUrl,
+      // Approval requests to Telegram get Approve / Reject buttons.
+      ...(telegram ? { decorate: telegram.service.decorateNotification } : {}),
     }),
   )
   deps.kernel.relay.consume(
@@ -56,5 +70,5 @@ export function createChannels(deps: {
       ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
     }),
   )
-  return { service, egress: deps.egress }
+  return { service, egress: deps.egress, telegram }
 }

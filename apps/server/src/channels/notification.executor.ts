@@ -25,6 +25,17 @@ export function createNotificationExecutor(deps: {
   botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
   /** The dashboard's address for links (`https://orch.example.com`); absent: paths only. */
   publicUrl?: string | undefined
+  /**
+   * A last look at the message before it is sent (channels/telegram/ adds approval buttons to
+   * `approval.requested` messages for Telegram); absent: sent as built.
+   */
+  decorate?: (
+    tenantId: string,
+    channel: { id: string; type: string },
+    event: string,
+    payload: Record<string, unknown>,
+    message: ChannelMessage,
+  ) => Promise<ChannelMessage>
 }): Executor {
   const linkTo = (path: string) => `${deps.publicUrl?.replace(/\/$/, '') ?? ''}${path}`
   return async ({ run, signal, assertLease }) => {
@@ -50,6 +61,14 @@ export function createNotificationExecutor(deps: {
       )
       message = digestMessage(input, items, linkTo('/notifications'))
     } else message = await messageOf(run.tenantId, input)
+    if (deps.decorate)
+      message = await deps.decorate(
+        run.tenantId,
+        { id: channel.row.id, type: channel.row.type },
+        input.event,
+        input.payload,
+        message,
+      )
     // Sending is the side effect: a worker that lost the run must not send it as well.
     await assertLease()
     try {

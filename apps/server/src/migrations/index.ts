@@ -27,6 +27,7 @@ import { mcpServers } from './0026-mcp-servers.ts'
 import { botFileBinary } from './0027-bot-file-binary.ts'
 import { channels } from './0028-channels.ts'
 import { botHooks } from './0029-bot-hooks.ts'
+import { telegramInbound } from './0030-telegram-inbound.ts'
 import { push } from './0031-push.ts'
 import { quietHours } from './0032-quiet-hours.ts'
 
@@ -60,6 +61,7 @@ export const migrations: Record<string, MigrationFactory> = {
   '0027-bot-file-binary': botFileBinary,
   '0028-channels': channels,
   '0029-bot-hooks': botHooks,
+  '0030-telegram-inbound': telegramInbound,
   '0031-push': push,
   '0032-quiet-hours': quietHours,
 }

@@ -67,6 +67,14 @@ export const telegramConfigSchema = z.strictObject({
 
 export type TelegramConfig = z.infer<typeof telegramConfigSchema>
 
+/**
+ * A message with inline buttons under its last part (`reply_markup`). Only the inbound commands
+ * (channels/telegram/) make one, for approval requests; every other message is a plain ChannelMessage.
+ */
+export interface TelegramChannelMessage extends ChannelMessage {
+  replyMarkup?: { inline_keyboard: Array<Array<{ text: string; callback_data: string }>> }
+}
+
 export const telegramAdapter: ChannelAdapter<TelegramConfig> = {
   type: 'telegram',
   configSchema: telegramConfigSchema,
@@ -80,6 +88,7 @@ export const telegramAdapter: ChannelAdapter<TelegramConfig> = {
     // the delivery sends every part again: after the first part is out, parts are paced (about one
     // message a second per chat) and a short 429 is waited out here rather than handed to the kernel.
     const parts = splitTelegramHtml(renderTelegramMessage(message), telegramMessageLimit)
+    const replyMarkup = (message as TelegramChannelMessage).replyMarkup
     for (const [index, text] of parts.entries()) {
       if (index > 0) await pause(partIntervalMs, signal)
       for (let waited = 0; ; waited++) {
@@ -89,6 +98,7 @@ export const telegramAdapter: ChannelAdapter<TelegramConfig> = {
             text,
             parse_mode: 'HTML',
             link_preview_options: { is_disabled: true },
+            ...(replyMarkup && index === parts.length - 1 ? { reply_markup: replyMarkup } : {}),
           })
           break
         } catch (error) {
@@ -262,7 +272,8 @@ function stackAfter(stack: OpenTag[], unit: string): OpenTag[] {
 // ---------------------------------------------------------------------------------------------------
 // Calling the Bot API
 
-interface TelegramApi {
+/** Where and how to call the Bot API (the inbound commands of channels/telegram/ call it too). */
+export interface TelegramApi {
   baseUrl: string
   token: string
   egress: EgressPolicy
@@ -304,7 +315,7 @@ export function scrubToken(text: string, token: string): string {
  * Calls a Bot API method (POST with JSON) and returns its `result`, or throws a ChannelError whose
  * message never holds the token. When the run's signal aborts, its reason is thrown as it is.
  */
-async function callTelegram(
+export async function callTelegram(
   api: TelegramApi,
   method: string,
   body: Record<string, unknown>,
