@@ -8,8 +8,10 @@ import { botRunsToKeep } from './bots/bot.retention.ts'
 import { importNoteFiles } from './bots/bot-notes.import.ts'
 import { botProvidersOf } from './bots/bot-providers.ts'
 import { type Bots, createBots } from './bots/bots.ts'
+import { closeAmqpConnections } from './channels/adapters/amqp.ts'
 import { closeEmailTransports } from './channels/adapters/email.ts'
 import { builtInChannelAdapters } from './channels/adapters/index.ts'
+import { closeNatsConnections } from './channels/adapters/nats.ts'
 import { createChannels, type TelegramInboundPeople } from './channels/channels.ts'
 import { createPush } from './channels/push/push.ts'
 import type { Tables } from './database.ts'
@@ -285,6 +287,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await browser.close()
         // Pooled SMTP connections of the e-mail channels.
         closeEmailTransports()
+        // The AMQP and NATS channels' kept connections.
+        await Promise.all([closeAmqpConnections(), closeNatsConnections()])
         // Stdio MCP servers' process groups, and the live HTTP connections.
         await mcp.close()
         await bus.close()
