@@ -41,7 +41,7 @@ export const natsConfigSchema = z
     servers: z
       .union([serverUrl, z.array(serverUrl).min(1).max(10)])
       .describe(
-        'The server(s), e.g. `tls://nats.example:4222` (tried in order); kept in the vault (a URL may carry `user:pass@` or a token).',
+        'The server(s), e.g. `tls://nats.example:4222` (tried in order; `tls://` for a server that requires TLS, so its certificate is checked against its name); kept in the vault (a URL may carry `user:pass@` or a token).',
       ),
     subject: z
       .string()
