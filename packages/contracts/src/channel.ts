@@ -4,7 +4,16 @@ import { pageQuerySchema, pageSchemaOf } from './pagination.ts'
 // Channels (issue 14): where a workspace's notifications go, which bots notify where, and what was
 // delivered. A notification is a run of kind `notification`; its history comes from the runs.
 
-export const channelTypes = ['telegram', 'email', 'webhook', 'slack', 'discord', 'push', 'amqp', 'nats'] as const
+export const channelTypes = [
+  'telegram',
+  'email',
+  'webhook',
+  'slack',
+  'discord',
+  'push',
+  'amqp',
+  'nats',
+] as const
 export const channelRules = ['always', 'on_new', 'on_results', 'on_error', 'never'] as const
 export const channelFormats = ['short', 'full', 'summary'] as const
 /** System events a channel may subscribe to for the whole workspace. */

@@ -23,7 +23,9 @@ export function quietHours(_dialect: DialectName) {
         input text NOT NULL,
         created_at bigint NOT NULL
       )`.execute(db)
-      await sql`CREATE INDEX held_notifications_window_idx ON held_notifications (channel_id, window_end, id)`.execute(db)
+      await sql`CREATE INDEX held_notifications_window_idx ON held_notifications (channel_id, window_end, id)`.execute(
+        db,
+      )
     },
     // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {

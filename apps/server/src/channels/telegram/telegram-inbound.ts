@@ -305,7 +305,7 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     header: string | undefined,
   ): Promise<{ tenantId: string } | 'not_found' | 'forbidden'> {
     const row = await inboundRow(channelId)
-    if (!row || row.mode !== 'webhook') return 'not_found'
+    if (row?.mode !== 'webhook') return 'not_found'
     if (!sameSecret(pathSecret, pathSecretOf(channelId, row.secret_version))) return 'not_found'
     if (!header || !sameSecret(header, headerSecretOf(channelId, row.secret_version))) return 'forbidden'
     return { tenantId: row.tenant_id }
@@ -791,7 +791,7 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       return message
     const approvalId = payload.approvalId
     const approval = await deps.people.approvalOf(tenantId, approvalId)
-    if (!approval || approval.status !== 'pending') return message
+    if (approval?.status !== 'pending') return message
     const now = clock.now()
     const expiresAt = Math.min(now + buttonTtlMs, approval.expiresAt ?? Number.POSITIVE_INFINITY)
     const buttons = (['approved', 'rejected'] as const).map((decision) => ({
