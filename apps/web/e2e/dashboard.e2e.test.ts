@@ -1230,7 +1230,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         db.prepare(
           `UPDATE channels SET created_at = ?, updated_at = ?,
              last_delivered_at = CASE WHEN last_delivered_at IS NULL THEN NULL ELSE ? END,
-             config = CASE WHEN type = 'webhook' THEN json_set(config, '$.url', 'http://127.0.0.1:4030/hook') ELSE config END`,
+             secret_hints = CASE WHEN type = 'webhook' THEN json_set(secret_hints, '$.url', 'http://127.0.0.1:4030/…') ELSE secret_hints END`,
         ).run(shotNow - 3 * 3600_000, shotNow - 3 * 3600_000, shotNow - 600_000)
         // API keys: fixed times, and fixed prefixes for the keys the test created (random otherwise).
         // A last use after the real time also keeps the server from touching it during the shots.

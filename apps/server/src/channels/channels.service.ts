@@ -31,6 +31,35 @@ export interface ResolvedChannel {
   config: Record<string, unknown>
 }
 
+/** Config fields that say where a channel sends: changing one needs the stored secrets sent again. */
+const destinationFields = [
+  'url',
+  'webhookUrl',
+  'apiBaseUrl',
+  'host',
+  'port',
+  'security',
+  'endpoint',
+  'servers',
+]
+/** Secrets we made ourselves (a webhook's signing secret): they stay with the channel wherever it sends. */
+const generatedSecrets = new Set(['signingSecret'])
+
+/** How a stored secret is shown: a URL by its host, a password only as set, a key masked. */
+function hintOf(key: string, value: unknown): string {
+  if (typeof value !== 'string') return `${Object.keys(value ?? {}).length} value(s)`
+  if (/pass/i.test(key)) return '••••••••'
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    try {
+      const url = new URL(value)
+      return `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ''}/…`
+    } catch {
+      return maskApiKey(value)
+    }
+  }
+  return maskApiKey(value)
+}
+
 const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString())
 
 export function createChannelService(deps: {
@@ -87,12 +116,7 @@ export function createChannelService(deps: {
   }
 
   function hintsOf(secrets: Record<string, unknown>): Record<string, string> {
-    return Object.fromEntries(
-      Object.entries(secrets).map(([key, value]) => [
-        key,
-        typeof value === 'string' ? maskApiKey(value) : `${Object.keys(value ?? {}).length} value(s)`,
-      ]),
-    )
+    return Object.fromEntries(Object.entries(secrets).map(([key, value]) => [key, hintOf(key, value)]))
   }
 
   function toJson(row: ChannelRow): Channel {
@@ -145,8 +169,15 @@ export function createChannelService(deps: {
       row.secrets_encrypted === null
         ? {}
         : (JSON.parse(deps.vault.decrypt(row.secrets_encrypted)) as Record<string, unknown>)
-    for (const [key, value] of Object.entries(secrets))
+    // Every secret string, also those inside a field (a webhook's header values: attack F2), is
+    // scrubbed from answers, errors and logs.
+    for (const [key, value] of Object.entries(secrets)) {
       if (typeof value === 'string') secretScrubber.set(row.tenant_id, `channel:${row.id}:${key}`, value)
+      else if (value && typeof value === 'object')
+        for (const [inner, text] of Object.entries(value))
+          if (typeof text === 'string')
+            secretScrubber.set(row.tenant_id, `channel:${row.id}:${key}:${inner}`, text)
+    }
     return { row, adapter, config: { ...JSON.parse(row.config), ...secrets } }
   }
 
@@ -308,6 +339,25 @@ export function createChannelService(deps: {
             .filter((key) => !(key in body.config!))
             .flatMap((key) => (current.config[key] === undefined ? [] : [[key, current.config[key]]])),
         )
+        // Stored secrets go only where they went before (attack F1): a new address, host, port or
+        // security needs them sent again, as a provider's key does.
+        const moved = destinationFields.filter(
+          (key) =>
+            key in body.config! && JSON.stringify(body.config![key]) !== JSON.stringify(current.config[key]),
+        )
+        const resend = Object.keys(kept).filter((key) => !generatedSecrets.has(key))
+        if (moved.length > 0 && resend.length > 0)
+          throw new AppError(
+            'secrets_required',
+            `The stored ${resend.join(', ')} ${resend.length === 1 ? 'is' : 'are'} not sent to a changed ${moved.join(', ')}: send ${resend.length === 1 ? 'it' : 'them'} again with the change.`,
+            400,
+            {
+              errors: resend.map((key) => ({
+                field: `config.${key}`,
+                message: `send it again: ${moved.join(', ')} changed`,
+              })),
+            },
+          )
         const { shown, secrets } = await checkedConfig(adapter, { ...kept, ...body.config })
         set.config = JSON.stringify(shown)
         set.secrets_encrypted =

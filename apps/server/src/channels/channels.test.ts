@@ -41,6 +41,7 @@ async function startReceiver() {
   const received: Array<{ headers: http.IncomingHttpHeaders; body: string; valid: boolean }> = []
   let secret = ''
   const statuses: number[] = []
+  const state = { echo: false }
   const server = http.createServer((request, response) => {
     let body = ''
     request.on('data', (chunk) => {
@@ -54,7 +55,11 @@ async function startReceiver() {
         String(request.headers['x-openorch-signature']),
       )
       received.push({ headers: request.headers, body, valid })
-      response.writeHead(statuses.shift() ?? 200).end('ok')
+      const status = statuses.shift() ?? 200
+      // A careless receiver quotes what it was sent in its refusal.
+      response
+        .writeHead(status)
+        .end(state.echo && status >= 400 ? `refused, you sent: ${request.headers.authorization}` : 'ok')
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -62,6 +67,9 @@ async function startReceiver() {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     received,
     statuses,
+    set echo(value: boolean) {
+      state.echo = value
+    },
     setSecret: (value: string) => {
       secret = value
     },
@@ -484,5 +492,70 @@ describe.each(dialects)('channels on %s', (dialect) => {
       (await call('PUT', '/notification-settings', t.keys.editor, { quietHours: null, urgentEvents: [] }))
         .statusCode,
     ).toBe(403)
+  })
+
+  it('sends stored secrets only where they went before, scrubs header values from errors, and shows URLs and passwords as hints (attack F1, F2, F4, F6)', async () => {
+    t = await createTestApp(dialect)
+    receiver = await startReceiver()
+    const created = await call('POST', '/channels', t.keys.admin, {
+      type: 'webhook',
+      name: 'Partner',
+      config: {
+        url: `${receiver.url}?token=URL-SECRET-987`,
+        headers: { authorization: 'Bearer PARTNER-TOKEN-123456' },
+      },
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    const channel = channelCreatedSchema.parse(created.json())
+    // The URL is a secret too: people see its host, never its query or credentials.
+    expect(channel.config).toEqual({})
+    expect(channel.secretHints.url).toBe(`http://127.0.0.1:${new URL(receiver.url).port}/…`)
+    expect(created.body).not.toContain('URL-SECRET')
+    // An editor cannot send the stored header to another address without knowing it.
+    const moved = await call('PATCH', `/channels/${channel.id}`, t.keys.editor, {
+      config: { url: 'http://127.0.0.1:9/collect' },
+    })
+    expect(moved.statusCode).toBe(400)
+    expect(moved.json()).toMatchObject({ code: 'secrets_required' })
+    expect(moved.json().errors.map((e: { field: string }) => e.field)).toEqual(['config.headers'])
+    const resent = await call('PATCH', `/channels/${channel.id}`, t.keys.editor, {
+      config: { url: receiver.url, headers: { authorization: 'Bearer PARTNER-TOKEN-123456' } },
+    })
+    expect(resent.statusCode, resent.body).toBe(200)
+    // A receiver that echoes the header in its refusal: the value never reaches people.
+    receiver.statuses.push(401)
+    receiver.echo = true
+    const tested = await call('POST', `/channels/${channel.id}/test`, t.keys.editor)
+    expect(tested.json()).toMatchObject({ delivered: false })
+    expect(tested.body).not.toContain('PARTNER-TOKEN')
+    expect((await call('GET', `/channels/${channel.id}`, t.keys.viewer)).body).not.toContain('PARTNER-TOKEN')
+
+    // An SMTP password is shown only as set; changing the host needs it again.
+    const mail = await call('POST', '/channels', t.keys.admin, {
+      type: 'email',
+      name: 'Mail',
+      config: {
+        host: '127.0.0.1',
+        port: 2525,
+        security: 'none',
+        user: 'ops',
+        pass: 'SMTP-PASSWORD-s3cr3t-42',
+        from: 'bots@example.com',
+        to: ['me@example.com'],
+      },
+    })
+    expect(mail.statusCode, mail.body).toBe(201)
+    expect(mail.json().secretHints).toEqual({ pass: '••••••••' })
+    const downgraded = await call('PATCH', `/channels/${mail.json().id}`, t.keys.editor, {
+      config: {
+        host: '127.0.0.1',
+        port: 2526,
+        security: 'none',
+        user: 'ops',
+        from: 'bots@example.com',
+        to: ['x@example.com'],
+      },
+    })
+    expect(downgraded.json()).toMatchObject({ code: 'secrets_required' })
   })
 })

@@ -1,10 +1,29 @@
 import { Writable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { bearer, createCapturingLog, createTestApp, type TestApp } from '../../test/app-harness.ts'
-import { createLogger, redactQuery, wantsPrettyLogs } from './logger.ts'
+import { createLogger, redactQuery, redactUrl, wantsPrettyLogs } from './logger.ts'
 
 // Issue 11: query strings were logged verbatim (a key put into a URL by mistake landed in the log),
 // and logs on a terminal were raw JSON.
+
+describe('credentials in paths', () => {
+  it('redacts an inbound hook token and a Telegram webhook secret however the path is spelled (attack 14 F5)', () => {
+    for (const url of [
+      '/api/v1/hooks/ooh_SECRET',
+      '/api/v1/hooks//ooh_SECRET',
+      '/api/v1/HOOKS/ooh_SECRET',
+      '/api/v1/Hooks/ooh_SECRET?x=1',
+      '/api/v1/hooks%2Fooh_SECRET',
+      '/api/v1/channels/c1/telegram/SECRET',
+      '/api/v1/channels/c1/telegram//SECRET',
+      '/api/v1/channels/c1/Telegram/SECRET',
+    ])
+      expect(redactUrl(url), url).not.toContain('SECRET')
+    // The named Telegram routes are no secrets.
+    expect(redactUrl('/api/v1/channels/c1/telegram/link-code')).toBe('/api/v1/channels/c1/telegram/link-code')
+    expect(redactUrl('/api/v1/channels/telegram/discover-chats')).toBe('/api/v1/channels/telegram/discover-chats')
+  })
+})
 
 describe('query strings in logs', () => {
   it('keeps the path and the parameter names, and the values only of a few harmless parameters', () => {

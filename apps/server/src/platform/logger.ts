@@ -126,7 +126,8 @@ export function redactQuery(url: string): string {
 /** Paths whose last part is a credential (an inbound hook's token): logged without it. */
 // Inbound webhooks' tokens, and Telegram's webhook secret (`/channels/{id}/telegram/{secret}`; not its
 // named routes).
-const credentialPaths = /(\/hooks\/|\/telegram\/(?!(?:link-code|inbound|discover-chats)(?:[/?#]|$)))[^/?#]+/
+const credentialPaths =
+  /(\/hooks(?:\/|%2f)+|\/telegram(?:\/|%2f)+(?!(?:link-code|inbound|discover-chats)(?:[/?#]|$)))[^/?#]+/i
 
 /** A URL as logged: credentials in the path and the query's values redacted. */
 export function redactUrl(url: string): string {

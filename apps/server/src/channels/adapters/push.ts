@@ -10,7 +10,14 @@ import {
 import { networkFailureReason } from '../../platform/egress/network-reason.ts'
 import { AppError } from '../../platform/errors.ts'
 import { type ChannelAdapter, ChannelError, type ChannelMessage } from '../channel.types.ts'
-import { channelTimeoutMs, checkChannelUrl, isOpenedByOperator, oneLine, retryAfterOf } from './webhook.ts'
+import {
+  channelTimeoutMs,
+  checkChannelUrl,
+  isOpenedByOperator,
+  oneLine,
+  readCapped,
+  retryAfterOf,
+} from './webhook.ts'
 
 // The push channel: Web Push to a browser that subscribed from the dashboard (RFC 8030), the payload
 // encrypted for that browser alone (aes128gcm, RFC 8291) and the request signed with the installation's
@@ -173,7 +180,8 @@ export function createPushAdapter(deps: PushAdapterDeps): ChannelAdapter<PushCon
           retryable: true,
         })
       }
-      const text = await response.text().catch(() => '')
+      // Only the start of an answer matters, and a hostile service may send gigabytes (attack F3).
+      const text = await readCapped(response).catch(() => '')
       const { status } = response
       if (status === 201 || status === 202 || status === 200) return
       const said = text.trim() ? `: ${oneLine(text, 200)}` : ''

@@ -13,6 +13,7 @@ import { AppError } from '../../platform/errors.ts'
 import { maxRetryDelayMs } from '../../runs/retry.ts'
 import { type ChannelAdapter, ChannelError, type ChannelMessage } from '../channel.types.ts'
 import { type Block, type Inline, isSafeLinkUrl, parseMarkdown } from './markup.ts'
+import { readCapped } from './webhook.ts'
 
 // The Telegram channel: `sendMessage` in HTML parse mode through the egress guard. The Markdown is
 // rendered into the HTML subset Telegram parses (b, i, s, a, code, pre) with everything else escaped,
@@ -333,7 +334,8 @@ export async function callTelegram(
       redirect: 'manual',
       signal,
     })
-    const text = await response.text()
+    // A Bot API answer is small; a server answering gigabytes gets read no further (attack F3).
+    const text = await readCapped(response, 1024 * 1024)
     try {
       answer = JSON.parse(text) as TelegramAnswer
     } catch {

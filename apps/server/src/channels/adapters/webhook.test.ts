@@ -271,7 +271,7 @@ describe('webhook adapter', () => {
       false,
     )
     expect(webhookConfigSchema.safeParse({ url: 'https://example.com/x' }).success).toBe(false)
-    expect(webhookAdapter.secretFields).toEqual(['headers', 'signingSecret'])
+    expect(webhookAdapter.secretFields).toEqual(['url', 'headers', 'signingSecret'])
   })
 
   it('does not follow a redirect: a permanent webhook_redirect naming the location', async () => {

@@ -123,7 +123,8 @@ function redirectTarget(location: string, base: string): string {
   }
 }
 
-async function readCapped(response: Response): Promise<string> {
+/** An answer's body, read only up to `maxBytes` (a hostile receiver's gigabytes are never held). */
+export async function readCapped(response: Response, maxBytes = maxAnswerBytes): Promise<string> {
   if (!response.body) return ''
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
@@ -133,7 +134,7 @@ async function readCapped(response: Response): Promise<string> {
     if (done) break
     chunks.push(value)
     size += value.byteLength
-    if (size >= maxAnswerBytes) {
+    if (size >= maxBytes) {
       await reader.cancel().catch(() => {})
       break
     }
@@ -292,7 +293,8 @@ export const webhookAdapter: ChannelAdapter<WebhookConfig> = {
   type: 'webhook',
   configSchema: webhookConfigSchema,
   // `headers` is a record: every value is a secret (an Authorization header), so the whole record is.
-  secretFields: ['headers', 'signingSecret'],
+  // The URL too: it may carry a key in its query or credentials (attack F4); people see its host.
+  secretFields: ['url', 'headers', 'signingSecret'],
   async check(config, egress) {
     await checkChannelUrl(config.url, egress)
   },
