@@ -21,7 +21,9 @@ describe('credentials in paths', () => {
       expect(redactUrl(url), url).not.toContain('SECRET')
     // The named Telegram routes are no secrets.
     expect(redactUrl('/api/v1/channels/c1/telegram/link-code')).toBe('/api/v1/channels/c1/telegram/link-code')
-    expect(redactUrl('/api/v1/channels/telegram/discover-chats')).toBe('/api/v1/channels/telegram/discover-chats')
+    expect(redactUrl('/api/v1/channels/telegram/discover-chats')).toBe(
+      '/api/v1/channels/telegram/discover-chats',
+    )
   })
 })
 
