@@ -1044,7 +1044,8 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
       // The card: connected, a delivery a moment ago, the header hinted, never shown.
       const card = page.getByTestId('channel').filter({ hasText: 'Team hook' })
       await hasText(card.getByTestId('channel-status'), 'connected')
-      await hasText(card, hookUrl)
+      // The URL is a secret too (it may carry a key): shown by its host only.
+      await hasText(card, `${new URL(hookUrl).origin}/…`)
       expect(await card.innerText()).not.toContain(hookHeader)
       // A test from the card, and a workspace alert chosen.
       await card.getByRole('button', { name: 'Send test to Team hook' }).click()

@@ -289,6 +289,26 @@ describe.each(dialects)('run kernel on %s', (dialect) => {
     expect(maxPerKey).toBe(1)
   })
 
+  it('takes up the next run behind a concurrency key as soon as the key is free, not at the next poll', async () => {
+    // A poll a minute: only the settlement that frees the key can start the next run in time.
+    const k = kernel({ worker: { concurrency: 4, pollIntervalMs: 60_000 } })
+    k.executors.register('keyed', async () => ({ output: null }))
+    k.start()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await k.runs.enqueueMany(
+      Array.from({ length: 5 }, () => ({
+        tenantId,
+        kind: 'keyed',
+        trigger: 'api' as const,
+        concurrencyKey: 'channel:1',
+      })),
+    )
+    await waitFor(
+      async () => (await k.runs.list(tenantId, { status: 'completed', limit: 10 })).items.length === 5,
+      { what: 'five runs of one key, one after the other', timeoutMs: 5_000 },
+    )
+  })
+
   it('holds prefetched runs in a local queue within the concurrency limit and releases them on stop', async () => {
     let inFlight = 0
     let maxInFlight = 0
