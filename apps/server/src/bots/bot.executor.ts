@@ -152,8 +152,11 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       throw error
     }
 
-    // A run parked for an approval goes on from its conversation once the approval is decided.
-    const decided = deps.approvals ? await deps.approvals.service.decidedOf(run.tenantId, run.id) : undefined
+    // A run parked for an approval goes on from its conversation once the approval is decided. Only a
+    // bot with tools parks, and a resumed run is past its first attempt (the resume's claim counts
+    // one): a bot run's first attempt asks nothing more of the database.
+    const mayHaveParked = deps.approvals !== undefined && run.attempt > 1 && toolsOf(bot).length > 0
+    const decided = mayHaveParked ? await deps.approvals!.service.decidedOf(run.tenantId, run.id) : undefined
     const parked = decided?.state as ParkedBotRun | undefined
     if (decided)
       await log('info', `approval ${decided.row.status}: going on from the conversation`, {

@@ -359,10 +359,11 @@ export class Worker {
             log().warn({ outcome: settlement.outcome }, 'settlement refused: lease no longer held')
           this.options.onSettled?.(run, settlement, accepted)
           if (accepted && settlement.outcome === 'retry') this.wakeAt(settlement.runAt)
-          // A run that held a concurrency key freed it: the next run behind that key is due now, and
-          // a worker that went idle on it would otherwise wait for its poll (a channel's backlog
-          // drained one delivery a second: notify benchmark).
-          if (accepted && run.concurrencyKey) this.nudge()
+          // A run that held a concurrency key freed it: the next run behind that key is due now. A busy
+          // worker claimed with this settlement already; one that went idle (its last claim found only
+          // runs behind busy keys) would otherwise wait for its poll — a channel's backlog drained one
+          // delivery a second (notify benchmark).
+          if (accepted && run.concurrencyKey && this.idle) this.nudge()
         }
       })
       .catch((error) =>
