@@ -7,7 +7,7 @@ import { firstLine, truncate, truncateMarkdown } from './markup.ts'
 import {
   type ChannelAnswer,
   checkChannelUrl,
-  isOpenedByOperator,
+  isServiceUrl,
   oneLine,
   postToChannel,
   retryAfterOf,
@@ -72,17 +72,8 @@ export const discordAdapter: ChannelAdapter<DiscordConfig> = {
 const discordUrlAdvice =
   'A Discord webhook URL starts with https://discord.com/api/webhooks/ (Server Settings → Integrations → Webhooks → Copy Webhook URL). Another host is only called when the operator opens it with OPENORCH_EGRESS_ALLOW.'
 
-async function isDiscordUrl(text: string, egress: EgressPolicy): Promise<boolean> {
-  const url = new URL(text)
-  if (
-    url.protocol === 'https:' &&
-    discordHosts.has(url.hostname.toLowerCase()) &&
-    url.port === '' &&
-    /^\/api\/(v\d+\/)?webhooks\//.test(url.pathname)
-  )
-    return true
-  return isOpenedByOperator(url, egress)
-}
+const isDiscordUrl = (text: string, egress: EgressPolicy) =>
+  isServiceUrl(text, { hosts: discordHosts, path: /^\/api\/(v\d+\/)?webhooks\// }, egress)
 
 // ---------------------------------------------------------------------------------------------------
 // The message

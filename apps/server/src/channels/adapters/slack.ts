@@ -14,7 +14,7 @@ import {
 import {
   type ChannelAnswer,
   checkChannelUrl,
-  isOpenedByOperator,
+  isServiceUrl,
   oneLine,
   postToChannel,
   retryAfterOf,
@@ -69,12 +69,8 @@ export const slackAdapter: ChannelAdapter<SlackConfig> = {
 const slackUrlAdvice =
   'A Slack incoming webhook URL starts with https://hooks.slack.com/services/ (Slack shows it under Incoming Webhooks of your Slack app). Another host is only called when the operator opens it with OPENORCH_EGRESS_ALLOW.'
 
-/** Slack's own webhook host over https, or a host the operator opened (a relay, a test receiver). */
-async function isSlackUrl(text: string, egress: EgressPolicy): Promise<boolean> {
-  const url = new URL(text)
-  if (url.protocol === 'https:' && slackHosts.has(url.hostname.toLowerCase()) && url.port === '') return true
-  return isOpenedByOperator(url, egress)
-}
+/** Slack's own webhook host over https, or a host the operator opened. */
+const isSlackUrl = (text: string, egress: EgressPolicy) => isServiceUrl(text, { hosts: slackHosts }, egress)
 
 // ---------------------------------------------------------------------------------------------------
 // The message

@@ -198,6 +198,26 @@ export async function checkChannelUrl(url: string, egress: EgressPolicy): Promis
  * installation refuses by default (loopback, private, …) and OPENORCH_EGRESS_ALLOW opens them all.
  * Slack and Discord URLs must be theirs unless this holds (a self-hosted relay, a test receiver).
  */
+/**
+ * A chat service's own webhook URL (https, one of its hosts, the default port, its path), or a host
+ * the operator opened on purpose (a self-hosted relay, a test receiver).
+ */
+export async function isServiceUrl(
+  text: string,
+  service: { hosts: ReadonlySet<string>; path?: RegExp },
+  egress: EgressPolicy,
+): Promise<boolean> {
+  const url = new URL(text)
+  if (
+    url.protocol === 'https:' &&
+    service.hosts.has(url.hostname.toLowerCase()) &&
+    url.port === '' &&
+    (service.path === undefined || service.path.test(url.pathname))
+  )
+    return true
+  return isOpenedByOperator(url, egress)
+}
+
 export async function isOpenedByOperator(url: URL, egress: EgressPolicy): Promise<boolean> {
   const { host, port } = hostAndPort(url)
   const addresses = await addressesOf(host)
