@@ -128,6 +128,16 @@ describe.each(dialects)('channels on %s', (dialect) => {
       { what: 'the bot run' },
     )
   }
+  /** A channel of the test's recorder type, made by an editor. */
+  const recorderChannel = async (name: string, room: string) => {
+    const created = await call('POST', '/channels', t.keys.editor, {
+      type: 'recorder',
+      name,
+      config: { room, token: 'tok-0123456789' },
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    return channelCreatedSchema.parse(created.json())
+  }
   const jsonOf = async (answer: ReturnType<typeof call>) => {
     const response = await answer
     expect(response.statusCode, response.body).toBe(200)
@@ -201,24 +211,8 @@ describe.each(dialects)('channels on %s', (dialect) => {
     t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
     t.startKernel()
     const bot = await botWithModel(['Air Max 90 for 35 €', 'Air Max 90 for 35 €', 'Samba for 39 €'])
-    const room = channelCreatedSchema.parse(
-      (
-        await call('POST', '/channels', t.keys.editor, {
-          type: 'recorder',
-          name: 'Room',
-          config: { room: 'r', token: 'tok-0123456789' },
-        })
-      ).json(),
-    )
-    const log = channelCreatedSchema.parse(
-      (
-        await call('POST', '/channels', t.keys.editor, {
-          type: 'recorder',
-          name: 'Log',
-          config: { room: 'l', token: 'tok-0123456789' },
-        })
-      ).json(),
-    )
+    const room = await recorderChannel('Room', 'r')
+    const log = await recorderChannel('Log', 'l')
     expect(
       (
         await call('PUT', `/bots/${bot.id}/channels/${room.id}`, t.keys.editor, {
@@ -274,15 +268,7 @@ describe.each(dialects)('channels on %s', (dialect) => {
     t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
     t.startKernel()
     const bot = await botWithModel(['one', 'two'])
-    const channel = channelCreatedSchema.parse(
-      (
-        await call('POST', '/channels', t.keys.editor, {
-          type: 'recorder',
-          name: 'Room',
-          config: { room: 'r', token: 'tok-0123456789' },
-        })
-      ).json(),
-    )
+    const channel = await recorderChannel('Room', 'r')
     await call('PUT', `/bots/${bot.id}/channels/${channel.id}`, t.keys.editor, { rule: 'always' })
     rec.failures.push(
       new ChannelError('room_unavailable', 'The room is down.', { retryable: true }),
@@ -374,15 +360,7 @@ describe.each(dialects)('channels on %s', (dialect) => {
       type: 'tool_calls',
       calls: [{ name: 'files_delete', arguments: { name: 'a.txt' } }],
     })
-    const channel = channelCreatedSchema.parse(
-      (
-        await call('POST', '/channels', t.keys.editor, {
-          type: 'recorder',
-          name: 'Room',
-          config: { room: 'r', token: 'tok-0123456789' },
-        })
-      ).json(),
-    )
+    const channel = await recorderChannel('Room', 'r')
     const subscribed = await call('PUT', `/channels/${channel.id}/events`, t.keys.editor, {
       types: ['approval.requested'],
     })
@@ -436,15 +414,7 @@ describe.each(dialects)('channels on %s', (dialect) => {
     t = await createTestApp(dialect, { channelAdapters: [rec.adapter], kernel: { clock } })
     t.startKernel()
     const bot = await botWithModel(['First find', 'Second find'])
-    const channel = channelCreatedSchema.parse(
-      (
-        await call('POST', '/channels', t.keys.editor, {
-          type: 'recorder',
-          name: 'Phone',
-          config: { room: 'r', token: 'tok-0123456789' },
-        })
-      ).json(),
-    )
+    const channel = await recorderChannel('Phone', 'r')
     const badZone = await call('PUT', `/channels/${channel.id}/quiet-hours`, t.keys.editor, {
       quietHours: { start: '23:00', end: '07:00', timezone: 'Mars/Olympus' },
     })
