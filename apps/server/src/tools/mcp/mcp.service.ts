@@ -58,10 +58,18 @@ export function createMcpService(deps: McpServiceDeps) {
     log,
     ...(deps.limits ? { limits: deps.limits } : {}),
     events: {
-      onTools: (server, tools) => void record(server, { status: 'connected', error: null, tools }),
-      onFailure: (server, reason) => void record(server, { status: 'error', error: reason }),
+      onTools: (server, tools) => track(record(server, { status: 'connected', error: null, tools })),
+      onFailure: (server, reason) => track(record(server, { status: 'error', error: reason })),
     },
   })
+
+  // The pool reports from its own callbacks; a check waits for those writes before it reads the row
+  // again (GET /mcp-servers/{id} read the old status under load: a flaky CI run on PostgreSQL).
+  const recording = new Set<Promise<void>>()
+  function track(write: Promise<void>): void {
+    const settled = write.catch(() => {}).finally(() => recording.delete(settled))
+    recording.add(settled)
+  }
 
   /** What a connection found, kept for the dashboard and for listing tools without connecting. */
   async function record(
@@ -230,6 +238,7 @@ export function createMcpService(deps: McpServiceDeps) {
       const row = await mustFind(tenantId, id)
       if (row.enabled !== 1) return viewOf(row)
       await check(row)
+      await Promise.all([...recording])
       return viewOf(await mustFind(tenantId, id))
     },
 
