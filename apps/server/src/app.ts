@@ -239,7 +239,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       })
   })
   await registerOpenApi(app, { version: serverVersion })
-  const { checkRateLimits, checkSignInRate } = await registerRateLimits(
+  const { checkRateLimits, checkSignInRate, checkPublicWebhookRate } = await registerRateLimits(
     app,
     deps.config.rateLimits ?? { perKeyPerMinute: 600, perTenantPerMinute: 3000 },
   )
@@ -274,7 +274,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         await api.register(inboundHookRoutes, { bots: deps.bots.service, hooks: deps.bots.hooks })
       // Telegram's webhook: a secret path and Telegram's secret-token header, not an API key.
       if (deps.channels?.telegram)
-        await api.register(telegramWebhookRoutes, { telegram: deps.channels.telegram.service })
+        await api.register(telegramWebhookRoutes, {
+          telegram: deps.channels.telegram.service,
+          checkRate: checkPublicWebhookRate,
+        })
       await api.register(async (secured) => {
         const checkCredential = createCredentialCheck(
           apiKeys,

@@ -192,7 +192,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     quotas: config.quotas,
   })
 
-  const push = createPush({ database, clock: systemClock, vault, channels: () => channels.service })
+  const push = createPush({
+    database,
+    clock: systemClock,
+    vault,
+    channels: () => channels.service,
+    publicUrl: config.publicUrl,
+  })
   const users = createUserService({
     database,
     clock: systemClock,
@@ -208,6 +214,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     telegram: { log, people: telegramPeopleOf({ bots, approvals, users }) },
     adapters: [...builtInChannelAdapters, push.adapter],
     botOf: bots.botOf,
+    summarize: bots.summarize,
+    publicUrl: config.publicUrl,
   })
 
   const app = await buildApp({

@@ -22,6 +22,7 @@ import type { Clock } from '../src/platform/clock.ts'
 import { createVault, type Vault } from '../src/platform/crypto.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
 import { createEgressPolicy, parseEgressAllow } from '../src/platform/egress/egress.ts'
+import type { RateLimits } from '../src/platform/http/rate-limit.ts'
 import { createLogger, type Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
 import {
@@ -99,7 +100,7 @@ export async function createTestApp(
     /** What the bots use to reach providers (default: the provider service above). */
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
-    rateLimits?: { perKeyPerMinute: number; perTenantPerMinute: number; signInPerAddressPerMinute?: number }
+    rateLimits?: RateLimits
     corsOrigins?: string[]
     /** OPENORCH_TRUST_PROXY as parsed (default false: the socket's address is the client's). */
     trustProxy?: boolean | number | string[]
@@ -189,6 +190,7 @@ export async function createTestApp(
     egress: toolEgress,
     adapters: [...builtInChannelAdapters, push.adapter, ...(options.channelAdapters ?? [])],
     botOf: bots.botOf,
+    summarize: bots.summarize,
     retryBaseMs: 20,
     // `users` is made below; its functions are called only once requests come.
     telegram: {

@@ -23,6 +23,8 @@ function requiredRole(method: string, path: string): Role {
   // Telegram: switching how a channel receives commands is an admin's; a link code is any person's.
   if (/^\/api\/v1\/channels\/[^/]+\/telegram\/inbound$/.test(path)) return 'admin'
   if (/^\/api\/v1\/channels\/[^/]+\/telegram\/link-code$/.test(path)) return 'viewer'
+  // Anyone unlinks their own chat (admins anyone's: the handler decides, tested in telegram-inbound).
+  if (/^\/api\/v1\/channels\/[^/]+\/telegram\/links\/[^/]+$/.test(path)) return 'viewer'
   if (method === 'GET') return 'viewer'
   if (/^\/api\/v1\/(bots|runs|approvals|channels)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)

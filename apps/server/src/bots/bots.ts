@@ -6,7 +6,7 @@ import type { Logger } from '../platform/logger.ts'
 import { createQuotasOf } from '../quotas/quota.service.ts'
 import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
-import type { Schedules } from '../schedules/schedules.ts'
+import { nextFireTimes, type Schedules } from '../schedules/schedules.ts'
 import type { ToolRegistry } from '../tools/tools.ts'
 import { createBotEventHandler } from './bot.events.ts'
 import { type BotExecutorDeps, type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
@@ -17,6 +17,7 @@ import { findBot } from './bot.store.ts'
 import { createBotFiles } from './bot-files.ts'
 import { createBotHooks } from './bot-hooks.ts'
 import { createBotNotes } from './bot-notes.ts'
+import { createBotSummarizer } from './bot-summary.ts'
 
 /** For other domains (the quotas page counts a workspace's bots). */
 export { countBots } from './bot.store.ts'
@@ -86,11 +87,21 @@ export function createBots(deps: BotsDeps) {
     notes,
     /** The bots' inbound webhooks (POST /hooks/{token}). */
     hooks: createBotHooks({ database: deps.database, clock: deps.clock }),
-    /** A bot of the workspace by id and name, for domains that name it (channels); undefined if none. */
-    async botOf(tenantId: string, id: string): Promise<{ id: string; name: string } | undefined> {
+    /**
+     * A bot of the workspace by id, for domains that name it (channels): its name, time zone and when
+     * it runs next (epoch ms; null: not scheduled); undefined if none.
+     */
+    async botOf(
+      tenantId: string,
+      id: string,
+    ): Promise<{ id: string; name: string; timezone: string; nextRunAt: number | null } | undefined> {
       const row = await findBot(deps.database.db, tenantId, id)
-      return row ? { id: row.id, name: row.name } : undefined
+      if (!row) return undefined
+      const fireTimes = await nextFireTimes(deps.database.db, botRunKind, [row.id])
+      return { id: row.id, name: row.name, timezone: row.timezone, nextRunAt: fireTimes.get(row.id) ?? null }
     },
+    /** Two sentences about a run's result by the bot's own model (notifications in the `summary` format). */
+    summarize: createBotSummarizer({ database: deps.database, clock: deps.clock, providers: deps.providers }),
     /** The files the bots' tools keep, read-only, for people (GET /bots/{id}/files). */
     files: createBotFiles({ database: deps.database }),
     /** The installation's quotas, and each workspace's (with its overrides). */

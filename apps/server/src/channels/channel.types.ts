@@ -15,7 +15,7 @@ export interface ChannelMessage {
   title: string
   /** The body as Markdown (the bot's output, or a system event's words); may be long. */
   text: string
-  /** short: the first line of the result and the facts; full: the whole text. */
+  /** short: the first line of the result and the facts; full: the whole text; summary: two sentences by the bot's model. */
   format: 'short' | 'full' | 'summary'
   /** Facts shown small: "14:02 · 12 s · 1,234 tokens · $0.0021". */
   facts: string[]
@@ -41,6 +41,24 @@ export interface NotificationData {
   error: { code: string; message: string } | null
   createdAt: string
 }
+
+/** A bot as a notification names it (the bots domain answers; channels do not read its tables). */
+export interface NotifiedBot {
+  id: string
+  name: string
+  /** Its time zone, for the next run time in the footer (absent: UTC). */
+  timezone?: string
+  /** When it runs next (epoch ms); null or absent: not scheduled. */
+  nextRunAt?: number | null
+}
+
+/** Two sentences about a bot run's result by the bot's own model, with what they cost (`summary`). */
+export type SummarizeRun = (
+  tenantId: string,
+  botId: string,
+  text: string,
+  by: { runId: string; attempt: number; signal: AbortSignal },
+) => Promise<{ text: string; tokensIn: number; tokensOut: number; costUsd: number | null }>
 
 /** What an adapter may use while it sends: the channel's settings (secrets decrypted), the run's signal. */
 export interface SendContext<Config> {

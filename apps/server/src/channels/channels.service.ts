@@ -17,7 +17,7 @@ import { secretScrubber } from '../platform/secret-scrubber.ts'
 import { maskApiKey } from '../providers/key-hint.ts'
 import { isValidTimeZone } from '../schedules/schedule-spec.ts'
 import type { ChannelRow } from './channel.table.ts'
-import { type ChannelAdapter, ChannelError, type ChannelMessage } from './channel.types.ts'
+import { type ChannelAdapter, ChannelError, type ChannelMessage, type NotifiedBot } from './channel.types.ts'
 
 // A workspace's channels: settings checked by their adapter and kept with their secrets in the vault
 // (never returned, masked as hints), status from the deliveries, and which bots notify where.
@@ -69,7 +69,7 @@ export function createChannelService(deps: {
   egress: EgressPolicy
   adapters: readonly ChannelAdapter[]
   /** The bot of a link, if it is in the workspace (the bots domain answers). */
-  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+  botOf(tenantId: string, botId: string): Promise<NotifiedBot | undefined>
 }) {
   const db = deps.database.db
   const byType = new Map(deps.adapters.map((adapter) => [adapter.type, adapter]))

@@ -263,6 +263,76 @@ describe.each(dialects)('channels on %s', (dialect) => {
     )
   })
 
+  it('writes the summary format with the bot’s own model, records its tokens on the notification run, and falls back to the first line when the provider fails', async () => {
+    const rec = recorder()
+    t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })
+    t.startKernel()
+    const offers = 'Found 3 offers.\nAir Max 90 for 35 € in Berlin\nSamba for 39 €\nGazelle for 45 €'
+    const bot = await botWithModel([])
+    model!.setBehaviour({
+      type: 'script',
+      steps: [
+        { type: 'success', text: offers },
+        {
+          type: 'success',
+          text: 'Three sneaker offers turned up. The cheapest is the Air Max 90 for 35 € in Berlin.',
+          usage: { inputTokens: 61, outputTokens: 19 },
+        },
+        { type: 'success', text: offers.replace('3', 'three') },
+        // The provider is down while the second notification is written: it still goes out.
+        { type: 'server_error', status: 503 },
+      ],
+    })
+    const room = await recorderChannel('Room', 'r')
+    await call('PUT', `/bots/${bot.id}/channels/${room.id}`, t.keys.editor, {
+      rule: 'always',
+      format: 'summary',
+    })
+    // A schedule, so the footer names the next run in the bot's zone.
+    expect(
+      (
+        await call('PATCH', `/bots/${bot.id}`, t.keys.editor, {
+          schedule: '0 9 * * *',
+          timezone: 'Europe/Berlin',
+        })
+      ).statusCode,
+    ).toBe(200)
+
+    await runBot(bot.id)
+    await waitFor(async () => (await notifications('?status=sent')).length === 1, { what: 'the summary' })
+    const summarised = rec.sent[0]!
+    expect(summarised.format).toBe('summary')
+    expect(summarised.text).toBe(
+      'Three sneaker offers turned up. The cheapest is the Air Max 90 for 35 € in Berlin.',
+    )
+    expect(summarised.footer).toMatch(/^Next run: \w{3} \d{1,2} \w{3}, 09:00 \(Europe\/Berlin\)$/)
+    // The model was asked for two sentences about the run's text, with the bot's model.
+    const asked = model!.requests.filter((r) => r.path.endsWith('/chat/completions'))[1]!.body as {
+      model: string
+      messages: Array<{ role: string; content: string }>
+    }
+    expect(asked.model).toBe('gpt-4o-mini')
+    expect(JSON.stringify(asked.messages)).toContain('exactly two short sentences')
+    expect(JSON.stringify(asked.messages)).toContain('Air Max 90 for 35 €')
+    // Its tokens are the notification run's, and the bot's usage.
+    const [delivery] = await notifications(`?channelId=${room.id}`)
+    const run = await jsonOf(call('GET', `/runs/${delivery!.id}`, t.keys.viewer))
+    expect(run).toMatchObject({ kind: 'notification', tokensIn: 61, tokensOut: 19 })
+    expect(run.costUsd).toBeGreaterThan(0)
+    expect(run.output.summary).toBe(summarised.text)
+    const usage = await jsonOf(call('GET', `/usage?botId=${bot.id}`, t.keys.viewer))
+    expect(usage.total).toMatchObject({ calls: 2, tokensIn: 12 + 61, tokensOut: 5 + 19 })
+
+    await runBot(bot.id)
+    await waitFor(async () => (await notifications('?status=sent')).length === 2, { what: 'the fallback' })
+    const fallback = rec.sent[1]!
+    expect(fallback.text).toBe('Found three offers.')
+    const second = (await notifications(`?channelId=${room.id}`)).find((n) => n.id !== delivery!.id)!
+    const fallbackRun = await jsonOf(call('GET', `/runs/${second.id}`, t.keys.viewer))
+    expect(fallbackRun).toMatchObject({ status: 'completed', attempt: 1, tokensIn: null })
+    expect(fallbackRun.output.summaryError).toMatch(/OpenAI/)
+  })
+
   it('retries a channel that is down with backoff, and fails a refused one at once, marking it', async () => {
     const rec = recorder()
     t = await createTestApp(dialect, { channelAdapters: [rec.adapter] })

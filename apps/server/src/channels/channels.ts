@@ -6,10 +6,10 @@ import type { Clock } from '../platform/clock.ts'
 import type { Vault } from '../platform/crypto.ts'
 import type { EgressPolicy } from '../platform/egress/egress.ts'
 import type { RunKernel } from '../runs/kernel.ts'
-import type { ChannelAdapter } from './channel.types.ts'
+import type { ChannelAdapter, NotifiedBot, SummarizeRun } from './channel.types.ts'
 import { createChannelService } from './channels.service.ts'
 import { createNotificationExecutor } from './notification.executor.ts'
-import { createNotifyConsumer, notificationRunKind } from './notify.consumer.ts'
+import { createNotifyConsumer, notificationRunKind, notificationRunView } from './notify.consumer.ts'
 import { createTelegram, type TelegramInboundOptions } from './telegram/telegram.ts'
 
 export { channelRoutes } from './channel.routes.ts'
@@ -34,12 +34,14 @@ export function createChannels(deps: {
   database: Db
   clock: Clock
   vault: Vault
-  kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay'>
+  kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay' | 'views'>
   /** What channels may reach (webhooks, Slack, Discord, a self-hosted Telegram API): the tools' rules. */
   egress: EgressPolicy
   adapters: readonly ChannelAdapter[]
   /** A bot of the workspace by id (the bots domain answers; channels do not read its tables). */
-  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+  botOf(tenantId: string, botId: string): Promise<NotifiedBot | undefined>
+  /** The `summary` format's two sentences by the bot's model (the bots domain); absent: `short` instead. */
+  summarize?: SummarizeRun | undefined
   publicUrl?: string | undefined
   /** The first delivery retry's delay (default 2 s). */
   retryBaseMs?: number
@@ -57,11 +59,14 @@ export function createChannels(deps: {
       runs: deps.kernel.runs,
       egress: deps.egress,
       botOf: deps.botOf,
+      summarize: deps.summarize,
       publicUrl: deps.publicUrl,
       // Approval requests to Telegram get Approve / Reject buttons.
       ...(telegram ? { decorate: telegram.service.decorateNotification } : {}),
     }),
   )
+  // A notification's summary shows what it cost, like a bot run's usage.
+  deps.kernel.views.push(notificationRunView)
   deps.kernel.relay.consume(
     'channels',
     createNotifyConsumer({

@@ -1,5 +1,5 @@
 import type { Run } from '../runs/runs.ts'
-import type { ChannelMessage, NotificationData } from './channel.types.ts'
+import type { ChannelMessage, NotificationData, NotifiedBot } from './channel.types.ts'
 
 // What a notification says, built from the event it reports: a bot run's outcome, or a system event
 // of the workspace. The same message goes to every channel type; each adapter renders it.
@@ -34,34 +34,69 @@ const systemTitles: Record<string, (payload: Record<string, unknown>) => string>
   'approval.decided': (p) => `☑️ Approval of ${p.tool} ${p.status}`,
 }
 
+/** The first non-empty line of a text. */
+export function firstLineOf(text: string): string {
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? ''
+  )
+}
+
+/** The text of a bot run's output (`{ text }`); empty for anything else. */
+export function outputTextOf(run: Run): string {
+  const output = run.output as { text?: unknown } | null
+  return typeof output?.text === 'string' ? output.text : ''
+}
+
+/** "Next run: Fri 4 Dec, 15:00 (Europe/Berlin)" in the bot's zone; null when it is not scheduled. */
+export function nextRunLine(bot: NotifiedBot | undefined): string | null {
+  if (!bot?.nextRunAt) return null
+  const timeZone = bot.timezone ?? 'UTC'
+  const when = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(bot.nextRunAt)
+  return `Next run: ${when} (${timeZone})`
+}
+
+/**
+ * A bot run's outcome. `summary`: the two sentences the bot's model wrote for the `summary` format;
+ * absent (or the format is another), the first line (`short`) or the whole text (`full`).
+ */
 export function messageOfRun(
   input: NotificationInput,
   run: Run,
-  botName: string | null,
+  bot: NotifiedBot | undefined,
   link: string | null,
+  summary?: string,
 ): ChannelMessage {
+  const botName = bot?.name ?? null
   const words = statusWords[run.status] ?? { emoji: 'ℹ️', word: run.status, severity: 'info' as const }
-  const output = run.output as { text?: unknown } | null
-  const text = typeof output?.text === 'string' ? output.text : ''
+  const text = outputTextOf(run)
   const result = (run.result ?? {}) as {
     isNew?: boolean
     tokensIn?: number
     tokensOut?: number
     costUsd?: number | null
   }
-  const firstLine =
-    text
-      .split('\n')
-      .find((line) => line.trim() !== '')
-      ?.trim() ?? ''
+  const firstLine = firstLineOf(text)
   const body =
     run.error && run.status !== 'completed'
       ? `${run.error.message}`
       : input.format === 'full'
         ? text
-        : firstLine.length > 280
-          ? `${firstLine.slice(0, 279)}…`
-          : firstLine
+        : input.format === 'summary' && summary
+          ? summary
+          : firstLine.length > 280
+            ? `${firstLine.slice(0, 279)}…`
+            : firstLine
   const facts: string[] = []
   if (run.finishedAt)
     facts.push(new Date(run.finishedAt).toISOString().replace('T', ' ').slice(0, 16) + ' UTC')
@@ -77,7 +112,7 @@ export function messageOfRun(
     format: input.format,
     facts,
     link,
-    footer: null,
+    footer: nextRunLine(bot),
     severity: words.severity,
     data: {
       eventId: input.eventId,

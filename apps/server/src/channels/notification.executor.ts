@@ -4,13 +4,14 @@ import { secretScrubber } from '../platform/secret-scrubber.ts'
 import type { Executor } from '../runs/executor.ts'
 import { RunFailure } from '../runs/run.failure.ts'
 import type { RunService } from '../runs/runs.ts'
-import { ChannelError, type ChannelMessage } from './channel.types.ts'
+import { ChannelError, type ChannelMessage, type NotifiedBot, type SummarizeRun } from './channel.types.ts'
 import type { Channels } from './channels.service.ts'
 import {
   digestMessage,
   messageOfRun,
   messageOfSystemEvent,
   type NotificationInput,
+  outputTextOf,
 } from './notification-message.ts'
 import { digestEvent } from './notify.consumer.ts'
 
@@ -22,7 +23,9 @@ export function createNotificationExecutor(deps: {
   channels: Channels
   runs: Pick<RunService, 'get'>
   egress: EgressPolicy
-  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+  botOf(tenantId: string, botId: string): Promise<NotifiedBot | undefined>
+  /** The `summary` format's two sentences by the bot's model; absent: summaries fall back to `short`. */
+  summarize?: SummarizeRun | undefined
   /** The dashboard's address for links (`https://orch.example.com`); absent: paths only. */
   publicUrl?: string | undefined
   /**
@@ -38,7 +41,7 @@ export function createNotificationExecutor(deps: {
   ) => Promise<ChannelMessage>
 }): Executor {
   const linkTo = (path: string) => `${deps.publicUrl?.replace(/\/$/, '') ?? ''}${path}`
-  return async ({ run, signal, assertLease }) => {
+  return async ({ run, signal, assertLease, log }) => {
     const input = run.input as NotificationInput
     let channel: Awaited<ReturnType<Channels['resolved']>>
     try {
@@ -51,6 +54,8 @@ export function createNotificationExecutor(deps: {
     }
     let held: Array<{ id: string }> = []
     let message: ChannelMessage
+    let summary: Awaited<ReturnType<SummarizeRun>> | undefined
+    let summaryError: string | undefined
     if (input.event === digestEvent) {
       const windowEnd = Number(input.payload.windowEnd)
       const rows = await deps.channels.held(run.tenantId, input.channelId, windowEnd)
@@ -60,6 +65,27 @@ export function createNotificationExecutor(deps: {
         rows.map((row) => messageOf(run.tenantId, row.input as NotificationInput)),
       )
       message = digestMessage(input, items, linkTo('/notifications'))
+    } else if (input.format === 'summary' && input.reportedRunId) {
+      const reported = await deps.runs.get(run.tenantId, input.reportedRunId)
+      const bot = reported.subjectId ? await deps.botOf(run.tenantId, reported.subjectId) : undefined
+      const text = outputTextOf(reported)
+      // Only a completed run's result is summarised; a failure's message is short already.
+      if (reported.status === 'completed' && reported.subjectId && text.trim() !== '') {
+        try {
+          if (!deps.summarize) throw new Error('this installation writes no summaries')
+          summary = await deps.summarize(run.tenantId, reported.subjectId, text, {
+            runId: run.id,
+            attempt: run.attempt,
+            signal,
+          })
+        } catch (error) {
+          if (signal.aborted) throw signal.reason
+          // The notification matters more than its wording: it goes out with the first line instead.
+          summaryError = secretScrubber.forTenant(run.tenantId)((error as Error).message)
+          log.warn({ runId: run.id, reason: summaryError }, 'summary not written: the first line is sent')
+        }
+      }
+      message = messageOfRun(input, reported, bot, linkTo(`/runs/${reported.id}`), summary?.text)
     } else message = await messageOf(run.tenantId, input)
     if (deps.decorate)
       message = await deps.decorate(
@@ -91,7 +117,13 @@ export function createNotificationExecutor(deps: {
         channelId: input.channelId,
         event: input.event,
         ...(held.length > 0 ? { items: held.length } : {}),
+        ...(summary ? { summary: summary.text } : {}),
+        ...(summaryError ? { summaryError } : {}),
       },
+      // What the summary cost: shown on the notification run like a bot run's usage.
+      ...(summary
+        ? { result: { tokensIn: summary.tokensIn, tokensOut: summary.tokensOut, costUsd: summary.costUsd } }
+        : {}),
     }
   }
 
@@ -100,7 +132,7 @@ export function createNotificationExecutor(deps: {
     if (input.reportedRunId) {
       const reported = await deps.runs.get(tenantId, input.reportedRunId)
       const bot = reported.subjectId ? await deps.botOf(tenantId, reported.subjectId) : undefined
-      return messageOfRun(input, reported, bot?.name ?? null, linkTo(`/runs/${reported.id}`))
+      return messageOfRun(input, reported, bot, linkTo(`/runs/${reported.id}`))
     }
     const about = typeof input.payload.runId === 'string' ? linkTo(`/runs/${input.payload.runId}`) : null
     return messageOfSystemEvent(input, input.event.startsWith('approval.') ? linkTo('/approvals') : about)

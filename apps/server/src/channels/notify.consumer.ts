@@ -4,6 +4,7 @@ import type { Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { newId } from '../platform/ids.ts'
 import type { RunEvent } from '../runs/run.types.ts'
+import type { RunKindView } from '../runs/run-view.ts'
 import { type EnqueueRequest, type RunService, runIn } from '../runs/runs.ts'
 import type { NotificationInput } from './notification-message.ts'
 import { ruleMatches } from './notify-rules.ts'
@@ -15,6 +16,12 @@ import { type QuietHours, quietUntil } from './quiet-hours.ts'
 // a crash loses none. The runs deliver under lease with the kernel's retries and dead letters.
 
 export const notificationRunKind = 'notification'
+
+/** A notification run's usage (the `summary` format's model call) in the Run JSON, like a bot run's. */
+export const notificationRunView: RunKindView = {
+  kind: notificationRunKind,
+  resultFields: ['tokensIn', 'tokensOut', 'costUsd'],
+}
 
 const runOutcomes = new Set(['run.completed', 'run.failed', 'run.timeout'])
 const systemEvents = new Set<string>(channelEventTypes)

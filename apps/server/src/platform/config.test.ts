@@ -129,6 +129,18 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ OPENORCH_CODE_WORKERS: bad }), bad).toThrow(/OPENORCH_CODE_WORKERS/)
   })
 
+  it('reads OPENORCH_PUBLIC_URL without its trailing slash, and refuses what is not an http(s) address', () => {
+    expect(loadConfig({}).publicUrl).toBeUndefined()
+    expect(loadConfig({ OPENORCH_PUBLIC_URL: 'https://orch.example.com/' }).publicUrl).toBe(
+      'https://orch.example.com',
+    )
+    expect(loadConfig({ OPENORCH_PUBLIC_URL: 'https://example.com/orch' }).publicUrl).toBe(
+      'https://example.com/orch',
+    )
+    for (const bad of ['orch.example.com', 'ftp://orch.example.com', 'https://orch.example.com/?a=1'])
+      expect(() => loadConfig({ OPENORCH_PUBLIC_URL: bad }), bad).toThrow(/OPENORCH_PUBLIC_URL/)
+  })
+
   it('treats empty strings as unset and parses roles', () => {
     const config = loadConfig({ PORT: '', OPENORCH_ROLES: 'api, worker', DATABASE_URL: 'postgres://u@h/db' })
     expect(config.http.port).toBe(8080)

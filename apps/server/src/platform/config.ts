@@ -91,6 +91,15 @@ const envSchema = z.object({
           ),
       ),
     ),
+  // The address people reach the dashboard at: absolute links in notifications, Telegram's webhook, VAPID.
+  OPENORCH_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (value) => URL.canParse(value) && !new URL(value).search && !new URL(value).hash,
+      'must be an address such as https://orch.example.com (no query)',
+    )
+    .transform((value) => value.replace(/\/+$/, ''))
+    .optional(),
   OPENORCH_RATE_LIMIT_PER_KEY: intFrom(1, 10_000_000).default(600),
   OPENORCH_RATE_LIMIT_PER_TENANT: intFrom(1, 10_000_000).default(3000),
   OPENORCH_ROLES: z
@@ -170,6 +179,8 @@ export interface Config {
      */
     trustProxy: boolean | number | string[]
   }
+  /** The dashboard's public address without a trailing slash (OPENORCH_PUBLIC_URL); undefined: paths only. */
+  publicUrl: string | undefined
   /** What outbound calls may reach although it is not on the internet (OPENORCH_EGRESS_ALLOW). */
   egressAllow: EgressAllowEntry[]
   /**
@@ -252,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       corsOrigins: e.OPENORCH_CORS_ORIGINS,
       trustProxy: e.OPENORCH_TRUST_PROXY,
     },
+    publicUrl: e.OPENORCH_PUBLIC_URL,
     egressAllow: e.OPENORCH_EGRESS_ALLOW,
     toolEgressAllow: 'OPENORCH_EGRESS_ALLOW' in cleaned ? e.OPENORCH_EGRESS_ALLOW : [],
     mcpStdio: e.OPENORCH_MCP_STDIO ?? false,

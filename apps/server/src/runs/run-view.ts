@@ -9,8 +9,11 @@ import type { Run } from './run.types.ts'
 /** How one kind's domain appears in the Run JSON. */
 export interface RunKindView {
   kind: string
-  /** The Run JSON field that carries the subject's id for runs of this kind (e.g. `botId`). */
-  subjectField: string
+  /**
+   * The Run JSON field that carries the subject's id for runs of this kind (e.g. `botId`); absent:
+   * the subject is not shown (a notification's channel).
+   */
+  subjectField?: string
   /** The result's fields the Run JSON always carries (null for runs without them). */
   resultFields: readonly string[]
 }
@@ -24,7 +27,7 @@ export function runJsonOf(views: readonly RunKindView[]): RunJsonOf {
   // Every run carries every domain's fields: null where they are not its own.
   const empty: Record<string, null> = {}
   for (const view of views) {
-    empty[view.subjectField] = null
+    if (view.subjectField) empty[view.subjectField] = null
     for (const field of view.resultFields) empty[field] = null
   }
   const byKind = new Map(views.map((view) => [view.kind, view]))
@@ -32,7 +35,7 @@ export function runJsonOf(views: readonly RunKindView[]): RunJsonOf {
     const own: Record<string, unknown> = {}
     const view = byKind.get(run.kind)
     if (view) {
-      own[view.subjectField] = run.subjectId
+      if (view.subjectField) own[view.subjectField] = run.subjectId
       const result = isObject(run.result) ? run.result : {}
       for (const field of view.resultFields) own[field] = result[field] ?? null
     }
@@ -73,10 +76,10 @@ export function eventPayloadJsonOf(views: readonly RunKindView[]) {
   return (payload: unknown): Record<string, unknown> => {
     const { subjectId, ...rest } = isObject(payload) ? payload : {}
     const shown: Record<string, unknown> = {}
-    for (const view of views) shown[view.subjectField] = null
+    for (const view of views) if (view.subjectField) shown[view.subjectField] = null
     Object.assign(shown, rest)
     const view = typeof rest.kind === 'string' ? byKind.get(rest.kind) : undefined
-    if (view && subjectId !== undefined) shown[view.subjectField] = subjectId
+    if (view?.subjectField && subjectId !== undefined) shown[view.subjectField] = subjectId
     return shown
   }
 }
@@ -87,6 +90,7 @@ export function subjectFilterOf(
   query: Record<string, unknown>,
 ): string | undefined {
   for (const view of views) {
+    if (!view.subjectField) continue
     const value = query[view.subjectField]
     if (typeof value === 'string' && value !== '') return value
   }

@@ -49,9 +49,11 @@ describe.each(dialects)('telegram inbound on %s', (dialect) => {
   }
 
   /** The app, the Bot API stand-in, a Telegram channel whose chat is Anna's, and the kernel running. */
-  async function setUp(options: { inbound?: 'polling' | 'off' } = {}) {
+  async function setUp(
+    options: { inbound?: 'polling' | 'off'; rateLimits?: Parameters<typeof createTestApp>[1] } = {},
+  ) {
     tg = await startTelegramServer()
-    t = await createTestApp(dialect)
+    t = await createTestApp(dialect, options.rateLimits)
     const created = await call('POST', '/channels', t.keys.editor, {
       type: 'telegram',
       name: 'Phone',
@@ -169,6 +171,25 @@ describe.each(dialects)('telegram inbound on %s', (dialect) => {
     )
     expect(state.mode).toBe('polling')
     expect(state.linkedChats.map((chat) => chat.chatId)).toEqual([String(anna)])
+
+    // Unlinking: Victor may not remove Anna's link (it reads as none to him), an admin may, and so may
+    // Anna herself; afterwards her chat is a stranger's again.
+    const victorToken = await person('victor@example.com', 'editor')
+    const unlink = (credential: string, chatId = String(anna)) =>
+      call('DELETE', `/channels/${channelId}/telegram/links/${chatId}`, credential)
+    const refused = await unlink(victorToken)
+    expect(refused.statusCode).toBe(404)
+    expect(refused.json().code).toBe('telegram_link_not_found')
+    expect((await unlink(annaToken)).statusCode).toBe(204)
+    expect((await unlink(annaToken)).statusCode).toBe(404)
+    expect(await say(anna, '/status')).toContain('belongs to an openOrchestrator workspace')
+    expect(await say(anna, `/link ${await linkCode(channelId, annaToken)}`)).toContain('Linked to')
+    expect((await unlink(t.keys.admin)).statusCode).toBe(204)
+    expect(
+      telegramInboundSchema.parse(
+        (await call('GET', `/channels/${channelId}/telegram`, t.keys.viewer)).json(),
+      ).linkedChats,
+    ).toEqual([])
     // The codes are kept as HMACs only.
     const stored = await withTelegramTables(t.database.db)
       .selectFrom('telegram_link_codes')
@@ -297,7 +318,12 @@ describe.each(dialects)('telegram inbound on %s', (dialect) => {
   })
 
   it('webhook: registered with a secret path and token; a wrong token is 403 without effect; an update is handled once', async () => {
-    const channelId = await setUp({ inbound: 'off' })
+    const channelId = await setUp({
+      inbound: 'off',
+      rateLimits: {
+        rateLimits: { perKeyPerMinute: 600, perTenantPerMinute: 3000, publicWebhookPerAddressPerMinute: 12 },
+      },
+    })
     const noUrl = await call('PUT', `/channels/${channelId}/telegram/inbound`, t.keys.admin, {
       mode: 'webhook',
     })
@@ -361,6 +387,16 @@ describe.each(dialects)('telegram inbound on %s', (dialect) => {
     expect(back.statusCode, back.body).toBe(200)
     expect(tg.webhook).toBeUndefined()
     expect((await post(path, secretToken)).statusCode).toBe(404)
+
+    // An address that guesses secrets is refused before any is looked up (12 a minute here, this
+    // test's earlier requests included), and then so is everything else from it.
+    let guesses = 0
+    while ((await post(`${path.slice(0, -4)}zz${guesses}`, secretToken)).statusCode === 404) guesses++
+    expect(guesses).toBeLessThan(12)
+    const limited = await post(path, secretToken)
+    expect(limited.statusCode).toBe(429)
+    expect(limited.json().code).toBe('rate_limited')
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
   })
 
   it('two processes polling one channel: one holds the lease, the other takes over when it stops; each update is handled once', async () => {

@@ -244,6 +244,36 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     }
   }
 
+  /**
+   * Unlinks a chat: its person may, and the workspace's admins may unlink anyone's. The chat gets
+   * the polite refusal again until it is linked anew.
+   */
+  async function unlink(
+    tenantId: string,
+    channelId: string,
+    chatId: string,
+    by: { userId: string | null; mayUnlinkOthers: boolean },
+  ): Promise<void> {
+    await telegramChannel(tenantId, channelId)
+    const link = await db
+      .selectFrom('telegram_links')
+      .select(['user_id'])
+      .where('tenant_id', '=', tenantId)
+      .where('channel_id', '=', channelId)
+      .where('chat_id', '=', chatId)
+      .executeTakeFirst()
+    // Someone else's link reads as none to a person who may not remove it: nothing to learn.
+    if (!link || (!by.mayUnlinkOthers && link.user_id !== by.userId))
+      throw notFound('telegram_link_not_found', `No chat ${chatId} of yours is linked to this channel.`)
+    await db
+      .deleteFrom('telegram_links')
+      .where('tenant_id', '=', tenantId)
+      .where('channel_id', '=', channelId)
+      .where('chat_id', '=', chatId)
+      .execute()
+    log.info({ tenantId, channelId, chatId, userId: link.user_id }, 'telegram chat unlinked')
+  }
+
   /** Switches how updates arrive; a webhook is registered with Telegram (`setWebhook`), else removed. */
   async function setInbound(
     tenantId: string,
@@ -863,6 +893,7 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
   return {
     createLinkCode,
     state,
+    unlink,
     setInbound,
     checkWebhook,
     handleUpdate,

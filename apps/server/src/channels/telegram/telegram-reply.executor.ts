@@ -5,7 +5,7 @@ import type { Executor } from '../../runs/executor.ts'
 import { RunFailure } from '../../runs/run.failure.ts'
 import type { RunService } from '../../runs/runs.ts'
 import { callTelegram, telegramAdapter, telegramApiBaseUrl } from '../adapters/telegram.ts'
-import { ChannelError } from '../channel.types.ts'
+import { ChannelError, type NotifiedBot } from '../channel.types.ts'
 import type { Channels } from '../channels.service.ts'
 import { messageOfRun } from '../notification-message.ts'
 
@@ -30,7 +30,7 @@ export function createTelegramReplyExecutor(deps: {
   channels: Pick<Channels, 'resolved'>
   runs: Pick<RunService, 'get'>
   egress: EgressPolicy
-  botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+  botOf(tenantId: string, botId: string): Promise<NotifiedBot | undefined>
   publicUrl?: string | undefined
 }): Executor {
   return async ({ run, signal, assertLease }) => {
@@ -72,7 +72,7 @@ export function createTelegramReplyExecutor(deps: {
           createdAt: reported.finishedAt ?? reported.createdAt,
         },
         reported,
-        bot?.name ?? null,
+        bot,
         `${deps.publicUrl?.replace(/\/$/, '') ?? ''}/runs/${reported.id}`,
       )
       await assertLease()

@@ -4,10 +4,11 @@ import {
   telegramInboundSchema,
   telegramLinkCodeSchema,
 } from '@openorch/contracts'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { AppError } from '../../platform/errors.ts'
-import { requireRole } from '../../platform/http/caller.ts'
+import { hasRole, requireRole } from '../../platform/http/caller.ts'
 import type { TelegramInboundService, TelegramUpdate } from './telegram-inbound.ts'
 
 // /api/v1/channels/{id}/telegram…: link codes for people, the inbound mode for admins, and the public
@@ -72,6 +73,33 @@ export const telegramRoutes: FastifyPluginAsyncZod<{ telegram: TelegramInboundSe
     },
     async (request) => telegram.state(request.auth.tenantId, request.params.id),
   )
+  app.delete(
+    '/channels/:id/telegram/links/:chatId',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Unlink a Telegram chat',
+        description:
+          'A person unlinks their own chat; admins and owners unlink anyone’s. The chat is refused politely again until it sends a new code.',
+        params: idParams.extend({ chatId: z.string().min(1).max(40) }),
+        response: {
+          204: z.null().describe('Unlinked.'),
+          ...oneErrors,
+          400: problemResponse('Not a Telegram channel (`channel_not_telegram`).'),
+          404: problemResponse(
+            'No such channel in your workspace (`channel_not_found`), or no such chat of yours linked to it (`telegram_link_not_found`).',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      await telegram.unlink(request.auth.tenantId, request.params.id, request.params.chatId, {
+        userId: request.auth.userId ?? null,
+        mayUnlinkOthers: hasRole(request.auth.role, 'admin'),
+      })
+      return reply.code(204).send(null)
+    },
+  )
   app.put(
     '/channels/:id/telegram/inbound',
     {
@@ -99,13 +127,15 @@ export const telegramRoutes: FastifyPluginAsyncZod<{ telegram: TelegramInboundSe
 }
 
 /** The public webhook: no API key; the path's secret and Telegram's secret-token header are the credential. */
-export const telegramWebhookRoutes: FastifyPluginAsyncZod<{ telegram: TelegramInboundService }> = async (
-  app,
-  { telegram },
-) => {
+export const telegramWebhookRoutes: FastifyPluginAsyncZod<{
+  telegram: TelegramInboundService
+  /** Refuses an address that sends too much (429) before any secret is looked up. */
+  checkRate?: (request: FastifyRequest) => Promise<void>
+}> = async (app, { telegram, checkRate }) => {
   app.post(
     '/channels/:id/telegram/:secret',
     {
+      ...(checkRate ? { onRequest: checkRate } : {}),
       bodyLimit: 1024 * 1024,
       schema: {
         tags: ['channels'],
@@ -126,6 +156,7 @@ export const telegramWebhookRoutes: FastifyPluginAsyncZod<{ telegram: TelegramIn
             'The secret-token header is missing or wrong (`forbidden`); nothing happened.',
           ),
           404: problemResponse('No webhook has this address (`not_found`).'),
+          429: problemResponse('Too many requests from this address (`rate_limited`, Retry-After).'),
         },
       },
     },

@@ -4,6 +4,7 @@ import type { Vault } from '../../platform/crypto.ts'
 import type { EgressPolicy } from '../../platform/egress/egress.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { RunKernel } from '../../runs/kernel.ts'
+import type { NotifiedBot } from '../channel.types.ts'
 import type { Channels } from '../channels.service.ts'
 import { TelegramPoller, type TelegramPollerOptions } from './telegram.poller.ts'
 import { createTelegramInbound, type TelegramInboundPeople } from './telegram-inbound.ts'
@@ -35,7 +36,7 @@ export function createTelegram(
     kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay'>
     egress: EgressPolicy
     channels: Channels
-    botOf(tenantId: string, botId: string): Promise<{ id: string; name: string } | undefined>
+    botOf(tenantId: string, botId: string): Promise<NotifiedBot | undefined>
     publicUrl?: string | undefined
     retryBaseMs?: number | undefined
   },

@@ -17,11 +17,14 @@ export interface RateLimits {
   perTenantPerMinute: number
   /** Sign-in requests per client address (an IPv6 /64) and minute, right or wrong (default 20). */
   signInPerAddressPerMinute?: number
+  /** Requests to the public Telegram webhook per client address and minute (default 600). */
+  publicWebhookPerAddressPerMinute?: number
 }
 
 /** The share of the workspace's minute only owners and admins may use. */
 export const adminReserveShare = 0.2
 export const defaultSignInPerAddressPerMinute = 20
+export const defaultPublicWebhookPerAddressPerMinute = 600
 
 /** The callers' requests of one workspace editors and viewers may use; the rest is the admins' reserve. */
 export function membersShare(perTenantPerMinute: number): number {
@@ -58,6 +61,8 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
   // The default key is the client address with IPv6 grouped by /64 (users/client-address.ts: the same rule).
   const perAddress = app.createRateLimit({ max: signInMax, timeWindow: 60_000, ipv6Subnet: 64 })
   const membersMax = membersShare(limits.perTenantPerMinute)
+  const publicMax = limits.publicWebhookPerAddressPerMinute ?? defaultPublicWebhookPerAddressPerMinute
+  const perAddressPublic = app.createRateLimit({ max: publicMax, timeWindow: 60_000, ipv6Subnet: 64 })
 
   async function checkRateLimits(request: FastifyRequest): Promise<void> {
     if (!request.auth) return
@@ -98,5 +103,18 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
       )
   }
 
-  return { checkRateLimits, checkSignInRate }
+  /**
+   * For public routes whose credential is a secret in the URL (Telegram's webhook): an address that
+   * guesses, or floods, is refused with 429 before the secret is looked up.
+   */
+  async function checkPublicWebhookRate(request: FastifyRequest): Promise<void> {
+    const address = await perAddressPublic(request)
+    if (!address.isAllowed && address.isExceeded)
+      throw limited(
+        `Too many requests from this address: at most ${publicMax} per minute.`,
+        address.ttlInSeconds,
+      )
+  }
+
+  return { checkRateLimits, checkSignInRate, checkPublicWebhookRate }
 }
