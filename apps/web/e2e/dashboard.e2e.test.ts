@@ -1177,6 +1177,185 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     expect(problems).toEqual([])
   }, 120_000)
 
+  it('sets the workspace’s quiet hours (a sentence says what happens) and a channel’s own, switches a Telegram channel to a webhook (a missing address refused in words), links Anna’s chat with a code from her account page and unlinks it', async () => {
+    const telegram = await startTelegramServer()
+    recordSecret(telegram.token)
+    // A Telegram channel people link their chats to; it stays for the screenshots of both pages.
+    const made = await api<{ id: string }>('POST', '/channels', {
+      type: 'telegram',
+      name: 'Team bot',
+      config: { botToken: telegram.token, chatId: '4242', apiBaseUrl: telegram.url },
+    })
+    expect(made.status).toBe(201)
+    const channelId = made.body.id
+    const context = await newContext({ signedIn: true })
+    const page = await context.newPage()
+    watch(page)
+    const annaContext = await newContext()
+    await annaContext.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url })
+    const annaPage = await annaContext.newPage()
+    try {
+      // The workspace's quiet hours: none yet; the zone is the browser's; the sentence follows the fields.
+      await page.goto('/channels')
+      const quiet = page.getByTestId('workspace-quiet-hours')
+      const sentence = quiet.getByTestId('quiet-hours-sentence')
+      await hasText(sentence, 'No quiet hours: every notification is sent at once.')
+      await quiet.getByLabel('Hold notifications during quiet hours').check()
+      expect(await quiet.getByLabel('Time zone').inputValue()).toBe('Europe/Berlin')
+      await quiet.getByLabel('From').fill('22:30')
+      await quiet.getByLabel('Until').fill('06:45')
+      await hasText(sentence, 'Between 22:30 and 06:45 (Europe/Berlin) notifications are held')
+      await hasText(sentence, 'nothing comes through before then.')
+      await quiet.getByLabel('From').fill('23:00')
+      await quiet.getByLabel('Until').fill('07:00')
+      await quiet.getByLabel('A tool call waits for approval').check()
+      await hasText(
+        sentence,
+        'Between 23:00 and 07:00 (Europe/Berlin) notifications are held and sent as one digest at 07:00; urgent events still come through.',
+      )
+      await checkA11y(page, 'channels, quiet hours')
+      await quiet.getByRole('button', { name: 'Save quiet hours' }).click()
+      await hasText(quiet, 'Quiet hours saved.')
+      expect((await api('GET', '/notification-settings')).body).toEqual({
+        quietHours: { start: '23:00', end: '07:00', timezone: 'Europe/Berlin' },
+        urgentEvents: ['approval.requested'],
+      })
+      await page.reload()
+      await hasText(
+        page.getByTestId('workspace-quiet-hours').getByTestId('quiet-hours-sentence'),
+        'Between 23:00',
+      )
+
+      // A channel's own quiet hours, in its edit view; then back to the workspace's.
+      const card = page.getByTestId('channel').filter({ hasText: 'Team bot' })
+      await hasText(card, 'Quiet hours: like the workspace')
+      await card.getByRole('button', { name: 'Edit Team bot' }).click()
+      const own = card.getByTestId('channel-quiet-hours')
+      await hasText(own.getByTestId('quiet-hours-sentence'), 'Between 23:00 and 07:00 (Europe/Berlin)')
+      await own.getByLabel('Own quiet hours').check()
+      await own.getByLabel('From').fill('21:00')
+      await own.getByLabel('Until').fill('06:30')
+      await own.getByLabel('Time zone').selectOption('Europe/London')
+      await hasText(
+        own.getByTestId('quiet-hours-sentence'),
+        'Between 21:00 and 06:30 (Europe/London) notifications are held and sent as one digest at 06:30',
+      )
+      await checkA11y(page, 'channels, a channel’s quiet hours')
+      await own.getByRole('button', { name: 'Save quiet hours of Team bot' }).click()
+      await hasText(own, 'Quiet hours saved.')
+      await hasText(card, 'Quiet hours: 21:00–06:30 (Europe/London)')
+      const channelNow = async () =>
+        (await api<{ quietHours: unknown }>('GET', `/channels/${channelId}`)).body.quietHours
+      expect(await channelNow()).toEqual({ start: '21:00', end: '06:30', timezone: 'Europe/London' })
+      await own.getByLabel('Like the workspace').check()
+      await own.getByRole('button', { name: 'Save quiet hours of Team bot' }).click()
+      await hasText(card, 'Quiet hours: like the workspace')
+      expect(await channelNow()).toBeNull()
+
+      // Commands from Telegram (switched in the edit view): off; a webhook without an address is refused
+      // in words, then registered.
+      const inbound = card.getByTestId('telegram-inbound')
+      await hasText(inbound.getByTestId('telegram-inbound-mode'), 'Off')
+      expect(await inbound.getByRole('radio').count()).toBe(3)
+      await inbound.getByRole('radio', { name: 'Webhook' }).check()
+      const address = inbound.getByLabel('Public address of this installation')
+      expect(await address.inputValue()).toBe(url)
+      await address.fill('')
+      const switchMode = inbound.getByRole('button', { name: 'Switch how Team bot receives commands' })
+      await switchMode.click()
+      await hasText(
+        inbound.getByRole('alert'),
+        'A webhook needs the public https address of this installation',
+      )
+      await address.fill(url)
+      await switchMode.click()
+      await hasText(inbound, 'Switched: Webhook.')
+      await hasText(inbound.getByTestId('telegram-inbound-mode'), 'Webhook')
+      await hasText(inbound, `${url}/api/v1/channels/${channelId}/telegram/…`)
+      expect(telegram.webhook?.url).toMatch(new RegExp(`^${url}/api/v1/channels/${channelId}/telegram/`))
+      await checkA11y(page, 'channels, Telegram commands')
+
+      // Anna's account page: a code, six digits, counting down; the command copied.
+      await annaPage.goto('/')
+      await signInAsAnna(annaPage)
+      await annaPage.goto('/account')
+      const link = annaPage
+        .getByTestId('account-telegram')
+        .getByTestId('telegram-link')
+        .filter({ hasText: 'Team bot' })
+      await hasText(link, 'None yet.')
+      await link.getByRole('button', { name: 'Link my Telegram chat to Team bot' }).click()
+      const codeShown = link.getByTestId('telegram-link-code')
+      await codeShown.waitFor()
+      const code = (await codeShown.innerText()).trim()
+      expect(code).toMatch(/^\d{6}$/)
+      await hasText(link, `Send /link ${code} to your bot in a private chat.`)
+      const countdown = link.getByTestId('telegram-link-countdown')
+      expect(await countdown.innerText()).toMatch(/^Valid for (10:00|9:[0-5]\d)$/)
+      const first = await countdown.innerText()
+      await waitFor(async () => (await countdown.innerText()) !== first, {
+        what: 'the countdown to move',
+        timeoutMs: 5_000,
+        intervalMs: 100,
+      })
+      await link.getByRole('button', { name: 'Copy the command' }).click()
+      await hasText(link, 'Copied.')
+      expect(await annaPage.evaluate(() => navigator.clipboard.readText())).toBe(`/link ${code}`)
+      await checkA11y(annaPage, 'account with a Telegram link code')
+
+      // Anna sends it to the bot; Telegram posts the update to the webhook; the page says it is linked.
+      const webhook = telegram.webhook!
+      const update = telegram.pushMessage({ id: 5151, first_name: 'Anna' }, `/link ${code}`)
+      const posted = await fetch(webhook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-telegram-bot-api-secret-token': webhook.secretToken ?? '',
+        },
+        body: JSON.stringify(update),
+      })
+      expect(posted.status).toBe(200)
+      await hasText(link, 'Linked: chat 5151 now reaches you.')
+      await hasText(link, 'Telegram chat 5151, linked')
+      expect(await link.getByTestId('telegram-link-code').count()).toBe(0)
+      await waitFor(() => telegram.sent.some((message) => String(message.chatId) === '5151'), {
+        what: 'the bot’s answer to Anna',
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      })
+      await checkA11y(annaPage, 'account with a linked Telegram chat')
+      // The admin's view: Anna's chat, by her e-mail, and the update handled.
+      await page.reload()
+      await hasText(card.getByTestId('telegram-linked-chats'), 'Chat 5151 of anna@example.com')
+      await hasText(card.getByTestId('telegram-inbound'), String(update.update_id))
+
+      // Anna unlinks it; the admin's stale Unlink then finds nothing and says so.
+      await link.getByRole('button', { name: 'Unlink Telegram chat 5151 from Team bot' }).click()
+      await hasText(link, 'Chat 5151 is unlinked; the bot answers it no more.')
+      await hasText(link, 'None yet.')
+      expect(
+        (await api<{ linkedChats: unknown[] }>('GET', `/channels/${channelId}/telegram`)).body.linkedChats,
+      ).toEqual([])
+      const stale = card.getByTestId('telegram-inbound')
+      await stale.getByRole('button', { name: 'Unlink chat 5151' }).click()
+      await hasText(stale.getByRole('alert'), 'This chat is not linked (any more).')
+
+      // Off again: the webhook is removed from Telegram.
+      await page.reload()
+      expect(await stale.getByRole('radio').count()).toBe(0)
+      await card.getByRole('button', { name: 'Edit Team bot' }).click()
+      await stale.getByRole('radio', { name: 'Off' }).check()
+      await stale.getByRole('button', { name: 'Switch how Team bot receives commands' }).click()
+      await hasText(stale, 'Switched: Off.')
+      expect(telegram.webhook).toBeUndefined()
+    } finally {
+      await context.close()
+      await annaContext.close()
+      await telegram.close()
+    }
+    expect(problems).toEqual([])
+  }, 120_000)
+
   /**
    * Stable screenshots: the walk-through's data gets fixed times before `shotNow` (runs, their log
    * and usage), and the bot's next run a fixed slot after it, written straight into the server's
@@ -1231,7 +1410,9 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
         db.prepare(
           `UPDATE channels SET created_at = ?, updated_at = ?,
              last_delivered_at = CASE WHEN last_delivered_at IS NULL THEN NULL ELSE ? END,
-             secret_hints = CASE WHEN type = 'webhook' THEN json_set(secret_hints, '$.url', 'http://127.0.0.1:4030/…') ELSE secret_hints END`,
+             secret_hints = CASE WHEN type = 'webhook' THEN json_set(secret_hints, '$.url', 'http://127.0.0.1:4030/…') ELSE secret_hints END,
+             config = CASE WHEN json_extract(config, '$.apiBaseUrl') IS NOT NULL
+               THEN json_set(config, '$.apiBaseUrl', 'http://127.0.0.1:4040') ELSE config END`,
         ).run(shotNow - 3 * 3600_000, shotNow - 3 * 3600_000, shotNow - 600_000)
         // API keys: fixed times, and fixed prefixes for the keys the test created (random otherwise).
         // A last use after the real time also keeps the server from touching it during the shots.
@@ -1313,12 +1494,27 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     { name: 'run-tools', path: () => toolRunPath, signedIn: true, ready: 'Timeline' },
     { name: 'approvals', path: '/approvals', signedIn: true, ready: 'Approvals' },
     { name: 'mcp-servers', path: '/mcp-servers', signedIn: true, ready: 'MCP servers' },
-    { name: 'channels', path: '/channels', signedIn: true, ready: 'Channels' },
+    // The Telegram channel's commands and linked chats, read after the page.
+    {
+      name: 'channels',
+      path: '/channels',
+      signedIn: true,
+      ready: 'Channels',
+      also: ['No chat is linked yet.'],
+    },
     { name: 'usage', path: '/usage', signedIn: true, ready: 'Usage' },
     { name: 'providers', path: '/providers', signedIn: true, ready: 'Providers' },
     { name: 'team', path: '/team', signedIn: true, ready: 'Service API keys' },
     // Last: it signs the tab in as Anna (the account page is a person's).
-    { name: 'account', path: '/account', signedIn: true, user: true, ready: 'Personal API keys' },
+    // With the Telegram section: a link code button and the chats linked to Anna (none).
+    {
+      name: 'account',
+      path: '/account',
+      signedIn: true,
+      user: true,
+      ready: 'Personal API keys',
+      also: ['Link my Telegram chat', 'None yet.'],
+    },
   ]
 
   /** Signs the tab in as Anna, with an expiry after the browser's fixed clock (no refresh needed). */
@@ -1363,6 +1559,7 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
             if ('user' in p && p.user) await signInAsAnna(page)
             await page.goto(target)
             await page.getByRole('heading', { name: p.ready }).first().waitFor()
+            for (const text of 'also' in p ? (p.also ?? []) : []) await page.getByText(text).first().waitFor()
             // The owner's Team link (asked of the server for a key) is in the nav before the shot.
             if (signedIn)
               await page

@@ -480,6 +480,29 @@ export const de: Record<MessageKey, string> = {
     'Du hast keine persönlichen API-Schlüssel, die funktionieren; es wird keiner widerrufen.',
   'account.keysUnknown':
     'Deine persönlichen API-Schlüssel werden auch widerrufen. Ihre Liste konnte nicht geladen werden, deshalb stehen sie nicht hier.',
+  'account.telegram': 'Telegram',
+  'account.telegram.intro':
+    'Verknüpfe deinen Telegram-Chat, um Bots aus Telegram zu starten, zu pausieren und fortzusetzen und Freigaben zu entscheiden. Der Bot eines Kanals antwortet nur Chats, die mit einer Person verknüpft sind.',
+  'account.telegram.none':
+    'Dieser Workspace hat noch keinen Telegram-Kanal; eine Person mit Bearbeiterrolle legt ihn auf der Seite Kanäle an.',
+  'account.telegram.link': 'Meinen Telegram-Chat verknüpfen',
+  'account.telegram.linkLabel': 'Meinen Telegram-Chat mit {name} verknüpfen',
+  'account.telegram.again': 'Neuen Code erzeugen',
+  'account.telegram.code': 'Dein Verknüpfungscode',
+  'account.telegram.instruction': 'Sende /link {code} in einem privaten Chat an deinen Bot.',
+  'account.telegram.expiresIn': 'Gültig noch {time}',
+  'account.telegram.expiresInMinutes': 'Der Code gilt noch {n} Minuten.',
+  'account.telegram.expiresSoon': 'Der Code gilt noch weniger als eine Minute.',
+  'account.telegram.expired': 'Dieser Code ist abgelaufen. Erzeuge einen neuen.',
+  'account.telegram.copy': 'Befehl kopieren',
+  'account.telegram.yourChats': 'Deine verknüpften Chats',
+  'account.telegram.noChats': 'Noch keine.',
+  'account.telegram.chat': 'Telegram-Chat {chatId}, verknüpft {when}',
+  'account.telegram.unlink': 'Trennen',
+  'account.telegram.unlinkLabel': 'Telegram-Chat {chatId} von {name} trennen',
+  'account.telegram.linked':
+    'Verknüpft: Chat {chatId} erreicht jetzt dich. Sende /help an den Bot, um zu sehen, was er kann.',
+  'account.telegram.unlinked': 'Chat {chatId} ist getrennt; der Bot antwortet ihm nicht mehr.',
   'push.title': 'Benachrichtigungen in diesem Browser',
   'push.intro':
     'Werde hier benachrichtigt, wenn ein Bot fertig ist, auch wenn das Dashboard geschlossen ist. Dieser Browser wird zu einem Kanal; auf der Seite eines Bots wählst du, welche Ergebnisse er bekommt.',
@@ -952,6 +975,66 @@ export const de: Record<MessageKey, string> = {
   'channels.eventName.run.dead_lettered': 'Lauf aufgegeben',
   'channels.eventName.approval.requested': 'Freigabe angefragt',
   'channels.eventName.approval.decided': 'Freigabe entschieden',
+  'channels.quiet.title': 'Ruhezeiten',
+  'channels.quiet.intro':
+    'Während der Ruhezeiten warten Benachrichtigungen und gehen gesammelt als eine Zusammenfassung hinaus, wenn die Ruhezeit endet. Sie gelten für jeden Kanal ohne eigene Ruhezeiten.',
+  'channels.quiet.enabled': 'Benachrichtigungen in Ruhezeiten zurückhalten',
+  'channels.quiet.start': 'Von',
+  'channels.quiet.end': 'Bis',
+  'channels.quiet.timezone': 'Zeitzone',
+  'channels.quiet.sentence':
+    'Zwischen {start} und {end} ({zone}) werden Benachrichtigungen zurückgehalten und um {end} als eine Zusammenfassung gesendet; dringende Ereignisse kommen trotzdem sofort.',
+  'channels.quiet.sentenceNoUrgent':
+    'Zwischen {start} und {end} ({zone}) werden Benachrichtigungen zurückgehalten und um {end} als eine Zusammenfassung gesendet; vorher kommt nichts durch.',
+  'channels.quiet.same':
+    'Anfang und Ende sind gleich, also wird nichts zurückgehalten: jede Benachrichtigung geht sofort hinaus.',
+  'channels.quiet.none': 'Keine Ruhezeiten: jede Benachrichtigung geht sofort hinaus.',
+  'channels.quiet.urgent': 'Dringend: sofort senden, auch in Ruhezeiten',
+  'channels.quiet.urgentHint':
+    'Hinweise des Workspace, für die es sich aufzuwachen lohnt. Ergebnisse von Läufen warten immer.',
+  'channels.quiet.save': 'Ruhezeiten speichern',
+  'channels.quiet.saved': 'Ruhezeiten gespeichert.',
+  'channels.quiet.adminsOnly': 'Nur Admins und Inhaber ändern sie.',
+  'channels.quiet.badTime': 'Gib eine Uhrzeit wie 23:00 ein.',
+  'channels.quiet.channel': 'Ruhezeiten',
+  'channels.quiet.channelLegend': 'Ruhezeiten von {name}',
+  'channels.quiet.choice.workspace': 'Wie der Workspace',
+  'channels.quiet.choice.own': 'Eigene Ruhezeiten',
+  'channels.quiet.choice.never': 'Nie: immer sofort senden',
+  'channels.quiet.followsWorkspace': 'wie der Workspace',
+  'channels.quiet.never': 'nie, alles geht sofort hinaus',
+  'channels.quiet.window': '{start}–{end} ({zone})',
+  'channels.quiet.saveChannel': 'Ruhezeiten von {name} speichern',
+  'channels.inbound.title': 'Befehle aus Telegram',
+  'channels.inbound.intro':
+    'Wer seinen Chat verknüpft hat (Konto → Telegram), kann Bots starten, pausieren und fortsetzen und Freigaben entscheiden, indem er diesem Bot schreibt.',
+  'channels.inbound.mode': 'Wie Nachrichten an den Bot diese Installation erreichen',
+  'channels.inbound.modeLegend': 'Wie {name} Befehle empfängt',
+  'channels.inbound.now': 'Empfang:',
+  'channels.inbound.mode.off': 'Aus',
+  'channels.inbound.mode.off.hint':
+    'Der Bot sendet nur Benachrichtigungen; Nachrichten an ihn werden nicht gelesen.',
+  'channels.inbound.mode.polling': 'Abfragen (Polling)',
+  'channels.inbound.mode.polling.hint':
+    'Diese Installation fragt Telegram laufend nach neuen Nachrichten; eine öffentliche Adresse ist nicht nötig.',
+  'channels.inbound.mode.webhook': 'Webhook',
+  'channels.inbound.mode.webhook.hint':
+    'Telegram schickt jede Nachricht sofort hierher; dafür braucht diese Installation eine öffentliche https-Adresse.',
+  'channels.inbound.url': 'Öffentliche Adresse dieser Installation',
+  'channels.inbound.urlHint': 'Telegram muss sie über https erreichen, z. B. https://orch.example.com.',
+  'channels.inbound.webhookUrl': 'Telegram sendet an',
+  'channels.inbound.lastUpdate': 'Zuletzt bearbeitete Nachricht',
+  'channels.inbound.noUpdate': 'noch keine',
+  'channels.inbound.save': 'Umstellen',
+  'channels.inbound.saveLabel': 'Umstellen, wie {name} Befehle empfängt',
+  'channels.inbound.saved': 'Umgestellt: {mode}.',
+  'channels.inbound.linked': 'Verknüpfte Chats',
+  'channels.inbound.noLinked': 'Noch kein Chat verknüpft. Jede Person verknüpft ihren auf ihrer Kontoseite.',
+  'channels.inbound.chat': 'Chat {chatId} von {person}, verknüpft {when}',
+  'channels.inbound.you': 'dir',
+  'channels.inbound.unlink': 'Trennen',
+  'channels.inbound.unlinkLabel': 'Chat {chatId} trennen',
+  'channels.inbound.unlinked': 'Chat {chatId} ist getrennt.',
 
   'botNotify.title': 'Benachrichtigungen',
   'botNotify.intro': 'Die Kanäle, die {name} nach seinen Läufen benachrichtigt, und wann.',
@@ -991,4 +1074,12 @@ export const de: Record<MessageKey, string> = {
   'error.channel_link_not_found': 'Dieser Bot benachrichtigt diesen Kanal nicht (mehr).',
   'error.telegram_unauthorized':
     'Telegram hat das Bot-Token abgelehnt. Kopiere es erneut und vollständig von @BotFather.',
+  'error.person_required':
+    'Ein Verknüpfungscode gehört zu einer Person: melde dich mit E-Mail und Passwort an, nicht mit einem Dienstschlüssel.',
+  'error.telegram_link_not_found': 'Dieser Chat ist nicht (mehr) verknüpft.',
+  'error.public_url_missing':
+    'Ein Webhook braucht die öffentliche https-Adresse dieser Installation: gib sie ein oder nutze Abfragen (Polling).',
+  'error.telegram_failed': 'Telegram hat die Änderung abgelehnt oder war nicht erreichbar.',
+  'error.channel_not_telegram': 'Dieser Kanal ist kein Telegram-Kanal.',
+  'error.link_code_unavailable': 'Gerade ist kein Code frei; versuche es gleich noch einmal.',
 }

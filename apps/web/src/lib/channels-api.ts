@@ -7,17 +7,25 @@ import type {
   channelFormats,
   channelRules,
   Notification,
+  NotificationSettings,
   notificationStatuses,
+  QuietHours,
+  TelegramInbound,
+  TelegramInboundPut,
+  TelegramLinkCode,
+  telegramInboundModes,
 } from '@openorch/contracts'
 import { requestJson, type SignedInClient } from './api.tsx'
 
-// The routes of issue 14 the SDK client has no methods for yet: channels, a bot's channel rules and
-// the notification history. Same credentials and the same ApiError as the client.
+// The routes of issue 14 the SDK client has no methods for yet: channels, a bot's channel rules, the
+// notification history, quiet hours and a Telegram channel's inbound side (link codes, linked chats,
+// the inbound mode). Same credentials and the same ApiError as the client.
 
 export type ChannelEventType = (typeof channelEventTypes)[number]
 export type ChannelRule = (typeof channelRules)[number]
 export type ChannelFormat = (typeof channelFormats)[number]
 export type NotificationStatus = (typeof notificationStatuses)[number]
+export type TelegramInboundMode = (typeof telegramInboundModes)[number]
 export type CreatedChannel = Channel & { secret?: string }
 export interface TestResult {
   delivered: boolean
@@ -44,6 +52,22 @@ export function channelsApi(signedIn: SignedInClient) {
     test: (id: string) => requestJson<TestResult>(signedIn, 'POST', `${channelPath(id)}/test`, {}),
     setEvents: (id: string, types: ChannelEventType[]) =>
       requestJson<Channel>(signedIn, 'PUT', `${channelPath(id)}/events`, { types }),
+    setQuietHours: (id: string, quietHours: QuietHours | null) =>
+      requestJson<Channel>(signedIn, 'PUT', `${channelPath(id)}/quiet-hours`, { quietHours }),
+    settings: () => requestJson<NotificationSettings>(signedIn, 'GET', '/notification-settings'),
+    putSettings: (settings: NotificationSettings) =>
+      requestJson<NotificationSettings>(signedIn, 'PUT', '/notification-settings', settings),
+    telegram: (id: string) => requestJson<TelegramInbound>(signedIn, 'GET', `${channelPath(id)}/telegram`),
+    setTelegramInbound: (id: string, body: TelegramInboundPut) =>
+      requestJson<TelegramInbound>(signedIn, 'PUT', `${channelPath(id)}/telegram/inbound`, body),
+    telegramLinkCode: (id: string) =>
+      requestJson<TelegramLinkCode>(signedIn, 'POST', `${channelPath(id)}/telegram/link-code`, {}),
+    unlinkTelegramChat: (id: string, chatId: string) =>
+      requestJson<void>(
+        signedIn,
+        'DELETE',
+        `${channelPath(id)}/telegram/links/${encodeURIComponent(chatId)}`,
+      ),
     discoverTelegramChats: (botToken: string, apiBaseUrl?: string) =>
       requestJson<{ items: TelegramChat[] }>(signedIn, 'POST', '/channels/telegram/discover-chats', {
         botToken,

@@ -67,6 +67,12 @@ const known: Record<string, MessageKey> = {
   channel_not_found: 'error.channel_not_found',
   channel_link_not_found: 'error.channel_link_not_found',
   telegram_unauthorized: 'error.telegram_unauthorized',
+  telegram_failed: 'error.telegram_failed',
+  telegram_link_not_found: 'error.telegram_link_not_found',
+  channel_not_telegram: 'error.channel_not_telegram',
+  person_required: 'error.person_required',
+  public_url_missing: 'error.public_url_missing',
+  link_code_unavailable: 'error.link_code_unavailable',
 }
 
 export interface Described {

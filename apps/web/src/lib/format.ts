@@ -46,6 +46,12 @@ export function formatRelative(iso: string, lang: Lang, now = Date.now()): strin
   return rtf.format(Math.round(seconds / 86400), 'day')
 }
 
+/** "9:05": minutes and seconds left, rounded up, so a code is never shown as expired early. */
+export function formatCountdown(msLeft: number): string {
+  const seconds = Math.max(0, Math.ceil(msLeft / 1000))
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`
+}
+
 export function formatUsd(value: number | null | undefined, lang: Lang): string {
   if (value === null || value === undefined) return '–'
   const small = value !== 0 && value < 0.01

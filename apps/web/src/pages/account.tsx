@@ -12,6 +12,7 @@ import {
 } from '../components/api-keys.tsx'
 import { ConfirmButton } from '../components/confirm.tsx'
 import { PushToggle } from '../components/push-toggle.tsx'
+import { TelegramLinks } from '../components/telegram-link.tsx'
 import { Button, Card, ErrorNote, Field, PageTitle, TextInput } from '../components/ui.tsx'
 import { useSignedIn } from '../lib/api.tsx'
 import { fieldRefusal } from '../lib/errors.ts'
@@ -21,7 +22,8 @@ import { onNavigation } from '../lib/router.tsx'
 import { signOutEverywhereId, useSignOut } from '../lib/sign-out.tsx'
 
 // The signed-in person's own account: change the password (the session continues: the SDK switches
-// to the new session the server answers), personal API keys, and "sign out everywhere". A password
+// to the new session the server answers), notifications in this browser, their Telegram chats (a link
+// code per Telegram channel), personal API keys, and "sign out everywhere". A password
 // change and signing out everywhere revoke the personal keys (decision 0017): when there are any,
 // a dialog lists them first. Signed in with an API key there is no person, and the page says so.
 // The account menu's "sign out everywhere" leads here (/account#sign-out-everywhere), so that dialog
@@ -51,6 +53,7 @@ export default function Account() {
       </div>
       <ChangePassword email={session.user.email} />
       <PushToggle />
+      <TelegramLinks userId={session.user.id} />
       <ApiKeysSection scope="personal" roles={rolesUpTo(role)} />
       <SignOutEverywhere />
     </div>

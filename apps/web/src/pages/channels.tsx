@@ -3,6 +3,8 @@ import { ApiError } from '@openorch/sdk'
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { type FormEvent, useEffect, useId, useRef, useState } from 'react'
 import { ConfirmButton } from '../components/confirm.tsx'
+import { ChannelQuietHours, channelQuietWords, WorkspaceQuietHours } from '../components/quiet-hours.tsx'
+import { TelegramInboundPanel } from '../components/telegram-inbound.tsx'
 import {
   Button,
   Card,
@@ -42,9 +44,11 @@ import { Link } from '../lib/router.tsx'
 
 // Channels (issue 14): where the workspace's notifications go. Each card says in words whether the
 // channel works (connected, waiting for a first delivery, or the error), when it last delivered, sends
-// a test on request, and picks the workspace's system events it gets. A guided set-up per type adds
-// one; a webhook's signing secret is shown once. Below, the delivery history with a retry for dead ones.
-// A type without a set-up form here (a browser's push subscription) is listed, tested and removed only.
+// a test on request, and picks the workspace's system events it gets; its edit view has its settings
+// and its quiet hours, and a Telegram channel shows how commands reach it and the chats linked. A
+// guided set-up per type adds one; a webhook's signing secret is shown once. Then the workspace's
+// quiet hours, and the delivery history with a retry for dead ones. A type without a set-up form here
+// (a browser's push subscription) is listed, tested, given quiet hours and removed only.
 
 const statusStyles: Record<Channel['status'], string> = {
   connected: 'bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100',
@@ -98,6 +102,7 @@ export default function Channels() {
         </ul>
       )}
       {canEdit && <AddChannel />}
+      <WorkspaceQuietHours />
       <History channels={items} />
     </div>
   )
@@ -174,16 +179,14 @@ function ChannelCard({ channel, canEdit }: { channel: Channel; canEdit: boolean 
               >
                 {t('channels.test')}
               </Button>
-              {spec && (
-                <Button
-                  className="px-2 py-1"
-                  aria-expanded={editing}
-                  onClick={() => setEditing((open) => !open)}
-                  aria-label={t('channels.editLabel', { name: channel.name })}
-                >
-                  {t('channels.edit')}
-                </Button>
-              )}
+              <Button
+                className="px-2 py-1"
+                aria-expanded={editing}
+                onClick={() => setEditing((open) => !open)}
+                aria-label={t('channels.editLabel', { name: channel.name })}
+              >
+                {t('channels.edit')}
+              </Button>
               <ConfirmButton
                 label={t('channels.remove')}
                 accessibleLabel={t('channels.removeLabel', { name: channel.name })}
@@ -239,6 +242,10 @@ function ChannelCard({ channel, canEdit }: { channel: Channel; canEdit: boolean 
               </dd>
             </div>
           ))}
+          <div>
+            <dt className="inline text-slate-600 dark:text-slate-400">{t('channels.quiet.channel')}: </dt>
+            <dd className="inline">{channelQuietWords(channel, t)}</dd>
+          </div>
           {secrets.map(([key, hint]) => (
             <div key={key} className="min-w-0">
               <dt className="inline text-slate-600 dark:text-slate-400">{fieldLabel(key)}: </dt>
@@ -248,19 +255,23 @@ function ChannelCard({ channel, canEdit }: { channel: Channel; canEdit: boolean 
             </div>
           ))}
         </dl>
-        {editing && spec && (
-          <div className="rounded-md border border-slate-200 p-3 dark:border-slate-700">
-            <h3 className="mb-2 font-medium">{t('channels.editTitle', { name: channel.name })}</h3>
-            <ChannelForm
-              spec={spec}
-              channel={channel}
-              onSaved={() => {
-                setEditing(false)
-                setResult(null)
-              }}
-            />
+        {editing && (
+          <div className="space-y-4 rounded-md border border-slate-200 p-3 dark:border-slate-700">
+            <h3 className="font-medium">{t('channels.editTitle', { name: channel.name })}</h3>
+            {spec && (
+              <ChannelForm
+                spec={spec}
+                channel={channel}
+                onSaved={() => {
+                  setEditing(false)
+                  setResult(null)
+                }}
+              />
+            )}
+            <ChannelQuietHours channel={channel} />
           </div>
         )}
+        {channel.type === 'telegram' && <TelegramInboundPanel channel={channel} editing={editing} />}
         <EventPicker channel={channel} canEdit={canEdit} />
       </article>
     </Card>
