@@ -25,6 +25,7 @@ import { type Push, pushRoutes } from './channels/push/push.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
 import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
+import { type Pipelines, pipelineRoutes } from './pipelines/pipelines.ts'
 import type { Bus } from './platform/bus.ts'
 import type { Clock } from './platform/clock.ts'
 import type { MigrationFactory } from './platform/db/migrator.ts'
@@ -109,6 +110,8 @@ export interface AppDeps {
   toolPolicies?: ToolPolicies
   /** Tool calls waiting for a person (/approvals). */
   approvals?: Approvals
+  /** Pipelines: chained bots as durable workflows (/pipelines). */
+  pipelines?: Pipelines
   /** Notification channels, the bots' rules, the delivery history (/channels, /notifications). */
   channels?: ChannelsDomain
   /** Web Push: the VAPID public key and the browsers' subscriptions (/push). */
@@ -335,6 +338,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             ...(deps.toolPolicies ? { policies: deps.toolPolicies } : {}),
           })
         if (deps.approvals) await secured.register(approvalRoutes, { approvals: deps.approvals })
+        if (deps.pipelines)
+          await secured.register(pipelineRoutes, {
+            pipelines: deps.pipelines.service,
+            runJson: runJsonOf(deps.kernel.views ?? []),
+          })
         if (deps.channels)
           await secured.register(channelRoutes, {
             channels: deps.channels.service,

@@ -10,6 +10,12 @@ import type {
   HeldNotificationsTable,
   NotificationSettingsTable,
 } from './channels/channel.table.ts'
+import type {
+  PipelineRunStepsTable,
+  PipelineRunsTable,
+  PipelinesTable,
+  PipelineVersionsTable,
+} from './pipelines/pipeline.table.ts'
 import type { Database } from './platform/db/database.ts'
 import type { ProvidersTable } from './providers/provider.table.ts'
 import type {
@@ -56,6 +62,10 @@ export interface Tables {
   mcp_servers: McpServersTable
   tool_policies: ToolPoliciesTable
   approvals: ApprovalsTable
+  pipelines: PipelinesTable
+  pipeline_versions: PipelineVersionsTable
+  pipeline_runs: PipelineRunsTable
+  pipeline_run_steps: PipelineRunStepsTable
   schedules: SchedulesTable
   run_logs: RunLogsTable
   usage_records: UsageRecordsTable

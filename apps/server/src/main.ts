@@ -16,6 +16,7 @@ import { createChannels, type TelegramInboundPeople } from './channels/channels.
 import { createPush } from './channels/push/push.ts'
 import type { Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
+import { createPipelines } from './pipelines/pipelines.ts'
 import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
 import { systemClock } from './platform/clock.ts'
 import type { Config } from './platform/config.ts'
@@ -192,6 +193,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     quotas: config.quotas,
   })
 
+  const pipelines = createPipelines({
+    database,
+    clock: systemClock,
+    log,
+    kernel,
+    schedules,
+    steps: bots.steps,
+    approvals,
+  })
   const push = createPush({
     database,
     clock: systemClock,
@@ -241,6 +251,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     mcp,
     toolPolicies,
     approvals,
+    pipelines,
     channels,
     push,
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.

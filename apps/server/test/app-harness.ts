@@ -18,6 +18,7 @@ import type { Db } from '../src/database.ts'
 import type { StreamLimits } from '../src/events/events.routes.ts'
 import { telegramPeopleOf } from '../src/main.ts'
 import { migrations } from '../src/migrations/index.ts'
+import { createPipelines, type Pipelines } from '../src/pipelines/pipelines.ts'
 import type { Clock } from '../src/platform/clock.ts'
 import { createVault, type Vault } from '../src/platform/crypto.ts'
 import type { DialectName } from '../src/platform/db/database.ts'
@@ -58,6 +59,7 @@ export interface TestApp {
   /** The workspaces' MCP servers (their connections are closed with the app). */
   mcp: McpServers
   approvals: Approvals
+  pipelines: Pipelines
   channels: ChannelsDomain
   /** Web Push: VAPID keys and the browsers' subscriptions. */
   push: Push
@@ -176,6 +178,15 @@ export async function createTestApp(
     // Tests schedule every second and spend freely unless they test the quotas themselves.
     quotas: { ...defaultQuotas, minScheduleSeconds: 1, dailyBudgetUsd: null, ...options.quotas },
   })
+  const pipelines = createPipelines({
+    database,
+    clock: kernel.clock,
+    log: options.log ?? testLog,
+    kernel,
+    schedules,
+    steps: bots.steps,
+    approvals,
+  })
   const push = createPush({
     database,
     clock: kernel.clock,
@@ -236,6 +247,7 @@ export async function createTestApp(
     mcp,
     toolPolicies,
     approvals,
+    pipelines,
     channels,
     push,
     users,
@@ -256,6 +268,7 @@ export async function createTestApp(
     bots,
     mcp,
     approvals,
+    pipelines,
     channels,
     push,
     users,

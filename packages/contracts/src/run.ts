@@ -83,6 +83,7 @@ export const runSchema = z
     id: z.string(),
     kind: z.string().describe('Which executor runs it: `bot`, `pipeline`, `agent.task`, …'),
     botId: z.string().nullable(),
+    pipelineId: z.string().nullable().describe('For runs of kind `pipeline`: the pipeline; null otherwise.'),
     parentRunId: z
       .string()
       .nullable()

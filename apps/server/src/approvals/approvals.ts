@@ -91,6 +91,71 @@ export function createApprovals(deps: {
     return { id, correlationKey }
   }
 
+  /**
+   * An approval written in the caller's transaction, pending at once, with its `approval.requested`
+   * event: for a requester whose own state is written in the same transaction (a pipeline's step),
+   * so there is no parking to wait for. Deciding it resumes nothing by itself; the requester follows
+   * `approval.decided`.
+   */
+  async function requestIn(trx: Kysely<Tables>, input: ApprovalRequest): Promise<ApprovalRow> {
+    const id = newId()
+    const row: ApprovalRow = {
+      id,
+      tenant_id: input.tenantId,
+      run_id: input.runId,
+      subject_kind: input.subjectKind,
+      subject_id: input.subjectId,
+      subject_name: input.subjectName,
+      correlation_key: `approval:${id}`,
+      status: 'pending',
+      tool_set: input.toolSet,
+      tool: input.tool,
+      tool_call_id: input.toolCallId,
+      arguments: input.arguments === undefined ? null : JSON.stringify(input.arguments),
+      reason: input.reason,
+      state: JSON.stringify(input.state),
+      requested_at: clock.now(),
+      expires_at: input.expiresAt,
+      decided_at: null,
+      decided_by_type: null,
+      decided_by_id: null,
+      comment: null,
+      execution_started_at: null,
+      execution_result: null,
+    }
+    await insertApproval(trx, row)
+    await deps.runs.appendEventsIn(trx, [
+      {
+        tenantId: row.tenant_id,
+        runId: row.run_id,
+        type: 'approval.requested',
+        payload: eventPayloadOf(row),
+        createdAt: row.requested_at,
+      },
+    ])
+    return row
+  }
+
+  /** The status of each of `ids` (a requester following its approvals), read in its transaction. */
+  async function statusesIn(
+    trx: Kysely<Tables>,
+    tenantId: string,
+    ids: readonly string[],
+  ): Promise<
+    Map<string, { status: ApprovalRow['status']; comment: string | null; decidedBy: string | null }>
+  > {
+    if (ids.length === 0) return new Map()
+    const rows = await trx
+      .selectFrom('approvals')
+      .select(['id', 'status', 'comment', 'decided_by_id'])
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', [...ids])
+      .execute()
+    return new Map(
+      rows.map((row) => [row.id, { status: row.status, comment: row.comment, decidedBy: row.decided_by_id }]),
+    )
+  }
+
   /** Records that were written for a parking that never committed (the process died in between). */
   async function discardUnparkedIn(trx: Kysely<Tables>, tenantId: string, runId: string) {
     await trx
@@ -309,6 +374,8 @@ export function createApprovals(deps: {
 
   return {
     request,
+    requestIn,
+    statusesIn,
     get,
     startSweeping,
     stopSweeping,

@@ -26,7 +26,7 @@ function requiredRole(method: string, path: string): Role {
   // Anyone unlinks their own chat (admins anyone's: the handler decides, tested in telegram-inbound).
   if (/^\/api\/v1\/channels\/[^/]+\/telegram\/links\/[^/]+$/.test(path)) return 'viewer'
   if (method === 'GET') return 'viewer'
-  if (/^\/api\/v1\/(bots|runs|approvals|channels)/.test(path)) return 'editor'
+  if (/^\/api\/v1\/(bots|runs|approvals|channels|pipelines)/.test(path)) return 'editor'
   throw new Error(`No role policy for ${method} ${path}: add it to role-matrix.test.ts`)
 }
 

@@ -11,7 +11,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   let t: TestApp
   let secrets: string[]
   let operations: Array<{ method: string; path: string }>
-  let ids: { bot: string; run: string; user: string; key: string }
+  let ids: { bot: string; run: string; user: string; key: string; pipeline: string }
   let otherSession: string
   let otherKey: string
 
@@ -42,8 +42,21 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
       role: 'owner',
       userId: user.id,
     })
-    ids = { bot: bot.id, run: run.run.id, user: user.id, key: personalKey.apiKey.id }
-    secrets = [bot.id, run.run.id, user.id, personalKey.apiKey.id, 'Tenant A secret bot', 'tenant-a-secret']
+    const pipeline = await t.pipelines.service.create('default', {
+      name: 'Tenant A secret pipeline',
+      steps: [{ key: 'only', bot: bot.id }],
+    })
+    ids = { bot: bot.id, run: run.run.id, user: user.id, key: personalKey.apiKey.id, pipeline: pipeline.id }
+    secrets = [
+      bot.id,
+      run.run.id,
+      user.id,
+      personalKey.apiKey.id,
+      pipeline.id,
+      'Tenant A secret bot',
+      'Tenant A secret pipeline',
+      'tenant-a-secret',
+    ]
     // The other workspace, created by an installation admin with its first owner. Routes of
     // signed-in users (/auth/…) are called with that owner's session, the others with their key.
     const created = await t.app.inject({
@@ -94,6 +107,7 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
     'PUT /api/v1/channels/{id}/quiet-hours': { quietHours: null },
     'PUT /api/v1/channels/{id}/telegram/inbound': { mode: 'off' },
     'PUT /api/v1/bots/{id}/channels/{channelId}': { rule: 'always' },
+    'PATCH /api/v1/pipelines/{id}': { description: 'x' },
   }
   const payloadFor = (method: string, path: string) => {
     if (`${method} ${path}` in bodies) return bodies[`${method} ${path}`]
@@ -110,15 +124,17 @@ describe.each(dialects)('tenant isolation on %s', (dialect) => {
   }
 
   const idFor = (path: string) =>
-    path.startsWith('/api/v1/runs')
-      ? ids.run
-      : path.startsWith('/api/v1/users')
-        ? ids.user
-        : path.startsWith('/api/v1/auth/keys')
-          ? ids.key
-          : path.startsWith('/api/v1/workspaces')
-            ? 'default'
-            : ids.bot
+    path.startsWith('/api/v1/pipelines')
+      ? ids.pipeline
+      : path.startsWith('/api/v1/runs')
+        ? ids.run
+        : path.startsWith('/api/v1/users')
+          ? ids.user
+          : path.startsWith('/api/v1/auth/keys')
+            ? ids.key
+            : path.startsWith('/api/v1/workspaces')
+              ? 'default'
+              : ids.bot
 
   it('answers 404 for this workspace’s ids and shows none of its data anywhere', async () => {
     const wrong: string[] = []

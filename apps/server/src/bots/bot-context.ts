@@ -13,6 +13,29 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4)
 }
 
+/**
+ * A pipeline step's input (pipelines/): what the steps before it produced, and how the bot takes it.
+ * `forward`: it is the input ("The previous step produced: … Your task: <prompt>"); `merge`: it goes
+ * into the system context and the bot's prompt is the task. `previous` is labelled by step key when
+ * the step depends on several.
+ */
+export interface BotStepInput {
+  pipelineStep: { mode: 'forward' | 'merge'; previous: string }
+}
+
+export function isBotStepInput(input: unknown): input is BotStepInput {
+  const step = (input as { pipelineStep?: { mode?: unknown; previous?: unknown } } | null)?.pipelineStep
+  return (
+    typeof step === 'object' &&
+    step !== null &&
+    (step.mode === 'forward' || step.mode === 'merge') &&
+    typeof step.previous === 'string'
+  )
+}
+
+/** The most of the steps before that goes into a step's context. */
+export const previousOutputChars = 20_000
+
 export interface ContextInput {
   bot: { name: string; description: string; prompt: string }
   lastRun: { output: unknown; finishedAt: number } | undefined
@@ -92,7 +115,34 @@ export function buildBotContext({ bot, lastRun, notes, input }: ContextInput): B
   if (noteTexts.length > 0)
     parts.push(`Your notes (newest first):\n<notes>\n${noteTexts.join('\n\n')}\n</notes>`)
 
+  const step = isBotStepInput(input) ? input.pipelineStep : undefined
+  const previous = step ? step.previous.slice(0, previousOutputChars) : ''
+  if (step && step.previous.length > previous.length)
+    truncations.push({
+      what: 'previous step output',
+      keptChars: previous.length,
+      droppedChars: step.previous.length - previous.length,
+    })
+  if (step?.mode === 'merge' && previous.trim())
+    parts.push(
+      `Context from the previous step of your pipeline:\n<previous_output>\n${previous}\n</previous_output>`,
+    )
+
   const system = parts.join('\n\n')
+  if (step) {
+    const prompt =
+      step.mode === 'forward' && previous.trim()
+        ? `The previous step produced:\n<previous_output>\n${previous}\n</previous_output>\n\nYour task: ${bot.prompt}`
+        : bot.prompt
+    return {
+      system,
+      prompt,
+      estimatedTokens: estimateTokens(system) + estimateTokens(prompt),
+      notesIncluded,
+      notesLeftOut,
+      truncations,
+    }
+  }
   const inputText =
     input === null || input === undefined
       ? ''

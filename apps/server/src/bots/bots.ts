@@ -1,4 +1,5 @@
-import type { Db } from '../database.ts'
+import type { Kysely } from 'kysely'
+import type { Db, Tables } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { EgressPolicy } from '../platform/egress/egress.ts'
@@ -6,14 +7,16 @@ import type { Logger } from '../platform/logger.ts'
 import { createQuotasOf } from '../quotas/quota.service.ts'
 import { defaultQuotas, type Quotas } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
+import type { EnqueueRequest } from '../runs/runs.ts'
 import { nextFireTimes, type Schedules } from '../schedules/schedules.ts'
 import type { ToolRegistry } from '../tools/tools.ts'
 import { createBotEventHandler } from './bot.events.ts'
 import { type BotExecutorDeps, type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
 import { botRunView } from './bot.run-view.ts'
 import { botScheduleOwner } from './bot.schedule-owner.ts'
-import { botRunKind, createBotService, type ProviderDirectory } from './bot.service.ts'
+import { botRunKind, botRunRequest, createBotService, type ProviderDirectory } from './bot.service.ts'
 import { findBot } from './bot.store.ts'
+import type { BotStepInput } from './bot-context.ts'
 import { createBotFiles } from './bot-files.ts'
 import { createBotHooks } from './bot-hooks.ts'
 import { createBotNotes } from './bot-notes.ts'
@@ -21,6 +24,7 @@ import { createBotSummarizer } from './bot-summary.ts'
 
 /** For other domains (the quotas page counts a workspace's bots). */
 export { countBots } from './bot.store.ts'
+export type { BotStepInput } from './bot-context.ts'
 
 // The bots domain wired onto a run kernel: service, notes, executor (run kind `bot`), scheduler and
 // the run-event handler. The kernel knows nothing of bots: they register with it here.
@@ -102,6 +106,50 @@ export function createBots(deps: BotsDeps) {
     },
     /** Two sentences about a run's result by the bot's own model (notifications in the `summary` format). */
     summarize: createBotSummarizer({ database: deps.database, clock: deps.clock, providers: deps.providers }),
+    /** Pipelines run bots as their steps (pipelines/): a step's run request, and which bots exist. */
+    steps: {
+      /**
+       * The run of bot `botId` as a pipeline step, read in the caller's transaction (the bot's retries,
+       * timeout and concurrency); undefined when the bot is gone.
+       */
+      async requestIn(
+        trx: Kysely<Tables>,
+        step: {
+          tenantId: string
+          botId: string
+          input: BotStepInput | null
+          parentRunId: string
+          idempotencyKey: string
+          runAt?: number
+        },
+      ): Promise<EnqueueRequest | undefined> {
+        const bot = await findBot(trx, step.tenantId, step.botId)
+        if (!bot) return undefined
+        return {
+          ...botRunRequest(bot, 'pipeline', step.input, step.idempotencyKey),
+          parentRunId: step.parentRunId,
+          ...(step.runAt !== undefined ? { runAt: step.runAt } : {}),
+        }
+      },
+      /** The bots of `ids` that exist in the workspace, with their names and retry delays. */
+      async existing(
+        tenantId: string,
+        ids: readonly string[],
+        /** Inside a transaction, its handle: SQLite's one connection would wait for itself otherwise. */
+        q: Kysely<Tables> = deps.database.db,
+      ): Promise<Map<string, { name: string; retryDelaySeconds: number }>> {
+        if (ids.length === 0) return new Map()
+        const rows = await q
+          .selectFrom('bots')
+          .select(['id', 'name', 'retry_delay_seconds'])
+          .where('tenant_id', '=', tenantId)
+          .where('id', 'in', [...new Set(ids)])
+          .execute()
+        return new Map(
+          rows.map((row) => [row.id, { name: row.name, retryDelaySeconds: row.retry_delay_seconds }]),
+        )
+      },
+    },
     /** The files the bots' tools keep, read-only, for people (GET /bots/{id}/files). */
     files: createBotFiles({ database: deps.database }),
     /** The installation's quotas, and each workspace's (with its overrides). */

@@ -30,6 +30,7 @@ import { botHooks } from './0029-bot-hooks.ts'
 import { telegramInbound } from './0030-telegram-inbound.ts'
 import { push } from './0031-push.ts'
 import { quietHours } from './0032-quiet-hours.ts'
+import { pipelines } from './0033-pipelines.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -64,4 +65,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0030-telegram-inbound': telegramInbound,
   '0031-push': push,
   '0032-quiet-hours': quietHours,
+  '0033-pipelines': pipelines,
 }

@@ -244,61 +244,100 @@ export function createRunService(deps: RunServiceDeps) {
     set: Partial<RunRow>,
     notFoundMessage: (run: Run) => AppError,
   ): Promise<{ before: Run; after: Run }> {
-    const now = clock.now()
-    const outcome = await writeTransaction(database, async (trx) => {
-      const before = await findRun(trx, tenantId, id)
-      if (!before) throw notFound('run_not_found', `Run ${id} does not exist.`)
-      // PostgreSQL keeps queued runs in run_queue (decision 0013). A run leaving the queue loses its
-      // queue row first, in the lock order of the queue's own statements; one joining it gets one.
-      const wasQueued = from.includes('pending') || from.includes('running')
-      const postgres = database.dialect === 'postgres'
-      if (postgres && wasQueued && set.status !== 'pending') await dequeueQueueRow(trx, id)
-      const after = await transitionRun(trx, tenantId, id, from, { ...set, updated_at: now })
-      if (!after) throw notFoundMessage(toRun(before))
-      if (postgres && !wasQueued && after.status === 'pending') await enqueueQueueRows(trx, [after])
-      await insertEvents(trx, [after], now)
-      if (database.dialect === 'postgres' && after.status === 'pending') {
-        await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
-      }
-      return { before: toRun(before), after: toRun(after) }
-    })
-    return outcome
+    return writeTransaction(database, (trx) => transitionIn(trx, tenantId, id, from, set, notFoundMessage))
   }
 
-  /** Cancels a pending, waiting or running run. A running one is fenced out (token bump) and aborted. */
-  async function cancel(tenantId: string, id: string): Promise<Run> {
+  async function transitionIn(
+    trx: Kysely<Tables>,
+    tenantId: string,
+    id: string,
+    from: Run['status'][],
+    set: Partial<RunRow>,
+    notFoundMessage: (run: Run) => AppError,
+  ): Promise<{ before: Run; after: Run }> {
     const now = clock.now()
-    const { before, after } = await transition(
-      tenantId,
-      id,
-      ['pending', 'running', 'waiting'],
-      {
-        status: 'cancelled',
-        finished_at: now,
-        lease_owner: null,
-        lease_expires_at: null,
-        lease_token: sql<number>`lease_token + 1` as unknown as number,
-        error_code: 'cancelled',
-        error_message: 'The run was cancelled.',
-        error_retryable: 0,
-      },
-      (run) =>
-        new AppError(
-          'run_not_cancellable',
-          `Run ${id} is ${run.status}; only pending, waiting or running runs can be cancelled.`,
-          409,
-        ),
+    const before = await findRun(trx, tenantId, id)
+    if (!before) throw notFound('run_not_found', `Run ${id} does not exist.`)
+    // PostgreSQL keeps queued runs in run_queue (decision 0013). A run leaving the queue loses its
+    // queue row first, in the lock order of the queue's own statements; one joining it gets one.
+    const wasQueued = from.includes('pending') || from.includes('running')
+    const postgres = database.dialect === 'postgres'
+    if (postgres && wasQueued && set.status !== 'pending') await dequeueQueueRow(trx, id)
+    const after = await transitionRun(trx, tenantId, id, from, { ...set, updated_at: now })
+    if (!after) throw notFoundMessage(toRun(before))
+    if (postgres && !wasQueued && after.status === 'pending') await enqueueQueueRows(trx, [after])
+    await insertEvents(trx, [after], now)
+    if (database.dialect === 'postgres' && after.status === 'pending') {
+      await sql`SELECT pg_notify(${deps.bus.channel('wake')}, '')`.execute(trx)
+    }
+    return { before: toRun(before), after: toRun(after) }
+  }
+
+  const cancelledSet = () =>
+    ({
+      status: 'cancelled',
+      finished_at: clock.now(),
+      lease_owner: null,
+      lease_expires_at: null,
+      lease_token: sql<number>`lease_token + 1` as unknown as number,
+      error_code: 'cancelled',
+      error_message: 'The run was cancelled.',
+      error_retryable: 0,
+    }) satisfies Partial<RunRow>
+
+  const notCancellable = (id: string) => (run: Run) =>
+    new AppError(
+      'run_not_cancellable',
+      `Run ${id} is ${run.status}; only pending, waiting or running runs can be cancelled.`,
+      409,
     )
+
+  /** After a cancel committed: its parent may be done waiting, and a running run is stopped where it runs. */
+  async function afterCancelled(before: Run, after: Run): Promise<void> {
     // A cancelled child may be the last one its parent waits for.
     if (after.parentRunId !== null)
-      await resumeParentIfDone(tenantId, after.parentRunId).catch((error) =>
+      await resumeParentIfDone(after.tenantId, after.parentRunId).catch((error) =>
         log.warn({ err: error, runId: after.parentRunId }, 'resuming a parent failed; the sweep will'),
       )
     if (before.status === 'running') {
       deps.onCancelled?.(after)
-      await deps.bus.publish('control', JSON.stringify({ type: 'cancel', runId: id })).catch(() => {})
+      await deps.bus.publish('control', JSON.stringify({ type: 'cancel', runId: after.id })).catch(() => {})
     }
+  }
+
+  /** Cancels a pending, waiting or running run. A running one is fenced out (token bump) and aborted. */
+  async function cancel(tenantId: string, id: string): Promise<Run> {
+    const { before, after } = await transition(
+      tenantId,
+      id,
+      ['pending', 'running', 'waiting'],
+      cancelledSet(),
+      notCancellable(id),
+    )
+    await afterCancelled(before, after)
     return after
+  }
+
+  /**
+   * `cancel` inside the caller's transaction (a pipeline cancelling its steps as it ends): undefined
+   * when the run had ended already. The running run is stopped after the commit.
+   */
+  async function cancelIn(trx: Kysely<Tables>, tenantId: string, id: string): Promise<Run | undefined> {
+    try {
+      const { before, after } = await transitionIn(
+        trx,
+        tenantId,
+        id,
+        ['pending', 'running', 'waiting'],
+        cancelledSet(),
+        notCancellable(id),
+      )
+      afterCommit(trx, () => void afterCancelled(before, after))
+      return after
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'run_not_cancellable') return undefined
+      throw error
+    }
   }
 
   /** Retries a finished run by hand: pending again now, with a fresh set of attempts. */
@@ -552,6 +591,7 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   return {
+    cancelIn,
     enqueue,
     enqueueMany,
     enqueueIn,

@@ -34,8 +34,9 @@ export function nextFireOf(
 }
 
 /** The idempotency key of a slot: a second firing of the same slot, by any process, is a no-op. */
-export function slotKeyOf(ownerId: string, slot: number): string {
-  return `schedule:${ownerId}:${slot}`
+export function slotKeyOf(ownerId: string, slot: number, ownerKind = 'bot'): string {
+  // Bots keep the key they always had; other owners name their kind (`schedule:pipeline:<id>:<slot>`).
+  return ownerKind === 'bot' ? `schedule:${ownerId}:${slot}` : `schedule:${ownerKind}:${ownerId}:${slot}`
 }
 
 /** Creates or replaces an owner's schedule, inside the owner's transaction; returns when it fires next. */

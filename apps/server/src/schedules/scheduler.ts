@@ -238,7 +238,7 @@ export class Scheduler {
     const results = await this.deps.runs.enqueueMany(
       firing.map((p) => ({
         ...p.request!,
-        idempotencyKey: slotKeyOf(p.schedule.owner_id, p.slot),
+        idempotencyKey: slotKeyOf(p.schedule.owner_id, p.slot, p.schedule.owner_kind),
         runAt: now,
       })),
     )
@@ -274,7 +274,14 @@ export class Scheduler {
     })
     for (const skip of skips) {
       const recorded = await this.deps.runs.recordSkipped(
-        { ...skip.plan.request!, idempotencyKey: slotKeyOf(skip.plan.schedule.owner_id, skip.plan.slot) },
+        {
+          ...skip.plan.request!,
+          idempotencyKey: slotKeyOf(
+            skip.plan.schedule.owner_id,
+            skip.plan.slot,
+            skip.plan.schedule.owner_kind,
+          ),
+        },
         { code: skip.code, message: skip.message },
       )
       // A queue_full record is written whatever happened before; the others only count once.

@@ -1,0 +1,85 @@
+// The pipelines domain's public surface (issue 15, decision 0033): definitions with versions, runs of
+// kind `pipeline` that park while their steps (bot runs) work, and the outbox consumer that moves
+// them on. The kernel knows nothing of pipelines: they register with it here.
+
+import type { Approvals } from '../approvals/approvals.ts'
+import type { Db } from '../database.ts'
+import type { Clock } from '../platform/clock.ts'
+import type { Logger } from '../platform/logger.ts'
+import type { RunKernel } from '../runs/kernel.ts'
+import type { RunKindView } from '../runs/run-view.ts'
+import type { Schedules } from '../schedules/schedules.ts'
+import { createPipelineConsumer, pipelineRunKind } from './pipeline.consumer.ts'
+import { createPipelineEngine, type PipelineSteps } from './pipeline.engine.ts'
+import { createPipelineExecutor } from './pipeline.executor.ts'
+import { createPipelineService, pipelineRunRequest } from './pipeline.service.ts'
+
+export { pipelineRoutes } from './pipeline.routes.ts'
+export type { PipelineService } from './pipeline.service.ts'
+export { pipelineRunKind }
+
+/** A pipeline run shows its pipeline as `pipelineId` in the Run JSON. */
+export const pipelineRunView: RunKindView = {
+  kind: pipelineRunKind,
+  subjectField: 'pipelineId',
+  resultFields: [],
+}
+
+export type Pipelines = ReturnType<typeof createPipelines>
+
+export function createPipelines(deps: {
+  database: Db
+  clock: Clock
+  log: Logger
+  kernel: Pick<RunKernel, 'runs' | 'executors' | 'relay' | 'views'>
+  schedules: Schedules
+  /** The bots, which run the steps (bots.steps). */
+  steps: PipelineSteps
+  approvals: Pick<Approvals, 'requestIn' | 'statusesIn'>
+}) {
+  const postgres = deps.database.dialect === 'postgres'
+  const engine = createPipelineEngine({
+    clock: deps.clock,
+    runs: deps.kernel.runs,
+    steps: deps.steps,
+    approvals: deps.approvals,
+  })
+  const service = createPipelineService({
+    database: deps.database,
+    clock: deps.clock,
+    log: deps.log,
+    runs: deps.kernel.runs,
+    steps: deps.steps,
+    onSchedulesChanged: () => deps.schedules.changed(),
+  })
+  deps.kernel.views.push(pipelineRunView)
+  deps.kernel.executors.register(
+    pipelineRunKind,
+    createPipelineExecutor({ database: deps.database, clock: deps.clock, engine }),
+  )
+  deps.kernel.relay.consume('pipelines', createPipelineConsumer({ engine, runs: deps.kernel.runs, postgres }))
+  deps.schedules.scheduler.own(pipelineRunKind, {
+    async requests(db, due) {
+      const requests = new Map<string, ReturnType<typeof pipelineRunRequest>>()
+      for (const schedule of due) {
+        const row = await db
+          .selectFrom('pipelines')
+          .selectAll()
+          .where('tenant_id', '=', schedule.tenant_id)
+          .where('id', '=', schedule.owner_id)
+          .executeTakeFirst()
+        if (row) requests.set(row.id, pipelineRunRequest(row, 'schedule', {}, null))
+      }
+      return requests
+    },
+    async ended(db, schedule, _reason, now) {
+      await db
+        .updateTable('pipelines')
+        .set({ enabled: 0, updated_at: now })
+        .where('tenant_id', '=', schedule.tenant_id)
+        .where('id', '=', schedule.owner_id)
+        .execute()
+    },
+  })
+  return { service, engine }
+}
