@@ -139,7 +139,14 @@ describe.each(dialects)('approvals on %s', (dialect) => {
     ).toMatchObject({ lease_expires_at: null })
     expect(await filesOf(bot.id)).toEqual(['old.txt'])
     expect(await eventsOf(runId, 'approval.requested')).toEqual([
-      expect.objectContaining({ approvalId: approval.id, tool: 'files_delete', status: 'pending' }),
+      // Who asks and what for: enough to decide from a notification (attack on issue 14, finding 3).
+      expect.objectContaining({
+        approvalId: approval.id,
+        tool: 'files_delete',
+        status: 'pending',
+        botName: bot.name,
+        arguments: expect.stringContaining('old.txt'),
+      }),
     ])
     const one = await t.app.inject({
       url: `/api/v1/approvals/${approval.id}`,

@@ -389,16 +389,30 @@ export function createApprovals(deps: {
   }
 }
 
+/** The most of an approval's arguments an event carries: enough to decide from a phone. */
+const argumentsPreviewChars = 600
+
 function eventPayloadOf(row: ApprovalRow): Record<string, unknown> {
+  const args = row.arguments ?? ''
   return {
     runId: row.run_id,
     tenantId: row.tenant_id,
     kind: row.subject_kind,
     subjectId: row.subject_id,
+    // Who asks and what for, so a person deciding from a notification decides knowingly.
+    subjectName: row.subject_name,
+    ...(row.subject_kind === 'bot' ? { botName: row.subject_name } : {}),
     approvalId: row.id,
     toolSet: row.tool_set,
     tool: row.tool,
     status: row.status,
+    ...(row.status === 'pending'
+      ? {
+          reason: row.reason,
+          arguments:
+            args.length > argumentsPreviewChars ? `${args.slice(0, argumentsPreviewChars - 1)}…` : args,
+        }
+      : {}),
   }
 }
 

@@ -30,7 +30,10 @@ const systemTitles: Record<string, (payload: Record<string, unknown>) => string>
   'bot.budget_warning': (p) =>
     `💸 ${p.botName ?? 'A bot'} has spent ${Math.round(Number(p.share ?? 0) * 100)} % of its daily budget`,
   'run.dead_lettered': () => '🪦 A run failed for good and waits to be retried by hand',
-  'approval.requested': (p) => `✋ ${p.botName ?? 'A bot'} asks for approval: ${p.tool}`,
+  'approval.requested': (p) =>
+    p.kind === 'pipeline'
+      ? `✋ Pipeline ${p.subjectName ?? ''} asks for approval of step ${p.tool}`.replace('  ', ' ')
+      : `✋ ${p.botName ?? p.subjectName ?? 'A bot'} asks for approval: ${p.tool}`,
   'approval.decided': (p) => `☑️ Approval of ${p.tool} ${p.status}`,
 }
 
@@ -135,6 +138,10 @@ export function messageOfSystemEvent(input: NotificationInput, link: string | nu
   const error = payload.error as NotificationData['error'] | undefined
   const lines = [
     typeof payload.reason === 'string' ? payload.reason : null,
+    // What is to be approved (a tool call's arguments, a step's output), shortened by the approvals domain.
+    input.event === 'approval.requested' && typeof payload.arguments === 'string' && payload.arguments
+      ? `${payload.kind === 'pipeline' ? 'Output' : 'Arguments'}: ${payload.arguments}`
+      : null,
     typeof payload.comment === 'string' ? `Comment: ${payload.comment}` : null,
     error ? `${error.code}: ${error.message}` : null,
   ].filter((line): line is string => line !== null)

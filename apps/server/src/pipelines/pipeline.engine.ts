@@ -81,6 +81,11 @@ export function createPipelineEngine(deps: EngineDeps) {
     return JSON.parse(version.definition) as PipelineDefinition
   }
 
+  async function pipelineNameOf(trx: Kysely<Tables>, id: string): Promise<string | null> {
+    const row = await trx.selectFrom('pipelines').select('name').where('id', '=', id).executeTakeFirst()
+    return row?.name ?? null
+  }
+
   async function lockedRun(trx: Kysely<Tables>, tenantId: string, runId: string, postgres: boolean) {
     let query = trx
       .selectFrom('pipeline_runs')
@@ -208,7 +213,7 @@ export function createPipelineEngine(deps: EngineDeps) {
             runId,
             subjectKind: 'pipeline',
             subjectId: pipelineRun.pipeline_id,
-            subjectName: options.pipelineName ?? null,
+            subjectName: options.pipelineName ?? (await pipelineNameOf(trx, pipelineRun.pipeline_id)),
             toolSet: 'pipeline',
             tool: step.key,
             toolCallId: `step:${step.key}:${rowOf(step).attempt}`,

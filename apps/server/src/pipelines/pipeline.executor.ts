@@ -85,8 +85,7 @@ export function createPipelineExecutor(deps: {
       return { progress, deadline: Number(pinned.created_at) + definition.maxRuntimeSeconds * 1000 }
     })
     const { progress, deadline } = outcome
-    if (!progress.done)
-      return { wait: progress.onlyApprovals ? 'approval' : 'pipeline_steps', until: deadline }
+    if (!progress.done) return { wait: waitReasonOf(progress), until: deadline }
     if (progress.failed)
       throw new RunFailure(
         'pipeline_step_failed',

@@ -200,6 +200,14 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
     // merge: the previous output is context (system), the bot's prompt is the task.
     expect(send).toBe('Say that it was sent.')
     expect(sent('system')[2]).toContain('Checked: Sneakers are back.')
+    // Read alone through the runs API, a pipeline run carries its version and steps too.
+    const alone1 = (await call('GET', `/runs/${run.id}`)).json()
+    expect(alone1).toMatchObject({ kind: 'pipeline', pipelineId: newsletter.id, pipelineVersion: 1 })
+    expect(alone1.steps.map((s: { status: string }) => s.status)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+    ])
     // Every step is a bot run whose parent is the pipeline run, with trigger `pipeline`.
     for (const step of run.steps) {
       const child = (await call('GET', `/runs/${step.runId}`)).json()
@@ -359,6 +367,18 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
     const approvalId = waiting.steps[0]!.approvalId!
     const approval = (await call('GET', `/approvals/${approvalId}`)).json()
     expect(approval).toMatchObject({ status: 'pending', runId: started.id, tool: 'check' })
+    // Its event names the pipeline and carries the output to approve (what a Telegram message shows).
+    const requested = await t.database.db
+      .selectFrom('run_events')
+      .select('payload')
+      .where('type', '=', 'approval.requested')
+      .where('run_id', '=', started.id)
+      .executeTakeFirstOrThrow()
+    expect(JSON.parse(requested.payload)).toMatchObject({
+      kind: 'pipeline',
+      subjectName: 'Approved newsletter',
+      arguments: expect.stringContaining('The newsletter text.'),
+    })
     expect(JSON.stringify(approval.arguments)).toContain('The newsletter text.')
     expect(sent()).toHaveLength(1)
     const approved = await call('POST', `/approvals/${approvalId}/approve`, { comment: 'looks good' })

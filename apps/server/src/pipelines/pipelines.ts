@@ -18,13 +18,6 @@ export { pipelineRoutes } from './pipeline.routes.ts'
 export type { PipelineService } from './pipeline.service.ts'
 export { pipelineRunKind }
 
-/** A pipeline run shows its pipeline as `pipelineId` in the Run JSON. */
-export const pipelineRunView: RunKindView = {
-  kind: pipelineRunKind,
-  subjectField: 'pipelineId',
-  resultFields: [],
-}
-
 export type Pipelines = ReturnType<typeof createPipelines>
 
 export function createPipelines(deps: {
@@ -52,7 +45,14 @@ export function createPipelines(deps: {
     steps: deps.steps,
     onSchedulesChanged: () => deps.schedules.changed(),
   })
-  deps.kernel.views.push(pipelineRunView)
+  // A pipeline run shows its pipeline as `pipelineId`, and, read alone, its version and steps.
+  const view: RunKindView = {
+    kind: pipelineRunKind,
+    subjectField: 'pipelineId',
+    resultFields: [],
+    detail: async (tenantId, run) => (await service.stepsOf(tenantId, [run])).get(run.id) ?? {},
+  }
+  deps.kernel.views.push(view)
   deps.kernel.executors.register(
     pipelineRunKind,
     createPipelineExecutor({ database: deps.database, clock: deps.clock, engine }),

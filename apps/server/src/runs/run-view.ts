@@ -16,6 +16,11 @@ export interface RunKindView {
   subjectField?: string
   /** The result's fields the Run JSON always carries (null for runs without them). */
   resultFields: readonly string[]
+  /**
+   * More of the domain's state, shown when one run is read (`GET /runs/{id}`): a pipeline run's
+   * version and steps. Absent: nothing more.
+   */
+  detail?: (tenantId: string, run: Run) => Promise<Record<string, unknown>>
 }
 
 export type RunJsonOf = (run: Run) => RunJson

@@ -91,10 +91,17 @@ export const runRoutes: FastifyPluginAsyncZod<RunRoutesOptions> = async (app, { 
         tags: ['runs'],
         summary: 'Get a run',
         params: runIdParamsSchema,
-        response: { 200: runSchema, ...oneErrors },
+        description:
+          'A domain may add its own state when one run is read: a pipeline run also carries `pipelineVersion` and `steps` (see PipelineRun).',
+        // Loose: the fields a kind's domain adds (run-view.ts `detail`) pass through.
+        response: { 200: runSchema.loose(), ...oneErrors },
       },
     },
-    async (request) => toRunJson(await runs.get(request.auth.tenantId, request.params.id)),
+    async (request) => {
+      const run = await runs.get(request.auth.tenantId, request.params.id)
+      const detail = views.find((view) => view.kind === run.kind)?.detail
+      return { ...toRunJson(run), ...(detail ? await detail(request.auth.tenantId, run) : {}) }
+    },
   )
 
   app.get(
