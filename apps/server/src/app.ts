@@ -42,6 +42,7 @@ import { systemRoutes } from './platform/http/system.routes.ts'
 import { registerWebApp, type WebApp } from './platform/http/web-app.ts'
 import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
+import type { CircuitBreaker } from './providers/circuit-breaker.ts'
 import { providerRoutes } from './providers/provider.routes.ts'
 import type { ProviderService } from './providers/provider.service.ts'
 import { quotaRoutes } from './quotas/quota.routes.ts'
@@ -110,6 +111,8 @@ export interface AppDeps {
   toolPolicies?: ToolPolicies
   /** Tool calls waiting for a person (/approvals). */
   approvals?: Approvals
+  /** The providers' circuit breakers, shown on GET /providers/{name}. */
+  circuit?: CircuitBreaker
   /** Pipelines: chained bots as durable workflows (/pipelines). */
   pipelines?: Pipelines
   /** Notification channels, the bots' rules, the delivery history (/channels, /notifications). */
@@ -309,7 +312,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           database: deps.database,
           views: deps.kernel.views ?? [],
         })
-        await secured.register(providerRoutes, { providers: deps.providers })
+        await secured.register(providerRoutes, {
+          providers: deps.providers,
+          ...(deps.circuit ? { circuit: deps.circuit } : {}),
+        })
         if (deps.bots)
           await secured.register(botRoutes, {
             bots: deps.bots.service,

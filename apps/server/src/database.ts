@@ -17,7 +17,7 @@ import type {
   PipelineVersionsTable,
 } from './pipelines/pipeline.table.ts'
 import type { Database } from './platform/db/database.ts'
-import type { ProvidersTable } from './providers/provider.table.ts'
+import type { ProviderCircuitsTable, ProvidersTable } from './providers/provider.table.ts'
 import type {
   EventCursorsTable,
   EventDeadLettersTable,
@@ -51,6 +51,7 @@ export interface Tables {
   run_keys: RunKeysTable
   run_workers: RunWorkersTable
   providers: ProvidersTable
+  provider_circuits: ProviderCircuitsTable
   bots: BotsTable
   bot_files: BotFilesTable
   bot_hooks: BotHooksTable

@@ -28,6 +28,7 @@ import { AppError, toError } from './platform/errors.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { ensurePrivateDir } from './platform/private-files.ts'
+import { createCircuitBreaker } from './providers/circuit-breaker.ts'
 import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
@@ -180,6 +181,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const approvals = createApprovals({ database, clock: systemClock, runs: kernel.runs })
   kernel.relay.consume('approvals', approvals.onEvents)
   const toolPolicies = createToolPolicies({ database, clock: systemClock, registry: tools })
+  const circuit = createCircuitBreaker({ database, clock: systemClock, runs: kernel.runs, ...config.circuit })
   const bots = createBots({
     database,
     bus,
@@ -189,7 +191,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     schedules,
     tools: { registry: tools, egress: toolEgress },
     approvals: { service: approvals, policies: toolPolicies },
-    providers: botProvidersOf(providers),
+    providers: botProvidersOf(providers, circuit),
     quotas: config.quotas,
   })
 
@@ -251,6 +253,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     mcp,
     toolPolicies,
     approvals,
+    circuit,
     pipelines,
     channels,
     push,
@@ -272,6 +275,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     approvals.startSweeping(15_000, (error) =>
       log.error({ err: toError(error) }, 'approval expiry sweep failed'),
     )
+  // Providers whose circuit cooled down with runs parked for them: one run is woken as the probe.
+  let circuitSweep: NodeJS.Timeout | undefined
+  if (config.roles.includes('worker')) {
+    circuitSweep = setInterval(
+      () => void circuit.sweep().catch((error) => log.error({ err: toError(error) }, 'circuit sweep failed')),
+      5_000,
+    )
+    circuitSweep.unref()
+  }
   // Telegram channels without a webhook: every worker process competes for each channel's polling lease.
   if (config.roles.includes('worker')) channels.telegram?.poller.start()
   const retention = new RetentionJob({
@@ -299,6 +311,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await schedules.stop()
         await retention.stop()
         approvals.stopSweeping()
+        clearInterval(circuitSweep)
         await channels.telegram?.poller.stop()
         await kernel.stop(config.worker.shutdownGraceMs)
         // The code sandbox's worker threads: nothing runs in them once the runs are stopped.

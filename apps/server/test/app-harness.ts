@@ -27,6 +27,11 @@ import type { RateLimits } from '../src/platform/http/rate-limit.ts'
 import { createLogger, type Logger } from '../src/platform/logger.ts'
 import { createMetrics, type Metrics } from '../src/platform/metrics.ts'
 import {
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  createCircuitBreaker,
+} from '../src/providers/circuit-breaker.ts'
+import {
   createProviderService,
   type ProviderService,
   type ProviderServiceDeps,
@@ -59,6 +64,8 @@ export interface TestApp {
   /** The workspaces' MCP servers (their connections are closed with the app). */
   mcp: McpServers
   approvals: Approvals
+  /** The providers' circuit breakers (decision 0034). */
+  circuit: CircuitBreaker
   pipelines: Pipelines
   channels: ChannelsDomain
   /** Web Push: VAPID keys and the browsers' subscriptions. */
@@ -103,6 +110,8 @@ export async function createTestApp(
     botProviders?: (database: Db) => ProviderDirectory & BotProviderAccess
     kernel?: Parameters<typeof createTestKernel>[1]
     rateLimits?: RateLimits
+    /** The providers' circuit breakers (default: 5 failures, a minute's cool-down). */
+    circuit?: CircuitBreakerOptions
     corsOrigins?: string[]
     /** OPENORCH_TRUST_PROXY as parsed (default false: the socket's address is the client's). */
     trustProxy?: boolean | number | string[]
@@ -164,6 +173,12 @@ export async function createTestApp(
   const approvals = createApprovals({ database, clock: kernel.clock, runs: kernel.runs })
   kernel.relay.consume('approvals', approvals.onEvents)
   const toolPolicies = createToolPolicies({ database, clock: kernel.clock, registry: toolRegistry })
+  const circuit = createCircuitBreaker({
+    database,
+    clock: kernel.clock,
+    runs: kernel.runs,
+    ...(options.circuit ?? { cooldownMs: 60_000 }),
+  })
   const bots = createBots({
     database,
     schedules,
@@ -173,7 +188,7 @@ export async function createTestApp(
     clock: kernel.clock,
     log: options.log ?? testLog,
     kernel,
-    providers: options.botProviders?.(database) ?? botProvidersOf(vaulted.providers),
+    providers: options.botProviders?.(database) ?? botProvidersOf(vaulted.providers, circuit),
     streamFlushMs: 20,
     // Tests schedule every second and spend freely unless they test the quotas themselves.
     quotas: { ...defaultQuotas, minScheduleSeconds: 1, dailyBudgetUsd: null, ...options.quotas },
@@ -240,6 +255,7 @@ export async function createTestApp(
     migrations,
     apiKeys,
     providers: vaulted.providers,
+    circuit,
     bots,
     usage: createUsageService({ database, clock: kernel.clock }),
     tools: toolRegistry,
@@ -268,6 +284,7 @@ export async function createTestApp(
     bots,
     mcp,
     approvals,
+    circuit,
     pipelines,
     channels,
     push,

@@ -83,6 +83,7 @@ function botRow(id: string, index: number, createdAt: number): BotRow {
     daily_budget_usd: null,
     max_output_tokens: null,
     tools: '[]',
+    fallbacks: '[]',
     max_tool_iterations: 10,
     output_schema: null,
     consecutive_failures: 0,

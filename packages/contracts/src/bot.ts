@@ -113,6 +113,17 @@ const botFields = {
     .describe(
       'A JSON Schema (an object) the answer must match: stored as `output.data` beside `output.text`, and `isNew` compares the data. Null: free text.',
     ),
+  fallbacks: z
+    .array(
+      z.strictObject({
+        provider: z.enum(botProviderNames),
+        model: nameText(1, 200),
+      }),
+    )
+    .max(3)
+    .describe(
+      'Tried in order while the provider’s circuit breaker is open (it failed again and again); empty: the run waits (`provider_open`) until the provider answers again.',
+    ),
 }
 
 export const botCreateSchema = z
@@ -139,6 +150,7 @@ export const botCreateSchema = z
     tools: botFields.tools.default([]),
     maxToolIterations: botFields.maxToolIterations.default(10),
     outputSchema: botFields.outputSchema.default(null),
+    fallbacks: botFields.fallbacks.default([]),
   })
   .meta({ id: 'BotCreate', description: 'A new bot. Unknown fields are rejected.' })
 
@@ -209,6 +221,7 @@ export const botSchema = z
     tools: z.array(z.string()).describe('The tool sets the bot may use.'),
     maxToolIterations: z.number().int(),
     outputSchema: z.record(z.string(), z.unknown()).nullable(),
+    fallbacks: z.array(z.object({ provider: z.enum(botProviderNames), model: z.string() })),
     nextRunAt: isoTime.nullable().describe('When the schedule fires next (null: no schedule, or disabled).'),
     pausedReason: z
       .string()

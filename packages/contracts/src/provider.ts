@@ -121,6 +121,18 @@ export const providerSchema = z
       .describe('Why the status is `failing` (`provider_auth`, `provider_quota`).'),
     createdAt: isoTime,
     updatedAt: isoTime,
+    circuit: z
+      .object({
+        state: z
+          .enum(['closed', 'open', 'half_open'])
+          .describe(
+            '`closed`: calls go out; `open`: none do (runs use fallbacks or wait); `half_open`: one probe call is out.',
+          ),
+        openedAt: isoTime.nullable(),
+        failures: z.number().int().describe('Transient failures in a row.'),
+      })
+      .optional()
+      .describe('The circuit breaker of this provider in the workspace (`GET /providers/{name}`).'),
   })
   .meta({ id: 'Provider', description: 'A configured LLM provider. The key itself is never returned.' })
 

@@ -5,6 +5,7 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import type { EgressPolicy } from '../platform/egress/egress.ts'
 import { AppError } from '../platform/errors.ts'
 import { sha256Hex } from '../platform/ids.ts'
+import { type CircuitBreaker, providerOpenKey, providerOpenReason } from '../providers/circuit-breaker.ts'
 import type { GenerateRequest, GenerateResult, ProviderCredentials } from '../providers/provider.types.ts'
 import type { QuotasOf } from '../quotas/quotas.ts'
 import type { Executor, RunContext } from '../runs/executor.ts'
@@ -22,7 +23,7 @@ import {
   type ToolRegistry,
 } from '../tools/tools.ts'
 import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
-import { outputSchemaOf, toolsOf } from './bot.mapper.ts'
+import { fallbacksOf, outputSchemaOf, toolsOf } from './bot.mapper.ts'
 import { type BotRunResult, botResultOf } from './bot.run-view.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
@@ -38,7 +39,9 @@ export interface BotProviderAccess {
   generate(credentials: ProviderCredentials, request: GenerateRequest): Promise<GenerateResult>
   costUsd(provider: string, model: string, tokensIn: number, tokensOut: number): number | null
   /** Tells the provider layer how a call with the saved key went (a refused key marks it failing). */
-  recordCall?(tenantId: string, name: string, error?: unknown): Promise<void>
+  recordCall?(tenantId: string, name: string, error?: unknown, runId?: string): Promise<void>
+  /** The providers' circuit breakers (decision 0034); absent: every call goes out. */
+  circuit?: Pick<CircuitBreaker, 'admit'>
 }
 
 export interface BotExecutorDeps {
@@ -152,6 +155,57 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       throw error
     }
 
+    // The provider's circuit breaker (decision 0034): while it is open the bot's fallbacks answer in
+    // order, or the run parks without a worker slot until the provider answers again.
+    let target: { provider: string; model: string; credentials: ProviderCredentials } = {
+      provider: bot.provider,
+      model: bot.model,
+      credentials,
+    }
+    const circuit = deps.providers.circuit
+    if (circuit) {
+      const admitted = await circuit.admit(run.tenantId, bot.provider)
+      if (!admitted.call) {
+        let chosen: typeof target | undefined
+        for (const fallback of fallbacksOf(bot)) {
+          if (!(await circuit.admit(run.tenantId, fallback.provider)).call) continue
+          try {
+            const fallbackCredentials = await deps.providers.credentials(run.tenantId, fallback.provider)
+            chosen = { provider: fallback.provider, model: fallback.model, credentials: fallbackCredentials }
+            break
+          } catch (error) {
+            if (!(error instanceof AppError)) throw error
+            await log(
+              'warn',
+              `fallback ${fallback.provider} ${fallback.model} is not usable: ${error.message}`,
+            )
+          }
+        }
+        if (!chosen) {
+          await log(
+            'warn',
+            `${bot.provider} failed again and again (its circuit is open): waiting until it answers`,
+            {
+              provider: bot.provider,
+              retryAt: new Date(admitted.retryAt).toISOString(),
+            },
+          )
+          await flush()
+          return { wait: providerOpenReason, correlationKey: `${providerOpenKey(bot.provider)}${run.id}` }
+        }
+        await log(
+          'info',
+          `${bot.provider}'s circuit is open: falling back to ${chosen.provider} ${chosen.model}`,
+          {
+            provider: chosen.provider,
+            model: chosen.model,
+          },
+        )
+        target = chosen
+      } else if (admitted.probe)
+        await log('info', `probing ${bot.provider} after its cool-down (its circuit is half-open)`)
+    }
+
     // A run parked for an approval goes on from its conversation once the approval is decided. Only a
     // bot with tools parks, and a resumed run is past its first attempt (the resume's claim counts
     // one): a bot run's first attempt asks nothing more of the database.
@@ -191,8 +245,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     const dayStart = startOfDay(now, bot.timezone)
     const spentToday =
       bot.daily_budget_usd !== null ? await botSpendSince(db, run.tenantId, bot.id, dayStart) : 0
-    const perMillionIn = deps.providers.costUsd(bot.provider, bot.model, 1_000_000, 0)
-    const perMillionOut = deps.providers.costUsd(bot.provider, bot.model, 0, 1_000_000)
+    const perMillionIn = deps.providers.costUsd(target.provider, target.model, 1_000_000, 0)
+    const perMillionOut = deps.providers.costUsd(target.provider, target.model, 0, 1_000_000)
     const workspaceBudget = deps.quotasOf ? (await deps.quotasOf(run.tenantId)).dailyBudgetUsd : null
     const budget = decideBudget({
       workspace: {
@@ -220,10 +274,10 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
 
     // The call spends money: present the fencing token first, so a worker that lost its lease stops here.
     await context.assertLease()
-    await log('info', `calling ${bot.provider} ${bot.model}`, {
-      provider: bot.provider,
-      model: bot.model,
-      baseUrl: credentials.baseUrl,
+    await log('info', `calling ${target.provider} ${target.model}`, {
+      provider: target.provider,
+      model: target.model,
+      baseUrl: target.credentials.baseUrl,
       ...(budget.maxOutputTokens !== undefined ? { maxOutputTokens: budget.maxOutputTokens } : {}),
     })
     // What happened so far is on the run page while the model answers.
@@ -253,8 +307,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       const started = deps.clock.now()
       let result: GenerateResult
       try {
-        result = await deps.providers.generate(credentials, {
-          model: bot.model,
+        result = await deps.providers.generate(target.credentials, {
+          model: target.model,
           system,
           ...request,
           signal: context.signal,
@@ -262,15 +316,15 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
           onDelta: stream.push,
         })
       } catch (error) {
-        await deps.providers.recordCall?.(run.tenantId, bot.provider, error).catch(() => {})
+        await deps.providers.recordCall?.(run.tenantId, target.provider, error, run.id).catch(() => {})
         throw error
       } finally {
         stream.close()
       }
-      await deps.providers.recordCall?.(run.tenantId, bot.provider).catch(() => {})
+      await deps.providers.recordCall?.(run.tenantId, target.provider, undefined, run.id).catch(() => {})
       const callCost = deps.providers.costUsd(
-        bot.provider,
-        result.model || bot.model,
+        target.provider,
+        result.model || target.model,
         result.tokensIn,
         result.tokensOut,
       )
@@ -283,8 +337,8 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         attempt: run.attempt,
         call,
         botId: bot.id,
-        provider: bot.provider,
-        model: result.model || bot.model,
+        provider: target.provider,
+        model: result.model || target.model,
         tokensIn: result.tokensIn,
         tokensOut: result.tokensOut,
         costUsd: callCost,
@@ -486,7 +540,10 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     const outputHash = sha256Hex(outputSchema ? canonicalJson(data) : result.text)
     const isNew = botResultOf(previous?.result ?? null).outputHash !== outputHash
     if (!costKnown)
-      await log('warn', `no price known for ${bot.provider} ${result.model || bot.model}: cost not counted`)
+      await log(
+        'warn',
+        `no price known for ${target.provider} ${result.model || target.model}: cost not counted`,
+      )
     if (bot.daily_budget_usd !== null && costUsd !== null)
       await warnNearBudget(bot, run.id, dayOf(now, bot.timezone), spentToday + costUsd)
 

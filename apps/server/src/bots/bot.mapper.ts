@@ -1,4 +1,7 @@
-import type { Bot, BotExportDocument, RunStatus } from '@openorch/contracts'
+import type { Bot, BotExportDocument, botProviderNames, RunStatus } from '@openorch/contracts'
+
+type BotProviderName = (typeof botProviderNames)[number]
+
 import { parseJson } from '../runs/run.mapper.ts'
 import { botResultOf } from './bot.run-view.ts'
 import type { BotRow } from './bot.table.ts'
@@ -95,6 +98,7 @@ function settingsOf(row: BotRow): Required<BotExportDocument['bot']> {
     tools: toolsOf(row),
     maxToolIterations: row.max_tool_iterations,
     outputSchema: outputSchemaOf(row),
+    fallbacks: fallbacksOf(row),
   }
 }
 
@@ -107,6 +111,14 @@ export function outputSchemaOf(row: Pick<BotRow, 'output_schema'>): Record<strin
 }
 
 /** The bot's tool sets (stored as a JSON array). */
+/** The models a bot falls back to while its provider's circuit is open, in order. */
+export function fallbacksOf(
+  row: Pick<BotRow, 'fallbacks'>,
+): Array<{ provider: BotProviderName; model: string }> {
+  const value = parseJson(row.fallbacks ?? '[]')
+  return Array.isArray(value) ? (value as Array<{ provider: BotProviderName; model: string }>) : []
+}
+
 export function toolsOf(row: Pick<BotRow, 'tools'>): string[] {
   const value = parseJson(row.tools)
   return Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : []

@@ -96,6 +96,7 @@ const columnOf = {
   tools: 'tools',
   maxToolIterations: 'max_tool_iterations',
   outputSchema: 'output_schema',
+  fallbacks: 'fallbacks',
 } as const satisfies Record<keyof BotUpdate, keyof BotRow>
 
 /** The enqueue request of a bot run: retries, timeout and per-bot concurrency come from the bot. */
@@ -281,6 +282,7 @@ export function createBotService(deps: BotServiceDeps) {
       daily_budget_usd: input.dailyBudgetUsd,
       max_output_tokens: input.maxOutputTokens,
       tools: JSON.stringify(input.tools),
+      fallbacks: JSON.stringify(input.fallbacks),
       max_tool_iterations: input.maxToolIterations,
       output_schema: input.outputSchema === null ? null : JSON.stringify(input.outputSchema),
       consecutive_failures: 0,

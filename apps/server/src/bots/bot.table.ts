@@ -25,6 +25,8 @@ export interface BotsTable {
   max_output_tokens: number | null
   /** The tool sets the bot may use: a JSON array of names (tools/). */
   tools: string
+  /** JSON array of `{ provider, model }` tried in order while the bot's provider's circuit is open. */
+  fallbacks: string
   max_tool_iterations: number
   /** The JSON Schema answers must match (JSON text); null: free text. */
   output_schema: string | null

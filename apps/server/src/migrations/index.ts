@@ -31,6 +31,7 @@ import { telegramInbound } from './0030-telegram-inbound.ts'
 import { push } from './0031-push.ts'
 import { quietHours } from './0032-quiet-hours.ts'
 import { pipelines } from './0033-pipelines.ts'
+import { providerCircuits } from './0034-provider-circuits.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -66,4 +67,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0031-push': push,
   '0032-quiet-hours': quietHours,
   '0033-pipelines': pipelines,
+  '0034-provider-circuits': providerCircuits,
 }

@@ -100,6 +100,9 @@ const envSchema = z.object({
     )
     .transform((value) => value.replace(/\/+$/, ''))
     .optional(),
+  // A provider's circuit opens after this many transient failures in a row, for this long (decision 0034).
+  OPENORCH_CIRCUIT_FAILURES: intFrom(1, 1000).default(5),
+  OPENORCH_CIRCUIT_COOLDOWN_SECONDS: intFrom(1, 86_400).default(30),
   OPENORCH_RATE_LIMIT_PER_KEY: intFrom(1, 10_000_000).default(600),
   OPENORCH_RATE_LIMIT_PER_TENANT: intFrom(1, 10_000_000).default(3000),
   OPENORCH_ROLES: z
@@ -181,6 +184,8 @@ export interface Config {
   }
   /** The dashboard's public address without a trailing slash (OPENORCH_PUBLIC_URL); undefined: paths only. */
   publicUrl: string | undefined
+  /** The providers' circuit breakers: transient failures in a row that open one, and its cool-down. */
+  circuit: { failures: number; cooldownMs: number }
   /** What outbound calls may reach although it is not on the internet (OPENORCH_EGRESS_ALLOW). */
   egressAllow: EgressAllowEntry[]
   /**
@@ -264,6 +269,10 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       trustProxy: e.OPENORCH_TRUST_PROXY,
     },
     publicUrl: e.OPENORCH_PUBLIC_URL,
+    circuit: {
+      failures: e.OPENORCH_CIRCUIT_FAILURES,
+      cooldownMs: e.OPENORCH_CIRCUIT_COOLDOWN_SECONDS * 1000,
+    },
     egressAllow: e.OPENORCH_EGRESS_ALLOW,
     toolEgressAllow: 'OPENORCH_EGRESS_ALLOW' in cleaned ? e.OPENORCH_EGRESS_ALLOW : [],
     mcpStdio: e.OPENORCH_MCP_STDIO ?? false,

@@ -10,6 +10,7 @@ import {
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../auth/auth.hook.ts'
+import type { CircuitBreaker } from './circuit-breaker.ts'
 import type { ProviderService } from './provider.service.ts'
 import type { ProviderView } from './provider.types.ts'
 
@@ -18,6 +19,8 @@ import type { ProviderView } from './provider.types.ts'
 
 export interface ProviderRoutesOptions {
   providers: ProviderService
+  /** The circuit breakers (decision 0034); absent: not shown. */
+  circuit?: Pick<CircuitBreaker, 'state'>
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -50,7 +53,10 @@ const notConfigured = problemResponse(
   'The provider is not set up in this workspace (`provider_not_configured`).',
 )
 
-export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (app, { providers }) => {
+export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = async (
+  app,
+  { providers, circuit },
+) => {
   app.get(
     '/providers',
     {
@@ -77,7 +83,15 @@ export const providerRoutes: FastifyPluginAsyncZod<ProviderRoutesOptions> = asyn
         response: { 200: providerSchema, ...readErrors, 404: notConfigured },
       },
     },
-    async (request) => toProviderJson(await providers.get(request.auth.tenantId, request.params.name)),
+    async (request) => {
+      const provider = toProviderJson(await providers.get(request.auth.tenantId, request.params.name))
+      if (!circuit) return provider
+      const state = await circuit.state(request.auth.tenantId, request.params.name)
+      return {
+        ...provider,
+        circuit: { ...state, openedAt: state.openedAt === null ? null : iso(state.openedAt) },
+      }
+    },
   )
 
   app.put(

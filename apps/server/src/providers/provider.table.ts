@@ -16,3 +16,17 @@ export interface ProvidersTable {
   created_at: number
   updated_at: number
 }
+
+/** A provider's circuit breaker in one workspace (migration 0034). Times are epoch milliseconds. */
+export interface ProviderCircuitsTable {
+  tenant_id: string
+  provider: string
+  /** `closed` (calls go out), `open` (none do), `half_open` (one probe call is out). */
+  state: string
+  /** Transient failures in a row. */
+  failures: number
+  opened_at: number | null
+  /** Until when the probe of a half-open circuit holds it; past it another call may probe. */
+  probe_until: number | null
+  updated_at: number
+}

@@ -448,6 +448,35 @@ export function createRunService(deps: RunServiceDeps) {
     return { resumed: after !== undefined, row: after ?? current }
   }
 
+  /**
+   * Wakes the runs parked under correlation keys that start with `keyPrefix` (a key is unique per
+   * workspace, so runs that wait for one thing, such as a provider answering again, each park under
+   * the prefix plus their id), oldest first, at most `limit`, in the caller's transaction.
+   */
+  async function wakeWaitingIn(
+    trx: Kysely<Tables>,
+    tenantId: string,
+    keyPrefix: string,
+    limit = 1000,
+  ): Promise<number> {
+    const rows = await trx
+      .selectFrom('runs')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      // A range on the (tenant_id, correlation_key) index: every key with this prefix.
+      .where('correlation_key', '>=', keyPrefix)
+      .where('correlation_key', '<', `${keyPrefix}\uffff`)
+      .where('status', '=', 'waiting')
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+    let woken = 0
+    const now = clock.now()
+    for (const row of rows) if (await wake(trx, row, now)) woken++
+    if (woken > 0) afterCommit(trx, () => deps.onRunsDue?.())
+    return woken
+  }
+
   /** waiting → pending, fenced on the parking (status, key, reason as read). */
   async function wake(trx: Kysely<Tables>, row: RunRow, now: number, input?: unknown) {
     const after = await trx
@@ -591,6 +620,7 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   return {
+    wakeWaitingIn,
     cancelIn,
     enqueue,
     enqueueMany,
