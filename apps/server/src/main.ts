@@ -203,6 +203,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     schedules,
     steps: bots.steps,
     approvals,
+    triggers: bots.triggers,
   })
   const push = createPush({
     database,

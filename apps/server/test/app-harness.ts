@@ -201,6 +201,7 @@ export async function createTestApp(
     schedules,
     steps: bots.steps,
     approvals,
+    triggers: bots.triggers,
   })
   const push = createPush({
     database,

@@ -84,6 +84,7 @@ function botRow(id: string, index: number, createdAt: number): BotRow {
     max_output_tokens: null,
     tools: '[]',
     fallbacks: '[]',
+    on_complete: '[]',
     max_tool_iterations: 10,
     output_schema: null,
     consecutive_failures: 0,

@@ -113,6 +113,24 @@ const botFields = {
     .describe(
       'A JSON Schema (an object) the answer must match: stored as `output.data` beside `output.text`, and `isNew` compares the data. Null: free text.',
     ),
+  onComplete: z
+    .array(
+      z.strictObject({
+        start: z.union([
+          z.strictObject({ botId: z.string().min(1).max(200) }),
+          z.strictObject({ pipelineId: z.string().min(1).max(200) }),
+        ]),
+        when: z
+          .enum(['always', 'on_new', 'on_results'])
+          .default('always')
+          .describe('`on_new`: the result differs from the last one; `on_results`: the run found something.'),
+        passOutput: z.boolean().default(true).describe('The output becomes the started run’s input.'),
+      }),
+    )
+    .max(10)
+    .describe(
+      'Bots or pipelines started when a run of this bot completes. A chain deeper than 10 is refused and logged.',
+    ),
   fallbacks: z
     .array(
       z.strictObject({
@@ -151,6 +169,7 @@ export const botCreateSchema = z
     maxToolIterations: botFields.maxToolIterations.default(10),
     outputSchema: botFields.outputSchema.default(null),
     fallbacks: botFields.fallbacks.default([]),
+    onComplete: botFields.onComplete.default([]),
   })
   .meta({ id: 'BotCreate', description: 'A new bot. Unknown fields are rejected.' })
 
@@ -222,6 +241,13 @@ export const botSchema = z
     maxToolIterations: z.number().int(),
     outputSchema: z.record(z.string(), z.unknown()).nullable(),
     fallbacks: z.array(z.object({ provider: z.enum(botProviderNames), model: z.string() })),
+    onComplete: z.array(
+      z.object({
+        start: z.union([z.object({ botId: z.string() }), z.object({ pipelineId: z.string() })]),
+        when: z.enum(['always', 'on_new', 'on_results']),
+        passOutput: z.boolean(),
+      }),
+    ),
     nextRunAt: isoTime.nullable().describe('When the schedule fires next (null: no schedule, or disabled).'),
     pausedReason: z
       .string()

@@ -21,6 +21,8 @@ export function estimateTokens(text: string): number {
  */
 export interface BotStepInput {
   pipelineStep: { mode: 'forward' | 'merge'; previous: string }
+  /** Set when a trigger started the run (bot-triggers.ts): how deep its chain is. */
+  chain?: { depth: number; fromRunId: string }
 }
 
 export function isBotStepInput(input: unknown): input is BotStepInput {
@@ -31,6 +33,12 @@ export function isBotStepInput(input: unknown): input is BotStepInput {
     (step.mode === 'forward' || step.mode === 'merge') &&
     typeof step.previous === 'string'
   )
+}
+
+function withoutChain(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input) || !('chain' in input)) return input
+  const { chain: _chain, ...rest } = input as Record<string, unknown>
+  return Object.keys(rest).length === 0 ? null : rest
 }
 
 /** The most of the steps before that goes into a step's context. */
@@ -59,7 +67,9 @@ export interface BotContext {
   truncations: Truncation[]
 }
 
-export function buildBotContext({ bot, lastRun, notes, input }: ContextInput): BotContext {
+export function buildBotContext({ bot, lastRun, notes, input: given }: ContextInput): BotContext {
+  // A trigger's bookkeeping (`chain`) is not the model's business.
+  const input = withoutChain(given)
   const truncations: Truncation[] = []
   const parts = [`You are "${bot.name}", a bot run on a schedule by openOrchestrator.`]
   if (bot.description.trim()) parts.push(`Your purpose: ${bot.description.trim()}`)

@@ -99,6 +99,7 @@ function settingsOf(row: BotRow): Required<BotExportDocument['bot']> {
     maxToolIterations: row.max_tool_iterations,
     outputSchema: outputSchemaOf(row),
     fallbacks: fallbacksOf(row),
+    onComplete: onCompleteOf(row),
   }
 }
 
@@ -117,6 +118,18 @@ export function fallbacksOf(
 ): Array<{ provider: BotProviderName; model: string }> {
   const value = parseJson(row.fallbacks ?? '[]')
   return Array.isArray(value) ? (value as Array<{ provider: BotProviderName; model: string }>) : []
+}
+
+export interface OnCompleteRule {
+  start: { botId: string } | { pipelineId: string }
+  when: 'always' | 'on_new' | 'on_results'
+  passOutput: boolean
+}
+
+/** What a bot starts when one of its runs completes. */
+export function onCompleteOf(row: Pick<BotRow, 'on_complete'>): OnCompleteRule[] {
+  const value = parseJson(row.on_complete ?? '[]')
+  return Array.isArray(value) ? (value as OnCompleteRule[]) : []
 }
 
 export function toolsOf(row: Pick<BotRow, 'tools'>): string[] {

@@ -23,7 +23,7 @@ import type { EnqueueRequest, EnqueueResult, RunTrigger } from '../runs/run.type
 import { activeRunsOfSubjects } from '../runs/runs.ts'
 import { isValidTimeZone, parseSchedule, ScheduleError, serverTimeZone } from '../schedules/schedule-spec.ts'
 import { nextFireTimes, putScheduleIn, removeScheduleIn, updatePoliciesIn } from '../schedules/schedules.ts'
-import { outputSchemaOf, toBotExport, toBotJson, toolsOf } from './bot.mapper.ts'
+import { onCompleteOf, outputSchemaOf, toBotExport, toBotJson, toolsOf } from './bot.mapper.ts'
 import {
   botNamesLike,
   countBots,
@@ -97,6 +97,7 @@ const columnOf = {
   maxToolIterations: 'max_tool_iterations',
   outputSchema: 'output_schema',
   fallbacks: 'fallbacks',
+  onComplete: 'on_complete',
 } as const satisfies Record<keyof BotUpdate, keyof BotRow>
 
 /** The enqueue request of a bot run: retries, timeout and per-bot concurrency come from the bot. */
@@ -206,6 +207,20 @@ export function createBotService(deps: BotServiceDeps) {
     const schema = outputSchemaOf(settings)
     const schemaProblem = settings.output_schema === null ? undefined : outputSchemaProblem(schema)
     if (schemaProblem) errors.push({ field: 'outputSchema', message: `The output schema ${schemaProblem}.` })
+    for (const [index, rule] of onCompleteOf(settings).entries()) {
+      if (!('botId' in rule.start)) continue
+      const target = rule.start.botId
+      if ('id' in settings && target === (settings as BotRow).id)
+        errors.push({
+          field: `onComplete[${index}].start.botId`,
+          message: 'A bot cannot start itself when it completes.',
+        })
+      else if (!(await findBot(db, tenantId, target)))
+        errors.push({
+          field: `onComplete[${index}].start.botId`,
+          message: `Bot ${target} does not exist in this workspace.`,
+        })
+    }
     const tools = toolsOf(settings)
     if (tools.length > 0 && deps.toolSets) {
       const available = new Set(await deps.toolSets(tenantId))
@@ -283,6 +298,7 @@ export function createBotService(deps: BotServiceDeps) {
       max_output_tokens: input.maxOutputTokens,
       tools: JSON.stringify(input.tools),
       fallbacks: JSON.stringify(input.fallbacks),
+      on_complete: JSON.stringify(input.onComplete),
       max_tool_iterations: input.maxToolIterations,
       output_schema: input.outputSchema === null ? null : JSON.stringify(input.outputSchema),
       consecutive_failures: 0,

@@ -21,10 +21,12 @@ import { createBotFiles } from './bot-files.ts'
 import { createBotHooks } from './bot-hooks.ts'
 import { createBotNotes } from './bot-notes.ts'
 import { createBotSummarizer } from './bot-summary.ts'
+import { createBotTriggers } from './bot-triggers.ts'
 
 /** For other domains (the quotas page counts a workspace's bots). */
 export { countBots } from './bot.store.ts'
 export type { BotStepInput } from './bot-context.ts'
+export type { ChainInput, PipelineStarter } from './bot-triggers.ts'
 
 // The bots domain wired onto a run kernel: service, notes, executor (run kind `bot`), scheduler and
 // the run-event handler. The kernel knows nothing of bots: they register with it here.
@@ -81,10 +83,17 @@ export function createBots(deps: BotsDeps) {
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),
   )
-  deps.kernel.relay.consume(
-    'bots',
-    createBotEventHandler({ clock: deps.clock, log: deps.log, dialect: deps.database.dialect }),
-  )
+  const triggers = createBotTriggers({ runs: deps.kernel.runs, log: deps.log })
+  const onBotEvents = createBotEventHandler({
+    clock: deps.clock,
+    log: deps.log,
+    dialect: deps.database.dialect,
+  })
+  deps.kernel.relay.consume('bots', async (events, trx) => {
+    await onBotEvents(events, trx)
+    // A completed run starts what its bot's onComplete names.
+    await triggers.onEvents(events, trx)
+  })
 
   return {
     service,
@@ -150,6 +159,8 @@ export function createBots(deps: BotsDeps) {
         )
       },
     },
+    /** Triggers between bots: the pipelines domain tells how to start a pipeline. */
+    triggers: { setPipelineStarter: triggers.setPipelineStarter },
     /** The files the bots' tools keep, read-only, for people (GET /bots/{id}/files). */
     files: createBotFiles({ database: deps.database }),
     /** The installation's quotas, and each workspace's (with its overrides). */

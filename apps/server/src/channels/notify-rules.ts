@@ -1,11 +1,12 @@
 import type { BotChannelLink } from '@openorch/contracts'
+import { hasResults } from '../bots/bot-results.ts'
+
+export { hasResults, noResultsMarker } from '../bots/bot-results.ts'
 
 // When a bot's run notifies a channel (issue 14). "Results" must be decidable without reading prose:
 // a bot with an output schema has results when its data holds something (a non-empty list, or an
 // object with a non-empty list or any other value); a bot without one has results unless its answer is
 // empty or starts with the marker NO_RESULTS, which its prompt should tell the model to use.
-
-export const noResultsMarker = 'NO_RESULTS'
 
 /** What a rule looks at of a finished bot run. */
 export interface RunOutcome {
@@ -27,25 +28,4 @@ export function ruleMatches(rule: BotChannelLink['rule'], run: RunOutcome): bool
     case 'on_results':
       return run.status === 'completed' && hasResults(run.output)
   }
-}
-
-/** Whether a completed run's output holds results (see above). */
-export function hasResults(output: unknown): boolean {
-  if (typeof output !== 'object' || output === null) return false
-  const { text, data } = output as { text?: unknown; data?: unknown }
-  if (data !== undefined) return dataHoldsSomething(data)
-  if (typeof text !== 'string') return false
-  const trimmed = text.trim()
-  return trimmed !== '' && !trimmed.toUpperCase().startsWith(noResultsMarker)
-}
-
-function dataHoldsSomething(data: unknown): boolean {
-  if (data === null || data === undefined) return false
-  if (Array.isArray(data)) return data.length > 0
-  if (typeof data !== 'object') return data !== '' && data !== false
-  const values = Object.values(data)
-  const lists = values.filter(Array.isArray)
-  // An object with lists has results when one of them is non-empty (`{ offers: [] }` has none).
-  if (lists.length > 0) return lists.some((list) => list.length > 0)
-  return values.some((value) => value !== null && value !== '' && value !== false)
 }

@@ -32,6 +32,7 @@ import { push } from './0031-push.ts'
 import { quietHours } from './0032-quiet-hours.ts'
 import { pipelines } from './0033-pipelines.ts'
 import { providerCircuits } from './0034-provider-circuits.ts'
+import { botOnComplete } from './0035-bot-on-complete.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -68,4 +69,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0032-quiet-hours': quietHours,
   '0033-pipelines': pipelines,
   '0034-provider-circuits': providerCircuits,
+  '0035-bot-on-complete': botOnComplete,
 }

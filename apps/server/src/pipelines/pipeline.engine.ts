@@ -533,7 +533,10 @@ function stepInputOf(
   outputs: Map<string, LookedAt>,
   pipelineInput: unknown,
 ): BotStepInput | null {
-  if (step.inputMode === 'independent') return null
+  // A pipeline started by a trigger passes its chain on, so a loop through pipelines ends too.
+  const chain = (pipelineInput as { chain?: BotStepInput['chain'] } | null)?.chain
+  if (step.inputMode === 'independent')
+    return chain ? { pipelineStep: { mode: 'forward', previous: '' }, chain } : null
   const mode = step.inputMode === 'merge' ? 'merge' : 'forward'
   let previous: string
   if (before.length === 0) previous = textOf((pipelineInput as { input?: unknown } | null)?.input)
@@ -542,7 +545,7 @@ function stepInputOf(
     previous = before
       .map((dep) => `## ${dep.key}\n${outputs.get(dep.key)?.text || '(no output)'}`)
       .join('\n\n')
-  return { pipelineStep: { mode, previous } }
+  return { pipelineStep: { mode, previous }, ...(chain ? { chain } : {}) }
 }
 
 /** The pipeline's result: the output of the step nothing depends on, or of each such step by key. */

@@ -1,3 +1,4 @@
+import type { ChainInput } from '../bots/bots.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
@@ -14,6 +15,8 @@ import type { PipelineEngine } from './pipeline.engine.ts'
 export interface PipelineRunInput {
   version?: number
   input?: unknown
+  /** Set when a bot's onComplete started it: its steps carry the chain on (bots/bot-triggers.ts). */
+  chain?: ChainInput
 }
 
 export function createPipelineExecutor(deps: {
@@ -48,7 +51,10 @@ export function createPipelineExecutor(deps: {
           tenant_id: run.tenantId,
           pipeline_id: pipeline.id,
           version: input.version ?? pipeline.version,
-          input: JSON.stringify({ input: input.input ?? null }),
+          input: JSON.stringify({
+            input: input.input ?? null,
+            ...(input.chain ? { chain: input.chain } : {}),
+          }),
           settled_max_attempts: null,
           created_at: deps.clock.now(),
         }

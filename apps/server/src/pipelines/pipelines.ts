@@ -3,6 +3,7 @@
 // them on. The kernel knows nothing of pipelines: they register with it here.
 
 import type { Approvals } from '../approvals/approvals.ts'
+import type { PipelineStarter } from '../bots/bots.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -29,6 +30,8 @@ export function createPipelines(deps: {
   /** The bots, which run the steps (bots.steps). */
   steps: PipelineSteps
   approvals: Pick<Approvals, 'requestIn' | 'statusesIn'>
+  /** The bots' onComplete triggers, which may start pipelines. */
+  triggers?: { setPipelineStarter(starter: PipelineStarter): void }
 }) {
   const postgres = deps.database.dialect === 'postgres'
   const engine = createPipelineEngine({
@@ -58,6 +61,21 @@ export function createPipelines(deps: {
     createPipelineExecutor({ database: deps.database, clock: deps.clock, engine }),
   )
   deps.kernel.relay.consume('pipelines', createPipelineConsumer({ engine, runs: deps.kernel.runs, postgres }))
+  deps.triggers?.setPipelineStarter(async (trx, start) => {
+    const row = await trx
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('tenant_id', '=', start.tenantId)
+      .where('id', '=', start.pipelineId)
+      .executeTakeFirst()
+    if (!row) return undefined
+    return pipelineRunRequest(
+      row,
+      'event',
+      { version: row.version, input: start.input, chain: start.chain },
+      start.idempotencyKey,
+    )
+  })
   deps.schedules.scheduler.own(pipelineRunKind, {
     async requests(db, due) {
       const requests = new Map<string, ReturnType<typeof pipelineRunRequest>>()
