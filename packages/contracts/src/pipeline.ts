@@ -281,3 +281,27 @@ export const pipelineRunPageSchema = pageSchemaOf(pipelineRunSchema).meta({
   id: 'PipelineRunPage',
   description: 'A page of a pipeline’s runs.',
 })
+
+/**
+ * A pipeline as JSON to move between installations: its settings and steps, each step naming its bot
+ * by id and by name (an import finds the bot by id, else by name).
+ *
+ * @example
+ * const doc: PipelineExport = await api.get(`/pipelines/${id}/export`)
+ * await other.post('/pipelines/import', doc)
+ */
+export const pipelineExportSchema = z
+  .strictObject({
+    format: z.literal('openorch.pipeline').describe('Marks a pipeline export.'),
+    version: z.literal(1),
+    pipeline: pipelineCreateSchema.extend({
+      steps: z
+        .array(pipelineStepSchema.extend({ botName: z.string().max(100).optional() }))
+        .min(1)
+        .max(50),
+    }),
+  })
+  .meta({ id: 'PipelineExport', description: 'A pipeline as JSON: no ids of its own, no state, no runs.' })
+
+export type PipelineExport = z.input<typeof pipelineExportSchema>
+export type PipelineExportDocument = z.output<typeof pipelineExportSchema>

@@ -1,6 +1,7 @@
 import {
   pageQuerySchema,
   pipelineCreateSchema,
+  pipelineExportSchema,
   pipelinePageSchema,
   pipelineRunPageSchema,
   pipelineRunRequestSchema,
@@ -66,6 +67,35 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) =>
       reply.code(201).send(await pipelines.create(request.auth.tenantId, request.body)),
+  )
+  app.post(
+    '/pipelines/import',
+    {
+      preValidation: requireRole('editor'),
+      schema: {
+        tags: ['pipelines'],
+        summary: 'Import a pipeline',
+        description:
+          'Creates a pipeline from an export, disabled (nothing runs at import). Each step’s bot is found by id in this workspace, else by its `botName`; a step whose bot is found neither way is named in a 400 `pipeline_invalid`. A taken name gets " (imported)".',
+        body: pipelineExportSchema,
+        response: { 201: pipelineSchema, ...invalid, ...auth, ...editor },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await pipelines.importPipeline(request.auth.tenantId, request.body)),
+  )
+  app.get(
+    '/pipelines/:id/export',
+    {
+      schema: {
+        tags: ['pipelines'],
+        summary: 'Export a pipeline',
+        description: 'Its settings and steps as JSON for `POST /pipelines/import`: no state, no runs.',
+        params: idParams,
+        response: { 200: pipelineExportSchema, ...auth, ...notFound },
+      },
+    },
+    async (request) => pipelines.exportPipeline(request.auth.tenantId, request.params.id),
   )
   app.get(
     '/pipelines/:id',

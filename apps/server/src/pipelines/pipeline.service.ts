@@ -1,10 +1,13 @@
 import {
   type Pipeline,
   type PipelineCreate,
+  type PipelineExport,
+  type PipelineExportDocument,
   type PipelineRun,
   type PipelineRunStep,
   type PipelineUpdate,
   pipelineCreateSchema,
+  pipelineExportSchema,
   pipelineUpdateSchema,
   type Run as RunJson,
 } from '@openorch/contracts'
@@ -479,5 +482,67 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     }
   }
 
-  return { create, update, remove, list, get, duplicate, versions, start, stepsOf, runs, load }
+  /** Its settings and steps, each step's bot named by id and name (no state, no runs). */
+  async function exportPipeline(tenantId: string, id: string): Promise<PipelineExportDocument> {
+    const source = await get(tenantId, id)
+    const bots = await deps.steps.existing(
+      tenantId,
+      source.steps.map((step) => step.bot),
+    )
+    const { id: _id, version: _version, nextRunAt: _next, createdAt: _c, updatedAt: _u, ...settings } = source
+    return {
+      format: 'openorch.pipeline',
+      version: 1,
+      pipeline: {
+        ...settings,
+        steps: source.steps.map((step) => ({
+          ...step,
+          ...(bots.get(step.bot) ? { botName: bots.get(step.bot)!.name } : {}),
+        })),
+      },
+    }
+  }
+
+  /**
+   * Creates a pipeline from an export, disabled (nothing runs at import). Each step's bot is found by
+   * id in this workspace, else by name; a taken pipeline name gets " (imported)".
+   */
+  async function importPipeline(tenantId: string, document: PipelineExport): Promise<Pipeline> {
+    const { pipeline } = pipelineExportSchema.parse(document)
+    const names = await db
+      .selectFrom('bots')
+      .select(['id', 'name'])
+      .where('tenant_id', '=', tenantId)
+      .execute()
+    const byId = new Set(names.map((bot) => bot.id))
+    const byName = new Map(names.map((bot) => [bot.name, bot.id]))
+    const steps = pipeline.steps.map(({ botName, ...step }) => ({
+      ...step,
+      bot: byId.has(step.bot)
+        ? step.bot
+        : botName !== undefined
+          ? (byName.get(botName) ?? step.bot)
+          : step.bot,
+    }))
+    let name = pipeline.name
+    for (let n = 1; await exists(tenantId, name); n++)
+      name = `${pipeline.name.slice(0, 80)} (imported${n === 1 ? '' : ` ${n}`})`
+    return create(tenantId, { ...pipeline, name, enabled: false, steps })
+  }
+
+  return {
+    create,
+    update,
+    remove,
+    list,
+    get,
+    duplicate,
+    versions,
+    start,
+    stepsOf,
+    runs,
+    load,
+    exportPipeline,
+    importPipeline,
+  }
 }

@@ -462,6 +462,49 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
     expect(retried.output).toMatchObject({ text: 'Second.' })
   })
 
+  it('exports and imports a pipeline (bots found by id, else by name), duplicates it disabled, and removes it', async () => {
+    await setUp()
+    const writer = await bot('Writer', 'Write.')
+    const checker = await bot('Checker', 'Check.')
+    const p = await pipeline({
+      name: 'Newsletter',
+      schedule: '0 9 * * 1',
+      timezone: 'Europe/Berlin',
+      steps: [
+        { key: 'write', bot: writer },
+        { key: 'check', bot: checker, approval: { required: true, expiresAfterSeconds: 3600 } },
+      ],
+    })
+    expect(p.nextRunAt).toEqual(expect.any(String))
+    const exported = (await call('GET', `/pipelines/${p.id}/export`)).json()
+    expect(exported).toMatchObject({ format: 'openorch.pipeline', version: 1 })
+    expect(exported.pipeline.steps.map((s: { botName: string }) => s.botName)).toEqual(['Writer', 'Checker'])
+    expect(JSON.stringify(exported)).not.toContain(p.id)
+    const imported = await call('POST', '/pipelines/import', exported)
+    expect(imported.statusCode, imported.body).toBe(201)
+    expect(imported.json()).toMatchObject({ name: 'Newsletter (imported)', enabled: false, nextRunAt: null })
+    expect(imported.json().steps.map((s: { bot: string }) => s.bot)).toEqual([writer, checker])
+    // From another installation the ids mean nothing: the bots of the same names are used.
+    const elsewhere = structuredClone(exported)
+    for (const step of elsewhere.pipeline.steps) step.bot = `elsewhere-${step.key}`
+    const moved = await call('POST', '/pipelines/import', elsewhere)
+    expect(moved.statusCode, moved.body).toBe(201)
+    expect(moved.json().name).toBe('Newsletter (imported 2)')
+    expect(moved.json().steps.map((s: { bot: string }) => s.bot)).toEqual([writer, checker])
+    // A step whose bot is found neither way is named.
+    const broken = structuredClone(exported)
+    broken.pipeline.steps[1].bot = 'gone'
+    broken.pipeline.steps[1].botName = 'Nobody'
+    const refused = await call('POST', '/pipelines/import', broken)
+    expect(refused.statusCode).toBe(400)
+    expect(refused.json().errors[0]).toMatchObject({ field: 'steps[1].bot', code: 'unknown_bot' })
+    const copy = await call('POST', `/pipelines/${p.id}/duplicate`)
+    expect(copy.statusCode).toBe(201)
+    expect(copy.json()).toMatchObject({ name: 'Newsletter (copy)', enabled: false, steps: p.steps })
+    expect((await call('DELETE', `/pipelines/${p.id}`)).statusCode).toBe(204)
+    expect((await call('GET', `/pipelines/${p.id}`)).json().code).toBe('pipeline_not_found')
+  })
+
   it('keeps a run on the version it started with while the pipeline is edited', async () => {
     await setUp(slowly(400, 'v1 output'))
     const a = await bot('A', 'Step A.')
