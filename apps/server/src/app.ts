@@ -170,6 +170,20 @@ function registerRunGauges(deps: AppDeps): void {
     log,
     read: async () => [...(deps.kernel.unserved ?? [])].map(([kind, value]) => ({ labels: { kind }, value })),
   })
+  if (deps.circuit) {
+    const circuit = deps.circuit
+    addCollectedGauge(metrics, {
+      name: 'openorch_provider_circuits',
+      help: 'Provider circuit breakers (workspaces) by provider and state; closed ones without failures are not stored.',
+      labelNames: ['provider', 'state'] as const,
+      log,
+      read: async () =>
+        (await circuit.countsByState()).map((row) => ({
+          labels: { provider: row.provider, state: row.state },
+          value: row.count,
+        })),
+    })
+  }
 }
 
 /** Fastify's `trustProxy`; a hop count as the function proxy-addr makes of one (Fastify's types lack the number). */

@@ -91,6 +91,8 @@ describe.each(dialects)('provider circuit breaker on %s', (dialect) => {
     expect(provider.circuit).toMatchObject({ state: 'open', failures: 2 })
     expect(provider.circuit.openedAt).toEqual(expect.any(String))
     await waitFor(async () => ((await events('provider.circuit_opened')).length === 1 ? true : undefined))
+    const metrics = await t.app.inject({ url: '/metrics' })
+    expect(metrics.body).toContain('openorch_provider_circuits{provider="openai",state="open"} 1')
     expect(JSON.parse((await events('provider.circuit_opened'))[0]!.payload)).toMatchObject({
       provider: 'openai',
       failures: 2,

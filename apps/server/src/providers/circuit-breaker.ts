@@ -210,7 +210,21 @@ export function createCircuitBreaker(
     return (await read(tenantId, provider, true)).circuit
   }
 
-  return { admit, record, sweep, state, cooldownMs }
+  /** How many workspaces' circuits are in each state, per provider (the metrics' gauge). */
+  async function countsByState(): Promise<Array<{ provider: string; state: CircuitState; count: number }>> {
+    const rows = await database.db
+      .selectFrom('provider_circuits')
+      .select(['provider', 'state', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .groupBy(['provider', 'state'])
+      .execute()
+    return rows.map((row) => ({
+      provider: row.provider,
+      state: row.state as CircuitState,
+      count: Number(row.n),
+    }))
+  }
+
+  return { admit, record, sweep, state, countsByState, cooldownMs }
 }
 
 export type CircuitBreaker = ReturnType<typeof createCircuitBreaker>
