@@ -1356,6 +1356,241 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     expect(problems).toEqual([])
   }, 120_000)
 
+  let pipelinePath = ''
+  let pipelineRunPath = ''
+
+  it('builds a pipeline with a branch in the editor (its graph drawn as it is edited, a refusal shown at its step), runs it and shows every step completed; a step’s approval shows its output in the inbox', async () => {
+    // The walk-through sets the provider up through the onboarding; run alone, this test does it here.
+    if ((await api('GET', '/providers/openai')).status !== 200)
+      expect(
+        (
+          await api('PUT', '/providers/openai', {
+            apiKey: providerKey,
+            baseUrl: provider.baseUrl,
+            defaultModel: 'gpt-4o-mini',
+          })
+        ).status,
+      ).toBe(200)
+    const botIds: Record<string, string> = {}
+    for (const [name, emoji, prompt] of [
+      ['Deal finder', '🔎', 'Find road bike offers in Berlin under 800 €.'],
+      ['Newsletter writer', '✍️', 'Write a short newsletter about the offers.'],
+      ['Price checker', '🧮', 'Check that every price is below 800 €.'],
+    ] as const) {
+      const bot = await api<{ id: string }>('POST', '/bots', {
+        name,
+        emoji,
+        prompt,
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        maxRetries: 0,
+      })
+      expect(bot.status).toBe(201)
+      botIds[name] = bot.body.id
+    }
+    const context = await newContext({ signedIn: true })
+    const page = await context.newPage()
+    watch(page)
+    try {
+      await page.goto('/')
+      await page.getByRole('link', { name: 'Pipelines', exact: true }).click()
+      await page.getByRole('heading', { name: 'Pipelines', exact: true }).waitFor()
+      await page.getByText('No pipelines yet').waitFor()
+      await page.getByRole('link', { name: 'New pipeline' }).click()
+      await page.getByRole('heading', { name: 'New pipeline' }).waitFor()
+      await page.getByLabel('Name', { exact: true }).fill('Weekly deals')
+      await page.getByLabel('Emoji', { exact: true }).fill('🚲')
+      const steps = page.getByTestId('pipeline-step')
+      const graph = page.getByTestId('pipeline-graph')
+      // find → write, and check after find as well: a branch.
+      await steps.nth(0).getByLabel('Key').fill('find')
+      await steps.nth(0).getByLabel('Bot', { exact: true }).selectOption({ label: '🔎 Deal finder' })
+      await page.getByRole('button', { name: 'Add a step' }).click()
+      // The new card's key field has the focus: typing names the step.
+      await expect
+        .poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement).value))
+        .toBe('step-2')
+      await page.keyboard.press('Control+A')
+      await page.keyboard.type('write')
+      await steps.nth(1).getByLabel('Bot', { exact: true }).selectOption({ label: '✍️ Newsletter writer' })
+      await hasText(steps.nth(1), 'It waits for: find.')
+      await page.getByRole('button', { name: 'Add a step' }).click()
+      await steps.nth(2).getByLabel('Key').fill('check')
+      await steps.nth(2).getByLabel('Bot', { exact: true }).selectOption({ label: '🧮 Price checker' })
+      await steps.nth(2).getByLabel('Starts').selectOption('steps')
+      const waitsFor = steps.nth(2).getByRole('group', { name: 'Steps that check waits for' })
+      await waitsFor.getByLabel('find').check()
+      await hasText(steps.nth(2), 'It waits for: find.')
+      // The graph: three nodes, each focusable and labelled; two edges from find.
+      await graph
+        .getByRole('group', { name: 'Step 3: check, bot Price checker, after find' })
+        .waitFor({ timeout: 10_000 })
+      await graph.getByRole('group', { name: 'Step 2: write, bot Newsletter writer, after find' }).waitFor()
+      expect(await graph.getByRole('img', { name: /waits for find$/ }).count()).toBe(2)
+      await graph.getByRole('group', { name: /^Step 1: find/ }).focus()
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(
+        /^Step 2: write/,
+      )
+
+      // Reordered with the keyboard: check moves up, then back; the focus stays on its button.
+      await steps.nth(2).getByRole('button', { name: 'Move step check up' }).click()
+      await page.getByText('Step check is now step 2.').waitFor()
+      expect(await steps.nth(1).getByLabel('Key').inputValue()).toBe('check')
+      await expect
+        .poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+        .toBe('Move step check up')
+      await page.keyboard.press('Tab')
+      await page.keyboard.press('Enter')
+      await page.getByText('Step check is now step 3.').waitFor()
+      expect(await steps.nth(2).getByLabel('Key').inputValue()).toBe('check')
+      // And by dragging its handle (by hand: Playwright's dragTo cannot scroll while it drags, and a
+      // card is most of a screen tall): write below check, then back.
+      const drag = async (from: number, to: number) => {
+        const upper = steps.nth(Math.min(from, to))
+        await upper.evaluate((element) => element.scrollIntoView({ block: 'start' }))
+        const handle = (await steps.nth(from).getByTestId('step-drag-handle').boundingBox())!
+        const target = (await steps.nth(to).boundingBox())!
+        await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2)
+        await page.mouse.down()
+        await page.mouse.move(target.x + target.width / 2, target.y + 40, { steps: 8 })
+        await page.mouse.up()
+      }
+      await drag(1, 2)
+      await page.getByText('Step write is now step 3.').waitFor()
+      expect(await steps.nth(1).getByLabel('Key').inputValue()).toBe('check')
+      // After the move, write follows check (the step before): the graph says so.
+      await graph.getByRole('group', { name: 'Step 3: write, bot Newsletter writer, after check' }).waitFor()
+      await drag(2, 1)
+      await page.getByText('Step write is now step 2.').waitFor()
+      expect(await steps.nth(1).getByLabel('Key').inputValue()).toBe('write')
+
+      // A condition the server refuses (a broken pattern) is named at its step and field.
+      const check = steps.nth(2)
+      await check.getByLabel('Runs', { exact: true }).selectOption('matches')
+      await check.getByLabel('Regular expression').fill('(unclosed')
+      await page.getByRole('button', { name: 'Create pipeline' }).click()
+      await page.getByRole('alert').getByText('Some steps cannot run as they are').waitFor()
+      const condition = check.getByRole('group', { name: 'Condition (optional)' })
+      await hasText(condition, 'Invalid regular expression')
+      expect(await steps.nth(1).getByText('Invalid regular expression').count()).toBe(0)
+      await checkA11y(page, 'pipeline editor with a refusal')
+      // Runs only when the finder’s output names a Canyon (it does).
+      await check.getByLabel('Runs', { exact: true }).selectOption('contains')
+      await check.getByLabel('Text it contains (case matters)').fill('Canyon')
+      // The same schedule helper as a bot's, and the error policy as radio buttons.
+      await page.getByLabel('Schedule expression').fill('0 8 * * 1-5')
+      await hasText(page.locator('p').filter({ hasText: 'Runs:' }), 'weekdays at 08:00')
+      await page.getByRole('radio', { name: /^Skip the step/ }).check()
+      await checkA11y(page, 'pipeline editor')
+      await page.getByRole('button', { name: 'Create pipeline' }).click()
+      await page.getByRole('heading', { name: 'Weekly deals' }).waitFor()
+      pipelinePath = new URL(page.url()).pathname
+      expect(pipelinePath).toMatch(/^\/pipelines\/.+/)
+      const pipelineId = pipelinePath.split('/')[2]!
+      const saved = await api<{
+        errorPolicy: string
+        schedule: string
+        steps: { key: string; bot: string; dependsOn?: string[]; condition: unknown }[]
+      }>('GET', `/pipelines/${pipelineId}`)
+      expect(saved.body).toMatchObject({ errorPolicy: 'skip', schedule: '0 8 * * 1-5' })
+      expect(saved.body.steps.map((s) => [s.key, s.bot, s.dependsOn])).toEqual([
+        ['find', botIds['Deal finder'], undefined],
+        ['write', botIds['Newsletter writer'], undefined],
+        ['check', botIds['Price checker'], ['find']],
+      ])
+      expect(saved.body.steps[2]!.condition).toMatchObject({ contains: 'Canyon' })
+
+      // Run now: the run view draws the steps with their status, live, until all three completed.
+      await page.getByRole('button', { name: 'Run now' }).click()
+      await page.getByRole('heading', { name: 'Pipeline run' }).waitFor()
+      pipelineRunPath = new URL(page.url()).pathname
+      const runGraph = page.getByTestId('pipeline-graph')
+      await runGraph.getByRole('group', { name: /^Step 1: find, bot Deal finder, at the start: / }).waitFor()
+      await waitFor(
+        async () =>
+          (await page.getByTestId('pipeline-run-step').filter({ hasText: 'completed' }).count()) === 3,
+        { what: 'every step completed', timeoutMs: 45_000, intervalMs: 200 },
+      )
+      await page.getByRole('status').getByText('completed').waitFor({ timeout: 15_000 })
+      for (const name of [
+        'Step 1: find, bot Deal finder, at the start: completed',
+        'Step 2: write, bot Newsletter writer, after find: completed',
+        'Step 3: check, bot Price checker, after find: completed',
+      ])
+        await runGraph.getByRole('group', { name }).waitFor()
+      // Colour, icon and word: never colour alone.
+      expect(
+        (await runGraph.getByTestId('step-status').allInnerTexts()).map((t) => t.replace(/\s/g, '')),
+      ).toEqual(['✅completed', '✅completed', '✅completed'])
+      await checkA11y(page, 'pipeline run')
+      // Each node links to its step's run.
+      await runGraph
+        .getByRole('group', { name: /^Step 3: check/ })
+        .getByRole('link', { name: 'Open the step’s run' })
+        .click()
+      await page.getByRole('heading', { name: 'Run', exact: true }).waitFor()
+      await page.getByRole('link', { name: /Price checker/ }).waitFor()
+      await page.goBack()
+      await page.getByRole('heading', { name: 'Pipeline run' }).waitFor()
+
+      // The list: the last run completed; a duplicate made and deleted after asking.
+      await page.getByRole('link', { name: 'Pipelines', exact: true }).click()
+      const card = page.getByTestId('pipeline-card').filter({ hasText: 'Weekly deals' })
+      await hasText(card.getByTestId('pipeline-last-run'), 'completed')
+      await hasText(card, 'weekdays at 08:00')
+      await checkA11y(page, 'pipelines')
+      await card.getByRole('button', { name: 'Duplicate Weekly deals' }).click()
+      await hasText(
+        page.getByTestId('pipelines-outcome'),
+        'Weekly deals (copy) was created, its schedule off.',
+      )
+      const copy = page.getByTestId('pipeline-card').filter({ hasText: 'Weekly deals (copy)' })
+      await copy.getByRole('button', { name: 'Delete Weekly deals (copy)' }).click()
+      const dialog = page.getByRole('dialog', { name: 'Delete Weekly deals (copy)?' })
+      await dialog.getByRole('button', { name: 'Delete pipeline' }).click()
+      await hasText(page.getByTestId('pipelines-outcome'), 'Weekly deals (copy) was deleted.')
+      await copy.waitFor({ state: 'detached' })
+
+      // A step whose output a person approves: the inbox names the pipeline and the step, and shows
+      // the output rendered; approved, the pipeline goes on.
+      const brief = await api<{ id: string }>('POST', '/pipelines', {
+        name: 'Morning brief',
+        emoji: '☕',
+        steps: [
+          { key: 'draft', bot: botIds['Newsletter writer'], approval: { required: true } },
+          { key: 'verify', bot: botIds['Price checker'] },
+        ],
+      })
+      expect(brief.status).toBe(201)
+      const briefRun = await api<{ id: string }>('POST', `/pipelines/${brief.body.id}/runs`, {})
+      expect(briefRun.status).toBe(202)
+      await waitFor(
+        async () =>
+          (
+            await api<{ items: { toolSet: string; runId: string }[] }>('GET', '/approvals?status=pending')
+          ).body.items.some((a) => a.toolSet === 'pipeline' && a.runId === briefRun.body.id),
+        { what: 'the step’s approval', timeoutMs: 30_000, intervalMs: 200 },
+      )
+      expect((await api<{ status: string }>('GET', `/runs/${briefRun.body.id}`)).body.status).toBe('waiting')
+      await page.getByRole('link', { name: /^Approvals/ }).click()
+      const approval = page.getByTestId('approval').filter({ hasText: 'Morning brief' })
+      await approval.getByRole('heading', { name: 'Pipeline Morning brief — step draft' }).waitFor()
+      await approval
+        .getByTestId('approval-output')
+        .getByRole('heading', { name: 'Three new road bikes' })
+        .waitFor()
+      await hasText(approval, 'Written by the bot Newsletter writer')
+      await checkA11y(page, 'approvals with a pipeline step')
+      await approval.getByRole('button', { name: 'Approve the output of step draft' }).click()
+      await hasText(page.getByTestId('approval-outcome'), 'Approved: the pipeline goes on after step draft.')
+      await runUntil(briefRun.body.id, 'completed')
+    } finally {
+      await context.close()
+    }
+    expect(problems).toEqual([])
+  }, 180_000)
+
   /**
    * Stable screenshots: the walk-through's data gets fixed times before `shotNow` (runs, their log
    * and usage), and the bot's next run a fixed slot after it, written straight into the server's
@@ -1406,6 +1641,19 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
              tools_checked_at = CASE WHEN tools_checked_at IS NULL THEN NULL ELSE ? END`,
         ).run(shotNow - 3600_000, shotNow - 3600_000, shotNow - 3600_000)
         db.prepare('UPDATE schedules SET next_fire_at = ? WHERE next_fire_at IS NOT NULL').run(shotNextRun)
+        // Pipelines: their steps' times are their runs' (pinned above), the definitions' fixed.
+        db.prepare(
+          `UPDATE pipeline_run_steps SET
+             started_at = (SELECT started_at FROM runs WHERE runs.id = pipeline_run_steps.run_id),
+             finished_at = CASE WHEN finished_at IS NULL THEN NULL
+               ELSE (SELECT finished_at FROM runs WHERE runs.id = pipeline_run_steps.run_id) END
+             WHERE run_id IS NOT NULL`,
+        ).run()
+        db.prepare('UPDATE pipelines SET created_at = ?, updated_at = ?').run(
+          shotNow - 86_400_000,
+          shotNow - 86_400_000,
+        )
+        db.prepare('UPDATE pipeline_versions SET created_at = ?').run(shotNow - 86_400_000)
         // Channels: fixed times, and the webhook receiver's random port.
         db.prepare(
           `UPDATE channels SET created_at = ?, updated_at = ?,
@@ -1493,6 +1741,10 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     { name: 'run', path: () => runPath, signedIn: true, ready: 'Output' },
     { name: 'run-tools', path: () => toolRunPath, signedIn: true, ready: 'Timeline' },
     { name: 'approvals', path: '/approvals', signedIn: true, ready: 'Approvals' },
+    // The graph (React Flow) lays out after its nodes are measured: its first node is waited for.
+    { name: 'pipelines', path: '/pipelines', signedIn: true, ready: 'Pipelines', also: ['Weekly deals'] },
+    { name: 'pipeline', path: () => pipelinePath, signedIn: true, ready: 'Recent runs', graph: true },
+    { name: 'pipeline-run', path: () => pipelineRunPath, signedIn: true, ready: 'Pipeline run', graph: true },
     { name: 'mcp-servers', path: '/mcp-servers', signedIn: true, ready: 'MCP servers' },
     // The Telegram channel's commands and linked chats, read after the page.
     {
@@ -1560,6 +1812,8 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
             await page.goto(target)
             await page.getByRole('heading', { name: p.ready }).first().waitFor()
             for (const text of 'also' in p ? (p.also ?? []) : []) await page.getByText(text).first().waitFor()
+            if ('graph' in p && p.graph)
+              await page.locator('.react-flow__node').first().waitFor({ state: 'visible' })
             // The owner's Team link (asked of the server for a key) is in the nav before the shot.
             if (signedIn)
               await page

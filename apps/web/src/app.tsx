@@ -41,6 +41,8 @@ const ApprovalDetail = lazy(() =>
   import('./pages/approvals.tsx').then((module) => ({ default: module.ApprovalDetail })),
 )
 const McpServers = lazy(() => import('./pages/mcp-servers.tsx'))
+const Pipelines = lazy(() => import('./pages/pipelines.tsx'))
+const PipelineEditor = lazy(() => import('./pages/pipeline-editor.tsx'))
 const Channels = lazy(() => import('./pages/channels.tsx'))
 
 export function App() {
@@ -101,6 +103,11 @@ const routes: { pattern: string; render: (params: Record<string, string>) => Rea
   { pattern: '/bots/:id/edit', render: (p) => <EditBot id={p.id!} /> },
   { pattern: '/bots/:id', render: (p) => <BotDetail id={p.id!} /> },
   { pattern: '/runs/:id', render: (p) => <RunDetail id={p.id!} /> },
+  { pattern: '/pipelines', render: () => <Pipelines /> },
+  { pattern: '/pipelines/new', render: () => <PipelineEditor /> },
+  { pattern: '/pipelines/:id', render: (p) => <PipelineEditor key={p.id} id={p.id!} /> },
+  // A pipeline's run under its pipeline's address: the run page, which shows its steps.
+  { pattern: '/pipelines/:pipelineId/runs/:id', render: (p) => <RunDetail id={p.id!} /> },
   { pattern: '/usage', render: () => <UsagePage /> },
   { pattern: '/search', render: () => <Search /> },
   { pattern: '/team', render: () => <Team /> },
@@ -191,6 +198,7 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
   const pendingApprovals = usePendingApprovals()
   const nav: NavItem[] = [
     { href: '/', label: t('nav.bots') },
+    { href: '/pipelines', label: t('nav.pipelines') },
     { href: '/approvals', label: t('nav.approvals'), badge: pendingApprovals },
     { href: '/channels', label: t('nav.channels') },
     { href: '/usage', label: t('nav.usage') },

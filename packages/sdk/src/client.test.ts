@@ -165,6 +165,114 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
     }
   })
 
+  it('creates, lists, changes, duplicates and removes a pipeline; runs it to the end and reads its steps; a bad definition is pipeline_invalid naming the step', async () => {
+    const { startProviderServer } = await import('../../../apps/server/test/provider-servers/index.ts')
+    const provider = await startProviderServer('openai', {
+      apiKey: 'sk-sdk-1234',
+      models: ['gpt-4o-mini'],
+      chunkDelayMs: 0,
+      behaviour: { type: 'success', text: 'Done.' },
+    })
+    try {
+      t = await createTestApp(dialect)
+      const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+      const client = createClient({ baseUrl: address, apiKey: t.keys.owner })
+      await client.providers.configure('openai', {
+        apiKey: 'sk-sdk-1234',
+        baseUrl: provider.baseUrl,
+        defaultModel: 'gpt-4o-mini',
+      })
+      t.startKernel()
+      const bot = (name: string) =>
+        client.bots.create({ name, prompt: `${name}.`, provider: 'openai', maxRetries: 0 })
+      const [scout, writer, checker] = await Promise.all([bot('Scout'), bot('Writer'), bot('Checker')])
+
+      const refused = await client.pipelines
+        .create({
+          name: 'Broken',
+          steps: [
+            { key: 'scout', bot: scout.id },
+            { key: 'write', bot: writer.id, dependsOn: ['ghost'] },
+          ],
+        })
+        .catch((error: unknown) => error)
+      expect(refused).toBeInstanceOf(ApiError)
+      expect(refused).toMatchObject({ status: 400, code: 'pipeline_invalid' })
+      expect((refused as ApiError).problem?.errors).toEqual([
+        expect.objectContaining({ field: 'steps[1].dependsOn', code: 'unknown_step' }),
+      ])
+
+      // A branch: write and check both start after scout.
+      const created = await client.pipelines.create({
+        name: 'Newsletter',
+        emoji: '📰',
+        schedule: '0 9 * * 1',
+        timezone: 'Europe/Berlin',
+        steps: [
+          { key: 'scout', bot: scout.id },
+          { key: 'write', bot: writer.id },
+          { key: 'check', bot: checker.id, dependsOn: ['scout'], inputMode: 'merge' },
+        ],
+      })
+      expect(created).toMatchObject({ name: 'Newsletter', version: 1, errorPolicy: 'abort', enabled: true })
+      expect(created.nextRunAt).not.toBeNull()
+      expect(created.steps.map((s) => [s.key, s.inputMode, s.dependsOn])).toEqual([
+        ['scout', 'forward', undefined],
+        ['write', 'forward', undefined],
+        ['check', 'merge', ['scout']],
+      ])
+      expect(await client.pipelines.get(created.id)).toEqual(created)
+      const changed = await client.pipelines.update(created.id, { errorPolicy: 'skip', schedule: null })
+      expect(changed).toMatchObject({ version: 2, errorPolicy: 'skip', schedule: null, nextRunAt: null })
+      const versions = await client.pipelines.versions(created.id)
+      expect(versions.items.map((v) => [v.version, v.errorPolicy])).toEqual([
+        [2, 'skip'],
+        [1, 'abort'],
+      ])
+      const copy = await client.pipelines.duplicate(created.id)
+      expect(copy).toMatchObject({ name: 'Newsletter (copy)', enabled: false })
+      expect((await client.pipelines.list({ limit: 10 })).items.map((p) => p.name).sort()).toEqual([
+        'Newsletter',
+        'Newsletter (copy)',
+      ])
+
+      const started = await client.pipelines.run(created.id, { input: 'Berlin' }, { idempotencyKey: 'sdk-1' })
+      expect(started).toMatchObject({ kind: 'pipeline', pipelineId: created.id, pipelineVersion: 2 })
+      expect(started.steps.map((s) => s.key)).toEqual(['scout', 'write', 'check'])
+      expect((await client.pipelines.run(created.id, {}, { idempotencyKey: 'sdk-1' })).id).toBe(started.id)
+      const done = await waitFor(
+        async () => {
+          const run = await client.runs.get(started.id)
+          return run.status === 'completed' ? run : undefined
+        },
+        { what: 'the pipeline run to finish', timeoutMs: 20_000 },
+      )
+      expect(done.pipelineId).toBe(created.id)
+      expect(done.pipelineVersion).toBe(2)
+      expect(done.steps?.map((s) => [s.key, s.status])).toEqual([
+        ['scout', 'completed'],
+        ['write', 'completed'],
+        ['check', 'completed'],
+      ])
+      const stepRun = await client.runs.get(done.steps![0]!.runId!)
+      expect(stepRun).toMatchObject({
+        kind: 'bot',
+        botId: scout.id,
+        parentRunId: started.id,
+        pipelineId: null,
+      })
+      const runs = await client.pipelines.runs(created.id, { limit: 5 })
+      expect(runs.items.map((r) => [r.id, r.status])).toEqual([[started.id, 'completed']])
+      expect(runs.items[0]!.steps.every((s) => s.status === 'completed')).toBe(true)
+
+      await client.pipelines.remove(copy.id)
+      const gone = await client.pipelines.get(copy.id).catch((error: unknown) => error)
+      expect(gone).toMatchObject({ status: 404, code: 'pipeline_not_found' })
+    } finally {
+      await provider.close()
+    }
+  })
+
   it('registers, reads, changes and removes an MCP server; a second of the same name is mcp_server_exists', async () => {
     t = await createTestApp(dialect)
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' })

@@ -15,6 +15,11 @@ import type {
   Note,
   NoteSummary,
   Page,
+  Pipeline,
+  PipelineCreate,
+  PipelineRunStep,
+  PipelineStep,
+  PipelineUpdate,
   Problem,
   Provider,
   ProviderConfig,
@@ -49,6 +54,8 @@ export interface ApiRun {
   id: string
   kind: string
   botId: string | null
+  /** For runs of kind `pipeline`: the pipeline; null otherwise. */
+  pipelineId: string | null
   parentRunId: string | null
   status: RunStatus
   trigger: string
@@ -73,6 +80,39 @@ export interface ApiRun {
   finishedAt: string | null
   /** Only in search results (`runs.list({ q })`): where the output matched, as text and offsets. */
   snippet?: RunSearchSnippet
+  /** A pipeline run read with `runs.get`: the version it runs. */
+  pipelineVersion?: number
+  /** A pipeline run read with `runs.get`: where each of its steps stands. */
+  steps?: PipelineRunStep[]
+}
+
+/**
+ * A run of a pipeline (kind `pipeline`): a run plus the version it keeps to and its steps, each a bot
+ * run whose parent is this run.
+ *
+ * @example
+ * const run: ApiPipelineRun = await client.pipelines.run(pipelineId)
+ * const waiting = run.steps.filter((step) => step.status === 'approval').map((step) => step.key)
+ */
+export interface ApiPipelineRun extends ApiRun {
+  pipelineId: string
+  pipelineVersion: number
+  steps: PipelineRunStep[]
+}
+
+/**
+ * One stored version of a pipeline's steps (every edit adds one; a run keeps the version it started on).
+ *
+ * @example
+ * const { items } = await client.pipelines.versions(pipelineId)
+ * const current = items[0] // newest first
+ */
+export interface ApiPipelineVersion {
+  version: number
+  steps: PipelineStep[]
+  errorPolicy: Pipeline['errorPolicy']
+  maxRuntimeSeconds: number
+  createdAt: string
 }
 
 /** One message of the live feed (`GET /api/v1/events`). `id` is null for live-only events. */
@@ -422,6 +462,40 @@ export function createClient(options: ClientOptions) {
     },
   }
 
+  const pipeline = (id: string) => `/pipelines/${encodeURIComponent(id)}`
+  /**
+   * Pipelines (bots chained as a durable workflow). An invalid definition throws ApiError
+   * `pipeline_invalid` (400) whose `problem.errors` name each step's field (`steps[2].dependsOn`).
+   */
+  const pipelines = {
+    list: (query: ListQuery = {}) => request<Page<Pipeline>>('GET', '/pipelines', { ...query }),
+    get: (id: string) => request<Pipeline>('GET', pipeline(id)),
+    create: (body: PipelineCreate) => request<Pipeline>('POST', '/pipelines', undefined, body),
+    /** Every change stores a new version; runs in flight finish on the version they started with. */
+    update: (id: string, patch: PipelineUpdate) => request<Pipeline>('PATCH', pipeline(id), undefined, patch),
+    /** Its schedule stops and its runs still going are cancelled; finished runs stay. */
+    remove: (id: string) => request<void>('DELETE', pipeline(id)),
+    /** A copy named "… (copy)", its schedule disabled. */
+    duplicate: (id: string) => request<Pipeline>('POST', `${pipeline(id)}/duplicate`),
+    /** Every version of its steps, newest first. */
+    versions: (id: string) => request<{ items: ApiPipelineVersion[] }>('GET', `${pipeline(id)}/versions`),
+    /**
+     * Queues a run of the current version; `input` is given to the first steps as the previous
+     * output. The same `idempotencyKey` within 24 h returns the first run.
+     */
+    run: (id: string, body: { input?: unknown } = {}, opts: { idempotencyKey?: string } = {}) =>
+      request<ApiPipelineRun>(
+        'POST',
+        `${pipeline(id)}/runs`,
+        undefined,
+        body,
+        opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {},
+      ),
+    /** Its runs, newest first, each with its version and steps. */
+    runs: (id: string, query: ListQuery = {}) =>
+      request<Page<ApiPipelineRun>>('GET', `${pipeline(id)}/runs`, { ...query }),
+  }
+
   const usage = (
     query: {
       from?: string
@@ -539,6 +613,7 @@ export function createClient(options: ClientOptions) {
     workspaces,
     runs,
     bots,
+    pipelines,
     providers,
     schedules,
     tools,

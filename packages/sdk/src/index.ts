@@ -1,6 +1,8 @@
 // API client (and, with the agents issue, the agent SDK) for openOrchestrator.
 export {
   ApiError,
+  type ApiPipelineRun,
+  type ApiPipelineVersion,
   type ApiRun,
   apiErrorOf,
   type Client,

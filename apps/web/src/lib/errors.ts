@@ -73,6 +73,11 @@ const known: Record<string, MessageKey> = {
   person_required: 'error.person_required',
   public_url_missing: 'error.public_url_missing',
   link_code_unavailable: 'error.link_code_unavailable',
+  pipeline_not_found: 'error.pipeline_not_found',
+  pipeline_name_taken: 'error.pipeline_name_taken',
+  pipeline_invalid: 'error.pipeline_invalid',
+  approval_rejected: 'error.approval_rejected',
+  approval_expired: 'error.approval_expired',
 }
 
 export interface Described {

@@ -1,3 +1,4 @@
+import type { RunEventPayload } from '@openorch/contracts'
 import { ApiError, type Client } from '@openorch/sdk'
 import { type QueryClient, useQueryClient } from '@tanstack/react-query'
 import { createContext, type ReactNode, useContext, useEffect, useState, useSyncExternalStore } from 'react'
@@ -83,8 +84,13 @@ export function useFeedState(): FeedState {
   return useContext(FeedContext)
 }
 
-function refresh(queryClient: QueryClient, runId: string, botId: string | null): void {
+function refresh(queryClient: QueryClient, payload: RunEventPayload): void {
+  const { runId, botId } = payload
   void queryClient.invalidateQueries({ queryKey: ['run', runId] })
+  // A pipeline's step is a run whose parent is the pipeline's run: the pipeline run's view and lists follow it.
+  if (payload.parentRunId) void queryClient.invalidateQueries({ queryKey: ['run', payload.parentRunId] })
+  if (payload.kind === 'pipeline' || payload.parentRunId)
+    void queryClient.invalidateQueries({ queryKey: ['pipeline-runs'] })
   void queryClient.invalidateQueries({ queryKey: ['runs'] })
   void queryClient.invalidateQueries({ queryKey: ['bots'] })
   if (botId) {
@@ -134,7 +140,7 @@ async function follow(
           void queryClient.invalidateQueries({ queryKey: ['approvals'] })
           void queryClient.invalidateQueries({ queryKey: ['run', runId] })
         } else if (event.type.startsWith('run.')) {
-          refresh(queryClient, runId, botId)
+          refresh(queryClient, event.payload)
         } else if (event.type.startsWith('bot.')) {
           void queryClient.invalidateQueries({ queryKey: ['bots'] })
           if (botId) void queryClient.invalidateQueries({ queryKey: ['bot', botId] })

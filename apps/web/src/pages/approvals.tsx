@@ -1,11 +1,12 @@
 import { type Approval, approvalStatuses } from '@openorch/contracts'
 import { ApiError } from '@openorch/sdk'
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useId, useState } from 'react'
+import { useId, useMemo, useState } from 'react'
 import { Button, Card, cx, Empty, ErrorNote, Field, Loading, PageTitle, TextArea } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
-import { formatDateTime, formatRelative } from '../lib/format.ts'
-import { type MessageKey, useI18n } from '../lib/i18n.tsx'
+import { formatDateTime, formatRelative, outputText } from '../lib/format.ts'
+import { type MessageKey, type Translate, useI18n } from '../lib/i18n.tsx'
+import { renderMarkdown } from '../lib/markdown.ts'
 import { mayOffer, useMyRole } from '../lib/roles.ts'
 import { Link, useLocation } from '../lib/router.tsx'
 import { argumentRows, formatArguments } from '../lib/tool-calls.ts'
@@ -14,7 +15,9 @@ import { argumentRows, formatArguments } from '../lib/tool-calls.ts'
 // expired ones a tab away. Editors and up decide with an optional comment; viewers see the same
 // without the buttons. When someone else decided first (409 `approval_decided`), the card says so
 // in words and shows how it was decided. The model's reason and arguments are shown as plain text:
-// they may come from a web page the bot read.
+// they may come from a web page the bot read. A pipeline's step (tool set `pipeline`) asks for its
+// output to be approved: the card names the pipeline and the step and shows that output, rendered by
+// the sanitising Markdown renderer like a run's output.
 
 type Status = Approval['status']
 
@@ -150,6 +153,54 @@ export interface Outcome {
   text: string
 }
 
+/** What a pipeline step's approval carries (`arguments`). */
+interface PipelineApprovalArguments {
+  step?: string
+  bot?: string
+  output?: unknown
+}
+
+/** The words of a card about what is approved: a tool call by its name, a pipeline step by its key. */
+function subjectWords(approval: Approval, t: Translate) {
+  const step = approval.tool
+  if (approval.toolSet !== 'pipeline')
+    return {
+      approveLabel: t('approvals.approveLabel', { tool: approval.tool }),
+      rejectLabel: t('approvals.rejectLabel', { tool: approval.tool }),
+      approved: t('approvals.doneApproved', { tool: approval.tool }),
+      rejected: t('approvals.doneRejected', { tool: approval.tool }),
+      subject: approval.tool,
+    }
+  return {
+    approveLabel: t('approvals.pipeline.approveLabel', { step }),
+    rejectLabel: t('approvals.pipeline.rejectLabel', { step }),
+    approved: t('approvals.pipeline.doneApproved', { step }),
+    rejected: t('approvals.pipeline.doneRejected', { step }),
+    subject: t('approvals.pipeline.subject', { step }),
+  }
+}
+
+/** The name of the pipeline whose run asks: the run names the pipeline. */
+function usePipelineName(approval: Approval): string | undefined {
+  const client = useClient()
+  const isPipeline = approval.toolSet === 'pipeline'
+  const run = useQuery({
+    queryKey: ['run', approval.runId],
+    queryFn: () => client.runs.get(approval.runId),
+    enabled: isPipeline,
+    staleTime: 60_000,
+  })
+  const pipelineId = run.data?.pipelineId ?? null
+  const pipeline = useQuery({
+    queryKey: ['pipeline', pipelineId],
+    queryFn: () => client.pipelines.get(pipelineId!),
+    enabled: isPipeline && pipelineId !== null,
+    staleTime: 60_000,
+    retry: false,
+  })
+  return pipeline.data?.name
+}
+
 export function ApprovalCard({
   approval,
   onOutcome,
@@ -177,12 +228,8 @@ export function ApprovalCard({
     onSuccess: (decided) => {
       setDone(decided)
       queryClient.setQueryData(['approvals', 'one', approval.id], decided)
-      onOutcome?.({
-        tone: 'ok',
-        text: t(decided.status === 'approved' ? 'approvals.doneApproved' : 'approvals.doneRejected', {
-          tool: approval.tool,
-        }),
-      })
+      const said = subjectWords(approval, t)
+      onOutcome?.({ tone: 'ok', text: decided.status === 'approved' ? said.approved : said.rejected })
     },
     onError: async (error) => {
       if (!(error instanceof ApiError && error.code === 'approval_decided')) return
@@ -196,29 +243,51 @@ export function ApprovalCard({
     },
   })
   const shown = done ?? late ?? approval
+  const isPipeline = approval.toolSet === 'pipeline'
+  const words = subjectWords(approval, t)
+  const pipelineName = usePipelineName(approval)
+  const stepArguments = (isPipeline ? approval.arguments : null) as PipelineApprovalArguments | null
+  const outputHtml = useMemo(() => {
+    const text = stepArguments ? outputText(stepArguments.output) : ''
+    return text ? renderMarkdown(text) : ''
+  }, [stepArguments])
   const rows = argumentRows(approval.arguments)
   const canDecide = shown.status === 'pending' && mayOffer(role, 'editor')
   const decidedFirst = decide.error instanceof ApiError && decide.error.code === 'approval_decided'
   function lateWords(now: Approval | null): string {
+    const tool = subjectWords(approval, t).subject
     return now && now.status !== 'pending'
-      ? t('approvals.decidedFirstAs', { tool: approval.tool, status: t(`approvals.status.${now.status}`) })
-      : t('approvals.decidedFirst', { tool: approval.tool })
+      ? t('approvals.decidedFirstAs', { tool, status: t(`approvals.status.${now.status}`) })
+      : t('approvals.decidedFirst', { tool })
   }
 
   return (
     <Card className="space-y-3">
       <article aria-labelledby={headingId} data-testid="approval">
         <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
-          <h2 id={headingId} className="text-lg font-semibold break-all">
-            <span className="font-mono">{approval.tool}</span>
-          </h2>
+          {isPipeline ? (
+            <h2 id={headingId} className="text-lg font-semibold break-words">
+              {t('approvals.pipeline.heading', {
+                name: pipelineName ?? t('approvals.pipeline.aPipeline'),
+                step: approval.tool,
+              })}
+            </h2>
+          ) : (
+            <h2 id={headingId} className="text-lg font-semibold break-all">
+              <span className="font-mono">{approval.tool}</span>
+            </h2>
+          )}
           <StatusPill status={shown.status} />
-          <span className="text-sm text-slate-700 dark:text-slate-300">
-            {t('approvals.toolSet')} <span className="font-mono">{approval.toolSet}</span>
-          </span>
+          {!isPipeline && (
+            <span className="text-sm text-slate-700 dark:text-slate-300">
+              {t('approvals.toolSet')} <span className="font-mono">{approval.toolSet}</span>
+            </span>
+          )}
         </div>
         <p className="mt-1 text-sm text-slate-700 dark:text-slate-300">
-          {approval.botId ? (
+          {isPipeline ? (
+            t('approvals.pipeline.bot', { bot: stepArguments?.bot ?? t('approvals.aBot') })
+          ) : approval.botId ? (
             <Link href={`/bots/${encodeURIComponent(approval.botId)}`} className="underline">
               {approval.botName ?? t('approvals.aBot')}
             </Link>
@@ -266,29 +335,49 @@ export function ApprovalCard({
           )}
         </dl>
 
-        <h3 className="mt-3 text-sm font-medium">{t('approvals.reason')}</h3>
-        {approval.reason ? (
-          <blockquote className="mt-1 border-l-4 border-slate-300 pl-3 text-sm whitespace-pre-wrap break-words dark:border-slate-600">
-            {approval.reason}
-          </blockquote>
+        {isPipeline ? (
+          <>
+            <p className="mt-3 text-sm">{t('approvals.pipeline.reason', { step: approval.tool })}</p>
+            <h3 className="mt-3 text-sm font-medium">{t('approvals.pipeline.output')}</h3>
+            {outputHtml ? (
+              // Sanitised by DOMPurify in renderMarkdown, and contained like a run's output (run-detail.tsx).
+              <div
+                className="markdown relative isolate mt-1 overflow-x-auto rounded border border-slate-200 p-3 text-sm [contain:content] dark:border-slate-700"
+                data-testid="approval-output"
+                // biome-ignore lint/security/noDangerouslySetInnerHtml: the HTML is sanitised (lib/markdown.ts)
+                dangerouslySetInnerHTML={{ __html: outputHtml }}
+              />
+            ) : (
+              <p className="mt-1 text-sm text-slate-600 dark:text-slate-400">{t('run.noOutput')}</p>
+            )}
+          </>
         ) : (
-          <p className="mt-1 text-sm text-slate-600 dark:text-slate-400">{t('approvals.noReason')}</p>
-        )}
+          <>
+            <h3 className="mt-3 text-sm font-medium">{t('approvals.reason')}</h3>
+            {approval.reason ? (
+              <blockquote className="mt-1 border-l-4 border-slate-300 pl-3 text-sm whitespace-pre-wrap break-words dark:border-slate-600">
+                {approval.reason}
+              </blockquote>
+            ) : (
+              <p className="mt-1 text-sm text-slate-600 dark:text-slate-400">{t('approvals.noReason')}</p>
+            )}
 
-        <h3 className="mt-3 text-sm font-medium">{t('approvals.arguments')}</h3>
-        {rows ? (
-          <dl className="mt-1 grid grid-cols-[minmax(0,max-content)_1fr] gap-x-3 gap-y-1 text-sm">
-            {rows.map(([name, value]) => (
-              <div key={name} className="contents">
-                <dt className="font-mono text-slate-700 break-all dark:text-slate-300">{name}</dt>
-                <dd className="font-mono whitespace-pre-wrap [overflow-wrap:anywhere]">{value}</dd>
-              </div>
-            ))}
-          </dl>
-        ) : (
-          <pre className="mt-1 max-h-80 overflow-auto rounded bg-slate-50 p-2 text-xs whitespace-pre-wrap [overflow-wrap:anywhere] dark:bg-slate-900">
-            {formatArguments(approval.arguments) || t('tool.noArguments')}
-          </pre>
+            <h3 className="mt-3 text-sm font-medium">{t('approvals.arguments')}</h3>
+            {rows ? (
+              <dl className="mt-1 grid grid-cols-[minmax(0,max-content)_1fr] gap-x-3 gap-y-1 text-sm">
+                {rows.map(([name, value]) => (
+                  <div key={name} className="contents">
+                    <dt className="font-mono text-slate-700 break-all dark:text-slate-300">{name}</dt>
+                    <dd className="font-mono whitespace-pre-wrap [overflow-wrap:anywhere]">{value}</dd>
+                  </div>
+                ))}
+              </dl>
+            ) : (
+              <pre className="mt-1 max-h-80 overflow-auto rounded bg-slate-50 p-2 text-xs whitespace-pre-wrap [overflow-wrap:anywhere] dark:bg-slate-900">
+                {formatArguments(approval.arguments) || t('tool.noArguments')}
+              </pre>
+            )}
+          </>
         )}
 
         {shown.comment && (
@@ -302,12 +391,7 @@ export function ApprovalCard({
           <div aria-live="polite">
             {done && (
               <OutcomeNote
-                outcome={{
-                  tone: 'ok',
-                  text: t(done.status === 'approved' ? 'approvals.doneApproved' : 'approvals.doneRejected', {
-                    tool: approval.tool,
-                  }),
-                }}
+                outcome={{ tone: 'ok', text: done.status === 'approved' ? words.approved : words.rejected }}
               />
             )}
             {decidedFirst && <OutcomeNote outcome={{ tone: 'warn', text: lateWords(late) }} />}
@@ -334,7 +418,7 @@ export function ApprovalCard({
                 busy={decide.isPending && decide.variables === 'approve'}
                 disabled={decide.isPending}
                 onClick={() => decide.mutate('approve')}
-                aria-label={t('approvals.approveLabel', { tool: approval.tool })}
+                aria-label={words.approveLabel}
               >
                 {t('approvals.approve')}
               </Button>
@@ -343,7 +427,7 @@ export function ApprovalCard({
                 busy={decide.isPending && decide.variables === 'reject'}
                 disabled={decide.isPending}
                 onClick={() => decide.mutate('reject')}
-                aria-label={t('approvals.rejectLabel', { tool: approval.tool })}
+                aria-label={words.rejectLabel}
               >
                 {t('approvals.reject')}
               </Button>

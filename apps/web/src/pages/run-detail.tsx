@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { useMemo } from 'react'
+import { lazy, Suspense, useMemo } from 'react'
 import { ToolCallItem } from '../components/tool-call.tsx'
 import { Button, Card, ErrorNote, Loading, PageTitle, StatusBadge } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
@@ -13,16 +13,28 @@ import { timelineOf } from '../lib/tool-calls.ts'
 
 // One run: its output (Markdown, sanitised), streamed live while it runs, its timeline (the log with
 // each tool call inline, running calls live), input, attempts and error with what to do; a run
-// waiting for approval links to it; cancel while it may still run, retry once it has ended.
+// waiting for approval links to it; cancel while it may still run, retry once it has ended. A
+// pipeline's run shows its steps as a graph with their live status; besides the live feed it is read
+// again every 2 s while it goes on, since a step's state changes after its run's event (the pipelines
+// consumer moves it on).
 
 const active = new Set(['pending', 'running', 'waiting'])
 const retriable = new Set(['failed', 'cancelled', 'timeout'])
+// The graph library loads with a pipeline's run only.
+const PipelineRunSteps = lazy(() =>
+  import('../components/pipeline-run.tsx').then((module) => ({ default: module.PipelineRunSteps })),
+)
 
 export default function RunDetail({ id }: { id: string }) {
   const { t, lang } = useI18n()
   const client = useClient()
   const queryClient = useQueryClient()
-  const run = useQuery({ queryKey: ['run', id], queryFn: () => client.runs.get(id) })
+  const run = useQuery({
+    queryKey: ['run', id],
+    queryFn: () => client.runs.get(id),
+    refetchInterval: (query) =>
+      query.state.data?.kind === 'pipeline' && active.has(query.state.data.status) ? 2000 : false,
+  })
   const log = useQuery({
     queryKey: ['run', id, 'log'],
     queryFn: () => client.runs.log(id),
@@ -32,6 +44,14 @@ export default function RunDetail({ id }: { id: string }) {
     queryKey: ['bot', run.data?.botId],
     queryFn: () => client.bots.get(run.data!.botId!),
     enabled: !!run.data?.botId,
+  })
+  const pipelineId = run.data?.kind === 'pipeline' ? run.data.pipelineId : null
+  const pipeline = useQuery({
+    queryKey: ['pipeline', pipelineId],
+    queryFn: () => client.pipelines.get(pipelineId!),
+    enabled: !!pipelineId,
+    // A pipeline removed since: the run still shows, without its name.
+    retry: false,
   })
   const live = useLiveOutput(id)
   const liveCalls = useLiveToolCalls(id)
@@ -54,7 +74,13 @@ export default function RunDetail({ id }: { id: string }) {
   })
 
   const data = run.data
+  const isPipeline = data?.kind === 'pipeline' && data.pipelineId !== null
   const isActive = data ? active.has(data.status) : false
+  // A pipeline run's input is kept with the version it runs ({ version, input }): what was given is `input`.
+  const shownInput =
+    isPipeline && typeof data?.input === 'object' && data.input !== null && 'input' in data.input
+      ? (data.input as { input: unknown }).input
+      : data?.input
   const finalText = data ? outputText(data.output) : ''
   const html = useMemo(() => (finalText ? renderMarkdown(finalText) : ''), [finalText])
   // Calls the feed reported only while the run runs: after it, the log has every finished one.
@@ -68,6 +94,13 @@ export default function RunDetail({ id }: { id: string }) {
 
   return (
     <div className="space-y-6">
+      {isPipeline && (
+        <p className="text-sm">
+          <Link href={`/pipelines/${encodeURIComponent(data.pipelineId!)}`}>
+            ← {pipeline.data ? `${pipeline.data.emoji ?? '🔗'} ${pipeline.data.name}` : t('pipelineRun.back')}
+          </Link>
+        </p>
+      )}
       {data.botId && (
         <p className="text-sm">
           <Link href={`/bots/${encodeURIComponent(data.botId)}`}>
@@ -91,7 +124,7 @@ export default function RunDetail({ id }: { id: string }) {
           </>
         }
       >
-        {t('run.title')}
+        {isPipeline ? t('pipelineRun.title') : t('run.title')}
       </PageTitle>
       <ErrorNote error={cancel.error ?? retry.error} />
 
@@ -123,6 +156,9 @@ export default function RunDetail({ id }: { id: string }) {
             label={t('run.attempt')}
             value={t('run.attemptOf', { n: data.attempt, max: data.maxAttempts })}
           />
+          {isPipeline && data.pipelineVersion !== undefined && (
+            <Stat label={t('pipelineRun.version')} value={String(data.pipelineVersion)} />
+          )}
         </dl>
       </Card>
 
@@ -136,7 +172,9 @@ export default function RunDetail({ id }: { id: string }) {
           </h2>
           {approvals.data?.items[0] ? (
             <p className="mt-1">
-              {t('run.approvalAsks', { tool: approvals.data.items[0].tool })}{' '}
+              {approvals.data.items[0].toolSet === 'pipeline'
+                ? t('pipelineRun.approvalAsks', { step: approvals.data.items[0].tool })
+                : t('run.approvalAsks', { tool: approvals.data.items[0].tool })}{' '}
               <Link
                 href={`/approvals/${encodeURIComponent(approvals.data.items[0].id)}`}
                 className="underline"
@@ -170,6 +208,12 @@ export default function RunDetail({ id }: { id: string }) {
         </section>
       )}
 
+      {isPipeline && (
+        <Suspense fallback={<Loading />}>
+          <PipelineRunSteps run={data} />
+        </Suspense>
+      )}
+
       <section aria-labelledby="run-output">
         <h2 id="run-output" className="mb-2 text-lg font-semibold">
           {t('run.output')}
@@ -198,14 +242,14 @@ export default function RunDetail({ id }: { id: string }) {
         </Card>
       </section>
 
-      {data.input !== null && data.input !== undefined && (
+      {shownInput !== null && shownInput !== undefined && (
         <section aria-labelledby="run-input">
           <h2 id="run-input" className="mb-2 text-lg font-semibold">
             {t('run.input')}
           </h2>
           <Card>
             <pre className="overflow-x-auto text-sm whitespace-pre-wrap">
-              {JSON.stringify(data.input, null, 2)}
+              {JSON.stringify(shownInput, null, 2)}
             </pre>
           </Card>
         </section>
