@@ -13,6 +13,11 @@ export const approvalSchema = z
     runId: z.string(),
     botId: z.string().nullable().describe('The bot whose run asks; null for runs of other kinds.'),
     botName: z.string().nullable(),
+    pipelineId: z
+      .string()
+      .nullable()
+      .describe('The pipeline whose step’s output waits; null for other kinds.'),
+    pipelineName: z.string().nullable(),
     toolSet: z.string().describe('The tool set of the function, e.g. `files` or `mcp:crm`.'),
     tool: z.string().describe('The function the model wants to call, e.g. `files_delete`.'),
     arguments: z

@@ -249,6 +249,10 @@ export const pipelineVersionListSchema = z
 export const pipelineRunRequestSchema = z
   .strictObject({
     input: z.unknown().optional().describe('Given to the first steps as the previous output.'),
+    trigger: z
+      .enum(['api', 'manual'])
+      .default('api')
+      .describe('`manual` when a person started it (the dashboard), `api` for programs.'),
   })
   .meta({ id: 'PipelineRunRequest', description: 'Start a pipeline run.' })
 

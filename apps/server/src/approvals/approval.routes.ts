@@ -25,6 +25,8 @@ export function approvalJsonOf(row: ApprovalRow): Approval {
     runId: row.run_id,
     botId: row.subject_kind === 'bot' ? row.subject_id : null,
     botName: row.subject_kind === 'bot' ? row.subject_name : null,
+    pipelineId: row.subject_kind === 'pipeline' ? row.subject_id : null,
+    pipelineName: row.subject_kind === 'pipeline' ? row.subject_name : null,
     toolSet: row.tool_set,
     tool: row.tool,
     arguments: parseJson(row.arguments),

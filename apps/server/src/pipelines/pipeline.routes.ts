@@ -187,7 +187,7 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const result = await pipelines.start(request.auth.tenantId, request.params.id, {
         input: request.body?.input,
-        trigger: 'api',
+        trigger: request.body?.trigger ?? 'api',
         idempotencyKey: request.headers['idempotency-key'],
       })
       if (result.status === 'dropped') throw new Error('a run started by hand is never dropped')

@@ -68,7 +68,11 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
   }
 
   async function runPipeline(id: string, input?: unknown): Promise<PipelineRun> {
-    const started = await call('POST', `/pipelines/${id}/runs`, input === undefined ? {} : { input })
+    const started = await call(
+      'POST',
+      `/pipelines/${id}/runs`,
+      input === undefined ? { trigger: 'manual' } : { input },
+    )
     expect(started.statusCode, started.body).toBe(202)
     return pipelineRunSchema.parse(started.json())
   }
@@ -182,7 +186,12 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
     })
     expect(newsletter.version).toBe(1)
     const started = await runPipeline(newsletter.id, 'Topic: sneakers')
-    expect(started).toMatchObject({ kind: 'pipeline', pipelineId: newsletter.id, pipelineVersion: 1 })
+    expect(started).toMatchObject({
+      kind: 'pipeline',
+      pipelineId: newsletter.id,
+      pipelineVersion: 1,
+      trigger: 'api',
+    })
     const run = await finished(newsletter.id, started.id)
     expect(run.status, JSON.stringify(run.error)).toBe('completed')
     expect(run.steps.map((s) => [s.key, s.status])).toEqual([
@@ -310,6 +319,7 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
     })
     const aborted = await finished(abort.id, (await runPipeline(abort.id)).id)
     expect(aborted.status).toBe('failed')
+    expect(aborted.trigger).toBe('manual')
     expect(aborted.error?.code).toBe('pipeline_step_failed')
     expect(aborted.error?.message).toContain('Step "scout" failed')
     expect(aborted.steps.map((s) => s.status)).toEqual(['failed', 'skipped'])
@@ -366,7 +376,14 @@ describe.each(dialects)('pipelines on %s', (dialect) => {
     expect(waiting.steps.map((s) => s.status)).toEqual(['approval', 'pending'])
     const approvalId = waiting.steps[0]!.approvalId!
     const approval = (await call('GET', `/approvals/${approvalId}`)).json()
-    expect(approval).toMatchObject({ status: 'pending', runId: started.id, tool: 'check' })
+    expect(approval).toMatchObject({
+      status: 'pending',
+      runId: started.id,
+      tool: 'check',
+      botId: null,
+      pipelineId: p.id,
+      pipelineName: 'Approved newsletter',
+    })
     // Its event names the pipeline and carries the output to approve (what a Telegram message shows).
     const requested = await t.database.db
       .selectFrom('run_events')
