@@ -483,7 +483,11 @@ export function createClient(options: ClientOptions) {
      * Queues a run of the current version; `input` is given to the first steps as the previous
      * output. The same `idempotencyKey` within 24 h returns the first run.
      */
-    run: (id: string, body: { input?: unknown } = {}, opts: { idempotencyKey?: string } = {}) =>
+    run: (
+      id: string,
+      body: { input?: unknown; trigger?: 'api' | 'manual' } = {},
+      opts: { idempotencyKey?: string } = {},
+    ) =>
       request<ApiPipelineRun>(
         'POST',
         `${pipeline(id)}/runs`,

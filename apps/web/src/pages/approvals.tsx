@@ -182,23 +182,8 @@ function subjectWords(approval: Approval, t: Translate) {
 
 /** The name of the pipeline whose run asks: the run names the pipeline. */
 function usePipelineName(approval: Approval): string | undefined {
-  const client = useClient()
-  const isPipeline = approval.toolSet === 'pipeline'
-  const run = useQuery({
-    queryKey: ['run', approval.runId],
-    queryFn: () => client.runs.get(approval.runId),
-    enabled: isPipeline,
-    staleTime: 60_000,
-  })
-  const pipelineId = run.data?.pipelineId ?? null
-  const pipeline = useQuery({
-    queryKey: ['pipeline', pipelineId],
-    queryFn: () => client.pipelines.get(pipelineId!),
-    enabled: isPipeline && pipelineId !== null,
-    staleTime: 60_000,
-    retry: false,
-  })
-  return pipeline.data?.name
+  // The approval names its pipeline (the server keeps the name it had when the step asked).
+  return approval.pipelineName ?? undefined
 }
 
 export function ApprovalCard({

@@ -91,7 +91,7 @@ function RunNow({ pipeline }: { pipeline: Pipeline }) {
   const client = useClient()
   const role = useMyRole()
   const run = useMutation({
-    mutationFn: () => client.pipelines.run(pipeline.id),
+    mutationFn: () => client.pipelines.run(pipeline.id, { trigger: 'manual' }),
     onSuccess: (started) => navigate(`/runs/${encodeURIComponent(started.id)}`),
   })
   if (!mayOffer(role, 'editor')) return null

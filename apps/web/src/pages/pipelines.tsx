@@ -93,7 +93,7 @@ const PipelineCard = memo(function PipelineCard({
     queryFn: () => client.pipelines.runs(pipeline.id, { limit: 1 }),
   })
   const runNow = useMutation({
-    mutationFn: () => client.pipelines.run(pipeline.id),
+    mutationFn: () => client.pipelines.run(pipeline.id, { trigger: 'manual' }),
     onSuccess: (run) => navigate(`/runs/${encodeURIComponent(run.id)}`),
     onError: setError,
   })
