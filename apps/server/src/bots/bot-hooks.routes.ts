@@ -125,7 +125,7 @@ export const inboundHookRoutes: FastifyPluginAsyncZod<{ bots: BotService; hooks:
         tags: ['bots'],
         summary: 'Start a run through an inbound webhook',
         description:
-          'No API key: the token in the URL is the credential. The body (JSON, or text/*, up to 256 KB) becomes the run’s input; the same `Idempotency-Key` header within 24 h returns the first run. At most 60 requests a minute per webhook.',
+          'No API key: the token in the URL is the credential. The body (JSON, or text/*, up to 256 KB) becomes the run’s input; the same `Idempotency-Key` header within 24 h returns the first run. At most 60 requests a minute per webhook. While the workspace is disabled nothing starts (403).',
         security: [],
         params: z.object({ token: z.string().min(1).max(300) }),
         headers: z.object({ 'idempotency-key': z.string().min(1).max(200).optional() }).passthrough(),
@@ -134,6 +134,9 @@ export const inboundHookRoutes: FastifyPluginAsyncZod<{ bots: BotService; hooks:
           400: problemResponse('A body that is not JSON or text, or holds a NUL character.'),
           404: problemResponse(
             'No inbound webhook has this URL (`hook_not_found`): wrong, revoked or expired.',
+          ),
+          403: problemResponse(
+            'The webhook’s workspace is disabled (`workspace_disabled`): nothing was started. Answered only for a live token; a wrong one is 404.',
           ),
           413: problemResponse('The body is larger than 256 KB.'),
           429: problemResponse('Too many requests for this webhook (`rate_limited`, Retry-After).'),

@@ -126,4 +126,25 @@ describe.each(dialects)('inbound webhooks on %s', (dialect) => {
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0)
     expect((await post(other.hook.token, '{}')).statusCode).toBe(202)
   })
+
+  it('refuses the webhooks of a disabled workspace with 403 workspace_disabled and starts nothing; enabled again, they work', async () => {
+    t = await createTestApp(dialect)
+    const { hook } = await hookOf()
+    const setDisabled = (at: number | null) =>
+      t.database.db
+        .updateTable('tenants')
+        .set({ disabled_at: at })
+        .where('tenant_id', '=', tenantId)
+        .execute()
+    const botRuns = () => t.database.db.selectFrom('runs').select('id').where('kind', '=', 'bot').execute()
+    // The API refuses to disable the default workspace (the tests' bots are in it): set by hand.
+    await setDisabled(Date.now())
+    const refused = await post(hook.token, '{"order":42}')
+    expect(refused.statusCode, refused.body).toBe(403)
+    expect(refused.json().code).toBe('workspace_disabled')
+    expect(await botRuns()).toEqual([])
+    await setDisabled(null)
+    expect((await post(hook.token, '{"order":42}')).statusCode).toBe(202)
+    expect(await botRuns()).toHaveLength(1)
+  })
 })

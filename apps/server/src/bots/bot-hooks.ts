@@ -3,11 +3,13 @@ import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId, sha256Hex } from '../platform/ids.ts'
+import { workspaceRefusal } from '../tenants/tenants.ts'
 import type { BotHooksTable } from './bot-hook.table.ts'
 
 // Inbound webhooks (issue 14): a bot's URL that starts a run with the request's body as input. The
 // token in the URL is the only credential, so it is long, shown once, kept only as its SHA-256,
-// revocable and optionally expiring; each hook has its own rate limit.
+// revocable and optionally expiring; each hook has its own rate limit. A disabled workspace's hooks
+// start nothing: 403 `workspace_disabled`, as for its API keys (decision 0020).
 
 export const hookTokenPrefix = 'ooh_'
 /** Requests per hook and minute (per process). */
@@ -87,8 +89,9 @@ export function createBotHooks(deps: { database: Db; clock: Clock }) {
     },
 
     /**
-     * The hook a token opens, counted against its rate limit. Every refusal reads the same (404
-     * `hook_not_found`): the answer does not tell a guessed token from a revoked or expired one.
+     * The hook a token opens, counted against its rate limit. Every refusal of the token reads the
+     * same (404 `hook_not_found`): the answer does not tell a guessed token from a revoked or expired
+     * one. A live token of a disabled workspace is 403 `workspace_disabled` — only its holder learns that.
      */
     async open(token: string): Promise<{ id: string; tenantId: string; botId: string }> {
       const gone = notFound(
@@ -104,6 +107,8 @@ export function createBotHooks(deps: { database: Db; clock: Clock }) {
       const now = deps.clock.now()
       if (!row || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= now))
         throw gone
+      const disabled = await workspaceRefusal(db, row.tenant_id)
+      if (disabled) throw disabled
       const window = windows.get(row.id)
       if (!window || now - window.start >= 60_000) windows.set(row.id, { start: now, count: 1 })
       else if (++window.count > hookRequestsPerMinute) {

@@ -1,13 +1,15 @@
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
+import type { QuotasOf } from '../quotas/quotas.ts'
 import { startOfDay } from '../schedules/schedule-spec.ts'
-import { botSpendSince, recordUsage } from '../usage/usage.ts'
+import { botSpendSince, recordUsage, tenantSpendSince } from '../usage/usage.ts'
 import type { BotProviderAccess } from './bot.executor.ts'
 import { findBot } from './bot.store.ts'
 
 // A notification in the `summary` format (issue 14) is two sentences about a run's result, written
 // by the bot's own provider and model. The call is the bot's spending: it is recorded as usage of the
-// notification run against the bot, and it is not made once the bot's daily budget is spent.
+// notification run against the bot, and it is not made once the bot's daily budget or its
+// workspace's daily budget is spent (the two a bot run checks, bot.executor.ts).
 
 /** The most of a result sent to be summarised: a notification needs the gist, not a long context. */
 export const summaryInputChars = 12_000
@@ -38,7 +40,13 @@ export class SummaryUnavailable extends Error {
   }
 }
 
-export function createBotSummarizer(deps: { database: Db; clock: Clock; providers: BotProviderAccess }) {
+export function createBotSummarizer(deps: {
+  database: Db
+  clock: Clock
+  providers: BotProviderAccess
+  /** Each workspace's quotas: its daily budget (UTC days, like the bot runs'). */
+  quotasOf: QuotasOf
+}) {
   const db = deps.database.db
   /**
    * Two sentences about `text`, a run of bot `botId`, for the notification run `by` (whose usage it
@@ -59,6 +67,15 @@ export function createBotSummarizer(deps: { database: Db; clock: Clock; provider
         throw new SummaryUnavailable(
           'budget_exceeded',
           `${bot.name} has spent its daily budget ($${bot.daily_budget_usd}), so no summary was written.`,
+        )
+    }
+    const workspaceBudget = (await deps.quotasOf(tenantId)).dailyBudgetUsd
+    if (workspaceBudget !== null) {
+      const spent = await tenantSpendSince(db, tenantId, startOfDay(deps.clock.now(), 'UTC'))
+      if (spent >= workspaceBudget)
+        throw new SummaryUnavailable(
+          'budget_exceeded',
+          `This workspace has spent its daily budget ($${workspaceBudget}), so no summary was written.`,
         )
     }
     const credentials = await deps.providers.credentials(tenantId, bot.provider)

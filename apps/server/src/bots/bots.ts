@@ -114,7 +114,12 @@ export function createBots(deps: BotsDeps) {
       return { id: row.id, name: row.name, timezone: row.timezone, nextRunAt: fireTimes.get(row.id) ?? null }
     },
     /** Two sentences about a run's result by the bot's own model (notifications in the `summary` format). */
-    summarize: createBotSummarizer({ database: deps.database, clock: deps.clock, providers: deps.providers }),
+    summarize: createBotSummarizer({
+      database: deps.database,
+      clock: deps.clock,
+      providers: deps.providers,
+      quotasOf,
+    }),
     /** Pipelines run bots as their steps (pipelines/): a step's run request, and which bots exist. */
     steps: {
       /**

@@ -10,14 +10,17 @@ import type {
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Vault } from '../platform/crypto.ts'
+import { writeTransaction } from '../platform/db/transaction.ts'
 import type { EgressPolicy } from '../platform/egress/egress.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import { secretScrubber } from '../platform/secret-scrubber.ts'
 import { maskApiKey } from '../providers/key-hint.ts'
 import { isValidTimeZone } from '../schedules/schedule-spec.ts'
+import { callTelegram, telegramApiBaseUrl } from './adapters/telegram.ts'
 import type { ChannelRow } from './channel.table.ts'
 import { type ChannelAdapter, ChannelError, type ChannelMessage, type NotifiedBot } from './channel.types.ts'
+import { forgetTelegramBot } from './telegram/telegram.store.ts'
 
 // A workspace's channels: settings checked by their adapter and kept with their secrets in the vault
 // (never returned, masked as hints), status from the deliveries, and which bots notify where.
@@ -61,6 +64,12 @@ function hintOf(key: string, value: unknown): string {
 }
 
 const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString())
+
+/** The Telegram bot a config talks to: its token and the Bot API it goes through. */
+function telegramBotOf(config: Record<string, unknown>): string {
+  const base = typeof config.apiBaseUrl === 'string' ? config.apiBaseUrl : telegramApiBaseUrl
+  return JSON.stringify([String(config.botToken ?? ''), base.replace(/\/+$/, '')])
+}
 
 export function createChannelService(deps: {
   database: Db
@@ -325,7 +334,10 @@ export function createChannelService(deps: {
 
     async update(tenantId: string, id: string, body: ChannelUpdate): Promise<Channel> {
       const row = await rowOf(tenantId, id)
-      const set: Partial<ChannelRow> = { updated_at: deps.clock.now() }
+      const now = deps.clock.now()
+      const set: Partial<ChannelRow> = { updated_at: now }
+      /** A Telegram channel's config before it moved to another bot or Bot API. */
+      let formerBot: Record<string, unknown> | undefined
       if (body.name !== undefined && body.name !== row.name) {
         await nameFree(tenantId, body.name, id)
         set.name = body.name
@@ -358,7 +370,9 @@ export function createChannelService(deps: {
               })),
             },
           )
-        const { shown, secrets } = await checkedConfig(adapter, { ...kept, ...body.config })
+        const { full, shown, secrets } = await checkedConfig(adapter, { ...kept, ...body.config })
+        if (row.type === 'telegram' && telegramBotOf(full) !== telegramBotOf(current.config))
+          formerBot = current.config
         set.config = JSON.stringify(shown)
         set.secrets_encrypted =
           Object.keys(secrets).length > 0 ? deps.vault.encrypt(JSON.stringify(secrets)) : null
@@ -367,12 +381,30 @@ export function createChannelService(deps: {
         set.status = 'pending'
         set.last_error = null
       }
-      await db
-        .updateTable('channels')
-        .set(set)
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', id)
-        .execute()
+      // Another bot, or another Bot API (an editor may point it at one of their own, which could say
+      // an update came "from" an admin's Telegram id): the links, codes, buttons and inbound mode of
+      // the old one go in the same transaction as the change.
+      const formerMode = await writeTransaction(deps.database, async (trx) => {
+        await trx
+          .updateTable('channels')
+          .set(set)
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', id)
+          .execute()
+        return formerBot ? forgetTelegramBot(trx, id, now) : 'off'
+      })
+      // Best effort: the old bot stops posting to us (its posts would be refused anyway).
+      if (formerBot && formerMode === 'webhook')
+        await callTelegram(
+          {
+            baseUrl: typeof formerBot.apiBaseUrl === 'string' ? formerBot.apiBaseUrl : telegramApiBaseUrl,
+            token: String(formerBot.botToken),
+            egress: deps.egress,
+            signal: AbortSignal.timeout(5_000),
+          },
+          'deleteWebhook',
+          { drop_pending_updates: false },
+        ).catch(() => {})
       return toJson(await rowOf(tenantId, id))
     },
 

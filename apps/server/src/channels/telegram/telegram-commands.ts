@@ -63,20 +63,54 @@ export const strangerRefusal = [
   'If that is you: open the dashboard, go to <b>Account → Telegram</b>, make a link code and send it here as <code>/link 123456</code>.',
 ].join('\n')
 
+export const groupLinkRefusal =
+  'Please link in a private chat with me, not in a group: a link lets the chat act for you.'
+
+export const groupCommandRefusal =
+  'I answer commands only in a private chat with me (and in the chat this channel sends to), so that results do not reach everyone here. Write to me directly.'
+
+export const tooManyCodesRefusal =
+  'Too many wrong codes. Wait an hour, then send a new code from the dashboard.'
+
+export const linkingPausedRefusal =
+  'This bot takes no link codes for now: too many wrong link codes were sent to it. Wait an hour, then send a new code from the dashboard.'
+
+export const workspaceDisabledRefusal =
+  'This workspace is disabled, so I do nothing for now: no commands, no approvals. Its owners can ask the installation’s admins to enable it again.'
+
+/** The most bots a "which bot?" answer names, and the most characters their names take there. */
+const maxNamedBots = 10
+const maxNamesChars = 3_000
+
+/**
+ * Bot names for an answer, each formatted by `format`: the first ones, at most `max` and within
+ * `maxNamesChars` (escaping may make a 100-character name 500), so the answer fits one message.
+ */
+function namesOf(bots: readonly NamedBot[], max: number, format: (name: string) => string) {
+  const names: string[] = []
+  let length = 0
+  for (const bot of bots.slice(0, max)) {
+    const name = format(e(bot.name))
+    if (names.length > 0 && length + name.length > maxNamesChars) break
+    names.push(name)
+    length += name.length + 2
+  }
+  return { list: names.join(', '), more: bots.length - names.length }
+}
+
 export function whichBot(
   command: string,
   matched: { ambiguous: NamedBot[] } | { unknown: true },
   all: NamedBot[],
 ) {
-  if ('ambiguous' in matched)
-    return `Several bots match: ${matched.ambiguous.map((bot) => `<b>${e(bot.name)}</b>`).join(', ')}. Write more of the name, e.g. <code>/${command} ${e(matched.ambiguous[0]!.name)}</code>.`
-  const names = all
-    .slice(0, 20)
-    .map((bot) => e(bot.name))
-    .join(', ')
-  return all.length === 0
-    ? 'There are no bots in this workspace yet.'
-    : `I know no bot by that name. The bots are: ${names}${all.length > 20 ? ', …' : ''}.`
+  if ('ambiguous' in matched) {
+    const { list, more } = namesOf(matched.ambiguous, maxNamedBots, (name) => `<b>${name}</b>`)
+    const rest = more > 0 ? ` and ${more} more — be more specific` : ''
+    return `Several bots match: ${list}${rest}. Write more of the name, e.g. <code>/${command} ${e(matched.ambiguous[0]!.name)}</code>.`
+  }
+  if (all.length === 0) return 'There are no bots in this workspace yet.'
+  const { list, more } = namesOf(all, 20, (name) => name)
+  return `I know no bot by that name. The bots are: ${list}${more > 0 ? `, and ${more} more.` : '.'}`
 }
 
 export interface StatusBot extends NamedBot {

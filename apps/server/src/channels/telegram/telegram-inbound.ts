@@ -10,6 +10,7 @@ import { AppError, notFound } from '../../platform/errors.ts'
 import { hasRole, type Role } from '../../platform/http/caller.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { type EnqueueRequest, type RunService, runIn } from '../../runs/runs.ts'
+import { disabledTenantIds, workspaceRefusal } from '../../tenants/tenants.ts'
 import {
   callTelegram,
   escapeTelegramHtml,
@@ -21,15 +22,20 @@ import type { Channels } from '../channels.service.ts'
 import { type TelegramInboundRow, withTelegramTables } from './telegram.table.ts'
 import { newCallbackId, signCallback, verifyCallback } from './telegram-callbacks.ts'
 import {
+  groupCommandRefusal,
+  groupLinkRefusal,
   helpText,
+  linkingPausedRefusal,
   matchBot,
   parseCommand,
   plainTextAnswer,
   type StatusBot,
   statusText,
   strangerRefusal,
+  tooManyCodesRefusal,
   truncate,
   whichBot,
+  workspaceDisabledRefusal,
 } from './telegram-commands.ts'
 import { type TelegramReply, telegramReplyRunKind } from './telegram-reply.executor.ts'
 
@@ -43,6 +49,10 @@ import { type TelegramReply, telegramReplyRunKind } from './telegram-reply.execu
 //    delivery of the update finds it recorded and does nothing; a crash before the commit repeats only
 //    idempotent effects. Answers are sent by those runs (leases, retries, 429s) and never twice.
 // Who may do what is read at use time: the linked person's current role, never the role at linking.
+// Commands are answered in private chats and in the channel's own chat, not in other groups (where
+// a `/run`'s result would reach everyone). A disabled workspace obeys nothing. Refusals a stranger
+// can provoke at will are said once an hour per chat, then the bot stays silent: no send budget and
+// no queue spent on them.
 
 export type TelegramInboundService = ReturnType<typeof createTelegramInbound>
 
@@ -113,9 +123,26 @@ export interface TelegramUpdate {
 }
 
 const linkCodeTtlMs = 10 * 60_000
-/** Wrong link codes a chat may send within `wrongCodeWindowMs` before it must wait. */
+/** Wrong link codes a Telegram user may send within `wrongCodeWindowMs` before they must wait. */
 const maxWrongCodes = 5
+/**
+ * Wrong link codes of all chats of a channel together within `wrongCodeWindowMs`; past them every
+ * `/link` on the channel is refused until the window ends, so many chats cannot guess together
+ * (30 guesses at a million codes, of which a few are live for 10 minutes).
+ */
+export const maxWrongCodesPerChannel = 30
 const wrongCodeWindowMs = 60 * 60_000
+/** A refusal provoked by the chat (too many codes, a group, a disabled workspace) is said once in this time. */
+const noticeWindowMs = 60 * 60_000
+const channelWrongCodesKey = 'wrong-codes:channel'
+type NoticeKind =
+  | 'wrong-codes'
+  | 'linking-paused'
+  | 'group-link'
+  | 'group-commands'
+  | 'disabled'
+  | 'disabled-button'
+const noticeKey = (kind: NoticeKind, chatId: string) => `notice:${kind}:${chatId}`
 /** How long an approval button works (at most until the approval itself expires). */
 const buttonTtlMs = 24 * 60 * 60_000
 /** Handled update ids are kept this long (Telegram keeps undelivered updates 24 hours). */
@@ -221,16 +248,24 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     }
   }
 
-  async function state(tenantId: string, channelId: string): Promise<TelegramInbound> {
+  /**
+   * The channel's inbound mode and linked chats. Admins see every linked chat; anyone else only their
+   * own (a key without a person none): who linked which Telegram id is not everyone's to know.
+   */
+  async function state(
+    tenantId: string,
+    channelId: string,
+    viewer: { userId: string | null; seesAll: boolean },
+  ): Promise<TelegramInbound> {
     await telegramChannel(tenantId, channelId)
     const row = await inboundRow(channelId)
-    const links = await db
+    let query = db
       .selectFrom('telegram_links')
       .select(['chat_id', 'user_id', 'linked_at'])
       .where('tenant_id', '=', tenantId)
       .where('channel_id', '=', channelId)
-      .orderBy('linked_at')
-      .execute()
+    if (!viewer.seesAll) query = query.where('user_id', '=', viewer.userId ?? '')
+    const links = await query.orderBy('linked_at').execute()
     return {
       mode: row?.mode ?? 'off',
       // The path's secret is a credential: shown masked.
@@ -321,7 +356,8 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       .onConflict((oc) => oc.column('channel_id').doUpdateSet(values))
       .execute()
     log.info({ tenantId, channelId, mode: body.mode }, 'telegram inbound mode set')
-    return state(tenantId, channelId)
+    // Switching needs an admin, who sees every linked chat.
+    return state(tenantId, channelId, { userId: null, seesAll: true })
   }
 
   /**
@@ -358,6 +394,88 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     },
   })
 
+  const answerCallback = (
+    channelId: string,
+    queryId: string,
+    text: string,
+    alert: boolean,
+  ): TelegramReply => ({
+    channelId,
+    call: { method: 'answerCallbackQuery', params: { callback_query_id: queryId, text, show_alert: alert } },
+  })
+
+  /**
+   * True when `chatId` has not been told a refusal of this kind within `noticeWindowMs` — and it
+   * counts as told from now (in the update's transaction, so two deliveries cannot both say it).
+   */
+  async function firstNotice(
+    trx: Kysely<Tables>,
+    channelId: string,
+    chatId: number | string,
+    kind: NoticeKind,
+  ): Promise<boolean> {
+    const now = clock.now()
+    const told = await withTelegramTables(trx)
+      .insertInto('telegram_strangers')
+      .values({
+        channel_id: channelId,
+        chat_id: noticeKey(kind, String(chatId)),
+        refused_at: now,
+        wrong_codes: 0,
+        wrong_codes_since: null,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['channel_id', 'chat_id'])
+          .doUpdateSet({ refused_at: now })
+          .where('telegram_strangers.refused_at', '<=', now - noticeWindowMs),
+      )
+      .executeTakeFirst()
+    return Number(told.numInsertedOrUpdatedRows ?? 0) > 0
+  }
+
+  /** Says `reply` unless the chat was told this kind of refusal within the hour; silence otherwise. */
+  function noticeOnce(
+    plan: Plan,
+    channelId: string,
+    chatId: number | string,
+    kind: NoticeKind,
+    reply: TelegramReply,
+  ) {
+    plan.writes.push(async (trx) => {
+      if (await firstNotice(trx, channelId, chatId, kind)) plan.replies.push(reply)
+    })
+  }
+
+  async function isWorkspaceDisabled(tenantId: string): Promise<boolean> {
+    return (await workspaceRefusal(database.db, tenantId)) !== undefined
+  }
+
+  /** A disabled workspace obeys nothing; it says so once an hour per chat (and per person pressing buttons). */
+  function planDisabled(channelId: string, update: TelegramUpdate, plan: Plan) {
+    const message = update.message
+    if (message && typeof message.text === 'string' && !message.from?.is_bot) {
+      // In a group only a command is for the bot.
+      if (message.chat.type !== 'private' && parseCommand(message.text).name === undefined) return
+      noticeOnce(
+        plan,
+        channelId,
+        message.chat.id,
+        'disabled',
+        send(channelId, message.chat.id, workspaceDisabledRefusal),
+      )
+    } else if (update.callback_query) {
+      const query = update.callback_query
+      noticeOnce(
+        plan,
+        channelId,
+        query.from.id,
+        'disabled-button',
+        answerCallback(channelId, query.id, workspaceDisabledRefusal, true),
+      )
+    }
+  }
+
   /** Handles one update once: `duplicate` when it was handled before (by this or another process). */
   async function handleUpdate(
     tenantId: string,
@@ -374,8 +492,12 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       .executeTakeFirst()
     if (seen) return 'duplicate'
     const plan: Plan = { replies: [], writes: [] }
-    const key = `telegram:${channelId}:${updateId}`
-    if (update.message && typeof update.message.text === 'string')
+    // Update ids count per bot. The keys carry the channel's inbound version, which a move to another
+    // bot or Bot API raises (telegram.store.ts), so a new bot's ids never meet the old one's runs.
+    const version = (await inboundRow(channelId))?.secret_version ?? 0
+    const key = `telegram:${channelId}:${version}:${updateId}`
+    if (await isWorkspaceDisabled(tenantId)) planDisabled(channelId, update, plan)
+    else if (update.message && typeof update.message.text === 'string')
       await planMessage(
         tenantId,
         channelId,
@@ -402,7 +524,7 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       await deps.runs.enqueueManyIn(
         trx,
         plan.replies.map((reply, index) =>
-          replyRequest(tenantId, reply, `telegram-reply:${channelId}:${updateId}:${index}`),
+          replyRequest(tenantId, reply, `telegram-reply:${channelId}:${version}:${updateId}:${index}`),
         ),
       )
       return true
@@ -452,9 +574,10 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     const person = String(message.from?.id ?? chatId)
     const reply = (text: string) => plan.replies.push(send(channelId, chatId, text))
     const command = parseCommand(message.text)
+    const isPrivate = message.chat.type === 'private'
     if (command.name === 'link' || (command.name === 'start' && /^\d{6}$/.test(command.argument))) {
-      if (message.chat.type !== 'private') {
-        reply('Please link in a private chat with me, not in a group: a link lets the chat act for you.')
+      if (!isPrivate) {
+        noticeOnce(plan, channelId, chatId, 'group-link', send(channelId, chatId, groupLinkRefusal))
         return
       }
       // Whose code it is, read before the transaction (on SQLite nothing else may read during it).
@@ -471,19 +594,36 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       )
       return
     }
+    if (!isPrivate) {
+      // Plain text in a group is people talking to each other; a command is answered only in the
+      // channel's own chat, where the workspace sends anyway — elsewhere a result would reach everyone.
+      if (command.name === undefined) return
+      const channel = await telegramChannel(tenantId, channelId)
+      if (String(channel.config.chatId) !== String(chatId)) {
+        noticeOnce(plan, channelId, chatId, 'group-commands', send(channelId, chatId, groupCommandRefusal))
+        return
+      }
+    }
     const linked = await linkOf(channelId, person)
     if (!linked) {
       plan.writes.push(async (trx) => {
+        const now = clock.now()
         const first = await withTelegramTables(trx)
           .insertInto('telegram_strangers')
           .values({
             channel_id: channelId,
             chat_id: person,
-            refused_at: clock.now(),
+            refused_at: now,
             wrong_codes: 0,
             wrong_codes_since: null,
           })
-          .onConflict((oc) => oc.columns(['channel_id', 'chat_id']).doNothing())
+          // 0: linked since, and unlinked again: told once more.
+          .onConflict((oc) =>
+            oc
+              .columns(['channel_id', 'chat_id'])
+              .doUpdateSet({ refused_at: now })
+              .where('telegram_strangers.refused_at', '=', 0),
+          )
           .executeTakeFirst()
         // Once per chat: a stranger who keeps writing gets silence, and the log one line.
         if (Number(first.numInsertedOrUpdatedRows ?? 0) === 0) return
@@ -576,6 +716,60 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     }
   }
 
+  /** The wrong link codes counted under `key` (a Telegram user, or the whole channel) in the current window. */
+  async function wrongCodesOf(trx: Kysely<Tables>, channelId: string, key: string, now: number) {
+    const row = await withTelegramTables(trx)
+      .selectFrom('telegram_strangers')
+      .select(['wrong_codes', 'wrong_codes_since'])
+      .where('channel_id', '=', channelId)
+      .where('chat_id', '=', key)
+      .executeTakeFirst()
+    const since = row?.wrong_codes_since ?? null
+    return since !== null && Number(since) > now - wrongCodeWindowMs ? Number(row!.wrong_codes) : 0
+  }
+
+  /**
+   * Counts one wrong code under `key` in one statement (concurrent deliveries lose no count); a
+   * window that has passed starts again at 1. Returns the count.
+   */
+  async function countWrongCode(trx: Kysely<Tables>, channelId: string, key: string, now: number) {
+    const row = await withTelegramTables(trx)
+      .insertInto('telegram_strangers')
+      // A new row: the stranger was told how to link with the refusal of the code.
+      .values({
+        channel_id: channelId,
+        chat_id: key,
+        refused_at: now,
+        wrong_codes: 1,
+        wrong_codes_since: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['channel_id', 'chat_id']).doUpdateSet((eb) => {
+          const lapsed = eb.or([
+            eb('telegram_strangers.wrong_codes_since', 'is', null),
+            eb('telegram_strangers.wrong_codes_since', '<=', now - wrongCodeWindowMs),
+          ])
+          return {
+            wrong_codes: eb
+              .case()
+              .when(lapsed)
+              .then(1)
+              .else(eb('telegram_strangers.wrong_codes', '+', 1))
+              .end(),
+            wrong_codes_since: eb
+              .case()
+              .when(lapsed)
+              .then(now)
+              .else(eb.ref('telegram_strangers.wrong_codes_since'))
+              .end(),
+          }
+        }),
+      )
+      .returning('wrong_codes')
+      .executeTakeFirstOrThrow()
+    return Number(row.wrong_codes)
+  }
+
   async function useLinkCode(
     trx: Kysely<Tables>,
     tenantId: string,
@@ -589,20 +783,16 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     const tdb = withTelegramTables(trx)
     const now = clock.now()
     const reply = (text: string) => plan.replies.push(send(channelId, chatId, text))
-    const stranger = await tdb
-      .selectFrom('telegram_strangers')
-      .selectAll()
-      .where('channel_id', '=', channelId)
-      .where('chat_id', '=', person)
-      .executeTakeFirst()
-    const recentWrong =
-      stranger?.wrong_codes_since !== null &&
-      stranger !== undefined &&
-      Number(stranger.wrong_codes_since) > now - wrongCodeWindowMs
-        ? stranger.wrong_codes
-        : 0
-    if (recentWrong >= maxWrongCodes) {
-      reply('Too many wrong codes. Wait an hour, then send a new code from the dashboard.')
+    const refuseOnce = async (kind: NoticeKind, text: string) => {
+      if (await firstNotice(trx, channelId, person, kind)) reply(text)
+    }
+    // The channel's cap first: past it even a right code waits, so guessing together buys nothing.
+    if ((await wrongCodesOf(trx, channelId, channelWrongCodesKey, now)) >= maxWrongCodesPerChannel) {
+      await refuseOnce('linking-paused', linkingPausedRefusal)
+      return
+    }
+    if ((await wrongCodesOf(trx, channelId, person, now)) >= maxWrongCodes) {
+      await refuseOnce('wrong-codes', tooManyCodesRefusal)
       return
     }
     const used = /^\d{6}$/.test(code)
@@ -618,16 +808,12 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
           .executeTakeFirst()
       : undefined
     if (!used) {
-      const values = {
-        wrong_codes: recentWrong + 1,
-        wrong_codes_since: recentWrong === 0 ? now : Number(stranger!.wrong_codes_since),
-      }
-      await tdb
-        .insertInto('telegram_strangers')
-        // Told how to link right here: no separate refusal later.
-        .values({ channel_id: channelId, chat_id: person, refused_at: now, ...values })
-        .onConflict((oc) => oc.columns(['channel_id', 'chat_id']).doUpdateSet(values))
-        .execute()
+      await countWrongCode(trx, channelId, person, now)
+      if ((await countWrongCode(trx, channelId, channelWrongCodesKey, now)) === maxWrongCodesPerChannel)
+        log.warn(
+          { tenantId, channelId, wrongCodes: maxWrongCodesPerChannel },
+          'telegram: too many wrong link codes on this channel; linking paused for the hour',
+        )
       reply(
         'That code does not work: it is wrong, used or older than 10 minutes. Make a new one in the dashboard (<b>Account → Telegram</b>) and send <code>/link 123456</code>.',
       )
@@ -648,8 +834,11 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
           .doUpdateSet({ user_id: used.user_id, tenant_id: tenantId, linked_at: now }),
       )
       .execute()
+    // The wrong codes stay counted (a link of one's own must not buy more guesses at others' codes);
+    // only the polite refusal is owed again should the chat be unlinked.
     await tdb
-      .deleteFrom('telegram_strangers')
+      .updateTable('telegram_strangers')
+      .set({ refused_at: 0 })
       .where('channel_id', '=', channelId)
       .where('chat_id', '=', person)
       .execute()
@@ -702,13 +891,7 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     plan: Plan,
   ): Promise<void> {
     const answer = (text: string, alert = false) =>
-      plan.replies.push({
-        channelId,
-        call: {
-          method: 'answerCallbackQuery',
-          params: { callback_query_id: query.id, text, show_alert: alert },
-        },
-      })
+      plan.replies.push(answerCallback(channelId, query.id, text, alert))
     const id = verifyCallback(callbackKey, channelId, query.data ?? '')
     const button = id
       ? await db
@@ -888,6 +1071,12 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       .deleteFrom('telegram_run_replies')
       .where('created_at', '<', now - processedUpdatesKeepMs)
       .execute()
+    // A refusal said longer ago than its window may be said again anyway.
+    await db
+      .deleteFrom('telegram_strangers')
+      .where('chat_id', 'like', 'notice:%')
+      .where('refused_at', '<', now - noticeWindowMs)
+      .execute()
   }
 
   return {
@@ -902,14 +1091,18 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
     prune,
     apiOf,
     telegramChannel,
-    /** The channels that receive by polling (every workspace's), for the poller. */
+    isWorkspaceDisabled,
+    /** The channels that receive by polling, for the poller: every enabled workspace's. */
     async pollingChannels(): Promise<Array<{ channelId: string; tenantId: string }>> {
       const rows = await db
         .selectFrom('telegram_inbound')
         .select(['channel_id', 'tenant_id'])
         .where('mode', '=', 'polling')
         .execute()
-      return rows.map((row) => ({ channelId: row.channel_id, tenantId: row.tenant_id }))
+      const disabled = new Set((await disabledTenantIds(database.db).execute()).map((row) => row.tenant_id))
+      return rows
+        .filter((row) => !disabled.has(row.tenant_id))
+        .map((row) => ({ channelId: row.channel_id, tenantId: row.tenant_id }))
     },
     notFoundChannel: (id: string) =>
       notFound('channel_not_found', `Channel ${id} does not exist in this workspace.`),

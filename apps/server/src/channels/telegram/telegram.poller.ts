@@ -14,6 +14,8 @@ import type { TelegramInboundService, TelegramUpdate } from './telegram-inbound.
 // channel's lease (a row's owner and expiry, taken when free or lapsed, renewed before each
 // getUpdates). A process that dies stops renewing; another takes over once the lease lapses. Even
 // when two poll for a moment (a pause longer than the lease), handleUpdate handles each update once.
+// A disabled workspace's channels are not polled: its updates wait at Telegram (up to 24 hours)
+// until it is enabled again.
 
 export interface TelegramPollerOptions {
   database: Db
@@ -100,6 +102,16 @@ export class TelegramPoller {
     return this.scanning
   }
 
+  /** Gives the channel's lease back, so any process may take it at once when it is wanted again. */
+  private async giveBack(channelId: string): Promise<void> {
+    await withTelegramTables(this.options.database.db)
+      .updateTable('telegram_inbound')
+      .set({ poll_owner: null, poll_lease_until: null })
+      .where('channel_id', '=', channelId)
+      .where('poll_owner', '=', this.owner)
+      .execute()
+  }
+
   /** Takes or renews the channel's lease: free, lapsed or ours already. False: another process polls it. */
   private async takeLease(channelId: string): Promise<boolean> {
     const now = this.options.clock.now()
@@ -128,6 +140,11 @@ export class TelegramPoller {
       try {
         // Renewed before every call: lost (another process took a lapsed lease, or the mode changed), this loop ends.
         if (!(await this.takeLease(channelId))) break
+        if (await this.options.inbound.isWorkspaceDisabled(tenantId)) {
+          log.info('telegram: the workspace is disabled; polling stops until it is enabled')
+          await this.giveBack(channelId)
+          break
+        }
         const row = await withTelegramTables(this.options.database.db)
           .selectFrom('telegram_inbound')
           .select('last_update_id')

@@ -63,6 +63,8 @@ export const telegramRoutes: FastifyPluginAsyncZod<{ telegram: TelegramInboundSe
       schema: {
         tags: ['channels'],
         summary: 'How a Telegram channel receives commands, and the linked chats',
+        description:
+          'Admins and owners see every linked chat; anyone else only the chats linked to themselves (a service key below admin: none).',
         params: idParams,
         response: {
           200: telegramInboundSchema,
@@ -71,7 +73,11 @@ export const telegramRoutes: FastifyPluginAsyncZod<{ telegram: TelegramInboundSe
         },
       },
     },
-    async (request) => telegram.state(request.auth.tenantId, request.params.id),
+    async (request) =>
+      telegram.state(request.auth.tenantId, request.params.id, {
+        userId: request.auth.userId ?? null,
+        seesAll: hasRole(request.auth.role, 'admin'),
+      }),
   )
   app.delete(
     '/channels/:id/telegram/links/:chatId',
@@ -126,16 +132,40 @@ export const telegramRoutes: FastifyPluginAsyncZod<{ telegram: TelegramInboundSe
   )
 }
 
-/** The public webhook: no API key; the path's secret and Telegram's secret-token header are the credential. */
+/**
+ * The public webhook: no API key; the path's secret and Telegram's secret-token header are the
+ * credential. Only refused requests count against the sender's address (rate-limit.ts): strangers
+ * guessing paths are limited, Telegram's deliveries — right path, right header — never are.
+ */
 export const telegramWebhookRoutes: FastifyPluginAsyncZod<{
   telegram: TelegramInboundService
-  /** Refuses an address that sends too much (429) before any secret is looked up. */
-  checkRate?: (request: FastifyRequest) => Promise<void>
+  /**
+   * The limit on refused requests per address (`checkPublicWebhookRate`): with `refused`, counts
+   * one and throws 429 past the limit; without, only throws 429 when the address is past it already.
+   */
+  checkRate?: (request: FastifyRequest, outcome?: { refused: true }) => Promise<void>
 }> = async (app, { telegram, checkRate }) => {
+  const check = (request: FastifyRequest) => {
+    const params = request.params as { id?: unknown; secret?: unknown }
+    const header = request.headers['x-telegram-bot-api-secret-token']
+    return telegram.checkWebhook(
+      String(params.id ?? ''),
+      String(params.secret ?? ''),
+      typeof header === 'string' ? header : undefined,
+    )
+  }
+  /** An address past its refusals is answered 429 before its body is read, unless it holds the secrets. */
+  async function refuseLimitedAddress(request: FastifyRequest) {
+    try {
+      await checkRate!(request)
+    } catch (limited) {
+      if (typeof (await check(request)) === 'string') throw limited
+    }
+  }
   app.post(
     '/channels/:id/telegram/:secret',
     {
-      ...(checkRate ? { onRequest: checkRate } : {}),
+      ...(checkRate ? { onRequest: refuseLimitedAddress } : {}),
       bodyLimit: 1024 * 1024,
       schema: {
         tags: ['channels'],
@@ -156,16 +186,15 @@ export const telegramWebhookRoutes: FastifyPluginAsyncZod<{
             'The secret-token header is missing or wrong (`forbidden`); nothing happened.',
           ),
           404: problemResponse('No webhook has this address (`not_found`).'),
-          429: problemResponse('Too many requests from this address (`rate_limited`, Retry-After).'),
+          429: problemResponse(
+            'Too many refused requests (wrong address or secret-token header) from this address (`rate_limited`, Retry-After); a request with the right address and header is never limited.',
+          ),
         },
       },
     },
     async (request) => {
-      const checked = await telegram.checkWebhook(
-        request.params.id,
-        request.params.secret,
-        request.headers['x-telegram-bot-api-secret-token'],
-      )
+      const checked = await check(request)
+      if (typeof checked === 'string') await checkRate?.(request, { refused: true })
       if (checked === 'not_found') throw new AppError('not_found', 'No webhook has this address.', 404)
       if (checked === 'forbidden')
         throw new AppError('forbidden', 'The X-Telegram-Bot-Api-Secret-Token header does not match.', 403)

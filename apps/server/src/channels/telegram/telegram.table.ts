@@ -47,7 +47,15 @@ export interface TelegramLinksTable {
   linked_at: number
 }
 
-/** Chats that wrote without a link: refused once, then silence; wrong link codes counted. */
+/**
+ * Per channel, keyed by `chat_id`:
+ * - a Telegram user (their id): refused once when they wrote without a link (`refused_at`; 0 when
+ *   linked since, so they are told again once unlinked), and their wrong link codes in the window
+ *   that began at `wrong_codes_since` — a link does not reset them;
+ * - `wrong-codes:channel`: the wrong link codes of all chats together, in the same kind of window;
+ * - `notice:<kind>:<chat id>`: when a chat was last told a refusal of that kind (said once a window).
+ * No Telegram id holds a colon, so the kinds of key cannot meet.
+ */
 export interface TelegramStrangersTable {
   channel_id: string
   chat_id: string

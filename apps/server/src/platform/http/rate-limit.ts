@@ -10,14 +10,16 @@ import { AppError } from '../errors.ts'
 //   no extra requests. A service key is a caller of its own.
 // - The last fifth of the workspace's minute is kept for owners and admins: editors and viewers
 //   together cannot lock an owner out of revoking their keys.
-// Sign-in (item 9) is limited per client address, before any password is hashed.
+// Sign-in (item 9) is limited per client address, before any password is hashed. The public
+// Telegram webhook counts only refused requests per address, so strangers guessing its secret path
+// cannot lock out Telegram's deliveries, which come from a few shared addresses for every workspace.
 
 export interface RateLimits {
   perKeyPerMinute: number
   perTenantPerMinute: number
   /** Sign-in requests per client address (an IPv6 /64) and minute, right or wrong (default 20). */
   signInPerAddressPerMinute?: number
-  /** Requests to the public Telegram webhook per client address and minute (default 600). */
+  /** Refused requests to the public Telegram webhook per client address and minute (default 600). */
   publicWebhookPerAddressPerMinute?: number
 }
 
@@ -104,14 +106,18 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
   }
 
   /**
-   * For public routes whose credential is a secret in the URL (Telegram's webhook): an address that
-   * guesses, or floods, is refused with 429 before the secret is looked up.
+   * For public routes whose credential is a secret in the URL (Telegram's webhook). Only refused
+   * requests count against the address. Without `outcome`: looks without counting and throws 429
+   * when the address has used up its refusals (the route then lets through only the right secrets).
+   * With `{ refused: true }`: counts this refused request and throws 429 once past the limit.
    */
-  async function checkPublicWebhookRate(request: FastifyRequest): Promise<void> {
-    const address = await perAddressPublic(request)
-    if (!address.isAllowed && address.isExceeded)
+  async function checkPublicWebhookRate(request: FastifyRequest, outcome?: { refused: true }): Promise<void> {
+    const refused = outcome?.refused === true
+    const address = await perAddressPublic(request, { increment: refused })
+    if (address.isAllowed) return
+    if (refused ? address.isExceeded : address.remaining === 0)
       throw limited(
-        `Too many requests from this address: at most ${publicMax} per minute.`,
+        `Too many refused requests from this address: at most ${publicMax} per minute.`,
         address.ttlInSeconds,
       )
   }
