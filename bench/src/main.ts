@@ -8,7 +8,9 @@
 // cost per answer and log line as secrets pile up, old against new (bench/src/scrubber). `tools`: the
 // tool loop's cost per call, run_code, http_fetch, the browser and its memory (bench/src/tools). `notify`:
 // completed bot runs notifying a webhook receiver and an SMTP server — deliveries/s, completion →
-// delivery latency, bot runs/s without and with the channels (bench/src/notify). Each measurement runs in its own
+// delivery latency, bot runs/s without and with the channels (bench/src/notify). `pipelines`: 5-step
+// chains of bots as pipelines against the same chain by hand through the API — step overhead, chains/s
+// (bench/src/pipelines). Each measurement runs in its own
 // process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -17,6 +19,7 @@ import { runDashboardBench } from './dashboard/dashboard.bench.ts'
 import type { EngineResult } from './engine/engine.run.ts'
 import { runProductionSuite } from './engine/production.suite.ts'
 import { runNotifySuite } from './notify/notify.suite.ts'
+import { runPipelinesSuite } from './pipelines/pipelines.suite.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 import { runScrubberSuite } from './scrubber/scrubber.suite.ts'
 import { runSearchIsolationSuite } from './search/isolation.suite.ts'
@@ -68,6 +71,7 @@ const suites = [
   'scrubber',
   'tools',
   'notify',
+  'pipelines',
 ]
 if (!suites.includes(suite)) {
   process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
@@ -107,6 +111,16 @@ if (suite === 'notify') {
     concurrency: Number(values.concurrency ?? '10'),
     idleSamples: Number(values.samples),
     pollRuns: Number(values['poll-runs']),
+    only: values.only?.split(',') ?? null,
+  })
+  process.exit(0)
+}
+if (suite === 'pipelines') {
+  await runPipelinesSuite({
+    databaseUrl,
+    chains: Number(values.runs === '100000' ? '1000' : values.runs),
+    idle: Number(values.samples),
+    concurrency: Number(values.concurrency ?? '10'),
     only: values.only?.split(',') ?? null,
   })
   process.exit(0)

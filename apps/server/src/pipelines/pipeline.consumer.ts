@@ -63,6 +63,8 @@ export function createPipelineConsumer(deps: {
       if (!progress.done) {
         // Still going: resumed only to park again under the reason that is now true (a step waits for
         // a person → `approval`; steps run again → `pipeline_steps`), so the run shows what it waits for.
+        // Without approval steps the reason is always `pipeline_steps`: no need to read the run.
+        if (!progress.hasApprovals) continue
         const run = await runIn(trx, tenantId, runId)
         if (run?.status !== 'waiting' || run.waitReason === waitReasonOf(progress)) continue
       }

@@ -69,15 +69,8 @@ export function createPipelineExecutor(deps: {
           .execute()
         pinned = { ...pinned, settled_max_attempts: null }
       }
-      const name = await trx
-        .selectFrom('pipelines')
-        .select('name')
-        .where('id', '=', pinned.pipeline_id)
-        .executeTakeFirst()
-      const progress = await deps.engine.advanceIn(trx, run.tenantId, run.id, {
-        postgres,
-        ...(name ? { pipelineName: name.name } : {}),
-      })
+      // The pipeline's name is read by the engine only when a step asks for an approval.
+      const progress = await deps.engine.advanceIn(trx, run.tenantId, run.id, { postgres })
       if (!progress) throw new RunFailure('pipeline_not_found', `Pipeline run ${run.id} has no state.`)
       // Ended: remembered, so a later claim (a crash before the settlement) ends it the same way,
       // and only a retry by hand (more attempts) starts the failed steps again.
