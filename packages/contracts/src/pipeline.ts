@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { missedRunPolicies, overlapPolicies } from './bot.ts'
 import { pageSchemaOf } from './pagination.ts'
-import { runSchema } from './run.ts'
+import { runSchema, runStatusSchema } from './run.ts'
 import { nameText, symbolText } from './text.ts'
 
 // Pipelines (issue 15): bots chained as a durable workflow. Every step is a bot run whose parent is
@@ -191,6 +191,23 @@ export const pipelineUpdateSchema = z
 
 export type PipelineUpdate = z.input<typeof pipelineUpdateSchema>
 
+export const pipelineLastRunSchema = z
+  .object({
+    id: z.string(),
+    status: runStatusSchema,
+    createdAt: isoTime,
+    finishedAt: isoTime.nullable(),
+  })
+  .meta({ id: 'PipelineLastRun', description: 'The newest run of a pipeline, in short.' })
+
+/**
+ * The newest run of a pipeline, as its list and detail show it: enough for a card's status and link.
+ *
+ * @example
+ * const last: PipelineLastRun | null = (await api.get(`/pipelines/${id}`)).lastRun
+ */
+export type PipelineLastRun = z.infer<typeof pipelineLastRunSchema>
+
 /**
  * A pipeline as the API returns it.
  *
@@ -220,6 +237,9 @@ export const pipelineSchema = z
     maxRuntimeSeconds: z.number().int(),
     steps: z.array(pipelineStepSchema),
     nextRunAt: isoTime.nullable(),
+    lastRun: pipelineLastRunSchema
+      .nullable()
+      .describe('The newest run of the pipeline (whatever its status); null before the first.'),
     createdAt: isoTime,
     updatedAt: isoTime,
   })

@@ -216,6 +216,7 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
       })
       expect(created).toMatchObject({ name: 'Newsletter', version: 1, errorPolicy: 'abort', enabled: true })
       expect(created.nextRunAt).not.toBeNull()
+      expect(created.lastRun).toBeNull()
       expect(created.steps.map((s) => [s.key, s.inputMode, s.dependsOn])).toEqual([
         ['scout', 'forward', undefined],
         ['write', 'forward', undefined],
@@ -263,6 +264,19 @@ describe.each(dialects)('SDK client against a real server on %s', (dialect) => {
       })
       const runs = await client.pipelines.runs(created.id, { limit: 5 })
       expect(runs.items.map((r) => [r.id, r.status])).toEqual([[started.id, 'completed']])
+      // The newest run comes with the pipeline, in the list and alone.
+      const lastRun = {
+        id: started.id,
+        status: 'completed',
+        createdAt: done.createdAt,
+        finishedAt: done.finishedAt,
+      }
+      expect((await client.pipelines.get(created.id)).lastRun).toEqual(lastRun)
+      const listed = await client.pipelines.list({ limit: 10 })
+      expect(listed.items.map((p) => [p.name, p.lastRun])).toEqual([
+        ['Newsletter (copy)', null],
+        ['Newsletter', lastRun],
+      ])
       expect(runs.items[0]!.steps.every((s) => s.status === 'completed')).toBe(true)
 
       await client.pipelines.remove(copy.id)

@@ -3,6 +3,7 @@ import {
   type PipelineCreate,
   type PipelineExport,
   type PipelineExportDocument,
+  type PipelineLastRun,
   type PipelineRun,
   type PipelineRunStep,
   type PipelineUpdate,
@@ -18,7 +19,13 @@ import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
-import type { EnqueueRequest, EnqueueResult, Run, RunService } from '../runs/runs.ts'
+import {
+  type EnqueueRequest,
+  type EnqueueResult,
+  orchestrationPriority,
+  type Run,
+  type RunService,
+} from '../runs/runs.ts'
 import {
   nextFireTimes,
   putScheduleIn,
@@ -61,6 +68,7 @@ export function pipelineRunRequest(
     trigger,
     subjectId: row.id,
     input,
+    priority: orchestrationPriority,
     // A claim only decides and parks: a failure there is the orchestrator's (a database blip) and is retried.
     maxRetries: 3,
     retryBaseMs: 1000,
@@ -84,6 +92,59 @@ export function scheduleOfPipeline(row: PipelineRow): ScheduleSettings | null {
     overlapPolicy: row.overlap_policy,
     active: row.enabled === 1,
   }
+}
+
+/**
+ * The newest run of each of the given pipelines, in one statement: per pipeline, a correlated probe
+ * walks runs_tenant_subject_idx (tenant_id, subject_id, id) backwards and stops at the first run of
+ * kind `pipeline` (ids are time-ordered, so the highest is the newest); the outer join reads that one
+ * row. Cost: one index seek per pipeline of the page, however many runs each has. Runs are read
+ * rather than pipeline_runs because that row appears only at a run's first claim, and a run that
+ * still waits for a worker is the newest run all the same.
+ */
+export function lastRunsQuery(db: Kysely<Tables>, tenantId: string, pipelineIds: readonly string[]) {
+  return db
+    .selectFrom('pipelines as p')
+    .innerJoin('runs as r', (join) =>
+      join.on((eb) =>
+        eb(
+          'r.id',
+          '=',
+          eb
+            .selectFrom('runs as newest')
+            .select('newest.id')
+            .where('newest.tenant_id', '=', tenantId)
+            .whereRef('newest.subject_id', '=', 'p.id')
+            .where('newest.kind', '=', pipelineRunKind)
+            .orderBy('newest.id', 'desc')
+            .limit(1),
+        ),
+      ),
+    )
+    .select(['p.id as pipeline_id', 'r.id', 'r.status', 'r.created_at', 'r.finished_at'])
+    .where('p.tenant_id', '=', tenantId)
+    .where('p.id', 'in', pipelineIds)
+}
+
+/** The newest run of each pipeline that has one, by pipeline id (see `lastRunsQuery`). */
+export async function lastRunsOf(
+  db: Kysely<Tables>,
+  tenantId: string,
+  pipelineIds: readonly string[],
+): Promise<Map<string, PipelineLastRun>> {
+  if (pipelineIds.length === 0) return new Map()
+  const rows = await lastRunsQuery(db, tenantId, pipelineIds).execute()
+  return new Map(
+    rows.map((row) => [
+      row.pipeline_id,
+      {
+        id: row.id,
+        status: row.status as PipelineLastRun['status'],
+        createdAt: iso(row.created_at)!,
+        finishedAt: iso(row.finished_at),
+      },
+    ]),
+  )
 }
 
 export function createPipelineService(deps: PipelineServiceDeps) {
@@ -112,12 +173,19 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     return JSON.parse(stored.definition) as PipelineDefinition
   }
 
-  async function toJson(row: PipelineRow, nextFireAt?: number | null): Promise<Pipeline> {
+  /** `nextFireAt` and `lastRun` when the caller read them for a whole page; else they are read here. */
+  async function toJson(
+    row: PipelineRow,
+    nextFireAt?: number | null,
+    lastRun?: PipelineLastRun | null,
+  ): Promise<Pipeline> {
     const definition = await definitionOf(row)
     const next =
       nextFireAt !== undefined
         ? nextFireAt
         : ((await nextFireTimes(db, pipelineRunKind, [row.id])).get(row.id) ?? null)
+    const last =
+      lastRun !== undefined ? lastRun : ((await lastRunsOf(db, row.tenant_id, [row.id])).get(row.id) ?? null)
     return {
       id: row.id,
       version: row.version,
@@ -134,6 +202,7 @@ export function createPipelineService(deps: PipelineServiceDeps) {
       maxRuntimeSeconds: definition.maxRuntimeSeconds,
       steps: definition.steps,
       nextRunAt: iso(next),
+      lastRun: last,
       createdAt: iso(row.created_at)!,
       updatedAt: iso(row.updated_at)!,
     }
@@ -248,7 +317,8 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     }
     const next = await save(row, definition, true)
     log.info({ tenantId, pipelineId: row.id, steps: definition.steps.length }, 'pipeline created')
-    return toJson(row, next)
+    // A new pipeline has run never.
+    return toJson(row, next, null)
   }
 
   async function update(tenantId: string, id: string, body: PipelineUpdate): Promise<Pipeline> {
@@ -309,13 +379,15 @@ export function createPipelineService(deps: PipelineServiceDeps) {
       .limit(page.limit + 1)
       .execute()
     const items = rows.slice(0, page.limit)
-    const fire = await nextFireTimes(
-      db,
-      pipelineRunKind,
-      items.map((row) => row.id),
-    )
+    const ids = items.map((row) => row.id)
+    const [fire, last] = await Promise.all([
+      nextFireTimes(db, pipelineRunKind, ids),
+      lastRunsOf(db, tenantId, ids),
+    ])
     return {
-      items: await Promise.all(items.map((row) => toJson(row, fire.get(row.id) ?? null))),
+      items: await Promise.all(
+        items.map((row) => toJson(row, fire.get(row.id) ?? null, last.get(row.id) ?? null)),
+      ),
       nextCursor: rows.length > page.limit ? items[items.length - 1]!.id : null,
     }
   }
@@ -489,7 +561,15 @@ export function createPipelineService(deps: PipelineServiceDeps) {
       tenantId,
       source.steps.map((step) => step.bot),
     )
-    const { id: _id, version: _version, nextRunAt: _next, createdAt: _c, updatedAt: _u, ...settings } = source
+    const {
+      id: _id,
+      version: _version,
+      nextRunAt: _next,
+      lastRun: _last,
+      createdAt: _c,
+      updatedAt: _u,
+      ...settings
+    } = source
     return {
       format: 'openorch.pipeline',
       version: 1,
