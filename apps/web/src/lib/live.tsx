@@ -91,6 +91,8 @@ function refresh(queryClient: QueryClient, payload: RunEventPayload): void {
   if (payload.parentRunId) void queryClient.invalidateQueries({ queryKey: ['run', payload.parentRunId] })
   if (payload.kind === 'pipeline' || payload.parentRunId)
     void queryClient.invalidateQueries({ queryKey: ['pipeline-runs'] })
+  // The pipelines' cards show each one's last run, which comes with the list.
+  if (payload.kind === 'pipeline') void queryClient.invalidateQueries({ queryKey: ['pipelines'] })
   void queryClient.invalidateQueries({ queryKey: ['runs'] })
   void queryClient.invalidateQueries({ queryKey: ['bots'] })
   if (botId) {

@@ -48,6 +48,7 @@ const pipeline: Pipeline = {
     { key: 'send', bot: 'b1', dependsOn: ['write', 'check'], inputMode: 'independent' },
   ]),
   nextRunAt: null,
+  lastRun: { id: 'r9', status: 'completed', createdAt: '2025-01-06T09:00:00.000Z', finishedAt: null },
   createdAt: '2030-01-01T00:00:00.000Z',
   updatedAt: '2030-01-01T00:00:00.000Z',
 }
@@ -57,7 +58,15 @@ describe('the pipeline form', () => {
     const body = bodyOfForm(formOfPipeline(pipeline))
     const parsed = pipelineCreateSchema.parse(body)
     expect(parsed.steps).toEqual(pipeline.steps)
-    const { id: _, version: _v, nextRunAt: _n, createdAt: _c, updatedAt: _u, ...fields } = pipeline
+    const {
+      id: _,
+      version: _v,
+      nextRunAt: _n,
+      lastRun: _l,
+      createdAt: _c,
+      updatedAt: _u,
+      ...fields
+    } = pipeline
     expect(parsed).toEqual(fields)
   })
 

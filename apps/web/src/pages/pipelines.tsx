@@ -1,5 +1,5 @@
 import type { Pipeline } from '@openorch/contracts'
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query'
 import { memo, useState } from 'react'
 import { ConfirmButton } from '../components/confirm.tsx'
 import { Button, Card, Empty, ErrorNote, Loading, PageTitle, StatusBadge } from '../components/ui.tsx'
@@ -10,8 +10,9 @@ import { mayOffer, useMyRole } from '../lib/roles.ts'
 import { Link, navigate } from '../lib/router.tsx'
 import { scheduleInWords } from '../lib/schedule-words.ts'
 
-// The pipelines as cards: schedule in words, next run, the last run's status, and run now, duplicate
-// and delete (after asking). What became of a duplicate or a deletion is said above the list.
+// The pipelines as cards: schedule in words, next run, the last run's status (it comes with the list:
+// no request per card), and run now, duplicate and delete (after asking). What became of a duplicate
+// or a deletion is said above the list.
 
 const pageSize = 100
 
@@ -88,10 +89,6 @@ const PipelineCard = memo(function PipelineCard({
   const client = useClient()
   const queryClient = useQueryClient()
   const [error, setError] = useState<unknown>(null)
-  const last = useQuery({
-    queryKey: ['pipeline-runs', pipeline.id, 'last'],
-    queryFn: () => client.pipelines.runs(pipeline.id, { limit: 1 }),
-  })
   const runNow = useMutation({
     mutationFn: () => client.pipelines.run(pipeline.id, { trigger: 'manual' }),
     onSuccess: (run) => navigate(`/runs/${encodeURIComponent(run.id)}`),
@@ -108,7 +105,7 @@ const PipelineCard = memo(function PipelineCard({
   const remove = useMutation({
     mutationFn: () => client.pipelines.remove(pipeline.id),
   })
-  const lastRun = last.data?.items[0]
+  const lastRun = pipeline.lastRun
   const headingId = `pipeline-${pipeline.id}`
   return (
     <Card className="flex h-full flex-col gap-3">
@@ -147,8 +144,6 @@ const PipelineCard = memo(function PipelineCard({
                 {formatRelative(lastRun.finishedAt ?? lastRun.createdAt, lang)}
               </span>
             </Link>
-          ) : last.isLoading ? (
-            '…'
           ) : (
             t('dashboard.noRuns')
           )}
