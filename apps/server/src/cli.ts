@@ -2,6 +2,7 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import { appendAudit, systemEntry, verifyAudit } from './audit/audit.store.ts'
 import { isRole } from './auth/role.ts'
+import { backupCommand, migrateToPostgresCommand, restoreCommand } from './cli/backup-commands.ts'
 import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
 import { runWorkspacesCommand, workspacesUsage } from './cli/workspaces.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
@@ -30,6 +31,12 @@ Commands:
                  Create a dashboard user; the password is read from standard input (never an argument)
   workspaces     List, create, disable and enable workspaces (openorch workspaces help)
   secrets rotate Encrypt every stored secret again with OPENORCH_MASTER_KEY (old keys in OPENORCH_EXTRA_MASTER_KEYS)
+  backup <file>  Copy the running SQLite installation's database into <file> (online, consistent), then check it
+  restore <file> Check a backup and put it in place of the database of a STOPPED SQLite installation
+                 (the old database is kept as openorch.db.before-restore-<time>)
+  migrate-to-postgres <url> [--batch-rows N] [--pause-ms N]
+                 Copy a stopped SQLite installation into an empty PostgreSQL database, verified
+                 (resumes where it stopped when run again after an interruption)
   help       Show this help
 
 Configuration comes from environment variables (see README.md): PORT, OPENORCH_DATA_DIR,
@@ -86,6 +93,8 @@ async function start() {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // A renewed certificate (certbot's deploy hook, cert-manager): new connections get it, none drop.
+  if (cfg.http.tls && server.url) process.on('SIGHUP', () => server.reloadTls())
   const where = cfg.database.url ? 'PostgreSQL' : `SQLite at ${cfg.database.sqlitePath}`
   process.stdout.write(
     `\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`,
@@ -352,6 +361,18 @@ switch (command) {
     break
   case 'start':
     await start()
+    break
+  case 'backup':
+    await backupCommand(positionals[1], config())
+    break
+  case 'restore':
+    await restoreCommand(positionals[1], config())
+    break
+  case 'migrate-to-postgres':
+    await migrateToPostgresCommand(
+      process.argv.slice(process.argv.indexOf('migrate-to-postgres') + 1),
+      config(),
+    )
     break
   case 'migrate':
     await migrate()

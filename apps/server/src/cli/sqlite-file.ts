@@ -1,0 +1,261 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import SqliteDatabase from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { type VerifyResult, verifyAudit } from '../audit/audit.store.ts'
+import type { Db, Tables } from '../database.ts'
+import { migrations } from '../migrations/index.ts'
+import { createVault, masterKeyFileName, type Vault } from '../platform/crypto.ts'
+import { toError } from '../platform/errors.ts'
+
+// What `openorch backup`, `restore` and `migrate-to-postgres` share about an SQLite installation: who
+// has it open (a running server), what a database file holds (the checks printed after a backup and
+// made before a restore), and which master key the secrets need (decision 0037).
+
+/** Thrown with words for the operator: the command prints the message and exits 1. */
+export class OperationRefused extends Error {}
+
+/**
+ * Takes SQLite's exclusive lock on `file`: every connection of a running server (or of another
+ * command) holds a shared lock on a WAL database for as long as it is open, so this fails at once
+ * while one is, and the operating system drops those locks when a process dies (also after kill -9:
+ * no stale pid file to clean up). The returned connection keeps the lock until it is closed, so no
+ * server can start on the file meanwhile. Undefined when there is no file.
+ */
+export function lockSqliteFile(file: string): SqliteDatabase.Database | undefined {
+  if (!fs.existsSync(file)) return undefined
+  const sqlite = new SqliteDatabase(file, { fileMustExist: true })
+  try {
+    sqlite.pragma('busy_timeout = 0')
+    sqlite.pragma('locking_mode = EXCLUSIVE')
+    sqlite.exec('BEGIN EXCLUSIVE')
+    sqlite.exec('COMMIT')
+    return sqlite
+  } catch (error) {
+    sqlite.close()
+    const code = (error as { code?: string }).code
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')
+      throw new OperationRefused(
+        `${file} is in use: an orchestrator (or another openorch command) has it open. Stop it first (SIGTERM; the process ends after its running runs), then run this again.`,
+      )
+    if (code === 'SQLITE_NOTADB') throw new OperationRefused(`${file} is not an SQLite database.`)
+    throw error
+  }
+}
+
+/** A plain connection to a database file wrapped as `Db`, without the server's pragmas (no WAL switch). */
+export function openSqliteFile(file: string, options: { readonly?: boolean } = {}): Db {
+  const sqlite = new SqliteDatabase(file, { fileMustExist: true, readonly: options.readonly ?? false })
+  sqlite.pragma('busy_timeout = 5000')
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlite,
+    pool: undefined,
+    pgClientConfig: undefined,
+    schema: undefined,
+    withSqlite: async (fn) => fn(sqlite),
+    close: () => db.destroy(),
+  }
+}
+
+export interface MasterKey {
+  vault: Vault
+  /** Where it came from, for the operator. */
+  source: string
+}
+
+/**
+ * The master key this installation's secrets need, without generating one (the server does that on
+ * its first start): OPENORCH_MASTER_KEY, else `<dataDir>/master.key`. Undefined when neither exists.
+ */
+export function findMasterKey(config: {
+  masterKey: string | undefined
+  dataDir: string
+  extraMasterKeys?: readonly string[]
+}): MasterKey | undefined {
+  const extraKeys = config.extraMasterKeys ?? []
+  if (config.masterKey)
+    return {
+      vault: createVault({ masterKey: config.masterKey, dataDir: config.dataDir, extraKeys }),
+      source: 'OPENORCH_MASTER_KEY',
+    }
+  const file = path.join(config.dataDir, masterKeyFileName)
+  if (!fs.existsSync(file)) return undefined
+  return {
+    vault: createVault({
+      masterKey: fs.readFileSync(file, 'utf8').trim(),
+      dataDir: config.dataDir,
+      extraKeys,
+    }),
+    source: file,
+  }
+}
+
+/** Where the master key of an installation lives, in words (it is never part of a backup). */
+export function masterKeyReminder(config: { masterKey: string | undefined; dataDir: string }): string {
+  const where = config.masterKey
+    ? 'OPENORCH_MASTER_KEY (an environment variable of this installation)'
+    : path.join(config.dataDir, masterKeyFileName)
+  return (
+    `The master key is NOT in the backup. Stored secrets (provider keys, channel and tool credentials) can only be\n` +
+    `read with the key they were saved with: keep a copy of ${where}\n` +
+    `apart from the backup, and give it to the installation you restore into.`
+  )
+}
+
+export interface SecretCheck {
+  total: number
+  readable: number
+  /** `table.column` and why, for the first few that did not decrypt. */
+  unreadable: Array<{ where: string; error: string }>
+  /** Undefined when no master key was found to try. */
+  keySource: string | undefined
+}
+
+export interface FileCheck {
+  integrity: string
+  applied: string[]
+  /** Applied migrations this build does not know: the file comes from a newer version. */
+  unknown: string[]
+  /** Migrations of this build the file lacks: applied when a server starts on it. */
+  pending: string[]
+  counts: Array<{ name: string; rows: number }>
+  audit: VerifyResult
+  secrets: SecretCheck
+}
+
+const countedTables = [
+  ['workspaces', 'tenants'],
+  ['bots', 'bots'],
+  ['runs', 'runs'],
+  ['pipelines', 'pipelines'],
+  ['channels', 'channels'],
+  ['approvals', 'approvals'],
+  ['audit entries', 'audit_log'],
+] as const
+
+/** Every column that holds vault ciphertext (`*_encrypted`), found in the schema, not listed by hand. */
+export function encryptedColumns(sqlite: SqliteDatabase.Database): Array<{ table: string; column: string }> {
+  const tables = sqlite
+    .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+    .pluck()
+    .all() as string[]
+  const found: Array<{ table: string; column: string }> = []
+  for (const table of tables)
+    for (const column of sqlite
+      .prepare(`SELECT name FROM pragma_table_info(?)`)
+      .pluck()
+      .all(table) as string[])
+      if (column.endsWith('_encrypted')) found.push({ table, column })
+  return found
+}
+
+/** Tries every stored secret with the key (at most `limit` values are decrypted). */
+export function checkSecrets(
+  values: Iterable<{ where: string; value: string }>,
+  key: MasterKey | undefined,
+): SecretCheck {
+  const result: SecretCheck = { total: 0, readable: 0, unreadable: [], keySource: key?.source }
+  for (const { where, value } of values) {
+    result.total++
+    if (!key) continue
+    try {
+      key.vault.decrypt(value)
+      result.readable++
+    } catch (error) {
+      if (result.unreadable.length < 5) result.unreadable.push({ where, error: toError(error).message })
+    }
+  }
+  return result
+}
+
+function* storedSecrets(sqlite: SqliteDatabase.Database) {
+  for (const { table, column } of encryptedColumns(sqlite))
+    for (const value of sqlite
+      .prepare(`SELECT "${column}" FROM "${table}" WHERE "${column}" IS NOT NULL`)
+      .pluck()
+      .iterate() as Iterable<string>)
+      yield { where: `${table}.${column}`, value }
+}
+
+/**
+ * Reads a database file as a restore would trust it: SQLite's integrity check, the migrations it has
+ * (and whether this build knows them), row counts, the audit chain and whether the secrets decrypt.
+ * Throws OperationRefused when it is not an SQLite database of ours at all.
+ */
+export async function checkSqliteFile(file: string, key: MasterKey | undefined): Promise<FileCheck> {
+  let database: Db
+  try {
+    database = openSqliteFile(file)
+    database.sqlite!.prepare('SELECT count(*) FROM sqlite_master').get()
+  } catch (error) {
+    throw new OperationRefused(
+      `${file} is not a readable SQLite database (${toError(error).message}). Use a file written by "openorch backup".`,
+    )
+  }
+  try {
+    const sqlite = database.sqlite!
+    const problems = sqlite.prepare('PRAGMA integrity_check(20)').pluck().all() as string[]
+    const integrity = problems.join('; ')
+    const hasMigrations = sqlite
+      .prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'`)
+      .get()
+    if (!hasMigrations)
+      throw new OperationRefused(
+        `${file} is an SQLite database, but not one of openOrchestrator's (it has no kysely_migration table).`,
+      )
+    const applied = sqlite
+      .prepare('SELECT name FROM kysely_migration ORDER BY name')
+      .pluck()
+      .all() as string[]
+    const known = new Set(Object.keys(migrations))
+    const unknown = applied.filter((name) => !known.has(name))
+    const pending = [...known].filter((name) => !applied.includes(name))
+    const tables = new Set(
+      sqlite.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[],
+    )
+    const counts = countedTables
+      .filter(([, table]) => tables.has(table))
+      .map(([name, table]) => ({
+        name,
+        rows: Number(sqlite.prepare(`SELECT count(*) FROM "${table}"`).pluck().get()),
+      }))
+    const audit: VerifyResult =
+      integrity === 'ok' && tables.has('audit_log') && tables.has('audit_anchor')
+        ? await verifyAudit(database)
+        : { ok: false, entries: 0, id: 0, problem: 'changed', detail: 'The audit trail could not be read.' }
+    const secrets = checkSecrets(storedSecrets(sqlite), key)
+    return { integrity, applied, unknown, pending, counts, audit, secrets }
+  } finally {
+    await database.close()
+  }
+}
+
+/** The check as lines for the operator. */
+export function describeCheck(check: FileCheck): string[] {
+  const lines = [
+    `  integrity check: ${check.integrity}`,
+    `  schema version: ${check.applied.at(-1) ?? '(none)'} (${check.applied.length} migrations${
+      check.unknown.length > 0
+        ? `; ${check.unknown.length} newer than this build: ${check.unknown.join(', ')}`
+        : check.pending.length > 0
+          ? `; ${check.pending.length} to apply at the next start`
+          : ', current'
+    })`,
+    `  ${check.counts.map((c) => `${c.rows.toLocaleString('en-US')} ${c.name}`).join(', ')}`,
+    check.audit.ok
+      ? `  audit chain: intact (${check.audit.entries} entries)`
+      : `  audit chain: BROKEN at entry ${check.audit.id}: ${check.audit.detail}`,
+  ]
+  const s = check.secrets
+  if (s.total === 0) lines.push('  secrets: none stored')
+  else if (!s.keySource) lines.push(`  secrets: ${s.total} stored; no master key here to try them with`)
+  else
+    lines.push(
+      `  secrets: ${s.total} stored, ${s.readable} readable with the master key from ${s.keySource}` +
+        (s.unreadable.length > 0 ? ` — NOT readable: ${s.unreadable.map((u) => u.where).join(', ')}` : ''),
+    )
+  return lines
+}
