@@ -3,16 +3,21 @@ import { ApiError } from '@openorch/sdk'
 import { useQuery } from '@tanstack/react-query'
 import { type FormEvent, useState } from 'react'
 import { useClient } from '../lib/api.tsx'
+import { type Fallback, fieldErrorsOf, type OnComplete } from '../lib/bot-form-fields.ts'
 import { providerCatalog } from '../lib/catalog.ts'
 import { useI18n } from '../lib/i18n.tsx'
 import { Link } from '../lib/router.tsx'
+import { FallbacksEditor, OnCompleteEditor } from './bot-chain.tsx'
 import { ScheduleHelper } from './schedule-helper.tsx'
 import { Button, Card, ErrorNote, Field, Select, TextArea, TextInput } from './ui.tsx'
 
 // Create and edit a bot: the settings people change, with sensible defaults. Field errors from the
 // server (validation_failed, invalid schedule, provider not set up) appear under their field.
 
-export type BotFormValues = Required<
+export type BotFormValues = {
+  fallbacks: Fallback[]
+  onComplete: OnComplete[]
+} & Required<
   Pick<
     BotCreate,
     | 'name'
@@ -48,6 +53,8 @@ export function valuesOfBot(bot: Bot): BotFormValues {
     dailyBudgetUsd: bot.dailyBudgetUsd,
     maxCostPerRunUsd: bot.maxCostPerRunUsd,
     tools: bot.tools,
+    fallbacks: bot.fallbacks,
+    onComplete: bot.onComplete,
   }
 }
 
@@ -56,10 +63,13 @@ export function browserTimeZone(): string {
 }
 
 export function BotForm({
+  botId,
   initial,
   submitLabel,
   onSubmit,
 }: {
+  /** The bot being edited; undefined for a new one. */
+  botId?: string
   initial: BotFormValues
   submitLabel: string
   onSubmit: (values: BotFormValues) => Promise<unknown>
@@ -76,9 +86,7 @@ export function BotForm({
 
   const configured = providers.data?.items ?? []
   const provider = configured.find((p) => p.name === values.provider)
-  const fieldErrors = new Map<string, string>()
-  if (error instanceof ApiError)
-    for (const e of error.problem?.errors ?? []) fieldErrors.set(e.field.replace(/^body\./, ''), e.message)
+  const fieldErrors = fieldErrorsOf(error instanceof ApiError ? (error.problem?.errors ?? []) : [])
   const fieldError = (name: string) => fieldErrors.get(name)
 
   const submit = async (event: FormEvent) => {
@@ -267,6 +275,19 @@ export function BotForm({
             <p className="mt-1 text-sm text-red-700 dark:text-red-300">{fieldError('tools')}</p>
           )}
         </fieldset>
+        <FallbacksEditor
+          provider={values.provider}
+          configured={configured}
+          value={values.fallbacks}
+          onChange={(next) => set('fallbacks', next)}
+          errors={fieldErrors}
+        />
+        <OnCompleteEditor
+          botId={botId}
+          value={values.onComplete}
+          onChange={(next) => set('onComplete', next)}
+          errors={fieldErrors}
+        />
         <details>
           <summary className="cursor-pointer text-sm font-medium">{t('bot.limits')}</summary>
           <div className="mt-3 grid gap-4 sm:grid-cols-2">

@@ -1,6 +1,7 @@
 import type { ApiRun } from '@openorch/sdk'
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { memo, useMemo, useRef, useState } from 'react'
+import { BotChainSummary } from '../components/bot-chain.tsx'
 import { BotNotifications } from '../components/bot-notifications.tsx'
 import { type Bar, BarChart } from '../components/charts.tsx'
 import { NotesEditor } from '../components/notes-editor.tsx'
@@ -174,6 +175,7 @@ export default function BotDetail({ id }: { id: string }) {
             <dd>{successRate(items, lang)}</dd>
           </div>
         </dl>
+        <BotChainSummary bot={b} />
         {b.pausedReason && (
           <p role="alert" className="mt-3 text-sm text-amber-800 dark:text-amber-300">
             {t('botDetail.paused', { reason: b.pausedReason })}

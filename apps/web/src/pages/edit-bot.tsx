@@ -19,6 +19,7 @@ export default function EditBot({ id }: { id: string }) {
       </p>
       <PageTitle>{t('editBot.title', { name: bot.data.name })}</PageTitle>
       <BotForm
+        botId={id}
         initial={valuesOfBot(bot.data)}
         submitLabel={t('editBot.save')}
         onSubmit={async (values) => {

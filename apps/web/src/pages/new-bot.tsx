@@ -34,6 +34,8 @@ export default function NewBot() {
     dailyBudgetUsd: null,
     maxCostPerRunUsd: null,
     tools: template?.settings.tools ?? [],
+    fallbacks: [],
+    onComplete: [],
   }
 
   return (
