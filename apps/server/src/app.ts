@@ -3,8 +3,9 @@ import { problemResponse } from '@openorch/contracts'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { approvalRoutes } from './approvals/approval.routes.ts'
+import { countAllPending } from './approvals/approval.store.ts'
 import type { Approvals } from './approvals/approvals.ts'
 import { registerAuditTrail } from './audit/audit.hook.ts'
 import { auditRoutes } from './audit/audit.routes.ts'
@@ -42,13 +43,14 @@ import { systemRoutes } from './platform/http/system.routes.ts'
 import { registerWebApp, type WebApp } from './platform/http/web-app.ts'
 import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
+import { registerScrapeGauges } from './operations/scrape-gauges.ts'
 import type { CircuitBreaker } from './providers/circuit-breaker.ts'
 import { providerRoutes } from './providers/provider.routes.ts'
 import type { ProviderService } from './providers/provider.service.ts'
 import { quotaRoutes } from './quotas/quota.routes.ts'
 import type { RunKernel } from './runs/kernel.ts'
 import { runRoutes } from './runs/run.routes.ts'
-import { countPendingRuns, countRunsByStatus } from './runs/run.store.ts'
+import { countDeadLetters, countRunsByStatus, queueFigures } from './runs/run.store.ts'
 import { runStatuses } from './runs/run.types.ts'
 import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
@@ -89,6 +91,8 @@ export interface AppDeps {
      * `trustProxy`): true, a hop count, or addresses/CIDRs. Default false: the socket's address.
      */
     trustProxy?: boolean | number | string[]
+    /** Scrapes of /metrics within this time share the database figures (default 0: each scrape reads). */
+    metricsMaxAgeMs?: number
   }
   /** A per-app registry (createMetrics()); buildApp adds the run gauges to it. */
   metrics: Metrics
@@ -144,24 +148,24 @@ const serverVersion = (
   JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
 
-/** Run counts read from the database on each scrape (all tenants: metrics are operator data). */
+/** Figures read from the database on scrape (all tenants: metrics are operator data; decision 0035). */
 function registerRunGauges(deps: AppDeps): void {
   const { database, clock, log, metrics } = deps
-  addCollectedGauge(metrics, {
-    name: 'openorch_runs',
-    help: 'Runs in the database by status (all tenants), counted on scrape.',
-    labelNames: ['status'] as const,
+  const approvals = deps.approvals ? database.db : undefined
+  registerScrapeGauges(metrics, {
     log,
-    read: async () => {
-      const counts = new Map((await countRunsByStatus(database.db)).map((row) => [row.status, row.n]))
-      return runStatuses.map((status) => ({ labels: { status }, value: counts.get(status) ?? 0 }))
+    now: () => clock.now(),
+    ...(deps.config.metricsMaxAgeMs !== undefined ? { maxAgeMs: deps.config.metricsMaxAgeMs } : {}),
+    readers: {
+      queue: (now) => queueFigures(database, now),
+      runsByStatus: async () => {
+        const counts = new Map((await countRunsByStatus(database.db)).map((row) => [row.status, row.n]))
+        return runStatuses.map((status) => ({ status, value: counts.get(status) ?? 0 }))
+      },
+      deadLetters: () => countDeadLetters(database.db),
+      ...(approvals ? { approvalsPending: () => countAllPending(approvals) } : {}),
+      ping: () => sql`select 1`.execute(database.db),
     },
-  })
-  addCollectedGauge(metrics, {
-    name: 'openorch_queue_depth',
-    help: 'Pending runs that are due now (waiting for a worker slot).',
-    log,
-    read: async () => [{ value: await countPendingRuns(database, clock.now()) }],
   })
   addCollectedGauge(metrics, {
     name: 'openorch_runs_unserved',

@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url'
 import type { Bot } from '@openorch/contracts'
-import { Counter, Histogram } from 'prom-client'
 import { buildApp } from './app.ts'
 import { type Approvals, createApprovals } from './approvals/approvals.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
@@ -16,6 +15,7 @@ import { createChannels, type TelegramInboundPeople } from './channels/channels.
 import { createPush } from './channels/push/push.ts'
 import type { Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
+import { createOperationsMetrics } from './operations/operations-metrics.ts'
 import { createPipelines } from './pipelines/pipelines.ts'
 import { type Bus, createLocalBus, createPostgresBus } from './platform/bus.ts'
 import { systemClock } from './platform/clock.ts'
@@ -32,6 +32,7 @@ import { createCircuitBreaker } from './providers/circuit-breaker.ts'
 import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
+import { slotOfKey } from './schedules/schedule.store.ts'
 import { createSchedules } from './schedules/schedules.ts'
 import { createMcpServers } from './tools/mcp/mcp.ts'
 import {
@@ -91,25 +92,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   await bus.ready()
 
   const metrics = createMetrics()
-  const settled = new Counter({
-    name: 'openorch_runs_settled_total',
-    help: 'Runs a worker of this process finished, by kind and outcome (completed, failed, retry, timeout, waiting, released).',
-    labelNames: ['kind', 'outcome'] as const,
-    registers: [metrics.registry],
-  })
-  const runDuration = new Histogram({
-    name: 'openorch_run_duration_seconds',
-    help: 'Execution time of runs finished by this process, by kind.',
-    labelNames: ['kind'] as const,
-    buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300],
-    registers: [metrics.registry],
-  })
-  const dropped = new Counter({
-    name: 'openorch_runs_dropped_total',
-    help: 'Scheduled runs dropped by backpressure, by kind.',
-    labelNames: ['kind'] as const,
-    registers: [metrics.registry],
-  })
+  // Counted where things happen (decision 0035); the database's figures are read on scrape (app.ts).
+  const operations = createOperationsMetrics(metrics)
 
   const kernel = createRunKernel({
     database,
@@ -117,7 +101,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     clock: systemClock,
     log,
     backpressure: config.backpressure,
-    onDropped: (request) => dropped.inc({ kind: request.kind }),
+    onDropped: (request) => operations.runDropped(request.kind),
     worker: {
       concurrency: config.worker.concurrency,
       leaseMs: config.worker.leaseMs,
@@ -126,21 +110,34 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       ...(config.worker.kinds !== undefined ? { kinds: config.worker.kinds } : {}),
       localQueueSize: config.worker.localQueueSize,
       settleBatchSize: config.worker.settleBatchSize,
+      onClaimed: (rows) => {
+        const now = systemClock.now()
+        for (const row of rows)
+          operations.runClaimed(
+            {
+              kind: row.kind,
+              trigger: row.trigger,
+              attempt: Number(row.attempt),
+              runAt: Number(row.run_at),
+              slot: slotOfKey(row.idempotency_key),
+            },
+            now,
+          )
+      },
       onSettled: (run, settlement, accepted) => {
         if (!accepted) return
-        settled.inc({ kind: run.kind, outcome: settlement.outcome })
-        if ('durationMs' in settlement) runDuration.observe({ kind: run.kind }, settlement.durationMs / 1000)
+        operations.runSettled({
+          kind: run.kind,
+          outcome: settlement.outcome,
+          durationMs: 'durationMs' in settlement ? settlement.durationMs : undefined,
+          deadLetter: 'deadLetter' in settlement && settlement.deadLetter,
+          errorCode: 'error' in settlement ? settlement.error.code : undefined,
+        })
       },
     },
   })
 
-  const parked = new Counter({
-    name: 'openorch_events_parked_total',
-    help: 'Events a durable consumer failed on again and again and parked (dead letters), by consumer.',
-    labelNames: ['consumer'] as const,
-    registers: [metrics.registry],
-  })
-  kernel.relay.onParked = (consumer) => parked.inc({ consumer })
+  kernel.relay.onParked = (consumer) => operations.eventParked(consumer)
 
   const apiKeys = createApiKeyService({ database, clock: systemClock, log })
   const ownerKey = await apiKeys.bootstrapOwnerKey(config.auth.bootstrapApiKey)
@@ -155,10 +152,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     clock: systemClock,
     log,
     vault,
-    egress: createEgressPolicy(config.egressAllow),
+    egress: createEgressPolicy(config.egressAllow, {
+      onRefused: (refusal) => operations.egressRefused('providers', refusal.range),
+    }),
   })
   const schedules = createSchedules({ database, bus, clock: systemClock, log, runs: kernel.runs })
-  const toolEgress = createEgressPolicy(config.toolEgressAllow)
+  const toolEgress = createEgressPolicy(config.toolEgressAllow, {
+    onRefused: (refusal) => operations.egressRefused('tools', refusal.range),
+  })
   const search = createSearchSettings({ database, vault, clock: systemClock, egress: toolEgress, log })
   // Chromium starts at the first browser call, not here; a machine without it answers browser_missing.
   const browser = createBrowserPool({
@@ -191,8 +192,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     schedules,
     tools: { registry: tools, egress: toolEgress },
     approvals: { service: approvals, policies: toolPolicies },
-    providers: botProvidersOf(providers, circuit),
+    providers: botProvidersOf(providers, circuit, (call) => operations.modelCalled(call)),
     quotas: config.quotas,
+    observe: {
+      toolCalled: (call) => operations.toolCalled(call),
+      budgetUsed: (tenantId, share, at) => operations.budgetUsed(tenantId, share, at),
+    },
   })
 
   const pipelines = createPipelines({
@@ -229,6 +234,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     botOf: bots.botOf,
     summarize: bots.summarize,
     publicUrl: config.publicUrl,
+    onNotified: (channelType, outcome) => operations.notified({ channelType, outcome }),
   })
 
   const app = await buildApp({
@@ -242,6 +248,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       rateLimits: config.http.rateLimits,
       corsOrigins: config.http.corsOrigins,
       trustProxy: config.http.trustProxy,
+      // A scrape every few seconds by several Prometheus servers costs one set of queries.
+      metricsMaxAgeMs: 5_000,
     },
     metrics,
     migrations,

@@ -71,3 +71,13 @@ export async function pendingCount(db: Q, tenantId: string): Promise<number> {
     .executeTakeFirst()
   return Number(row?.n ?? 0)
 }
+
+/** Approvals waiting for a person in every workspace (metrics); approvals_expiry_idx is partial on them. */
+export async function countAllPending(db: Q): Promise<number> {
+  const row = await db
+    .selectFrom('approvals')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', '=', 'pending')
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}

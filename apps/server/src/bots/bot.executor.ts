@@ -59,6 +59,21 @@ export interface BotExecutorDeps {
   tools?: { registry: ToolRegistry; egress: EgressPolicy }
   /** Approvals and the workspaces' approval policies; absent: calls that need approval are refused. */
   approvals?: { service: Approvals; policies: ToolPolicies }
+  /** Told what runs do (metrics); absent: nobody is. */
+  observe?: BotObserver
+}
+
+/** What a bot run tells the metrics (decision 0035): no ids but the tenant's, which is a key there, never a label. */
+export interface BotObserver {
+  /** A tool call ended; `toolSet` undefined: the model named a tool it does not have. */
+  toolCalled(call: {
+    tool: string
+    toolSet: string | undefined
+    outcome: 'completed' | 'failed' | 'rejected' | 'invalid'
+    durationMs: number | undefined
+  }): void
+  /** A workspace with a daily budget has used `share` of it today (UTC), as this run saw it. */
+  budgetUsed(tenantId: string, share: number, at: number): void
 }
 
 /** What a bot run parked for an approval resumes from (the approval's `state`). */
@@ -248,11 +263,21 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
     const perMillionIn = deps.providers.costUsd(target.provider, target.model, 1_000_000, 0)
     const perMillionOut = deps.providers.costUsd(target.provider, target.model, 0, 1_000_000)
     const workspaceBudget = deps.quotasOf ? (await deps.quotasOf(run.tenantId)).dailyBudgetUsd : null
+    const workspaceSpent =
+      workspaceBudget === null ? 0 : await tenantSpendSince(db, run.tenantId, startOfDay(now, 'UTC'))
+    const reportBudgetUse = (runCostUsd: number) => {
+      if (workspaceBudget !== null && workspaceBudget > 0)
+        deps.observe?.budgetUsed(
+          run.tenantId,
+          (workspaceSpent + runCostUsd) / workspaceBudget,
+          deps.clock.now(),
+        )
+    }
+    reportBudgetUse(0)
     const budget = decideBudget({
       workspace: {
         dailyBudgetUsd: workspaceBudget,
-        spentTodayUsd:
-          workspaceBudget === null ? 0 : await tenantSpendSince(db, run.tenantId, startOfDay(now, 'UTC')),
+        spentTodayUsd: workspaceSpent,
       },
       maxCostPerRunUsd: bot.max_cost_per_run_usd,
       dailyBudgetUsd: bot.daily_budget_usd,
@@ -330,6 +355,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       )
       if (callCost === null) costKnown = false
       costUsd = costKnown && costUsd !== null && callCost !== null ? costUsd + callCost : null
+      if (costUsd !== null) reportBudgetUse(costUsd)
       // Written while the tools of this round run; awaited before the next call and at the end.
       const usageWrite = recordUsage(db, {
         tenantId: run.tenantId,
@@ -392,7 +418,23 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
         call: ({ messages, tools, round }) =>
           callModel({ messages, tools, ...(outputSchema ? { outputSchema } : {}) }, round),
         assertLease: () => context.assertLease(),
-        onToolCall: (report) => reportToolCall(report),
+        onToolCall: (report) => {
+          if (report.status !== 'started')
+            deps.observe?.toolCalled({
+              tool: report.tool,
+              toolSet: toolSetOf.get(report.tool),
+              outcome:
+                report.status === 'completed'
+                  ? 'completed'
+                  : report.error?.code === 'approval_rejected' || report.error?.code === 'approval_expired'
+                    ? 'rejected'
+                    : report.error?.code === 'tool_unknown' || report.error?.code === 'tool_arguments_invalid'
+                      ? 'invalid'
+                      : 'failed',
+              durationMs: report.durationMs,
+            })
+          return reportToolCall(report)
+        },
         needsApproval: (fn) => fn.requiresApproval === true || policyNames.has(fn.name),
         ...(parked && decision ? { resume: { state: parked.loop, decision } } : {}),
         runApproved: async (toolCallId, execute) => {

@@ -11,7 +11,12 @@ import type { EnqueueRequest } from '../runs/runs.ts'
 import { nextFireTimes, type Schedules } from '../schedules/schedules.ts'
 import type { ToolRegistry } from '../tools/tools.ts'
 import { createBotEventHandler } from './bot.events.ts'
-import { type BotExecutorDeps, type BotProviderAccess, createBotExecutor } from './bot.executor.ts'
+import {
+  type BotExecutorDeps,
+  type BotObserver,
+  type BotProviderAccess,
+  createBotExecutor,
+} from './bot.executor.ts'
 import { botRunView } from './bot.run-view.ts'
 import { botScheduleOwner } from './bot.schedule-owner.ts'
 import { botRunKind, botRunRequest, createBotService, type ProviderDirectory } from './bot.service.ts'
@@ -47,6 +52,8 @@ export interface BotsDeps {
   streamFlushMs?: number
   /** The installation's quotas; a workspace may have its own on top (default: defaultQuotas). */
   quotas?: Quotas
+  /** Told of tool calls and budget use (metrics). */
+  observe?: BotObserver
 }
 
 export type Bots = ReturnType<typeof createBots>
@@ -79,6 +86,7 @@ export function createBots(deps: BotsDeps) {
       quotasOf,
       ...(deps.tools ? { tools: deps.tools } : {}),
       ...(deps.approvals ? { approvals: deps.approvals } : {}),
+      ...(deps.observe ? { observe: deps.observe } : {}),
       publishLive: (event) => deps.kernel.relay.publishLive(event),
       ...(deps.streamFlushMs !== undefined ? { streamFlushMs: deps.streamFlushMs } : {}),
     }),

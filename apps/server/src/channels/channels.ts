@@ -8,7 +8,7 @@ import type { EgressPolicy } from '../platform/egress/egress.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import type { ChannelAdapter, NotifiedBot, SummarizeRun } from './channel.types.ts'
 import { createChannelService } from './channels.service.ts'
-import { createNotificationExecutor } from './notification.executor.ts'
+import { createNotificationExecutor, type NotificationOutcome } from './notification.executor.ts'
 import { createNotifyConsumer, notificationRunKind, notificationRunView } from './notify.consumer.ts'
 import { createTelegram, type TelegramInboundOptions } from './telegram/telegram.ts'
 
@@ -47,6 +47,8 @@ export function createChannels(deps: {
   retryBaseMs?: number
   /** Telegram's inbound commands, linking and approval buttons (channels/telegram/); absent: none. */
   telegram?: TelegramInboundOptions
+  /** Told how each delivery attempt ended, by channel type (metrics). */
+  onNotified?: (channelType: string, outcome: NotificationOutcome) => void
 }) {
   const service = createChannelService(deps)
   const telegram = deps.telegram
@@ -63,6 +65,7 @@ export function createChannels(deps: {
       publicUrl: deps.publicUrl,
       // Approval requests to Telegram get Approve / Reject buttons.
       ...(telegram ? { decorate: telegram.service.decorateNotification } : {}),
+      ...(deps.onNotified ? { onNotified: deps.onNotified } : {}),
     }),
   )
   // A notification's summary shows what it cost, like a bot run's usage.

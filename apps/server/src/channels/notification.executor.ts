@@ -19,6 +19,9 @@ import { digestEvent } from './notify.consumer.ts'
 // under the run's lease. A transient failure is retried by the kernel (backoff with jitter, the
 // channel's Retry-After as a floor), a permanent one fails the run at once and marks the channel.
 
+/** How a delivery attempt ended: sent, nothing to send, or the channel's failure (retried or not). */
+export type NotificationOutcome = 'delivered' | 'skipped' | 'transient_error' | 'permanent_error' | 'error'
+
 export function createNotificationExecutor(deps: {
   channels: Channels
   runs: Pick<RunService, 'get'>
@@ -39,6 +42,8 @@ export function createNotificationExecutor(deps: {
     payload: Record<string, unknown>,
     message: ChannelMessage,
   ) => Promise<ChannelMessage>
+  /** Told how each delivery attempt ended, by channel type (metrics). */
+  onNotified?: (channelType: string, outcome: NotificationOutcome) => void
 }): Executor {
   const linkTo = (path: string) => `${deps.publicUrl?.replace(/\/$/, '') ?? ''}${path}`
   return async ({ run, signal, assertLease, log }) => {
@@ -48,8 +53,10 @@ export function createNotificationExecutor(deps: {
       channel = await deps.channels.resolved(run.tenantId, input.channelId)
     } catch (error) {
       // A channel removed since the event: nothing to deliver to.
-      if (error instanceof AppError && error.code === 'channel_not_found')
+      if (error instanceof AppError && error.code === 'channel_not_found') {
+        deps.onNotified?.('unknown', 'skipped')
         return { output: { delivered: false, reason: 'channel_gone' } }
+      }
       throw error
     }
     let held: Array<{ id: string }> = []
@@ -59,7 +66,10 @@ export function createNotificationExecutor(deps: {
     if (input.event === digestEvent) {
       const windowEnd = Number(input.payload.windowEnd)
       const rows = await deps.channels.held(run.tenantId, input.channelId, windowEnd)
-      if (rows.length === 0) return { output: { delivered: false, reason: 'nothing_held' } }
+      if (rows.length === 0) {
+        deps.onNotified?.(channel.row.type, 'skipped')
+        return { output: { delivered: false, reason: 'nothing_held' } }
+      }
       held = rows
       const items = await Promise.all(
         rows.map((row) => messageOf(run.tenantId, row.input as NotificationInput)),
@@ -101,11 +111,16 @@ export function createNotificationExecutor(deps: {
       await channel.adapter.send(message, { config: channel.config, signal, egress: deps.egress })
     } catch (error) {
       if (signal.aborted) throw signal.reason
+      deps.onNotified?.(
+        channel.row.type,
+        !(error instanceof ChannelError) ? 'error' : error.retryable ? 'transient_error' : 'permanent_error',
+      )
       if (!(error instanceof ChannelError)) throw error
       const words = secretScrubber.forTenant(run.tenantId)(error.message)
       if (error.channelBroken) await deps.channels.failed(run.tenantId, input.channelId, words)
       throw new RunFailure(error.code, words, error.retryable, error.retryAfterMs)
     }
+    deps.onNotified?.(channel.row.type, 'delivered')
     await deps.channels.delivered(run.tenantId, input.channelId)
     await deps.channels.release(
       run.tenantId,

@@ -69,3 +69,23 @@ export function addCollectedGauge<L extends string>(
     },
   })
 }
+
+/**
+ * `read`, at most once per `maxAgeMs`: scrapes within that time share the last answer, and
+ * concurrent scrapes share one read in flight. For gauges that query the database, so a scrape every
+ * few seconds by several Prometheus servers costs one query. A failed read is not kept.
+ */
+export function cachedRead<T>(read: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined
+  return () => {
+    const now = performance.now()
+    if (last && now - last.at < maxAgeMs) return last.value
+    const value = read()
+    const entry = { at: now, value }
+    last = entry
+    value.catch(() => {
+      if (last === entry) last = undefined
+    })
+    return value
+  }
+}

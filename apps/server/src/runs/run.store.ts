@@ -324,6 +324,39 @@ export async function countPendingRuns(database: Db, now: number): Promise<numbe
 }
 
 /**
+ * Due pending runs and when the longest-waiting of them became due (metrics), in one statement:
+ * PostgreSQL reads its narrow queue table (decision 0013), SQLite the pending runs' partial index.
+ */
+export async function queueFigures(
+  database: Db,
+  now: number,
+): Promise<{ depth: number; oldestRunAt: number | null }> {
+  const { rows } =
+    database.dialect === 'postgres'
+      ? await sql<{ n: string | number; oldest: string | number | null }>`
+          SELECT count(*) AS n, min(run_at) AS oldest FROM run_queue
+          WHERE lease_expires_at IS NULL AND run_at <= ${now}`.execute(database.db)
+      : await sql<{ n: string | number; oldest: string | number | null }>`
+          SELECT count(*) AS n, min(run_at) AS oldest FROM runs
+          WHERE status = 'pending' AND run_at <= ${now}`.execute(database.db)
+  const row = rows[0]
+  return {
+    depth: Number(row?.n ?? 0),
+    oldestRunAt: row?.oldest === null || row?.oldest === undefined ? null : Number(row.oldest),
+  }
+}
+
+/** Runs listed as dead letters, all tenants (metrics); runs_dead_letter_idx is partial on exactly these. */
+export async function countDeadLetters(db: Q): Promise<number> {
+  const row = await db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('dead_lettered_at', 'is not', null)
+    .executeTakeFirst()
+  return Number(row?.n ?? 0)
+}
+
+/**
  * PostgreSQL only: gives runs that became pending their `run_queue` row (decision 0013). Called in the
  * transaction that made them pending; nobody else can hold a queue row of a run that was not queued.
  */

@@ -39,6 +39,13 @@ export function slotKeyOf(ownerId: string, slot: number, ownerKind = 'bot'): str
   return ownerKind === 'bot' ? `schedule:${ownerId}:${slot}` : `schedule:${ownerKind}:${ownerId}:${slot}`
 }
 
+/** The slot a run's idempotency key names when a schedule fired it (slotKeyOf's key), else undefined. */
+export function slotOfKey(key: string | null): number | undefined {
+  if (!key?.startsWith('schedule:')) return undefined
+  const slot = Number(key.slice(key.lastIndexOf(':') + 1))
+  return Number.isSafeInteger(slot) && slot > 0 ? slot : undefined
+}
+
 /** Creates or replaces an owner's schedule, inside the owner's transaction; returns when it fires next. */
 export async function putScheduleIn(trx: Q, settings: ScheduleSettings, now: number): Promise<number | null> {
   const next = settings.active ? nextFireOf(settings, now) : { next_slot_at: null, next_fire_at: null }

@@ -155,7 +155,11 @@ export interface EgressPolicy {
   refusal(host: string, address: string, port: number): EgressRefusedError | undefined
 }
 
-export function createEgressPolicy(allow: readonly EgressAllowEntry[]): EgressPolicy {
+export function createEgressPolicy(
+  allow: readonly EgressAllowEntry[],
+  /** Told of every refusal (metrics: the range is a bounded label, the host is not). */
+  options: { onRefused?: (refusal: EgressRefusedError) => void } = {},
+): EgressPolicy {
   const opened = new BlockList()
   const hosts = allow.filter((entry) => entry.kind === 'host')
   for (const entry of allow) if (entry.kind === 'cidr') addSubnet(opened, entry.cidr)
@@ -175,7 +179,9 @@ export function createEgressPolicy(allow: readonly EgressAllowEntry[]): EgressPo
     refusal(host, address, port) {
       const range = refusedRangeOf(address)
       if (range === undefined || isOpened(host.replace(/^\[|\]$/g, ''), address, port)) return undefined
-      return new EgressRefusedError(host.replace(/^\[|\]$/g, ''), address, range)
+      const refused = new EgressRefusedError(host.replace(/^\[|\]$/g, ''), address, range)
+      options.onRefused?.(refused)
+      return refused
     },
   }
 }
