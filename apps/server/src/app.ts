@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import type { SecureContextOptions } from 'node:tls'
 import { problemResponse } from '@openorch/contracts'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
@@ -26,6 +27,7 @@ import { type Push, pushRoutes } from './channels/push/push.ts'
 import type { Db } from './database.ts'
 import { deadLetterRoutes } from './events/dead-letters.routes.ts'
 import { eventRoutes, type StreamLimits } from './events/events.routes.ts'
+import { registerScrapeGauges } from './operations/scrape-gauges.ts'
 import { type Pipelines, pipelineRoutes } from './pipelines/pipelines.ts'
 import type { Bus } from './platform/bus.ts'
 import type { Clock } from './platform/clock.ts'
@@ -33,6 +35,7 @@ import type { MigrationFactory } from './platform/db/migrator.ts'
 import { refuseNulInUrl, registerJsonOnly } from './platform/http/body-parser.ts'
 import { registerErrorHandling } from './platform/http/error-handler.ts'
 import { registerHttpMetrics } from './platform/http/http-metrics.ts'
+import { registerHttpTracing } from './platform/http/http-tracing.ts'
 import { apiPrefix, openApiPath, registerOpenApi } from './platform/http/openapi.ts'
 import { problemOf, sendProblem } from './platform/http/problem.ts'
 import { type RateLimits, registerRateLimits } from './platform/http/rate-limit.ts'
@@ -40,10 +43,10 @@ import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
 import { registerSecurityHeaders } from './platform/http/security-headers.ts'
 import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
+import { registerHsts } from './platform/http/tls.ts'
 import { registerWebApp, type WebApp } from './platform/http/web-app.ts'
 import type { Logger } from './platform/logger.ts'
 import { addCollectedGauge, type Metrics } from './platform/metrics.ts'
-import { registerScrapeGauges } from './operations/scrape-gauges.ts'
 import type { CircuitBreaker } from './providers/circuit-breaker.ts'
 import { providerRoutes } from './providers/provider.routes.ts'
 import type { ProviderService } from './providers/provider.service.ts'
@@ -54,6 +57,9 @@ import { countDeadLetters, countRunsByStatus, queueFigures } from './runs/run.st
 import { runStatuses } from './runs/run.types.ts'
 import { runJsonOf } from './runs/run-view.ts'
 import { scheduleRoutes } from './schedules/schedule.routes.ts'
+import type { OperatingModeService } from './system/operating-mode.ts'
+import { systemInfoRoutes } from './system/system.routes.ts'
+import type { SystemService } from './system/system.service.ts'
 import { workspaceRefusal } from './tenants/tenant.store.ts'
 import { type McpServers, mcpRoutes } from './tools/mcp/mcp.ts'
 import { type SearchSettings, type ToolPolicies, type ToolRegistry, toolRoutes } from './tools/tools.ts'
@@ -91,6 +97,8 @@ export interface AppDeps {
      * `trustProxy`): true, a hop count, or addresses/CIDRs. Default false: the socket's address.
      */
     trustProxy?: boolean | number | string[]
+    /** Serve HTTPS with this certificate and key (platform/http/tls.ts); every answer then carries HSTS. */
+    https?: SecureContextOptions
     /** Scrapes of /metrics within this time share the database figures (default 0: each scrape reads). */
     metricsMaxAgeMs?: number
   }
@@ -127,6 +135,8 @@ export interface AppDeps {
   webRoot?: string
   /** Dashboard users and sessions; without it only API keys authenticate. */
   users?: UserService
+  /** GET /system and the operating mode (GET/PUT /system/mode). */
+  system?: { service: SystemService; mode: OperatingModeService }
 }
 
 export type App = FastifyInstance
@@ -144,7 +154,7 @@ declare module 'fastify' {
   }
 }
 
-const serverVersion = (
+export const serverVersion = (
   JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
 
@@ -196,7 +206,21 @@ function trustProxyOf(value: boolean | number | string[] | undefined) {
 }
 
 export async function buildApp(deps: AppDeps): Promise<App> {
+  // Node checks the timeouts below every `connectionsCheckingInterval` (30 s by default): more often.
+  const httpOptions = {
+    headersTimeout: Math.min(20_000, deps.config.requestTimeoutMs ?? 30_000),
+    connectionsCheckingInterval: Math.min(5_000, (deps.config.requestTimeoutMs ?? 30_000) / 4),
+  }
+  // HTTPS: Node's https server takes the http options too; a client that never finishes its TLS
+  // handshake is cut off like one that drips its headers. (Fastify types an instance by its options'
+  // server; the instance is the same, its `server` an https.Server: tls.ts reloads its context.)
+  const httpsOption = deps.config.https
+    ? ({
+        https: { ...httpOptions, handshakeTimeout: httpOptions.headersTimeout, ...deps.config.https },
+      } as Record<never, never>)
+    : {}
   const app = Fastify({
+    ...httpsOption,
     // Fastify's logger type is narrower than pino's; the instance is the same pino logger.
     loggerInstance: deps.log as FastifyBaseLogger,
     genReqId,
@@ -205,11 +229,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // 408 when the whole request has not arrived in time, the headers after at most 20 s. Answers and
     // live streams are not limited by it.
     requestTimeout: deps.config.requestTimeoutMs ?? 30_000,
-    // Node checks those timeouts every `connectionsCheckingInterval` (30 s by default): more often.
-    http: {
-      headersTimeout: Math.min(20_000, deps.config.requestTimeoutMs ?? 30_000),
-      connectionsCheckingInterval: Math.min(5_000, (deps.config.requestTimeoutMs ?? 30_000) / 4),
-    },
+    http: httpOptions,
     trustProxy: trustProxyOf(deps.config.trustProxy),
     // A bot file's name (up to 200 characters, percent-encoded up to three times longer) is a path
     // parameter: Fastify's default of 100 refused the longer ones with 414.
@@ -235,6 +255,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
+  // First, so the hooks after it run inside the request's span (when tracing is on).
+  registerHttpTracing(app)
+  // Before any hook can answer: every answer over TLS carries Strict-Transport-Security.
+  if (deps.config.https) registerHsts(app)
   // The dashboard's files are found at start; its SPA fallback answers before the 404 problem.
   let webApp: WebApp | undefined
   registerErrorHandling(app, { notFound: (request, reply) => webApp?.fallback(request, reply) ?? false })
@@ -378,6 +402,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await secured.register(telegramRoutes, { telegram: deps.channels.telegram.service })
         if (deps.push) await secured.register(pushRoutes, { push: deps.push.service, vapid: deps.push.vapid })
         if (deps.mcp) await secured.register(mcpRoutes, { mcp: deps.mcp.service })
+        if (deps.system)
+          await secured.register(systemInfoRoutes, { system: deps.system.service, mode: deps.system.mode })
         await secured.register(eventRoutes, {
           database: deps.database,
           bus: deps.bus,

@@ -4,6 +4,7 @@ import { appendAudit, systemEntry, verifyAudit } from './audit/audit.store.ts'
 import { isRole } from './auth/role.ts'
 import { backupCommand, migrateToPostgresCommand, restoreCommand } from './cli/backup-commands.ts'
 import { botsUsage, CliFailure, runBotsCommand } from './cli/bots.cli.ts'
+import { modeUsage, runModeCommand } from './cli/mode.cli.ts'
 import { runWorkspacesCommand, workspacesUsage } from './cli/workspaces.cli.ts'
 import { openServerDatabase, startServer } from './main.ts'
 import { migrations } from './migrations/index.ts'
@@ -11,6 +12,7 @@ import { systemClock } from './platform/clock.ts'
 import { ConfigError, loadConfig } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
+import { describePostgresTlsError } from './platform/db/postgres-tls.ts'
 import { AppError, toError } from './platform/errors.ts'
 import { tuneHeapForServer } from './platform/heap.ts'
 import { createLogger } from './platform/logger.ts'
@@ -30,6 +32,8 @@ Commands:
   users create --email E [--role owner] [--workspace default]
                  Create a dashboard user; the password is read from standard input (never an argument)
   workspaces     List, create, disable and enable workspaces (openorch workspaces help)
+  mode [normal|degraded|paused] [--min-priority N] [--reason TEXT]
+                 Show or change the operating mode of every process (openorch mode help)
   secrets rotate Encrypt every stored secret again with OPENORCH_MASTER_KEY (old keys in OPENORCH_EXTRA_MASTER_KEYS)
   backup <file>  Copy the running SQLite installation's database into <file> (online, consistent), then check it
   restore <file> Check a backup and put it in place of the database of a STOPPED SQLite installation
@@ -59,6 +63,8 @@ function config() {
 
 function explain(error: unknown): string {
   const e = toError(error) as Error & { code?: string }
+  const tls = describePostgresTlsError(e)
+  if (tls) return tls
   if (e.code === 'ECONNREFUSED')
     return `cannot reach the database (${e.message}). Is PostgreSQL running, and is DATABASE_URL right?`
   if (e.code === 'EADDRINUSE') return `${e.message}: another program uses this port. Set PORT to a free port.`
@@ -314,6 +320,25 @@ async function workspacesCommand(argv: string[]) {
   }
 }
 
+async function modeCommand(argv: string[]) {
+  if (argv[0] === 'help') {
+    out(`${modeUsage}\n`)
+    return
+  }
+  const cfg = config()
+  const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
+  try {
+    const applied = await migrateToLatest(database.db, database.dialect, migrations)
+    if (applied.length > 0) process.stderr.write(`Migrated: ${applied.join(', ')}\n`)
+    process.exitCode = await runModeCommand(argv, { out, operator: operator() }, database)
+  } catch (error) {
+    if (error instanceof CliFailure) fail(error.message)
+    fail(explain(error))
+  } finally {
+    await database.close()
+  }
+}
+
 function out(text: string): void {
   process.stdout.write(text)
 }
@@ -358,6 +383,9 @@ switch (command) {
     break
   case 'bots':
     await bots(process.argv.slice(process.argv.indexOf('bots') + 1))
+    break
+  case 'mode':
+    await modeCommand(process.argv.slice(process.argv.indexOf('mode') + 1))
     break
   case 'start':
     await start()

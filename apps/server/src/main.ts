@@ -1,6 +1,7 @@
+import type https from 'node:https'
 import { fileURLToPath } from 'node:url'
 import type { Bot } from '@openorch/contracts'
-import { buildApp } from './app.ts'
+import { buildApp, serverVersion } from './app.ts'
 import { type Approvals, createApprovals } from './approvals/approvals.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
 import { botRunsToKeep } from './bots/bot.retention.ts'
@@ -23,17 +24,25 @@ import type { Config } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
 import { migrateToLatest } from './platform/db/migrator.ts'
+import { postgresTlsNotice } from './platform/db/postgres-tls.ts'
 import { createEgressPolicy } from './platform/egress/egress.ts'
 import { AppError, toError } from './platform/errors.ts'
+import { certificateFields, readTlsMaterial, reloadTls, secureContextOptionsOf } from './platform/http/tls.ts'
 import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { ensurePrivateDir } from './platform/private-files.ts'
+import { startTracing } from './platform/tracing.ts'
 import { createCircuitBreaker } from './providers/circuit-breaker.ts'
 import { createProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
+import { countDeadLetters, queueFigures } from './runs/run.store.ts'
+import { activeRunCounts } from './runs/run-counts.ts'
 import { slotOfKey } from './schedules/schedule.store.ts'
 import { createSchedules } from './schedules/schedules.ts'
+import { createClusterPresence } from './system/cluster-processes.ts'
+import { createOperatingMode } from './system/operating-mode.ts'
+import { commitOf, createSystemService } from './system/system.service.ts'
 import { createMcpServers } from './tools/mcp/mcp.ts'
 import {
   closeCodeWorkers,
@@ -55,6 +64,11 @@ export interface Server {
   ownerKey: string | undefined
   /** Graceful stop: no new requests or claims, running runs finish within the grace period. */
   close(): Promise<void>
+  /**
+   * Reads OPENORCH_TLS_CERT and OPENORCH_TLS_KEY again for new connections (SIGHUP); a pair that
+   * cannot be used is logged and the one in use stays. False when nothing was reloaded.
+   */
+  reloadTls(): boolean
 }
 
 export async function openServerDatabase(config: Config) {
@@ -74,6 +88,17 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       { dataDir: config.dataDir, mode: dataDir.mode.toString(8) },
       'the data directory can be read by other users of this machine; restrict it with chmod 700',
     )
+  // Before anything makes spans; the SDK is not even loaded unless an OTLP endpoint is set.
+  const tracing = await startTracing({ config: config.tracing, version: serverVersion, log })
+  // Before the database: a certificate that cannot be used stops the start with what to do.
+  const tlsFiles = config.roles.includes('api') ? config.http.tls : undefined
+  const tls = tlsFiles ? readTlsMaterial(tlsFiles) : undefined
+  if (tls) {
+    for (const warning of tls.warnings) log.warn(warning)
+    log.info({ certificate: certificateFields(tls.certificate) }, 'serving HTTPS')
+  }
+  const databaseNotice = config.database.url ? postgresTlsNotice(config.database.url) : undefined
+  if (databaseNotice) log.warn(databaseNotice)
   const database = await openServerDatabase(config)
   const applied = await migrateToLatest(database.db, database.dialect, migrations)
   if (applied.length > 0) log.info({ applied }, 'database migrated')
@@ -95,6 +120,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Counted where things happen (decision 0035); the database's figures are read on scrape (app.ts).
   const operations = createOperationsMetrics(metrics)
 
+  // The operating mode (decision 0039) gates what workers claim: read before the worker starts.
+  const mode = createOperatingMode({ database, bus, clock: systemClock, log })
+  await mode.start()
   const kernel = createRunKernel({
     database,
     bus,
@@ -110,6 +138,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       ...(config.worker.kinds !== undefined ? { kinds: config.worker.kinds } : {}),
       localQueueSize: config.worker.localQueueSize,
       settleBatchSize: config.worker.settleBatchSize,
+      admission: () => mode.admission(),
       onClaimed: (rows) => {
         const now = systemClock.now()
         for (const row of rows)
@@ -237,6 +266,53 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     onNotified: (channelType, outcome) => operations.notified({ channelType, outcome }),
   })
 
+  // Every process says it is alive with its roles (GET /api/v1/system lists them).
+  const presence = createClusterPresence({
+    database,
+    clock: systemClock,
+    log,
+    roles: config.roles,
+    version: serverVersion,
+  })
+  await presence.start()
+  const system = createSystemService({
+    database,
+    clock: systemClock,
+    version: serverVersion,
+    migrations,
+    presence,
+    mode,
+    sqlitePath: database.dialect === 'sqlite' ? config.database.sqlitePath : null,
+    commit: commitOf(process.env, fileURLToPath(new URL('.', import.meta.url))),
+    async queue(now) {
+      const [due, active, deadLetters] = await Promise.all([
+        queueFigures(database, now),
+        activeRunCounts(database),
+        countDeadLetters(database.db),
+      ])
+      return { due: due.depth, oldestDueAt: due.oldestRunAt, ...active, deadLetters }
+    },
+    async providers(tenantId) {
+      return Promise.all(
+        (await providers.list(tenantId)).map(async (provider) => ({
+          name: provider.name,
+          status: provider.status,
+          circuit: (await circuit.state(tenantId, provider.name)).state,
+        })),
+      )
+    },
+    async channels(tenantId) {
+      return (await channels.service.list(tenantId)).map((channel) => ({
+        id: channel.id,
+        name: channel.name,
+        type: channel.type,
+        status: channel.status,
+      }))
+    },
+  })
+  // A mode that widens (paused → normal, a lower level) lets the worker claim at once.
+  mode.onChange(() => kernel.worker.nudge())
+
   const app = await buildApp({
     database,
     kernel,
@@ -250,6 +326,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       trustProxy: config.http.trustProxy,
       // A scrape every few seconds by several Prometheus servers costs one set of queries.
       metricsMaxAgeMs: 5_000,
+      ...(tls ? { https: secureContextOptionsOf(tls) } : {}),
     },
     metrics,
     migrations,
@@ -269,6 +346,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
     webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     users,
+    system: { service: system, mode },
   })
   let url = ''
   if (config.roles.includes('api')) {
@@ -276,7 +354,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : config.http.port
     const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::'
-    url = `http://${wildcard ? 'localhost' : config.http.host}:${port}`
+    url = `${tls ? 'https' : 'http'}://${wildcard ? 'localhost' : config.http.host}:${port}`
   }
   kernel.start({ worker: config.roles.includes('worker') })
   // Approvals past their expiry count as rejected; every worker process looks every 15 s (fenced).
@@ -313,6 +391,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     url,
     kernel,
     ownerKey,
+    reloadTls() {
+      if (!tlsFiles || !url) {
+        log.warn(
+          'SIGHUP: this process serves no HTTPS (OPENORCH_TLS_CERT unset or no api role), nothing to reload',
+        )
+        return false
+      }
+      return reloadTls(app.server as unknown as https.Server, tlsFiles, log)
+    },
     close() {
       closing ??= (async () => {
         log.info({ graceMs: config.worker.shutdownGraceMs }, 'shutting down: no new work is claimed')
@@ -332,8 +419,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         await Promise.all([closeAmqpConnections(), closeNatsConnections()])
         // Stdio MCP servers' process groups, and the live HTTP connections.
         await mcp.close()
+        mode.stop()
+        await presence.stop()
         await bus.close()
         await database.close()
+        // The spans of the last runs and requests are sent before the process exits.
+        await tracing.shutdown()
         log.info('stopped')
       })()
       return closing

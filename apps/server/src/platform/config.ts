@@ -4,9 +4,17 @@ import { z } from 'zod'
 import { defaultEgressAllow, type EgressAllowEntry, parseEgressAllow } from './egress/egress.ts'
 import { wantsPrettyLogs } from './logger.ts'
 import { defaultQuotas, type Quotas } from './quota-limits.ts'
+import { type TracingConfig, tracingConfigOf } from './tracing.ts'
 
 // Every environment variable the server reads, parsed once. Services receive the slice they need.
 const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+const otlpEndpoint = z
+  .string()
+  .trim()
+  .refine((value) => /^https?:\/\/[^/]/.test(value) && URL.canParse(value), {
+    error: 'must be an http:// or https:// URL of an OTLP receiver, e.g. http://localhost:4318',
+  })
 
 const boolFrom = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -111,6 +119,9 @@ const envSchema = z.object({
     .transform((value) => value.split(',').map((role) => role.trim()))
     .pipe(z.array(z.enum(['api', 'scheduler', 'worker'])).min(1)),
   OPENORCH_PRETTY_LOGS: boolFrom.optional(),
+  // Traces (decision 0038): the SDK reads every OTEL_* itself; a wrong endpoint is said here, at start.
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpEndpoint.optional(),
   // stdio MCP servers run programs on this machine: off unless the operator says so.
   OPENORCH_MCP_STDIO: boolFrom.optional(),
   // The browser tool set: Chromium to start (unset: /usr/bin/chromium and the like) and pages at once.
@@ -133,6 +144,10 @@ const envSchema = z.object({
         return z.NEVER
       }
     }),
+  // HTTPS on PORT (decision 0039): PEM files, both or neither; read at start and again on SIGHUP.
+  OPENORCH_TLS_CERT: z.string().trim().min(1).optional(),
+  OPENORCH_TLS_KEY: z.string().trim().min(1).optional(),
+  OPENORCH_TLS_CA: z.string().trim().min(1).optional(),
   OPENORCH_TRUST_PROXY: z
     .string()
     .default('false')
@@ -164,6 +179,21 @@ function isProxyAddress(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
 }
 
+/** OPENORCH_TLS_CERT and OPENORCH_TLS_KEY come as a pair; OPENORCH_TLS_CA only with them. */
+function tlsProblemOf(e: {
+  OPENORCH_TLS_CERT?: string | undefined
+  OPENORCH_TLS_KEY?: string | undefined
+  OPENORCH_TLS_CA?: string | undefined
+}): string | undefined {
+  if (e.OPENORCH_TLS_CERT && !e.OPENORCH_TLS_KEY)
+    return `OPENORCH_TLS_KEY is not set, but OPENORCH_TLS_CERT is: HTTPS needs both. Set OPENORCH_TLS_KEY to the certificate's private key (PEM), or unset OPENORCH_TLS_CERT for plain HTTP.`
+  if (e.OPENORCH_TLS_KEY && !e.OPENORCH_TLS_CERT)
+    return `OPENORCH_TLS_CERT is not set, but OPENORCH_TLS_KEY is: HTTPS needs both. Set OPENORCH_TLS_CERT to the certificate (PEM, with its chain), or unset OPENORCH_TLS_KEY for plain HTTP.`
+  if (e.OPENORCH_TLS_CA && !e.OPENORCH_TLS_CERT)
+    return `OPENORCH_TLS_CA is set without OPENORCH_TLS_CERT and OPENORCH_TLS_KEY: it only adds intermediates to a certificate. Set both, or unset OPENORCH_TLS_CA.`
+  return undefined
+}
+
 export type Env = z.infer<typeof envSchema>
 
 export interface Config {
@@ -181,6 +211,8 @@ export interface Config {
      * proxies' addresses/CIDRs.
      */
     trustProxy: boolean | number | string[]
+    /** HTTPS on the port (OPENORCH_TLS_CERT, OPENORCH_TLS_KEY, OPENORCH_TLS_CA; absolute paths); undefined: plain HTTP. */
+    tls: { certFile: string; keyFile: string; caFile: string | undefined } | undefined
   }
   /** The dashboard's public address without a trailing slash (OPENORCH_PUBLIC_URL); undefined: paths only. */
   publicUrl: string | undefined
@@ -224,6 +256,8 @@ export interface Config {
   log: { level: Env['OPENORCH_LOG_LEVEL']; pretty: boolean }
   /** What each workspace may hold and ask for. */
   quotas: Quotas
+  /** OpenTelemetry traces: on when an OTLP endpoint is set (the SDK reads the other OTEL_* itself). */
+  tracing: TracingConfig
 }
 
 export class ConfigError extends Error {
@@ -255,6 +289,8 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       `OPENORCH_QUEUE_DROP_PENDING=${e.OPENORCH_QUEUE_DROP_PENDING}: must not be below OPENORCH_QUEUE_WARN_PENDING (${e.OPENORCH_QUEUE_WARN_PENDING})`,
     ])
   }
+  const tlsProblem = tlsProblemOf(e)
+  if (tlsProblem) throw new ConfigError([tlsProblem])
   const dataDir = path.resolve(e.OPENORCH_DATA_DIR)
   return {
     http: {
@@ -267,6 +303,14 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       },
       corsOrigins: e.OPENORCH_CORS_ORIGINS,
       trustProxy: e.OPENORCH_TRUST_PROXY,
+      tls:
+        e.OPENORCH_TLS_CERT && e.OPENORCH_TLS_KEY
+          ? {
+              certFile: path.resolve(e.OPENORCH_TLS_CERT),
+              keyFile: path.resolve(e.OPENORCH_TLS_KEY),
+              caFile: e.OPENORCH_TLS_CA ? path.resolve(e.OPENORCH_TLS_CA) : undefined,
+            }
+          : undefined,
     },
     publicUrl: e.OPENORCH_PUBLIC_URL,
     circuit: {
@@ -313,5 +357,6 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
       dailyBudgetUsd: e.OPENORCH_DEFAULT_DAILY_BUDGET_USD === 0 ? null : e.OPENORCH_DEFAULT_DAILY_BUDGET_USD,
     },
     log: { level: e.OPENORCH_LOG_LEVEL, pretty: wantsPrettyLogs(e.OPENORCH_PRETTY_LOGS) },
+    tracing: tracingConfigOf(cleaned),
   }
 }

@@ -3,6 +3,7 @@ import SqliteDatabase from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { createPrivateFile, ensurePrivateDir } from '../private-files.ts'
+import { postgresConnectionString } from './postgres-tls.ts'
 
 export type DialectName = 'sqlite' | 'postgres'
 
@@ -106,15 +107,17 @@ async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<
   const schema = options.schema
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema))
     throw new Error(`Invalid schema name ${schema}`)
+  // sslmode and its files as libpq reads them; a URL that cannot work is refused here, saying why.
+  const connectionString = postgresConnectionString(url)
   const clientConfig: pg.ClientConfig = {
-    connectionString: url,
+    connectionString,
     types: pgTypes,
     idle_in_transaction_session_timeout:
       options.idleInTransactionTimeoutMs ?? defaultIdleInTransactionTimeoutMs,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   }
   if (schema) {
-    const admin = new pg.Client({ connectionString: url })
+    const admin = new pg.Client({ connectionString })
     await admin.connect()
     try {
       await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
