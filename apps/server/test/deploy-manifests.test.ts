@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { loadConfig } from '../src/platform/config.ts'
 import { dialects } from './databases.ts'
+import { waitFor } from './kernel-harness.ts'
 import { serverDatabaseEnv, startServerProcess } from './server-process.ts'
 
 // The deployment files (decision 0036): every kustomize overlay rendered by kubectl and validated
@@ -517,7 +518,21 @@ describe.each(dialects)('health checks against real servers (%s)', (dialect) => 
 
   const portOf = (url: string) => new URL(url).port
 
-  it('passes for every process the overlay starts, and fails on 503 or a closed port', async () => {
+  /** The server's address once it prints it (two minutes: a first start on a busy machine is slow). */
+  function urlOf(child: ChildProcess): Promise<string> {
+    let out = ''
+    child.stdout!.on('data', (chunk) => {
+      out += chunk
+    })
+    return waitFor(() => /running at (http:\/\/\S+)/.exec(out)?.[1], {
+      what: 'the server to start',
+      timeoutMs: 120_000,
+    })
+  }
+
+  it('passes for every process the overlay starts, and fails on 503 or a closed port', {
+    timeout: 300_000,
+  }, async () => {
     const overlay = dialect === 'postgres' ? 'cluster' : 'single'
     const objects = render(overlay)
     const database = await serverDatabaseEnv(dialect, cleanups)
@@ -539,7 +554,7 @@ describe.each(dialects)('health checks against real servers (%s)', (dialect) => 
         'deploy-manifests-owner-key-0123456789',
         cleanups,
       )
-      const url = await server.url()
+      const url = await urlOf(server.child)
       urls.push(url)
       // What Prometheus scrapes from each pod, the HPA's metric among it.
       const metrics = await (await fetch(`${url}/metrics`)).text()
