@@ -1445,25 +1445,74 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
       await page.getByText('Step check is now step 3.').waitFor()
       expect(await steps.nth(2).getByLabel('Key').inputValue()).toBe('check')
       // And by dragging its handle (by hand: Playwright's dragTo cannot scroll while it drags, and a
-      // card is most of a screen tall): write below check, then back.
+      // card is most of a screen tall): write below check, then back. Each stage waits for what the
+      // page shows, not for time: the boxes measured once the layout holds still, the dragged card
+      // marked as dragged before the pointer moves on, the card under it marked as the drop place
+      // before the button is released, and then the order of the cards in the DOM.
+      const stepKeys = () =>
+        steps
+          .getByLabel('Key')
+          .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).value))
+      const settledBox = async (locator: Locator) => {
+        let last = ''
+        return waitFor(
+          async () => {
+            const box = await locator.boundingBox()
+            const now = JSON.stringify(box)
+            const same = box && now === last
+            last = now
+            return same ? box : undefined
+          },
+          { what: 'a step card to hold still', timeoutMs: 10_000, intervalMs: 100 },
+        )
+      }
+      const hasClass = (locator: Locator, name: string) =>
+        locator.evaluate((element, className) => element.classList.contains(className), name)
       const drag = async (from: number, to: number) => {
+        const before = await stepKeys()
+        const after = [...before]
+        after.splice(to, 0, ...after.splice(from, 1))
         const upper = steps.nth(Math.min(from, to))
         await upper.evaluate((element) => element.scrollIntoView({ block: 'start' }))
-        const handle = (await steps.nth(from).getByTestId('step-drag-handle').boundingBox())!
-        const target = (await steps.nth(to).boundingBox())!
+        const handle = await settledBox(steps.nth(from).getByTestId('step-drag-handle'))
+        const target = await settledBox(steps.nth(to))
+        // Inside the target card, and clear of the 20 px belt at the window's edges where Chromium
+        // scrolls the page during a drag (faster the longer a slow machine takes).
+        const viewport = page.viewportSize()!
+        const dropY = Math.min(target.y + 40, viewport.height - 60)
+        expect(dropY, 'the drop point is on the target card').toBeGreaterThan(target.y)
         await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2)
         await page.mouse.down()
-        await page.mouse.move(target.x + target.width / 2, target.y + 40, { steps: 8 })
+        await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2 + 12, { steps: 2 })
+        await waitFor(() => hasClass(steps.nth(from), 'opacity-60'), {
+          what: `step ${before[from]} to be dragged`,
+          timeoutMs: 10_000,
+          intervalMs: 50,
+        })
+        await page.mouse.move(target.x + target.width / 2, dropY, { steps: 8 })
+        // Chromium drops a dragover sent while the one before is still unanswered (a busy page): the
+        // pointer wiggles by a pixel, as a hand would, until the page shows where the card will land.
+        let wiggle = 0
+        await waitFor(
+          async () => {
+            if (await hasClass(steps.nth(to), 'outline-dashed')) return true
+            wiggle = 1 - wiggle
+            await page.mouse.move(target.x + target.width / 2 + wiggle, dropY)
+            return false
+          },
+          { what: `step ${before[to]} to be marked as the drop place`, timeoutMs: 10_000, intervalMs: 50 },
+        )
         await page.mouse.up()
+        await expect.poll(stepKeys, { timeout: 10_000 }).toEqual(after)
       }
       await drag(1, 2)
       await page.getByText('Step write is now step 3.').waitFor()
-      expect(await steps.nth(1).getByLabel('Key').inputValue()).toBe('check')
+      expect(await stepKeys()).toEqual(['find', 'check', 'write'])
       // After the move, write follows check (the step before): the graph says so.
       await graph.getByRole('group', { name: 'Step 3: write, bot Newsletter writer, after check' }).waitFor()
       await drag(2, 1)
       await page.getByText('Step write is now step 2.').waitFor()
-      expect(await steps.nth(1).getByLabel('Key').inputValue()).toBe('write')
+      expect(await stepKeys()).toEqual(['find', 'write', 'check'])
 
       // A condition the server refuses (a broken pattern) is named at its step and field.
       const check = steps.nth(2)
@@ -1585,11 +1634,78 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
       await approval.getByRole('button', { name: 'Approve the output of step draft' }).click()
       await hasText(page.getByTestId('approval-outcome'), 'Approved: the pipeline goes on after step draft.')
       await runUntil(briefRun.body.id, 'completed')
+
+      // The bot form: a fallback model and what starts when a run completes. A refusal (a fallback
+      // without a model) is shown at its row's field; saved, the bot's page and the form after a
+      // reload show both. (Removed again at the end: no later run starts anything.)
+      const writerId = botIds['Newsletter writer']!
+      await page.goto(`/bots/${writerId}/edit`)
+      await page.getByRole('heading', { name: 'Edit Newsletter writer' }).waitFor()
+      const fallbacks = page.getByRole('group', { name: 'Fallback models' })
+      await hasText(fallbacks, 'If OpenAI is down (it failed again and again), these are tried in order.')
+      await fallbacks.getByRole('button', { name: 'Add a fallback' }).click()
+      const fallback = fallbacks.getByRole('group', { name: 'Fallback 1' })
+      await fallback.getByLabel('Provider').selectOption('openai')
+      await fallback.getByLabel('Model').fill('')
+      const followUps = page.getByRole('group', { name: 'When a run completes' })
+      await followUps.getByRole('button', { name: 'Add a follow-up' }).click()
+      const first = followUps.getByRole('group', { name: 'Follow-up 1' })
+      await first.getByLabel('Start').selectOption('pipeline')
+      await first.getByLabel('Pipeline').selectOption({ label: '☕ Morning brief' })
+      await first.getByLabel('When').selectOption('on_new')
+      await first.getByLabel('Give it this run’s output as input').uncheck()
+      await followUps.getByRole('button', { name: 'Add a follow-up' }).click()
+      const second = followUps.getByRole('group', { name: 'Follow-up 2' })
+      // The bot itself is not offered: a bot cannot start itself.
+      expect(await second.getByLabel('Bot').locator('option').allInnerTexts()).not.toContain(
+        '✍️ Newsletter writer',
+      )
+      await second.getByLabel('Bot').selectOption({ label: '🧮 Price checker' })
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      const modelField = fallback.getByLabel('Model')
+      await waitFor(async () => (await modelField.getAttribute('aria-invalid')) === 'true', {
+        what: 'the fallback’s model marked invalid',
+      })
+      const modelError = await modelField.evaluate(
+        (input) => document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent ?? '',
+      )
+      expect(modelError.length).toBeGreaterThan(0)
+      expect(await fallback.locator('.text-red-700').count()).toBe(1)
+      expect(await first.locator('.text-red-700').count()).toBe(0)
+      await checkA11y(page, 'edit bot with a refused fallback')
+      await fallback.getByLabel('Model').fill('gpt-4o')
+      await page.getByRole('button', { name: 'Save changes' }).click()
+      await page.waitForURL(`${url}/bots/${writerId}`)
+      const chain = page.getByTestId('bot-chain')
+      await hasText(chain, 'OpenAI · gpt-4o')
+      await hasText(chain, 'Pipeline Morning brief — Only when the result is new, without the output')
+      await hasText(chain, 'Bot Price checker — After every completed run, gets the output')
+      await checkA11y(page, 'bot detail with fallbacks and follow-ups')
+      const savedBot = await api<{ fallbacks: unknown; onComplete: unknown }>('GET', `/bots/${writerId}`)
+      expect(savedBot.body.fallbacks).toEqual([{ provider: 'openai', model: 'gpt-4o' }])
+      expect(savedBot.body.onComplete).toEqual([
+        { start: { pipelineId: brief.body.id }, when: 'on_new', passOutput: false },
+        { start: { botId: botIds['Price checker'] }, when: 'always', passOutput: true },
+      ])
+      await page.goto(`/bots/${writerId}/edit`)
+      await page.reload()
+      await page.getByRole('heading', { name: 'Edit Newsletter writer' }).waitFor()
+      expect(await fallback.getByLabel('Model').inputValue()).toBe('gpt-4o')
+      expect(await first.getByLabel('Pipeline').inputValue()).toBe(brief.body.id)
+      expect(await first.getByLabel('Pipeline').locator('option:checked').innerText()).toBe(
+        '☕ Morning brief',
+      )
+      expect(await first.getByLabel('When').inputValue()).toBe('on_new')
+      expect(await first.getByLabel('Give it this run’s output as input').isChecked()).toBe(false)
+      expect(await second.getByLabel('Bot').inputValue()).toBe(botIds['Price checker'])
+      expect(await second.getByLabel('Give it this run’s output as input').isChecked()).toBe(true)
+      await checkA11y(page, 'edit bot with fallbacks and follow-ups')
+      expect((await api('PATCH', `/bots/${writerId}`, { fallbacks: [], onComplete: [] })).status).toBe(200)
     } finally {
       await context.close()
     }
     expect(problems).toEqual([])
-  }, 180_000)
+  }, 240_000)
 
   /**
    * Stable screenshots: the walk-through's data gets fixed times before `shotNow` (runs, their log

@@ -390,7 +390,9 @@ export function BotChainSummary({ bot }: { bot: Bot }) {
                   <li key={index}>
                     <span aria-hidden="true">▶ </span>
                     {target.kind === 'bot' ? t('bot.onCompleteBot') : t('bot.onCompletePipeline')}{' '}
-                    <Link href={href}>{name ?? target.id}</Link>
+                    <Link href={href} className="underline">
+                      {name ?? target.id}
+                    </Link>
                     {' — '}
                     {t(`bot.onCompleteWhen.${rule.when}` as MessageKey)},{' '}
                     {rule.passOutput ? t('bot.onCompleteWithOutput') : t('bot.onCompleteWithoutOutput')}
