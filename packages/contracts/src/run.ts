@@ -119,6 +119,12 @@ export const runSchema = z
     deadLettered: z
       .boolean()
       .describe('True when the run failed for good after its retries; retriable by hand.'),
+    traceId: z
+      .string()
+      .nullable()
+      .describe(
+        'The OpenTelemetry trace the run belongs to (32 hex digits): look it up in your tracing backend. Null when tracing is off (no `OTEL_EXPORTER_OTLP_ENDPOINT`) or the trace is unknown.',
+      ),
     createdAt: isoTime,
     startedAt: isoTime.nullable(),
     finishedAt: isoTime.nullable(),
@@ -138,7 +144,7 @@ export const runSchema = z
  *   trigger: 'schedule', input: null, output: { text: '…' }, outputHash: 'ab12…', isNew: true,
  *   attempt: 1, maxAttempts: 3, priority: 0, tokensIn: 812, tokensOut: 240, costUsd: 0.0031,
  *   durationMs: 4120, error: null, waitReason: null, correlationKey: null, waitUntil: null,
- *   deadLettered: false,
+ *   deadLettered: false, traceId: null,
  *   createdAt: '2026-01-01T08:00:00.000Z', startedAt: '2026-01-01T08:00:00.120Z',
  *   finishedAt: '2026-01-01T08:00:04.240Z',
  * }

@@ -75,6 +75,8 @@ export interface ApiRun {
   correlationKey: string | null
   waitUntil: string | null
   deadLettered: boolean
+  /** The OpenTelemetry trace the run belongs to; null when tracing is off or unknown. */
+  traceId: string | null
   createdAt: string
   startedAt: string | null
   finishedAt: string | null

@@ -1,6 +1,7 @@
 import type { EgressPolicy } from '../platform/egress/egress.ts'
 import { AppError } from '../platform/errors.ts'
 import { secretScrubber } from '../platform/secret-scrubber.ts'
+import { withNotificationSpan } from '../platform/tracing.ts'
 import type { Executor } from '../runs/executor.ts'
 import { RunFailure } from '../runs/run.failure.ts'
 import type { RunService } from '../runs/runs.ts'
@@ -108,7 +109,10 @@ export function createNotificationExecutor(deps: {
     // Sending is the side effect: a worker that lost the run must not send it as well.
     await assertLease()
     try {
-      await channel.adapter.send(message, { config: channel.config, signal, egress: deps.egress })
+      await withNotificationSpan(
+        { channelType: channel.row.type, channelId: channel.row.id, event: input.event },
+        () => channel.adapter.send(message, { config: channel.config, signal, egress: deps.egress }),
+      )
     } catch (error) {
       if (signal.aborted) throw signal.reason
       deps.onNotified?.(

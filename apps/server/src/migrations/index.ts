@@ -33,6 +33,7 @@ import { quietHours } from './0032-quiet-hours.ts'
 import { pipelines } from './0033-pipelines.ts'
 import { providerCircuits } from './0034-provider-circuits.ts'
 import { botOnComplete } from './0035-bot-on-complete.ts'
+import { runTrace } from './0036-run-trace.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -70,4 +71,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0033-pipelines': pipelines,
   '0034-provider-circuits': providerCircuits,
   '0035-bot-on-complete': botOnComplete,
+  '0036-run-trace': runTrace,
 }

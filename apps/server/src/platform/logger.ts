@@ -2,6 +2,7 @@ import { runStatuses, runTriggers, usageGroupings } from '@openorch/contracts'
 import pino, { type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import { secretScrubber } from './secret-scrubber.ts'
+import { activeTraceFields } from './tracing.ts'
 
 export type { Logger }
 
@@ -62,9 +63,16 @@ export function createLogger(options: {
       // (secret-scrubber.ts); scrubbing the serialised line could break its JSON.
       formatters: { log: (fields) => secretScrubber.scrubLogFields(withQueryRedacted(fields)) },
       hooks: { logMethod: scrubMessage },
+      // The trace and span a line was written in, when tracing is on and a span is active (decision 0038).
+      mixin: traceFields,
     },
     options.destination ?? (options.pretty ? prettyStream() : pino.destination(1)),
   )
+}
+
+// A new object each time: pino assigns the line's fields into what the mixin returns.
+function traceFields(): object {
+  return activeTraceFields() ?? {}
 }
 
 /** Log messages are text too; an Error logged without one would give its message unscrubbed. */

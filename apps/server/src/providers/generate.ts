@@ -1,5 +1,6 @@
 import { jsonSchema, type ModelMessage, Output, streamText, type ToolSet, tool } from 'ai'
 import type { Logger } from '../platform/logger.ts'
+import { startLlmSpan } from '../platform/tracing.ts'
 import { type FetchFunction, languageModelOf } from './language-model.ts'
 import { baseUrlOf, providerCatalog } from './provider.catalog.ts'
 import { providerErrorOf } from './provider.classify.ts'
@@ -143,15 +144,24 @@ export async function generate(
     return { text, tokensIn, tokensOut, model: answeredBy, finishReason, toolCalls, responseMessages }
   }
 
+  // The call's span (GenAI conventions), when tracing is on: model, usage, or why it failed.
+  const span = startLlmSpan({ provider, model, baseUrl, maxOutputTokens: request.maxOutputTokens })
   const running = consume()
   running.catch(() => {}) // settled by the race below; a late rejection after an abort is expected
   try {
-    return await Promise.race([running, aborted])
+    const result = await Promise.race([running, aborted])
+    span?.finish(result)
+    return result
   } catch (error) {
-    if (request.signal.aborted) throw request.signal.reason
-    if (error instanceof DeltaCallbackError) throw error.error
-    if (idle.signal.aborted) throw timeoutError()
-    throw providerErrorOf(provider, error, baseUrl)
+    const thrown = request.signal.aborted
+      ? request.signal.reason
+      : error instanceof DeltaCallbackError
+        ? error.error
+        : idle.signal.aborted
+          ? timeoutError()
+          : providerErrorOf(provider, error, baseUrl)
+    span?.fail(thrown instanceof ProviderError ? thrown.code : request.signal.aborted ? 'aborted' : 'error')
+    throw thrown
   } finally {
     clearTimeout(timer)
     signal.removeEventListener('abort', onAbort)

@@ -23,6 +23,8 @@ const columns = [
   'timeout_ms',
   'concurrency_key',
   'concurrency_limit',
+  'trace_id',
+  'trace_parent',
   'created_at',
   'updated_at',
 ] as const satisfies ReadonlyArray<keyof RunRow>

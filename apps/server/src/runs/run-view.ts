@@ -63,6 +63,7 @@ export function runJsonOf(views: readonly RunKindView[]): RunJsonOf {
       correlationKey: run.correlationKey,
       waitUntil: iso(run.waitUntil),
       deadLettered: run.deadLettered,
+      traceId: run.traceId ?? null,
       createdAt: new Date(run.createdAt).toISOString(),
       startedAt: iso(run.startedAt),
       finishedAt: iso(run.finishedAt),

@@ -38,6 +38,8 @@ export function toRun(row: RunRow): Run {
     waitUntil: row.wait_until === null || row.wait_until === undefined ? null : Number(row.wait_until),
     concurrencyKey: row.concurrency_key,
     deadLettered: row.dead_lettered_at !== null,
+    traceId: row.trace_id ?? null,
+    traceParent: row.trace_parent ?? null,
     runAt: Number(row.run_at),
     createdAt: Number(row.created_at),
     startedAt: row.started_at === null ? null : Number(row.started_at),

@@ -6,6 +6,7 @@ import { afterCommit, writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
+import { hasActiveSpan, isTracing, startRunTrace } from '../platform/tracing.ts'
 import { insertRunsWithoutKeys } from './enqueue.postgres.ts'
 import { insertRunsWithoutKeysSqlite } from './enqueue.sqlite.ts'
 import { waitForChildren } from './executor.ts'
@@ -40,14 +41,23 @@ export interface RunServiceDeps {
 
 export type RunService = ReturnType<typeof createRunService>
 
+/** Parent run id → its run span's traceparent (undefined: no lookup was needed). */
+type ParentTraces = Map<string, string> | undefined
+
 export function createRunService(deps: RunServiceDeps) {
   const { database, clock, log } = deps
   let warned = false
 
-  function newRow(request: EnqueueRequest, now: number): RunRow {
+  function newRow(request: EnqueueRequest, now: number, parentTraces?: ParentTraces): RunRow {
     if (!request.kind) throw new AppError('run_kind_required', 'A run needs a kind.', 400)
+    const id = newId()
+    // The run's span: a child of the request or run that asked for it (nothing while tracing is off).
+    const traced = startRunTrace(
+      { id, kind: request.kind, trigger: request.trigger, tenantId: request.tenantId },
+      request.parentRunId ? parentTraces?.get(request.parentRunId) : undefined,
+    )
     return {
-      id: newId(),
+      id,
       tenant_id: request.tenantId,
       kind: request.kind,
       subject_id: request.subjectId ?? null,
@@ -77,6 +87,8 @@ export function createRunService(deps: RunServiceDeps) {
       correlation_key: null,
       wait_until: null,
       duration_ms: null,
+      trace_id: traced.traceId,
+      trace_parent: traced.traceParent,
       created_at: now,
       started_at: null,
       finished_at: null,
@@ -114,11 +126,33 @@ export function createRunService(deps: RunServiceDeps) {
     return { pending, drop: level === 'drop' }
   }
 
+  /**
+   * With tracing on, a run enqueued outside any span (a pipeline's step, a notification, both made by
+   * event consumers) joins its parent run's trace: the parents' stored contexts, read in one query.
+   */
+  async function parentTracesOf(db: Kysely<Tables>, requests: EnqueueRequest[]): Promise<ParentTraces> {
+    if (!isTracing() || hasActiveSpan()) return undefined
+    const ids = [...new Set(requests.flatMap((r) => (r.parentRunId ? [r.parentRunId] : [])))]
+    if (ids.length === 0) return undefined
+    const rows = await db
+      .selectFrom('runs')
+      .select(['id', 'tenant_id', 'trace_parent'])
+      .where('id', 'in', ids.slice(0, 500))
+      .execute()
+    const tenants = new Map(requests.map((r) => [r.parentRunId, r.tenantId]))
+    return new Map(
+      rows.flatMap((row) =>
+        row.trace_parent && tenants.get(row.id) === row.tenant_id ? [[row.id, row.trace_parent]] : [],
+      ),
+    )
+  }
+
   /** Drops scheduled requests when the queue is full; returns results so far and the rows to insert. */
   function admitted(
     requests: EnqueueRequest[],
     now: number,
     queue: { pending: number; drop: boolean },
+    parentTraces?: ParentTraces,
   ): { results: EnqueueResult[]; accepted: { index: number; row: RunRow }[] } {
     const results: EnqueueResult[] = new Array(requests.length)
     const accepted: { index: number; row: RunRow }[] = []
@@ -131,7 +165,7 @@ export function createRunService(deps: RunServiceDeps) {
         )
         deps.onDropped?.(request, reason)
         results[index] = { status: 'dropped', reason, pending: queue.pending }
-      } else accepted.push({ index, row: newRow(request, now) })
+      } else accepted.push({ index, row: newRow(request, now, parentTraces) })
     })
     return { results, accepted }
   }
@@ -169,7 +203,12 @@ export function createRunService(deps: RunServiceDeps) {
   async function enqueueMany(requests: EnqueueRequest[]): Promise<EnqueueResult[]> {
     if (requests.length === 0) return []
     const now = clock.now()
-    const { results, accepted } = admitted(requests, now, await admit(requests))
+    const { results, accepted } = admitted(
+      requests,
+      now,
+      await admit(requests),
+      await parentTracesOf(database.db, requests),
+    )
     if (accepted.length > 0) {
       const withoutKeys = accepted.every((a) => a.row.idempotency_key === null)
       const rows = accepted.map((a) => a.row)
@@ -196,7 +235,7 @@ export function createRunService(deps: RunServiceDeps) {
     const queue = requests.some((r) => r.trigger === 'schedule')
       ? levelOf(await countPendingRuns({ ...database, db: trx }, now))
       : { pending: -1, drop: false }
-    const { results, accepted } = admitted(requests, now, queue)
+    const { results, accepted } = admitted(requests, now, queue, await parentTracesOf(trx, requests))
     if (accepted.length > 0) {
       const inserted = await insertIn(
         trx,

@@ -36,6 +36,10 @@ export interface RunsTable {
   /** The parking's deadline (epoch ms): past it the run times out. */
   wait_until: number | null
   duration_ms: number | null
+  /** The trace the run belongs to (sampled), shown as `traceId`; NULL while tracing is off (migration 0036). */
+  trace_id: string | null
+  /** The W3C traceparent of the run's span, the parent of each attempt's span. */
+  trace_parent: string | null
   created_at: number
   started_at: number | null
   finished_at: number | null

@@ -38,6 +38,10 @@ export interface Run {
   waitUntil: number | null
   concurrencyKey: string | null
   deadLettered: boolean
+  /** The trace the run belongs to (null while tracing is off or unknown). */
+  traceId: string | null
+  /** The run span's W3C traceparent: each attempt's span is its child. */
+  traceParent: string | null
   runAt: number
   createdAt: number
   startedAt: number | null

@@ -3,6 +3,7 @@ import type { Clock } from '../platform/clock.ts'
 import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
+import { startAttemptTrace, withinTrace } from '../platform/tracing.ts'
 import {
   type ExecutorRegistry,
   type ExecutorResult,
@@ -312,7 +313,12 @@ export class Worker {
     // Created on first use: most runs never log, and a child logger per run is measurable garbage.
     let runLog: Logger | undefined
     const log = () => {
-      runLog ??= this.log.child({ runId: run.id, kind: run.kind, attempt: run.attempt })
+      runLog ??= this.log.child({
+        runId: run.id,
+        tenantId: run.tenantId,
+        kind: run.kind,
+        attempt: run.attempt,
+      })
       return runLog
     }
     const timeout =
@@ -343,7 +349,9 @@ export class Worker {
         }
       },
     }
-    void this.runExecutor(active, context)
+    // The attempt's span (tracing on): the executor's LLM calls, tools and log lines belong to it.
+    const attempt = startAttemptTrace(run)
+    void withinTrace(attempt, () => this.runExecutor(active, context))
       .then(
         (result) => this.settlementFor(active, result, undefined),
         (error) => this.settlementFor(active, undefined, error),
@@ -369,6 +377,10 @@ export class Worker {
       .catch((error) =>
         log().error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'),
       )
+        attempt?.end(
+          settlement?.outcome ?? 'aborted',
+          settlement && 'error' in settlement ? settlement.error : undefined,
+        )
       .finally(() => {
         freeSlot()
         this.active.delete(run.id)

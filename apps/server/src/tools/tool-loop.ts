@@ -1,4 +1,5 @@
 import type { ModelMessage, ToolResultPart } from 'ai'
+import { withToolSpan } from '../platform/tracing.ts'
 import type { GenerateResult, ModelTool, ModelToolCall } from '../providers/provider.types.ts'
 import { RunFailure } from '../runs/run.failure.ts'
 import { type ToolContext, ToolError, type ToolFunction } from './tool.types.ts'
@@ -221,7 +222,20 @@ async function refused(
   }
 }
 
-async function runCall(
+/** One tool call in its span (`execute_tool <name>`, when tracing is on): an error-text result marks it failed. */
+function runCall(
+  call: ModelToolCall,
+  byName: Map<string, ToolFunction>,
+  options: ToolLoopOptions,
+): Promise<ToolResultPart> {
+  return withToolSpan(
+    { name: call.toolName, callId: call.toolCallId },
+    () => runCallUntraced(call, byName, options),
+    (part) => (part.output.type === 'error-text' ? part.output.value.split(':')[0] : undefined),
+  )
+}
+
+async function runCallUntraced(
   call: ModelToolCall,
   byName: Map<string, ToolFunction>,
   options: ToolLoopOptions,

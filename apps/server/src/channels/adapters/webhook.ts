@@ -11,6 +11,7 @@ import {
 } from '../../platform/egress/egress.ts'
 import { networkFailureReason } from '../../platform/egress/network-reason.ts'
 import { AppError } from '../../platform/errors.ts'
+import { injectTraceHeaders } from '../../platform/tracing.ts'
 import { parseRetryAfter } from '../../providers/provider.error.ts'
 import { maxRetryDelayMs } from '../../runs/retry.ts'
 import { type ChannelAdapter, ChannelError } from '../channel.types.ts'
@@ -76,7 +77,8 @@ export async function postToChannel(
   try {
     const response = await fetchFor(options.egress)(url, {
       method: 'POST',
-      headers,
+      // The delivery's W3C trace context (tracing on): the receiver can join the run's trace.
+      headers: injectTraceHeaders({ ...headers }),
       body,
       redirect: 'manual',
       signal,

@@ -1,5 +1,6 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { type EgressPolicy, egressFetch, type FetchFunction } from '../../platform/egress/egress.ts'
+import { withTraceHeaders } from '../../platform/tracing.ts'
 
 // The fetch an HTTP MCP connection uses: through the tools' egress guard (the address checked after
 // DNS resolution is the one connected to, so DNS rebinding cannot reach a private address; every
@@ -21,7 +22,8 @@ export function guardedMcpFetch(
   }
   const guarded = fetch
   return async (url, init) => {
-    const response = await guarded(url, init)
+    // The tool call's W3C trace context (tracing on): the MCP server can join the run's trace.
+    const response = await guarded(url, withTraceHeaders(init))
     // Statuses without a body cannot be rebuilt with one (and carry nothing to cap).
     if (!response.body || [101, 204, 205, 304].includes(response.status)) return response
     const isStream = (response.headers.get('content-type') ?? '').includes('text/event-stream')
