@@ -122,7 +122,8 @@ export async function migrateToPostgres(options: MigrateOptions): Promise<Migrat
     for (const plan of plans) {
       const state = progress.get(plan.name)
       if (state?.done) {
-        options.out(`  ${plan.name}: ${state.copied.toLocaleString('en-US')} rows (copied before)`)
+        if (state.copied > 0)
+          options.out(`  ${plan.name}: ${state.copied.toLocaleString('en-US')} rows (copied before)`)
         total += state.copied
         continue
       }
@@ -493,7 +494,7 @@ async function copyTable(
       )
       await client.query('COMMIT')
       if (done) {
-        say(true)
+        if (copied > 0) say(true)
         return copied
       }
     } catch (error) {
