@@ -358,6 +358,10 @@ export class Worker {
       )
       .then(async (settlement) => {
         clearTimeout(timeout)
+        attempt?.end(
+          settlement?.outcome ?? 'aborted',
+          settlement && 'error' in settlement ? settlement.error : undefined,
+        )
         // The slot is free once the executor returned; writing the result claims the next run for it.
         freeSlot()
         if (!settlement) this.tick()
@@ -377,10 +381,6 @@ export class Worker {
       .catch((error) =>
         log().error({ err: toError(error) }, 'settling run failed; it will be rescued after its lease'),
       )
-        attempt?.end(
-          settlement?.outcome ?? 'aborted',
-          settlement && 'error' in settlement ? settlement.error : undefined,
-        )
       .finally(() => {
         freeSlot()
         this.active.delete(run.id)
