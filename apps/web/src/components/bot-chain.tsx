@@ -350,8 +350,6 @@ export function OnCompleteEditor({
 /** The bot's fallbacks and follow-ups as its page shows them (read-only, linked by name). */
 export function BotChainSummary({ bot }: { bot: Bot }) {
   const { t } = useI18n()
-  const botOptions = useBotOptions()
-  const pipelineOptions = usePipelineOptions()
   return (
     <dl className="mt-3 grid grid-cols-1 gap-3 text-sm sm:grid-cols-2" data-testid="bot-chain">
       <div>
@@ -374,35 +372,41 @@ export function BotChainSummary({ bot }: { bot: Bot }) {
       <div>
         <dt className="text-slate-600 dark:text-slate-400">{t('bot.onComplete')}</dt>
         <dd>
-          {bot.onComplete.length === 0 ? (
-            t('bot.onCompleteNone')
-          ) : (
-            <ul className="space-y-1">
-              {bot.onComplete.map((rule, index) => {
-                const target = targetOf(rule)
-                const name =
-                  target.kind === 'bot'
-                    ? botOptions.byId.get(target.id)?.name
-                    : pipelineOptions.byId.get(target.id)?.name
-                const href = `/${target.kind === 'bot' ? 'bots' : 'pipelines'}/${encodeURIComponent(target.id)}`
-                return (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: rules have no id of their own
-                  <li key={index}>
-                    <span aria-hidden="true">▶ </span>
-                    {target.kind === 'bot' ? t('bot.onCompleteBot') : t('bot.onCompletePipeline')}{' '}
-                    <Link href={href} className="underline">
-                      {name ?? target.id}
-                    </Link>
-                    {' — '}
-                    {t(`bot.onCompleteWhen.${rule.when}` as MessageKey)},{' '}
-                    {rule.passOutput ? t('bot.onCompleteWithOutput') : t('bot.onCompleteWithoutOutput')}
-                  </li>
-                )
-              })}
-            </ul>
-          )}
+          {bot.onComplete.length === 0 ? t('bot.onCompleteNone') : <FollowUpList rules={bot.onComplete} />}
         </dd>
       </div>
     </dl>
+  )
+}
+
+/** Its own component: the names of bots and pipelines are fetched only for a bot that has follow-ups. */
+function FollowUpList({ rules }: { rules: readonly OnComplete[] }) {
+  const { t } = useI18n()
+  const botOptions = useBotOptions()
+  const pipelineOptions = usePipelineOptions()
+  return (
+    <ul className="space-y-1">
+      {rules.map((rule, index) => {
+        const target = targetOf(rule)
+        const name =
+          target.kind === 'bot'
+            ? botOptions.byId.get(target.id)?.name
+            : pipelineOptions.byId.get(target.id)?.name
+        const href = `/${target.kind === 'bot' ? 'bots' : 'pipelines'}/${encodeURIComponent(target.id)}`
+        return (
+          // biome-ignore lint/suspicious/noArrayIndexKey: rules have no id of their own
+          <li key={index}>
+            <span aria-hidden="true">▶ </span>
+            {target.kind === 'bot' ? t('bot.onCompleteBot') : t('bot.onCompletePipeline')}{' '}
+            <Link href={href} className="underline">
+              {name ?? target.id}
+            </Link>
+            {' — '}
+            {t(`bot.onCompleteWhen.${rule.when}` as MessageKey)},{' '}
+            {rule.passOutput ? t('bot.onCompleteWithOutput') : t('bot.onCompleteWithoutOutput')}
+          </li>
+        )
+      })}
+    </ul>
   )
 }
