@@ -15,6 +15,7 @@ import { createTestCa, type Issued } from './test-certificates.ts'
 // certificates made by openssl here, a client that trusts only the test's root CA.
 
 const bin = path.join(import.meta.dirname, '..', 'bin', 'openorch.mjs')
+const ownerKey = 'oo_test_owner_key_0123456789abcdef'
 const cleanups: Array<() => Promise<void> | void> = []
 let dir = ''
 let root: Issued
@@ -34,7 +35,7 @@ function start(env: Record<string, string>) {
       PORT: '0',
       OPENORCH_DATA_DIR: dataDir,
       DATABASE_URL: '',
-      OPENORCH_API_KEY: 'oo_test_owner_key_0123456789abcdef',
+      OPENORCH_API_KEY: ownerKey,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -151,6 +152,17 @@ describe('HTTPS from OPENORCH_TLS_CERT and OPENORCH_TLS_KEY', () => {
     expect(badUrl.headers.get('strict-transport-security')).toBe(hstsValue)
     const dashboard = await undiciFetch(`${url}/no-such-page`, { dispatcher: agent })
     expect(dashboard.headers.get('strict-transport-security')).toBe(hstsValue)
+    // The live feed writes its own head (a hijacked reply): it carries HSTS too.
+    const stream = new AbortController()
+    const feed = await undiciFetch(`${url}/api/v1/events`, {
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${ownerKey}` },
+      signal: stream.signal,
+    })
+    expect(feed.status).toBe(200)
+    expect(feed.headers.get('content-type')).toContain('text/event-stream')
+    expect(feed.headers.get('strict-transport-security')).toBe(hstsValue)
+    stream.abort()
 
     // Plain HTTP on the same port is refused by the handshake: no answer at all.
     const plain = await new Promise<string>((resolve) => {
