@@ -230,6 +230,10 @@ export const de: Record<MessageKey, string> = {
   'run.cost': 'Kosten',
   'run.attempt': 'Versuch',
   'run.attemptOf': '{n} von {max}',
+  'run.trace': 'Trace',
+  'run.traceCopy': 'Trace-ID kopieren',
+  'run.traceCopied': 'Trace-ID kopiert.',
+  'run.traceCopyFailed': 'Kopieren fehlgeschlagen: ID markieren und von Hand kopieren.',
   'run.error': 'Was schiefging',
   'run.whatToDo': 'Was tun:',
   'run.deadLettered':

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { lazy, Suspense, useMemo } from 'react'
+import { lazy, Suspense, useMemo, useState } from 'react'
 import { ToolCallItem } from '../components/tool-call.tsx'
 import { Button, Card, ErrorNote, Loading, PageTitle, StatusBadge } from '../components/ui.tsx'
 import { useClient } from '../lib/api.tsx'
@@ -160,6 +160,7 @@ export default function RunDetail({ id }: { id: string }) {
             <Stat label={t('pipelineRun.version')} value={String(data.pipelineVersion)} />
           )}
         </dl>
+        {data.traceId && <TraceRow traceId={data.traceId} />}
       </Card>
 
       {waitsForApproval && (
@@ -308,6 +309,34 @@ export default function RunDetail({ id }: { id: string }) {
           </ol>
         </Card>
       </section>
+    </div>
+  )
+}
+
+/** The run's OpenTelemetry trace id (tracing on), to look it up in the tracing backend: with a copy button. */
+function TraceRow({ traceId }: { traceId: string }) {
+  const { t } = useI18n()
+  const [copied, setCopied] = useState('')
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(traceId)
+      setCopied(t('run.traceCopied'))
+    } catch {
+      setCopied(t('run.traceCopyFailed'))
+    }
+  }
+  return (
+    <div className="mt-3 flex flex-wrap items-center gap-2 text-sm">
+      <span className="text-slate-600 dark:text-slate-400">{t('run.trace')}</span>
+      <code className="break-all font-mono" data-testid="run-trace-id">
+        {traceId}
+      </code>
+      <Button className="px-2 py-1" onClick={() => void copy()} aria-label={t('run.traceCopy')}>
+        {t('keys.copy')}
+      </Button>
+      <span role="status" className="empty:hidden">
+        {copied}
+      </span>
     </div>
   )
 }
