@@ -28,6 +28,7 @@ import type {
 } from './runs/run.table.ts'
 import type { RunLogsTable } from './runs/run-log.table.ts'
 import type { SchedulesTable } from './schedules/schedule.table.ts'
+import type { ClusterProcessesTable, SystemModeTable } from './system/system.table.ts'
 import type { TenantsTable } from './tenants/tenant.table.ts'
 import type { McpServersTable } from './tools/mcp/mcp-server.table.ts'
 import type { ToolPoliciesTable } from './tools/tool-policy.table.ts'
@@ -42,6 +43,8 @@ import type {
 
 /** Every table of the server, as Kysely sees it. */
 export interface Tables {
+  system_mode: SystemModeTable
+  cluster_processes: ClusterProcessesTable
   tenants: TenantsTable
   api_keys: ApiKeysTable
   runs: RunsTable

@@ -12,9 +12,9 @@ import { closeAmqpConnections } from './channels/adapters/amqp.ts'
 import { closeEmailTransports } from './channels/adapters/email.ts'
 import { builtInChannelAdapters } from './channels/adapters/index.ts'
 import { closeNatsConnections } from './channels/adapters/nats.ts'
-import { createChannels, type TelegramInboundPeople } from './channels/channels.ts'
+import { type ChannelsDomain, createChannels, type TelegramInboundPeople } from './channels/channels.ts'
 import { createPush } from './channels/push/push.ts'
-import type { Tables } from './database.ts'
+import type { Db, Tables } from './database.ts'
 import { migrations } from './migrations/index.ts'
 import { createOperationsMetrics } from './operations/operations-metrics.ts'
 import { createPipelines } from './pipelines/pipelines.ts'
@@ -23,7 +23,7 @@ import { systemClock } from './platform/clock.ts'
 import type { Config } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
 import { openDatabase } from './platform/db/database.ts'
-import { migrateToLatest } from './platform/db/migrator.ts'
+import { type MigrationFactory, migrateToLatest } from './platform/db/migrator.ts'
 import { postgresTlsNotice } from './platform/db/postgres-tls.ts'
 import { createEgressPolicy } from './platform/egress/egress.ts'
 import { AppError, toError } from './platform/errors.ts'
@@ -32,17 +32,17 @@ import { createLogger, type Logger } from './platform/logger.ts'
 import { createMetrics } from './platform/metrics.ts'
 import { ensurePrivateDir } from './platform/private-files.ts'
 import { startTracing } from './platform/tracing.ts'
-import { createCircuitBreaker } from './providers/circuit-breaker.ts'
-import { createProviderService } from './providers/provider.service.ts'
+import { type CircuitBreaker, createCircuitBreaker } from './providers/circuit-breaker.ts'
+import { createProviderService, type ProviderService } from './providers/provider.service.ts'
 import { RetentionJob } from './retention/retention.job.ts'
 import { createRunKernel, type RunKernel } from './runs/kernel.ts'
 import { countDeadLetters, queueFigures } from './runs/run.store.ts'
 import { activeRunCounts } from './runs/run-counts.ts'
 import { slotOfKey } from './schedules/schedule.store.ts'
 import { createSchedules } from './schedules/schedules.ts'
-import { createClusterPresence } from './system/cluster-processes.ts'
-import { createOperatingMode } from './system/operating-mode.ts'
-import { commitOf, createSystemService } from './system/system.service.ts'
+import { type ClusterPresence, createClusterPresence } from './system/cluster-processes.ts'
+import { createOperatingMode, type OperatingModeService } from './system/operating-mode.ts'
+import { commitOf, createSystemService, type SystemService } from './system/system.service.ts'
 import { createMcpServers } from './tools/mcp/mcp.ts'
 import {
   closeCodeWorkers,
@@ -275,40 +275,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     version: serverVersion,
   })
   await presence.start()
-  const system = createSystemService({
+  const system = systemServiceOf({
     database,
-    clock: systemClock,
-    version: serverVersion,
-    migrations,
-    presence,
-    mode,
     sqlitePath: database.dialect === 'sqlite' ? config.database.sqlitePath : null,
-    commit: commitOf(process.env, fileURLToPath(new URL('.', import.meta.url))),
-    async queue(now) {
-      const [due, active, deadLetters] = await Promise.all([
-        queueFigures(database, now),
-        activeRunCounts(database),
-        countDeadLetters(database.db),
-      ])
-      return { due: due.depth, oldestDueAt: due.oldestRunAt, ...active, deadLetters }
-    },
-    async providers(tenantId) {
-      return Promise.all(
-        (await providers.list(tenantId)).map(async (provider) => ({
-          name: provider.name,
-          status: provider.status,
-          circuit: (await circuit.state(tenantId, provider.name)).state,
-        })),
-      )
-    },
-    async channels(tenantId) {
-      return (await channels.service.list(tenantId)).map((channel) => ({
-        id: channel.id,
-        name: channel.name,
-        type: channel.type,
-        status: channel.status,
-      }))
-    },
+    migrations,
+    mode,
+    presence,
+    providers,
+    circuit,
+    channels,
   })
   // A mode that widens (paused → normal, a lower level) lets the worker claim at once.
   mode.onChange(() => kernel.worker.nudge())
@@ -480,4 +455,54 @@ export function telegramPeopleOf(deps: {
         : undefined
     },
   }
+}
+
+/** GET /api/v1/system's service, with what it reads of the other domains (also the tests' app). */
+export function systemServiceOf(deps: {
+  database: Db
+  /** The SQLite file, for its size; null on PostgreSQL. */
+  sqlitePath: string | null
+  migrations: Record<string, MigrationFactory>
+  mode: OperatingModeService
+  presence: ClusterPresence
+  providers: Pick<ProviderService, 'list'>
+  circuit: Pick<CircuitBreaker, 'state'>
+  channels: { service: Pick<ChannelsDomain['service'], 'list'> }
+}): SystemService {
+  const { database, providers, circuit, channels } = deps
+  return createSystemService({
+    database,
+    clock: systemClock,
+    version: serverVersion,
+    migrations: deps.migrations,
+    presence: deps.presence,
+    mode: deps.mode,
+    sqlitePath: deps.sqlitePath,
+    commit: commitOf(process.env, fileURLToPath(new URL('.', import.meta.url))),
+    async queue(now) {
+      const [due, active, deadLetters] = await Promise.all([
+        queueFigures(database, now),
+        activeRunCounts(database),
+        countDeadLetters(database.db),
+      ])
+      return { due: due.depth, oldestDueAt: due.oldestRunAt, ...active, deadLetters }
+    },
+    async providers(tenantId) {
+      return Promise.all(
+        (await providers.list(tenantId)).map(async (provider) => ({
+          name: provider.name,
+          status: provider.status,
+          circuit: (await circuit.state(tenantId, provider.name)).state,
+        })),
+      )
+    },
+    async channels(tenantId) {
+      return (await channels.service.list(tenantId)).map((channel) => ({
+        id: channel.id,
+        name: channel.name,
+        type: channel.type,
+        status: channel.status,
+      }))
+    },
+  })
 }

@@ -16,7 +16,7 @@ import { type ChannelAdapter, type ChannelsDomain, createChannels } from '../src
 import { createPush, type Push } from '../src/channels/push/push.ts'
 import type { Db } from '../src/database.ts'
 import type { StreamLimits } from '../src/events/events.routes.ts'
-import { telegramPeopleOf } from '../src/main.ts'
+import { systemServiceOf, telegramPeopleOf } from '../src/main.ts'
 import { migrations } from '../src/migrations/index.ts'
 import { createPipelines, type Pipelines } from '../src/pipelines/pipelines.ts'
 import type { Clock } from '../src/platform/clock.ts'
@@ -38,6 +38,8 @@ import {
 } from '../src/providers/provider.service.ts'
 import { defaultQuotas, type Quotas } from '../src/quotas/quotas.ts'
 import { createSchedules } from '../src/schedules/schedules.ts'
+import { createClusterPresence } from '../src/system/cluster-processes.ts'
+import { createOperatingMode } from '../src/system/operating-mode.ts'
 import { createMcpServers, type McpServers } from '../src/tools/mcp/mcp.ts'
 import {
   createBrowserPool,
@@ -237,6 +239,20 @@ export async function createTestApp(
     recordSecret(input.password)
     return createUser(input)
   }
+  // The operating mode and the process list as GET /system shows them (not started: no timers).
+  const mode = createOperatingMode({
+    database,
+    bus: kernel.bus,
+    clock: kernel.clock,
+    log: options.log ?? testLog,
+  })
+  const presence = createClusterPresence({
+    database,
+    clock: kernel.clock,
+    log: options.log ?? testLog,
+    roles: ['api', 'scheduler', 'worker'],
+    version: 'test',
+  })
   const app = await buildApp({
     database,
     kernel,
@@ -268,6 +284,19 @@ export async function createTestApp(
     channels,
     push,
     users,
+    system: {
+      service: systemServiceOf({
+        database,
+        sqlitePath: null,
+        migrations,
+        mode,
+        presence,
+        providers: vaulted.providers,
+        circuit,
+        channels,
+      }),
+      mode,
+    },
     ...(options.webRoot ? { webRoot: options.webRoot } : {}),
   })
   recordingAnswers(app)

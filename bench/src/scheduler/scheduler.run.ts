@@ -85,6 +85,7 @@ function botRow(id: string, index: number, createdAt: number): BotRow {
     tools: '[]',
     fallbacks: '[]',
     on_complete: '[]',
+    priority: 0,
     max_tool_iterations: 10,
     output_schema: null,
     consecutive_failures: 0,

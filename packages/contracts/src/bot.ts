@@ -131,6 +131,14 @@ const botFields = {
     .describe(
       'Bots or pipelines started when a run of this bot completes. A chain deeper than 10 is refused and logged.',
     ),
+  priority: z
+    .number()
+    .int()
+    .min(-100)
+    .max(100)
+    .describe(
+      'Higher runs first when runs wait for a worker. In the `degraded` operating mode only bots of at least the mode’s level start; the others’ runs wait (default 0).',
+    ),
   fallbacks: z
     .array(
       z.strictObject({
@@ -170,6 +178,7 @@ export const botCreateSchema = z
     outputSchema: botFields.outputSchema.default(null),
     fallbacks: botFields.fallbacks.default([]),
     onComplete: botFields.onComplete.default([]),
+    priority: botFields.priority.default(0),
   })
   .meta({ id: 'BotCreate', description: 'A new bot. Unknown fields are rejected.' })
 
@@ -241,6 +250,7 @@ export const botSchema = z
     maxToolIterations: z.number().int(),
     outputSchema: z.record(z.string(), z.unknown()).nullable(),
     fallbacks: z.array(z.object({ provider: z.enum(botProviderNames), model: z.string() })),
+    priority: z.number().int(),
     onComplete: z.array(
       z.object({
         start: z.union([z.object({ botId: z.string() }), z.object({ pipelineId: z.string() })]),

@@ -99,6 +99,7 @@ function settingsOf(row: BotRow): Required<BotExportDocument['bot']> {
     maxToolIterations: row.max_tool_iterations,
     outputSchema: outputSchemaOf(row),
     fallbacks: fallbacksOf(row),
+    priority: row.priority,
     onComplete: onCompleteOf(row),
   }
 }

@@ -98,6 +98,7 @@ const columnOf = {
   outputSchema: 'output_schema',
   fallbacks: 'fallbacks',
   onComplete: 'on_complete',
+  priority: 'priority',
 } as const satisfies Record<keyof BotUpdate, keyof BotRow>
 
 /** The enqueue request of a bot run: retries, timeout and per-bot concurrency come from the bot. */
@@ -120,6 +121,7 @@ export function botRunRequest(
     concurrencyKey: bot.overlap_policy === 'allow_all' ? null : `bot:${bot.id}`,
     concurrencyLimit: 1,
     idempotencyKey,
+    priority: bot.priority,
   }
 }
 
@@ -299,6 +301,7 @@ export function createBotService(deps: BotServiceDeps) {
       tools: JSON.stringify(input.tools),
       fallbacks: JSON.stringify(input.fallbacks),
       on_complete: JSON.stringify(input.onComplete),
+      priority: input.priority,
       max_tool_iterations: input.maxToolIterations,
       output_schema: input.outputSchema === null ? null : JSON.stringify(input.outputSchema),
       consecutive_failures: 0,

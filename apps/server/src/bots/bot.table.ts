@@ -27,6 +27,8 @@ export interface BotsTable {
   tools: string
   /** JSON array of `{ provider, model }` tried in order while the bot's provider's circuit is open. */
   fallbacks: string
+  /** Claim order, and the `degraded` mode's gate (migration 0037). */
+  priority: number
   /** JSON array of `{ start: { botId } | { pipelineId }, when, passOutput }` (migration 0035). */
   on_complete: string
   max_tool_iterations: number

@@ -5,7 +5,7 @@ import type { Clock } from '../platform/clock.ts'
 import { newId } from '../platform/ids.ts'
 import type { RunEvent } from '../runs/run.types.ts'
 import type { RunKindView } from '../runs/run-view.ts'
-import { type EnqueueRequest, type RunService, runIn } from '../runs/runs.ts'
+import { type EnqueueRequest, orchestrationPriority, type RunService, runIn } from '../runs/runs.ts'
 import type { NotificationInput } from './notification-message.ts'
 import { ruleMatches } from './notify-rules.ts'
 import { type QuietHours, quietUntil } from './quiet-hours.ts'
@@ -64,6 +64,7 @@ export function createNotifyConsumer(deps: {
         tenantId: event.tenantId,
         kind: notificationRunKind,
         trigger: 'event',
+        priority: orchestrationPriority,
         subjectId: channelId,
         parentRunId: event.runId,
         input,
@@ -156,6 +157,7 @@ export function createNotifyConsumer(deps: {
         tenantId: event.tenantId,
         kind: notificationRunKind,
         trigger: 'event',
+        priority: orchestrationPriority,
         subjectId: channelId,
         input: digest,
         runAt: until,

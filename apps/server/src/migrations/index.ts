@@ -34,6 +34,7 @@ import { pipelines } from './0033-pipelines.ts'
 import { providerCircuits } from './0034-provider-circuits.ts'
 import { botOnComplete } from './0035-bot-on-complete.ts'
 import { runTrace } from './0036-run-trace.ts'
+import { operatingMode } from './0037-operating-mode.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -72,4 +73,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0034-provider-circuits': providerCircuits,
   '0035-bot-on-complete': botOnComplete,
   '0036-run-trace': runTrace,
+  '0037-operating-mode': operatingMode,
 }

@@ -41,11 +41,12 @@ import { insertEventsFromSql } from './run-event.ts'
 // Parameters: $1 now, $2 worker id, $3 lease expiry, $4 kinds. The limit is written into the
 // statement, one prepared statement per limit: with `LIMIT $n` PostgreSQL cannot trust a generic plan
 // and re-plans the statement on every call, which costs more than running it.
-export const claimSql = (limit: number) => `
+// With `fromPriority` ($5) only runs of at least that priority (the `degraded` operating mode).
+export const claimSql = (limit: number, fromPriority = false) => `
 WITH locked AS MATERIALIZED (
   SELECT c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at FROM (
     SELECT id, concurrency_key, concurrency_limit, priority, run_at FROM run_queue
-    WHERE lease_expires_at IS NULL AND run_at <= $1 AND kind = ANY($4::text[])
+    WHERE lease_expires_at IS NULL AND run_at <= $1 AND kind = ANY($4::text[])${fromPriority ? ' AND priority >= $5' : ''}
     ORDER BY priority DESC, run_at, id
     LIMIT ${limit + claimWindowExtra}
     FOR UPDATE SKIP LOCKED
@@ -196,7 +197,8 @@ export function createPostgresQueue(database: Db): RunQueue {
   const queue: RunQueue = {
     async claim(options) {
       if (options.kinds.length === 0) return []
-      if (Math.floor(options.limit) === 1) {
+      const fromPriority = options.minPriority !== undefined
+      if (Math.floor(options.limit) === 1 && !fromPriority) {
         // One run (a one-by-one worker's every claim): the function, one round trip of index lookups.
         const { rows } = await pool.query<RunRow>({
           name: 'openorch_claim_one',
@@ -212,11 +214,16 @@ export function createPostgresQueue(database: Db): RunQueue {
       let contended = 0
       while (remaining > 0) {
         const limit = 2 ** Math.floor(Math.log2(remaining))
-        const { rows } = await pool.query<RunRow & { picked: number }>({
-          name: `openorch_claim_${limit}`,
-          text: claimSql(limit),
-          values: [options.now, options.workerId, options.now + options.leaseMs, options.kinds],
-        })
+        const values = [options.now, options.workerId, options.now + options.leaseMs, options.kinds]
+        const { rows } = await pool.query<RunRow & { picked: number }>(
+          fromPriority
+            ? {
+                name: `openorch_claim_from_${limit}`,
+                text: claimSql(limit, true),
+                values: [...values, options.minPriority],
+              }
+            : { name: `openorch_claim_${limit}`, text: claimSql(limit), values },
+        )
         const picked = rows[0]?.picked ?? 0
         // `picked` stays on the rows: copying every row without it cost more than carrying it.
         const got: RunRow[] = rows[0]?.id === null ? [] : rows
@@ -260,7 +267,13 @@ export function createPostgresQueue(database: Db): RunQueue {
     // (its data-modifying CTEs run interleaved, so a claim could lock a stale row while the settlement
     // still waited, decision 0002). Apart, a claim never waits on anything.
     async settleAndClaim(settlements: Settlement[], now: number, next: ClaimOptions) {
-      if (settlements.length !== 1 || next.limit < 1 || next.kinds.length === 0) {
+      // The function claims any priority: in the `degraded` mode the claim is the plain statement's.
+      if (
+        settlements.length !== 1 ||
+        next.limit < 1 ||
+        next.kinds.length === 0 ||
+        next.minPriority !== undefined
+      ) {
         const accepted = await queue.settle(settlements, now)
         const claimed = next.limit >= 1 ? await queue.claim(next) : []
         return { accepted, claimed }

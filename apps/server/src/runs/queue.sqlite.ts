@@ -84,7 +84,11 @@ function claimInTransaction(s: Statements, options: ClaimOptions): RunRow[] {
   let offset = 0
   while (claimed.length < options.limit && offset <= claimWindowExtra) {
     const want = options.limit - claimed.length
-    const candidates = s.due.all(options.now, kinds, want, offset) as Array<{
+    const candidates = (
+      options.minPriority === undefined
+        ? s.due.all(options.now, kinds, want, offset)
+        : s.dueFrom.all(options.now, kinds, options.minPriority, want, offset)
+    ) as Array<{
       id: string
       concurrency_key: string | null
       concurrency_limit: number
@@ -136,6 +140,12 @@ function prepare(sqlite: SqliteDatabase.Database) {
     due: sqlite.prepare(
       `SELECT id, concurrency_key, concurrency_limit FROM runs
        WHERE status = 'pending' AND run_at <= ? AND kind IN (SELECT value FROM json_each(?))
+       ORDER BY priority DESC, run_at, id LIMIT ? OFFSET ?`,
+    ),
+    // The same, from a priority up (the `degraded` operating mode).
+    dueFrom: sqlite.prepare(
+      `SELECT id, concurrency_key, concurrency_limit FROM runs
+       WHERE status = 'pending' AND run_at <= ? AND kind IN (SELECT value FROM json_each(?)) AND priority >= ?
        ORDER BY priority DESC, run_at, id LIMIT ? OFFSET ?`,
     ),
     runningForKey: sqlite.prepare(

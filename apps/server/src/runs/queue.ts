@@ -30,6 +30,8 @@ export interface ClaimOptions {
   limit: number
   now: number
   leaseMs: number
+  /** Only runs of at least this priority (the `degraded` operating mode); unset: every priority. */
+  minPriority?: number
 }
 
 export interface RunQueue {

@@ -107,3 +107,10 @@ export interface RunEventPayload {
   error: { code: string; message: string } | null
   [extra: string]: unknown
 }
+
+/**
+ * The priority of runs that orchestrate or deliver rather than think (a pipeline's decider, a
+ * notification, a Telegram reply): cheap, they go ahead of bot runs, and the `degraded` operating
+ * mode (whose level is at most this) keeps them going. Bots' own priorities range -100..100.
+ */
+export const orchestrationPriority = 100

@@ -10,6 +10,6 @@ export {
 export type { RunService } from './run.service.ts'
 export { activeRunsOfSubjects, listEventsAfter, runIn } from './run.store.ts'
 export type { EventDeadLettersTable } from './run.table.ts'
-export type { EnqueueRequest, EnqueueResult, Run } from './run.types.ts'
+export { type EnqueueRequest, type EnqueueResult, orchestrationPriority, type Run } from './run.types.ts'
 export { appendRunLog, appendRunLogs, type RunLogEntry, type RunLogLevel } from './run-log.store.ts'
 export { eventPayloadJsonOf, type RunJsonOf, type RunKindView, runJsonOf } from './run-view.ts'

@@ -47,10 +47,21 @@ export interface WorkerOptions {
   heartbeatIntervalMs?: number
   rescueIntervalMs?: number
   random?: () => number
+  /**
+   * What may start now, asked before every claim (the operating mode, decision 0040): nothing
+   * (`paused`: running runs finish, nothing new is claimed) or only runs of at least a priority
+   * (`degraded`). Default: everything. Call `nudge()` when it widens.
+   */
+  admission?: () => Admission
   /** Called with each batch of claimed runs (live feed, metrics). */
   onClaimed?: (runs: RunRow[]) => void
   /** Called after each accepted or refused settlement (metrics, tests). */
   onSettled?: (run: ClaimedRun, settlement: Settlement, accepted: boolean) => void
+}
+
+export interface Admission {
+  claims: boolean
+  minPriority?: number
 }
 
 interface ActiveRun {
@@ -143,6 +154,12 @@ export class Worker {
     return this.served
   }
 
+  /** The lowest priority a claim may take now (`degraded`), if any. */
+  private priorityFloor(): { minPriority?: number } {
+    const minPriority = this.options.admission?.().minPriority
+    return minPriority === undefined ? {} : { minPriority }
+  }
+
   /** Something may be due: claim if there are free slots. */
   nudge(): void {
     this.wakeGeneration++
@@ -214,6 +231,7 @@ export class Worker {
           limit,
           now: this.options.clock.now(),
           leaseMs: this.options.leaseMs,
+          ...this.priorityFloor(),
         })
         .then(
           (rows) => {
@@ -240,6 +258,7 @@ export class Worker {
    * large claims of one statement each instead of a small claim after every finished run.
    */
   private claimLimit(): number {
+    if (this.options.admission && !this.options.admission().claims) return 0
     const free = Math.min(this.capacity(), this.options.claimBatchSize ?? Number.POSITIVE_INFINITY)
     const localQueue = this.options.localQueueSize ?? 0
     if (localQueue === 0 || free <= 0) return Math.max(0, free)
@@ -528,6 +547,7 @@ export class Worker {
                 limit,
                 now,
                 leaseMs: this.options.leaseMs,
+                ...this.priorityFloor(),
               })
       } catch (error) {
         this.reserved -= limit

@@ -9,7 +9,7 @@ import type { EgressPolicy } from '../../platform/egress/egress.ts'
 import { AppError, notFound } from '../../platform/errors.ts'
 import { hasRole, type Role } from '../../platform/http/caller.ts'
 import type { Logger } from '../../platform/logger.ts'
-import { type EnqueueRequest, type RunService, runIn } from '../../runs/runs.ts'
+import { type EnqueueRequest, orchestrationPriority, type RunService, runIn } from '../../runs/runs.ts'
 import { disabledTenantIds, workspaceRefusal } from '../../tenants/tenants.ts'
 import {
   callTelegram,
@@ -540,6 +540,7 @@ export function createTelegramInbound(deps: TelegramInboundDeps) {
       subjectId: reply.channelId,
       input: reply,
       idempotencyKey,
+      priority: orchestrationPriority,
       maxRetries: 6,
       retryBaseMs: deps.retryBaseMs ?? 1_000,
       timeoutMs: 60_000,
