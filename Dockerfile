@@ -62,7 +62,10 @@ RUN apt-get update \
  && groupadd --system --gid 10001 openorch \
  && useradd --system --uid 10001 --gid 10001 --home-dir /home/openorch --create-home --shell /usr/sbin/nologin openorch \
  && mkdir -p /data \
- && chown 10001:10001 /data
+ && chown 10001:10001 /data \
+ && chmod 700 /data \
+ && printf '#!/bin/sh\nexec node --enable-source-maps --max-semi-space-size=2 /app/apps/server/dist/cli.js "$@"\n' > /usr/local/bin/openorch \
+ && chmod 755 /usr/local/bin/openorch
 WORKDIR /app
 COPY --from=deps /src/node_modules ./node_modules
 COPY --from=deps /src/apps/server/node_modules ./apps/server/node_modules
@@ -92,5 +95,6 @@ STOPSIGNAL SIGTERM
 # certificate that need not name 127.0.0.1, so this one local check does not verify it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "const tls=!!process.env.OPENORCH_TLS_CERT;if(tls)process.env.NODE_TLS_REJECT_UNAUTHORIZED='0';fetch((tls?'https':'http')+'://127.0.0.1:'+(process.env.PORT||8080)+'/ready',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# `openorch` is also on the PATH for `docker exec <container> openorch backup /data/backup.db` and the like.
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "--enable-source-maps", "--max-semi-space-size=2", "/app/apps/server/dist/cli.js"]
 CMD ["start"]

@@ -493,6 +493,8 @@ describe('Dockerfile', () => {
     expect(ops('STOPSIGNAL')).toEqual(['SIGTERM'])
     expect(ops('COPY').some((c) => c.includes('--from=build') && c.includes('apps/web/dist'))).toBe(true)
     expect(ops('ENTRYPOINT').join(' ')).toContain('apps/server/dist/cli.js')
+    // `openorch` on the PATH for docker exec (backups, users create).
+    expect(ops('RUN').join(' ')).toMatch(/> \/usr\/local\/bin\/openorch/)
     // The grace period baked into the image is the one the Kubernetes manifests plan for.
     const grace = /OPENORCH_SHUTDOWN_GRACE_SECONDS=(\d+)/.exec(ops('ENV').join(' '))?.[1]
     const base = fs.readFileSync(path.join(repo, 'deploy/k8s/base/kustomization.yaml'), 'utf8')
