@@ -232,7 +232,7 @@ describe('openorch backup and restore (SQLite)', () => {
     const cases: Array<[string, RegExp]> = [
       [garbage, /is not a readable SQLite database/],
       [notOurs, /not one of openOrchestrator's/],
-      [damaged, /integrity check|not a readable SQLite database|malformed/],
+      [damaged, /damaged|integrity check|not a readable SQLite database/],
       [newer, /newer version of openOrchestrator.*9999-from-the-future/],
       [tampered, /audit trail .* is broken at entry 3/],
     ]

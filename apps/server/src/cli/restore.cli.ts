@@ -44,7 +44,7 @@ export async function restoreSqlite(options: {
   try {
     fs.copyFileSync(backup, incoming)
     fs.chmodSync(incoming, 0o600)
-    const check = await checkSqliteFile(incoming, options.key)
+    const check = await checkSqliteFile(incoming, options.key, backup)
     if (check.integrity !== 'ok')
       throw new OperationRefused(
         `${backup} fails SQLite's integrity check (${check.integrity}). It is damaged: use another backup.`,

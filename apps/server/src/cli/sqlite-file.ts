@@ -185,14 +185,30 @@ function* storedSecrets(sqlite: SqliteDatabase.Database) {
  * (and whether this build knows them), row counts, the audit chain and whether the secrets decrypt.
  * Throws OperationRefused when it is not an SQLite database of ours at all.
  */
-export async function checkSqliteFile(file: string, key: MasterKey | undefined): Promise<FileCheck> {
+export async function checkSqliteFile(
+  file: string,
+  key: MasterKey | undefined,
+  /** The file's name in messages (restore checks a copy of it). */
+  label = file,
+): Promise<FileCheck> {
+  try {
+    return await checkOpenedFile(file, key, label)
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? ''
+    if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'))
+      throw new OperationRefused(`${label} is damaged (${toError(error).message}): use another backup.`)
+    throw error
+  }
+}
+
+async function checkOpenedFile(file: string, key: MasterKey | undefined, label: string): Promise<FileCheck> {
   let database: Db
   try {
     database = openSqliteFile(file)
     database.sqlite!.prepare('SELECT count(*) FROM sqlite_master').get()
   } catch (error) {
     throw new OperationRefused(
-      `${file} is not a readable SQLite database (${toError(error).message}). Use a file written by "openorch backup".`,
+      `${label} is not a readable SQLite database (${toError(error).message}). Use a file written by "openorch backup".`,
     )
   }
   try {
@@ -204,7 +220,7 @@ export async function checkSqliteFile(file: string, key: MasterKey | undefined):
       .get()
     if (!hasMigrations)
       throw new OperationRefused(
-        `${file} is an SQLite database, but not one of openOrchestrator's (it has no kysely_migration table).`,
+        `${label} is an SQLite database, but not one of openOrchestrator's (it has no kysely_migration table).`,
       )
     const applied = sqlite
       .prepare('SELECT name FROM kysely_migration ORDER BY name')
