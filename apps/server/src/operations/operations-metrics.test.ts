@@ -135,4 +135,28 @@ describe('scrape gauges', () => {
     expect(await read()).toBe(2)
     expect(calls).toBe(2)
   })
+
+  it('cachedRead with staleWhileRefreshing serves the last answer at once and refreshes it once in the background', async () => {
+    let calls = 0
+    let release: (() => void) | undefined
+    const read = cachedRead(
+      () =>
+        new Promise<number>((resolve) => {
+          const n = ++calls
+          if (n === 1) resolve(n)
+          else release = () => resolve(n)
+        }),
+      20,
+      { staleWhileRefreshing: true },
+    )
+    expect(await read()).toBe(1)
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    // Stale: the old answer now, one refresh started, however many scrapes ask meanwhile.
+    expect(await read()).toBe(1)
+    expect(await read()).toBe(1)
+    expect(calls).toBe(2)
+    release?.()
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(await read()).toBe(2)
+  })
 })

@@ -53,7 +53,13 @@ export function registerScrapeGauges(metrics: Metrics, options: ScrapeGaugeOptio
       return [{ value: oldestRunAt === null ? 0 : Math.max(0, now() - oldestRunAt) / 1000 }]
     },
   })
-  const byStatus = timed('runs by status', readers.runsByStatus)
+  // The one scan: a grouped count over every run kept (measured 0.8-0.9 s for a million runs on
+  // PostgreSQL, on a loaded machine). Read a twelfth as often, in the background after the first.
+  const byStatus = cachedRead(
+    () => withTimeout(readers.runsByStatus(), Math.max(timeoutMs, 30_000), 'runs by status'),
+    maxAgeMs * 12,
+    { staleWhileRefreshing: maxAgeMs > 0 },
+  )
   addCollectedGauge(metrics, {
     name: 'openorch_runs',
     help: 'Runs in the database by status (all tenants), counted on scrape.',

@@ -74,8 +74,15 @@ export function addCollectedGauge<L extends string>(
  * `read`, at most once per `maxAgeMs`: scrapes within that time share the last answer, and
  * concurrent scrapes share one read in flight. For gauges that query the database, so a scrape every
  * few seconds by several Prometheus servers costs one query. A failed read is not kept.
+ * With `staleWhileRefreshing`, a stale answer is served at once while one read refreshes it in the
+ * background: a slow statement (a scan) then never holds a scrape up after the first.
  */
-export function cachedRead<T>(read: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+export function cachedRead<T>(
+  read: () => Promise<T>,
+  maxAgeMs: number,
+  options: { staleWhileRefreshing?: boolean } = {},
+): () => Promise<T> {
+  if (options.staleWhileRefreshing) return staleWhileRefreshing(read, maxAgeMs)
   let last: { at: number; value: Promise<T> } | undefined
   return () => {
     const now = performance.now()
@@ -87,5 +94,33 @@ export function cachedRead<T>(read: () => Promise<T>, maxAgeMs: number): () => P
       if (last === entry) last = undefined
     })
     return value
+  }
+}
+
+function staleWhileRefreshing<T>(read: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let good: { at: number; value: Promise<T> } | undefined
+  let inFlight: Promise<T> | undefined
+  const refresh = () => {
+    const at = performance.now()
+    const value = read()
+    inFlight = value
+    value.then(
+      () => {
+        good = { at, value }
+      },
+      () => {},
+    )
+    value
+      .finally(() => {
+        inFlight = undefined
+      })
+      .catch(() => {})
+    return value
+  }
+  return () => {
+    // Nothing read yet: everyone waits for the first read.
+    if (!good) return inFlight ?? refresh()
+    if (performance.now() - good.at >= maxAgeMs && !inFlight) refresh()
+    return good.value
   }
 }
