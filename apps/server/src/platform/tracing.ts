@@ -274,6 +274,14 @@ export function withinTrace<T>(within: { context: Context } | undefined, fn: () 
   return within ? context.with(within.context, fn) : fn()
 }
 
+/**
+ * Runs `fn` outside any span: the event consumers, which a settling attempt may set off in its own
+ * async context, must not make another run's follow-ups (notifications, pipeline steps) children of it.
+ */
+export function outsideTrace<T>(fn: () => T): T {
+  return tracer ? context.with(ROOT_CONTEXT, fn) : fn()
+}
+
 /** GenAI provider names of the conventions (`gen_ai.provider.name`) for our providers. */
 const genAiProviderNames: Record<string, string> = {
   openai: 'openai',

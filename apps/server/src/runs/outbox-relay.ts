@@ -7,6 +7,7 @@ import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
 import { parseJson } from '../platform/json.ts'
 import type { Logger } from '../platform/logger.ts'
+import { outsideTrace } from '../platform/tracing.ts'
 import {
   advanceOutbox,
   consumeOutbox,
@@ -246,7 +247,8 @@ export class OutboxRelay {
   private async handle(consumer: Consumer, events: RunEvent[], trx: Kysely<Tables>): Promise<void> {
     const started = performance.now()
     try {
-      await consumer.handler(events, trx)
+      // Outside whatever span set the relay off: a follow-up joins its own parent run's trace.
+      await outsideTrace(() => consumer.handler(events, trx))
     } catch (error) {
       throw new HandlerFailure(error, events)
     } finally {
