@@ -229,7 +229,8 @@ describe.skipIf(!dialects.includes('postgres'))('openorch migrate-to-postgres', 
     const server = startServerProcess({ ...env, DATABASE_URL: url }, ownerKey, cleanups)
     const onPg = server.api(await server.url())
     expect((await onPg('GET', `/bots/${scout.id}`)).json).toMatchObject({ name: 'Scout' })
-    expect((await onPg('GET', `/runs/${runIds[2]}`)).json).toMatchObject({
+    const copiedRun = (await onPg('GET', `/runs/${runIds[2]}`)).json
+    expect(copiedRun, JSON.stringify(copiedRun)).toMatchObject({
       status: 'completed',
       output: { text: 'The xylophone shop has two offers.' },
     })
@@ -249,7 +250,10 @@ describe.skipIf(!dialects.includes('postgres'))('openorch migrate-to-postgres', 
       },
       { what: 'the run on PostgreSQL', timeoutMs: 60_000 },
     )
-    expect(done).toMatchObject({ status: 'completed', output: { text: 'Answered from PostgreSQL.' } })
+    expect(done, JSON.stringify(done)).toMatchObject({
+      status: 'completed',
+      output: { text: 'Answered from PostgreSQL.' },
+    })
     // Approving the copied approval lets the pipeline finish on PostgreSQL.
     expect((await onPg('POST', `/approvals/${approval.id}/approve`, {})).status).toBe(200)
     await waitFor(
