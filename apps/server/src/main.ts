@@ -238,6 +238,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     steps: bots.steps,
     approvals,
     triggers: bots.triggers,
+    quotasOf: bots.quotasOf,
   })
   const push = createPush({
     database,

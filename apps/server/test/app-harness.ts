@@ -204,6 +204,7 @@ export async function createTestApp(
     steps: bots.steps,
     approvals,
     triggers: bots.triggers,
+    quotasOf: bots.quotasOf,
   })
   const push = createPush({
     database,

@@ -59,7 +59,7 @@ export function startServerProcess(
     url: () =>
       waitFor(() => /running at (http:\/\/\S+)/.exec(out)?.[1], {
         what: 'the server to start',
-        timeoutMs: 30_000,
+        timeoutMs: 90_000,
       }),
     api: (base) => async (method, route, body) => {
       const response = await fetch(`${base}/api/v1${route}`, {

@@ -13,6 +13,7 @@ import {
   useState,
   useSyncExternalStore,
 } from 'react'
+import { ModeBanner } from './components/mode-banner.tsx'
 import { Preferences } from './components/preferences.tsx'
 import { cx, Loading, TextInput } from './components/ui.tsx'
 import { ClientProvider, clientFor, useClient, useSignedIn } from './lib/api.tsx'
@@ -257,6 +258,7 @@ function Shell({ onSignOut }: { onSignOut: (why: SignInNotice) => void }) {
           )}
         </div>
       </header>
+      <ModeBanner />
       <main id="main" ref={main} tabIndex={-1} className="mx-auto max-w-6xl px-4 py-6 outline-none">
         {providers.isLoading ? <Loading /> : <Routes />}
       </main>

@@ -14,6 +14,8 @@ import type {
   McpServerUpdate,
   Note,
   NoteSummary,
+  OperatingMode,
+  OperatingModeUpdate,
   Page,
   Pipeline,
   PipelineCreate,
@@ -36,6 +38,7 @@ import type {
   SearchSettingsPut,
   Session,
   SetupState,
+  SystemInfo,
   ToolPolicy,
   ToolSet,
   Usage,
@@ -407,6 +410,16 @@ export function createClient(options: ClientOptions) {
   }
 
   /**
+   * The installation (issue 16): `info` for admins of the default workspace, `mode` for everyone
+   * signed in, `setMode` for its owners (`{ mode: 'degraded', minPriority: 5, reason }`).
+   */
+  const system = {
+    info: () => request<SystemInfo>('GET', '/system'),
+    mode: () => request<OperatingMode>('GET', '/system/mode'),
+    setMode: (body: OperatingModeUpdate) => request<OperatingMode>('PUT', '/system/mode', undefined, body),
+  }
+
+  /**
    * The workspace's API keys (admins): `list` shows service keys and, with their `userId`, the
    * personal keys of its people (an admin may revoke any); `create` makes a service key. Your own
    * personal keys are `auth.keys`.
@@ -617,6 +630,7 @@ export function createClient(options: ClientOptions) {
     users,
     keys,
     workspaces,
+    system,
     runs,
     bots,
     pipelines,

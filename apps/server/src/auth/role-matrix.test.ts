@@ -11,6 +11,9 @@ const someId = '01900000-0000-7000-8000-000000000000'
 function requiredRole(method: string, path: string): Role {
   // Installation admins: owners of the default workspace, whose keys these are (decision 0020).
   if (path.startsWith('/api/v1/workspaces')) return 'owner'
+  // The installation's state and its operating mode (issue 16): its admins see it, its owners change it.
+  if (path === '/api/v1/system') return 'admin'
+  if (path === '/api/v1/system/mode' && method !== 'GET') return 'owner'
   if (path === '/api/v1/audit' || /^\/api\/v1\/(keys|users|events\/dead-letters)/.test(path)) return 'admin'
   if (path.startsWith('/api/v1/providers/') && method !== 'GET') return 'admin'
   if (path === '/api/v1/tools/search' && method !== 'GET') return 'admin'

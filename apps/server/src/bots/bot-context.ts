@@ -25,6 +25,11 @@ export interface BotStepInput {
   chain?: { depth: number; fromRunId: string }
 }
 
+/** Triggers under which the orchestrator wrote the run's input (a pipeline step, an onComplete trigger). */
+export function startedByOrchestrator(trigger: string): boolean {
+  return trigger === 'pipeline' || trigger === 'event'
+}
+
 export function isBotStepInput(input: unknown): input is BotStepInput {
   const step = (input as { pipelineStep?: { mode?: unknown; previous?: unknown } } | null)?.pipelineStep
   return (
@@ -50,6 +55,12 @@ export interface ContextInput {
   /** Newest first; `complete: false` when only the start was read (readWithin: the rest would not fit). */
   notes: Array<NoteFile & { complete?: boolean }>
   input: unknown
+  /**
+   * The run was started by the orchestrator (a pipeline step, a trigger: triggers `pipeline` and
+   * `event`), so `pipelineStep` and `chain` in its input are ours. Otherwise the input is the
+   * caller's own data, whatever keys it has: a webhook's body cannot reach the system message.
+   */
+  fromOrchestrator: boolean
 }
 
 export interface Truncation {
@@ -67,9 +78,15 @@ export interface BotContext {
   truncations: Truncation[]
 }
 
-export function buildBotContext({ bot, lastRun, notes, input: given }: ContextInput): BotContext {
+export function buildBotContext({
+  bot,
+  lastRun,
+  notes,
+  input: given,
+  fromOrchestrator,
+}: ContextInput): BotContext {
   // A trigger's bookkeeping (`chain`) is not the model's business.
-  const input = withoutChain(given)
+  const input = fromOrchestrator ? withoutChain(given) : given
   const truncations: Truncation[] = []
   const parts = [`You are "${bot.name}", a bot run on a schedule by openOrchestrator.`]
   if (bot.description.trim()) parts.push(`Your purpose: ${bot.description.trim()}`)
@@ -125,7 +142,7 @@ export function buildBotContext({ bot, lastRun, notes, input: given }: ContextIn
   if (noteTexts.length > 0)
     parts.push(`Your notes (newest first):\n<notes>\n${noteTexts.join('\n\n')}\n</notes>`)
 
-  const step = isBotStepInput(input) ? input.pipelineStep : undefined
+  const step = fromOrchestrator && isBotStepInput(input) ? input.pipelineStep : undefined
   const previous = step ? step.previous.slice(0, previousOutputChars) : ''
   if (step && step.previous.length > previous.length)
     truncations.push({

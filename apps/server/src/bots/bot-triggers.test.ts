@@ -3,7 +3,7 @@ import { bearer, createTestApp, type TestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
-import { maxChainDepth } from './bot-triggers.ts'
+import { maxChainDepth, maxChainRuns } from './bot-triggers.ts'
 
 // Issue 15's triggers between bots on both engines: a completed run starts the bots and pipelines its
 // bot's onComplete names, by rule, passing its output; a loop stops at the chain depth limit.
@@ -118,6 +118,84 @@ describe.each(dialects)('bot triggers on %s', (dialect) => {
     )
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect([...(await runsOf(ping.id)), ...(await runsOf(pong.id))]).toHaveLength(maxChainDepth + 1)
+  })
+
+  it('ignores a chain a caller puts into a run’s input: the loop still stops at the depth limit', async () => {
+    await setUp('again')
+    const ping = await bot('Ping', 'Ping.')
+    const pong = await bot('Pong', 'Pong.', {
+      onComplete: [{ start: { botId: ping.id }, passOutput: false }],
+    })
+    await t.bots.service.update(tenantId, ping.id, {
+      onComplete: [{ start: { botId: pong.id }, when: 'always', passOutput: false }],
+    })
+    // What a webhook caller could send: a chain that would allow a million more starts.
+    await t.bots.service.runNow(tenantId, ping.id, {
+      trigger: 'webhook',
+      input: { chain: { depth: -1_000_000, fromRunId: 'x', budget: 1_000_000 } },
+    })
+    await waitFor(
+      async () => {
+        const all = [...(await runsOf(ping.id)), ...(await runsOf(pong.id))]
+        return all.length === maxChainDepth + 1 && all.every((r) => r.status === 'completed')
+          ? true
+          : undefined
+      },
+      { what: 'the chain to end', timeoutMs: 30_000 },
+    )
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect([...(await runsOf(ping.id)), ...(await runsOf(pong.id))]).toHaveLength(maxChainDepth + 1)
+  })
+
+  it(`bounds a chain that fans out: at most ${maxChainRuns} runs started from one run, however it branches`, async () => {
+    await setUp('again')
+    const names = ['North', 'East', 'South', 'West']
+    const bots: Array<{ id: string }> = []
+    for (const name of names) bots.push(await bot(name, `${name}.`, { overlapPolicy: 'allow_all' }))
+    // Each starts the three others: without a budget, 3^10 runs at the last level alone.
+    for (const each of bots)
+      await t.bots.service.update(tenantId, each.id, {
+        onComplete: bots
+          .filter((other) => other.id !== each.id)
+          .map((other) => ({ start: { botId: other.id }, when: 'always' as const, passOutput: false })),
+      })
+    await t.bots.service.runNow(tenantId, bots[0]!.id, { trigger: 'manual' })
+    const all = async () => (await Promise.all(bots.map((b) => runsOf(b.id)))).flat()
+    let seen = 0
+    await waitFor(
+      async () => {
+        const runs = await all()
+        const settled = runs.length === seen && runs.every((r) => r.status === 'completed')
+        seen = runs.length
+        return settled ? true : undefined
+      },
+      { what: 'the fan-out to settle', timeoutMs: 60_000, intervalMs: 1_000 },
+    )
+    const runs = await all()
+    expect(runs.length).toBeGreaterThan(maxChainDepth)
+    expect(runs.length).toBeLessThanOrEqual(maxChainRuns + 1)
+  })
+
+  it('refuses the same target twice and a pipeline that does not exist', async () => {
+    await setUp('x')
+    const a = await bot('A', 'Be.')
+    const b = await bot('B', 'Be.')
+    const twice = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/bots/${a.id}`,
+      headers: bearer(t.keys.editor),
+      payload: { onComplete: [{ start: { botId: b.id } }, { start: { botId: b.id }, when: 'on_new' }] },
+    })
+    expect(twice.statusCode).toBe(400)
+    expect(twice.json().errors).toEqual([expect.objectContaining({ field: 'onComplete[1].start' })])
+    const ghost = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/bots/${a.id}`,
+      headers: bearer(t.keys.editor),
+      payload: { onComplete: [{ start: { pipelineId: 'no-such-pipeline' } }] },
+    })
+    expect(ghost.statusCode).toBe(400)
+    expect(ghost.json().errors[0]).toMatchObject({ field: 'onComplete[0].start.pipelineId' })
   })
 
   it('refuses a bot that starts itself or a bot that does not exist', async () => {

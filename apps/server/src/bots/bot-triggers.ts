@@ -6,6 +6,7 @@ import type { EnqueueRequest, RunService } from '../runs/runs.ts'
 import { onCompleteOf } from './bot.mapper.ts'
 import { botResultOf, botRunView } from './bot.run-view.ts'
 import { botRunRequest } from './bot.service.ts'
+import { startedByOrchestrator } from './bot-context.ts'
 import { hasResults } from './bot-results.ts'
 
 // Triggers between bots (issue 15): when a bot's run completes, the bots and pipelines its
@@ -14,11 +15,18 @@ import { hasResults } from './bot-results.ts'
 // `maxChainDepth` is refused and logged, so two bots starting each other cannot run forever.
 
 export const maxChainDepth = 10
+/**
+ * Runs one chain may start in all, however it branches: a bot starting three that each start three
+ * is bounded by this, not by 3^10. Each started run gets an equal share of what is left.
+ */
+export const maxChainRuns = 100
 
-/** Where a run started by a trigger came from, kept in its input. */
+/** Where a run started by a trigger came from, kept in its input (trusted only from triggers `event`/`pipeline`). */
 export interface ChainInput {
   depth: number
   fromRunId: string
+  /** Runs this run's own triggers may still start, down the whole chain (default maxChainRuns). */
+  budget?: number
 }
 
 /** Starts a pipeline in the caller's transaction (the pipelines domain answers; bots do not know it). */
@@ -60,25 +68,45 @@ export function createBotTriggers(deps: { runs: Pick<RunService, 'enqueueManyIn'
       if (!bot || bot.tenant_id !== event.tenantId) continue
       const run = await trx
         .selectFrom('runs')
-        .select(['id', 'input', 'output', 'result'])
+        .select(['id', 'trigger', 'input', 'output', 'result'])
         .where('id', '=', event.runId)
         .executeTakeFirst()
       if (!run) continue
       const output = run.output === null ? null : (JSON.parse(run.output) as unknown)
       const isNew = botResultOf(run.result).isNew === true
-      const depth = (chainOf(run.input === null ? null : JSON.parse(run.input))?.depth ?? 0) + 1
-      const rules = onCompleteOf(bot)
-      for (const [index, rule] of rules.entries()) {
-        if (rule.when === 'on_new' && !isNew) continue
-        if (rule.when === 'on_results' && !hasResults(output)) continue
-        if (depth > maxChainDepth) {
-          deps.log.warn(
-            { tenantId: bot.tenant_id, botId: bot.id, runId: run.id, depth, target: rule.start },
-            `onComplete refused: the chain is deeper than ${maxChainDepth} (bots starting each other in a loop?)`,
-          )
-          continue
-        }
-        const chain: ChainInput = { depth, fromRunId: run.id }
+      // A chain is read only from a run the orchestrator started: a caller's input may hold any `chain`.
+      const inherited = startedByOrchestrator(run.trigger)
+        ? chainOf(run.input === null ? null : JSON.parse(run.input))
+        : undefined
+      const depth = (inherited?.depth ?? 0) + 1
+      const budget = Math.max(0, Math.min(maxChainRuns, inherited?.budget ?? maxChainRuns))
+      const matched = onCompleteOf(bot)
+        .map((rule, index) => ({ rule, index }))
+        .filter(({ rule }) =>
+          rule.when === 'on_new' ? isNew : rule.when === 'on_results' ? hasResults(output) : true,
+        )
+      if (matched.length === 0) continue
+      if (depth > maxChainDepth) {
+        deps.log.warn(
+          { tenantId: bot.tenant_id, botId: bot.id, runId: run.id, depth },
+          `onComplete refused: the chain is deeper than ${maxChainDepth} (bots starting each other in a loop?)`,
+        )
+        continue
+      }
+      const starting = matched.slice(0, budget)
+      if (starting.length < matched.length)
+        deps.log.warn(
+          {
+            tenantId: bot.tenant_id,
+            botId: bot.id,
+            runId: run.id,
+            refused: matched.length - starting.length,
+          },
+          `onComplete refused: the chain has started its ${maxChainRuns} runs (bots starting several others in a loop?)`,
+        )
+      const share = starting.length === 0 ? 0 : Math.floor((budget - starting.length) / starting.length)
+      for (const { rule, index } of starting) {
+        const chain: ChainInput = { depth, fromRunId: run.id, budget: share }
         const text = textOf(output)
         const idempotencyKey = `chain:${run.id}:${index}`
         if ('botId' in rule.start) {

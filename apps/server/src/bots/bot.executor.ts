@@ -28,7 +28,7 @@ import { type BotRunResult, botResultOf } from './bot.run-view.ts'
 import { findBot, lastCompletedRun } from './bot.store.ts'
 import type { BotRow } from './bot.table.ts'
 import { decideBudget } from './bot-budget.ts'
-import { buildBotContext, notesTokenBudget } from './bot-context.ts'
+import { buildBotContext, notesTokenBudget, startedByOrchestrator } from './bot-context.ts'
 import { botFileSpace } from './bot-files.ts'
 import type { BotNotes } from './bot-notes.ts'
 import { canonicalJson, parseStructuredAnswer } from './bot-output-schema.ts'
@@ -245,6 +245,7 @@ export function createBotExecutor(deps: BotExecutorDeps): Executor {
       // Metadata first, and only the bytes the notes' token budget can use (four characters a token).
       notes: await deps.notes.readWithin(bot.id, notesTokenBudget * 4),
       input: run.input,
+      fromOrchestrator: startedByOrchestrator(run.trigger),
     })
     await log('info', 'context built', {
       systemChars: built.system.length,

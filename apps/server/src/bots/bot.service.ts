@@ -209,8 +209,33 @@ export function createBotService(deps: BotServiceDeps) {
     const schema = outputSchemaOf(settings)
     const schemaProblem = settings.output_schema === null ? undefined : outputSchemaProblem(schema)
     if (schemaProblem) errors.push({ field: 'outputSchema', message: `The output schema ${schemaProblem}.` })
+    const targets = new Set<string>()
     for (const [index, rule] of onCompleteOf(settings).entries()) {
-      if (!('botId' in rule.start)) continue
+      const key = 'botId' in rule.start ? `bot:${rule.start.botId}` : `pipeline:${rule.start.pipelineId}`
+      // The same target twice would start it twice per run: a fan-out without a reason.
+      if (targets.has(key)) {
+        errors.push({
+          field: `onComplete[${index}].start`,
+          message: 'This bot or pipeline is started by an earlier rule already; one rule per target.',
+        })
+        continue
+      }
+      targets.add(key)
+      if (!('botId' in rule.start)) {
+        const pipelineId = rule.start.pipelineId
+        const pipeline = await db
+          .selectFrom('pipelines')
+          .select('id')
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', pipelineId)
+          .executeTakeFirst()
+        if (!pipeline)
+          errors.push({
+            field: `onComplete[${index}].start.pipelineId`,
+            message: `Pipeline ${pipelineId} does not exist in this workspace.`,
+          })
+        continue
+      }
       const target = rule.start.botId
       if ('id' in settings && target === (settings as BotRow).id)
         errors.push({

@@ -20,12 +20,20 @@ import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
 import type { Logger } from '../platform/logger.ts'
 import {
+  checkInputSize,
+  defaultQuotas,
+  type QuotasOf,
+  quotaExceeded,
+  scheduleTooFrequent,
+} from '../quotas/quotas.ts'
+import {
   type EnqueueRequest,
   type EnqueueResult,
   orchestrationPriority,
   type Run,
   type RunService,
 } from '../runs/runs.ts'
+import { parseSchedule, ScheduleError } from '../schedules/schedule-spec.ts'
 import {
   nextFireTimes,
   putScheduleIn,
@@ -49,6 +57,8 @@ export interface PipelineServiceDeps {
   /** Tells the scheduler (of every process) that schedules changed. */
   onSchedulesChanged?: () => void
   defaultTimezone?: string
+  /** The workspace's quotas (schedule frequency, input size), as the bots keep them. */
+  quotasOf?: QuotasOf
 }
 
 export type PipelineService = ReturnType<typeof createPipelineService>
@@ -216,6 +226,30 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     checkDefinition(definition.steps, (id) => bots.has(id))
   }
 
+  const quotasOf: QuotasOf = deps.quotasOf ?? (async () => defaultQuotas)
+
+  /** A schedule that parses, and fires no more often than the workspace may (as for bots). */
+  async function checkSchedule(tenantId: string, schedule: string | null, timezone: string): Promise<void> {
+    if (!schedule) return
+    let spec: ReturnType<typeof parseSchedule>
+    try {
+      spec = parseSchedule(schedule, timezone)
+    } catch (error) {
+      if (!(error instanceof ScheduleError)) throw error
+      throw new AppError('validation_failed', `The schedule is not valid: ${error.message}`, 400, {
+        errors: [{ field: 'schedule', message: error.message }],
+      })
+    }
+    const quotas = await quotasOf(tenantId)
+    const tooOften = scheduleTooFrequent(quotas, spec, clock.now())
+    if (tooOften)
+      throw quotaExceeded(
+        'min_schedule_seconds',
+        quotas.minScheduleSeconds,
+        `The schedule "${schedule}" fires too often. ${tooOften}`,
+      )
+  }
+
   function checkTimezone(timezone: string): void {
     try {
       new Intl.DateTimeFormat('en', { timeZone: timezone })
@@ -297,6 +331,7 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     await checkSteps(tenantId, definition)
     const timezone = input.timezone ?? defaultTimezone
     checkTimezone(timezone)
+    await checkSchedule(tenantId, input.schedule, timezone)
     await nameTaken(tenantId, input.name)
     const now = clock.now()
     const row: PipelineRow = {
@@ -332,6 +367,12 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     }
     await checkSteps(tenantId, definition)
     if (patch.timezone !== undefined) checkTimezone(patch.timezone)
+    if (patch.schedule !== undefined || patch.timezone !== undefined)
+      await checkSchedule(
+        tenantId,
+        patch.schedule !== undefined ? patch.schedule : row.schedule,
+        patch.timezone ?? row.timezone,
+      )
     if (patch.name !== undefined) await nameTaken(tenantId, patch.name, id)
     const next: PipelineRow = {
       ...row,
@@ -457,6 +498,8 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     options: { input?: unknown; trigger: EnqueueRequest['trigger']; idempotencyKey?: string | undefined },
   ): Promise<EnqueueResult> {
     const row = await load(tenantId, id)
+    // The input is copied into the first steps' runs: the workspace's input limit holds here too.
+    checkInputSize(await quotasOf(tenantId), options.input)
     const key = options.idempotencyKey ? `user:pipeline:${row.id}:${options.idempotencyKey}` : null
     return deps.runs.enqueue(
       pipelineRunRequest(row, options.trigger, { version: row.version, input: options.input ?? null }, key),

@@ -7,6 +7,7 @@ import type { PipelineStarter } from '../bots/bots.ts'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { Logger } from '../platform/logger.ts'
+import type { QuotasOf } from '../quotas/quotas.ts'
 import type { RunKernel } from '../runs/kernel.ts'
 import type { RunKindView } from '../runs/run-view.ts'
 import type { Schedules } from '../schedules/schedules.ts'
@@ -32,6 +33,8 @@ export function createPipelines(deps: {
   approvals: Pick<Approvals, 'requestIn' | 'statusesIn'>
   /** The bots' onComplete triggers, which may start pipelines. */
   triggers?: { setPipelineStarter(starter: PipelineStarter): void }
+  /** The workspaces' quotas (bots.quotasOf): schedule frequency and input size hold for pipelines too. */
+  quotasOf?: QuotasOf
 }) {
   const postgres = deps.database.dialect === 'postgres'
   const engine = createPipelineEngine({
@@ -47,6 +50,7 @@ export function createPipelines(deps: {
     runs: deps.kernel.runs,
     steps: deps.steps,
     onSchedulesChanged: () => deps.schedules.changed(),
+    ...(deps.quotasOf ? { quotasOf: deps.quotasOf } : {}),
   })
   // A pipeline run shows its pipeline as `pipelineId`, and, read alone, its version and steps.
   const view: RunKindView = {

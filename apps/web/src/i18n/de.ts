@@ -10,6 +10,8 @@ export const de: Record<MessageKey, string> = {
 
   'nav.main': 'Hauptmenü',
   'nav.skip': 'Zum Inhalt springen',
+  'mode.paused': 'Pausiert: Neue Läufe starten erst, wenn ein Owner fortsetzt. Laufende Läufe enden normal.',
+  'mode.degraded': 'Eingeschränkt: Nur Bots ab Priorität {level} laufen jetzt; die anderen warten.',
   'nav.bots': 'Bots',
   'nav.usage': 'Verbrauch',
   'nav.providers': 'Anbieter',

@@ -8,6 +8,8 @@ export const en = {
 
   'nav.main': 'Main',
   'nav.skip': 'Skip to content',
+  'mode.paused': 'Paused: no new runs start until an owner resumes. Running runs finish.',
+  'mode.degraded': 'Degraded: only bots of priority {level} and above run now; the others wait.',
   'nav.bots': 'Bots',
   'nav.usage': 'Usage',
   'nav.providers': 'Providers',
