@@ -11,7 +11,7 @@ import { migrations } from './migrations/index.ts'
 import { systemClock } from './platform/clock.ts'
 import { ConfigError, loadConfig } from './platform/config.ts'
 import { createVault } from './platform/crypto.ts'
-import { migrateToLatest } from './platform/db/migrator.ts'
+import { migrateToLatest, refuseNewerSchema } from './platform/db/migrator.ts'
 import { describePostgresTlsError } from './platform/db/postgres-tls.ts'
 import { AppError, toError } from './platform/errors.ts'
 import { tuneHeapForServer } from './platform/heap.ts'
@@ -133,6 +133,8 @@ async function auditCommand(sub: string | undefined) {
   const cfg = config()
   const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
   try {
+    // A newer version's trail may follow rules this one does not know.
+    await refuseNewerSchema(database.db, database.dialect, migrations).catch((error) => fail(explain(error)))
     const result = await verifyAudit(database)
     if (result.ok) {
       process.stdout.write(
@@ -172,6 +174,7 @@ async function secretsCommand(sub: string | undefined) {
   }
   const database = await openServerDatabase(cfg).catch((error) => fail(explain(error)))
   try {
+    await refuseNewerSchema(database.db, database.dialect, migrations).catch((error) => fail(explain(error)))
     const result = await rotateSecrets(database, vault)
     // The rotation is the installation's, recorded in the default workspace (its operator's).
     await appendAudit(database, [
