@@ -6,7 +6,7 @@ import { type ProviderServer, startProviderServer } from '../../test/provider-se
 // The workspace's limits hold for pipelines as for bots (found by the outsider's attack on issue 15):
 // a schedule that fires more often than the workspace may is refused, a schedule that does not parse
 // is a 400 naming the field (it was a 500), and a run input past the input limit is refused before
-// it is copied into the first steps' runs.
+// it is copied into the first steps' runs. Two edits at once do not make a 500 either.
 
 const tenantId = 'default'
 const key = 'sk-test-0123456789abcdef3456'
@@ -61,5 +61,20 @@ describe.each(dialects)('pipeline limits on %s', (dialect) => {
     expect(big.json()).toMatchObject({ code: 'quota_exceeded', quota: 'input_bytes' })
     const small = await call('POST', `/pipelines/${id}/runs`, { input: 'Nike Air Max 90' })
     expect(small.statusCode, small.body).toBe(202)
+
+    // Two edits at once: one is saved as the next version, the other is told to load it again (not a 500).
+    const edits = await Promise.all([
+      call('PATCH', `/pipelines/${id}`, { description: 'first' }),
+      call('PATCH', `/pipelines/${id}`, { description: 'second' }),
+    ])
+    const codes = edits.map((edit) => edit.statusCode).sort()
+    expect(codes.length).toBe(2)
+    for (const edit of edits)
+      if (edit.statusCode !== 200) expect(edit.json()).toMatchObject({ code: 'pipeline_changed' })
+    expect(codes[0]).toBe(200)
+    const versions = (await call('GET', `/pipelines/${id}/versions`)).json().items as Array<{
+      version: number
+    }>
+    expect(versions.map((v) => v.version).sort()).toEqual(codes[1] === 200 ? [1, 2, 3] : [1, 2])
   })
 })

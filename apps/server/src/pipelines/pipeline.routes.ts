@@ -120,7 +120,16 @@ export const pipelineRoutes: FastifyPluginAsyncZod<{
           'Every change stores a new version; runs in flight finish on the version they started with.',
         params: idParams,
         body: pipelineUpdateSchema,
-        response: { 200: pipelineSchema, ...invalid, ...auth, ...editor, ...notFound, ...nameTaken },
+        response: {
+          200: pipelineSchema,
+          ...invalid,
+          ...auth,
+          ...editor,
+          ...notFound,
+          409: problemResponse(
+            'Another pipeline has this name (`pipeline_name_taken`), or someone saved the pipeline meanwhile (`pipeline_changed`: load it again).',
+          ),
+        },
       },
     },
     async (request) => pipelines.update(request.auth.tenantId, request.params.id, request.body),

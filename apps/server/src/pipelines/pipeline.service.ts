@@ -290,13 +290,22 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     try {
       return await writeTransaction(database, async (trx) => {
         if (isNew) await trx.insertInto('pipelines').values(row).execute()
-        else
-          await trx
+        else {
+          // Only over the version this edit was made on: of two edits at once, the second is told.
+          const updated = await trx
             .updateTable('pipelines')
             .set({ ...row })
             .where('tenant_id', '=', row.tenant_id)
             .where('id', '=', row.id)
-            .execute()
+            .where('version', '=', row.version - 1)
+            .executeTakeFirst()
+          if (Number(updated.numUpdatedRows) === 0)
+            throw new AppError(
+              'pipeline_changed',
+              `The pipeline was changed by someone else meanwhile (it is past version ${row.version - 1} now). Load it again and repeat your change.`,
+              409,
+            )
+        }
         await trx
           .insertInto('pipeline_versions')
           .values({
