@@ -1990,5 +1990,5 @@ describe.skipIf(!hasChromium)('dashboard e2e (Chromium, real server, OpenAI stan
     }
     expect(violations).toEqual([])
     expect(problems).toEqual([])
-  }, 180_000)
+  }, 360_000)
 })
