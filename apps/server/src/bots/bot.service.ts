@@ -61,6 +61,8 @@ export interface BotServiceDeps {
   onSchedulesChanged?: () => void
   /** The tool-set names a workspace's bots may use (tools/); absent: any name is accepted. */
   toolSets?: (tenantId: string) => Promise<readonly string[]>
+  /** Whether a workspace has a pipeline (the pipelines domain answers; absent: not checked). */
+  pipelineExists?: (tenantId: string, id: string) => Promise<boolean>
 }
 
 /** Who a bot's schedule is kept by (schedules/); bot.schedule-owner.ts says what it holds. */
@@ -223,13 +225,7 @@ export function createBotService(deps: BotServiceDeps) {
       targets.add(key)
       if (!('botId' in rule.start)) {
         const pipelineId = rule.start.pipelineId
-        const pipeline = await db
-          .selectFrom('pipelines')
-          .select('id')
-          .where('tenant_id', '=', tenantId)
-          .where('id', '=', pipelineId)
-          .executeTakeFirst()
-        if (!pipeline)
+        if (deps.pipelineExists && !(await deps.pipelineExists(tenantId, pipelineId)))
           errors.push({
             field: `onComplete[${index}].start.pipelineId`,
             message: `Pipeline ${pipelineId} does not exist in this workspace.`,

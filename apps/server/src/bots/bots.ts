@@ -63,6 +63,8 @@ export function createBots(deps: BotsDeps) {
   const quotasOf = createQuotasOf(deps.database.db, quotas)
   const notes = createBotNotes({ database: deps.database, clock: deps.clock })
   deps.schedules.scheduler.own(botRunKind, botScheduleOwner)
+  // The pipelines domain is made after the bots: it says how to look a pipeline up once it exists.
+  let pipelineExists: ((tenantId: string, id: string) => Promise<boolean>) | undefined
   const service = createBotService({
     database: deps.database,
     bus: deps.bus,
@@ -74,6 +76,7 @@ export function createBots(deps: BotsDeps) {
     quotasOf,
     onSchedulesChanged: () => deps.schedules.changed(),
     ...(deps.tools ? { toolSets: (tenantId: string) => deps.tools!.registry.names(tenantId) } : {}),
+    pipelineExists: async (tenantId, id) => (pipelineExists ? pipelineExists(tenantId, id) : true),
   })
   deps.kernel.views.push(botRunView)
   deps.kernel.executors.register(
@@ -172,8 +175,13 @@ export function createBots(deps: BotsDeps) {
         )
       },
     },
-    /** Triggers between bots: the pipelines domain tells how to start a pipeline. */
-    triggers: { setPipelineStarter: triggers.setPipelineStarter },
+    /** Triggers between bots: the pipelines domain tells how to start a pipeline and whether one exists. */
+    triggers: {
+      setPipelineStarter: triggers.setPipelineStarter,
+      setPipelineLookup(lookup: (tenantId: string, id: string) => Promise<boolean>): void {
+        pipelineExists = lookup
+      },
+    },
     /** The files the bots' tools keep, read-only, for people (GET /bots/{id}/files). */
     files: createBotFiles({ database: deps.database }),
     /** The installation's quotas, and each workspace's (with its overrides). */

@@ -32,7 +32,10 @@ export function createPipelines(deps: {
   steps: PipelineSteps
   approvals: Pick<Approvals, 'requestIn' | 'statusesIn'>
   /** The bots' onComplete triggers, which may start pipelines. */
-  triggers?: { setPipelineStarter(starter: PipelineStarter): void }
+  triggers?: {
+    setPipelineStarter(starter: PipelineStarter): void
+    setPipelineLookup(lookup: (tenantId: string, id: string) => Promise<boolean>): void
+  }
   /** The workspaces' quotas (bots.quotasOf): schedule frequency and input size hold for pipelines too. */
   quotasOf?: QuotasOf
 }) {
@@ -65,6 +68,17 @@ export function createPipelines(deps: {
     createPipelineExecutor({ database: deps.database, clock: deps.clock, engine }),
   )
   deps.kernel.relay.consume('pipelines', createPipelineConsumer({ engine, runs: deps.kernel.runs, postgres }))
+  // onComplete rules naming a pipeline are checked against this workspace's pipelines when saved.
+  deps.triggers?.setPipelineLookup(async (tenantId, id) =>
+    Boolean(
+      await deps.database.db
+        .selectFrom('pipelines')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    ),
+  )
   deps.triggers?.setPipelineStarter(async (trx, start) => {
     const row = await trx
       .selectFrom('pipelines')
