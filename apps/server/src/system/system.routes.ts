@@ -8,6 +8,7 @@ import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { AppError } from '../platform/errors.ts'
 import { requireRole } from '../platform/http/caller.ts'
+import { actorOf } from '../workspaces/workspace.service.ts'
 import type { ModeActor, OperatingModeService } from './operating-mode.ts'
 import type { SystemService } from './system.service.ts'
 
@@ -30,16 +31,11 @@ function installationOnly(role: 'admin' | 'owner'): preHandlerAsyncHookHandler {
   }
 }
 
-function actorOf(request: FastifyRequest): ModeActor {
-  const { auth } = request
-  const isUser = auth.keyId.startsWith('user:')
+/** The caller as the audit trail names it (as for workspaces), in its workspace. */
+function modeActorOf(request: FastifyRequest): ModeActor {
   return {
-    type: isUser ? 'user' : 'api_key',
-    id: auth.keyId.replace(/^user:/, ''),
-    tenantId: auth.tenantId,
-    role: auth.role,
-    requestId: request.id,
-    ip: request.ip,
+    ...actorOf(request.auth, { ip: request.ip, requestId: request.id }),
+    tenantId: request.auth.tenantId,
   }
 }
 
@@ -102,6 +98,6 @@ export const systemInfoRoutes: FastifyPluginAsyncZod<{
         },
       },
     },
-    async (request) => mode.set(request.body, actorOf(request)),
+    async (request) => mode.set(request.body, modeActorOf(request)),
   )
 }
