@@ -8,10 +8,36 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 
-const url = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+// The PostgreSQL half runs as `openorch_app`, an application role as production should have one: no
+// superuser, no BYPASSRLS, owner of what it creates. Row-level security (migration 0038) then binds
+// every query of every test, as it binds the server in production. A superuser (the admin URL)
+// creates the role when it is missing; OPENORCH_TEST_PG_URL overrides the role's URL.
+const adminUrl = process.env.OPENORCH_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const appUrl = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://openorch_app@127.0.0.1:5432/test'
+const url = appUrl
 const isCi = process.env.CI === 'true' || process.env.CI === '1'
 
+async function ensureApplicationRole() {
+  if (process.env.OPENORCH_TEST_PG_URL) return
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'openorch_app') THEN
+        CREATE ROLE openorch_app LOGIN NOSUPERUSER NOBYPASSRLS CREATEDB;
+      END IF;
+    END $$`)
+    await client.query('ALTER ROLE openorch_app NOSUPERUSER NOBYPASSRLS CREATEDB')
+    await client.query(`GRANT CREATE ON DATABASE ${client.database} TO openorch_app`)
+  } catch {
+    // Reported by the probe below.
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
 async function postgresAnswers() {
+  await ensureApplicationRole()
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
   try {
     await client.connect()
@@ -28,6 +54,7 @@ const probe = await postgresAnswers()
 const env = { ...process.env }
 if (probe === true) {
   env.OPENORCH_TEST_POSTGRES = '1'
+  env.OPENORCH_TEST_PG_URL = url
   console.log(
     `PostgreSQL at ${url.replace(/\/\/[^@]*@/, '//')} answers: database tests run on SQLite and PostgreSQL.`,
   )

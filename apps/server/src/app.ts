@@ -43,6 +43,7 @@ import { genReqId, registerRequestIdEcho } from './platform/http/request-id.ts'
 import { registerSecurityHeaders } from './platform/http/security-headers.ts'
 import { registerShutdownRefusal } from './platform/http/shutdown.ts'
 import { systemRoutes } from './platform/http/system.routes.ts'
+import { registerTenantScope } from './platform/http/tenant-scope.hook.ts'
 import { registerHsts } from './platform/http/tls.ts'
 import { registerWebApp, type WebApp } from './platform/http/web-app.ts'
 import type { Logger } from './platform/logger.ts'
@@ -334,6 +335,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         )
         secured.addHook('onRequest', createAuthHook(checkCredential))
         secured.addHook('onRequest', checkRateLimits)
+        registerTenantScope(secured)
         registerAuditTrail(secured, { database: deps.database, now: () => deps.clock.now() })
         await secured.register(auditRoutes, { database: deps.database })
         await secured.register(apiKeyRoutes, { apiKeys })

@@ -11,7 +11,8 @@ import { migrateToLatest } from '../src/platform/db/migrator.ts'
 
 // Every database test runs on SQLite and on PostgreSQL. scripts/test.mjs probes PostgreSQL and sets
 // OPENORCH_TEST_POSTGRES=1 when it answers; without it the PostgreSQL half is skipped (and said so).
-export const postgresUrl = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+// The application role scripts/test.mjs prepares (no superuser, no BYPASSRLS): row-level security binds it.
+export const postgresUrl = process.env.OPENORCH_TEST_PG_URL ?? 'postgres://openorch_app@127.0.0.1:5432/test'
 export const dialects: DialectName[] =
   process.env.OPENORCH_TEST_POSTGRES === '1' ? ['sqlite', 'postgres'] : ['sqlite']
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import type { Db, Tables } from '../database.ts'
 import type { DialectName } from '../platform/db/database.ts'
+import { acrossTenantsIn } from '../platform/db/tenant-scope.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import type { AuditRow } from './audit.table.ts'
 
@@ -46,12 +47,10 @@ export async function appendAuditIn(
 ): Promise<void> {
   if (entries.length === 0) return
   if (dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${auditLockKey})`.execute(trx)
-  const last = await trx
-    .selectFrom('audit_log')
-    .select('hash')
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst()
+  // The chain runs through every workspace's entries: its head is read across them (row-level security).
+  const last = await acrossTenantsIn(trx, dialect, () =>
+    trx.selectFrom('audit_log').select('hash').orderBy('id', 'desc').limit(1).executeTakeFirst(),
+  )
   let prev = last?.hash ?? genesisHash
   for (const entry of entries) {
     const hash = hashOf(entry, prev)

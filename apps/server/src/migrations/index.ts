@@ -35,6 +35,7 @@ import { providerCircuits } from './0034-provider-circuits.ts'
 import { botOnComplete } from './0035-bot-on-complete.ts'
 import { runTrace } from './0036-run-trace.ts'
 import { operatingMode } from './0037-operating-mode.ts'
+import { rowLevelSecurity } from './0038-row-level-security.ts'
 
 // Numbered, applied in order on both engines. A shipped migration is never edited: add the next number.
 export const migrations: Record<string, MigrationFactory> = {
@@ -74,4 +75,5 @@ export const migrations: Record<string, MigrationFactory> = {
   '0035-bot-on-complete': botOnComplete,
   '0036-run-trace': runTrace,
   '0037-operating-mode': operatingMode,
+  '0038-row-level-security': rowLevelSecurity,
 }

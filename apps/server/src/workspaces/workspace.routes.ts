@@ -12,6 +12,7 @@ import type { preHandlerAsyncHookHandler } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { requireRole } from '../auth/auth.hook.ts'
+import { withoutTenantScope } from '../platform/db/tenant-scope.ts'
 import { AppError } from '../platform/errors.ts'
 import { noAuth } from '../platform/http/openapi.ts'
 import type { User } from '../users/user.service.ts'
@@ -66,6 +67,9 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ workspaces: WorkspaceServi
   app,
   { workspaces },
 ) => {
+  // Installation admins act on other workspaces here (a new one's first owner, every workspace's
+  // number of users): these routes run outside the caller's row-level security scope (decision 0041).
+  app.addHook('preHandler', (_request, _reply, done) => withoutTenantScope(done))
   const idParams = z.object({ id: z.string().min(1).max(200) })
   app.get(
     '/workspaces',

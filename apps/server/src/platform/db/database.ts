@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import pg from 'pg'
 import { createPrivateFile, ensurePrivateDir } from '../private-files.ts'
 import { postgresConnectionString } from './postgres-tls.ts'
+import { currentTenantScope } from './tenant-scope.ts'
 
 export type DialectName = 'sqlite' | 'postgres'
 
@@ -103,6 +104,54 @@ function openSqlite<DB>(file: string, synchronous: 'NORMAL' | 'FULL', busyTimeou
   }
 }
 
+// The workspace each pooled connection was last scoped to ('' unscoped: a new session is).
+const scopedTo = new WeakMap<pg.PoolClient, string>()
+
+/**
+ * A pool whose every checkout (Kysely's, and `pool.query`'s on the queue's hot path) carries the
+ * current tenant scope as `openorch.tenant_id`, the setting the row-level security policies read
+ * (migration 0038, decision 0041). Set only when it changes on that connection: the orchestrator's
+ * own unscoped work pays nothing, a request pays one statement when its connection served another.
+ */
+class TenantScopedPool extends pg.Pool {
+  override connect(): Promise<pg.PoolClient>
+  override connect(
+    callback: (
+      error: Error | undefined,
+      client: pg.PoolClient | undefined,
+      done: (release?: unknown) => void,
+    ) => void,
+  ): void
+  override connect(
+    callback?: (
+      error: Error | undefined,
+      client: pg.PoolClient | undefined,
+      done: (release?: unknown) => void,
+    ) => void,
+  ): Promise<pg.PoolClient> | undefined {
+    // Read now, in the caller's async context (pool.query calls connect synchronously).
+    const tenantId = currentTenantScope()
+    const scoped = super.connect().then(async (client) => {
+      if ((scopedTo.get(client) ?? '') === tenantId) return client
+      try {
+        await client.query(`SELECT set_config('openorch.tenant_id', $1, false)`, [tenantId])
+      } catch (error) {
+        // A connection whose scope is unknown is not given out again.
+        client.release(error instanceof Error ? error : new Error(String(error)))
+        throw error
+      }
+      scopedTo.set(client, tenantId)
+      return client
+    })
+    if (!callback) return scoped
+    scoped.then(
+      (client) => callback(undefined, client, (release) => client.release(release as Error | undefined)),
+      (error: Error) => callback(error, undefined, () => {}),
+    )
+    return undefined
+  }
+}
+
 async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<Database<DB>> {
   const schema = options.schema
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema))
@@ -125,7 +174,7 @@ async function openPostgres<DB>(url: string, options: DatabaseOptions): Promise<
       await admin.end()
     }
   }
-  const pool = new pg.Pool({
+  const pool = new TenantScopedPool({
     ...clientConfig,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { Database } from './database.ts'
+import { withoutTenantScope } from './tenant-scope.ts'
 
 // Work that must wait until a transaction has committed (waking a worker for the runs it enqueued).
 const afterCommitCallbacks = new WeakMap<object, Array<() => void>>()
@@ -11,11 +12,14 @@ const afterCommitCallbacks = new WeakMap<object, Array<() => void>>()
 export function afterCommit(trx: object, callback: () => void): void {
   const callbacks = afterCommitCallbacks.get(trx)
   if (callbacks) callbacks.push(callback)
-  else setImmediate(callback)
+  else withoutTenantScope(() => setImmediate(callback))
 }
 
+// Wake-ups of the orchestrator's own loops: they run unscoped, whichever workspace's request committed.
 function runAfterCommit(callbacks: Array<() => void>): void {
-  for (const callback of callbacks) callback()
+  withoutTenantScope(() => {
+    for (const callback of callbacks) callback()
+  })
 }
 
 /**

@@ -1,0 +1,181 @@
+import Fastify from 'fastify'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestApp, otherTenantId, type TestApp } from '../../../test/app-harness.ts'
+import { dialects } from '../../../test/databases.ts'
+import { appendAuditIn, systemEntry, verifyAudit } from '../../audit/audit.store.ts'
+import { decorateAuth } from '../../auth/auth.hook.ts'
+import { installationWideTables } from '../../migrations/0038-row-level-security.ts'
+import { registerTenantScope } from '../http/tenant-scope.hook.ts'
+import { currentTenantScope, withoutTenantScope, withTenantScope } from './tenant-scope.ts'
+import { afterCommit, writeTransaction } from './transaction.ts'
+
+// Issue 16: row-level security per workspace on PostgreSQL, a second line of defence behind the
+// tenant condition of every query (migration 0038, decision 0041). The whole PostgreSQL half of the
+// suite runs as an application role that the policies bind (scripts/test.mjs); this file shows the
+// policies themselves: a query that forgets its tenant condition finds nothing of another workspace.
+
+const postgres = dialects.includes('postgres') ? ['postgres' as const] : []
+
+describe.each(postgres)('row-level security on %s', (dialect) => {
+  let t: TestApp
+  const tenantsOf = (rows: Array<{ tenant_id: string }>) =>
+    [...new Set(rows.map((row) => row.tenant_id))].sort()
+
+  beforeAll(async () => {
+    t = await createTestApp(dialect)
+    for (const tenantId of ['default', 'default', otherTenantId])
+      await t.kernel.runs.enqueue({ tenantId, kind: 'noop', trigger: 'api', input: `a run of ${tenantId}` })
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  it('runs the tests as a role that cannot bypass the policies (no superuser, no BYPASSRLS)', async () => {
+    const { rows } = await sql<{ rolsuper: boolean; rolbypassrls: boolean }>`
+      SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`.execute(t.database.db)
+    expect(rows).toEqual([{ rolsuper: false, rolbypassrls: false }])
+  })
+
+  it('gives every table with a tenant_id column a forced policy', async () => {
+    const { rows } = await sql<{ table_name: string; enabled: boolean; forced: boolean; policies: number }>`
+      SELECT c.relname AS table_name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)::int AS policies
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind = 'r'
+        AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+      ORDER BY c.relname`.execute(t.database.db)
+    expect(rows.map((row) => row.table_name)).toEqual(
+      expect.arrayContaining(['runs', 'bots', 'audit_log', 'api_keys']),
+    )
+    // A table a later migration adds without calling enableTenantRowSecurity shows up here.
+    const scoped = rows.filter((row) => !installationWideTables.includes(row.table_name))
+    expect(scoped.filter((row) => !row.enabled || !row.forced || row.policies !== 1)).toEqual([])
+  })
+
+  it('returns nothing of another workspace to a query that forgets its tenant condition', async () => {
+    const db = t.database.db
+    const unscoped = await db.selectFrom('runs').select('tenant_id').execute()
+    expect(tenantsOf(unscoped)).toEqual(['default', otherTenantId])
+
+    const scoped = await withTenantScope('default', () =>
+      db.selectFrom('runs').select(['tenant_id', 'input']).execute(),
+    )
+    expect(tenantsOf(scoped)).toEqual(['default'])
+    expect(scoped).toHaveLength(2)
+    // Even asking for the other workspace by name finds nothing.
+    const asked = await withTenantScope('default', () =>
+      db.selectFrom('runs').select('id').where('tenant_id', '=', otherTenantId).execute(),
+    )
+    expect(asked).toEqual([])
+    // The queue's raw statements (pool.query) are scoped the same way.
+    const raw = await withTenantScope(otherTenantId, () =>
+      t.database.pool!.query<{ tenant_id: string }>('SELECT tenant_id FROM runs'),
+    )
+    expect(tenantsOf(raw.rows)).toEqual([otherTenantId])
+    // And inside a transaction.
+    const inTransaction = await withTenantScope(otherTenantId, () =>
+      writeTransaction(t.database, (trx) => trx.selectFrom('runs').select('tenant_id').execute()),
+    )
+    expect(tenantsOf(inTransaction)).toEqual([otherTenantId])
+  })
+
+  it("refuses to change or create another workspace's rows while scoped", async () => {
+    const db = t.database.db
+    const updated = await withTenantScope('default', () =>
+      db
+        .updateTable('runs')
+        .set({ input: 'overwritten' })
+        .where('tenant_id', '=', otherTenantId)
+        .executeTakeFirst(),
+    )
+    expect(Number(updated.numUpdatedRows)).toBe(0)
+    const deleted = await withTenantScope('default', () =>
+      db.deleteFrom('runs').where('tenant_id', '=', otherTenantId).executeTakeFirst(),
+    )
+    expect(Number(deleted.numDeletedRows)).toBe(0)
+    const other = await db.selectFrom('runs').select('input').where('tenant_id', '=', otherTenantId).execute()
+    expect(other).toEqual([{ input: JSON.stringify(`a run of ${otherTenantId}`) }])
+
+    const planted = withTenantScope('default', () =>
+      t.kernel.runs.enqueue({ tenantId: otherTenantId, kind: 'noop', trigger: 'api', input: 'planted' }),
+    )
+    await expect(planted).rejects.toMatchObject({ code: '42501' })
+    const plantedRows = await db
+      .selectFrom('runs')
+      .select('id')
+      .where('input', '=', JSON.stringify('planted'))
+      .execute()
+    expect(plantedRows).toEqual([])
+  })
+
+  it("serves the orchestrator's own work unscoped on a connection a workspace used before", async () => {
+    const db = t.database.db
+    // More rounds than the pool has connections, interleaved: every connection serves both.
+    const rounds = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        i % 2 === 0
+          ? withTenantScope(otherTenantId, () => db.selectFrom('runs').select('tenant_id').execute())
+          : db.selectFrom('runs').select('tenant_id').execute(),
+      ),
+    )
+    rounds.forEach((rows, i) => {
+      expect(tenantsOf(rows)).toEqual(i % 2 === 0 ? [otherTenantId] : ['default', otherTenantId])
+    })
+  })
+
+  it("scopes an authenticated request's handler to its workspace, and not what it leaves behind", async () => {
+    const db = t.database.db
+    const app = Fastify()
+    decorateAuth(app)
+    let leftBehind: Promise<string> | undefined
+    await app.register(async (secured) => {
+      secured.addHook('onRequest', async (request) => {
+        request.auth = { tenantId: String(request.headers['x-tenant']), role: 'owner', keyId: 'k' }
+      })
+      registerTenantScope(secured)
+      secured.get('/runs', async () => {
+        // A timer the handler starts and that fires after its response.
+        leftBehind = new Promise((resolve) => setTimeout(() => resolve(currentTenantScope()), 200))
+        return db.selectFrom('runs').select('tenant_id').execute()
+      })
+    })
+    const response = await app.inject({ method: 'GET', url: '/runs', headers: { 'x-tenant': otherTenantId } })
+    expect(tenantsOf(response.json())).toEqual([otherTenantId])
+    expect(await leftBehind).toBe('')
+    await app.close()
+  })
+
+  it("wakes the orchestrator's loops after a workspace's commit unscoped", async () => {
+    let woken: string | undefined
+    await withTenantScope('default', () =>
+      writeTransaction(t.database, async (trx) => {
+        afterCommit(trx, () => {
+          woken = currentTenantScope()
+        })
+      }),
+    )
+    expect(woken).toBe('')
+    expect(withTenantScope('default', () => withoutTenantScope(currentTenantScope))).toBe('')
+  })
+
+  it('keeps the audit chain whole when workspaces append to it in turn', async () => {
+    // The chain runs through every workspace's entries; its head is read across them.
+    for (const tenantId of ['default', otherTenantId, 'default', otherTenantId])
+      await withTenantScope(tenantId, () =>
+        writeTransaction(t.database, (trx) =>
+          appendAuditIn(trx, 'postgres', [
+            systemEntry({ tenantId, at: Date.now(), actorId: 'test', action: 'test.append' }),
+          ]),
+        ),
+      )
+    expect(await verifyAudit(t.database)).toMatchObject({ ok: true })
+    const heads = await t.database.db
+      .selectFrom('audit_log')
+      .select(['prev_hash', 'hash'])
+      .orderBy('id')
+      .execute()
+    const prevs = heads.map((row) => row.prev_hash)
+    expect(new Set(prevs).size).toBe(prevs.length)
+  })
+})
