@@ -103,6 +103,11 @@ export const systemInfoSchema = z
       engine: z.enum(['sqlite', 'postgres']),
       version: z.string(),
       sizeBytes: z.number().nullable(),
+      rowLevelSecurity: z
+        .enum(['enforced', 'bypassed', 'unsupported'])
+        .describe(
+          'PostgreSQL: `enforced` when the policies per workspace bind the role the server connects as; `bypassed` when it is a superuser or has BYPASSRLS (connect as an application role instead, see docs/operations.md). SQLite: `unsupported`.',
+        ),
     }),
     schema: z.object({
       version: z.string().nullable().describe('The newest migration applied.'),

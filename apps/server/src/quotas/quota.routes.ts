@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Db } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
+import { withTenantScope } from '../platform/db/tenant-scope.ts'
 import { notFound } from '../platform/errors.ts'
 import { tenantSpendSince } from '../usage/usage.ts'
 import { requireInstallationAdmin } from '../workspaces/workspace.routes.ts'
@@ -79,10 +80,12 @@ export const quotaRoutes: FastifyPluginAsyncZod<{
         },
       },
     },
-    async (request) => {
-      if (!(await setQuotaOverrides(database.db, request.params.id, request.body)))
-        throw notFound('workspace_not_found', `There is no workspace ${request.params.id}.`)
-      return viewOf(request.params.id)
-    },
+    // An installation admin acts on another workspace: its figures are read in its scope (decision 0042).
+    async (request) =>
+      withTenantScope(request.params.id, async () => {
+        if (!(await setQuotaOverrides(database.db, request.params.id, request.body)))
+          throw notFound('workspace_not_found', `There is no workspace ${request.params.id}.`)
+        return viewOf(request.params.id)
+      }),
   )
 }

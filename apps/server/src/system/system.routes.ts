@@ -6,6 +6,7 @@ import {
 } from '@openorch/contracts'
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { withoutTenantScope } from '../platform/db/tenant-scope.ts'
 import { AppError } from '../platform/errors.ts'
 import { requireRole } from '../platform/http/caller.ts'
 import { actorOf } from '../workspaces/workspace.service.ts'
@@ -43,6 +44,9 @@ export const systemInfoRoutes: FastifyPluginAsyncZod<{
   system: SystemService
   mode: OperatingModeService
 }> = async (app, { system, mode }) => {
+  // The installation's figures (the queue of every workspace) are read outside the caller's
+  // row-level security scope (decision 0042).
+  app.addHook('preHandler', (_request, _reply, done) => withoutTenantScope(done))
   app.get(
     '/system',
     {

@@ -46,10 +46,18 @@ export function createSystemService(deps: SystemServiceDeps) {
 
   async function databaseFigures(): Promise<SystemInfo['database']> {
     if (database.dialect === 'postgres') {
-      const { rows } = await sql<{ version: string; size: string }>`
+      const { rows } = await sql<{ version: string; size: string; bypass: boolean }>`
         SELECT current_setting('server_version') AS version,
-          pg_database_size(current_database())::text AS size`.execute(database.db)
-      return { engine: 'postgres', version: rows[0]!.version, sizeBytes: Number(rows[0]!.size) }
+          pg_database_size(current_database())::text AS size,
+          (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass`.execute(
+        database.db,
+      )
+      return {
+        engine: 'postgres',
+        version: rows[0]!.version,
+        sizeBytes: Number(rows[0]!.size),
+        rowLevelSecurity: rows[0]!.bypass ? 'bypassed' : 'enforced',
+      }
     }
     const { rows } = await sql<{ version: string }>`SELECT sqlite_version() AS version`.execute(database.db)
     const sizeOf = (file: string) => {
@@ -64,6 +72,7 @@ export function createSystemService(deps: SystemServiceDeps) {
       engine: 'sqlite',
       version: rows[0]!.version,
       sizeBytes: file ? sizeOf(file) + sizeOf(`${file}-wal`) : null,
+      rowLevelSecurity: 'unsupported',
     }
   }
 

@@ -11,7 +11,7 @@ import { currentTenantScope, withoutTenantScope, withTenantScope } from './tenan
 import { afterCommit, writeTransaction } from './transaction.ts'
 
 // Issue 16: row-level security per workspace on PostgreSQL, a second line of defence behind the
-// tenant condition of every query (migration 0038, decision 0041). The whole PostgreSQL half of the
+// tenant condition of every query (migration 0038, decision 0042). The whole PostgreSQL half of the
 // suite runs as an application role that the policies bind (scripts/test.mjs); this file shows the
 // policies themselves: a query that forgets its tenant condition finds nothing of another workspace.
 
@@ -144,6 +144,23 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
     expect(tenantsOf(response.json())).toEqual([otherTenantId])
     expect(await leftBehind).toBe('')
     await app.close()
+  })
+
+  it("counts every workspace's runs for the installation's admins (GET /system runs unscoped)", async () => {
+    // The other workspace's run becomes a dead letter; the default workspace's owner asks.
+    await t.database.db
+      .updateTable('runs')
+      .set({ status: 'failed', dead_lettered_at: Date.now(), finished_at: Date.now() })
+      .where('tenant_id', '=', otherTenantId)
+      .execute()
+    const response = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/system',
+      headers: { authorization: `Bearer ${t.keys.owner}` },
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json().queue.deadLetters).toBe(1)
+    expect(response.json().database.rowLevelSecurity).toBe('enforced')
   })
 
   it("wakes the orchestrator's loops after a workspace's commit unscoped", async () => {
