@@ -109,7 +109,7 @@ describe.each(dialects)("a pipeline's last run on %s", (dialect) => {
       ['Elsewhere', 'pending'],
     ])
     // Another workspace's ids name nothing here.
-    expect((await lastRunsOf(t.database.db, tenantId, [elsewhere.id, never.id])).size).toBe(0)
+    expect((await lastRunsOf(t.database.db, dialect, tenantId, [elsewhere.id, never.id])).size).toBe(0)
     // An export carries no state: no last run in it.
     const exported = await call('GET', `/pipelines/${twice.id}/export`)
     expect(exported.statusCode, exported.body).toBe(200)
@@ -151,12 +151,12 @@ describe.each(dialects)("a pipeline's last run on %s", (dialect) => {
 
     const ids = pipelines.map((p) => p.id)
     const started = performance.now()
-    const last = await lastRunsOf(t.database.db, tenantId, ids)
+    const last = await lastRunsOf(t.database.db, dialect, tenantId, ids)
     const ms = performance.now() - started
     expect(pipelines.map((p) => last.get(p.id)?.id)).toEqual(newest.map((run) => run.id))
     expect(pipelines.map((p) => last.get(p.id)?.status)).toEqual(pipelines.map(() => 'pending'))
 
-    const compiled = lastRunsQuery(t.database.db, tenantId, ids).compile()
+    const compiled = lastRunsQuery(t.database.db, dialect, tenantId, ids).compile()
     if (dialect === 'sqlite') {
       const plan = await t.database.db.executeQuery<{ detail: string }>(
         CompiledQuery.raw(`EXPLAIN QUERY PLAN ${compiled.sql}`, [...compiled.parameters]),

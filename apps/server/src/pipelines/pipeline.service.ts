@@ -15,6 +15,7 @@ import {
 import type { Kysely } from 'kysely'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
+import type { DialectName } from '../platform/db/database.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { AppError, notFound } from '../platform/errors.ts'
 import { newId } from '../platform/ids.ts'
@@ -112,9 +113,39 @@ export function scheduleOfPipeline(row: PipelineRow): ScheduleSettings | null {
  * rather than pipeline_runs because that row appears only at a run's first claim, and a run that
  * still waits for a worker is the newest run all the same.
  */
-export function lastRunsQuery(db: Kysely<Tables>, tenantId: string, pipelineIds: readonly string[]) {
-  return db
+export function lastRunsQuery(
+  db: Kysely<Tables>,
+  dialect: DialectName,
+  tenantId: string,
+  pipelineIds: readonly string[],
+) {
+  const pipelines = db
     .selectFrom('pipelines as p')
+    .where('p.tenant_id', '=', tenantId)
+    .where('p.id', 'in', pipelineIds)
+  if (dialect === 'postgres') {
+    // A lateral probe, joined to runs by a plain id: with row-level security a correlated subquery in
+    // the join condition is not LEAKPROOF, so PostgreSQL would no longer look r up by its key and
+    // read every run instead (decision 0042).
+    return pipelines
+      .innerJoinLateral(
+        (eb) =>
+          eb
+            .selectFrom('runs as newest')
+            .select('newest.id')
+            .where('newest.tenant_id', '=', tenantId)
+            .whereRef('newest.subject_id', '=', 'p.id')
+            .where('newest.kind', '=', pipelineRunKind)
+            .orderBy('newest.id', 'desc')
+            .limit(1)
+            .as('n'),
+        (join) => join.onTrue(),
+      )
+      .innerJoin('runs as r', 'r.id', 'n.id')
+      .select(['p.id as pipeline_id', 'r.id', 'r.status', 'r.created_at', 'r.finished_at'])
+  }
+  // SQLite has no LATERAL; it seeks the same way with the subquery in the join condition.
+  return pipelines
     .innerJoin('runs as r', (join) =>
       join.on((eb) =>
         eb(
@@ -132,18 +163,17 @@ export function lastRunsQuery(db: Kysely<Tables>, tenantId: string, pipelineIds:
       ),
     )
     .select(['p.id as pipeline_id', 'r.id', 'r.status', 'r.created_at', 'r.finished_at'])
-    .where('p.tenant_id', '=', tenantId)
-    .where('p.id', 'in', pipelineIds)
 }
 
 /** The newest run of each pipeline that has one, by pipeline id (see `lastRunsQuery`). */
 export async function lastRunsOf(
   db: Kysely<Tables>,
+  dialect: DialectName,
   tenantId: string,
   pipelineIds: readonly string[],
 ): Promise<Map<string, PipelineLastRun>> {
   if (pipelineIds.length === 0) return new Map()
-  const rows = await lastRunsQuery(db, tenantId, pipelineIds).execute()
+  const rows = await lastRunsQuery(db, dialect, tenantId, pipelineIds).execute()
   return new Map(
     rows.map((row) => [
       row.pipeline_id,
@@ -195,7 +225,9 @@ export function createPipelineService(deps: PipelineServiceDeps) {
         ? nextFireAt
         : ((await nextFireTimes(db, pipelineRunKind, [row.id])).get(row.id) ?? null)
     const last =
-      lastRun !== undefined ? lastRun : ((await lastRunsOf(db, row.tenant_id, [row.id])).get(row.id) ?? null)
+      lastRun !== undefined
+        ? lastRun
+        : ((await lastRunsOf(db, database.dialect, row.tenant_id, [row.id])).get(row.id) ?? null)
     return {
       id: row.id,
       version: row.version,
@@ -432,7 +464,7 @@ export function createPipelineService(deps: PipelineServiceDeps) {
     const ids = items.map((row) => row.id)
     const [fire, last] = await Promise.all([
       nextFireTimes(db, pipelineRunKind, ids),
-      lastRunsOf(db, tenantId, ids),
+      lastRunsOf(db, database.dialect, tenantId, ids),
     ])
     return {
       items: await Promise.all(

@@ -5,7 +5,7 @@ import { createTestApp, otherTenantId, type TestApp } from '../../../test/app-ha
 import { dialects } from '../../../test/databases.ts'
 import { appendAuditIn, systemEntry, verifyAudit } from '../../audit/audit.store.ts'
 import { decorateAuth } from '../../auth/auth.hook.ts'
-import { installationWideTables } from '../../migrations/0038-row-level-security.ts'
+import { installationWideTables, openForReading } from '../../migrations/0038-row-level-security.ts'
 import { registerTenantScope } from '../http/tenant-scope.hook.ts'
 import { currentTenantScope, withoutTenantScope, withTenantScope } from './tenant-scope.ts'
 import { afterCommit, writeTransaction } from './transaction.ts'
@@ -50,7 +50,12 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
     )
     // A table a later migration adds without calling enableTenantRowSecurity shows up here.
     const scoped = rows.filter((row) => !installationWideTables.includes(row.table_name))
-    expect(scoped.filter((row) => !row.enabled || !row.forced || row.policies !== 1)).toEqual([])
+    expect(
+      scoped.filter(
+        (row) =>
+          !row.enabled || !row.forced || row.policies !== (openForReading.includes(row.table_name) ? 4 : 1),
+      ),
+    ).toEqual([])
   })
 
   it('returns nothing of another workspace to a query that forgets its tenant condition', async () => {
@@ -107,6 +112,25 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
       .where('input', '=', JSON.stringify('planted'))
       .execute()
     expect(plantedRows).toEqual([])
+  })
+
+  it("keeps search on its GIN index while scoped (run_search is open for reading, closed for writing)", async () => {
+    const plan = await withTenantScope('default', () =>
+      writeTransaction(t.database, async (trx) => {
+        // Without this the planner may scan a table this small; with it only a barrier keeps the index out.
+        await sql`SET LOCAL enable_seqscan = off`.execute(trx)
+        const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT run_id FROM run_search
+          WHERE vector @@ to_tsquery('simple', 'word')`.execute(trx)
+        return rows.map((row) => row['QUERY PLAN']).join('\n')
+      }),
+    )
+    expect(plan).toContain('run_search_vector_idx')
+    const planted = withTenantScope('default', () =>
+      sql`INSERT INTO run_search (run_id, tenant_id, vector) VALUES ('planted', ${otherTenantId}, NULL)`.execute(
+        t.database.db,
+      ),
+    )
+    await expect(planted).rejects.toMatchObject({ code: '42501' })
   })
 
   it("serves the orchestrator's own work unscoped on a connection a workspace used before", async () => {
