@@ -68,7 +68,7 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ workspaces: WorkspaceServi
   { workspaces },
 ) => {
   // Installation admins act on other workspaces here (a new one's first owner, every workspace's
-  // number of users): these routes run outside the caller's row-level security scope (decision 0041).
+  // number of users): these routes run outside the caller's row-level security scope (decision 0042).
   app.addHook('preHandler', (_request, _reply, done) => withoutTenantScope(done))
   const idParams = z.object({ id: z.string().min(1).max(200) })
   app.get(

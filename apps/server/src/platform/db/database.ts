@@ -110,7 +110,7 @@ const scopedTo = new WeakMap<pg.PoolClient, string>()
 /**
  * A pool whose every checkout (Kysely's, and `pool.query`'s on the queue's hot path) carries the
  * current tenant scope as `openorch.tenant_id`, the setting the row-level security policies read
- * (migration 0038, decision 0041). Set only when it changes on that connection: the orchestrator's
+ * (migration 0038, decision 0042). Set only when it changes on that connection: the orchestrator's
  * own unscoped work pays nothing, a request pays one statement when its connection served another.
  */
 class TenantScopedPool extends pg.Pool {

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { type Kysely, sql } from 'kysely'
 
-// Row-level security's tenant (decision 0041-row-level-security). Work done for one workspace's
+// Row-level security's tenant (decision 0042-row-level-security). Work done for one workspace's
 // caller runs inside `withTenantScope`: every PostgreSQL connection it takes carries the setting
 // `openorch.tenant_id`, and the policies on every tenant-scoped table hide and refuse other
 // workspaces' rows, so a query that forgets its `tenant_id` condition finds nothing of theirs.

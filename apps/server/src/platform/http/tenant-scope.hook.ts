@@ -5,7 +5,7 @@ const scopes = new WeakMap<FastifyRequest, TenantScopeHandle>()
 
 /**
  * Scopes the database to the caller's workspace for the handler of every authenticated request
- * (row-level security, decision 0041). A preHandler that calls `done` inside the scope: the hooks
+ * (row-level security, decision 0042). A preHandler that calls `done` inside the scope: the hooks
  * after it and the handler run in it. The response (or the client going away) ends it, so a timer or
  * loop the request left behind does not stay in that workspace.
  */
