@@ -82,6 +82,8 @@ describe.each(dialects)('system and operating modes on %s', (dialect) => {
     expect(info.database.engine).toBe(dialect)
     expect(info.database.version).toMatch(/^\d+\.\d+/)
     expect(info.database.sizeBytes).toBeGreaterThan(0)
+    // The tests' PostgreSQL role is an application role the policies bind (scripts/test.mjs).
+    expect(info.database.rowLevelSecurity).toBe(dialect === 'postgres' ? 'enforced' : 'unsupported')
     const newest = Object.keys(migrations).sort().at(-1)
     expect(info.schema).toEqual({ version: newest, known: newest, pending: 0 })
     expect(info.version).toMatch(/^\d+\.\d+\.\d+/)
