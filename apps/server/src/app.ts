@@ -160,7 +160,12 @@ export const serverVersion = (
 ).version
 
 /** Figures read from the database on scrape (all tenants: metrics are operator data; decision 0035). */
-function registerRunGauges(deps: AppDeps): void {
+function registerRunGauges(
+  deps: Pick<AppDeps, 'database' | 'clock' | 'log' | 'metrics' | 'approvals' | 'circuit'> & {
+    kernel: Partial<Pick<RunKernel, 'unserved'>>
+    config: Pick<AppDeps['config'], 'metricsMaxAgeMs'>
+  },
+): void {
   const { database, clock, log, metrics } = deps
   const approvals = deps.approvals ? database.db : undefined
   registerScrapeGauges(metrics, {
@@ -206,7 +211,11 @@ function trustProxyOf(value: boolean | number | string[] | undefined) {
   return typeof value === 'number' ? (_address: string, hop: number) => hop < value : (value ?? false)
 }
 
-export async function buildApp(deps: AppDeps): Promise<App> {
+/** What an HTTP server of ours is made with: the connection limits, TLS, the logger, zod. */
+function createFastify(deps: {
+  log: Logger
+  config: Pick<AppDeps['config'], 'bodyLimitBytes' | 'requestTimeoutMs' | 'trustProxy' | 'https'>
+}) {
   // Node checks the timeouts below every `connectionsCheckingInterval` (30 s by default): more often.
   const httpOptions = {
     headersTimeout: Math.min(20_000, deps.config.requestTimeoutMs ?? 30_000),
@@ -255,6 +264,59 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
+  return app
+}
+
+/** What a process without the `api` role serves: its probes and metrics (decision 0036). */
+export interface ProbeAppDeps
+  extends Pick<AppDeps, 'database' | 'clock' | 'log' | 'metrics' | 'migrations' | 'approvals' | 'circuit'> {
+  kernel: Partial<Pick<RunKernel, 'unserved'>>
+  config: Pick<
+    AppDeps['config'],
+    'bodyLimitBytes' | 'requestTimeoutMs' | 'trustProxy' | 'https' | 'metricsMaxAgeMs'
+  >
+  /** The process's roles (OPENORCH_ROLES), named in the answer to any other route. */
+  roles: readonly string[]
+}
+
+/**
+ * The HTTP server of a process without the `api` role (a worker, a scheduler): GET /health, /ready
+ * and /metrics as an API process serves them, so it can be probed and scraped on its own port;
+ * anything else is 404 `api_not_served`, pointing at the API processes.
+ */
+export async function buildProbeApp(deps: ProbeAppDeps): Promise<App> {
+  const app = createFastify(deps)
+  registerHttpTracing(app)
+  if (deps.config.https) registerHsts(app)
+  const roles = deps.roles.join(',') || '(none)'
+  registerErrorHandling(app, {
+    notFound: (request, reply) =>
+      sendProblem(
+        reply,
+        problemOf(
+          404,
+          'api_not_served',
+          `This process does not serve the API (OPENORCH_ROLES=${roles}): it answers only GET /health, GET /ready and GET /metrics. Send ${request.method} ${request.url.split('?')[0]} to a process with the api role.`,
+        ),
+      ),
+  })
+  registerRequestIdEcho(app)
+  await registerSecurityHeaders(app, { corsOrigins: [] })
+  registerShutdownRefusal(app)
+  registerJsonOnly(app)
+  refuseNulInUrl(app)
+  registerHttpMetrics(app, deps.metrics)
+  registerRunGauges(deps)
+  await app.register(systemRoutes, {
+    database: { db: deps.database.db as unknown as Kysely<unknown>, dialect: deps.database.dialect },
+    migrations: deps.migrations,
+    metrics: deps.metrics,
+  })
+  return app
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = createFastify(deps)
 
   // First, so the hooks after it run inside the request's span (when tracing is on).
   registerHttpTracing(app)

@@ -102,10 +102,12 @@ async function start() {
   // A renewed certificate (certbot's deploy hook, cert-manager): new connections get it, none drop.
   if (cfg.http.tls && server.url) process.on('SIGHUP', () => server.reloadTls())
   const where = cfg.database.url ? 'PostgreSQL' : `SQLite at ${cfg.database.sqlitePath}`
-  process.stdout.write(
-    `\nopenOrchestrator is running at ${server.url || '(no API role)'} — database: ${where}\n`,
-  )
-  if (server.url) process.stdout.write(`API docs: ${server.url}/docs\n`)
+  process.stdout.write(`\nopenOrchestrator is running at ${server.url} — database: ${where}\n`)
+  if (cfg.roles.includes('api')) process.stdout.write(`API docs: ${server.url}/docs\n`)
+  else
+    process.stdout.write(
+      `No api role (OPENORCH_ROLES=${cfg.roles.join(',')}): this port serves only /health, /ready and /metrics.\n`,
+    )
   if (server.ownerKey && !cfg.auth.bootstrapApiKey) {
     process.stdout.write(
       `\nOwner API key (shown once, store it now):\n\n  ${server.ownerKey}\n\nSend it as "Authorization: Bearer <key>" or "X-API-Key: <key>".\n\n`,

@@ -1,7 +1,7 @@
 import type https from 'node:https'
 import { fileURLToPath } from 'node:url'
 import type { Bot } from '@openorch/contracts'
-import { buildApp, serverVersion } from './app.ts'
+import { buildApp, buildProbeApp, serverVersion } from './app.ts'
 import { type Approvals, createApprovals } from './approvals/approvals.ts'
 import { createApiKeyService } from './auth/api-key.service.ts'
 import { botRunsToKeep } from './bots/bot.retention.ts'
@@ -58,6 +58,7 @@ import { createUserService, type UserService } from './users/user.service.ts'
 // The composition root: the only place that reads config and wires things together.
 
 export interface Server {
+  /** Where it listens: the API, or without the api role only /health, /ready and /metrics. */
   url: string
   kernel: RunKernel
   /** Generated (or bootstrapped) owner key when the database was new; undefined otherwise. */
@@ -90,8 +91,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     )
   // Before anything makes spans; the SDK is not even loaded unless an OTLP endpoint is set.
   const tracing = await startTracing({ config: config.tracing, version: serverVersion, log })
-  // Before the database: a certificate that cannot be used stops the start with what to do.
-  const tlsFiles = config.roles.includes('api') ? config.http.tls : undefined
+  // Before the database: a certificate that cannot be used stops the start with what to do. Every
+  // process listens (without the api role only for its probes and metrics), so every one serves TLS.
+  const tlsFiles = config.http.tls
   const tls = tlsFiles ? readTlsMaterial(tlsFiles) : undefined
   if (tls) {
     for (const warning of tls.warnings) log.warn(warning)
@@ -289,49 +291,56 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // A mode that widens (paused → normal, a lower level) lets the worker claim at once.
   mode.onChange(() => kernel.worker.nudge())
 
-  const app = await buildApp({
+  const http = {
     database,
     kernel,
-    bus,
     clock: systemClock,
     log,
+    metrics,
+    migrations,
+    approvals,
+    circuit,
     config: {
       bodyLimitBytes: config.http.bodyLimitBytes,
-      rateLimits: config.http.rateLimits,
-      corsOrigins: config.http.corsOrigins,
       trustProxy: config.http.trustProxy,
       // A scrape every few seconds by several Prometheus servers costs one set of queries.
       metricsMaxAgeMs: 5_000,
       ...(tls ? { https: secureContextOptionsOf(tls) } : {}),
     },
-    metrics,
-    migrations,
-    apiKeys,
-    providers,
-    bots,
-    usage: createUsageService({ database, clock: systemClock }),
-    tools,
-    search,
-    mcp,
-    toolPolicies,
-    approvals,
-    circuit,
-    pipelines,
-    channels,
-    push,
-    // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
-    webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
-    users,
-    system: { service: system, mode },
-  })
-  let url = ''
-  if (config.roles.includes('api')) {
-    await app.listen({ port: config.http.port, host: config.http.host })
-    const address = app.server.address()
-    const port = typeof address === 'object' && address ? address.port : config.http.port
-    const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::'
-    url = `${tls ? 'https' : 'http'}://${wildcard ? 'localhost' : config.http.host}:${port}`
   }
+  // Without the api role the port serves only /health, /ready and /metrics (decision 0036): a worker
+  // is probed and scraped where its work is counted, and serves no API.
+  const app = config.roles.includes('api')
+    ? await buildApp({
+        ...http,
+        bus,
+        config: {
+          ...http.config,
+          rateLimits: config.http.rateLimits,
+          corsOrigins: config.http.corsOrigins,
+        },
+        apiKeys,
+        providers,
+        bots,
+        usage: createUsageService({ database, clock: systemClock }),
+        tools,
+        search,
+        mcp,
+        toolPolicies,
+        pipelines,
+        channels,
+        push,
+        // apps/web/dist, from src/main.ts (tsx) and from dist/cli.js (the esbuild bundle) alike.
+        webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
+        users,
+        system: { service: system, mode },
+      })
+    : await buildProbeApp({ ...http, roles: config.roles })
+  await app.listen({ port: config.http.port, host: config.http.host })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.http.port
+  const wildcard = config.http.host === '0.0.0.0' || config.http.host === '::'
+  const url = `${tls ? 'https' : 'http'}://${wildcard ? 'localhost' : config.http.host}:${port}`
   kernel.start({ worker: config.roles.includes('worker') })
   // Approvals past their expiry count as rejected; every worker process looks every 15 s (fenced).
   if (config.roles.includes('worker'))
@@ -368,10 +377,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     kernel,
     ownerKey,
     reloadTls() {
-      if (!tlsFiles || !url) {
-        log.warn(
-          'SIGHUP: this process serves no HTTPS (OPENORCH_TLS_CERT unset or no api role), nothing to reload',
-        )
+      if (!tlsFiles) {
+        log.warn('SIGHUP: this process serves no HTTPS (OPENORCH_TLS_CERT unset), nothing to reload')
         return false
       }
       return reloadTls(app.server as unknown as https.Server, tlsFiles, log)

@@ -7,6 +7,7 @@ import type { FastifyReply } from 'fastify'
 /** Titles of the codes the HTTP layer itself produces; any other code is titled by its status. */
 const titles: Record<string, string> = {
   route_not_found: 'Route not found',
+  api_not_served: 'API not served by this process',
   validation_failed: 'Request validation failed',
   malformed_json: 'Malformed JSON body',
   unsupported_media_type: 'Unsupported media type',
