@@ -241,6 +241,7 @@ describe.each(overlays)('kustomize overlay %s', (overlay) => {
   it('gives every process an environment config.ts knows and accepts, with the secrets present', () => {
     const known = knownEnvNames()
     const roles = new Set<string>()
+    const service = objects.find((o) => o.kind === 'Service')
     for (const deployment of deployments(objects))
       for (const container of deployment.spec.template.spec.containers) {
         const env = containerEnv(objects, container)
@@ -260,7 +261,10 @@ describe.each(overlays)('kustomize overlay %s', (overlay) => {
           ),
         }
         const config = loadConfig(withSecrets)
-        expect(config.roles).toContain('api')
+        // The pods behind the Service serve the API; the others (workers) only their probes and /metrics.
+        expect(config.roles.includes('api'), `${deployment.metadata.name} has the api role`).toBe(
+          matches(service.spec.selector, deployment.spec.template.metadata.labels),
+        )
         for (const role of config.roles) roles.add(role)
         if (overlay === 'cluster') expect(config.database.url, deployment.metadata.name).toBeDefined()
         else expect(config.database.url).toBeUndefined()
@@ -389,7 +393,8 @@ describe.each(['single.yml', 'cluster.yml'])('compose %s', (file) => {
         service.volumes.some((v: string) => v.endsWith(':/data')),
         `${name} keeps /data in a volume`,
       ).toBe(true)
-      expect(config.roles, name).toContain('api')
+      // The published process serves the API; the others only their health check and /metrics.
+      expect(config.roles.includes('api'), `${name} has the api role`).toBe(Boolean(service.ports?.length))
       for (const role of config.roles) roles.add(role)
       if (file === 'cluster.yml') expect(config.database.url, name).toMatch(/@postgres:5432\//)
       else expect(config.database.url).toBeUndefined()
@@ -561,6 +566,11 @@ describe.each(dialects)('health checks against real servers (%s)', (dialect) => 
       // What Prometheus scrapes from each pod, the HPA's metric among it.
       const metrics = await (await fetch(`${url}/metrics`)).text()
       expect(metrics).toMatch(/^openorch_queue_depth \d+$/m)
+      // A pod without the api role (a worker) serves its probes and metrics, not the API.
+      const api = await fetch(`${url}/api/v1/bots`)
+      if (env.OPENORCH_ROLES?.split(',').includes('api') === false)
+        expect((await api.json()).code, deployment.metadata.name).toBe('api_not_served')
+      else expect(api.status, deployment.metadata.name).toBe(401)
       expect(
         await runCheck(dockerArgv, { PORT: portOf(url) }),
         `${deployment.metadata.name}: the image's check`,
