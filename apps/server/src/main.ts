@@ -165,6 +165,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
           errorCode: 'error' in settlement ? settlement.error.code : undefined,
         })
       },
+      onRescued: (rows) => {
+        for (const row of rows)
+          operations.runRescued({ kind: row.kind, deadLettered: row.dead_lettered_at !== null })
+      },
     },
   })
 

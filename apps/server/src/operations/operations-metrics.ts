@@ -27,6 +27,13 @@ export interface SettledRunFacts {
   errorCode: string | undefined
 }
 
+/** A run a worker of this process took back after its lease expired (its process died or froze). */
+export interface RescuedRunFacts {
+  kind: string
+  /** No attempts were left: it failed `lease_expired` and is listed as a dead letter. */
+  deadLettered: boolean
+}
+
 /** One call of a language model. `model` is the configured model (bounded by configuration). */
 export interface ModelCallFacts {
   provider: string
@@ -113,7 +120,7 @@ export function createOperationsMetrics(metrics: Metrics, options: { now?: () =>
   })
   const deadLettered = new Counter({
     name: 'openorch_runs_dead_lettered_total',
-    help: 'Runs this process failed for good (retries exhausted or not retryable) and listed as dead letters, by kind.',
+    help: 'Runs this process failed for good (retries exhausted, not retryable, or a lease expired on the last attempt) and listed as dead letters, by kind.',
     labelNames: ['kind'] as const,
     registers,
   })
@@ -206,6 +213,10 @@ export function createOperationsMetrics(metrics: Metrics, options: { now?: () =>
       if (run.durationMs !== undefined) runDuration.observe({ kind: run.kind }, run.durationMs / 1000)
       if (run.deadLetter) deadLettered.inc({ kind: run.kind })
       if (run.errorCode === 'budget_exceeded') budgetRefusals.inc({ kind: run.kind })
+    },
+    /** A lease-expiry rescue that dead-letters a run is counted by the process whose worker rescued it. */
+    runRescued(run: RescuedRunFacts): void {
+      if (run.deadLettered) deadLettered.inc({ kind: run.kind })
     },
     runDropped(kind: string): void {
       dropped.inc({ kind })

@@ -57,6 +57,11 @@ export interface WorkerOptions {
   onClaimed?: (runs: RunRow[]) => void
   /** Called after each accepted or refused settlement (metrics, tests). */
   onSettled?: (run: ClaimedRun, settlement: Settlement, accepted: boolean) => void
+  /**
+   * Called with the runs this worker took back after their lease expired (metrics): pending again
+   * while attempts remain, else failed `lease_expired` and dead-lettered (`dead_lettered_at` set).
+   */
+  onRescued?: (runs: RunRow[]) => void
 }
 
 export interface Admission {
@@ -601,6 +606,7 @@ export class Worker {
           'rescued a run whose lease expired',
         )
       }
+      this.options.onRescued?.(rescued)
       this.nudge()
     } catch (error) {
       this.rescueFailures.failed(error)
