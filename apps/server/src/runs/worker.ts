@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../platform/clock.ts'
+import { openTenantScope } from '../platform/db/tenant-scope.ts'
 import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -422,11 +423,16 @@ export class Worker {
         }),
       )
     }
+    // The executor works for the run's workspace: its queries carry that scope, so on PostgreSQL the
+    // policies hide other workspaces' rows from a bot, its tools and its steps (decision 0042). The
+    // scope ends when the executor returns; settling the run is the worker's own, unscoped work.
+    const scope = openTenantScope(context.run.tenantId)
     return new Promise<ExecutorResult>((resolve, reject) => {
       if (active.aborted) return reject(active.aborted)
       active.onAbort = reject
       Promise.resolve()
-        .then(() => executor(context))
+        .then(() => scope.run(() => executor(context)))
+        .finally(() => scope.end())
         .then(resolve, reject)
         .finally(() => {
           active.onAbort = undefined

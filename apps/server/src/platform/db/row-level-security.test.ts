@@ -3,6 +3,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApp, otherTenantId, type TestApp } from '../../../test/app-harness.ts'
 import { dialects } from '../../../test/databases.ts'
+import { waitFor } from '../../../test/kernel-harness.ts'
 import { appendAuditIn, systemEntry, verifyAudit } from '../../audit/audit.store.ts'
 import { decorateAuth } from '../../auth/auth.hook.ts'
 import { installationWideTables, openForReading } from '../../migrations/0038-row-level-security.ts'
@@ -114,7 +115,7 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
     expect(plantedRows).toEqual([])
   })
 
-  it("keeps search on its GIN index while scoped (run_search is open for reading, closed for writing)", async () => {
+  it('keeps search on its GIN index while scoped (run_search is open for reading, closed for writing)', async () => {
     const plan = await withTenantScope('default', () =>
       writeTransaction(t.database, async (trx) => {
         // Without this the planner may scan a table this small; with it only a barrier keeps the index out.
@@ -218,5 +219,32 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
       .execute()
     const prevs = heads.map((row) => row.prev_hash)
     expect(new Set(prevs).size).toBe(prevs.length)
+  })
+
+  it("runs a bot's executor in its run's workspace: its forgotten condition finds only its own rows", async () => {
+    t.kernel.executors.register('probe', async () => {
+      const rows = await t.database.db.selectFrom('runs').select('tenant_id').execute()
+      // Work it leaves behind after returning is not in the scope any more.
+      setTimeout(() => {
+        leftover = currentTenantScope()
+      }, 100)
+      return { output: { tenants: tenantsOf(rows) } }
+    })
+    let leftover: string | undefined
+    const enqueued = await t.kernel.runs.enqueue({ tenantId: otherTenantId, kind: 'probe', trigger: 'api' })
+    if (enqueued.status === 'dropped') throw new Error('the probe run was dropped')
+    const { run } = enqueued
+    t.startKernel()
+    const done = await waitFor(
+      async () => {
+        const current = await t.kernel.runs.get(otherTenantId, run.id)
+        return current.status === 'completed' || current.status === 'failed' ? current : undefined
+      },
+      { what: 'the probe run' },
+    )
+    expect(done.status).toBe('completed')
+    expect(done.output).toEqual({ tenants: [otherTenantId] })
+    await waitFor(() => leftover !== undefined, { what: 'the leftover timer' })
+    expect(leftover).toBe('')
   })
 })
