@@ -233,7 +233,10 @@ describe('openorch backup and restore (SQLite)', () => {
       [garbage, /is not a readable SQLite database/],
       [notOurs, /not one of openOrchestrator's/],
       [damaged, /damaged|integrity check|not a readable SQLite database/],
-      [newer, /newer version of openOrchestrator.*9999-from-the-future/],
+      [
+        newer,
+        /newer\.db: this database was used by a newer openOrchestrator: its schema has migration 9999-from-the-future that this version does not know\. Nothing was changed\./,
+      ],
       [tampered, /audit trail .* is broken at entry 3/],
     ]
     // Checked in this process (the command's words are the same OperationRefused messages).
@@ -245,6 +248,26 @@ describe('openorch backup and restore (SQLite)', () => {
       // Nothing was put in place, and no temporary copy is left.
       expect(fs.readdirSync(target)).toEqual([])
     }
+
+    // The commands refuse a newer build's database in the words `openorch start` uses.
+    const newerRestore = await restoreInto(newer)
+    expect(newerRestore.code).toBe(1)
+    expect(newerRestore.err).toContain(
+      `${newer}: this database was used by a newer openOrchestrator: its schema has migration 9999-from-the-future that this version does not know.`,
+    )
+    const newerSource = tempDir()
+    fs.copyFileSync(newer, path.join(newerSource, 'openorch.db'))
+    const copy = path.join(backups, 'of-newer.db')
+    const refusedBackup = await cli(['backup', copy], {
+      OPENORCH_DATA_DIR: newerSource,
+      OPENORCH_MASTER_KEY: masterKey,
+      DATABASE_URL: '',
+    })
+    expect(refusedBackup.code).toBe(1)
+    expect(refusedBackup.err).toContain(
+      `${path.join(newerSource, 'openorch.db')}: this database was used by a newer openOrchestrator: its schema has migration 9999-from-the-future that this version does not know. Nothing was changed.`,
+    )
+    expect(fs.readdirSync(backups).filter((name) => name.startsWith('of-newer'))).toEqual([])
 
     // Another master key: restored, with a clear warning naming the secret.
     const wrongKey = await restoreInto(good, { OPENORCH_MASTER_KEY: 'another-master-key-0123456789abcdefgh' })

@@ -266,7 +266,10 @@ describe.skipIf(!dialects.includes('postgres'))('openorch migrate-to-postgres', 
   }, 600_000)
 
   it('refuses a non-empty target and a running source', async () => {
-    const env = { ...(await serverDatabaseEnv('sqlite', cleanups)), OPENORCH_MASTER_KEY: masterKey }
+    const env: Record<string, string> = {
+      ...(await serverDatabaseEnv('sqlite', cleanups)),
+      OPENORCH_MASTER_KEY: masterKey,
+    }
     const server = startServerProcess(env, ownerKey, cleanups)
     await server.url()
     const url = await freshPostgresDatabase()
@@ -275,11 +278,41 @@ describe.skipIf(!dialects.includes('postgres'))('openorch migrate-to-postgres', 
     expect(running.err).toContain('is in use')
     server.child.kill('SIGTERM')
     await server.exited
+
+    // A SQLite database a newer build migrated: refused in the words `openorch start` uses, nothing copied.
+    const sqlitePath = path.join(env.OPENORCH_DATA_DIR!, 'openorch.db')
+    const sqlite = new SqliteDatabase(sqlitePath)
+    sqlite
+      .prepare('INSERT INTO kysely_migration (name, timestamp) VALUES (?, ?)')
+      .run('9999-from-the-future', new Date().toISOString())
+    sqlite.close()
+    const newer = await cli(['migrate-to-postgres', url], env)
+    expect(newer.code).toBe(1)
+    expect(newer.err).toContain(
+      `${sqlitePath}: this database was used by a newer openOrchestrator: its schema has migration 9999-from-the-future that this version does not know. Nothing was changed.`,
+    )
+    const untouched = new pg.Client({ connectionString: url })
+    await untouched.connect()
+    const tables = await untouched.query(
+      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema()`,
+    )
+    await untouched.end()
+    expect(tables.rows[0].n).toBe(0)
+    const restored = new SqliteDatabase(sqlitePath)
+    restored.prepare('DELETE FROM kysely_migration WHERE name = ?').run('9999-from-the-future')
+    restored.close()
+
+    // The URL's TLS parameters are read as DATABASE_URL's are (postgresConnectionString).
+    const noCa = await cli(['migrate-to-postgres', `${url}?sslmode=verify-ca`], env)
+    expect(noCa.code).toBe(1)
+    expect(noCa.err).toContain('The PostgreSQL URL has sslmode=verify-ca without sslrootcert')
+
     const target = new pg.Client({ connectionString: url })
     await target.connect()
     await target.query('CREATE TABLE customers (id int)')
     await target.end()
-    const full = await cli(['migrate-to-postgres', url], env)
+    // sslmode=disable (what libpq reads as no TLS) connects as without it.
+    const full = await cli(['migrate-to-postgres', `${url}?sslmode=disable`], env)
     expect(full.code).toBe(1)
     expect(full.err).toMatch(/not empty \(customers\)/)
   }, 300_000)

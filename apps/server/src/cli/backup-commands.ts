@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Config } from '../platform/config.ts'
+import { describePostgresTlsError } from '../platform/db/postgres-tls.ts'
 import { toError } from '../platform/errors.ts'
 import { backupSqlite, describeBackup, postgresBackupRecipe } from './backup.cli.ts'
 import { describeMigration, migrateToPostgres } from './migrate-to-postgres.cli.ts'
@@ -37,7 +38,7 @@ async function guarded(what: string, fn: () => Promise<void>): Promise<void> {
     await fn()
   } catch (error) {
     if (error instanceof OperationRefused) refuse(error.message)
-    else refuse(`${what} failed: ${toError(error).message}`)
+    else refuse(`${what} failed: ${describePostgresTlsError(error) ?? toError(error).message}`)
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type FileCheck,
   type MasterKey,
   OperationRefused,
+  refuseNewerSqlite,
 } from './sqlite-file.ts'
 
 // `openorch backup <file>`: an online copy of a running SQLite installation (decision 0037).
@@ -64,6 +65,14 @@ export async function backupSqlite(options: {
     )
   const dir = path.dirname(target)
   if (!fs.existsSync(dir)) throw new OperationRefused(`The folder ${dir} does not exist.`)
+  // A newer build's database is not this build's to copy (nor to check: its rules may differ).
+  const sqlite = new SqliteDatabase(options.source, { fileMustExist: true })
+  try {
+    sqlite.pragma('busy_timeout = 10000')
+    await refuseNewerSqlite(sqlite, options.source)
+  } finally {
+    sqlite.close()
+  }
   const expected = estimatedBytes(options.source)
   const temporary = `${target}.partial-${randomBytes(4).toString('hex')}`
   const started = Date.now()

@@ -6,8 +6,15 @@ import { verifyAudit } from '../audit/audit.store.ts'
 import type { Db, Tables } from '../database.ts'
 import { migrations } from '../migrations/index.ts'
 import { migrateToLatest } from '../platform/db/migrator.ts'
+import { postgresConnectionString } from '../platform/db/postgres-tls.ts'
 import { toError } from '../platform/errors.ts'
-import { checkSecrets, lockSqliteFile, type MasterKey, OperationRefused } from './sqlite-file.ts'
+import {
+  checkSecrets,
+  lockSqliteFile,
+  type MasterKey,
+  OperationRefused,
+  refuseNewerSqlite,
+} from './sqlite-file.ts'
 
 // `openorch migrate-to-postgres <url>`: copies a stopped SQLite installation into an empty PostgreSQL
 // database (decision 0037).
@@ -91,24 +98,31 @@ export interface MigrateReport {
 
 export async function migrateToPostgres(options: MigrateOptions): Promise<MigrateReport> {
   const started = Date.now()
+  // The URL's sslmode, sslrootcert, … as the server reads DATABASE_URL (decision 0039).
+  let connectionString: string
+  try {
+    connectionString = postgresConnectionString(options.url)
+  } catch (error) {
+    throw new OperationRefused(
+      toError(error)
+        .message.replace(/^DATABASE_URL/, 'The PostgreSQL URL')
+        .replaceAll('DATABASE_URL', 'the URL'),
+    )
+  }
   // Held for the whole copy: a server cannot start on the source meanwhile, nor one be running now.
   const source = lockSqliteFile(options.sqlitePath)
   if (!source) throw new OperationRefused(`There is no SQLite database at ${options.sqlitePath}.`)
-  source.defaultSafeIntegers(true)
-  const pool = new pg.Pool({ connectionString: options.url, max: 2, connectionTimeoutMillis: 10_000 })
+  const pool = new pg.Pool({ connectionString, max: 2, connectionTimeoutMillis: 10_000 })
   pool.on('error', () => {})
   const kysely = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
   try {
+    await refuseNewerSqlite(source, options.sqlitePath)
+    source.defaultSafeIntegers(true)
     const applied = source
       .prepare('SELECT name FROM kysely_migration ORDER BY name')
       .pluck()
       .all() as string[]
     const known = Object.keys(migrations)
-    const unknown = applied.filter((name) => !known.includes(name))
-    if (unknown.length > 0)
-      throw new OperationRefused(
-        `The SQLite database was migrated by a newer version (${unknown.join(', ')}). Use that version to move it.`,
-      )
     const pending = known.filter((name) => !applied.includes(name))
     if (pending.length > 0)
       throw new OperationRefused(

@@ -8,6 +8,8 @@ import {
   lockSqliteFile,
   type MasterKey,
   OperationRefused,
+  openSqliteFile,
+  refuseNewerSqlite,
 } from './sqlite-file.ts'
 
 // `openorch restore <file>`: puts a backup in place of a STOPPED SQLite installation's database
@@ -49,10 +51,13 @@ export async function restoreSqlite(options: {
       throw new OperationRefused(
         `${backup} fails SQLite's integrity check (${check.integrity}). It is damaged: use another backup.`,
       )
-    if (check.unknown.length > 0)
-      throw new OperationRefused(
-        `${backup} was written by a newer version of openOrchestrator (its schema has ${check.unknown.join(', ')}, which this build does not know). Restore it with that version or a later one.`,
-      )
+    // In the words `openorch start` uses for a newer build's database.
+    const copy = openSqliteFile(incoming, { readonly: true })
+    try {
+      await refuseNewerSqlite(copy.sqlite!, backup)
+    } finally {
+      await copy.close()
+    }
     if (!check.audit.ok)
       throw new OperationRefused(
         `The audit trail in ${backup} is broken at entry ${check.audit.id}: ${check.audit.detail} Use another backup, or investigate who changed it.`,

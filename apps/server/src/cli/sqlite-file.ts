@@ -6,6 +6,7 @@ import { type VerifyResult, verifyAudit } from '../audit/audit.store.ts'
 import type { Db, Tables } from '../database.ts'
 import { migrations } from '../migrations/index.ts'
 import { createVault, masterKeyFileName, type Vault } from '../platform/crypto.ts'
+import { NewerSchemaError, refuseNewerSchema } from '../platform/db/migrator.ts'
 import { toError } from '../platform/errors.ts'
 
 // What `openorch backup`, `restore` and `migrate-to-postgres` share about an SQLite installation: who
@@ -39,6 +40,22 @@ export function lockSqliteFile(file: string): SqliteDatabase.Database | undefine
         `${file} is in use: an orchestrator (or another openorch command) has it open. Stop it first (SIGTERM; the process ends after its running runs), then run this again.`,
       )
     if (code === 'SQLITE_NOTADB') throw new OperationRefused(`${file} is not an SQLite database.`)
+    throw error
+  }
+}
+
+/**
+ * Refuses a database a newer build has migrated, in the words `openorch start` and `migrate` use
+ * (the migrator's NewerSchemaError), naming `label`. Reads through the caller's connection, which
+ * stays open (it may hold the file's lock).
+ */
+export async function refuseNewerSqlite(sqlite: SqliteDatabase.Database, label: string): Promise<void> {
+  // Never destroyed: that would close the caller's connection; Kysely holds nothing else.
+  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) })
+  try {
+    await refuseNewerSchema(db, 'sqlite', migrations)
+  } catch (error) {
+    if (error instanceof NewerSchemaError) throw new OperationRefused(`${label}: ${error.message}`)
     throw error
   }
 }
