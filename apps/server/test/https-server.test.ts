@@ -222,6 +222,30 @@ describe('HTTPS from OPENORCH_TLS_CERT and OPENORCH_TLS_KEY', () => {
     expect(await server.exited).toBe(0)
   }, 240_000)
 
+  it('serves the probes and /metrics of a process without the api role over HTTPS too', async () => {
+    const server = start({
+      OPENORCH_ROLES: 'worker',
+      OPENORCH_TLS_CERT: first.certFile,
+      OPENORCH_TLS_KEY: first.keyFile,
+      OPENORCH_TLS_CA: intermediate.certFile,
+    })
+    const url = await waitFor(() => /running at (https:\/\/\S+)/.exec(server.out())?.[1], {
+      what: `the worker to start (stderr: ${server.err()})`,
+      timeoutMs: 150_000,
+    })
+    const agent = new Agent({ connect: { ca: root.cert } })
+    cleanups.push(() => agent.close())
+    for (const route of ['/health', '/ready', '/metrics']) {
+      const answer = await undiciFetch(`${url}${route}`, { dispatcher: agent })
+      expect(answer.status, route).toBe(200)
+      expect(answer.headers.get('strict-transport-security')).toBe(hstsValue)
+    }
+    const api = await undiciFetch(`${url}/api/v1/bots`, { dispatcher: agent })
+    expect(api.status).toBe(404)
+    expect(((await api.json()) as { code: string }).code).toBe('api_not_served')
+    expect(api.headers.get('strict-transport-security')).toBe(hstsValue)
+  }, 180_000)
+
   it('refuses to start with half a pair or a key of another certificate, saying which and what to do', async () => {
     // Each file problem (missing, unreadable, swapped, encrypted, not PEM) is said by readTlsMaterial
     // the same way (tls.test.ts); here the two paths a start takes: the config check and the files'.
