@@ -594,3 +594,55 @@ describe.each(dialects)('health checks against real servers (%s)', (dialect) => 
     expect(await runCheck(dockerArgv, { PORT: String(port) })).toBe(1)
   })
 })
+
+// cluster.yml: the orchestrators connect as an application role that row-level security binds, made by
+// the init script the postgres image runs once; it is run here against the local PostgreSQL.
+describe.each(dialects.filter((dialect) => dialect === 'postgres'))('compose PostgreSQL role on %s', () => {
+  it('connects the orchestrators as the role the init script creates: no superuser, no BYPASSRLS, owner of its database', async () => {
+    const compose = composeFile('cluster.yml')
+    const url = new URL(
+      String(compose.services.api.environment.DATABASE_URL).replace(/\$\{[^}]*\}/, 'secret'),
+    )
+    expect(url.username).toBe('openorch')
+    expect(compose.services.postgres.volumes).toContain(
+      './postgres/10-openorch-role.sh:/docker-entrypoint-initdb.d/10-openorch-role.sh:ro',
+    )
+    expect(compose.services.postgres.environment.POSTGRES_USER).toBeUndefined()
+
+    const admin = new URL(process.env.OPENORCH_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test')
+    const name = `openorch_init_${process.pid}`
+    const psql = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync('psql', ['-h', admin.hostname, '-p', admin.port || '5432', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+      })
+    try {
+      const init = spawnSync('sh', [path.join(repo, 'deploy/compose/postgres/10-openorch-role.sh')], {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          PGHOST: admin.hostname,
+          PGPORT: admin.port || '5432',
+          POSTGRES_USER: admin.username,
+          OPENORCH_DB_PASSWORD: "it's a secret",
+          OPENORCH_DB_USER: name,
+          OPENORCH_DB_NAME: name,
+        },
+      })
+      expect(init.status, init.stderr).toBe(0)
+      const asRole = psql([
+        '-U',
+        name,
+        '-d',
+        name,
+        '-Atc',
+        'SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user; SELECT datdba::regrole FROM pg_database WHERE datname = current_database()',
+      ])
+      expect(asRole.status, asRole.stderr).toBe(0)
+      expect(asRole.stdout.trim().split('\n')).toEqual(['f|f', name])
+    } finally {
+      psql(['-U', admin.username, '-d', admin.pathname.slice(1), '-c', `DROP DATABASE IF EXISTS ${name}`])
+      psql(['-U', admin.username, '-d', admin.pathname.slice(1), '-c', `DROP ROLE IF EXISTS ${name}`])
+    }
+  })
+})
