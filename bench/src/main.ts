@@ -10,7 +10,8 @@
 // completed bot runs notifying a webhook receiver and an SMTP server — deliveries/s, completion →
 // delivery latency, bot runs/s without and with the channels (bench/src/notify). `pipelines`: 5-step
 // chains of bots as pipelines against the same chain by hand through the API — step overhead, chains/s
-// (bench/src/pipelines). Each measurement runs in its own
+// (bench/src/pipelines). `migration-lock`: how long migrations 0007 and 0015 hold back a writer of runs
+// on PostgreSQL, in one transaction as before decision 0041 and batched (bench/src/search). Each measurement runs in its own
 // process. Prints a Markdown table with ratios (paste it into docs/benchmarks.md).
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -23,6 +24,7 @@ import { runPipelinesSuite } from './pipelines/pipelines.suite.ts'
 import { runSchedulerSuite } from './scheduler/scheduler.suite.ts'
 import { runScrubberSuite } from './scrubber/scrubber.suite.ts'
 import { runSearchIsolationSuite } from './search/isolation.suite.ts'
+import { runMigrationLockBench } from './search/migration-lock.run.ts'
 import { runSearchSuite } from './search/search.suite.ts'
 import { runToolsSuite } from './tools/tools.suite.ts'
 
@@ -72,6 +74,7 @@ const suites = [
   'tools',
   'notify',
   'pipelines',
+  'migration-lock',
 ]
 if (!suites.includes(suite)) {
   process.stderr.write(`Unknown benchmark "${suite}". Available: ${suites.join(', ')}\n`)
@@ -132,6 +135,10 @@ if (suite === 'search') {
     samples: Number(values.samples),
     only: values.only?.split(',') ?? null,
   })
+  process.exit(0)
+}
+if (suite === 'migration-lock') {
+  await runMigrationLockBench({ databaseUrl, runs: Number(values.runs) })
   process.exit(0)
 }
 if (suite === 'search-isolation') {

@@ -75,10 +75,13 @@ function migrationsUpTo(last: string | undefined): typeof migrations {
   return Object.fromEntries(Object.entries(migrations).slice(0, names.indexOf(last) + 1))
 }
 
-/** Applies the migrations a database created with `upTo` lacks; returns their names. */
-export async function migrateTestDatabase(database: Db): Promise<string[]> {
-  if (database.dialect === 'sqlite') return migrateToLatest(database.db, 'sqlite', migrations)
-  return withSchemaLock(() => migrateToLatest(database.db, 'postgres', migrations))
+/** Applies the migrations a database created with `upTo` lacks (or of `wanted`); returns their names. */
+export async function migrateTestDatabase(
+  database: Db,
+  wanted: typeof migrations = migrations,
+): Promise<string[]> {
+  if (database.dialect === 'sqlite') return migrateToLatest(database.db, 'sqlite', wanted)
+  return withSchemaLock(() => migrateToLatest(database.db, 'postgres', wanted))
 }
 
 const schemaLockId = 7_042_001
@@ -87,7 +90,10 @@ async function withSchemaLock<T>(fn: (client: pg.Client) => Promise<T>): Promise
   const client = new pg.Client({ connectionString: postgresUrl })
   await client.connect()
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [schemaLockId])
+    // Polled: a statement waiting for the lock would be a transaction that the CREATE INDEX
+    // CONCURRENTLY of a migration's backfill under this lock waits for (decision 0041).
+    while (!(await client.query('SELECT pg_try_advisory_lock($1) AS locked', [schemaLockId])).rows[0].locked)
+      await new Promise((resolve) => setTimeout(resolve, 50))
     return await fn(client)
   } finally {
     await client.end()

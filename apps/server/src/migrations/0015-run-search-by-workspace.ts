@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { DialectName } from '../platform/db/database.ts'
+import { batchedBackfill } from './backfill.postgres.ts'
 
 // The full-text index keyed by workspace first (issue 11, decision 0012 "Workspaces"). Until now both
 // engines kept one index for the installation and filtered the tenant afterwards: a search walked every
@@ -109,16 +110,16 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$`.execute(db)
-      // The stored vectors tagged as they are (no output parsed again), the index rebuilt after.
+      // The stored vectors are tagged by the backfill below, after this commits, the index rebuilt
+      // after them. DROP INDEX locks run_search: it waits for every writer that used the old
+      // run_search_sync, and from this commit on every writer uses the new one.
       await sql`DROP INDEX run_search_vector_idx`.execute(db)
-      await sql`UPDATE run_search SET vector = run_search_tagged(run_search_tag(tenant_id), vector)`.execute(
-        db,
-      )
-      await sql`CREATE INDEX run_search_vector_idx ON run_search USING gin (vector)`.execute(db)
       // A word common in the workspace is searched by walking its runs newest first (run.store.ts).
-      // Without this index the walk went through run_search's primary key, every workspace's rows
-      // newest first: 50,000 newer runs of another workspace cost 55 ms before the first match.
-      await sql`CREATE INDEX run_search_tenant_idx ON run_search (tenant_id, run_id)`.execute(db)
+      // Without run_search_tenant_idx (built by the backfill) the walk went through run_search's
+      // primary key, every workspace's rows newest first: 50,000 newer runs of another workspace cost
+      // 55 ms before the first match.
+      await sql`CREATE TABLE migration_0015_backfill (after text NOT NULL)`.execute(db)
+      await sql`INSERT INTO migration_0015_backfill (after) VALUES ('')`.execute(db)
       // Up to `n` matching run ids of a workspace, the probe every search starts with (run.store.ts).
       // For a word common in the workspace the planner liked a sequential scan with LIMIT, which reads
       // run_search in physical order: 50,000 rows of another workspace before it cost 20 ms. Without
@@ -131,8 +132,36 @@ BEGIN
   RETURN QUERY EXECUTE 'SELECT run_id FROM run_search WHERE tenant_id = $1 AND vector @@ $2 LIMIT $3'
     USING tenant, query, n;
 END $$`.execute(db)
-      await sql`ANALYZE run_search`.execute(db)
     },
+    // The vectors of run_search's rows in run id order, a batch a transaction, computed again from the
+    // output: a vector the new trigger wrote in the meantime cannot be told from an old one by looking
+    // at it, and recomputing gives both the same tagged vector (run_search_vector is immutable). The
+    // batch's runs are locked FOR SHARE, so no trigger rewrites their vectors under the batch.
+    backfill:
+      dialect === 'postgres'
+        ? batchedBackfill({
+            cursorTable: 'migration_0015_backfill',
+            async batch(trx, after, limit) {
+              const { rows } = await sql<{ last: string | null }>`
+                WITH batch AS MATERIALIZED (
+                  SELECT run_id FROM run_search WHERE run_id > ${after} ORDER BY run_id LIMIT ${limit}
+                ), locked AS MATERIALIZED (
+                  SELECT id, output FROM runs WHERE id IN (SELECT run_id FROM batch) ORDER BY id FOR SHARE
+                ), tagged AS (
+                  UPDATE run_search s
+                  SET vector = run_search_tagged(run_search_tag(s.tenant_id), run_search_vector(l.output))
+                  FROM locked l WHERE s.run_id = l.id AND l.output IS NOT NULL
+                )
+                SELECT max(run_id) AS last FROM batch`.execute(trx)
+              return rows[0]?.last ?? null
+            },
+            indexes: {
+              run_search_vector_idx: 'run_search USING gin (vector)',
+              run_search_tenant_idx: 'run_search (tenant_id, run_id)',
+            },
+            analyze: 'run_search',
+          })
+        : undefined,
     // biome-ignore lint/suspicious/noExplicitAny: see up()
     async down(db: Kysely<any>) {
       if (dialect === 'sqlite') {
@@ -170,6 +199,7 @@ END`)
           .execute(db)
         return
       }
+      await sql`DROP TABLE IF EXISTS migration_0015_backfill`.execute(db)
       await sql`CREATE OR REPLACE FUNCTION run_search_sync() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
   IF NEW.output IS NULL THEN
@@ -181,13 +211,13 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$`.execute(db)
-      await sql`DROP INDEX run_search_vector_idx`.execute(db)
+      await sql`DROP INDEX IF EXISTS run_search_vector_idx`.execute(db)
       await sql`UPDATE run_search s SET vector = run_search_vector(r.output) FROM runs r WHERE r.id = s.run_id`.execute(
         db,
       )
       await sql`CREATE INDEX run_search_vector_idx ON run_search USING gin (vector)`.execute(db)
       await sql`DROP FUNCTION run_search_matches(text, tsquery, integer)`.execute(db)
-      await sql`DROP INDEX run_search_tenant_idx`.execute(db)
+      await sql`DROP INDEX IF EXISTS run_search_tenant_idx`.execute(db)
       await sql`DROP FUNCTION run_search_tagged(text, tsvector)`.execute(db)
       await sql`DROP FUNCTION run_search_tag(text)`.execute(db)
     },
