@@ -1,6 +1,7 @@
 import type { Db } from '../database.ts'
 import type { Bus } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
+import { unscopedMethods } from '../platform/db/tenant-scope.ts'
 import type { Logger } from '../platform/logger.ts'
 import { ExecutorRegistry, waitForChildren } from './executor.ts'
 import { OutboxRelay } from './outbox-relay.ts'
@@ -48,7 +49,10 @@ export interface RunKernel {
 }
 
 export function createQueue(database: Db): RunQueue {
-  return database.dialect === 'postgres' ? createPostgresQueue(database) : createSqliteQueue(database)
+  // Claims, settlements and rescues span every workspace: never in a request's or a run's scope.
+  return unscopedMethods(
+    database.dialect === 'postgres' ? createPostgresQueue(database) : createSqliteQueue(database),
+  )
 }
 
 /** Wires queue, worker, run service and outbox relay; the composition root registers executors. */

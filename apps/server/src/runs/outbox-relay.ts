@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { Db, Tables } from '../database.ts'
 import { type Bus, maxNotifyPayload } from '../platform/bus.ts'
 import type { Clock } from '../platform/clock.ts'
+import { withoutTenantScope } from '../platform/db/tenant-scope.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
@@ -167,6 +168,11 @@ export class OutboxRelay {
 
   /** New events were committed: relay them soon (coalesced). */
   kick(): void {
+    // Requests kick the relay in their workspace's scope; it reads and delivers every workspace's events.
+    withoutTenantScope(() => this.kickHere())
+  }
+
+  private kickHere(): void {
     if (this.busy) {
       this.again = true
       return

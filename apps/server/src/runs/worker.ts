@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '../platform/clock.ts'
-import { openTenantScope } from '../platform/db/tenant-scope.ts'
+import { openTenantScope, withoutTenantScope } from '../platform/db/tenant-scope.ts'
 import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
 import type { Logger } from '../platform/logger.ts'
@@ -168,13 +168,22 @@ export class Worker {
 
   /** Something may be due: claim if there are free slots. */
   nudge(): void {
-    this.wakeGeneration++
-    this.idle = false
-    this.tick()
+    // A request that enqueued or resumed runs calls this in its workspace's scope; the claim loop it
+    // starts is the worker's own and serves every workspace (decision 0042).
+    withoutTenantScope(() => {
+      this.wakeGeneration++
+      this.idle = false
+      this.tick()
+    })
   }
 
   /** Aborts a run this process holds (cancel requested elsewhere); true if it was here. */
   abort(runId: string, cause: 'cancelled' | 'timeout' = 'cancelled'): boolean {
+    // A cancel request calls this in its scope; freeing the slot may start another workspace's run.
+    return withoutTenantScope(() => this.abortHere(runId, cause))
+  }
+
+  private abortHere(runId: string, cause: 'cancelled' | 'timeout'): boolean {
     const index = this.queued.findIndex((row) => row.id === runId)
     if (index >= 0) {
       // Not started yet: whoever aborted it (cancel) already changed its row; just forget it.

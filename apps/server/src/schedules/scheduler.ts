@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Db, Tables } from '../database.ts'
 import type { Clock } from '../platform/clock.ts'
+import { withoutTenantScope } from '../platform/db/tenant-scope.ts'
 import { writeTransaction } from '../platform/db/transaction.ts'
 import { toError } from '../platform/errors.ts'
 import { FailureStreak } from '../platform/failure-streak.ts'
@@ -108,6 +109,11 @@ export class Scheduler {
 
   /** Schedules changed (here or in another process): look again now. */
   nudge(): void {
+    // A request that changed a schedule nudges in its workspace's scope; the scheduler serves all.
+    withoutTenantScope(() => this.nudgeHere())
+  }
+
+  private nudgeHere(): void {
     if (!this.running) return
     if (this.busy) {
       this.again = true

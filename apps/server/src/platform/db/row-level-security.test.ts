@@ -24,7 +24,8 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
     [...new Set(rows.map((row) => row.tenant_id))].sort()
 
   beforeAll(async () => {
-    t = await createTestApp(dialect)
+    // Long leases: a run a claim leased but could not start would wait this long (see the last test).
+    t = await createTestApp(dialect, { kernel: { worker: { leaseMs: 30_000 } } })
     for (const tenantId of ['default', 'default', otherTenantId])
       await t.kernel.runs.enqueue({ tenantId, kind: 'noop', trigger: 'api', input: `a run of ${tenantId}` })
   })
@@ -246,5 +247,50 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
     expect(done.output).toEqual({ tenants: [otherTenantId] })
     await waitFor(() => leftover !== undefined, { what: 'the leftover timer' })
     expect(leftover).toBe('')
+  })
+
+  it("keeps the worker, relay and scheduler unscoped when workspaces' requests wake them", async () => {
+    // Attack finding: requests woke the worker in their workspace's scope; its claim leased other
+    // workspaces' runs (run_queue has no policy) and could not start them (runs has one) until their
+    // leases expired. Now every run completes on its first attempt, and its events all reach the relay.
+    t.kernel.executors.register('quick', async ({ run }) => ({ output: { ran: run.tenantId } }))
+    const tenants = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'default' : otherTenantId))
+    const enqueued = await Promise.all(
+      tenants.map((tenantId) =>
+        withTenantScope(tenantId, () => t.kernel.runs.enqueue({ tenantId, kind: 'quick', trigger: 'api' })),
+      ),
+    )
+    const runs = enqueued.map((result) => {
+      if (result.status === 'dropped') throw new Error('a run was dropped')
+      return result.run
+    })
+    const finished = await waitFor(
+      async () => {
+        const rows = await t.database.db
+          .selectFrom('runs')
+          .select(['id', 'status', 'attempt', 'tenant_id'])
+          .where(
+            'id',
+            'in',
+            runs.map((run) => run.id),
+          )
+          .execute()
+        return rows.every((row) => row.status === 'completed') ? rows : undefined
+      },
+      { what: 'every run to complete (not one left leased until its lease expired)', timeoutMs: 20_000 },
+    )
+    expect(finished.filter((row) => Number(row.attempt) !== 1)).toEqual([])
+    // The relay saw every completion: the outbox cursors passed them all (no event skipped unseen).
+    const events = await t.database.db
+      .selectFrom('run_events')
+      .select(['run_id', 'type'])
+      .where(
+        'run_id',
+        'in',
+        runs.map((run) => run.id),
+      )
+      .where('type', '=', 'run.completed')
+      .execute()
+    expect(events).toHaveLength(runs.length)
   })
 })

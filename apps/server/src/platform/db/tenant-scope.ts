@@ -73,3 +73,17 @@ export async function acrossTenantsIn<DB, T>(
   await sql`SELECT set_config('openorch.tenant_id', ${scope}, true)`.execute(trx)
   return result
 }
+
+/**
+ * `target` with every method run outside any workspace's scope: the queue's statements claim, settle
+ * and rescue across workspaces, whoever's request woke the loop that calls them (attack finding: a
+ * claim made in a workspace's scope leased other workspaces' runs it then could not start).
+ */
+export function unscopedMethods<T extends object>(target: T): T {
+  const wrapped = { ...target }
+  for (const [name, value] of Object.entries(target))
+    if (typeof value === 'function')
+      (wrapped as Record<string, unknown>)[name] = (...args: unknown[]) =>
+        withoutTenantScope(() => value.apply(target, args))
+  return wrapped
+}
