@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { DialectName } from '../platform/db/database.ts'
-import { batchedBackfill } from './backfill.postgres.ts'
+import { batchedBackfill, smallEnoughInline } from './backfill.postgres.ts'
 
 // Full-text search over run outputs (decision 0012). What is indexed is the text of the output: the
 // string values of its JSON, not the keys, quotes or escapes (`\n` would otherwise glue two words into
@@ -152,6 +152,14 @@ END $$`.execute(db)
       // the first search after the upgrade is planned with them: the backfill below, after this
       // commits. In this transaction the trigger's lock on runs held back every write to runs for as
       // long as the vectors took (73 s per 100,000 runs, decision 0041).
+      if (await smallEnoughInline(db, 'runs')) {
+        // A new or small installation: all at once, the lock lasts a moment.
+        await sql`INSERT INTO run_search (run_id, tenant_id, vector)
+  SELECT id, tenant_id, run_search_vector(output) FROM runs WHERE output IS NOT NULL`.execute(db)
+        await sql`CREATE INDEX run_search_vector_idx ON run_search USING gin (vector)`.execute(db)
+        await sql`ANALYZE run_search`.execute(db)
+        return
+      }
       await sql`CREATE TABLE migration_0007_backfill (after text NOT NULL)`.execute(db)
       await sql`INSERT INTO migration_0007_backfill (after) VALUES ('')`.execute(db)
     },

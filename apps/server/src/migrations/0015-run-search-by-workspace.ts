@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import type { DialectName } from '../platform/db/database.ts'
-import { batchedBackfill } from './backfill.postgres.ts'
+import { batchedBackfill, smallEnoughInline } from './backfill.postgres.ts'
 
 // The full-text index keyed by workspace first (issue 11, decision 0012 "Workspaces"). Until now both
 // engines kept one index for the installation and filtered the tenant afterwards: a search walked every
@@ -118,8 +118,18 @@ END $$`.execute(db)
       // Without run_search_tenant_idx (built by the backfill) the walk went through run_search's
       // primary key, every workspace's rows newest first: 50,000 newer runs of another workspace cost
       // 55 ms before the first match.
-      await sql`CREATE TABLE migration_0015_backfill (after text NOT NULL)`.execute(db)
-      await sql`INSERT INTO migration_0015_backfill (after) VALUES ('')`.execute(db)
+      const inline = await smallEnoughInline(db, 'run_search')
+      if (inline) {
+        // A new or small installation: the stored vectors tagged as they are, the indexes at once.
+        await sql`UPDATE run_search SET vector = run_search_tagged(run_search_tag(tenant_id), vector)`.execute(
+          db,
+        )
+        await sql`CREATE INDEX run_search_vector_idx ON run_search USING gin (vector)`.execute(db)
+        await sql`CREATE INDEX run_search_tenant_idx ON run_search (tenant_id, run_id)`.execute(db)
+      } else {
+        await sql`CREATE TABLE migration_0015_backfill (after text NOT NULL)`.execute(db)
+        await sql`INSERT INTO migration_0015_backfill (after) VALUES ('')`.execute(db)
+      }
       // Up to `n` matching run ids of a workspace, the probe every search starts with (run.store.ts).
       // For a word common in the workspace the planner liked a sequential scan with LIMIT, which reads
       // run_search in physical order: 50,000 rows of another workspace before it cost 20 ms. Without
@@ -132,6 +142,7 @@ BEGIN
   RETURN QUERY EXECUTE 'SELECT run_id FROM run_search WHERE tenant_id = $1 AND vector @@ $2 LIMIT $3'
     USING tenant, query, n;
 END $$`.execute(db)
+      if (inline) await sql`ANALYZE run_search`.execute(db)
     },
     // The vectors of run_search's rows in run id order, a batch a transaction, computed again from the
     // output: a vector the new trigger wrote in the meantime cannot be told from an old one by looking

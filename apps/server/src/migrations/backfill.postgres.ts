@@ -84,3 +84,21 @@ async function withRetry<T>(attempt: () => Promise<T>): Promise<T> {
     }
   }
 }
+
+/** Up to this many rows a migration rewrites in its own transaction: the lock lasts a moment. */
+export const inlineRowLimit = 1000
+
+/**
+ * Whether `table` is small enough to rewrite inline, in the migrations' transaction, as before:
+ * a new installation (and every test database) then builds its indexes at once, without a cursor
+ * table and without CREATE INDEX CONCURRENTLY, which waits for every older transaction in the
+ * database (all other test files' on a shared test server).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: migrations run before the schema types exist
+export async function smallEnoughInline(db: Kysely<any>, table: string): Promise<boolean> {
+  const { rows } = await sql<{ n: number | string }>`
+    SELECT count(*) AS n FROM (SELECT 1 FROM ${sql.table(table)} LIMIT ${inlineRowLimit + 1}) AS sample`.execute(
+    db,
+  )
+  return Number(rows[0]?.n ?? 0) <= inlineRowLimit
+}
