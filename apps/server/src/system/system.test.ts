@@ -194,7 +194,7 @@ describe.skipIf(!dialects.includes('postgres'))('operating mode across two proce
     })
     cleanups.push(() => model.close())
     const { env, call, bot } = await setUp('postgres', model)
-    const other = startServerProcess({ ...env, OPENORCH_ROLES: 'worker,scheduler' }, ownerKey, cleanups)
+    startServerProcess({ ...env, OPENORCH_ROLES: 'worker,scheduler' }, ownerKey, cleanups)
     const listed = await waitFor(
       async () => {
         const processes = (await call('GET', '/system')).json.processes as Array<{
