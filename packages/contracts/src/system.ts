@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { nameText } from './text.ts'
 
 // Probes for orchestrators and load balancers; they need no API key.
 
@@ -37,12 +38,14 @@ export const operatingModeSchema = z
         '`normal`; `degraded`: only runs of priority ≥ `minPriority` start, the rest wait; `paused`: nothing new starts, running runs finish, schedules keep recording their slots.',
       ),
     minPriority: z.number().int().nullable().describe('The degraded mode’s level; null in the other modes.'),
-    reason: z.string().nullable(),
+    reason: z.string().nullable().describe('Null for callers outside the default workspace.'),
     changedAt: z.iso.datetime().nullable().describe('Null: never changed (normal since the start).'),
     changedBy: z
       .object({ type: z.string(), id: z.string().nullable() })
       .nullable()
-      .describe('Who changed it: a `user`, an `api_key` or the command line (`cli`).'),
+      .describe(
+        'Who changed it: a `user`, an `api_key` or the command line (`cli`). Null for callers outside the default workspace.',
+      ),
   })
   .meta({ id: 'OperatingMode' })
 
@@ -70,7 +73,12 @@ export const operatingModeUpdateSchema = z
       .describe(
         'Degraded only: runs of at least this priority start (default 1). Bots’ priorities are -100..100.',
       ),
-    reason: z.string().trim().max(500).nullable().optional().describe('Shown in the dashboard’s banner.'),
+    reason: nameText(1, 500)
+      .nullable()
+      .optional()
+      .describe(
+        'Shown in the dashboard’s banner; one line without control, bidi-control or invisible characters.',
+      ),
   })
   .meta({ id: 'OperatingModeUpdate' })
 
@@ -104,9 +112,9 @@ export const systemInfoSchema = z
       version: z.string(),
       sizeBytes: z.number().nullable(),
       rowLevelSecurity: z
-        .enum(['enforced', 'bypassed', 'unsupported'])
+        .enum(['enforced', 'bypassed', 'incomplete', 'unsupported'])
         .describe(
-          'PostgreSQL: `enforced` when the policies per workspace bind the role the server connects as; `bypassed` when it is a superuser or has BYPASSRLS (connect as an application role instead, see docs/operations.md). SQLite: `unsupported`.',
+          'PostgreSQL: `enforced` when the policies per workspace bind the role the server connects as; `bypassed` when it is a superuser or has BYPASSRLS (connect as an application role instead, see docs/operations.md); `incomplete` when a workspace table has row-level security switched off or not forced (someone changed the schema by hand: migration 0038 says what it should be). SQLite: `unsupported`.',
         ),
     }),
     schema: z.object({

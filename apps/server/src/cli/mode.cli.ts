@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { type OperatingMode, operatingModeNames } from '@openorch/contracts'
+import { firstUnsafeCharacter, type OperatingMode, operatingModeNames } from '@openorch/contracts'
 import { sql } from 'kysely'
 import type { Db } from '../database.ts'
 import { AppError } from '../platform/errors.ts'
@@ -27,7 +27,12 @@ function describe(mode: OperatingMode): string {
   const since = mode.changedAt
     ? ` (since ${mode.changedAt}${mode.changedBy ? ` by ${mode.changedBy.type}${mode.changedBy.id ? ` ${mode.changedBy.id}` : ''}` : ''})`
     : ''
-  return `Operating mode: ${what}${since}${mode.reason ? `\nReason: ${mode.reason}` : ''}\n`
+  // A reason stored before it was checked (or written to the table by hand) must not drive the terminal.
+  const reason = (mode.reason ?? '').replace(
+    /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/gu,
+    (character) => `\\u{${(character.codePointAt(0) ?? 0).toString(16)}}`,
+  )
+  return `Operating mode: ${what}${since}${reason ? `\nReason: ${reason}` : ''}\n`
 }
 
 export async function runModeCommand(
@@ -63,10 +68,17 @@ export async function runModeCommand(
     (!Number.isInteger(minPriority) || minPriority < -100 || minPriority > 100)
   )
     throw new CliFailure(`--min-priority must be a whole number from -100 to 100, not "${raw}".`)
+  const reason = values.reason?.trim() || null
+  const unsafe = reason === null ? undefined : firstUnsafeCharacter(reason)
+  if (unsafe)
+    throw new CliFailure(
+      `--reason may not contain ${unsafe} (a control, bidi-control or invisible character).`,
+    )
+  if (reason !== null && reason.length > 500) throw new CliFailure('--reason may be at most 500 characters.')
   try {
     const { after } = await writeMode(
       database,
-      { mode: wanted as OperatingMode['mode'], minPriority, reason: values.reason ?? null },
+      { mode: wanted as OperatingMode['mode'], minPriority, reason },
       { type: 'cli', id: io.operator, tenantId: 'default' },
       Date.now(),
     )

@@ -74,11 +74,17 @@ export const systemInfoRoutes: FastifyPluginAsyncZod<{
       schema: {
         tags: ['system'],
         summary: 'The operating mode',
-        description: 'What the dashboard’s banner shows. Every signed-in caller may read it.',
+        description:
+          'What the dashboard’s banner shows. Every signed-in caller may read it; the reason and who changed it only callers of the default workspace (they are the installation’s operators’ words).',
         response: { 200: operatingModeSchema, 401: problemResponse('No valid API key or session.') },
       },
     },
-    async () => mode.current(),
+    async (request) => {
+      const current = await mode.current()
+      return request.auth.tenantId === installationWorkspace
+        ? current
+        : { ...current, reason: null, changedBy: null }
+    },
   )
 
   app.put(

@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { SystemInfo } from '@openorch/contracts'
 import { sql } from 'kysely'
 import type { Db } from '../database.ts'
+import { installationWideTables } from '../migrations/0038-row-level-security.ts'
 import type { Clock } from '../platform/clock.ts'
 import type { MigrationFactory } from '../platform/db/migrator.ts'
 import type { ClusterPresence } from './cluster-processes.ts'
@@ -46,17 +47,25 @@ export function createSystemService(deps: SystemServiceDeps) {
 
   async function databaseFigures(): Promise<SystemInfo['database']> {
     if (database.dialect === 'postgres') {
-      const { rows } = await sql<{ version: string; size: string; bypass: boolean }>`
+      // Tables with a tenant_id whose policies are off or not forced (changed by hand after 0038).
+      const { rows } = await sql<{ version: string; size: string; bypass: boolean; unprotected: number }>`
         SELECT current_setting('server_version') AS version,
           pg_database_size(current_database())::text AS size,
-          (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass`.execute(
+          (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user) AS bypass,
+          (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relkind = 'r'
+              AND c.relname <> ALL(${[...installationWideTables]}::text[])
+              AND EXISTS (SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+              AND NOT (c.relrowsecurity AND c.relforcerowsecurity
+                AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))) AS unprotected`.execute(
         database.db,
       )
       return {
         engine: 'postgres',
         version: rows[0]!.version,
         sizeBytes: Number(rows[0]!.size),
-        rowLevelSecurity: rows[0]!.bypass ? 'bypassed' : 'enforced',
+        rowLevelSecurity: rows[0]!.bypass ? 'bypassed' : rows[0]!.unprotected > 0 ? 'incomplete' : 'enforced',
       }
     }
     const { rows } = await sql<{ version: string }>`SELECT sqlite_version() AS version`.execute(database.db)

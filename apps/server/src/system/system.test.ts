@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createTestApp } from '../../test/app-harness.ts'
 import { dialects } from '../../test/databases.ts'
 import { waitFor } from '../../test/kernel-harness.ts'
 import { type ProviderServer, startProviderServer } from '../../test/provider-servers/index.ts'
@@ -141,6 +142,12 @@ describe.each(dialects)('system and operating modes on %s', (dialect) => {
     expect(wrong.status).toBe(400)
     expect(wrong.json.detail).toMatch(/degraded mode only/)
     expect((await call('PUT', '/system/mode', { mode: 'asleep' })).status).toBe(400)
+    // A reason is one line of plain text: terminal escapes and bidi controls are refused, naming them.
+    for (const reason of ['\u001b]0;pwned\u0007\u001b[2J', 'all good \u202E', 'two\nlines']) {
+      const refused = await call('PUT', '/system/mode', { mode: 'paused', reason })
+      expect(refused.status, JSON.stringify(reason)).toBe(400)
+      expect(refused.json.errors).toEqual([expect.objectContaining({ field: 'reason' })])
+    }
 
     // Every change is in the audit trail with what it changed from and to.
     const audit = (await call('GET', '/audit?action=system.mode_changed&limit=10')).json.items as Array<{
@@ -180,6 +187,7 @@ describe.each(dialects)('system and operating modes on %s', (dialect) => {
     expect(shown).toMatchObject({ mode: 'paused', reason: 'Moving servers', changedBy: { type: 'cli' } })
 
     await expect(cli(env, 'degraded', '--min-priority', 'high')).rejects.toThrow(/whole number/)
+    await expect(cli(env, 'paused', '--reason', '\u001b[2Jall good')).rejects.toThrow(/U\+001B/)
     await cli(env, 'normal')
     await ended('the run once the command line set the mode back to normal')(call, runId)
   }, 240_000)
@@ -220,4 +228,34 @@ describe.skipIf(!dialects.includes('postgres'))('operating mode across two proce
     expect((await call('PUT', '/system/mode', { mode: 'normal' })).status).toBe(200)
     for (const runId of runs) await ended('every run once normal again')(call, runId)
   }, 240_000)
+})
+
+describe.each(dialects)('the operating mode seen from another workspace on %s', (dialect) => {
+  it("shows other workspaces the mode but not the operators' reason or who changed it", async () => {
+    const t = await createTestApp(dialect)
+    try {
+      const as = (key: string, method: 'GET' | 'PUT', body?: object) =>
+        t.app.inject({
+          method,
+          url: '/api/v1/system/mode',
+          headers: { authorization: `Bearer ${key}` },
+          ...(body ? { payload: body } : {}),
+        })
+      const set = await as(t.keys.owner, 'PUT', {
+        mode: 'paused',
+        reason: 'Moving the database to new disks',
+      })
+      expect(set.statusCode).toBe(200)
+      expect((await as(t.keys.viewer, 'GET')).json()).toMatchObject({
+        mode: 'paused',
+        reason: 'Moving the database to new disks',
+        changedBy: { type: 'api_key' },
+      })
+      const other = (await as(t.keys.otherTenant, 'GET')).json()
+      expect(other).toMatchObject({ mode: 'paused', reason: null, changedBy: null })
+      expect(JSON.stringify(other)).not.toContain('disks')
+    } finally {
+      await t.close()
+    }
+  })
 })

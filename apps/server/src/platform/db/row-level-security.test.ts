@@ -187,6 +187,20 @@ describe.each(postgres)('row-level security on %s', (dialect) => {
     expect(response.statusCode).toBe(200)
     expect(response.json().queue.deadLetters).toBe(1)
     expect(response.json().database.rowLevelSecurity).toBe('enforced')
+    // A table whose policies someone switched off by hand (the owner may) is reported.
+    const system = () =>
+      t.app.inject({
+        method: 'GET',
+        url: '/api/v1/system',
+        headers: { authorization: `Bearer ${t.keys.owner}` },
+      })
+    await sql`ALTER TABLE bots NO FORCE ROW LEVEL SECURITY`.execute(t.database.db)
+    try {
+      expect((await system()).json().database.rowLevelSecurity).toBe('incomplete')
+    } finally {
+      await sql`ALTER TABLE bots FORCE ROW LEVEL SECURITY`.execute(t.database.db)
+    }
+    expect((await system()).json().database.rowLevelSecurity).toBe('enforced')
   })
 
   it("wakes the orchestrator's loops after a workspace's commit unscoped", async () => {
