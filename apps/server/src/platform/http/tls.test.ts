@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import nodeTls from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestCa, type Issued } from '../../../test/test-certificates.ts'
 import { ConfigError, loadConfig } from '../config.ts'
-import { readTlsMaterial, TlsFileError } from './tls.ts'
+import { readTlsMaterial, secureContextOptionsOf, TlsFileError } from './tls.ts'
 
 let dir = ''
 let leaf: Issued
@@ -110,6 +113,54 @@ describe('readTlsMaterial', () => {
     expect(readTlsMaterial(files(leaf.certFile, leaf.keyFile), validFrom - day).warnings[0]).toMatch(
       /^the TLS certificate is not valid before /,
     )
+  })
+})
+
+describe('the key file and the ciphers', () => {
+  it('warns of a private key every user may read, and not of one only its owner may', () => {
+    const open = path.join(dir, 'open.key')
+    fs.copyFileSync(leaf.keyFile, open)
+    fs.chmodSync(open, 0o644)
+    expect(readTlsMaterial(files(leaf.certFile, open)).warnings).toEqual([
+      expect.stringMatching(/mode 644: every user of this machine can read the private key.*chmod 600/),
+    ])
+    fs.chmodSync(open, 0o640)
+    expect(readTlsMaterial(files(leaf.certFile, open)).warnings).toEqual([])
+  })
+
+  it('offers TLS 1.3 and forward-secret AEAD suites of TLS 1.2, not CBC, nor TLS 1.1', async () => {
+    const server = https.createServer(
+      secureContextOptionsOf(readTlsMaterial(files(leaf.certFile, leaf.keyFile))),
+      (_request, response) => response.end('ok'),
+    )
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    const handshake = (options: nodeTls.ConnectionOptions) =>
+      new Promise<string>((resolve) => {
+        const socket = nodeTls.connect(
+          { host: '127.0.0.1', port, rejectUnauthorized: false, ...options },
+          () => {
+            resolve(`${socket.getProtocol()} ${socket.getCipher().name}`)
+            socket.end()
+          },
+        )
+        socket.on('error', (error) => resolve(`refused: ${error.message}`))
+      })
+    try {
+      expect(await handshake({})).toMatch(/^TLSv1\.3 /)
+      expect(await handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' })).toBe(
+        'TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256',
+      )
+      expect(await handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' })).toMatch(
+        /^refused/,
+      )
+      expect(await handshake({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-SHA' })).toMatch(
+        /^refused/,
+      )
+      expect(await handshake({ minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' })).toMatch(/^refused/)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
 

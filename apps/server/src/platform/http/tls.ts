@@ -113,6 +113,17 @@ function validityWarnings(certificate: X509Certificate, now: number): string[] {
   return []
 }
 
+/** A key file others may read, or anyone but its owner may change, is said at start and on reload. */
+function keyModeWarnings(files: TlsFiles): string[] {
+  if (process.platform === 'win32') return []
+  const mode = fs.statSync(files.keyFile).mode & 0o777
+  if ((mode & 0o004) === 0 && (mode & 0o022) === 0) return []
+  const octal = mode.toString(8).padStart(3, '0')
+  return [
+    `OPENORCH_TLS_KEY=${files.keyFile} has mode ${octal}: ${mode & 0o004 ? 'every user of this machine can read the private key' : 'others than its owner can change it'}. Make it readable by the server's user only: chmod 600 (or 640 with a group the server's user is in).`,
+  ]
+}
+
 /**
  * Reads and checks OPENORCH_TLS_CERT, OPENORCH_TLS_KEY and OPENORCH_TLS_CA: each readable, PEM of the
  * right kind, the key the certificate's, and accepted by OpenSSL. Throws TlsFileError naming the file.
@@ -140,12 +151,41 @@ export function readTlsMaterial(files: TlsFiles, now = Date.now()): TlsMaterial 
       `OpenSSL refused the certificate files (${toError(error).message}). Check OPENORCH_TLS_CERT=${files.certFile}, OPENORCH_TLS_KEY=${files.keyFile}${files.caFile ? ` and OPENORCH_TLS_CA=${files.caFile}` : ''}.`,
     )
   }
-  return { cert, key, ca, certificate, warnings: validityWarnings(certificate, now) }
+  return {
+    cert,
+    key,
+    ca,
+    certificate,
+    warnings: [...validityWarnings(certificate, now), ...keyModeWarnings(files)],
+  }
 }
+
+/**
+ * TLS 1.3's suites, and for TLS 1.2 only forward-secret (ECDHE) AEAD ones, as Mozilla's
+ * "intermediate" profile: Node's default also offers static-RSA key exchange and CBC (attack finding).
+ */
+export const tlsCiphers = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':')
 
 /** What Node's HTTPS server takes of the material (a `ca` completes the chain sent to clients). */
 export function secureContextOptionsOf(material: TlsMaterial): tls.SecureContextOptions {
-  return { cert: material.cert, key: material.key, ...(material.ca ? { ca: material.ca } : {}) }
+  return {
+    cert: material.cert,
+    key: material.key,
+    ...(material.ca ? { ca: material.ca } : {}),
+    minVersion: 'TLSv1.2',
+    ciphers: tlsCiphers,
+    honorCipherOrder: true,
+  }
 }
 
 /** Log fields that identify a certificate. */
