@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { appendAudit, systemEntry, verifyAudit } from '../src/audit/audit.store.ts'
 import { restoreSqlite } from '../src/cli/restore.cli.ts'
-import { OperationRefused } from '../src/cli/sqlite-file.ts'
+import { checkSqliteFile, OperationRefused } from '../src/cli/sqlite-file.ts'
 import type { Tables } from '../src/database.ts'
 import { migrations } from '../src/migrations/index.ts'
 import { createVault } from '../src/platform/crypto.ts'
@@ -175,7 +175,7 @@ describe('openorch backup and restore (SQLite)', () => {
     }
   }, 300_000)
 
-  it('refuses a file that is not a database, not ours, damaged, from a newer version or with a broken audit chain; warns when the secrets do not decrypt', async () => {
+  it('refuses a file that is not a database, not ours, damaged, from a newer version, with a broken audit chain or a schema changed outside openOrchestrator (a trigger, view or table added, a trigger replaced), leaving the installation untouched; warns when the secrets do not decrypt', async () => {
     // An installation with a stored secret and audit entries, backed up by the command.
     const source = tempDir()
     const vault = createVault({ masterKey, dataDir: source })
@@ -229,7 +229,41 @@ describe('openorch backup and restore (SQLite)', () => {
       s.prepare(`UPDATE audit_log SET action = 'nothing.happened' WHERE id = 3`).run(),
     )
 
+    // Schema objects added or replaced outside openOrchestrator: a trigger runs inside the server that
+    // opens the file (this one copies every new API key's hash out).
+    const withTrigger = variant('with-trigger.db', (s) =>
+      s.exec(`CREATE TABLE evil_log (entry text);
+        CREATE TRIGGER evil AFTER INSERT ON api_keys BEGIN INSERT INTO evil_log VALUES (NEW.id || ':' || NEW.key_hash); END;`),
+    )
+    const withView = variant('with-view.db', (s) =>
+      s.exec('CREATE VIEW key_hashes AS SELECT id, key_hash FROM api_keys'),
+    )
+    const withTable = variant('with-table.db', (s) => s.exec('CREATE TABLE notes (body text)'))
+    const changedTrigger = variant('changed-trigger.db', (s) =>
+      s.exec(`DROP TRIGGER runs_search_delete;
+        CREATE TRIGGER runs_search_delete AFTER DELETE ON runs BEGIN SELECT 1; END;`),
+    )
+    const changedOutside = /The file was changed outside openOrchestrator and will not be restored/
+    const foreign: Array<[string, RegExp]> = [
+      [
+        withTrigger,
+        /with-trigger\.db holds a schema its migrations \(up to [^)]+\) do not make — not created by its migrations: table evil_log, trigger evil\./,
+      ],
+      [withView, /with-view\.db .* not created by its migrations: view key_hashes\./],
+      [withTable, /with-table\.db .* not created by its migrations: table notes\./],
+      [
+        changedTrigger,
+        /changed-trigger\.db .* changed from what its migrations create: trigger runs_search_delete\./,
+      ],
+    ]
+
     const cases: Array<[string, RegExp]> = [
+      ...foreign.flatMap(
+        ([file, names]): Array<[string, RegExp]> => [
+          [file, names],
+          [file, changedOutside],
+        ],
+      ),
       [garbage, /is not a readable SQLite database/],
       [notOurs, /not one of openOrchestrator's/],
       [damaged, /damaged|integrity check|not a readable SQLite database/],
@@ -286,6 +320,16 @@ describe('openorch backup and restore (SQLite)', () => {
     const target = tempDir()
     const first = await restoreInto(good, { OPENORCH_DATA_DIR: target })
     expect(first.code, first.err).toBe(0)
+    // A changed file is refused by the command too, and the installation it was to replace is untouched.
+    const before = fs.readFileSync(path.join(target, 'openorch.db'))
+    for (const [file, names] of foreign) {
+      const refused = await restoreInto(file, { OPENORCH_DATA_DIR: target })
+      expect(refused.code, path.basename(file)).toBe(1)
+      expect(refused.err).toMatch(names)
+      expect(refused.err).toMatch(changedOutside)
+      expect(fs.readdirSync(target)).toEqual(['openorch.db'])
+      expect(fs.readFileSync(path.join(target, 'openorch.db')).equals(before)).toBe(true)
+    }
     const second = await restoreInto(good, { OPENORCH_DATA_DIR: target })
     expect(second.code, second.err).toBe(0)
     const files = fs.readdirSync(target).sort()
@@ -293,6 +337,49 @@ describe('openorch backup and restore (SQLite)', () => {
     expect(files[0]).toBe('openorch.db')
     expect(files[1]).toMatch(/^openorch\.db\.before-restore-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/)
   }, 300_000)
+})
+
+describe('the schema check of a database file', () => {
+  it('passes every earlier schema version and every upgrade of one to the latest, and a backup is refused when the live database has a foreign trigger', async () => {
+    const names = Object.keys(migrations)
+    const dir = tempDir()
+    for (let version = 1; version <= names.length; version++) {
+      const file = path.join(dir, `version-${version}.db`)
+      const earlier = await openDatabase<Tables>({ sqlitePath: file })
+      await migrateToLatest(
+        earlier.db,
+        'sqlite',
+        Object.fromEntries(names.slice(0, version).map((name) => [name, migrations[name]!])),
+      )
+      await earlier.close()
+      const check = await checkSqliteFile(file, undefined)
+      expect(check.applied).toEqual(names.slice(0, version))
+      const upgraded = await openDatabase<Tables>({ sqlitePath: file })
+      await migrateToLatest(upgraded.db, 'sqlite', migrations)
+      await upgraded.close()
+      expect((await checkSqliteFile(file, undefined)).pending).toEqual([])
+    }
+
+    // The live database itself was changed: no backup is made of it.
+    const source = tempDir()
+    const database = await openDatabase<Tables>({ sqlitePath: path.join(source, 'openorch.db') })
+    await migrateToLatest(database.db, 'sqlite', migrations)
+    database.sqlite!.exec(`CREATE TABLE evil_log (entry text);
+      CREATE TRIGGER evil AFTER INSERT ON api_keys BEGIN INSERT INTO evil_log VALUES (NEW.id || ':' || NEW.key_hash); END;`)
+    await database.close()
+    const backups = tempDir()
+    const refused = await cli(['backup', path.join(backups, 'backup.db')], {
+      OPENORCH_DATA_DIR: source,
+      OPENORCH_MASTER_KEY: masterKey,
+      DATABASE_URL: '',
+    })
+    expect(refused.code).toBe(1)
+    expect(refused.err).toContain(
+      `${path.join(source, 'openorch.db')} holds a schema its migrations (up to ${names.at(-1)}) do not make — not created by its migrations: table evil_log, trigger evil.`,
+    )
+    expect(refused.err).toContain('The database was changed outside openOrchestrator: no backup was made.')
+    expect(fs.readdirSync(backups)).toEqual([])
+  }, 120_000)
 })
 
 describe.skipIf(!dialects.includes('postgres'))('openorch backup and restore on PostgreSQL', () => {

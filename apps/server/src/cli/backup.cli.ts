@@ -118,7 +118,8 @@ export async function backupSqlite(options: {
     copy.pragma('journal_mode = DELETE')
     copy.close()
     fs.chmodSync(temporary, 0o600)
-    const check = await checkSqliteFile(temporary, options.key)
+    // Named as the source in a refusal: what was changed is the installation's database, not the copy.
+    const check = await checkSqliteFile(temporary, options.key, options.source, 'backup')
     if (check.integrity !== 'ok')
       throw new Error(
         `the copy failed SQLite's integrity check (${check.integrity}); the database itself may be damaged`,

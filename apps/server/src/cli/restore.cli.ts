@@ -14,7 +14,8 @@ import {
 
 // `openorch restore <file>`: puts a backup in place of a STOPPED SQLite installation's database
 // (decision 0037). The file is copied next to the database first and checked there — an SQLite file,
-// integrity ok, ours (migrations table), not newer than this build, the audit chain intact — and the
+// integrity ok, ours (migrations table), not newer than this build, its schema exactly what its
+// migrations create (no trigger, view or table added or replaced), the audit chain intact — and the
 // secrets are tried with the master key present. Only then is the old database moved aside (kept as
 // `openorch.db.before-restore-<time>`) and the copy renamed into its place, while the old one is held
 // under SQLite's exclusive lock, so no server starts on it half-way.

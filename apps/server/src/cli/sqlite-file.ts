@@ -6,7 +6,8 @@ import { type VerifyResult, verifyAudit } from '../audit/audit.store.ts'
 import type { Db, Tables } from '../database.ts'
 import { migrations } from '../migrations/index.ts'
 import { createVault, masterKeyFileName, type Vault } from '../platform/crypto.ts'
-import { NewerSchemaError, refuseNewerSchema } from '../platform/db/migrator.ts'
+import { openDatabase } from '../platform/db/database.ts'
+import { migrateToLatest, NewerSchemaError, refuseNewerSchema } from '../platform/db/migrator.ts'
 import { toError } from '../platform/errors.ts'
 
 // What `openorch backup`, `restore` and `migrate-to-postgres` share about an SQLite installation: who
@@ -197,19 +198,114 @@ function* storedSecrets(sqlite: SqliteDatabase.Database) {
       yield { where: `${table}.${column}`, value }
 }
 
+/** What a schema object of `sqlite_master` is compared by: `type name` → `tbl_name` and its SQL. */
+type SchemaObjects = Map<string, string>
+
+// Statistics ANALYZE writes (an operator may run it): data for the query planner, never code.
+const statisticsTables = new Set(['sqlite_stat1', 'sqlite_stat2', 'sqlite_stat3', 'sqlite_stat4'])
+
+function schemaObjects(sqlite: SqliteDatabase.Database): SchemaObjects {
+  const rows = sqlite.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master').all() as Array<{
+    type: string
+    name: string
+    tbl_name: string
+    sql: string | null
+  }>
+  const objects: SchemaObjects = new Map()
+  for (const row of rows)
+    if (!(row.type === 'table' && statisticsTables.has(row.name)))
+      objects.set(`${row.type} ${row.name}`, `${row.tbl_name}: ${row.sql?.replace(/\s+/g, ' ').trim() ?? ''}`)
+  return objects
+}
+
+// One reference per list of applied migrations and process: a command checks one file (backup and
+// restore once each); the tests check many files of the same version.
+const references = new Map<string, Promise<SchemaObjects>>()
+
+/** The schema exactly these migrations create, replayed on an empty in-memory database. */
+function referenceSchema(applied: readonly string[]): Promise<SchemaObjects> {
+  const key = applied.join('\n')
+  let reference = references.get(key)
+  if (!reference) {
+    reference = (async () => {
+      const database = await openDatabase<unknown>({ sqlitePath: ':memory:' })
+      try {
+        await migrateToLatest(
+          database.db,
+          'sqlite',
+          Object.fromEntries(applied.map((name) => [name, migrations[name]!])),
+        )
+        return schemaObjects(database.sqlite!)
+      } finally {
+        await database.close()
+      }
+    })()
+    references.set(key, reference)
+    reference.catch(() => references.delete(key))
+  }
+  return reference
+}
+
+/**
+ * Refuses a file whose schema is not exactly what its applied migrations create: a trigger, view,
+ * table or index added beside them (a trigger on api_keys would run inside the server that opens the
+ * file) or one of theirs replaced under the same name. Names the first few in the message.
+ */
+async function refuseForeignSchema(
+  sqlite: SqliteDatabase.Database,
+  applied: readonly string[],
+  label: string,
+  purpose: CheckPurpose,
+): Promise<void> {
+  let reference: SchemaObjects
+  try {
+    reference = await referenceSchema(applied)
+  } catch (error) {
+    throw new OperationRefused(
+      `${label} lists migrations (${applied.join(', ')}) that do not replay on an empty database (${toError(error).message}). ${changedOutside[purpose]}`,
+    )
+  }
+  const actual = schemaObjects(sqlite)
+  const added = [...actual.keys()].filter((key) => !reference.has(key))
+  const changed = [...actual].filter(([key, value]) => reference.has(key) && reference.get(key) !== value)
+  const missing = [...reference.keys()].filter((key) => !actual.has(key))
+  if (added.length + changed.length + missing.length === 0) return
+  const few = (keys: string[]) =>
+    keys.length > 3 ? `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more` : keys.join(', ')
+  const parts = [
+    added.length > 0 ? `not created by its migrations: ${few(added)}` : '',
+    changed.length > 0 ? `changed from what its migrations create: ${few(changed.map(([key]) => key))}` : '',
+    missing.length > 0 ? `missing, though its migrations create it: ${few(missing)}` : '',
+  ].filter(Boolean)
+  throw new OperationRefused(
+    `${label} holds a schema its migrations (up to ${applied.at(-1) ?? '(none)'}) do not make — ${parts.join('; ')}. ${changedOutside[purpose]}`,
+  )
+}
+
+/** Who checks the file: the last words of a refusal say what did not happen. */
+export type CheckPurpose = 'restore' | 'backup'
+
+const changedOutside: Record<CheckPurpose, string> = {
+  restore: 'The file was changed outside openOrchestrator and will not be restored: use another backup.',
+  backup:
+    'The database was changed outside openOrchestrator: no backup was made. Remove what was added (or restore an earlier backup), then back up again.',
+}
+
 /**
  * Reads a database file as a restore would trust it: SQLite's integrity check, the migrations it has
- * (and whether this build knows them), row counts, the audit chain and whether the secrets decrypt.
- * Throws OperationRefused when it is not an SQLite database of ours at all.
+ * (and whether this build knows them), that its schema is exactly what those migrations create, row
+ * counts, the audit chain and whether the secrets decrypt. Throws OperationRefused when it is not an
+ * SQLite database of ours at all, or its schema was changed outside openOrchestrator.
  */
 export async function checkSqliteFile(
   file: string,
   key: MasterKey | undefined,
   /** The file's name in messages (restore checks a copy of it). */
   label = file,
+  purpose: CheckPurpose = 'restore',
 ): Promise<FileCheck> {
   try {
-    return await checkOpenedFile(file, key, label)
+    return await checkOpenedFile(file, key, label, purpose)
   } catch (error) {
     const code = (error as { code?: string }).code ?? ''
     if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'))
@@ -218,7 +314,12 @@ export async function checkSqliteFile(
   }
 }
 
-async function checkOpenedFile(file: string, key: MasterKey | undefined, label: string): Promise<FileCheck> {
+async function checkOpenedFile(
+  file: string,
+  key: MasterKey | undefined,
+  label: string,
+  purpose: CheckPurpose,
+): Promise<FileCheck> {
   let database: Db
   try {
     database = openSqliteFile(file)
@@ -246,6 +347,9 @@ async function checkOpenedFile(file: string, key: MasterKey | undefined, label: 
     const known = new Set(Object.keys(migrations))
     const unknown = applied.filter((name) => !known.has(name))
     const pending = [...known].filter((name) => !applied.includes(name))
+    // Before anything reads the file through its own schema (the audit check runs its statements). A
+    // newer build's file cannot be replayed here: the commands refuse it in the migrator's words.
+    if (integrity === 'ok' && unknown.length === 0) await refuseForeignSchema(sqlite, applied, label, purpose)
     const tables = new Set(
       sqlite.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[],
     )
