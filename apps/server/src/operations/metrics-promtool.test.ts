@@ -116,6 +116,12 @@ describe.each(dialects)('/metrics of a real server on %s', (dialect) => {
       const plain = await runAll(scout, 5)
       expect(plain.map((run) => run.status)).toEqual(Array(5).fill('completed'))
 
+      // A model name is any string a workspace's editor types: outside the price table it is `other`.
+      const madeUpModel = `attacker-model-${crypto.randomUUID()}`
+      const intruder = await createBot({ name: 'Intruder', prompt: 'Scout.', model: madeUpModel })
+      const [intruded] = await runAll(intruder, 1)
+      expect(intruded.status).toBe('completed')
+
       // One run whose model asks for a fetch of a private address (refused), then answers.
       const fetcher = await createBot({ name: 'Fetcher', prompt: 'Fetch the page.', tools: ['web'] })
       provider.setBehaviour({
@@ -183,7 +189,7 @@ describe.each(dialects)('/metrics of a real server on %s', (dialect) => {
       const samples = parseMetrics(text)
       const value = (name: string, labels: Record<string, string> = {}) => sampleOf(samples, name, labels)
       const bot = { kind: 'bot' }
-      const allBotRuns = 5 + 1 + 1 + tickerRuns.length
+      const allBotRuns = 5 + 1 + 1 + 1 + tickerRuns.length
       expect(value('openorch_runs_settled_total', { ...bot, outcome: 'completed' })).toBe(allBotRuns - 1)
       expect(value('openorch_runs_settled_total', { ...bot, outcome: 'failed' })).toBe(1)
       expect(value('openorch_runs_claimed_total', bot)).toBe(allBotRuns)
@@ -212,6 +218,13 @@ describe.each(dialects)('/metrics of a real server on %s', (dialect) => {
       expect(value('openorch_llm_cost_usd_total', llm)).toBeCloseTo(modelCalls * perCall, 12)
       const runsCost = [...plain, tooled, ...tickerRuns].reduce((sum, run) => sum + (run.costUsd ?? 0), 0)
       expect(value('openorch_llm_cost_usd_total', llm)).toBeCloseTo(runsCost, 12)
+      // The made-up model's call: counted as `other`, without a price, its name nowhere.
+      const other = { provider: 'openai', model: 'other' }
+      expect(value('openorch_llm_calls_total', { ...other, outcome: 'ok' })).toBe(1)
+      expect(value('openorch_llm_call_duration_seconds_count', other)).toBe(1)
+      expect(value('openorch_llm_tokens_total', { ...other, type: 'input' })).toBe(usage.inputTokens)
+      expect(value('openorch_llm_cost_usd_total', other)).toBe(0)
+      expect(text).not.toContain('attacker-model')
 
       expect(value('openorch_tool_calls_total', { tool: 'http_fetch', outcome: 'failed' })).toBe(1)
       expect(value('openorch_egress_refusals_total', { guard: 'tools', range: 'private' })).toBe(1)

@@ -50,6 +50,74 @@ describe('operations metrics', () => {
     expect(text).not.toContain('hack_the_planet')
   })
 
+  it('label a model the price table knows by its name and any other model as other, so made-up names add no series', async () => {
+    const metrics = createMetrics({ defaultMetrics: false })
+    const operations = createOperationsMetrics(metrics)
+    const call = { outcome: 'ok', durationMs: 250, tokensIn: 100, tokensOut: 20, costUsd: null }
+    operations.modelCalled({ ...call, provider: 'openai', model: 'gpt-4o-mini', costUsd: 0.001 })
+    // A dated snapshot is its base model, whatever its date; the table's names ignore case.
+    operations.modelCalled({ ...call, provider: 'openai', model: 'GPT-4o-mini-2024-07-18' })
+    operations.modelCalled({ ...call, provider: 'anthropic', model: 'claude-3-5-haiku-latest' })
+    operations.modelCalled({ ...call, provider: 'ollama', model: 'llama3.2:latest', costUsd: 0 })
+    operations.modelCalled({
+      ...call,
+      provider: 'openai',
+      model: 'attacker-model-1',
+      outcome: 'provider_bad_request',
+    })
+    const text = await metrics.registry.metrics()
+    const value = await scrape(metrics)
+    expect(
+      value('openorch_llm_calls_total', { provider: 'openai', model: 'gpt-4o-mini', outcome: 'ok' }),
+    ).toBe(2)
+    expect(
+      value('openorch_llm_tokens_total', { provider: 'openai', model: 'gpt-4o-mini', type: 'input' }),
+    ).toBe(200)
+    expect(value('openorch_llm_cost_usd_total', { provider: 'openai', model: 'gpt-4o-mini' })).toBe(0.001)
+    expect(
+      value('openorch_llm_calls_total', { provider: 'anthropic', model: 'claude-3-5-haiku', outcome: 'ok' }),
+    ).toBe(1)
+    expect(value('openorch_llm_calls_total', { provider: 'ollama', model: 'other', outcome: 'ok' })).toBe(1)
+    expect(
+      value('openorch_llm_calls_total', {
+        provider: 'openai',
+        model: 'other',
+        outcome: 'provider_bad_request',
+      }),
+    ).toBe(1)
+    expect(value('openorch_llm_call_duration_seconds_count', { provider: 'openai', model: 'other' })).toBe(1)
+    expect(text).not.toContain('attacker')
+    expect(text).not.toContain('llama3')
+    expect(text).not.toContain('2024-07-18')
+
+    // A thousand more made-up names (a model's name is any workspace editor's free text), and a
+    // provider name that is not one of the five: after the first of each, no new series.
+    const seriesCount = async () =>
+      (await metrics.registry.metrics()).split('\n').filter((line) => line.startsWith('openorch_llm_')).length
+    const madeUp = (i: number) => {
+      operations.modelCalled({ ...call, provider: 'openai', model: `attacker-model-${i}-${Math.random()}` })
+      operations.modelCalled({ ...call, provider: 'not-a-provider', model: `x-${i}`, costUsd: 0.5 })
+      operations.modelCalled({
+        ...call,
+        provider: 'openai',
+        model: `gpt-4o-mini-2099-01-${String(i % 100).padStart(2, '0')}`,
+      })
+    }
+    madeUp(0)
+    const before = await seriesCount()
+    for (let i = 1; i < 1000; i++) madeUp(i)
+    expect(await seriesCount()).toBe(before)
+    const after = await metrics.registry.metrics()
+    expect(after).not.toContain('attacker')
+    expect(after).not.toContain('not-a-provider')
+    const final = await scrape(metrics)
+    expect(final('openorch_llm_calls_total', { provider: 'openai', model: 'other', outcome: 'ok' })).toBe(
+      1000,
+    )
+    expect(final('openorch_llm_calls_total', { provider: 'other', model: 'other', outcome: 'ok' })).toBe(1000)
+    expect(final('openorch_llm_cost_usd_total', { provider: 'other', model: 'other' })).toBeCloseTo(500, 9)
+  })
+
   it('measure schedule lag from the slot for a scheduled run’s first attempt only', async () => {
     const metrics = createMetrics({ defaultMetrics: false })
     const operations = createOperationsMetrics(metrics)

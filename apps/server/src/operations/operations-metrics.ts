@@ -1,10 +1,15 @@
 import { Counter, Gauge, Histogram } from 'prom-client'
 import type { Metrics } from '../platform/metrics.ts'
+import { pricedModelOf } from '../providers/prices.ts'
+import { providerNames } from '../providers/provider.types.ts'
 
 // What a process counts where things happen (decision 0035): runs claimed and settled, how long they
 // waited, schedule lag, model calls, tool calls, egress refusals, notifications, budget use. Every label
-// set is bounded: run kinds, outcomes, providers and configured models, built-in tool names, channel
-// types, address ranges. Never an id, never a tenant. Counters are per process; Prometheus sums them.
+// set is bounded: run kinds, outcomes, providers, the price table's models (any other is `other`),
+// built-in tool names, channel types, address ranges. Never an id, never a tenant, never a value a
+// workspace chose (a bot's model name, an MCP tool): that would let one workspace grow /metrics
+// without limit and show its strings to everyone who can scrape. Counters are per process;
+// Prometheus sums them.
 // What the database knows better (queue depth, approvals waiting) is read on scrape, in app.ts.
 
 /** A claimed run as the metrics see it (a `runs` row's columns). */
@@ -34,7 +39,7 @@ export interface RescuedRunFacts {
   deadLettered: boolean
 }
 
-/** One call of a language model. `model` is the configured model (bounded by configuration). */
+/** One call of a language model. `model` is the bot's model, any string: labelled through `modelLabelOf`. */
 export interface ModelCallFacts {
   provider: string
   model: string
@@ -65,8 +70,16 @@ export interface NotificationFacts {
 
 export type OperationsMetrics = ReturnType<typeof createOperationsMetrics>
 
-/** Model names longer than this are cut (a label value, not a prompt). */
-const maxModelChars = 100
+/**
+ * The `model` label of a call: the price table's name for it (a dated snapshot or `-latest` alias is
+ * its base model), else `other`. A model name is a workspace's free text, so only names this code
+ * lists become label values (decision 0035). Ollama's models are local, unlisted names: all `other`.
+ */
+export function modelLabelOf(provider: string, model: string): string {
+  return pricedModelOf(provider, model) ?? 'other'
+}
+
+const knownProviders: ReadonlySet<string> = new Set(providerNames)
 
 export function createOperationsMetrics(metrics: Metrics, options: { now?: () => number } = {}) {
   const registers = [metrics.registry]
@@ -132,26 +145,26 @@ export function createOperationsMetrics(metrics: Metrics, options: { now?: () =>
   })
   const llmCalls = new Counter({
     name: 'openorch_llm_calls_total',
-    help: 'Language model calls, by provider, configured model and outcome (ok or the provider error code).',
+    help: 'Language model calls, by provider, model (as the price table names it; "other" for a model it does not list) and outcome (ok or the provider error code).',
     labelNames: ['provider', 'model', 'outcome'] as const,
     registers,
   })
   const llmDuration = new Histogram({
     name: 'openorch_llm_call_duration_seconds',
-    help: 'Duration of language model calls (whole answer, streamed), by provider and configured model.',
+    help: 'Duration of language model calls (whole answer, streamed), by provider and model (as in openorch_llm_calls_total).',
     labelNames: ['provider', 'model'] as const,
     buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
     registers,
   })
   const llmTokens = new Counter({
     name: 'openorch_llm_tokens_total',
-    help: 'Tokens the providers reported, by provider, configured model and type (input, output).',
+    help: 'Tokens the providers reported, by provider, model (as in openorch_llm_calls_total) and type (input, output).',
     labelNames: ['provider', 'model', 'type'] as const,
     registers,
   })
   const llmCost = new Counter({
     name: 'openorch_llm_cost_usd_total',
-    help: 'Estimated cost of language model calls in US dollars (price table), by provider and configured model; calls of models without a price add nothing.',
+    help: 'Estimated cost of language model calls in US dollars (price table), by provider and model (as in openorch_llm_calls_total); calls of models without a price add nothing.',
     labelNames: ['provider', 'model'] as const,
     registers,
   })
@@ -225,7 +238,10 @@ export function createOperationsMetrics(metrics: Metrics, options: { now?: () =>
       parked.inc({ consumer })
     },
     modelCalled(call: ModelCallFacts): void {
-      const labels = { provider: call.provider, model: call.model.slice(0, maxModelChars) }
+      const labels = {
+        provider: knownProviders.has(call.provider) ? call.provider : 'other',
+        model: modelLabelOf(call.provider, call.model),
+      }
       llmCalls.inc({ ...labels, outcome: call.outcome })
       llmDuration.observe(labels, call.durationMs / 1000)
       if (call.tokensIn > 0) llmTokens.inc({ ...labels, type: 'input' }, call.tokensIn)

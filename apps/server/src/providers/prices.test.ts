@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { costUsd } from './prices.ts'
+import { costUsd, pricedModelOf } from './prices.ts'
 
 describe('costUsd', () => {
   it('prices input and output tokens per million', () => {
@@ -34,5 +34,19 @@ describe('costUsd', () => {
 
   it('costs zero tokens at zero', () => {
     expect(costUsd('openai', 'gpt-4o', 0, 0)).toBe(0)
+  })
+})
+
+describe('pricedModelOf', () => {
+  it('names the table entry a model resolves to, and null for every model the table does not list', () => {
+    expect(pricedModelOf('openai', 'gpt-4o')).toBe('gpt-4o')
+    expect(pricedModelOf('openai', ' GPT-4o-2024-08-06 ')).toBe('gpt-4o')
+    expect(pricedModelOf('google', 'models/gemini-2.0-flash-001')).toBe('gemini-2.0-flash')
+    expect(pricedModelOf('anthropic', 'claude-3-5-haiku-latest')).toBe('claude-3-5-haiku')
+    expect(pricedModelOf('openai', 'attacker-model-123')).toBeNull()
+    expect(pricedModelOf('anthropic', 'gpt-4o')).toBeNull()
+    expect(pricedModelOf('ollama', 'llama3.2:latest')).toBeNull()
+    expect(pricedModelOf('constructor', 'gpt-4o')).toBeNull()
+    expect(pricedModelOf('openai', 'constructor')).toBeNull()
   })
 })

@@ -101,6 +101,24 @@ const aliasSuffixes: Record<Exclude<ProviderName, 'ollama'>, RegExp[]> = {
   mistral: [/-\d{4}$/, /-latest$/],
 }
 
+/**
+ * The price-table name `model` resolves to — itself, or the base model of a dated snapshot or alias
+ * (`gpt-4o-2024-08-06` → `gpt-4o`), case and a `models/` prefix aside — or null when the table does
+ * not list it (every Ollama model, a made-up name). A bounded set: the metrics label models with it.
+ */
+export function pricedModelOf(provider: string, model: string): string | null {
+  const table = Object.hasOwn(prices, provider) ? prices[provider as keyof typeof prices] : undefined
+  if (!table) return null
+  const id = model
+    .trim()
+    .toLowerCase()
+    .replace(/^models\//, '')
+  const base = aliasSuffixes[provider as keyof typeof prices].find((suffix) => suffix.test(id))
+  for (const candidate of base ? [id, id.replace(base, '')] : [id])
+    if (Object.hasOwn(table, candidate)) return candidate
+  return null
+}
+
 /** What `tokensIn` and `tokensOut` of `model` cost in USD; null for a model without a known price. */
 export function costUsd(
   provider: ProviderName,
@@ -109,16 +127,8 @@ export function costUsd(
   tokensOut: number,
 ): number | null {
   if (provider === 'ollama') return 0
-  const table = prices[provider]
-  if (!table) return null
-  const id = model
-    .trim()
-    .toLowerCase()
-    .replace(/^models\//, '')
-  const base = aliasSuffixes[provider].find((suffix) => suffix.test(id))
-  for (const candidate of base ? [id, id.replace(base, '')] : [id]) {
-    const price = Object.hasOwn(table, candidate) ? table[candidate] : undefined
-    if (price) return (tokensIn * price.input + tokensOut * price.output) / 1_000_000
-  }
-  return null
+  const priced = pricedModelOf(provider, model)
+  if (priced === null) return null
+  const price = prices[provider][priced]!
+  return (tokensIn * price.input + tokensOut * price.output) / 1_000_000
 }
