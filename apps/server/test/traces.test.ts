@@ -390,7 +390,8 @@ Module._load = function (request, ...rest) {
       `RSS: tracing off ${off.rss} kB, on ${on.rss} kB; @opentelemetry/api alone ${apiKb} kB\n`,
     )
     expect(apiKb).toBeLessThan(15 * 1024)
-    // The SDK is what costs: on holds more than off.
-    expect(on.rss).toBeGreaterThan(off.rss)
+    // Not compared: the two processes' RSS differ by GC timing and the machine's load by ±25 MB (a CI
+    // run had off 281 MB, on 257 MB), more than the SDK's ~10 MB. What tracing off costs is what the
+    // recorder shows it loads (no SDK module) and @opentelemetry/api's own cost above.
   }, 300_000)
 })
